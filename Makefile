@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# netfence: .bpf.c -> .bpf.o -> .skel.h -> userspace .o -> binaries.
+# Everything generated goes to $(OUTPUT) (ignored). V=1 for full commands.
+
+OUTPUT ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CNI_BIN_DIR ?= /opt/cni/bin
+CLANG ?= clang
+CC ?= gcc
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VMLINUX_H ?= $(OUTPUT)/vmlinux.h
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+LIBMK := Makefile
+INCLUDES := -Iinclude -Iuserspace/lib -I$(OUTPUT)
+WARN := -Wall -Wextra -Werror -Werror=undef -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= -g -O2
+CFLAGS += $(WARN) -D_GNU_SOURCE -DNF_VERSION='"$(VERSION)"' $(INCLUDES)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=undef \
+	-Wno-unused-function -Iinclude -Ibpf -I$(dir $(VMLINUX_H))
+LDLIBS := -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread
+NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+CFLAGS += $(NL_CFLAGS)
+
+BPF_PROGS := netfence bench_ref
+BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
+SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
+BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/netfence/*.h)
+
+LIB_SRCS := $(wildcard userspace/lib/*.c)
+LIB_OBJS := $(patsubst userspace/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
+LIB_HDRS := $(wildcard userspace/lib/*.h) $(wildcard include/netfence/*.h)
+LIB := $(OUTPUT)/libnetfence.a
+
+CMD_SRCS := userspace/netfence.c $(wildcard userspace/cmd/*.c)
+CMD_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(CMD_SRCS))
+CNI_SRCS := $(wildcard userspace/cni/*.c)
+CNI_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/%.o,$(CNI_SRCS))
+
+TEST_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard tests/bpf/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
+TEST_COMMON := $(wildcard tests/common/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean test deps demo bench install uninstall unit fuzz e2e check-bpf
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(OUTPUT)/netfence $(OUTPUT)/netfence-cni $(TEST_BINS) $(BENCH_BINS)
+
+$(OUTPUT) $(OUTPUT)/lib $(OUTPUT)/cmd $(OUTPUT)/cni $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf $(OUTPUT)/bench $(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX_H) $(LIBMK) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(LIBMK) | $(OUTPUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/%.o: userspace/%.c $(LIB_HDRS) $(wildcard userspace/*.h userspace/cmd/*.h userspace/cni/*.h) $(SKELS) $(LIBMK) | $(OUTPUT)/cmd $(OUTPUT)/cni
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuserspace -c $< -o $@
+
+$(OUTPUT)/netfence: $(CMD_OBJS) $(LIB)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/netfence-cni: $(CNI_OBJS) $(LIB)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/%.c $(TEST_COMMON) $(wildcard tests/common/*.h) $(LIB) $(LIBMK) | $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare -Itests/common $< $(TEST_COMMON) $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/bench/%: bench/%.c $(LIB) $(LIBMK) | $(OUTPUT)/bench
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# libFuzzer target: parser + validator + compiler, sanitizers on.
+FUZZ_LIB_SRCS := $(filter-out userspace/lib/datapath.c,$(LIB_SRCS))
+$(OUTPUT)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB_SRCS) $(LIB_HDRS) $(SKELS) $(LIBMK) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-D_GNU_SOURCE -DNF_FUZZING $(INCLUDES) $(NL_CFLAGS) $< $(FUZZ_LIB_SRCS) \
+		-lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread -o $@
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+unit: all
+	$(Q)tests/run.sh unit
+
+fuzz: $(OUTPUT)/fuzz/fuzz_policy
+	$(Q)tests/run.sh fuzz
+
+e2e: all
+	$(Q)tests/run.sh e2e
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/fuzz/fuzz_policy
+	$(Q)tests/run.sh all
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/run.sh
+
+install: $(OUTPUT)/netfence $(OUTPUT)/netfence-cni
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CNI_BIN_DIR)
+	install -m 0755 $(OUTPUT)/netfence $(DESTDIR)$(PREFIX)/bin/netfence
+	install -m 0755 $(OUTPUT)/netfence-cni $(DESTDIR)$(CNI_BIN_DIR)/netfence-cni
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/netfence $(DESTDIR)$(CNI_BIN_DIR)/netfence-cni
+
+clean:
+	rm -rf $(OUTPUT)
+
+# Only the loader needs the skeletons.
+$(OUTPUT)/lib/datapath.o: $(SKELS)

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * netfence kernel/userspace ABI: map keys and values, enums, limits.
+ *
+ * Compiles both with vmlinux.h (BPF side) and with <linux/types.h> (userspace):
+ * UAPI types only.
+ *
+ * Addresses: every address is 16 bytes. IPv4 is stored v4-mapped
+ * (::ffff:a.b.c.d), so an IPv4 /p prefix is a /(96+p) prefix here and IPv4 and
+ * IPv6 share every map and every code path.
+ *
+ * Pins: every map and program is pinned under NF_PIN_ROOT by its name, so
+ * enforcement outlives any userspace process.
+ */
+#ifndef NETFENCE_ABI_H
+#define NETFENCE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define NF_PIN_ROOT "/sys/fs/bpf/netfence"
+
+/* Limits (map sizes). */
+#define NF_MAX_TENANTS		4096	 /* tenant ids 1..4095 */
+#define NF_MAX_ENDPOINTS	65536
+#define NF_MAX_EP_ADDRS		(NF_MAX_ENDPOINTS * 4)
+#define NF_MAX_IPCACHE		131072
+#define NF_MAX_TRIE_ENTRIES	262144	 /* per tenant policy trie */
+#define NF_MAX_PORT_ENTRIES	1048576	 /* all tenants, old+new during a swap */
+#define NF_MAX_CT		262144
+#define NF_MAX_PEER_CACHE	65536
+#define NF_MAX_FRAGS		8192
+#define NF_MAX_STATS		(NF_MAX_TENANTS * 16)
+#define NF_RINGBUF_BYTES	(256 * 1024)
+#define NF_TENANT_NAME_LEN	64	 /* DNS-1123 label: 63 chars + NUL */
+
+/* Tenant id 0 means "none/unknown" (drops counted before an endpoint is found). */
+#define NF_TENANT_NONE		0
+/* ipcache identity of the node's own addresses. */
+#define NF_ID_HOST		0xFFFFFFFFu
+
+/*
+ * Class ids are global: tenant_id << 20 | parity << 19 | index (index >= 1).
+ * parity = epoch & 1. A new compile of a tenant uses the other parity than the
+ * one in force, so its port entries never collide with the live ones and the
+ * swap (one outer-map update) is atomic.
+ */
+#define NF_CLASS_ID(tenant, epoch, idx) \
+	(((__u32)(tenant) << 20) | ((((__u32)(epoch)) & 1u) << 19) | ((__u32)(idx) & 0x7FFFFu))
+#define NF_CLASS_MAX_INDEX	0x7FFFFu
+
+enum nf_dir {
+	NF_DIR_INGRESS = 0,	/* towards the endpoint */
+	NF_DIR_EGRESS = 1,	/* from the endpoint */
+	NF_DIR_MAX = 2,
+};
+
+enum nf_hook {
+	NF_HOOK_TC = 0,
+	NF_HOOK_CGROUP = 1,
+	NF_HOOK_MAX = 2,
+};
+
+/* Stats reasons. NF_REASON_ALLOWED_FLOW counts new flows allowed; the rest are drops. */
+enum nf_reason {
+	NF_REASON_ALLOWED_FLOW = 0,
+	NF_DROP_POLICY = 1,	/* policy_denied */
+	NF_DROP_SPOOFED = 2,	/* spoofed_source */
+	NF_DROP_MALFORMED = 3,	/* malformed */
+	NF_DROP_FRAGMENT = 4,	/* fragment */
+	NF_REASON_MAX = 5,
+};
+
+/* L4 protocols with port rules, index into nf_class.plen_mask. */
+enum nf_l4 {
+	NF_L4_TCP = 0,
+	NF_L4_UDP = 1,
+	NF_L4_SCTP = 2,
+	NF_L4_MAX = 3,
+};
+
+/* ---- nf_tenants: HASH, key __u32 tenant_id (1..NF_MAX_TENANTS-1) ---- */
+struct nf_tenant_info {
+	__u32 epoch;		/* bumped after every policy swap; parity picks class ids */
+	__u32 n_rules[NF_DIR_MAX]; /* compiled allow rules per direction (metrics) */
+	__u32 flags;
+	char name[NF_TENANT_NAME_LEN];
+};
+
+/*
+ * ---- nf_policy: HASH_OF_MAPS, key __u32 tenant_id -> inner LPM trie ----
+ * No entry for a tenant: nothing is allowed (default deny).
+ *
+ * Inner trie key. Field order matters: an LPM trie matches data bytes from
+ * the first one, so the fields that are always fully matched (dir, kind, pad)
+ * come first and prefixlen is always >= NF_PEER_KEY_FIXED_BITS.
+ *   kind NF_PEER_ADDR:  data = peer address (v4-mapped for IPv4);
+ *                       prefixlen = 32 + address prefix length (0..128).
+ *   kind NF_PEER_IDENT: data[0..3] = peer tenant id, big endian, rest zero;
+ *                       prefixlen = 32 + 32 for one tenant, or exactly 32 for
+ *                       "any tenant not listed" (the default identity class).
+ */
+#define NF_PEER_ADDR		1
+#define NF_PEER_IDENT		2
+#define NF_PEER_KEY_FIXED_BITS	32
+
+struct nf_peer_key {
+	__u32 prefixlen;
+	__u8 dir;		/* enum nf_dir */
+	__u8 kind;		/* NF_PEER_ADDR | NF_PEER_IDENT */
+	__u8 pad[2];		/* zero */
+	__u8 data[16];
+};
+
+/*
+ * Peer class: the set of rules that cover a peer, already merged, so overlaps,
+ * `except` and union across rules and policies are right by construction.
+ * Lookup precedence for a (class, proto, port):
+ *   1. any_rule != 0: a rule with no ports covers the peer: every protocol
+ *      and port is allowed (ICMP included); any_rule is its rule_ref.
+ *   2. proto is TCP/UDP/SCTP: for each port prefix length p set in
+ *      plen_mask[proto] (bit p, p = 0..16, longest first), look up
+ *      nf_ports {class_id, proto, p, port & mask(p)}; a hit allows and
+ *      gives the rule_ref.
+ *   3. otherwise deny.
+ */
+struct nf_class {
+	__u32 class_id;		/* 0: no port entries */
+	__u32 any_rule;		/* rule_ref (1-based) of a rule allowing all ports, or 0 */
+	__u32 plen_mask[NF_L4_MAX];
+};
+
+/* ---- nf_ports: HASH, key struct nf_port_key -> __u32 rule_ref (1-based) ---- */
+struct nf_port_key {
+	__u32 class_id;
+	__u8 proto;		/* IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP */
+	__u8 plen;		/* 0..16 significant high bits of port */
+	__be16 port;		/* network order, masked to plen */
+};
+
+/* ---- nf_ipcache: LPM trie, address -> identity (tenant id or NF_ID_HOST) ---- */
+struct nf_lpm_addr_key {
+	__u32 prefixlen;	/* 0..128 */
+	__u8 addr[16];
+};
+
+struct nf_ipcache_val {
+	__u32 id;		/* tenant id, or NF_ID_HOST for the node's own addresses */
+	__u32 flags;
+};
+
+/* ---- nf_endpoints: HASH, interface endpoints ---- */
+struct nf_ep_key {
+	__u64 netns_cookie;	/* SO_NETNS_COOKIE of the interface's netns */
+	__u32 ifindex;		/* ifindex inside that netns */
+	__u32 pad;		/* zero */
+};
+
+#define NF_EPF_NO_SPOOF_CHECK	(1u << 0)
+
+struct nf_endpoint {
+	__u32 tenant_id;
+	__u32 ep_id;		/* unique per node, scopes conntrack and fragments */
+	__u32 flags;		/* NF_EPF_* */
+	__u32 pad;
+};
+
+/* ---- nf_cg_endpoints: HASH, key __u64 cgroup id -> struct nf_endpoint ---- */
+#define NF_CGROUP_MAX_DEPTH	16	/* ancestor levels walked to find the fenced cgroup */
+
+/* ---- nf_ep_addrs: HASH, anti-spoofing: the endpoint's own addresses ---- */
+struct nf_ep_addr_key {
+	__u32 ep_id;
+	__u32 pad;
+	__u8 addr[16];
+};
+
+/*
+ * ---- nf_ct: LRU_HASH, connection tracking ----
+ * The tuple is oriented from the endpoint's point of view (local/remote), so
+ * one lookup finds the flow in both directions; origin_dir tells whether the
+ * packet is a forward packet or a reply. For ICMP echo, lport = rport = echo id.
+ */
+struct nf_ct_key {
+	__u32 ep_id;
+	__u8 proto;
+	__u8 pad[3];
+	__be16 lport;
+	__be16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+#define NF_CT_SEEN_REPLY	(1u << 0)
+#define NF_CT_FIN_ORIG		(1u << 1)
+#define NF_CT_FIN_REPLY		(1u << 2)
+#define NF_CT_CLOSED		(1u << 3)	/* RST seen, or FIN both ways */
+
+struct nf_ct_val {
+	__u64 last_seen_ns;
+	__u32 epoch;		/* tenant epoch when the flow was last judged */
+	__u32 rule_ref;		/* rule that allowed the flow */
+	__u8 origin_dir;	/* enum nf_dir of the first packet */
+	__u8 flags;		/* NF_CT_* */
+	__u8 pad[6];
+};
+
+/* ---- nf_peer_cache: LRU_HASH, peer -> classes, for peers already seen ---- */
+struct nf_peer_cache_key {
+	__u32 tenant_id;
+	__u32 epoch;		/* tenant epoch: a swap invalidates the tenant's entries */
+	__u32 ipc_epoch;	/* nf_config.ipc_epoch: an ipcache change invalidates all */
+	__u8 dir;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct nf_peer_cache_val {
+	struct nf_class addr_cls;	/* class_id == 0 && any_rule == 0 && masks 0: none */
+	struct nf_class ident_cls;
+	__u32 peer_id;			/* ipcache identity of the peer, 0 = world */
+	__u32 pad;
+};
+
+/* ---- nf_frags: LRU_HASH, fragments follow their first fragment ---- */
+struct nf_frag_key {
+	__u32 ep_id;
+	__u32 id;		/* IPv4 id (16 bit) or IPv6 fragment id */
+	__u8 proto;
+	__u8 dir;
+	__u8 pad[2];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct nf_frag_val {
+	__be16 sport;
+	__be16 dport;
+	__u32 pad;
+	__u64 last_seen_ns;
+};
+
+/* ---- nf_stats: PERCPU_HASH, key struct nf_stats_key -> struct nf_counter ---- */
+struct nf_stats_key {
+	__u32 tenant_id;
+	__u8 dir;		/* enum nf_dir */
+	__u8 reason;		/* enum nf_reason */
+	__u8 hook;		/* enum nf_hook */
+	__u8 pad;
+};
+
+struct nf_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ---- nf_config: ARRAY[1], node-wide settings ---- */
+#define NF_CFG_ALLOW_HOST_INGRESS	(1u << 0)	/* default on (Kubernetes requires it) */
+
+struct nf_config {
+	__u32 flags;		/* NF_CFG_* */
+	__u32 ipc_epoch;	/* bumped on every nf_ipcache change */
+	__u32 events_per_sec;	/* drop events per CPU per second, 0 = none */
+	__u32 pad;
+};
+
+/* ---- nf_events: RINGBUF of struct nf_event; nf_events_lost: PERCPU_ARRAY[1] __u64 ---- */
+struct nf_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 scope;		/* netns cookie (tc) or cgroup id (cgroup) */
+	__u32 tenant_id;
+	__u32 ifindex;		/* tc: interface; cgroup: 0 */
+	__u32 len;		/* packet length */
+	__u8 dir;
+	__u8 reason;
+	__u8 hook;
+	__u8 proto;		/* L4 protocol, 0 if not parsed */
+	__u8 family;		/* 4 or 6, 0 if not IP */
+	__u8 pad[1];
+	__be16 sport;
+	__be16 dport;
+	__u8 pad2[2];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* ---- nf_ev_bucket: PERCPU_ARRAY[1], token bucket for event rate limiting ---- */
+struct nf_ev_bucket {
+	__u64 last_ns;
+	__u64 tokens;
+};
+
+#endif /* NETFENCE_ABI_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Policy compiler: a tenant's validated policies (IR) -> the contents of its
+ * policy trie (struct nf_peer_key -> struct nf_class) and of its nf_ports
+ * entries, as defined in include/netfence/abi.h.
+ *
+ * Also: the lookup the datapath does, over compiled tables in memory
+ * (compile__lookup), and a reference evaluator written independently of the
+ * compiler (refeval__decide), which tests compare against each other.
+ */
+#ifndef NETFENCE_COMPILE_H
+#define NETFENCE_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netfence/abi.h>
+#include "policy.h"
+
+/* What a rule_ref (1-based index into nf_compiled.rules) refers to. */
+struct nf_rule_info {
+	const char *policy;	/* policy name (points into the IR) */
+	uint8_t dir;		/* enum nf_dir */
+	uint32_t index;		/* index in spec.ingress / spec.egress */
+};
+
+struct nf_trie_entry {
+	struct nf_peer_key key;
+	struct nf_class val;
+};
+
+struct nf_port_entry {
+	struct nf_port_key key;
+	uint32_t rule_ref;
+};
+
+struct nf_compiled {
+	uint32_t tenant_id;
+	uint32_t epoch;			/* the epoch these class ids were made for */
+	struct nf_trie_entry *trie;
+	size_t n_trie;
+	struct nf_port_entry *ports;
+	size_t n_ports;
+	struct nf_rule_info *rules;	/* rules[rule_ref - 1] */
+	size_t n_rules;
+	uint32_t n_rules_dir[NF_DIR_MAX];
+	uint32_t n_classes;
+};
+
+/*
+ * Resolve a tenant name to its id (allocating one if needed). Returns 0 on
+ * failure (e.g. no free ids), which makes compile fail with -ENOSPC.
+ */
+typedef uint32_t (*nf_tenant_id_fn)(const char *name, void *ctx);
+
+/*
+ * Compile every policy in `pols` (all of them belong to `tenant`; order does
+ * not matter: rules are numbered after sorting policies by name) for
+ * tenant_id at `epoch` (class ids are NF_CLASS_ID(tenant_id, epoch, i)).
+ * Returns 0 and *out, or -errno (-ENOSPC: more classes than NF_CLASS_MAX_INDEX
+ * or more entries than the maps hold; -ENOMEM).
+ * Policies are not copied: *out points into them (rule_info.policy).
+ */
+int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
+		    struct nf_policy *const *pols, size_t n_pols,
+		    nf_tenant_id_fn id_fn, void *id_ctx, struct nf_compiled **out);
+void compile__free(struct nf_compiled *c);
+
+/*
+ * A query: direction, peer address (16 bytes, v4-mapped), the peer's
+ * identity as the ipcache would give it (peer_id: a tenant id, or 0 for an
+ * address no tenant owns), protocol (IPPROTO_*) and port (host order, the
+ * packet's destination port; ignored unless TCP/UDP/SCTP).
+ */
+struct nf_query {
+	uint8_t dir;
+	uint8_t addr[16];
+	uint32_t peer_id;
+	uint8_t proto;
+	uint16_t port;
+};
+
+/*
+ * Look the query up in compiled tables exactly as the datapath does: longest
+ * prefix match of the address among NF_PEER_ADDR entries; if peer_id != 0,
+ * longest match of the identity among NF_PEER_IDENT entries; allowed if
+ * either class allows (proto, port) per the precedence in abi.h.
+ * Returns the deciding rule_ref (1-based), or 0 for deny.
+ */
+uint32_t compile__lookup(const struct nf_compiled *c, const struct nf_query *q);
+
+/*
+ * Reference evaluator over the IR, independent of the compiler: walks every
+ * rule of every policy (sorted by name) in the direction and returns true if
+ * any matches (peer AND port). *policy/*index (may be NULL) get the first
+ * matching rule. tenant_of(peer_id) maps an identity back to a tenant name
+ * (NULL for 0 / unknown).
+ */
+typedef const char *(*nf_tenant_name_fn)(uint32_t id, void *ctx);
+bool refeval__decide(const char *tenant, struct nf_policy *const *pols, size_t n_pols,
+		     const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+		     const char **policy, uint32_t *index);
+
+/* Convert an inclusive port range into prefix blocks. Returns the count
+ * written (at most 32), blocks as (port, plen). */
+size_t compile__range_to_prefixes(uint16_t lo, uint16_t hi, uint16_t *ports, uint8_t *plens);
+
+#endif /* NETFENCE_COMPILE_H */

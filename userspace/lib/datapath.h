@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The datapath as userspace sees it: the pinned programs and maps under
+ * NF_PIN_ROOT, loading them on demand, tenants, endpoints (interfaces and
+ * cgroups), atomic policy install, and the node lock.
+ *
+ * All functions return 0 or -errno and log a message saying what failed.
+ */
+#ifndef NETFENCE_DATAPATH_H
+#define NETFENCE_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netfence/abi.h>
+#include "compile.h"
+
+#define NF_RUN_DIR	"/run/netfence"
+#define NF_LOCK_FILE	NF_RUN_DIR "/lock"
+
+/* Map fds of one datapath instance (pinned, or private for tests/bench). */
+struct nf_maps {
+	int tenants, policy, ports, ipcache, endpoints, cg_endpoints, ep_addrs;
+	int ct, peer_cache, frags, stats, config, events, events_lost;
+};
+
+/* Program fds. */
+struct nf_progs {
+	int tc_ingress, tc_egress;
+	int cg_ingress, cg_egress;
+	int cg_connect4, cg_connect6, cg_sendmsg4, cg_sendmsg6;
+};
+
+struct nf_dp {
+	struct nf_maps maps;
+	struct nf_progs progs;
+	struct netfence_bpf *skel;	/* only when this process loaded it */
+	bool pinned;
+};
+
+/*
+ * Open the pinned datapath; if it is not there and `load` is true, mount bpffs
+ * if needed, load the BPF object, pin everything and return it. Returns
+ * -ENOENT when not loaded and load is false.
+ */
+int dp__open(struct nf_dp **out, bool load);
+/* Load a private (unpinned) instance: for BPF_PROG_TEST_RUN tests and the bench.
+ * bench_no_ct_insert: rodata knob so repeated runs stay "new flow". */
+int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert);
+void dp__close(struct nf_dp *dp);
+bool dp__is_loaded(void);
+
+/* Node lock (flock on NF_LOCK_FILE), held by every state-changing command. */
+int dp__lock(void);
+void dp__unlock(int fd);
+
+/* Mount bpffs at /sys/fs/bpf if it is not; find the cgroup v2 mount. */
+int dp__ensure_bpffs(void);
+int dp__cgroup2_root(char *buf, size_t len);
+
+/* ---- tenants ---- */
+/* Find a tenant id by name; create it (lowest free id) if create. 0 = none. */
+uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create);
+int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
+int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
+
+/*
+ * Install compiled tables for c->tenant_id atomically: build a new inner trie
+ * aside, add the new port entries, swap the trie in with one update of
+ * nf_policy, bump the epoch, then remove the old port entries. On any error
+ * before the swap, everything new is removed and the old policy stays.
+ * c->epoch must be the tenant's current epoch + 1.
+ */
+int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c);
+/* Remove the tenant's policy (back to deny all) and, if no endpoint
+ * references it, its tenant entry. */
+int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id);
+
+/* ---- ipcache ---- */
+int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id);
+int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
+/* Refresh the node's own addresses (NF_ID_HOST) from the host netns. */
+int dp__sync_host_addrs(struct nf_dp *dp);
+
+/* ---- interface endpoints ---- */
+struct nf_iface_ep {
+	char netns[256];	/* netns path, "" = current */
+	char ifname[32];
+	uint32_t tenant_id;
+	struct nf_cidr *addrs;	/* /32 or /128 host addresses (plen 128) */
+	size_t n_addrs;
+	char owner[128];	/* e.g. CNI "containerid/ifname", "" for CLI */
+};
+
+/* Register the endpoint (maps first, so it is fenced from the first packet)
+ * and attach tc ingress+egress inside its netns. If n_addrs == 0, the
+ * interface's current addresses are used. Idempotent for the same iface. */
+int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep);
+/* Detach and forget. Succeeds if the netns, the interface or the endpoint is gone. */
+int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname);
+/* 0 if the endpoint is registered and both tc programs are attached, -ENOENT otherwise. */
+int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname);
+
+/* ---- cgroup endpoints ---- */
+int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id);
+int dp__detach_cgroup(struct nf_dp *dp, const char *dir);
+
+/* ---- endpoint registry (/run/netfence/endpoints) ---- */
+struct nf_ep_record {
+	uint32_t ep_id;
+	uint32_t tenant_id;
+	bool is_cgroup;
+	char netns[256];	/* iface: netns path ("" = host) */
+	char ifname[32];
+	uint32_t ifindex;
+	uint64_t netns_cookie;
+	char cgroup[512];	/* cgroup: directory */
+	uint64_t cgroup_id;
+	char owner[128];	/* CNI: "containerid/ifname" */
+};
+int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
+
+/* ---- everything ---- */
+int dp__reset(void);
+
+#endif /* NETFENCE_DATAPATH_H */

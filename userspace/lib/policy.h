@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Policy input: JSON documents (SPEC §4) -> validated IR.
+ *
+ * policy__load_*() parse NetworkPolicy, NetworkPolicyList/List and Tenant
+ * documents, validate them like the Kubernetes API server plus netfence's own
+ * limits, and append them to a struct nf_docset. Every problem is reported as
+ * one line "FILE: JSON.PATH: message" through the problem list; a docset with
+ * problems must never be compiled or applied.
+ */
+#ifndef NETFENCE_POLICY_H
+#define NETFENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netfence/abi.h>
+
+/* 16-byte address, IPv4 v4-mapped. plen is in that 128-bit space (IPv4 /24 -> 120). */
+struct nf_cidr {
+	uint8_t addr[16];
+	uint8_t plen;
+	bool is_v4;
+};
+
+struct nf_port_range {
+	uint8_t proto;		/* IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132) */
+	uint16_t lo, hi;	/* inclusive; 1..65535, or lo = 0, hi = 65535 for "all ports" */
+};
+
+enum nf_peer_kind {
+	NF_PK_IPBLOCK = 1,	/* cidr minus excepts */
+	NF_PK_TENANTS = 2,	/* address sets of a set of tenants */
+};
+
+struct nf_peer {
+	enum nf_peer_kind kind;
+	/* NF_PK_IPBLOCK */
+	struct nf_cidr cidr;
+	struct nf_cidr *except;
+	size_t n_except;
+	/*
+	 * NF_PK_TENANTS: negate == false: exactly the tenants in names;
+	 * negate == true: every tenant except those in names (n_names == 0: all).
+	 */
+	bool negate;
+	char **names;
+	size_t n_names;
+};
+
+struct nf_rule {
+	struct nf_peer *peers;	/* n_peers == 0: any peer, external included */
+	size_t n_peers;
+	struct nf_port_range *ports; /* n_ports == 0: every protocol and port */
+	size_t n_ports;
+};
+
+struct nf_policy {
+	char *tenant;		/* metadata.namespace */
+	char *name;		/* metadata.name */
+	char *file;		/* where it was read from (for messages) */
+	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
+	struct nf_rule *rules[NF_DIR_MAX];
+	size_t n_rules[NF_DIR_MAX];
+};
+
+struct nf_tenant_obj {
+	char *name;		/* metadata.name */
+	char *file;
+	struct nf_cidr *cidrs;	/* spec.cidrs */
+	size_t n_cidrs;
+};
+
+struct nf_docset {
+	struct nf_policy **policies;
+	size_t n_policies;
+	struct nf_tenant_obj **tenants;
+	size_t n_tenants;
+	/* problems, one line each: "FILE: PATH: message" */
+	char **problems;
+	size_t n_problems;
+};
+
+struct nf_docset *policy__docset_new(void);
+void policy__docset_free(struct nf_docset *ds);
+
+/*
+ * Load one path: a file, a directory (every *.json in it, sorted, not
+ * recursive) or "-" (stdin, reported as "<stdin>"). Problems are appended to
+ * ds->problems; returns 0 when the path could be read (even with problems),
+ * -errno when it could not (also recorded as a problem).
+ */
+int policy__load_path(struct nf_docset *ds, const char *path);
+
+/* Parse and validate a JSON text; `file` names it in messages. */
+int policy__load_json(struct nf_docset *ds, const char *file, const char *text, size_t len);
+
+/* Duplicate (tenant, name) keys across the docset are problems too. */
+void policy__check_duplicates(struct nf_docset *ds);
+
+void policy__free(struct nf_policy *p);
+void tenant_obj__free(struct nf_tenant_obj *t);
+
+/* Deep copies (the state store keeps its own). */
+struct nf_policy *policy__dup(const struct nf_policy *p);
+
+/* Helpers shared with the CLI and tests. */
+bool nf_is_dns1123_label(const char *s);
+/* 0 or -EINVAL. Host bits are accepted (as the API server does) and cleared. */
+int nf_parse_cidr(const char *s, struct nf_cidr *out);
+int nf_parse_addr(const char *s, uint8_t addr[16], bool *is_v4);	/* 0 or -EINVAL */
+void nf_format_addr(const uint8_t addr[16], char *buf, size_t len);	/* v4-mapped printed as IPv4 */
+bool nf_cidr_contains(const struct nf_cidr *outer, const struct nf_cidr *inner);
+bool nf_cidr_has_addr(const struct nf_cidr *c, const uint8_t addr[16]);
+
+#endif /* NETFENCE_POLICY_H */
