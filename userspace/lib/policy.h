@@ -59,6 +59,7 @@ struct nf_policy {
 	char *tenant;		/* metadata.namespace */
 	char *name;		/* metadata.name */
 	char *file;		/* where it was read from (for messages) */
+	char *json;		/* the object as compact JSON (what the state store keeps) */
 	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
 	struct nf_rule *rules[NF_DIR_MAX];
 	size_t n_rules[NF_DIR_MAX];
@@ -67,6 +68,7 @@ struct nf_policy {
 struct nf_tenant_obj {
 	char *name;		/* metadata.name */
 	char *file;
+	char *json;		/* the object as compact JSON */
 	struct nf_cidr *cidrs;	/* spec.cidrs */
 	size_t n_cidrs;
 };
