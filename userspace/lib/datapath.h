@@ -119,6 +119,8 @@ struct nf_ep_record {
 	char owner[128];	/* CNI: "containerid/ifname" */
 };
 int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
+/* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
+int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
 
 /* ---- everything ---- */
 int dp__reset(void);
