@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The testable half of netfence-cni (SPEC §6): network config and CNI_ARGS
+ * parsing, prevResult address extraction in the 0.4.0 and 1.x shapes, result
+ * conversion between those shapes, and the CNI error JSON. Nothing here
+ * touches the datapath; userspace/cni/netfence-cni.c does.
+ *
+ * Functions that can fail return 0 or -errno and fill a struct cni_err with
+ * the CNI error code and message to print.
+ */
+#ifndef NETFENCE_CNI_CONF_H
+#define NETFENCE_CNI_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <netfence/abi.h>
+#include "policy.h"
+
+/* Error codes of the CNI spec ("Error" section). */
+#define CNI_ERR_INCOMPATIBLE_VERSION	1
+#define CNI_ERR_UNSUPPORTED_FIELD	2
+#define CNI_ERR_UNKNOWN_CONTAINER	3
+#define CNI_ERR_INVALID_ENV		4
+#define CNI_ERR_IO			5
+#define CNI_ERR_DECODE			6
+#define CNI_ERR_INVALID_CONFIG		7
+#define CNI_ERR_TRY_AGAIN		11
+#define CNI_ERR_NOT_READY		50
+/* netfence's own codes (100+ is reserved for plugins). */
+#define NF_CNI_ERR_DATAPATH		100	/* the datapath refused or failed */
+#define NF_CNI_ERR_NOT_ENFORCED		101	/* CHECK: endpoint or programs missing */
+
+#define CNI_VERSION_DEFAULT		"1.1.0"
+#define CNI_OWNER_LEN			128	/* struct nf_iface_ep.owner */
+#define CNI_IFNAME_LEN			16	/* IFNAMSIZ */
+
+struct cni_err {
+	int code;		/* 0: no error */
+	char msg[256];
+	char details[512];
+};
+
+/* Set code, msg and (printf) details; returns -EINVAL for "return cni_err__set(...)". */
+int cni_err__set(struct cni_err *e, int code, const char *msg, const char *details_fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* The error JSON: {"cniVersion","code","msg","details"}; malloc'd, NULL on ENOMEM. */
+char *cni_err__json(const char *version, const struct cni_err *e);
+
+/* Spec versions this plugin speaks: "0.4.0", "1.0.0", "1.1.0". */
+extern const char *const cni_supported_versions[];
+extern const size_t cni_n_supported_versions;
+bool cni_version_supported(const char *v);
+/* Compare "a.b.c" versions numerically: <0, 0, >0. Unparsable sorts lowest. */
+int cni_version_cmp(const char *a, const char *b);
+/* VERSION output for a config version (NULL or empty: CNI_VERSION_DEFAULT). */
+char *cni_version_json(const char *conf_version);
+
+struct cni_conf {
+	json_t *root;			/* the whole config (owned) */
+	char version[16];		/* cniVersion */
+	char name[256];			/* network name, "" if absent */
+	char tenant[NF_TENANT_NAME_LEN]; /* "tenant" key, "" if absent */
+	const json_t *prev_result;	/* borrowed from root, NULL if absent or null */
+	int log_level;			/* enum nf_log_level; "logLevel" key, default error */
+};
+
+/*
+ * Parse the config from stdin. Codes: 6 (not JSON / not an object), 1
+ * (cniVersion unsupported; c->version is still filled so the error can be
+ * reported in it), 7 (a known key with a wrong type or an invalid tenant).
+ * Unknown keys, capabilities and runtimeConfig are ignored.
+ */
+int cni_conf__parse(struct cni_conf *c, const char *text, size_t len, struct cni_err *err);
+void cni_conf__free(struct cni_conf *c);
+
+/*
+ * CNI_ARGS "K=V;K=V": value of key into buf. Tolerant: empty and malformed
+ * pairs (no '=', empty key) are skipped; the first occurrence wins.
+ * 0, -ENOENT (absent or args NULL), -ENAMETOOLONG (value does not fit).
+ */
+int cni_args__get(const char *args, const char *key, char *buf, size_t len);
+
+/*
+ * The tenant: the config's "tenant", else K8S_POD_NAMESPACE from CNI_ARGS.
+ * Code 7 when neither is set (or the config's is not a DNS-1123 label),
+ * code 4 when the CNI_ARGS one is not.
+ */
+int cni_tenant__resolve(const struct cni_conf *c, const char *cni_args, char *buf, size_t len,
+			struct cni_err *err);
+
+/* CNI_CONTAINERID / CNI_IFNAME rules of the spec; code 4 on violation. */
+int cni_check_containerid(const char *cid, struct cni_err *err);
+int cni_check_ifname(const char *ifname, struct cni_err *err);
+/* "<containerid>/<ifname>", the endpoint's owner; code 4 if it does not fit. */
+int cni_owner(char *buf, size_t len, const char *cid, const char *ifname, struct cni_err *err);
+
+/*
+ * The host addresses of `ifname` in a prevResult (0.4.0 or 1.x shape): the
+ * ips whose "interface" index points at the interface of that name having a
+ * "sandbox"; when no ip carries an index, all ips. Each is returned as a
+ * host address (plen 128 in the v4-mapped space). *out is malloc'd (NULL when
+ * *n == 0). Code 7 for a malformed prevResult.
+ */
+int cni_result__addrs(const json_t *prev, const char *ifname, struct nf_cidr **out, size_t *n,
+		      struct cni_err *err);
+
+/*
+ * prevResult converted to `version`: 1.x drops ips[].version, 0.4.0 gets it
+ * (from the address family); "cniVersion" set to version; everything else
+ * kept. New reference, NULL with code 7 on a malformed prevResult.
+ */
+json_t *cni_result__convert(const json_t *prev, const char *version, struct cni_err *err);
+
+/*
+ * GC: the owners ("cid/ifname") listed in "cni.dev/valid-attachments" (or
+ * "cni.dev/attachments"). A null list is empty; an absent one is code 7 (a
+ * GC without the list must not remove everything). *owners is an array of
+ * malloc'd strings, free with cni_owners__free.
+ */
+int cni_conf__valid_attachments(const struct cni_conf *c, char ***owners, size_t *n,
+				struct cni_err *err);
+void cni_owners__free(char **owners, size_t n);
+/*
+ * Whether GC removes the endpoint with this owner: it is a CNI owner
+ * ("cid/ifname"), not listed, and its container is not listed under another
+ * ifname either. The last rule keeps the endpoints a live container has on
+ * other networks (Multus secondary interfaces): every network's GC sees only
+ * its own attachments, and removing an endpoint lifts its fence.
+ */
+bool cni_gc__is_stale(const char *owner, char *const *owners, size_t n);
+
+#endif /* NETFENCE_CNI_CONF_H */
