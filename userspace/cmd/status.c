@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * netfence status [--json]: is the datapath loaded, tenants (id, name, epoch,
+ * rules per direction, endpoints), endpoints (interface + netns or cgroup,
+ * owner), the policies each tenant has in the state store
+ * (NF_RUN_DIR/objects/<tenant>/<kind>-<name>.json) and map usage.
+ * Works without the datapath: says so and exits 0.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cmd.h"
+#include "datapath.h"
+#include "log.h"
+#include "metrics.h"
+
+#define NF_OBJECTS_DIR	NF_RUN_DIR "/objects"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: netfence status [--json]\n"
+		"\n"
+		"Show whether the datapath is loaded, the tenants (id, epoch, compiled rules,\n"
+		"endpoints), the endpoints, each tenant's stored policies, and map usage.\n"
+		"\n"
+		"  --json      one JSON document\n"
+		"  -h, --help  this help\n");
+}
+
+struct stored {
+	char tenant[NF_TENANT_NAME_LEN];
+	char kind[64];
+	char name[256];
+};
+
+static int cmp_stored(const void *a, const void *b)
+{
+	const struct stored *x = a, *y = b;
+	int r = strcmp(x->tenant, y->tenant);
+
+	if (!r)
+		r = strcmp(x->kind, y->kind);
+	return r ? r : strcmp(x->name, y->name);
+}
+
+/* Every object file of the state store; "<kind>-<name>.json" (kind has no '-'). */
+static int list_stored(struct stored **out, size_t *n)
+{
+	struct stored *v = NULL, *nv;
+	struct dirent *td, *fd;
+	DIR *top, *sub;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	top = opendir(NF_OBJECTS_DIR);
+	if (!top)
+		return errno == ENOENT ? 0 : -errno;
+	while ((td = readdir(top))) {
+		char path[512];
+
+		if (td->d_name[0] == '.' || strlen(td->d_name) >= NF_TENANT_NAME_LEN)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", NF_OBJECTS_DIR, td->d_name);
+		sub = opendir(path);
+		if (!sub)
+			continue;
+		while ((fd = readdir(sub))) {
+			size_t len = strlen(fd->d_name);
+			const char *dash;
+			struct stored *s;
+
+			if (fd->d_name[0] == '.' || len < 6 || strcmp(fd->d_name + len - 5, ".json"))
+				continue;
+			nv = realloc(v, (cnt + 1) * sizeof(*v));
+			if (!nv) {
+				closedir(sub);
+				closedir(top);
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			s = &v[cnt++];
+			memset(s, 0, sizeof(*s));
+			snprintf(s->tenant, sizeof(s->tenant), "%s", td->d_name);
+			dash = strchr(fd->d_name, '-');
+			if (dash && (size_t)(dash - fd->d_name) < sizeof(s->kind)) {
+				memcpy(s->kind, fd->d_name, dash - fd->d_name);
+				snprintf(s->name, sizeof(s->name), "%.*s",
+					 (int)(fd->d_name + len - 5 - dash - 1), dash + 1);
+			} else {
+				snprintf(s->name, sizeof(s->name), "%.*s", (int)(len - 5), fd->d_name);
+			}
+		}
+		closedir(sub);
+	}
+	closedir(top);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_stored);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static const char *tenant_of(const struct nf_metrics *m, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_tenants; i++)
+		if (m->tenants[i].id == id && m->tenants[i].has_info)
+			return m->tenants[i].name;
+	return NF_METRICS_UNKNOWN_TENANT;
+}
+
+static void policies_line(const struct stored *st, size_t n_st, const char *tenant)
+{
+	size_t i;
+	int k = 0;
+
+	for (i = 0; i < n_st; i++) {
+		if (strcmp(st[i].tenant, tenant))
+			continue;
+		printf("%s%s%s%s", k++ ? ", " : "", st[i].kind, st[i].kind[0] ? "/" : "",
+		       st[i].name);
+	}
+	if (!k)
+		printf("(none)");
+	putchar('\n');
+}
+
+static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
+		       size_t n_eps, const struct stored *st, size_t n_st)
+{
+	size_t i, j;
+
+	if (!loaded) {
+		printf("datapath not loaded\n");
+	} else {
+		printf("datapath: loaded (%s)\n", NF_PIN_ROOT);
+	}
+
+	if (loaded) {
+		printf("\nTENANTS\n%-6s %-24s %8s %8s %8s %9s  %s\n", "ID", "NAME", "EPOCH",
+		       "RULES_IN", "RULES_EG", "ENDPOINTS", "POLICIES");
+		for (i = 0; i < m->n_tenants; i++) {
+			const struct nf_tenant_metrics *t = &m->tenants[i];
+
+			if (!t->has_info)
+				continue;
+			printf("%-6u %-24s %8u %8u %8u %9u  ", t->id, t->name, t->info.epoch,
+			       t->info.n_rules[NF_DIR_INGRESS], t->info.n_rules[NF_DIR_EGRESS],
+			       t->n_endpoints);
+			policies_line(st, n_st, t->name);
+		}
+	}
+	/* stored objects of tenants the kernel does not know (yet) */
+	for (i = 0; i < n_st; i++) {
+		bool known = false;
+
+		if (i && !strcmp(st[i].tenant, st[i - 1].tenant))
+			continue;
+		for (j = 0; loaded && j < m->n_tenants; j++)
+			known |= m->tenants[j].has_info && !strcmp(m->tenants[j].name, st[i].tenant);
+		if (!known) {
+			printf("stored, not in the kernel: %-24s ", st[i].tenant);
+			policies_line(st, n_st, st[i].tenant);
+		}
+	}
+	if (!loaded)
+		return;
+
+	printf("\nENDPOINTS\n%-6s %-24s %-8s %s\n", "ID", "TENANT", "TYPE", "WHERE");
+	for (i = 0; i < n_eps; i++) {
+		const struct nf_ep_record *e = &eps[i];
+
+		if (e->is_cgroup)
+			printf("%-6u %-24s %-8s %s", e->ep_id, tenant_of(m, e->tenant_id), "cgroup",
+			       e->cgroup);
+		else
+			printf("%-6u %-24s %-8s %s (ifindex %u) in %s", e->ep_id,
+			       tenant_of(m, e->tenant_id), "iface", e->ifname, e->ifindex,
+			       e->netns[0] ? e->netns : "host netns");
+		if (e->owner[0])
+			printf(" owner=%s", e->owner);
+		putchar('\n');
+	}
+	if (!n_eps)
+		printf("(none)\n");
+
+	printf("\nMAPS\n%-14s %10s %10s %6s\n", "MAP", "ENTRIES", "CAPACITY", "USE");
+	for (i = 0; i < m->n_maps; i++)
+		printf("%-14s %10u %10u %5.1f%%\n", m->maps[i].name, m->maps[i].entries,
+		       m->maps[i].capacity,
+		       m->maps[i].capacity ? 100.0 * m->maps[i].entries / m->maps[i].capacity : 0);
+}
+
+static json_t *policies_json(const struct stored *st, size_t n_st, const char *tenant)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n_st; i++) {
+		json_t *o;
+
+		if (strcmp(st[i].tenant, tenant))
+			continue;
+		o = json_object();
+		json_object_set_new(o, "kind", json_string(st[i].kind));
+		json_object_set_new(o, "name", json_string(st[i].name));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
+		      size_t n_eps, const struct stored *st, size_t n_st)
+{
+	json_t *root = json_object(), *dp = json_object(), *tenants = json_array();
+	json_t *endpoints = json_array(), *maps = json_array(), *stored = json_array();
+	size_t i, j;
+	int err;
+
+	json_object_set_new(dp, "loaded", json_boolean(loaded));
+	json_object_set_new(dp, "pin_root", json_string(NF_PIN_ROOT));
+	json_object_set_new(root, "datapath", dp);
+	json_object_set_new(root, "tenants", tenants);
+	json_object_set_new(root, "endpoints", endpoints);
+	json_object_set_new(root, "maps", maps);
+	json_object_set_new(root, "stored_only", stored);
+	if (loaded)
+		json_object_set_new(root, "conntrack_entries", json_integer(m->ct_entries));
+
+	for (i = 0; loaded && i < m->n_tenants; i++) {
+		const struct nf_tenant_metrics *t = &m->tenants[i];
+		json_t *o, *r;
+
+		if (!t->has_info)
+			continue;
+		o = json_object();
+		r = json_object();
+		json_object_set_new(o, "id", json_integer(t->id));
+		json_object_set_new(o, "name", json_string(t->name));
+		json_object_set_new(o, "epoch", json_integer(t->info.epoch));
+		json_object_set_new(r, "ingress", json_integer(t->info.n_rules[NF_DIR_INGRESS]));
+		json_object_set_new(r, "egress", json_integer(t->info.n_rules[NF_DIR_EGRESS]));
+		json_object_set_new(o, "rules", r);
+		json_object_set_new(o, "endpoints", json_integer(t->n_endpoints));
+		json_object_set_new(o, "policies", policies_json(st, n_st, t->name));
+		json_array_append_new(tenants, o);
+	}
+	for (i = 0; i < n_st; i++) {
+		bool known = false;
+		json_t *o;
+
+		if (i && !strcmp(st[i].tenant, st[i - 1].tenant))
+			continue;
+		for (j = 0; loaded && j < m->n_tenants; j++)
+			known |= m->tenants[j].has_info && !strcmp(m->tenants[j].name, st[i].tenant);
+		if (known)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "tenant", json_string(st[i].tenant));
+		json_object_set_new(o, "policies", policies_json(st, n_st, st[i].tenant));
+		json_array_append_new(stored, o);
+	}
+	for (i = 0; i < n_eps; i++) {
+		const struct nf_ep_record *e = &eps[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "id", json_integer(e->ep_id));
+		json_object_set_new(o, "tenant", json_string(tenant_of(m, e->tenant_id)));
+		json_object_set_new(o, "type", json_string(e->is_cgroup ? "cgroup" : "iface"));
+		if (e->is_cgroup) {
+			json_object_set_new(o, "cgroup", json_string(e->cgroup));
+		} else {
+			json_object_set_new(o, "iface", json_string(e->ifname));
+			json_object_set_new(o, "ifindex", json_integer(e->ifindex));
+			json_object_set_new(o, "netns", json_string(e->netns));
+		}
+		json_object_set_new(o, "owner", json_string(e->owner));
+		json_array_append_new(endpoints, o);
+	}
+	for (i = 0; i < m->n_maps; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "name", json_string(m->maps[i].name));
+		json_object_set_new(o, "entries", json_integer(m->maps[i].entries));
+		json_object_set_new(o, "capacity", json_integer(m->maps[i].capacity));
+		json_array_append_new(maps, o);
+	}
+	err = json_dumpf(root, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(root);
+	return err ? -EIO : 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nf_ep_record *eps = NULL;
+	struct stored *st = NULL;
+	size_t n_eps = 0, n_st = 0;
+	struct nf_metrics m;
+	struct nf_dp *dp = NULL;
+	bool json = false, loaded = false;
+	int c, err = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return NF_EXIT_OK;
+		default:
+			usage(stderr);
+			return NF_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return NF_EXIT_USAGE;
+	}
+	nf_log_setup_libbpf();
+
+	metrics__init(&m);
+	if (dp__is_loaded()) {
+		err = dp__open(&dp, false);
+		if (err == -ENOENT) {
+			err = 0;
+		} else if (!err) {
+			loaded = true;
+			err = metrics__collect(&m, &dp->maps);
+			if (!err)
+				err = dp__list_endpoints(dp, &eps, &n_eps);
+		}
+	}
+	if (!err) {
+		err = list_stored(&st, &n_st);
+		if (err)
+			pr_warn("reading %s: %s", NF_OBJECTS_DIR, strerror(-err));
+		err = 0;
+	}
+	if (!err) {
+		if (json)
+			err = print_json(loaded, &m, eps, n_eps, st, n_st);
+		else
+			print_text(loaded, &m, eps, n_eps, st, n_st);
+	}
+	free(eps);
+	free(st);
+	metrics__free(&m);
+	if (dp)
+		dp__close(dp);
+	return err ? NF_EXIT_FAIL : NF_EXIT_OK;
+}
