@@ -305,7 +305,8 @@ static void test_collect(void **state)
 	size_t len;
 
 	memset(mp, -1, sizeof(*mp));
-	mp->tenants = mk(&o, BPF_MAP_TYPE_HASH, "nf_tenants", 4, sizeof(ti), NF_MAX_TENANTS, 0);
+	/* an array: free ids have an empty name and must not be listed */
+	mp->tenants = mk(&o, BPF_MAP_TYPE_ARRAY, "nf_tenants", 4, sizeof(ti), NF_MAX_TENANTS, 0);
 	if (mp->tenants < 0)
 		skip();		/* no CAP_BPF */
 	mp->stats = mk(&o, BPF_MAP_TYPE_PERCPU_HASH, "nf_stats", sizeof(struct nf_stats_key),
@@ -421,6 +422,7 @@ static void test_collect(void **state)
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"ipcache\"} 3\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"stats\"} 5\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"tenants\"} 2\n"));
+	assert_non_null(strstr(buf, "\nnetfence_map_capacity{map=\"tenants\"} 4096\n"));
 	assert_null(strstr(buf, "map=\"frags\""));	/* fd -1: skipped */
 	if (promtool_check(buf) != -ENOENT)
 		assert_int_equal(promtool_check(buf), 0);

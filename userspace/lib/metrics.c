@@ -226,13 +226,10 @@ static int map_dump(int fd, entry_fn fn, void *ctx, uint32_t *n, struct map_desc
 		return err;
 	if (dout)
 		*dout = d;
-	if (d.type == BPF_MAP_TYPE_ARRAY || d.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+	if ((d.type == BPF_MAP_TYPE_ARRAY || d.type == BPF_MAP_TYPE_PERCPU_ARRAY) && !fn) {
 		/* arrays always hold max_entries elements */
-		if (!fn) {
-			*n = d.max_entries;
-			return 0;
-		}
-		return dump_iter(fd, &d, fn, ctx, n);
+		*n = d.max_entries;
+		return 0;
 	}
 	if (d.type == BPF_MAP_TYPE_RINGBUF) {
 		*n = 0;
@@ -276,6 +273,7 @@ int metrics__percpu_u64_sum(int fd, uint64_t *sum)
 struct collect_ctx {
 	struct nf_metrics *m;
 	size_t vsize_cpu;	/* per-CPU stride of nf_stats values */
+	uint32_t n_named;	/* tenants in use (nf_tenants is an array) */
 	int ncpus;
 	int err;
 };
@@ -291,6 +289,9 @@ static void tenant_cb(const void *key, const void *value, void *arg)
 	memcpy(&id, key, sizeof(id));
 	memcpy(name, info->name, sizeof(name));
 	name[sizeof(name) - 1] = '\0';
+	if (!name[0] || !id)
+		return;		/* free slot of the nf_tenants array */
+	c->n_named++;
 	t = metrics__tenant(c->m, id, name);
 	if (!t) {
 		c->err = -ENOMEM;
@@ -351,7 +352,8 @@ static void endpoint_cb(const void *key, const void *value, void *arg)
 		t->n_endpoints++;
 }
 
-static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *entries_out)
+/* entries_io: in: the entries when already known (UINT32_MAX: count them); out: the count */
+static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *entries_io)
 {
 	struct nf_map_usage *u;
 	struct map_desc d;
@@ -360,7 +362,12 @@ static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *e
 
 	if (fd < 0 || m->n_maps >= NF_METRICS_MAX_MAPS)
 		return 0;
-	err = map_dump(fd, NULL, NULL, &n, &d);
+	if (entries_io && *entries_io != UINT32_MAX) {
+		n = *entries_io;
+		err = map_describe(fd, &d);
+	} else {
+		err = map_dump(fd, NULL, NULL, &n, &d);
+	}
 	if (err) {
 		pr_warn("reading map %s: %s", name, strerror(-err));
 		return err;
@@ -369,8 +376,8 @@ static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *e
 	snprintf(u->name, sizeof(u->name), "%s", name);
 	u->entries = n;
 	u->capacity = d.max_entries;
-	if (entries_out)
-		*entries_out = n;
+	if (entries_io)
+		*entries_io = n;
 	return 0;
 }
 
@@ -378,7 +385,7 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 {
 	struct collect_ctx c = { .m = m };
 	struct map_desc d;
-	uint32_t n, ct = 0;
+	uint32_t n, ct = UINT32_MAX;
 	int err;
 
 	c.ncpus = libbpf_num_possible_cpus();
@@ -420,7 +427,8 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 	}
 
 	m->n_maps = 0;
-	if ((err = add_usage(m, "tenants", maps->tenants, NULL)) ||
+	/* tenants: ids in use, not the array's size */
+	if ((err = add_usage(m, "tenants", maps->tenants, &c.n_named)) ||
 	    (err = add_usage(m, "policy", maps->policy, NULL)) ||
 	    (err = add_usage(m, "ports", maps->ports, NULL)) ||
 	    (err = add_usage(m, "ipcache", maps->ipcache, NULL)) ||
@@ -432,7 +440,7 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 	    (err = add_usage(m, "frags", maps->frags, NULL)) ||
 	    (err = add_usage(m, "stats", maps->stats, NULL)))
 		goto fail;
-	m->ct_entries = ct;
+	m->ct_entries = ct == UINT32_MAX ? 0 : ct;
 	m->loaded = true;
 	metrics__sort(m);
 	return 0;
