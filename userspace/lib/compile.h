@@ -90,9 +90,16 @@ struct nf_query {
 uint32_t compile__lookup(const struct nf_compiled *c, const struct nf_query *q);
 
 /*
+ * compile__lookup() binary-searches: it needs c->trie and c->ports in the
+ * order compile__tenant() leaves them. Call this after filling or changing
+ * a struct nf_compiled by other means (e.g. read back from the maps).
+ */
+void compile__sort(struct nf_compiled *c);
+
+/*
  * Reference evaluator over the IR, independent of the compiler: walks every
  * rule of every policy (sorted by name) in the direction and returns true if
- * any matches (peer AND port). *policy/*index (may be NULL) get the first
+ * any matches (peer AND port). *policy and *index (may be NULL) get the first
  * matching rule. tenant_of(peer_id) maps an identity back to a tenant name
  * (NULL for 0 / unknown).
  */

@@ -1,0 +1,1109 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Policy compiler: IR -> policy trie entries + nf_ports entries (abi.h).
+ *
+ * Rules are numbered 1..n (rule_ref) after sorting the tenant's policies by
+ * name: for each policy, ingress rules then egress rules (for the directions
+ * in its policyTypes). Each direction is then compiled on its own:
+ *
+ * Addresses. Every ipBlock peer is "inside cidr and outside each of its own
+ * excepts"; a rule without peers is a peer with cidr ::/0 (IPv4 and IPv6); an
+ * IPv6 cidr that contains ::ffff:0:0/96 gets that range as an implicit
+ * except (IPv6 CIDRs never cover IPv4 peers). All cidr and except prefixes
+ * are sorted so that a prefix precedes the prefixes it contains (masked
+ * address, then length) and walked depth first with a stack of the enclosing
+ * prefixes. At each prefix the set of rules with at least one active peer is
+ * exactly the set for every address whose longest enclosing prefix it is, so
+ * emitting it as an LPM entry (unless it equals what the enclosing entry
+ * already says) makes the longest prefix match return the right set: excepts
+ * and overlaps are right by construction.
+ *
+ * Identities. For each tenant name in a namespaceSelector peer, the set of
+ * rules whose peers select that tenant; plus a default entry (prefixlen 32)
+ * for a tenant named nowhere (the rules with a NotIn-style peer).
+ *
+ * Classes. Equal rule sets share one class (hashing), numbered from 1. A
+ * class allows everything when one of its rules has no ports (any_rule: the
+ * lowest such rule_ref); otherwise, per L4 protocol, [0, 65535] is split at
+ * every range boundary, each piece goes to the lowest rule_ref covering it,
+ * adjacent pieces of the same rule are merged and each run is cut into port
+ * prefixes, so port entries of one class never overlap.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include "compile.h"
+#include "log.h"
+
+#define ARR_RESERVE(arr, cap, need)						\
+	({									\
+		int __r = 0;							\
+		size_t __need = (need);						\
+		if (__need > (cap)) {						\
+			size_t __nc = (cap) ? (cap) * 2 : 64;			\
+			void *__np;						\
+			while (__nc < __need)					\
+				__nc *= 2;					\
+			__np = realloc((arr), __nc * sizeof(*(arr)));		\
+			if (__np) {						\
+				(arr) = __np;					\
+				(cap) = __nc;					\
+			} else {						\
+				__r = -ENOMEM;					\
+			}							\
+		}								\
+		__r;								\
+	})
+
+static const uint8_t v4mapped_prefix[16] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0
+};
+
+/* ---- bits ---- */
+
+static void addr__mask(uint8_t *dst, const uint8_t *src, unsigned int plen)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i++) {
+		if (plen >= 8)
+			dst[i] = src[i];
+		else if (plen == 0)
+			dst[i] = 0;
+		else
+			dst[i] = src[i] & (uint8_t)(0xff << (8 - plen));
+		plen = plen >= 8 ? plen - 8 : 0;
+	}
+}
+
+/* The first plen bits of a and b are equal. */
+static bool addr__prefix_eq(const uint8_t *a, const uint8_t *b, unsigned int plen)
+{
+	unsigned int full = plen / 8, rem = plen % 8;
+
+	if (memcmp(a, b, full))
+		return false;
+	if (!rem)
+		return true;
+	return !((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rem)));
+}
+
+/* ---- port ranges -> prefixes ---- */
+
+size_t compile__range_to_prefixes(uint16_t lo, uint16_t hi, uint16_t *ports, uint8_t *plens)
+{
+	uint32_t cur = lo, end = hi, size;
+	uint8_t plen;
+	size_t n = 0;
+
+	while (cur <= end) {
+		size = cur ? (cur & -cur) : 0x10000;
+		plen = 16;
+		while (size > 1 && cur + size - 1 > end)
+			size >>= 1;
+		for (uint32_t s = size; s > 1; s >>= 1)
+			plen--;
+		ports[n] = (uint16_t)cur;
+		plens[n] = plen;
+		n++;
+		cur += size;
+	}
+	return n;
+}
+
+/* ---- compile context ---- */
+
+struct rset {
+	size_t off;		/* into cx->pool */
+	uint32_t n;
+	uint32_t hash;
+};
+
+struct cctx {
+	uint32_t tenant_id, epoch;
+	const struct nf_rule **rule;	/* rule[ref - 1] */
+	uint8_t *rule_dir;		/* rule_dir[ref - 1] */
+	size_t n_rule;
+
+	/* interned rule sets; class index = position + 1 */
+	uint32_t *pool;
+	size_t n_pool, cap_pool;
+	struct rset *sets;
+	size_t n_sets, cap_sets;
+	uint32_t *ht;			/* set position + 1, 0 = empty slot */
+	size_t ht_size;
+
+	/* trie entries being built, with their class index */
+	struct nf_trie_entry *trie;
+	size_t n_trie, cap_trie;
+	uint32_t *trie_cls;
+	size_t cap_trie_cls;
+
+	struct nf_port_entry *ports;
+	size_t n_ports, cap_ports;
+
+	/* scratch */
+	uint32_t *tmp, *tmp2, *tmp3;
+	size_t cap_tmp, cap_tmp2, cap_tmp3;
+};
+
+static void cctx__fini(struct cctx *cx)
+{
+	free(cx->rule);
+	free(cx->rule_dir);
+	free(cx->pool);
+	free(cx->sets);
+	free(cx->ht);
+	free(cx->trie);
+	free(cx->trie_cls);
+	free(cx->ports);
+	free(cx->tmp);
+	free(cx->tmp2);
+	free(cx->tmp3);
+}
+
+static uint32_t refs__hash(const uint32_t *refs, uint32_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ n;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= refs[i];
+		h *= 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32);
+}
+
+static int cctx__ht_grow(struct cctx *cx)
+{
+	size_t size = cx->ht_size ? cx->ht_size * 2 : 1024, i, j;
+	uint32_t *ht = calloc(size, sizeof(*ht));
+
+	if (!ht)
+		return -ENOMEM;
+	for (i = 0; i < cx->n_sets; i++) {
+		for (j = cx->sets[i].hash & (size - 1); ht[j]; j = (j + 1) & (size - 1))
+			;
+		ht[j] = (uint32_t)(i + 1);
+	}
+	free(cx->ht);
+	cx->ht = ht;
+	cx->ht_size = size;
+	return 0;
+}
+
+/*
+ * Class index of a sorted, duplicate-free rule set (0 for the empty set),
+ * adding it if new. refs must not point into cx->pool.
+ */
+static int cctx__intern(struct cctx *cx, const uint32_t *refs, uint32_t n, uint32_t *cls)
+{
+	uint32_t h, s;
+	size_t i;
+	int err;
+
+	*cls = 0;
+	if (!n)
+		return 0;
+	if ((cx->n_sets + 1) * 2 > cx->ht_size) {
+		err = cctx__ht_grow(cx);
+		if (err)
+			return err;
+	}
+	h = refs__hash(refs, n);
+	for (i = h & (cx->ht_size - 1); (s = cx->ht[i]); i = (i + 1) & (cx->ht_size - 1)) {
+		const struct rset *rs = &cx->sets[s - 1];
+
+		if (rs->hash == h && rs->n == n && !memcmp(cx->pool + rs->off, refs, n * sizeof(*refs))) {
+			*cls = s;
+			return 0;
+		}
+	}
+	if (cx->n_sets >= NF_CLASS_MAX_INDEX) {
+		pr_err("policy needs more than %u peer classes", NF_CLASS_MAX_INDEX);
+		return -ENOSPC;
+	}
+	if (ARR_RESERVE(cx->pool, cx->cap_pool, cx->n_pool + n) ||
+	    ARR_RESERVE(cx->sets, cx->cap_sets, cx->n_sets + 1))
+		return -ENOMEM;
+	memcpy(cx->pool + cx->n_pool, refs, n * sizeof(*refs));
+	cx->sets[cx->n_sets] = (struct rset){ .off = cx->n_pool, .n = n, .hash = h };
+	cx->n_pool += n;
+	cx->n_sets++;
+	cx->ht[i] = (uint32_t)cx->n_sets;
+	*cls = (uint32_t)cx->n_sets;
+	return 0;
+}
+
+static int cctx__emit(struct cctx *cx, uint8_t dir, uint8_t kind, uint32_t prefixlen,
+		      const uint8_t *data, uint32_t cls)
+{
+	struct nf_trie_entry *e;
+
+	if (cx->n_trie >= NF_MAX_TRIE_ENTRIES) {
+		pr_err("policy needs more than %u trie entries", NF_MAX_TRIE_ENTRIES);
+		return -ENOSPC;
+	}
+	if (ARR_RESERVE(cx->trie, cx->cap_trie, cx->n_trie + 1) ||
+	    ARR_RESERVE(cx->trie_cls, cx->cap_trie_cls, cx->n_trie + 1))
+		return -ENOMEM;
+	e = &cx->trie[cx->n_trie];
+	memset(e, 0, sizeof(*e));
+	e->key.prefixlen = prefixlen;
+	e->key.dir = dir;
+	e->key.kind = kind;
+	if (data)
+		memcpy(e->key.data, data, sizeof(e->key.data));
+	cx->trie_cls[cx->n_trie] = cls;
+	cx->n_trie++;
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort and deduplicate in place; returns the new length. */
+static uint32_t refs__sort_unique(uint32_t *refs, uint32_t n)
+{
+	uint32_t i, m;
+	bool sorted = true;
+
+	for (i = 1; i < n && sorted; i++)
+		sorted = refs[i - 1] <= refs[i];
+	if (!sorted)
+		qsort(refs, n, sizeof(*refs), u32_cmp);
+	for (i = 0, m = 0; i < n; i++)
+		if (!m || refs[m - 1] != refs[i])
+			refs[m++] = refs[i];
+	return m;
+}
+
+/* ---- addresses ---- */
+
+struct apeer {
+	uint32_t rule;
+	uint32_t in_except;	/* enclosing except prefixes of this peer on the DFS path */
+};
+
+struct aev {
+	uint8_t addr[16];	/* masked to plen */
+	uint8_t plen;
+	uint8_t except;		/* 0: the peer's cidr; 1: one of its excepts */
+	uint8_t pad[2];
+	uint32_t peer;
+};
+
+struct anode {
+	size_t ev_start, ev_end;
+	uint32_t cls;
+};
+
+static int aev_cmp(const void *a, const void *b)
+{
+	const struct aev *x = a, *y = b;
+	int r = memcmp(x->addr, y->addr, 16);
+
+	if (r)
+		return r;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	if (x->except != y->except)
+		return x->except < y->except ? -1 : 1;
+	return x->peer < y->peer ? -1 : x->peer > y->peer;
+}
+
+struct abuild {
+	struct apeer *peers;
+	size_t n_peers, cap_peers;
+	struct aev *evs;
+	size_t n_evs, cap_evs;
+};
+
+static int abuild__event(struct abuild *ab, const uint8_t *addr, unsigned int plen, bool except,
+			 uint32_t peer)
+{
+	struct aev *ev;
+
+	if (ARR_RESERVE(ab->evs, ab->cap_evs, ab->n_evs + 1))
+		return -ENOMEM;
+	ev = &ab->evs[ab->n_evs++];
+	memset(ev, 0, sizeof(*ev));
+	if (plen > 128)
+		plen = 128;
+	addr__mask(ev->addr, addr, plen);
+	ev->plen = (uint8_t)plen;
+	ev->except = except;
+	ev->peer = peer;
+	return 0;
+}
+
+static int abuild__peer(struct abuild *ab, uint32_t ref, const uint8_t *addr, unsigned int plen,
+			bool is_v4, const struct nf_cidr *except, size_t n_except)
+{
+	uint32_t id = (uint32_t)ab->n_peers;
+	size_t i;
+	int err;
+
+	if (!is_v4 && plen >= 96 && addr__prefix_eq(addr, v4mapped_prefix, 96))
+		return 0;	/* an IPv6 cidr inside ::ffff:0:0/96 covers no address */
+	if (ARR_RESERVE(ab->peers, ab->cap_peers, ab->n_peers + 1))
+		return -ENOMEM;
+	ab->peers[ab->n_peers++] = (struct apeer){ .rule = ref };
+	err = abuild__event(ab, addr, plen, false, id);
+	if (err)
+		return err;
+	if (!is_v4 && plen <= 96 && addr__prefix_eq(addr, v4mapped_prefix, plen)) {
+		err = abuild__event(ab, v4mapped_prefix, 96, true, id);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < n_except; i++) {
+		err = abuild__event(ab, except[i].addr, except[i].plen, true, id);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int compile__addr_dir(struct cctx *cx, uint8_t dir)
+{
+	static const uint8_t zero[16];
+	struct anode stack[130];
+	struct abuild ab = {};
+	size_t i, j, depth = 0, n_tmp;
+	uint32_t ref, cls, parent;
+	int err = 0;
+
+	for (ref = 1; ref <= cx->n_rule; ref++) {
+		const struct nf_rule *r = cx->rule[ref - 1];
+
+		if (cx->rule_dir[ref - 1] != dir)
+			continue;
+		if (!r->n_peers) {
+			err = abuild__peer(&ab, ref, zero, 0, true, NULL, 0);
+			if (err)
+				goto out;
+			continue;
+		}
+		for (i = 0; i < r->n_peers; i++) {
+			const struct nf_peer *p = &r->peers[i];
+
+			if (p->kind != NF_PK_IPBLOCK)
+				continue;
+			err = abuild__peer(&ab, ref, p->cidr.addr, p->cidr.plen, p->cidr.is_v4,
+					   p->except, p->n_except);
+			if (err)
+				goto out;
+		}
+	}
+	if (!ab.n_evs)
+		goto out;
+	qsort(ab.evs, ab.n_evs, sizeof(*ab.evs), aev_cmp);
+
+	for (i = 0; i < ab.n_evs; i = j) {
+		const struct aev *node = &ab.evs[i];
+		size_t d, k;
+
+		for (j = i + 1; j < ab.n_evs && ab.evs[j].plen == node->plen &&
+		     !memcmp(ab.evs[j].addr, node->addr, 16); j++)
+			;
+		/* Leave the prefixes that do not contain this one. */
+		while (depth) {
+			const struct aev *top = &ab.evs[stack[depth - 1].ev_start];
+
+			if (top->plen <= node->plen && addr__prefix_eq(top->addr, node->addr, top->plen))
+				break;
+			depth--;
+			for (k = stack[depth].ev_start; k < stack[depth].ev_end; k++)
+				if (ab.evs[k].except)
+					ab.peers[ab.evs[k].peer].in_except--;
+		}
+		for (k = i; k < j; k++)
+			if (ab.evs[k].except)
+				ab.peers[ab.evs[k].peer].in_except++;
+		parent = depth ? stack[depth - 1].cls : 0;
+		stack[depth++] = (struct anode){ .ev_start = i, .ev_end = j };
+
+		/* Rules with an active peer: peers whose cidr encloses us, not excepted. */
+		n_tmp = 0;
+		for (d = 0; d < depth; d++) {
+			for (k = stack[d].ev_start; k < stack[d].ev_end; k++) {
+				const struct aev *ev = &ab.evs[k];
+
+				if (ev->except || ab.peers[ev->peer].in_except)
+					continue;
+				if (ARR_RESERVE(cx->tmp, cx->cap_tmp, n_tmp + 1)) {
+					err = -ENOMEM;
+					goto out;
+				}
+				cx->tmp[n_tmp++] = ab.peers[ev->peer].rule;
+			}
+		}
+		n_tmp = refs__sort_unique(cx->tmp, (uint32_t)n_tmp);
+		err = cctx__intern(cx, cx->tmp, (uint32_t)n_tmp, &cls);
+		if (err)
+			goto out;
+		stack[depth - 1].cls = cls;
+		if (cls != parent) {
+			err = cctx__emit(cx, dir, NF_PEER_ADDR, NF_PEER_KEY_FIXED_BITS + node->plen,
+					 node->addr, cls);
+			if (err)
+				goto out;
+		}
+	}
+out:
+	free(ab.peers);
+	free(ab.evs);
+	return err;
+}
+
+/* ---- identities ---- */
+
+struct iocc {
+	const char *name;
+	uint32_t rule;
+	uint32_t peer;		/* unique per (rule, peer) */
+	bool negate;
+};
+
+static int iocc_cmp(const void *a, const void *b)
+{
+	const struct iocc *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	if (x->rule != y->rule)
+		return x->rule < y->rule ? -1 : 1;
+	if (x->peer != y->peer)
+		return x->peer < y->peer ? -1 : 1;
+	return (int)x->negate - (int)y->negate;
+}
+
+static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_fn, void *id_ctx)
+{
+	static const uint8_t zero[16];
+	struct iocc *occ = NULL;
+	size_t n_occ = 0, cap_occ = 0, n_def = 0, i, j, k;
+	uint32_t *nneg = NULL, *def = NULL;
+	uint32_t ref, peer_seq = 0, cls_def = 0;
+	int err = 0;
+
+	nneg = calloc(cx->n_rule + 1, sizeof(*nneg));
+	def = calloc(cx->n_rule + 1, sizeof(*def));
+	if (!nneg || !def) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (ref = 1; ref <= cx->n_rule; ref++) {
+		const struct nf_rule *r = cx->rule[ref - 1];
+
+		if (cx->rule_dir[ref - 1] != dir)
+			continue;
+		for (i = 0; i < r->n_peers; i++) {
+			const struct nf_peer *p = &r->peers[i];
+
+			if (p->kind != NF_PK_TENANTS)
+				continue;
+			peer_seq++;
+			if (p->negate)
+				nneg[ref]++;
+			for (j = 0; j < p->n_names; j++) {
+				if (!p->names[j])
+					continue;
+				if (ARR_RESERVE(occ, cap_occ, n_occ + 1)) {
+					err = -ENOMEM;
+					goto out;
+				}
+				occ[n_occ++] = (struct iocc){ .name = p->names[j], .rule = ref,
+							      .peer = peer_seq, .negate = p->negate };
+			}
+		}
+		if (nneg[ref])
+			def[n_def++] = ref;
+	}
+	/* A tenant named nowhere: the rules with a negated selector. */
+	err = cctx__intern(cx, def, (uint32_t)n_def, &cls_def);
+	if (err)
+		goto out;
+	if (cls_def) {
+		err = cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS, zero, cls_def);
+		if (err)
+			goto out;
+	}
+	if (!n_occ)
+		goto out;
+	qsort(occ, n_occ, sizeof(*occ), iocc_cmp);
+
+	for (i = 0; i < n_occ; i = j) {
+		size_t n_pos = 0, n_excl = 0, n_set = 0, a, b;
+		uint8_t data[16] = {};
+		uint32_t id, cls;
+		__be32 be;
+
+		for (j = i + 1; j < n_occ && !strcmp(occ[j].name, occ[i].name); j++)
+			;
+		if (ARR_RESERVE(cx->tmp, cx->cap_tmp, (j - i) + n_def) ||
+		    ARR_RESERVE(cx->tmp2, cx->cap_tmp2, j - i) ||
+		    ARR_RESERVE(cx->tmp3, cx->cap_tmp3, j - i)) {
+			err = -ENOMEM;
+			goto out;
+		}
+		/* tmp2: rules selecting the name; tmp3: rules whose every negated peer names it */
+		for (k = i; k < j; ) {
+			uint32_t r = occ[k].rule, n_negp = 0, last_peer = 0;
+			bool pos = false;
+
+			for (; k < j && occ[k].rule == r; k++) {
+				if (!occ[k].negate)
+					pos = true;
+				else if (occ[k].peer != last_peer)
+					n_negp++, last_peer = occ[k].peer;
+			}
+			if (pos)
+				cx->tmp2[n_pos++] = r;
+			if (n_negp && n_negp == nneg[r])
+				cx->tmp3[n_excl++] = r;
+		}
+		/* (def - excluded) | positive; all three are sorted */
+		for (a = 0, b = 0, k = 0; a < n_def || k < n_pos; ) {
+			uint32_t r;
+
+			if (a < n_def) {
+				while (b < n_excl && cx->tmp3[b] < def[a])
+					b++;
+				if (b < n_excl && cx->tmp3[b] == def[a]) {
+					a++;
+					continue;
+				}
+			}
+			if (k >= n_pos || (a < n_def && def[a] < cx->tmp2[k])) {
+				r = def[a++];
+			} else if (a < n_def && def[a] == cx->tmp2[k]) {
+				r = def[a++];
+				k++;
+			} else {
+				r = cx->tmp2[k++];
+			}
+			cx->tmp[n_set++] = r;
+		}
+		err = cctx__intern(cx, cx->tmp, (uint32_t)n_set, &cls);
+		if (err)
+			goto out;
+		if (cls == cls_def)
+			continue;	/* the default entry already says it */
+		id = id_fn(occ[i].name, id_ctx);
+		if (!id) {
+			pr_err("no tenant id for \"%s\"", occ[i].name);
+			err = -ENOSPC;
+			goto out;
+		}
+		if (id == NF_ID_HOST)
+			continue;	/* the node is never a tenant peer */
+		be = htonl(id);
+		memcpy(data, &be, sizeof(be));
+		err = cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS + 32, data, cls);
+		if (err)
+			goto out;
+	}
+out:
+	free(occ);
+	free(nneg);
+	free(def);
+	return err;
+}
+
+/* ---- classes and ports ---- */
+
+struct prange {
+	uint32_t lo, hi;
+	uint32_t ref;
+};
+
+static int prange_lo_cmp(const void *a, const void *b)
+{
+	const struct prange *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+/* Min-heap of indices into rng, by rule_ref. */
+static void heap__push(uint32_t *heap, size_t *n, const struct prange *rng, uint32_t v)
+{
+	size_t i = (*n)++;
+
+	while (i) {
+		size_t p = (i - 1) / 2;
+
+		if (rng[heap[p]].ref <= rng[v].ref)
+			break;
+		heap[i] = heap[p];
+		i = p;
+	}
+	heap[i] = v;
+}
+
+static void heap__pop(uint32_t *heap, size_t *n, const struct prange *rng)
+{
+	uint32_t v = heap[--(*n)];
+	size_t i = 0;
+
+	while (2 * i + 1 < *n) {
+		size_t c = 2 * i + 1;
+
+		if (c + 1 < *n && rng[heap[c + 1]].ref < rng[heap[c]].ref)
+			c++;
+		if (rng[v].ref <= rng[heap[c]].ref)
+			break;
+		heap[i] = heap[c];
+		i = c;
+	}
+	if (*n)
+		heap[i] = v;
+}
+
+static int cctx__port_run(struct cctx *cx, uint32_t class_id, uint8_t proto, uint32_t lo,
+			  uint32_t hi, uint32_t ref, uint32_t *mask)
+{
+	uint16_t ports[32];
+	uint8_t plens[32];
+	size_t n, i;
+
+	n = compile__range_to_prefixes((uint16_t)lo, (uint16_t)hi, ports, plens);
+	if (cx->n_ports + n > NF_MAX_PORT_ENTRIES / 2) {
+		pr_err("policy needs more than %u port entries", NF_MAX_PORT_ENTRIES / 2);
+		return -ENOSPC;
+	}
+	if (ARR_RESERVE(cx->ports, cx->cap_ports, cx->n_ports + n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct nf_port_entry *e = &cx->ports[cx->n_ports++];
+
+		memset(e, 0, sizeof(*e));
+		e->key.class_id = class_id;
+		e->key.proto = proto;
+		e->key.plen = plens[i];
+		e->key.port = htons(ports[i]);
+		e->rule_ref = ref;
+		*mask |= 1u << plens[i];
+	}
+	return 0;
+}
+
+/* Port entries of one class for one protocol, from the ranges of its rules. */
+static int cctx__class_ports(struct cctx *cx, uint32_t class_id, uint8_t proto,
+			     struct prange *rng, size_t nr, uint32_t *mask)
+{
+	uint32_t *bnd = NULL, *heap = NULL, run_lo = 0, run_hi = 0, run_ref = 0;
+	size_t nb = 0, nh = 0, i, k, next = 0;
+	int err = 0;
+
+	bnd = malloc(2 * nr * sizeof(*bnd));
+	heap = malloc(nr * sizeof(*heap));
+	if (!bnd || !heap) {
+		err = -ENOMEM;
+		goto out;
+	}
+	qsort(rng, nr, sizeof(*rng), prange_lo_cmp);
+	for (i = 0; i < nr; i++) {
+		bnd[nb++] = rng[i].lo;
+		bnd[nb++] = rng[i].hi + 1;
+	}
+	nb = refs__sort_unique(bnd, (uint32_t)nb);
+	for (k = 0; k + 1 < nb; k++) {
+		uint32_t b = bnd[k], e = bnd[k + 1] - 1, ref;
+
+		while (next < nr && rng[next].lo == b)
+			heap__push(heap, &nh, rng, (uint32_t)next++);
+		while (nh && rng[heap[0]].hi < b)
+			heap__pop(heap, &nh, rng);
+		if (!nh)
+			continue;
+		ref = rng[heap[0]].ref;
+		if (run_ref == ref && run_hi + 1 == b) {
+			run_hi = e;
+			continue;
+		}
+		if (run_ref) {
+			err = cctx__port_run(cx, class_id, proto, run_lo, run_hi, run_ref, mask);
+			if (err)
+				goto out;
+		}
+		run_lo = b;
+		run_hi = e;
+		run_ref = ref;
+	}
+	if (run_ref)
+		err = cctx__port_run(cx, class_id, proto, run_lo, run_hi, run_ref, mask);
+out:
+	free(bnd);
+	free(heap);
+	return err;
+}
+
+static int l4_index(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return NF_L4_TCP;
+	case IPPROTO_UDP:
+		return NF_L4_UDP;
+	case IPPROTO_SCTP:
+		return NF_L4_SCTP;
+	default:
+		return -1;
+	}
+}
+
+static const uint8_t l4_protos[NF_L4_MAX] = {
+	[NF_L4_TCP] = IPPROTO_TCP,
+	[NF_L4_UDP] = IPPROTO_UDP,
+	[NF_L4_SCTP] = IPPROTO_SCTP,
+};
+
+static int cctx__classes(struct cctx *cx, struct nf_class *classes)
+{
+	struct prange *rng = NULL;
+	size_t cap_rng = 0, s, i, j, nr;
+	int err = 0, l4;
+
+	for (s = 0; s < cx->n_sets; s++) {
+		const uint32_t *refs = cx->pool + cx->sets[s].off;
+		uint32_t n = cx->sets[s].n;
+		struct nf_class *v = &classes[s + 1];
+
+		memset(v, 0, sizeof(*v));
+		v->class_id = NF_CLASS_ID(cx->tenant_id, cx->epoch, s + 1);
+		for (i = 0; i < n && !v->any_rule; i++)
+			if (!cx->rule[refs[i] - 1]->n_ports)
+				v->any_rule = refs[i];
+		if (v->any_rule)
+			continue;	/* any_rule wins over every port entry */
+		for (l4 = 0; l4 < NF_L4_MAX; l4++) {
+			nr = 0;
+			for (i = 0; i < n; i++) {
+				const struct nf_rule *r = cx->rule[refs[i] - 1];
+
+				for (j = 0; j < r->n_ports; j++) {
+					const struct nf_port_range *pr = &r->ports[j];
+
+					if (pr->proto != l4_protos[l4] || pr->lo > pr->hi)
+						continue;
+					if (ARR_RESERVE(rng, cap_rng, nr + 1)) {
+						err = -ENOMEM;
+						goto out;
+					}
+					rng[nr++] = (struct prange){ pr->lo, pr->hi, refs[i] };
+				}
+			}
+			if (!nr)
+				continue;
+			err = cctx__class_ports(cx, v->class_id, l4_protos[l4], rng, nr,
+						&v->plen_mask[l4]);
+			if (err)
+				goto out;
+		}
+	}
+out:
+	free(rng);
+	return err;
+}
+
+/* ---- sorting and lookup ---- */
+
+static int peer_key_cmp(const struct nf_peer_key *a, const struct nf_peer_key *b)
+{
+	if (a->dir != b->dir)
+		return a->dir < b->dir ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->prefixlen != b->prefixlen)
+		return a->prefixlen > b->prefixlen ? -1 : 1;	/* longest first */
+	return memcmp(a->data, b->data, sizeof(a->data));
+}
+
+static int trie_entry_cmp(const void *a, const void *b)
+{
+	return peer_key_cmp(&((const struct nf_trie_entry *)a)->key,
+			    &((const struct nf_trie_entry *)b)->key);
+}
+
+static int port_key_cmp(const struct nf_port_key *a, const struct nf_port_key *b)
+{
+	if (a->class_id != b->class_id)
+		return a->class_id < b->class_id ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->plen != b->plen)
+		return a->plen < b->plen ? -1 : 1;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return 0;
+}
+
+static int port_entry_cmp(const void *a, const void *b)
+{
+	return port_key_cmp(&((const struct nf_port_entry *)a)->key,
+			    &((const struct nf_port_entry *)b)->key);
+}
+
+void compile__sort(struct nf_compiled *c)
+{
+	if (c->n_trie)
+		qsort(c->trie, c->n_trie, sizeof(*c->trie), trie_entry_cmp);
+	if (c->n_ports)
+		qsort(c->ports, c->n_ports, sizeof(*c->ports), port_entry_cmp);
+}
+
+/* First trie entry whose key is >= k in the sort order. */
+static size_t trie__lower_bound(const struct nf_compiled *c, const struct nf_peer_key *k)
+{
+	size_t lo = 0, hi = c->n_trie;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (peer_key_cmp(&c->trie[mid].key, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct nf_class *trie__find(const struct nf_compiled *c, const struct nf_peer_key *k)
+{
+	size_t i = trie__lower_bound(c, k);
+
+	if (i < c->n_trie && !peer_key_cmp(&c->trie[i].key, k))
+		return &c->trie[i].val;
+	return NULL;
+}
+
+/* Longest prefix match among the (dir, NF_PEER_ADDR) entries. */
+static const struct nf_class *trie__lpm_addr(const struct nf_compiled *c, uint8_t dir,
+					     const uint8_t *addr)
+{
+	struct nf_peer_key k = { .dir = dir, .kind = NF_PEER_ADDR };
+	const struct nf_class *cls;
+	size_t i;
+
+	k.prefixlen = NF_PEER_KEY_FIXED_BITS + 129;	/* before the longest one */
+	i = trie__lower_bound(c, &k);
+	while (i < c->n_trie && c->trie[i].key.dir == dir && c->trie[i].key.kind == NF_PEER_ADDR) {
+		uint32_t pl = c->trie[i].key.prefixlen;
+
+		if (pl < NF_PEER_KEY_FIXED_BITS || pl > NF_PEER_KEY_FIXED_BITS + 128)
+			break;
+		k.prefixlen = pl;
+		addr__mask(k.data, addr, pl - NF_PEER_KEY_FIXED_BITS);
+		cls = trie__find(c, &k);
+		if (cls)
+			return cls;
+		if (pl == NF_PEER_KEY_FIXED_BITS)
+			break;
+		/* skip to the next shorter prefix length present */
+		k.prefixlen = pl - 1;
+		memset(k.data, 0, sizeof(k.data));
+		i = trie__lower_bound(c, &k);
+	}
+	return NULL;
+}
+
+static uint32_t class__decide(const struct nf_compiled *c, const struct nf_class *cls,
+			      uint8_t proto, uint16_t port)
+{
+	struct nf_port_key k = {};
+	size_t lo, hi;
+	int l4, p;
+
+	if (!cls)
+		return 0;
+	if (cls->any_rule)
+		return cls->any_rule;
+	l4 = l4_index(proto);
+	if (l4 < 0)
+		return 0;
+	for (p = 16; p >= 0; p--) {
+		if (!(cls->plen_mask[l4] & (1u << p)))
+			continue;
+		k.class_id = cls->class_id;
+		k.proto = proto;
+		k.plen = (uint8_t)p;
+		k.port = htons(p ? (uint16_t)(port & (0xffffu << (16 - p))) : 0);
+		lo = 0;
+		hi = c->n_ports;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int r = port_key_cmp(&c->ports[mid].key, &k);
+
+			if (!r)
+				return c->ports[mid].rule_ref;
+			if (r < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return 0;
+}
+
+uint32_t compile__lookup(const struct nf_compiled *c, const struct nf_query *q)
+{
+	const struct nf_class *cls;
+	uint32_t best, r;
+
+	best = class__decide(c, trie__lpm_addr(c, q->dir, q->addr), q->proto, q->port);
+	if (q->peer_id && q->peer_id != NF_ID_HOST) {
+		struct nf_peer_key k = { .dir = q->dir, .kind = NF_PEER_IDENT };
+		__be32 be = htonl(q->peer_id);
+
+		k.prefixlen = NF_PEER_KEY_FIXED_BITS + 32;
+		memcpy(k.data, &be, sizeof(be));
+		cls = trie__find(c, &k);
+		if (!cls) {
+			k.prefixlen = NF_PEER_KEY_FIXED_BITS;
+			memset(k.data, 0, sizeof(k.data));
+			cls = trie__find(c, &k);
+		}
+		r = class__decide(c, cls, q->proto, q->port);
+		if (r && (!best || r < best))
+			best = r;
+	}
+	return best;
+}
+
+/* ---- entry points ---- */
+
+struct pol_ord {
+	struct nf_policy *p;
+	size_t idx;
+};
+
+static int pol_ord_cmp(const void *a, const void *b)
+{
+	const struct pol_ord *x = a, *y = b;
+	int r = strcmp(x->p->name ? x->p->name : "", y->p->name ? y->p->name : "");
+
+	if (r)
+		return r;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void compile__free(struct nf_compiled *c)
+{
+	if (!c)
+		return;
+	free(c->trie);
+	free(c->ports);
+	free(c->rules);
+	free(c);
+}
+
+int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
+		    struct nf_policy *const *pols, size_t n_pols,
+		    nf_tenant_id_fn id_fn, void *id_ctx, struct nf_compiled **out)
+{
+	struct nf_class *classes = NULL;
+	struct pol_ord *ord = NULL;
+	struct nf_compiled *c;
+	struct cctx cx = { .tenant_id = tenant_id, .epoch = epoch };
+	size_t i, j, n_rules = 0;
+	uint8_t dir;
+	int err = 0;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	ord = calloc(n_pols ? n_pols : 1, sizeof(*ord));
+	if (!c || !ord) {
+		err = -ENOMEM;
+		goto out;
+	}
+	c->tenant_id = tenant_id;
+	c->epoch = epoch;
+	for (i = 0; i < n_pols; i++) {
+		ord[i] = (struct pol_ord){ .p = pols[i], .idx = i };
+		for (dir = 0; dir < NF_DIR_MAX; dir++)
+			if (pols[i]->has_dir[dir])
+				n_rules += pols[i]->n_rules[dir];
+	}
+	qsort(ord, n_pols, sizeof(*ord), pol_ord_cmp);
+
+	c->rules = calloc(n_rules ? n_rules : 1, sizeof(*c->rules));
+	cx.rule = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule));
+	cx.rule_dir = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule_dir));
+	if (!c->rules || !cx.rule || !cx.rule_dir) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_pols; i++) {
+		struct nf_policy *p = ord[i].p;
+
+		for (dir = 0; dir < NF_DIR_MAX; dir++) {
+			if (!p->has_dir[dir])
+				continue;
+			for (j = 0; j < p->n_rules[dir]; j++) {
+				c->rules[c->n_rules] = (struct nf_rule_info){
+					.policy = p->name, .dir = dir, .index = (uint32_t)j };
+				cx.rule[c->n_rules] = &p->rules[dir][j];
+				cx.rule_dir[c->n_rules] = dir;
+				c->n_rules++;
+				c->n_rules_dir[dir]++;
+			}
+		}
+	}
+	cx.n_rule = c->n_rules;
+
+	for (dir = 0; dir < NF_DIR_MAX; dir++) {
+		if (!c->n_rules_dir[dir])
+			continue;
+		err = compile__addr_dir(&cx, dir);
+		if (!err)
+			err = compile__ident_dir(&cx, dir, id_fn, id_ctx);
+		if (err)
+			goto out;
+	}
+
+	classes = calloc(cx.n_sets + 1, sizeof(*classes));
+	if (!classes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = cctx__classes(&cx, classes);
+	if (err)
+		goto out;
+	for (i = 0; i < cx.n_trie; i++)
+		cx.trie[i].val = classes[cx.trie_cls[i]];
+
+	c->trie = cx.trie;
+	c->n_trie = cx.n_trie;
+	cx.trie = NULL;
+	c->ports = cx.ports;
+	c->n_ports = cx.n_ports;
+	cx.ports = NULL;
+	c->n_classes = (uint32_t)cx.n_sets;
+	compile__sort(c);
+	pr_debug("compiled tenant %s: %zu rules, %u classes, %zu trie entries, %zu port entries",
+		 tenant ? tenant : "?", c->n_rules, c->n_classes, c->n_trie, c->n_ports);
+	*out = c;
+	c = NULL;
+out:
+	if (err == -ENOMEM)
+		pr_err("compiling tenant %s: out of memory", tenant ? tenant : "?");
+	compile__free(c);
+	free(classes);
+	free(ord);
+	cctx__fini(&cx);
+	return err;
+}
