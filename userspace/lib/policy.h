@@ -35,7 +35,11 @@ enum nf_peer_kind {
 
 struct nf_peer {
 	enum nf_peer_kind kind;
-	/* NF_PK_IPBLOCK */
+	/*
+	 * NF_PK_IPBLOCK. An IPv6 cidr of /96 or shorter that covers the
+	 * v4-mapped range gets ::ffff:0.0.0.0/96 as an extra except (an IPv6
+	 * ipBlock never matches IPv4 in Kubernetes).
+	 */
 	struct nf_cidr cidr;
 	struct nf_cidr *except;
 	size_t n_except;
@@ -61,6 +65,7 @@ struct nf_policy {
 	char *file;		/* where it was read from (for messages) */
 	char *json;		/* the object as compact JSON (what the state store keeps) */
 	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
+	/* Only directions in has_dir have rules: the others' rules are inert and left out. */
 	struct nf_rule *rules[NF_DIR_MAX];
 	size_t n_rules[NF_DIR_MAX];
 };
@@ -82,6 +87,12 @@ struct nf_docset {
 	char **problems;
 	size_t n_problems;
 };
+
+/* netfence's limits (each exceeded one is a problem naming it). */
+#define NF_POLICY_MAX_RULES	10000	/* rules per direction per policy */
+#define NF_POLICY_MAX_PEERS	10000	/* peers per rule */
+#define NF_POLICY_MAX_EXCEPTS	1000	/* except entries per ipBlock */
+#define NF_POLICY_MAX_PORTS	100	/* ports per rule */
 
 struct nf_docset *policy__docset_new(void);
 void policy__docset_free(struct nf_docset *ds);
@@ -108,10 +119,12 @@ struct nf_policy *policy__dup(const struct nf_policy *p);
 
 /* Helpers shared with the CLI and tests. */
 bool nf_is_dns1123_label(const char *s);
+bool nf_is_dns1123_subdomain(const char *s);
 /* 0 or -EINVAL. Host bits are accepted (as the API server does) and cleared. */
 int nf_parse_cidr(const char *s, struct nf_cidr *out);
 int nf_parse_addr(const char *s, uint8_t addr[16], bool *is_v4);	/* 0 or -EINVAL */
 void nf_format_addr(const uint8_t addr[16], char *buf, size_t len);	/* v4-mapped printed as IPv4 */
+void nf_format_cidr(const struct nf_cidr *c, char *buf, size_t len);	/* "10.0.0.0/8", "fd00::/8" */
 bool nf_cidr_contains(const struct nf_cidr *outer, const struct nf_cidr *inner);
 bool nf_cidr_has_addr(const struct nf_cidr *c, const uint8_t addr[16]);
 

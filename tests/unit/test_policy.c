@@ -1,0 +1,1127 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Policy parser and validator (userspace/lib/policy.c): every rule valid and
+ * invalid, with the exact problem lines; the IR of typical policies; the
+ * examples in policies/. Run from the repository root (tests/run.sh does).
+ *
+ * JSON in this file is written with ' for " (converted before parsing).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+#include "policy.h"
+
+#define META "'metadata':{'name':'p','namespace':'t'}"
+#define NP(spec) "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," META \
+		 ",'spec':" spec "}"
+#define IN(rules) NP("{'podSelector':{},'ingress':[" rules "]}")
+#define EG(rules) NP("{'podSelector':{},'policyTypes':['Egress'],'egress':[" rules "]}")
+#define TENANT(body) "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant'," body "}"
+#define NSNAME "'kubernetes.io/metadata.name'"
+
+static char *unquote(const char *s)
+{
+	char *t = strdup(s), *p;
+
+	assert_non_null(t);
+	for (p = t; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return t;
+}
+
+static struct nf_docset *load_as(const char *file, const char *json)
+{
+	struct nf_docset *ds = policy__docset_new();
+	char *t = unquote(json);
+
+	assert_non_null(ds);
+	assert_int_equal(policy__load_json(ds, file, t, strlen(t)), 0);
+	free(t);
+	return ds;
+}
+
+static struct nf_docset *load(const char *json)
+{
+	return load_as("t.json", json);
+}
+
+/* The docset's problems are exactly `want` (NULL-terminated), in order. */
+static void check_problems(const char *what, struct nf_docset *ds, const char *const *want)
+{
+	size_t n = 0, i;
+	bool ok;
+
+	while (want[n])
+		n++;
+	ok = ds->n_problems == n;
+	for (i = 0; ok && i < n; i++)
+		ok = !strcmp(ds->problems[i], want[i]);
+	if (ok)
+		return;
+	fprintf(stderr, "case: %s\n  got %zu problems:\n", what, ds->n_problems);
+	for (i = 0; i < ds->n_problems; i++)
+		fprintf(stderr, "    %s\n", ds->problems[i]);
+	fprintf(stderr, "  want %zu:\n", n);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "    %s\n", want[i]);
+	fail_msg("problems differ for case %s", what);
+}
+
+/* ---- table of invalid (and a few valid) documents ---- */
+struct pcase {
+	const char *name;
+	const char *json;
+	const char *want[12];	/* exact problem lines, NULL-terminated; none: valid */
+};
+
+#define P "t.json: "
+#define IP P "spec.ingress[0]."
+#define EP P "spec.egress[0]."
+#define DNS_LABEL "is not a valid DNS-1123 label (at most 63 lowercase letters, digits and " \
+	"'-', starting and ending with a letter or digit)"
+#define DNS_SUB "is not a valid DNS-1123 subdomain (at most 253 lowercase letters, digits, " \
+	"'-' and '.', starting and ending with a letter or digit)"
+#define TENANT_NAME "is not a valid tenant name (a DNS-1123 label: at most 63 lowercase " \
+	"letters, digits and '-', starting and ending with a letter or digit)"
+#define UNSUP_LABEL(k) "label \"" k "\" is not supported by netfence (only " \
+	"kubernetes.io/metadata.name)"
+
+static const struct pcase cases[] = {
+	/* JSON and document level */
+	{ "invalid json", "{", { P "line 1, column 1: invalid JSON: string or '}' expected "
+				 "near end of file" } },
+	{ "empty", "", { P "line 1, column 0: invalid JSON: unexpected token near end of "
+			 "file" } },
+	{ "duplicate key", "{'kind':'Tenant','kind':'Tenant'}",
+	  { P "line 1, column 23: invalid JSON: duplicate object key near '\"kind\"'" } },
+	{ "root array", "[1]", { P "(root): must be an object, got array" } },
+	{ "root string", "'x'", { P "(root): must be an object, got string" } },
+	{ "no kind", "{'apiVersion':'v1'}", { P "kind: is required" } },
+	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
+	{ "kind unsupported", "{'apiVersion':'v1','kind':'Pod'}",
+	  { P "kind: \"Pod\" is not supported (expected NetworkPolicy, NetworkPolicyList, List "
+	      "or Tenant)" } },
+	{ "apiVersion wrong",
+	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
+	  ",'spec':{'podSelector':{}}}",
+	  { P "apiVersion: \"extensions/v1beta1\" is not supported for kind NetworkPolicy "
+	      "(expected \"networking.k8s.io/v1\")" } },
+	{ "apiVersion missing", "{'kind':'NetworkPolicy'," META ",'spec':{'podSelector':{}}}",
+	  { P "apiVersion: is required" } },
+	{ "np missing everything", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'}",
+	  { P "metadata: is required", P "spec: is required" } },
+	{ "np unknown top-level field",
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," META ",'specs':{}}",
+	  { P "(root): unknown field \"specs\"", P "spec: is required" } },
+	{ "status and metadata extras ignored",
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy','metadata':{'name':'p',"
+	  "'namespace':'t','labels':{'a':'b'},'annotations':{'x':'y'},'uid':'1','generation':3,"
+	  "'resourceVersion':'5','creationTimestamp':'2024-01-01T00:00:00Z','managedFields':[]},"
+	  "'spec':{'podSelector':{}},'status':{}}", { NULL } },
+	/* metadata */
+	{ "metadata type", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':[],'spec':{'podSelector':{}}}", { P "metadata: must be an object, got array" } },
+	{ "metadata empty", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':{},'spec':{'podSelector':{}}}",
+	  { P "metadata.name: is required",
+	    P "metadata.namespace: is required (it names the tenant)" } },
+	{ "metadata bad names", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':{'name':'Foo_bar','namespace':'Tenant.A'},'spec':{'podSelector':{}}}",
+	  { P "metadata.name: \"Foo_bar\" " DNS_SUB,
+	    P "metadata.namespace: \"Tenant.A\" " DNS_LABEL } },
+	{ "metadata name types", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':{'name':1,'namespace':true},'spec':{'podSelector':{}}}",
+	  { P "metadata.name: must be a string, got integer",
+	    P "metadata.namespace: must be a string, got boolean" } },
+	{ "name is a subdomain", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':{'name':'allow.dns-1','namespace':'t-1'},'spec':{'podSelector':{}}}",
+	  { NULL } },
+	{ "name dot at end", "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	  "'metadata':{'name':'a.','namespace':'t'},'spec':{'podSelector':{}}}",
+	  { P "metadata.name: \"a.\" " DNS_SUB } },
+	/* spec */
+	{ "spec type", NP("[]"), { P "spec: must be an object, got array" } },
+	{ "podSelector missing", NP("{}"), { P "spec.podSelector: is required" } },
+	{ "podSelector null", NP("{'podSelector':null}"), { P "spec.podSelector: is required" } },
+	{ "podSelector type", NP("{'podSelector':'all'}"),
+	  { P "spec.podSelector: must be an object, got string" } },
+	{ "podSelector non-empty", NP("{'podSelector':{'matchLabels':{'app':'db'}}}"),
+	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
+	      "a policy applies to the whole tenant)" } },
+	{ "podSelector expressions", NP("{'podSelector':{'matchExpressions':[{'key':'app',"
+					"'operator':'Exists'}]}}"),
+	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
+	      "a policy applies to the whole tenant)" } },
+	{ "podSelector empty parts", NP("{'podSelector':{'matchLabels':{},'matchExpressions':[]}}"),
+	  { NULL } },
+	{ "podSelector unknown field", NP("{'podSelector':{'matchLabel':{}}}"),
+	  { P "spec.podSelector: unknown field \"matchLabel\"" } },
+	{ "spec typo", NP("{'podSelector':{},'egres':[]}"), { P "spec: unknown field \"egres\"" } },
+	{ "ingress type", NP("{'podSelector':{},'ingress':'x'}"),
+	  { P "spec.ingress: must be an array, got string" } },
+	{ "egress rule type", NP("{'podSelector':{},'egress':[5]}"),
+	  { P "spec.egress[0]: must be an object, got integer" } },
+	{ "rule unknown field", NP("{'podSelector':{},'ingress':[{'to':[]}]}"),
+	  { P "spec.ingress[0]: unknown field \"to\"" } },
+	{ "from type", IN("{'from':{}}"), { IP "from: must be an array, got object" } },
+	{ "ports type", IN("{'ports':{}}"), { IP "ports: must be an array, got object" } },
+	/* policyTypes */
+	{ "policyTypes lowercase", NP("{'podSelector':{},'policyTypes':['ingress']}"),
+	  { P "spec.policyTypes[0]: \"ingress\" is not supported (must be Ingress or Egress)" } },
+	{ "policyTypes duplicate", NP("{'podSelector':{},'policyTypes':['Ingress','Ingress']}"),
+	  { P "spec.policyTypes[1]: duplicate value \"Ingress\"" } },
+	{ "policyTypes three", NP("{'podSelector':{},'policyTypes':['Ingress','Egress','Egress']}"),
+	  { P "spec.policyTypes: may not contain more than 2 values, got 3",
+	    P "spec.policyTypes[2]: duplicate value \"Egress\"" } },
+	{ "policyTypes type", NP("{'podSelector':{},'policyTypes':'Ingress'}"),
+	  { P "spec.policyTypes: must be an array, got string" } },
+	{ "policyTypes elem type", NP("{'podSelector':{},'policyTypes':[1]}"),
+	  { P "spec.policyTypes[0]: must be a string, got integer" } },
+	/* peers */
+	{ "peer empty", EG("{'to':[{}]}"),
+	  { EP "to[0]: must specify at least one of podSelector, namespaceSelector or ipBlock" } },
+	{ "peer nulls", EG("{'to':[{'ipBlock':null,'podSelector':null}]}"),
+	  { EP "to[0]: must specify at least one of podSelector, namespaceSelector or ipBlock" } },
+	{ "peer type", EG("{'to':['10.0.0.0/8']}"), { EP "to[0]: must be an object, got string" } },
+	{ "peer unknown field", EG("{'to':[{'ipblock':{'cidr':'10.0.0.0/8'}}]}"),
+	  { EP "to[0]: unknown field \"ipblock\"",
+	    EP "to[0]: must specify at least one of podSelector, namespaceSelector or ipBlock" } },
+	{ "ipBlock combined", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/8'},'namespaceSelector':{}}]}"),
+	  { EP "to[0]: ipBlock may not be combined with podSelector or namespaceSelector" } },
+	{ "peer podSelector non-empty", IN("{'from':[{'podSelector':{'matchLabels':{'a':'b'}}}]}"),
+	  { IP "from[0].podSelector: non-empty podSelector is not supported by netfence (use {} "
+	       "— it selects whole tenants)" } },
+	/* ipBlock */
+	{ "cidr /33", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/33'}}]}"),
+	  { EP "to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR" } },
+	{ "cidr no prefix", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.1'}}]}"),
+	  { EP "to[0].ipBlock.cidr: \"10.0.0.1\" is not a valid CIDR" } },
+	{ "cidr leading zero prefix", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/08'}}]}"),
+	  { EP "to[0].ipBlock.cidr: \"10.0.0.0/08\" is not a valid CIDR" } },
+	{ "cidr v6 /129", EG("{'to':[{'ipBlock':{'cidr':'fd00::/129'}}]}"),
+	  { EP "to[0].ipBlock.cidr: \"fd00::/129\" is not a valid CIDR" } },
+	{ "cidr garbage", EG("{'to':[{'ipBlock':{'cidr':'a\\nb/8'}}]}"),
+	  { EP "to[0].ipBlock.cidr: \"a\\u000ab/8\" is not a valid CIDR" } },
+	{ "cidr missing", EG("{'to':[{'ipBlock':{}}]}"), { EP "to[0].ipBlock.cidr: is required" } },
+	{ "cidr type", EG("{'to':[{'ipBlock':{'cidr':10}}]}"),
+	  { EP "to[0].ipBlock.cidr: must be a string, got integer" } },
+	{ "ipBlock type", EG("{'to':[{'ipBlock':'10.0.0.0/8'}]}"),
+	  { EP "to[0].ipBlock: must be an object, got string" } },
+	{ "ipBlock unknown", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/8','excepts':[]}}]}"),
+	  { EP "to[0].ipBlock: unknown field \"excepts\"" } },
+	{ "except problems",
+	  EG("{'to':[{'ipBlock':{'cidr':'10.1.2.3/16','except':['10.1.0.0/24','10.1.0.0/16',"
+	     "'10.0.0.0/8','11.0.0.0/24','fd00::/8','x',5]}}]}"),
+	  { EP "to[0].ipBlock.except[1]: \"10.1.0.0/16\" must be a strict subset of cidr "
+	       "\"10.1.2.3/16\"",
+	    EP "to[0].ipBlock.except[2]: \"10.0.0.0/8\" must be a strict subset of cidr "
+	       "\"10.1.2.3/16\"",
+	    EP "to[0].ipBlock.except[3]: \"11.0.0.0/24\" must be a strict subset of cidr "
+	       "\"10.1.2.3/16\"",
+	    EP "to[0].ipBlock.except[4]: \"fd00::/8\" must be the same address family as cidr "
+	       "\"10.1.2.3/16\"",
+	    EP "to[0].ipBlock.except[5]: \"x\" is not a valid CIDR",
+	    EP "to[0].ipBlock.except[6]: must be a string, got integer" } },
+	{ "except type", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/8','except':'10.1.0.0/16'}}]}"),
+	  { EP "to[0].ipBlock.except: must be an array, got string" } },
+	{ "except v6 ok", EG("{'to':[{'ipBlock':{'cidr':'2001:db8::/32','except':"
+			     "['2001:db8:1::/48']}}]}"), { NULL } },
+	/* namespaceSelector */
+	{ "ns label other key",
+	  IN("{'from':[{'podSelector':{}},{'namespaceSelector':{'matchLabels':{'team':'a'}}}]}"),
+	  { P "spec.ingress[0].from[1].namespaceSelector.matchLabels: " UNSUP_LABEL("team") } },
+	{ "ns label value type", IN("{'from':[{'namespaceSelector':{'matchLabels':{" NSNAME ":5}}}]}"),
+	  { IP "from[0].namespaceSelector.matchLabels[\"kubernetes.io/metadata.name\"]: must be a "
+	       "string, got integer" } },
+	{ "ns label value invalid",
+	  IN("{'from':[{'namespaceSelector':{'matchLabels':{" NSNAME ":'Tenant_A'}}}]}"),
+	  { IP "from[0].namespaceSelector.matchLabels: \"Tenant_A\" " TENANT_NAME } },
+	{ "ns matchLabels type", IN("{'from':[{'namespaceSelector':{'matchLabels':[]}}]}"),
+	  { IP "from[0].namespaceSelector.matchLabels: must be an object, got array" } },
+	{ "ns expressions type", IN("{'from':[{'namespaceSelector':{'matchExpressions':{}}}]}"),
+	  { IP "from[0].namespaceSelector.matchExpressions: must be an array, got object" } },
+	{ "ns expression problems",
+	  IN("{'from':[{'namespaceSelector':{'matchExpressions':["
+	     "{'key':'team','operator':'In','values':['a']},"
+	     "{'key':" NSNAME ",'operator':'Equals','values':['a']},"
+	     "{'key':" NSNAME ",'operator':'In'},"
+	     "{'key':" NSNAME ",'operator':'NotIn','values':[]},"
+	     "{'key':" NSNAME ",'operator':'Exists','values':['a']},"
+	     "{'key':" NSNAME ",'operator':'In','values':['Bad_1',2],'value':1},"
+	     "{'operator':'In','values':['a']},"
+	     "{'key':" NSNAME "},"
+	     "7]}}]}"),
+	  { IP "from[0].namespaceSelector.matchExpressions[0].key: " UNSUP_LABEL("team"),
+	    IP "from[0].namespaceSelector.matchExpressions[1].operator: \"Equals\" is not a valid "
+	       "operator (must be In, NotIn, Exists or DoesNotExist)",
+	    IP "from[0].namespaceSelector.matchExpressions[2].values: must be specified when "
+	       "operator is In or NotIn",
+	    IP "from[0].namespaceSelector.matchExpressions[3].values: must be specified when "
+	       "operator is In or NotIn",
+	    IP "from[0].namespaceSelector.matchExpressions[4].values: may not be specified when "
+	       "operator is Exists or DoesNotExist",
+	    IP "from[0].namespaceSelector.matchExpressions[5]: unknown field \"value\"",
+	    IP "from[0].namespaceSelector.matchExpressions[5].values[0]: \"Bad_1\" " TENANT_NAME,
+	    IP "from[0].namespaceSelector.matchExpressions[5].values[1]: must be a string, got "
+	       "integer",
+	    IP "from[0].namespaceSelector.matchExpressions[6].key: is required",
+	    IP "from[0].namespaceSelector.matchExpressions[7].operator: is required",
+	    IP "from[0].namespaceSelector.matchExpressions[8]: must be an object, got integer" } },
+	/* ports */
+	{ "protocol lowercase", IN("{'ports':[{'protocol':'tcp','port':80}]}"),
+	  { IP "ports[0].protocol: \"tcp\" is not supported (must be TCP, UDP or SCTP)" } },
+	{ "protocol ICMP", IN("{'ports':[{'protocol':'ICMP'}]}"),
+	  { IP "ports[0].protocol: \"ICMP\" is not supported (must be TCP, UDP or SCTP)" } },
+	{ "protocol type", IN("{'ports':[{'protocol':6}]}"),
+	  { IP "ports[0].protocol: must be a string, got integer" } },
+	{ "port 0", IN("{'ports':[{'port':0}]}"),
+	  { IP "ports[0].port: 0 must be between 1 and 65535, inclusive" } },
+	{ "port 65536", IN("{'ports':[{'port':65536}]}"),
+	  { IP "ports[0].port: 65536 must be between 1 and 65535, inclusive" } },
+	{ "port negative", IN("{'ports':[{'port':-1}]}"),
+	  { IP "ports[0].port: -1 must be between 1 and 65535, inclusive" } },
+	{ "port named", IN("{'ports':[{'port':'http'}]}"),
+	  { IP "ports[0].port: named ports are not supported by netfence (got \"http\")" } },
+	{ "port numeric string", IN("{'ports':[{'port':'80'}]}"),
+	  { IP "ports[0].port: named ports are not supported by netfence (got \"80\"; write the "
+	       "number without quotes)" } },
+	{ "port real", IN("{'ports':[{'port':80.0}]}"),
+	  { IP "ports[0].port: must be an integer or a string, got number" } },
+	{ "port bool", IN("{'ports':[{'port':true}]}"),
+	  { IP "ports[0].port: must be an integer or a string, got boolean" } },
+	{ "endPort without port", IN("{'ports':[{'endPort':90}]}"),
+	  { IP "ports[0].endPort: may not be specified when port is not specified" } },
+	{ "endPort named port", IN("{'ports':[{'port':'web','endPort':90}]}"),
+	  { IP "ports[0].port: named ports are not supported by netfence (got \"web\")",
+	    IP "ports[0].endPort: may not be specified when port is a named port" } },
+	{ "endPort below port", IN("{'ports':[{'port':90,'endPort':80}]}"),
+	  { IP "ports[0].endPort: 80 must be greater than or equal to port 90" } },
+	{ "endPort range", IN("{'ports':[{'port':1,'endPort':65536}]}"),
+	  { IP "ports[0].endPort: 65536 must be between 1 and 65535, inclusive" } },
+	{ "endPort type", IN("{'ports':[{'port':1,'endPort':'2'}]}"),
+	  { IP "ports[0].endPort: must be an integer, got string" } },
+	{ "endPort equal port", IN("{'ports':[{'port':80,'endPort':80}]}"), { NULL } },
+	{ "port unknown field", IN("{'ports':[{'Port':80}]}"),
+	  { IP "ports[0]: unknown field \"Port\"" } },
+	{ "port elem type", IN("{'ports':[80]}"), { IP "ports[0]: must be an object, got integer" } },
+	/* escaping: a problem is always one line */
+	{ "unknown field escaped", NP("{'podSelector':{},'a\\n\\\"b':1}"),
+	  { P "spec: unknown field \"a\\u000a\\\"b\"" } },
+	/* all problems of a document, in document order */
+	{ "many problems",
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy','metadata':{'name':'P'},"
+	  "'spec':{'podSelector':{},'policyTypes':['Egress','egress'],'egress':[{'to':"
+	  "[{'ipBlock':{'cidr':'10.0.0.0/33'}}],'ports':[{'port':0}]},{'ports':[{'protocol':"
+	  "'ICMP'}]}]}}",
+	  { P "metadata.name: \"P\" " DNS_SUB,
+	    P "metadata.namespace: is required (it names the tenant)",
+	    P "spec.policyTypes[1]: \"egress\" is not supported (must be Ingress or Egress)",
+	    P "spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR",
+	    P "spec.egress[0].ports[0].port: 0 must be between 1 and 65535, inclusive",
+	    P "spec.egress[1].ports[0].protocol: \"ICMP\" is not supported (must be TCP, UDP or "
+	      "SCTP)" } },
+	/* lists */
+	{ "List items paths",
+	  "{'apiVersion':'v1','kind':'List','metadata':{'resourceVersion':''},'items':["
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," META
+	  ",'spec':{'podSelector':{}}},"
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy','metadata':{'name':'q',"
+	  "'namespace':'t'},'spec':{'podSelector':{},'ingress':[{'from':[{'ipBlock':{'cidr':"
+	  "'1.2.3.4/40'}}]}]}},"
+	  "{'apiVersion':'v1','kind':'ConfigMap'},"
+	  "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant','metadata':{'name':'t'}},"
+	  "{'kind':'NetworkPolicy'}]}",
+	  { P "items[1].spec.ingress[0].from[0].ipBlock.cidr: \"1.2.3.4/40\" is not a valid CIDR",
+	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy or "
+	      "Tenant)",
+	    P "items[4].apiVersion: is required",
+	    P "items[4].metadata: is required",
+	    P "items[4].spec: is required" } },
+	{ "List item without kind", "{'apiVersion':'v1','kind':'List','items':[{}]}",
+	  { P "items[0].kind: is required" } },
+	{ "List nested", "{'apiVersion':'v1','kind':'List','items':[{'apiVersion':'v1','kind':"
+	  "'List','items':[]}]}",
+	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy or "
+	      "Tenant)" } },
+	{ "List items missing", "{'apiVersion':'v1','kind':'List'}", { P "items: is required" } },
+	{ "List items type", "{'apiVersion':'v1','kind':'List','items':{}}",
+	  { P "items: must be an array, got object" } },
+	{ "List apiVersion", "{'apiVersion':'networking.k8s.io/v1','kind':'List','items':[]}",
+	  { P "apiVersion: \"networking.k8s.io/v1\" is not supported for kind List (expected "
+	      "\"v1\")" } },
+	{ "List unknown field", "{'apiVersion':'v1','kind':'List','items':[],'itemz':[]}",
+	  { P "(root): unknown field \"itemz\"" } },
+	{ "NetworkPolicyList items",
+	  "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicyList','items':["
+	  "{" META ",'spec':{'podSelector':{}}},"
+	  "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant','metadata':{'name':'t'}},"
+	  "{'kind':'NetworkPolicy','metadata':{'name':'q','namespace':'t'},'spec':{"
+	  "'podSelector':{},'egres':[]}}]}",
+	  { P "items[1].kind: \"Tenant\" is not supported in a NetworkPolicyList (expected "
+	      "NetworkPolicy)",
+	    P "items[2].spec: unknown field \"egres\"" } },
+	/* Tenant */
+	{ "Tenant ok", TENANT("'metadata':{'name':'a'},'spec':{'cidrs':[]}"), { NULL } },
+	{ "Tenant no spec", TENANT("'metadata':{'name':'a'}"), { NULL } },
+	{ "Tenant bad", TENANT("'metadata':{'name':'a.b'},'spec':{'cidrs':['10.0.0.0/8','x',1],"
+			       "'cidr':[]}"),
+	  { P "metadata.name: \"a.b\" " DNS_LABEL,
+	    P "spec: unknown field \"cidr\"",
+	    P "spec.cidrs[1]: \"x\" is not a valid CIDR",
+	    P "spec.cidrs[2]: must be a string, got integer" } },
+	{ "Tenant cidrs type", TENANT("'metadata':{'name':'a'},'spec':{'cidrs':'10.0.0.0/8'}"),
+	  { P "spec.cidrs: must be an array, got string" } },
+	{ "Tenant spec type", TENANT("'metadata':{'name':'a'},'spec':[]"),
+	  { P "spec: must be an object, got array" } },
+	{ "Tenant no name", TENANT("'metadata':{'namespace':'x'}"),
+	  { P "metadata.name: is required" } },
+	{ "Tenant apiVersion", "{'apiVersion':'v1','kind':'Tenant','metadata':{'name':'a'}}",
+	  { P "apiVersion: \"v1\" is not supported for kind Tenant (expected "
+	      "\"netfence.io/v1alpha1\")" } },
+	{ "Tenant unknown field", TENANT("'metadata':{'name':'a'},'cidrs':[]"),
+	  { P "(root): unknown field \"cidrs\"" } },
+};
+
+static void test_cases(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nf_docset *ds = load(cases[i].json);
+
+		check_problems(cases[i].name, ds, cases[i].want);
+		/* An object with a problem is never in the docset. */
+		if (ds->n_problems && strstr(cases[i].name, "List") == NULL &&
+		    (ds->n_policies || ds->n_tenants))
+			fail_msg("case %s: %zu policies, %zu tenants despite problems", cases[i].name,
+				 ds->n_policies, ds->n_tenants);
+		policy__docset_free(ds);
+	}
+}
+
+/* Lists keep their valid items; problems don't hide the other items. */
+static void test_list_valid_items(void **state)
+{
+	struct nf_docset *ds = load(
+		"{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicyList','metadata':{},"
+		"'items':[{" META ",'spec':{'podSelector':{}}},{'metadata':{'name':'q',"
+		"'namespace':'u'},'spec':{'podSelector':{}}}]}");
+
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_policies, 2);
+	assert_string_equal(ds->policies[1]->tenant, "u");
+	assert_string_equal(ds->policies[1]->name, "q");
+	assert_string_equal(ds->policies[1]->file, "t.json");
+	/* Stored JSON is a complete document even though the item had no kind. */
+	assert_string_equal(ds->policies[1]->json,
+			    "{\"metadata\":{\"name\":\"q\",\"namespace\":\"u\"},\"spec\":"
+			    "{\"podSelector\":{}},\"apiVersion\":\"networking.k8s.io/v1\","
+			    "\"kind\":\"NetworkPolicy\"}");
+	policy__docset_free(ds);
+
+	ds = load("{'apiVersion':'v1','kind':'List','items':[" TENANT("'metadata':{'name':'a'}")
+		  "," IN("{}") "]}");
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_tenants, 1);
+	assert_int_equal(ds->n_policies, 1);
+	policy__docset_free(ds);
+}
+
+static struct nf_policy *load_one(struct nf_docset **dsp, const char *json)
+{
+	struct nf_docset *ds = load(json);
+	static const char *const none[] = { NULL };
+
+	check_problems(json, ds, none);
+	assert_int_equal(ds->n_policies, 1);
+	*dsp = ds;
+	return ds->policies[0];
+}
+
+static void test_policy_types_defaulting(void **state)
+{
+	struct nf_docset *ds;
+	struct nf_policy *p;
+
+	/* No policyTypes, no egress: Ingress only, no rules = deny all ingress. */
+	p = load_one(&ds, NP("{'podSelector':{}}"));
+	assert_true(p->has_dir[NF_DIR_INGRESS]);
+	assert_false(p->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(p->n_rules[NF_DIR_INGRESS], 0);
+	policy__docset_free(ds);
+
+	/* egress rules present: Ingress and Egress. */
+	p = load_one(&ds, NP("{'podSelector':{},'egress':[{}]}"));
+	assert_true(p->has_dir[NF_DIR_INGRESS]);
+	assert_true(p->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(p->n_rules[NF_DIR_EGRESS], 1);
+	assert_int_equal(p->rules[NF_DIR_EGRESS][0].n_peers, 0);
+	assert_int_equal(p->rules[NF_DIR_EGRESS][0].n_ports, 0);
+	policy__docset_free(ds);
+
+	/* empty egress array: not "at least one rule". */
+	p = load_one(&ds, NP("{'podSelector':{},'egress':[]}"));
+	assert_true(p->has_dir[NF_DIR_INGRESS]);
+	assert_false(p->has_dir[NF_DIR_EGRESS]);
+	policy__docset_free(ds);
+
+	/* policyTypes [] defaults too. */
+	p = load_one(&ds, NP("{'podSelector':{},'policyTypes':[],'egress':[{}]}"));
+	assert_true(p->has_dir[NF_DIR_INGRESS]);
+	assert_true(p->has_dir[NF_DIR_EGRESS]);
+	policy__docset_free(ds);
+
+	/* Explicit [Egress]: ingress rules are inert and left out of the IR. */
+	p = load_one(&ds, NP("{'podSelector':{},'policyTypes':['Egress'],'ingress':[{}]}"));
+	assert_false(p->has_dir[NF_DIR_INGRESS]);
+	assert_true(p->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(p->n_rules[NF_DIR_INGRESS], 0);
+	assert_int_equal(p->n_rules[NF_DIR_EGRESS], 0);
+	policy__docset_free(ds);
+
+	p = load_one(&ds, NP("{'podSelector':{},'policyTypes':['Egress','Ingress'],"
+			     "'ingress':[{},{}]}"));
+	assert_true(p->has_dir[NF_DIR_INGRESS]);
+	assert_true(p->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(p->n_rules[NF_DIR_INGRESS], 2);
+	policy__docset_free(ds);
+}
+
+/* ---- selector set algebra ---- */
+struct scase {
+	const char *peer;
+	bool negate;
+	const char *names[4];
+};
+
+#define EXPR(op, vals) "{'key':" NSNAME ",'operator':'" op "'" vals "}"
+#define NSX(...) "{'namespaceSelector':{'matchExpressions':[" __VA_ARGS__ "]}}"
+
+static const struct scase scases[] = {
+	{ "{'podSelector':{}}", false, { "t" } },
+	{ "{'podSelector':{},'namespaceSelector':{}}", true, { NULL } },
+	{ "{'namespaceSelector':{}}", true, { NULL } },
+	{ "{'namespaceSelector':{'matchLabels':{}}}", true, { NULL } },
+	{ "{'namespaceSelector':{'matchLabels':{" NSNAME ":'a'}}}", false, { "a" } },
+	{ NSX(EXPR("In", ",'values':['c','a','b','a']")), false, { "a", "b", "c" } },
+	{ NSX(EXPR("NotIn", ",'values':['x']")), true, { "x" } },
+	{ NSX(EXPR("Exists", "")), true, { NULL } },
+	{ NSX(EXPR("Exists", ",'values':[]")), true, { NULL } },
+	{ NSX(EXPR("DoesNotExist", "")), false, { NULL } },
+	{ NSX(EXPR("In", ",'values':['a','b','c']") "," EXPR("NotIn", ",'values':['b','z']")),
+	  false, { "a", "c" } },
+	{ NSX(EXPR("NotIn", ",'values':['b']") "," EXPR("In", ",'values':['a','b']")),
+	  false, { "a" } },
+	{ NSX(EXPR("NotIn", ",'values':['b']") "," EXPR("NotIn", ",'values':['a','b']")),
+	  true, { "a", "b" } },
+	{ NSX(EXPR("In", ",'values':['a']") "," EXPR("In", ",'values':['b']")), false, { NULL } },
+	{ NSX(EXPR("In", ",'values':['a','b']") "," EXPR("Exists", "")), false, { "a", "b" } },
+	{ NSX(EXPR("NotIn", ",'values':['a']") "," EXPR("DoesNotExist", "")), false, { NULL } },
+	{ "{'namespaceSelector':{'matchLabels':{" NSNAME ":'b'},'matchExpressions':["
+	  EXPR("In", ",'values':['a','b']") "]}}", false, { "b" } },
+	{ "{'namespaceSelector':{'matchLabels':{" NSNAME ":'b'},'matchExpressions':["
+	  EXPR("NotIn", ",'values':['b']") "]}}", false, { NULL } },
+};
+
+static void test_selector_algebra(void **state)
+{
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		char json[2048];
+		struct nf_docset *ds;
+		struct nf_policy *p;
+		struct nf_peer *pe;
+
+		snprintf(json, sizeof(json), IN("{'from':[%s]}"), scases[i].peer);
+		p = load_one(&ds, json);
+		assert_int_equal(p->n_rules[NF_DIR_INGRESS], 1);
+		assert_int_equal(p->rules[NF_DIR_INGRESS][0].n_peers, 1);
+		pe = &p->rules[NF_DIR_INGRESS][0].peers[0];
+		assert_int_equal(pe->kind, NF_PK_TENANTS);
+		for (n = 0; scases[i].names[n]; n++)
+			;
+		if (pe->negate != scases[i].negate || pe->n_names != n)
+			fail_msg("case %s: got negate=%d n=%zu", scases[i].peer, pe->negate,
+				 pe->n_names);
+		for (k = 0; k < n; k++)
+			assert_string_equal(pe->names[k], scases[i].names[k]);
+		policy__docset_free(ds);
+	}
+}
+
+static void assert_cidr(const struct nf_cidr *c, const char *want)
+{
+	char buf[64];
+
+	nf_format_cidr(c, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_ipblock_ir(void **state)
+{
+	struct nf_docset *ds;
+	struct nf_policy *p;
+	struct nf_peer *pe;
+
+	p = load_one(&ds, EG("{'to':[{'ipBlock':{'cidr':'10.1.2.3/8','except':['10.1.0.0/16',"
+			     "'10.2.3.4/24']}},{'ipBlock':{'cidr':'::/0'}},"
+			     "{'ipBlock':{'cidr':'2001:db8::1/32','except':['2001:db8:1::/48']}},"
+			     "{'ipBlock':{'cidr':'0.0.0.0/0'}}]}"));
+	assert_int_equal(p->rules[NF_DIR_EGRESS][0].n_peers, 4);
+	pe = &p->rules[NF_DIR_EGRESS][0].peers[0];
+	assert_int_equal(pe->kind, NF_PK_IPBLOCK);
+	assert_true(pe->cidr.is_v4);
+	assert_int_equal(pe->cidr.plen, 104);
+	assert_cidr(&pe->cidr, "10.0.0.0/8");
+	assert_int_equal(pe->n_except, 2);
+	assert_cidr(&pe->except[0], "10.1.0.0/16");
+	assert_cidr(&pe->except[1], "10.2.3.0/24");
+	assert_int_equal(pe->except[1].plen, 120);
+
+	/* An IPv6 block never matches IPv4: the v4-mapped range is excepted. */
+	pe = &p->rules[NF_DIR_EGRESS][0].peers[1];
+	assert_false(pe->cidr.is_v4);
+	assert_int_equal(pe->cidr.plen, 0);
+	assert_int_equal(pe->n_except, 1);
+	assert_int_equal(pe->except[0].plen, 96);
+	assert_cidr(&pe->except[0], "0.0.0.0/0");
+
+	pe = &p->rules[NF_DIR_EGRESS][0].peers[2];
+	assert_cidr(&pe->cidr, "2001:db8::/32");
+	assert_int_equal(pe->n_except, 1);
+	assert_cidr(&pe->except[0], "2001:db8:1::/48");
+
+	pe = &p->rules[NF_DIR_EGRESS][0].peers[3];
+	assert_int_equal(pe->cidr.plen, 96);
+	assert_int_equal(pe->n_except, 0);
+	policy__docset_free(ds);
+}
+
+static void test_ports_ir(void **state)
+{
+	struct nf_docset *ds;
+	struct nf_policy *p;
+	struct nf_rule *r;
+
+	p = load_one(&ds, IN("{'ports':[{},{'protocol':'UDP','port':53},{'protocol':'SCTP',"
+			     "'port':1000,'endPort':2000},{'protocol':'UDP'},{'port':65535,"
+			     "'endPort':65535}]},{}"));
+	r = &p->rules[NF_DIR_INGRESS][0];
+	assert_int_equal(r->n_ports, 5);
+	assert_int_equal(r->ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(r->ports[0].lo, 0);
+	assert_int_equal(r->ports[0].hi, 65535);
+	assert_int_equal(r->ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(r->ports[1].lo, 53);
+	assert_int_equal(r->ports[1].hi, 53);
+	assert_int_equal(r->ports[2].proto, IPPROTO_SCTP);
+	assert_int_equal(r->ports[2].lo, 1000);
+	assert_int_equal(r->ports[2].hi, 2000);
+	assert_int_equal(r->ports[3].proto, IPPROTO_UDP);
+	assert_int_equal(r->ports[3].lo, 0);
+	assert_int_equal(r->ports[3].hi, 65535);
+	assert_int_equal(r->ports[4].lo, 65535);
+	assert_int_equal(r->ports[4].hi, 65535);
+	/* A rule without ports: every protocol and port. */
+	assert_int_equal(p->rules[NF_DIR_INGRESS][1].n_ports, 0);
+	assert_int_equal(p->rules[NF_DIR_INGRESS][1].n_peers, 0);
+	policy__docset_free(ds);
+}
+
+/* Build a rule array of n copies of `elem` in a JSON text. */
+static char *repeat_json(const char *prefix, const char *elem, size_t n, const char *suffix)
+{
+	size_t el = strlen(elem), len = strlen(prefix) + n * (el + 1) + strlen(suffix) + 1, i;
+	char *s = malloc(len), *o;
+
+	assert_non_null(s);
+	o = stpcpy(s, prefix);
+	for (i = 0; i < n; i++) {
+		if (i)
+			*o++ = ',';
+		o = stpcpy(o, elem);
+	}
+	strcpy(o, suffix);
+	return s;
+}
+
+static void check_limit(const char *prefix, const char *elem, size_t n, const char *suffix,
+			const char *want)
+{
+	char *json = repeat_json(prefix, elem, n, suffix);
+	const char *const w[] = { want, NULL };
+	const char *const none[] = { NULL };
+	struct nf_docset *ds = load(json);
+
+	check_problems(want ? want : json, ds, want ? w : none);
+	policy__docset_free(ds);
+	free(json);
+}
+
+static void test_limits(void **state)
+{
+	const char *np = "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," META
+			 ",'spec':{'podSelector':{},";
+
+	/* at the limit: fine; one more: a problem naming the limit */
+	{
+		char pre[512];
+
+		snprintf(pre, sizeof(pre), "%s'ingress':[{'ports':[", np);
+		check_limit(pre, "{'port':1}", 100, "]}]}}", NULL);
+		check_limit(pre, "{'port':1}", 101, "]}]}}",
+			    IP "ports: at most 100 ports are supported by netfence, got 101");
+		snprintf(pre, sizeof(pre), "%s'ingress':[{'from':[{'ipBlock':{'cidr':"
+			 "'10.0.0.0/8','except':[", np);
+		check_limit(pre, "'10.0.0.0/16'", 1000, "]}}]}]}}", NULL);
+		check_limit(pre, "'10.0.0.0/16'", 1001, "]}}]}]}}",
+			    IP "from[0].ipBlock.except: at most 1000 except entries are supported "
+			    "by netfence, got 1001");
+		snprintf(pre, sizeof(pre), "%s'egress':[{'to':[", np);
+		check_limit(pre, "{'podSelector':{}}", 10000, "]}]}}", NULL);
+		check_limit(pre, "{'podSelector':{}}", 10001, "]}]}}",
+			    EP "to: at most 10000 peers are supported by netfence, got 10001");
+		snprintf(pre, sizeof(pre), "%s'egress':[", np);
+		check_limit(pre, "{}", 10000, "]}}", NULL);
+		check_limit(pre, "{}", 10001, "]}}",
+			    P "spec.egress: at most 10000 rules are supported by netfence, got "
+			    "10001");
+	}
+}
+
+static void test_duplicates(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	const char *const want[] = {
+		"b.json: metadata.name: NetworkPolicy \"t/p\" is defined twice (also in a.json)",
+		"b.json: metadata.name: Tenant \"x\" is defined twice (also in a.json)",
+		NULL,
+	};
+	char *np = unquote(NP("{'podSelector':{}}"));
+	char *np2 = unquote("{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+			    "'metadata':{'name':'p','namespace':'other'},'spec':{'podSelector':{}}}");
+	char *tn = unquote(TENANT("'metadata':{'name':'x'}"));
+
+	assert_int_equal(policy__load_json(ds, "a.json", np, strlen(np)), 0);
+	assert_int_equal(policy__load_json(ds, "a.json", tn, strlen(tn)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", np2, strlen(np2)), 0);
+	policy__check_duplicates(ds);
+	assert_int_equal(ds->n_problems, 0);	/* same name, other tenant: fine */
+	assert_int_equal(policy__load_json(ds, "b.json", np, strlen(np)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", tn, strlen(tn)), 0);
+	policy__check_duplicates(ds);
+	check_problems("duplicates", ds, want);
+	policy__docset_free(ds);
+	free(np);
+	free(np2);
+	free(tn);
+}
+
+static void test_examples(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	static const uint8_t dns[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 96, 0, 10 };
+	static const uint8_t stor[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 0 };
+	struct nf_policy *a = NULL, *b = NULL;
+	struct nf_rule *r;
+	size_t i;
+
+	assert_int_equal(policy__load_path(ds, "policies"), 0);
+	policy__check_duplicates(ds);
+	for (i = 0; i < ds->n_problems; i++)
+		fprintf(stderr, "%s\n", ds->problems[i]);
+	assert_int_equal(ds->n_problems, 0);
+	assert_true(ds->n_policies >= 2);
+	assert_true(ds->n_tenants >= 1);
+	for (i = 0; i < ds->n_policies; i++) {
+		if (!strcmp(ds->policies[i]->tenant, "tenant-a"))
+			a = ds->policies[i];
+		if (!strcmp(ds->policies[i]->tenant, "tenant-b"))
+			b = ds->policies[i];
+	}
+
+	/* SPEC §1: egress only to DNS (UDP 53) and storage (TCP 8080). */
+	assert_non_null(a);
+	assert_string_equal(a->name, "dns-and-storage");
+	assert_string_equal(a->file, "policies/tenant-a.json");
+	assert_false(a->has_dir[NF_DIR_INGRESS]);
+	assert_true(a->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(a->n_rules[NF_DIR_EGRESS], 2);
+	r = &a->rules[NF_DIR_EGRESS][0];
+	assert_int_equal(r->n_peers, 1);
+	assert_int_equal(r->peers[0].kind, NF_PK_IPBLOCK);
+	assert_memory_equal(r->peers[0].cidr.addr, dns, 16);
+	assert_int_equal(r->peers[0].cidr.plen, 128);
+	assert_true(r->peers[0].cidr.is_v4);
+	assert_int_equal(r->n_ports, 1);
+	assert_int_equal(r->ports[0].proto, IPPROTO_UDP);
+	assert_int_equal(r->ports[0].lo, 53);
+	assert_int_equal(r->ports[0].hi, 53);
+	r = &a->rules[NF_DIR_EGRESS][1];
+	assert_memory_equal(r->peers[0].cidr.addr, stor, 16);
+	assert_int_equal(r->peers[0].cidr.plen, 120);
+	assert_int_equal(r->ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(r->ports[0].lo, 8080);
+	assert_int_equal(r->ports[0].hi, 8080);
+
+	assert_non_null(b);
+	assert_true(b->has_dir[NF_DIR_INGRESS]);
+	assert_int_equal(b->n_rules[NF_DIR_INGRESS], 2);
+	r = &b->rules[NF_DIR_INGRESS][0];
+	assert_int_equal(r->peers[0].kind, NF_PK_TENANTS);
+	assert_false(r->peers[0].negate);
+	assert_int_equal(r->peers[0].n_names, 1);
+	assert_string_equal(r->peers[0].names[0], "tenant-b");
+	assert_int_equal(r->ports[0].lo, 8000);
+	assert_int_equal(r->ports[0].hi, 8100);
+	r = &b->rules[NF_DIR_INGRESS][1];
+	assert_string_equal(r->peers[0].names[0], "tenant-a");
+	assert_int_equal(r->ports[0].lo, 9000);
+
+	for (i = 0; i < ds->n_tenants; i++)
+		if (!strcmp(ds->tenants[i]->name, "tenant-a")) {
+			assert_int_equal(ds->tenants[i]->n_cidrs, 1);
+			assert_cidr(&ds->tenants[i]->cidrs[0], "10.244.1.0/24");
+			assert_string_equal(ds->tenants[i]->file, "policies/tenant-a-tenant.json");
+			assert_string_equal(ds->tenants[i]->json,
+					    "{\"apiVersion\":\"netfence.io/v1alpha1\",\"kind\":"
+					    "\"Tenant\",\"metadata\":{\"name\":\"tenant-a\"},\"spec\":"
+					    "{\"cidrs\":[\"10.244.1.0/24\"]}}");
+		}
+	policy__docset_free(ds);
+
+	/* The stored JSON parses back to the same policy. */
+	ds = policy__docset_new();
+	assert_int_equal(policy__load_path(ds, "policies/tenant-a.json"), 0);
+	assert_int_equal(ds->n_policies, 1);
+	{
+		struct nf_docset *ds2 = policy__docset_new();
+		const char *j = ds->policies[0]->json;
+
+		assert_int_equal(policy__load_json(ds2, "x", j, strlen(j)), 0);
+		assert_int_equal(ds2->n_problems, 0);
+		assert_string_equal(ds2->policies[0]->json, j);
+		policy__docset_free(ds2);
+	}
+	policy__docset_free(ds);
+}
+
+static void test_load_path(void **state)
+{
+	char dir[] = "/tmp/nf-test-policy-XXXXXX", path[256], dpath[300];
+	const char *const missing[] = {
+		"/nonexistent/x.json: cannot read: No such file or directory", NULL,
+	};
+	const char *const dir_problems[] = { NULL, NULL };
+	struct nf_docset *ds;
+	char *good = unquote(NP("{'podSelector':{}}"));
+	FILE *f;
+	char line[512];
+
+	ds = policy__docset_new();
+	assert_int_equal(policy__load_path(ds, "/nonexistent/x.json"), -ENOENT);
+	check_problems("missing", ds, missing);
+	policy__docset_free(ds);
+
+	/* A directory: *.json only, sorted, not recursive, dotfiles skipped. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/b.json", dir);
+	f = fopen(path, "w");
+	fputs("{", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/a.json", dir);
+	f = fopen(path, "w");
+	fputs("[]", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/c.json", dir);
+	f = fopen(path, "w");
+	fputs(good, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/readme.txt", dir);
+	f = fopen(path, "w");
+	fputs("{", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/.hidden.json", dir);
+	f = fopen(path, "w");
+	fputs("{", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/sub.json", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	ds = policy__docset_new();
+	assert_int_equal(policy__load_path(ds, dir), 0);
+	assert_int_equal(ds->n_problems, 2);
+	snprintf(line, sizeof(line), "%s/a.json: (root): must be an object, got array", dir);
+	assert_string_equal(ds->problems[0], line);
+	snprintf(line, sizeof(line), "%s/b.json: line 1, column 1: invalid JSON: string or '}' "
+		 "expected near end of file", dir);
+	assert_string_equal(ds->problems[1], line);
+	assert_int_equal(ds->n_policies, 1);
+	snprintf(line, sizeof(line), "%s/c.json", dir);
+	assert_string_equal(ds->policies[0]->file, line);
+	policy__docset_free(ds);
+
+	/* Trailing slash: no double slash in names. */
+	ds = policy__docset_new();
+	snprintf(dpath, sizeof(dpath), "%s/", dir);
+	assert_int_equal(policy__load_path(ds, dpath), 0);
+	snprintf(line, sizeof(line), "%s/c.json", dir);
+	assert_string_equal(ds->policies[0]->file, line);
+	policy__docset_free(ds);
+
+	/* An empty directory is valid and empty. */
+	snprintf(path, sizeof(path), "%s/sub.json", dir);
+	ds = policy__docset_new();
+	assert_int_equal(policy__load_path(ds, path), 0);
+	check_problems("empty dir", ds, dir_problems);
+	assert_int_equal(ds->n_policies, 0);
+	policy__docset_free(ds);
+
+	/* stdin, named <stdin>. */
+	{
+		int fds[2], saved = dup(STDIN_FILENO);
+		const char *bad = "[]";
+
+		assert_int_equal(pipe(fds), 0);
+		assert_int_equal(write(fds[1], bad, 2), 2);
+		close(fds[1]);
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		ds = policy__docset_new();
+		assert_int_equal(policy__load_path(ds, "-"), 0);
+		dup2(saved, STDIN_FILENO);
+		close(saved);
+		assert_int_equal(ds->n_problems, 1);
+		assert_string_equal(ds->problems[0], "<stdin>: (root): must be an object, got array");
+		policy__docset_free(ds);
+	}
+
+	snprintf(line, sizeof(line), "rm -rf '%s'", dir);
+	assert_int_equal(system(line), 0);
+	free(good);
+}
+
+static void test_helpers(void **state)
+{
+	uint8_t a[16];
+	struct nf_cidr c, d;
+	char buf[64];
+	bool v4;
+
+	assert_true(nf_is_dns1123_label("a"));
+	assert_true(nf_is_dns1123_label("tenant-a1"));
+	assert_true(nf_is_dns1123_label("0abc"));
+	assert_false(nf_is_dns1123_label(""));
+	assert_false(nf_is_dns1123_label("-a"));
+	assert_false(nf_is_dns1123_label("a-"));
+	assert_false(nf_is_dns1123_label("A"));
+	assert_false(nf_is_dns1123_label("a.b"));
+	assert_false(nf_is_dns1123_label("a_b"));
+	assert_false(nf_is_dns1123_label(NULL));
+	memset(buf, 'a', 63);
+	buf[63] = '\0';
+	assert_true(nf_is_dns1123_label(buf));
+	buf[63] = 'a';
+	buf[64 - 1] = 'a';
+	{
+		char big[300];
+
+		memset(big, 'a', 64);
+		big[64] = '\0';
+		assert_false(nf_is_dns1123_label(big));
+		assert_true(nf_is_dns1123_subdomain(big));
+		memset(big, 'a', 253);
+		big[253] = '\0';
+		assert_true(nf_is_dns1123_subdomain(big));
+		big[253] = 'a';
+		big[254] = '\0';
+		assert_false(nf_is_dns1123_subdomain(big));
+	}
+	assert_true(nf_is_dns1123_subdomain("a.b.c"));
+	assert_false(nf_is_dns1123_subdomain("a..b"));
+	assert_false(nf_is_dns1123_subdomain(".a"));
+	assert_false(nf_is_dns1123_subdomain("a.-b"));
+
+	assert_int_equal(nf_parse_addr("10.1.2.3", a, &v4), 0);
+	assert_true(v4);
+	assert_int_equal(a[10], 0xff);
+	assert_int_equal(a[11], 0xff);
+	assert_int_equal(a[12], 10);
+	assert_int_equal(a[15], 3);
+	nf_format_addr(a, buf, sizeof(buf));
+	assert_string_equal(buf, "10.1.2.3");
+	assert_int_equal(nf_parse_addr("fd00::1", a, &v4), 0);
+	assert_false(v4);
+	nf_format_addr(a, buf, sizeof(buf));
+	assert_string_equal(buf, "fd00::1");
+	assert_int_equal(nf_parse_addr("10.1.2", a, &v4), -EINVAL);
+	assert_int_equal(nf_parse_addr(" 10.1.2.3", a, &v4), -EINVAL);
+	assert_int_equal(nf_parse_addr("010.1.2.3", a, &v4), -EINVAL);
+	assert_int_equal(nf_parse_addr("fe80::1%eth0", a, &v4), -EINVAL);
+
+	assert_int_equal(nf_parse_cidr("192.168.1.77/24", &c), 0);
+	assert_int_equal(c.plen, 120);
+	assert_true(c.is_v4);
+	assert_cidr(&c, "192.168.1.0/24");
+	assert_int_equal(nf_parse_cidr("0.0.0.0/0", &c), 0);
+	assert_int_equal(c.plen, 96);
+	assert_int_equal(nf_parse_cidr("10.0.0.1/32", &c), 0);
+	assert_int_equal(c.plen, 128);
+	assert_int_equal(nf_parse_cidr("fd00:1:2:3::ff/56", &c), 0);
+	assert_cidr(&c, "fd00:1:2::/56");
+	assert_int_equal(c.plen, 56);
+	assert_int_equal(nf_parse_cidr("10.0.0.0/33", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("10.0.0.0/", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("/8", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("10.0.0.0/8/8", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("10.0.0.0/+8", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("10.0.0.0/-0", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("::/1280", &c), -EINVAL);
+	assert_int_equal(nf_parse_cidr("10.0.0.0 /8", &c), -EINVAL);
+
+	assert_int_equal(nf_parse_cidr("10.0.0.0/8", &c), 0);
+	assert_int_equal(nf_parse_cidr("10.255.0.0/16", &d), 0);
+	assert_true(nf_cidr_contains(&c, &d));
+	assert_false(nf_cidr_contains(&d, &c));
+	assert_true(nf_cidr_contains(&c, &c));
+	assert_int_equal(nf_parse_cidr("11.0.0.0/16", &d), 0);
+	assert_false(nf_cidr_contains(&c, &d));
+	nf_parse_addr("10.9.9.9", a, NULL);
+	assert_true(nf_cidr_has_addr(&c, a));
+	nf_parse_addr("11.9.9.9", a, NULL);
+	assert_false(nf_cidr_has_addr(&c, a));
+	nf_parse_addr("::a09:909", a, NULL);	/* IPv4-compatible, not v4-mapped */
+	assert_false(nf_cidr_has_addr(&c, a));
+	assert_int_equal(nf_parse_cidr("::/0", &d), 0);
+	assert_true(nf_cidr_has_addr(&d, a));
+}
+
+static void test_dup(void **state)
+{
+	struct nf_docset *ds;
+	struct nf_policy *p, *q;
+
+	p = load_one(&ds, NP("{'podSelector':{},'ingress':[{'from':[{'namespaceSelector':{"
+			     "'matchExpressions':[{'key':" NSNAME ",'operator':'NotIn','values':"
+			     "['x','y']}]}},{'ipBlock':{'cidr':'10.0.0.0/8','except':"
+			     "['10.1.0.0/16']}}],'ports':[{'port':1,'endPort':9}]}],"
+			     "'egress':[{}]}"));
+	q = policy__dup(p);
+	assert_non_null(q);
+	assert_ptr_not_equal(q->rules[NF_DIR_INGRESS], p->rules[NF_DIR_INGRESS]);
+	assert_string_equal(q->json, p->json);
+	policy__docset_free(ds);	/* frees p: q must stand on its own */
+	assert_string_equal(q->tenant, "t");
+	assert_string_equal(q->name, "p");
+	assert_string_equal(q->file, "t.json");
+	assert_true(q->has_dir[NF_DIR_INGRESS]);
+	assert_true(q->has_dir[NF_DIR_EGRESS]);
+	assert_int_equal(q->n_rules[NF_DIR_INGRESS], 1);
+	assert_int_equal(q->n_rules[NF_DIR_EGRESS], 1);
+	assert_int_equal(q->rules[NF_DIR_INGRESS][0].n_peers, 2);
+	assert_true(q->rules[NF_DIR_INGRESS][0].peers[0].negate);
+	assert_int_equal(q->rules[NF_DIR_INGRESS][0].peers[0].n_names, 2);
+	assert_string_equal(q->rules[NF_DIR_INGRESS][0].peers[0].names[1], "y");
+	assert_int_equal(q->rules[NF_DIR_INGRESS][0].peers[1].n_except, 1);
+	assert_cidr(&q->rules[NF_DIR_INGRESS][0].peers[1].except[0], "10.1.0.0/16");
+	assert_int_equal(q->rules[NF_DIR_INGRESS][0].n_ports, 1);
+	assert_int_equal(q->rules[NF_DIR_INGRESS][0].ports[0].hi, 9);
+	policy__free(q);
+	policy__free(NULL);
+	tenant_obj__free(NULL);
+	policy__docset_free(NULL);
+}
+
+/* ---- netfence validate, end to end (needs the CLI dispatch in build/netfence) ---- */
+static int run(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(void **state)
+{
+	char out[4096];
+
+	if (access("build/netfence", X_OK)) {
+		skip();
+		return;
+	}
+	/* The dispatcher is not there yet when validate is unknown to it. */
+	if (run("build/netfence validate --help 2>&1", out, sizeof(out)) != 0 ||
+	    !strstr(out, "usage: netfence validate")) {
+		fprintf(stderr, "build/netfence does not dispatch validate yet: skipping\n");
+		skip();
+		return;
+	}
+	assert_int_equal(run("build/netfence validate policies 2>&1", out, sizeof(out)), 0);
+	assert_string_equal(out, "valid: 2 policies, 2 tenants\n");
+	assert_int_equal(run("build/netfence validate policies/tenant-a.json 2>&1", out,
+			     sizeof(out)), 0);
+	assert_string_equal(out, "valid: 1 policy, 0 tenants\n");
+	assert_int_equal(run("build/netfence validate - < policies/tenant-a-tenant.json 2>&1",
+			     out, sizeof(out)), 0);
+	assert_string_equal(out, "valid: 0 policies, 1 tenant\n");
+	assert_int_equal(run("build/netfence validate policies policies/tenant-a.json "
+			     "2>&1 >/dev/null", out, sizeof(out)), 2);
+	assert_string_equal(out, "policies/tenant-a.json: metadata.name: NetworkPolicy "
+			    "\"tenant-a/dns-and-storage\" is defined twice (also in "
+			    "policies/tenant-a.json)\n");
+	assert_int_equal(run("echo '{\"kind\":\"NetworkPolicy\",\"apiVersion\":"
+			     "\"networking.k8s.io/v1\",\"metadata\":{\"name\":\"x\","
+			     "\"namespace\":\"t\"},\"spec\":{\"podSelector\":{},\"egress\":[{"
+			     "\"to\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}}],\"ports\":[{"
+			     "\"port\":0}]}]}}' | build/netfence validate - 2>&1 >/dev/null",
+			     out, sizeof(out)), 2);
+	assert_string_equal(out, "<stdin>: spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.0/33\" is "
+			    "not a valid CIDR\n<stdin>: spec.egress[0].ports[0].port: 0 must be "
+			    "between 1 and 65535, inclusive\n");
+	assert_int_equal(run("build/netfence validate /nonexistent.json 2>&1", out, sizeof(out)),
+			 2);
+	assert_string_equal(out, "/nonexistent.json: cannot read: No such file or directory\n");
+	assert_int_equal(run("build/netfence validate 2>&1", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "usage: netfence validate FILE|DIR|-..."));
+	assert_int_equal(run("build/netfence validate --bogus policies 2>&1", out, sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "unknown option --bogus"));
+	assert_non_null(strstr(out, "usage: netfence validate FILE|DIR|-..."));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_list_valid_items),
+		cmocka_unit_test(test_policy_types_defaulting),
+		cmocka_unit_test(test_selector_algebra),
+		cmocka_unit_test(test_ipblock_ir),
+		cmocka_unit_test(test_ports_ir),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_load_path),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_cli),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
