@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# `make demo` works: scripts/demo.sh checks every connection against the policy
+# itself and exits non-zero on any difference; here we also check that it
+# leaves nothing behind (namespaces, state file, work directory).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip: the demo needs root"
+	exit 0
+fi
+before=$(ls -d /tmp/nfdemo.* 2>/dev/null | sort)
+NO_COLOR=1 scripts/demo.sh </dev/null
+rc=$?
+fails=0
+if [ "$rc" -ne 0 ]; then
+	echo "FAIL: scripts/demo.sh exited $rc"
+	fails=1
+fi
+left=$(ip netns list | awk '{print $1}' | grep '^nfdemo-' || true)
+if [ -n "$left" ]; then
+	echo "FAIL: namespaces left behind: $left"
+	fails=1
+fi
+if [ -e /run/netfence-demo.state ]; then
+	echo "FAIL: /run/netfence-demo.state left behind"
+	fails=1
+fi
+after=$(ls -d /tmp/nfdemo.* 2>/dev/null | sort)
+if [ "$before" != "$after" ]; then
+	echo "FAIL: work directory left behind: $(comm -13 <(echo "$before") <(echo "$after"))"
+	fails=1
+fi
+exit "$fails"
