@@ -1,7 +1,397 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* placeholder while the datapath is written */
+/*
+ * netfence datapath: one verdict core (nf_verdict) shared by the tc programs
+ * on an endpoint's interface and the cgroup_skb programs on a fenced cgroup,
+ * for IPv4 and IPv6 alike. Default deny: a packet passes only when
+ *   - it is ARP or IPv6 neighbour discovery, or
+ *   - it belongs to a tracked flow still allowed by the tenant's policy, or
+ *     is an ICMP error about one, or
+ *   - the tenant's policy allows it as a new flow (or, ingress, it comes from
+ *     the node itself and that is enabled).
+ * Every drop has one exit (the `drop:` label) and one reason code, counted
+ * per (tenant, direction, reason, hook) and sent as a rate-limited event.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include <netfence/abi.h>
+#include "lib/consts.h"
+#include "lib/maps.bpf.h"
+#include "lib/parse.bpf.h"
+#include "lib/policy.bpf.h"
+#include "lib/ct.bpf.h"
+#include "lib/notify.bpf.h"
+
+/* Bench knob: keep repeated BPF_PROG_TEST_RUN runs on the new-flow path. */
+const volatile bool bench_no_ct_insert = false;
+
+struct nf_where {
+	__u64 scope;		/* netns cookie (tc) or cgroup id (cgroup) */
+	__u32 ifindex;
+	__u8 hook;
+	__u8 dir;
+};
+
+static __always_inline struct nf_tenant_info *nf_tenant(__u32 tenant_id)
+{
+	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
+		return NULL;
+	return bpf_map_lookup_elem(&nf_tenants, &tenant_id);
+}
+
+static __always_inline void nf_frag_key_fill(struct nf_frag_key *fk, __u32 ep_id, __u8 dir,
+					     const struct nf_pkt *pkt)
+{
+	fk->ep_id = ep_id;
+	fk->id = pkt->frag_id;
+	fk->proto = pkt->proto;
+	fk->dir = dir;
+	nf_copy_addr(fk->saddr, pkt->saddr);
+	nf_copy_addr(fk->daddr, pkt->daddr);
+}
+
+/* Remember an allowed first fragment, so its later fragments follow it. */
+static __always_inline void nf_frag_allow(__u32 ep_id, __u8 dir, const struct nf_pkt *pkt, __u64 now)
+{
+	struct nf_frag_key fk = {};
+	struct nf_frag_val fv = { .sport = pkt->sport, .dport = pkt->dport, .last_seen_ns = now };
+
+	if (pkt->frag != NF_FRAG_FIRST)
+		return;
+	nf_frag_key_fill(&fk, ep_id, dir, pkt);
+	bpf_map_update_elem(&nf_frags, &fk, &fv, BPF_ANY);
+}
+
+/* Returns true to pass the packet. */
+static __always_inline bool nf_verdict(struct __sk_buff *skb, const struct nf_endpoint *ep,
+				       const struct nf_where *w, __u32 l3_off)
+{
+	struct nf_pkt pkt = {};
+	struct nf_ct_key ck = {};
+	struct nf_ct_val *ct, nct = {};
+	struct nf_tenant_info *ti;
+	struct nf_config *cfg;
+	__u32 zero = 0, tenant_id, rule, len = skb->len;
+	__be16 eth_proto = skb->protocol;
+	__u8 dir = w->dir, reason;
+	__be16 port;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	tenant_id = ep ? ep->tenant_id : NF_TENANT_NONE;
+
+	if (eth_proto == bpf_htons(ETH_P_ARP))
+		return true;
+	if (!ep) {
+		/* attached but not registered (being detached): fail closed */
+		reason = NF_DROP_POLICY;
+		goto drop;
+	}
+	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6)) {
+		reason = NF_DROP_POLICY;
+		goto drop;
+	}
+	if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
+		reason = NF_DROP_MALFORMED;
+		goto drop;
+	}
+	if (pkt.is_nd)
+		return true;
+
+	if (w->hook == NF_HOOK_TC && dir == NF_DIR_EGRESS && !(ep->flags & NF_EPF_NO_SPOOF_CHECK)) {
+		struct nf_ep_addr_key ak = { .ep_id = ep->ep_id };
+
+		nf_copy_addr(ak.addr, pkt.saddr);
+		if (!bpf_map_lookup_elem(&nf_ep_addrs, &ak)) {
+			reason = NF_DROP_SPOOFED;
+			goto drop;
+		}
+	}
+
+	if (pkt.frag == NF_FRAG_LATER) {
+		struct nf_frag_key fk = {};
+
+		nf_frag_key_fill(&fk, ep->ep_id, dir, &pkt);
+		if (bpf_map_lookup_elem(&nf_frags, &fk))
+			return true;
+		reason = NF_DROP_FRAGMENT;
+		goto drop;
+	}
+
+	ti = nf_tenant(tenant_id);
+	now = bpf_ktime_get_ns();
+	nf_ct_key_fill(&ck, ep->ep_id, pkt.proto, dir, pkt.saddr, pkt.daddr, pkt.sport, pkt.dport);
+	ct = bpf_map_lookup_elem(&nf_ct, &ck);
+	if (ct && !nf_ct_expired(ct, pkt.proto, now)) {
+		if (!ti || ct->epoch != ti->epoch) {
+			/*
+			 * The policy changed since this flow was judged: judge it again,
+			 * as its first packet (SPEC §3.5, revocation). The service port
+			 * is the remote one for flows we opened, the local one otherwise.
+			 */
+			port = ct->origin_dir == NF_DIR_EGRESS ? ck.rport : ck.lport;
+			rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck.raddr,
+					       pkt.proto, port);
+			if (!rule) {
+				bpf_map_delete_elem(&nf_ct, &ck);
+				reason = NF_DROP_POLICY;
+				goto drop;
+			}
+			ct->rule_ref = rule;
+			if (ti)
+				ct->epoch = ti->epoch;
+		}
+		nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
+		nf_frag_allow(ep->ep_id, dir, &pkt, now);
+		return true;
+	}
+
+	if (pkt.is_icmp_err) {
+		/* The quoted packet went the other way: look up its flow. */
+		struct nf_ct_key ik = {};
+		struct nf_ct_val *ict;
+
+		nf_ct_key_fill(&ik, ep->ep_id, pkt.in_proto, !dir, pkt.in_saddr, pkt.in_daddr,
+			       pkt.in_sport, pkt.in_dport);
+		ict = bpf_map_lookup_elem(&nf_ct, &ik);
+		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) && ti && ict->epoch == ti->epoch)
+			return true;
+	}
+
+	rule = nf_policy_judge(tenant_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
+			       pkt.proto, pkt.dport);
+	if (!rule) {
+		reason = NF_DROP_POLICY;
+		goto drop;
+	}
+	if (!bench_no_ct_insert) {
+		nct.last_seen_ns = now;
+		nct.epoch = ti ? ti->epoch : 0;
+		nct.rule_ref = rule;
+		nct.origin_dir = dir;
+		bpf_map_update_elem(&nf_ct, &ck, &nct, BPF_ANY);
+	}
+	nf_count(tenant_id, dir, NF_REASON_ALLOWED_FLOW, w->hook, len);
+	nf_frag_allow(ep->ep_id, dir, &pkt, now);
+	return true;
+
+drop:
+	nf_count(tenant_id, dir, reason, w->hook, len);
+	nf_event(cfg, &pkt, tenant_id, w->scope, w->ifindex, len, dir, reason, w->hook);
+	return false;
+}
+
+/* ---- tc: programs on the endpoint's interface, inside its netns ---- */
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/*
+ * The netns of the device the program runs on. bpf_get_netns_cookie(skb) in
+ * tc answers the skb's socket's netns, and the initial netns when there is no
+ * socket (any packet arriving over a veth): measured on 6.18, it returned the
+ * host's cookie at the pod's tc ingress. The device's netns is what
+ * identifies an endpoint, in both directions.
+ */
+static __always_inline __u64 nf_dev_netns_cookie(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ(kskb, dev, nd_net.net, net_cookie);
+}
+
+static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
+{
+	struct nf_ep_key k = {};
+	struct nf_endpoint *ep;
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir };
+
+	k.netns_cookie = nf_dev_netns_cookie(skb);
+	k.ifindex = skb->ifindex;
+	w.scope = k.netns_cookie;
+	w.ifindex = k.ifindex;
+	ep = bpf_map_lookup_elem(&nf_endpoints, &k);
+	return nf_verdict(skb, ep, &w, ep && (ep->flags & NF_EPF_NO_ETH) ? 0 : ETH_HLEN) ?
+		       TC_ACT_OK : TC_ACT_SHOT;
+}
+
+/* Packets arriving at the endpoint's interface: the endpoint's ingress. */
 SEC("tc")
-int tc_ingress(struct __sk_buff *skb) { return 2; }
+int tc_ingress(struct __sk_buff *skb)
+{
+	return nf_tc(skb, NF_DIR_INGRESS);
+}
+
+/* Packets the endpoint sends: its egress. */
+SEC("tc")
+int tc_egress(struct __sk_buff *skb)
+{
+	return nf_tc(skb, NF_DIR_EGRESS);
+}
+
+/* ---- cgroup: every socket in a fenced cgroup and below it ---- */
+
+/*
+ * The fenced cgroup is the deepest ancestor (or self) with an endpoint: a
+ * process can't escape by moving into a child cgroup, because the programs
+ * attached to the parent run for the child too and find the parent here.
+ */
+static __always_inline struct nf_endpoint *nf_cg_lookup_skb(struct __sk_buff *skb, __u64 *cgid)
+{
+	struct nf_endpoint *ep = NULL, *e;
+	__u64 id;
+	int level;
+
+	for (level = 0; level <= NF_CGROUP_MAX_DEPTH; level++) {
+		id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (!id)
+			break;
+		e = bpf_map_lookup_elem(&nf_cg_endpoints, &id);
+		if (e) {
+			ep = e;
+			*cgid = id;
+		}
+	}
+	return ep;
+}
+
+static __always_inline int nf_cg_skb(struct __sk_buff *skb, __u8 dir)
+{
+	struct nf_where w = { .hook = NF_HOOK_CGROUP, .dir = dir };
+	struct nf_endpoint *ep;
+
+	ep = nf_cg_lookup_skb(skb, &w.scope);
+	if (!ep)
+		return CG_PASS;	/* a sibling program of another tool; not ours to judge */
+	return nf_verdict(skb, ep, &w, 0) ? CG_PASS : CG_DROP;
+}
+
+SEC("cgroup_skb/ingress")
+int cg_ingress(struct __sk_buff *skb)
+{
+	return nf_cg_skb(skb, NF_DIR_INGRESS);
+}
+
+SEC("cgroup_skb/egress")
+int cg_egress(struct __sk_buff *skb)
+{
+	return nf_cg_skb(skb, NF_DIR_EGRESS);
+}
+
+/*
+ * Socket hooks: refuse a denied egress at connect()/sendmsg() with EPERM, so
+ * applications fail at once instead of timing out. The skb hooks remain the
+ * enforcement of record; here we only refuse what is certainly a new flow the
+ * policy denies. A socket bound to a port that may be answering a tracked
+ * flow (UDP replies) is left to the skb hooks unless its local address is
+ * known and no tracked flow matches.
+ */
+static __always_inline struct nf_endpoint *nf_cg_lookup_current(__u64 *cgid)
+{
+	struct nf_endpoint *ep = NULL, *e;
+	__u64 id;
+	int level;
+
+	for (level = 0; level <= NF_CGROUP_MAX_DEPTH; level++) {
+		id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			break;
+		e = bpf_map_lookup_elem(&nf_cg_endpoints, &id);
+		if (e) {
+			ep = e;
+			*cgid = id;
+		}
+	}
+	return ep;
+}
+
+static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct nf_pkt pkt = {};
+	struct nf_endpoint *ep;
+	struct nf_tenant_info *ti;
+	struct nf_config *cfg;
+	struct bpf_sock *sk;
+	__u32 zero = 0;
+	__u64 cgid = 0;
+	bool local_known = false;
+
+	ep = nf_cg_lookup_current(&cgid);
+	if (!ep)
+		return 1;
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	ti = nf_tenant(ep->tenant_id);
+
+	pkt.proto = ctx->protocol;
+	pkt.dport = (__be16)ctx->user_port;
+	if (v6) {
+		pkt.family = 6;
+		((__u32 *)pkt.daddr)[0] = ctx->user_ip6[0];
+		((__u32 *)pkt.daddr)[1] = ctx->user_ip6[1];
+		((__u32 *)pkt.daddr)[2] = ctx->user_ip6[2];
+		((__u32 *)pkt.daddr)[3] = ctx->user_ip6[3];
+	} else {
+		pkt.family = 4;
+		nf_v4_mapped(pkt.daddr, ctx->user_ip4);
+	}
+
+	sk = ctx->sk;
+	if (sk && sk->src_port) {
+		/* Bound socket: might be replying to a flow the peer opened. */
+		if (v6) {
+			((__u32 *)pkt.saddr)[0] = sk->src_ip6[0];
+			((__u32 *)pkt.saddr)[1] = sk->src_ip6[1];
+			((__u32 *)pkt.saddr)[2] = sk->src_ip6[2];
+			((__u32 *)pkt.saddr)[3] = sk->src_ip6[3];
+			local_known = sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] |
+				      sk->src_ip6[3];
+		} else {
+			nf_v4_mapped(pkt.saddr, sk->src_ip4);
+			local_known = sk->src_ip4 != 0;
+		}
+		if (!local_known)
+			return 1;
+		pkt.sport = bpf_htons((__u16)sk->src_port);
+		{
+			struct nf_ct_key ck = {};
+
+			nf_ct_key_fill(&ck, ep->ep_id, pkt.proto, NF_DIR_EGRESS, pkt.saddr,
+				       pkt.daddr, pkt.sport, pkt.dport);
+			if (bpf_map_lookup_elem(&nf_ct, &ck))
+				return 1;
+		}
+	}
+
+	if (nf_policy_judge(ep->tenant_id, ti, cfg, NF_DIR_EGRESS, pkt.daddr, pkt.proto, pkt.dport))
+		return 1;
+	nf_count(ep->tenant_id, NF_DIR_EGRESS, NF_DROP_POLICY, NF_HOOK_CGROUP, 0);
+	nf_event(cfg, &pkt, ep->tenant_id, cgid, 0, 0, NF_DIR_EGRESS, NF_DROP_POLICY,
+		 NF_HOOK_CGROUP);
+	return 0;
+}
+
+SEC("cgroup/connect4")
+int cg_connect4(struct bpf_sock_addr *ctx)
+{
+	return nf_sock_addr(ctx, false);
+}
+
+SEC("cgroup/connect6")
+int cg_connect6(struct bpf_sock_addr *ctx)
+{
+	return nf_sock_addr(ctx, true);
+}
+
+SEC("cgroup/sendmsg4")
+int cg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return nf_sock_addr(ctx, false);
+}
+
+SEC("cgroup/sendmsg6")
+int cg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return nf_sock_addr(ctx, true);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -80,7 +80,7 @@ enum nf_l4 {
 	NF_L4_MAX = 3,
 };
 
-/* ---- nf_tenants: HASH, key __u32 tenant_id (1..NF_MAX_TENANTS-1) ---- */
+/* ---- nf_tenants: ARRAY[NF_MAX_TENANTS], key __u32 tenant_id; name[0] == 0: free id ---- */
 struct nf_tenant_info {
 	__u32 epoch;		/* bumped after every policy swap; parity picks class ids */
 	__u32 n_rules[NF_DIR_MAX]; /* compiled allow rules per direction (metrics) */
@@ -158,6 +158,7 @@ struct nf_ep_key {
 };
 
 #define NF_EPF_NO_SPOOF_CHECK	(1u << 0)
+#define NF_EPF_NO_ETH		(1u << 1)	/* L3 device: packets start at the IP header */
 
 struct nf_endpoint {
 	__u32 tenant_id;

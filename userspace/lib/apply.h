@@ -29,6 +29,10 @@ int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply
 /* Remove one policy (policy != NULL) or all of a tenant's objects. -ENOENT if none. */
 int apply__delete(const char *tenant, const char *policy);
 
+struct nf_docset;
+/* The tenant's stored objects (empty docset when none). */
+int apply__stored_policies(const char *tenant, struct nf_docset **out);
+
 /* Applies so far on this node: ok and error (netfence_policy_applies_total). */
 int apply__counts(uint64_t *ok, uint64_t *err);
 

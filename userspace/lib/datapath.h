@@ -35,6 +35,7 @@ struct nf_dp {
 	struct nf_maps maps;
 	struct nf_progs progs;
 	struct netfence_bpf *skel;	/* only when this process loaded it */
+	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
 	bool pinned;
 };
 
@@ -124,5 +125,10 @@ int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
 
 /* ---- everything ---- */
 int dp__reset(void);
+
+/* Allocate an endpoint id not used by any record (lock held). */
+uint32_t dp__alloc_ep_id(struct nf_dp *dp);
+/* The netns cookie of a netns path ("" = this process's netns). */
+int dp__netns_cookie(const char *netns, uint64_t *cookie);
 
 #endif /* NETFENCE_DATAPATH_H */

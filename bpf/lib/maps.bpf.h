@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map of the datapath. Keys and values are documented in
+ * include/netfence/abi.h; the loader (userspace/lib/datapath.c) pins each one
+ * under NF_PIN_ROOT by its name and reuses the pins on the next load.
+ */
+#ifndef NF_BPF_MAPS_H
+#define NF_BPF_MAPS_H
+
+/*
+ * tenant id -> info; an array so the per-packet epoch read is inlined, and
+ * mmapable so userspace resolves names without one syscall per id.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NF_MAX_TENANTS);
+	__type(key, __u32);
+	__type(value, struct nf_tenant_info);
+} nf_tenants SEC(".maps");
+
+/*
+ * Template of a tenant's policy trie (see struct nf_peer_key). Also
+ * instantiated once, empty: clang emits only a forward declaration of the key
+ * and value structs for a map type reached solely through __array(), and
+ * libbpf then can't size the inner map.
+ */
+struct nf_policy_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NF_MAX_TRIE_ENTRIES);
+	__type(key, struct nf_peer_key);
+	__type(value, struct nf_class);
+} nf_policy_tmpl SEC(".maps");
+
+/* tenant id -> its policy trie; swapped with one update per apply. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, NF_MAX_TENANTS);
+	__type(key, __u32);
+	__array(values, struct nf_policy_inner);
+} nf_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NF_MAX_PORT_ENTRIES);
+	__type(key, struct nf_port_key);
+	__type(value, __u32);
+} nf_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NF_MAX_IPCACHE);
+	__type(key, struct nf_lpm_addr_key);
+	__type(value, struct nf_ipcache_val);
+} nf_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NF_MAX_ENDPOINTS);
+	__type(key, struct nf_ep_key);
+	__type(value, struct nf_endpoint);
+} nf_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NF_MAX_ENDPOINTS);
+	__type(key, __u64);
+	__type(value, struct nf_endpoint);
+} nf_cg_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NF_MAX_EP_ADDRS);
+	__type(key, struct nf_ep_addr_key);
+	__type(value, __u8);
+} nf_ep_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NF_MAX_CT);
+	__type(key, struct nf_ct_key);
+	__type(value, struct nf_ct_val);
+} nf_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NF_MAX_PEER_CACHE);
+	__type(key, struct nf_peer_cache_key);
+	__type(value, struct nf_peer_cache_val);
+} nf_peer_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NF_MAX_FRAGS);
+	__type(key, struct nf_frag_key);
+	__type(value, struct nf_frag_val);
+} nf_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NF_MAX_STATS);
+	__type(key, struct nf_stats_key);
+	__type(value, struct nf_counter);
+} nf_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nf_config);
+} nf_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NF_RINGBUF_BYTES);
+} nf_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} nf_events_lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nf_ev_bucket);
+} nf_ev_bucket SEC(".maps");
+
+#endif

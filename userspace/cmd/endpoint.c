@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* netfence attach / detach / reset */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cmd.h"
+#include "datapath.h"
+#include "log.h"
+#include "policy.h"
+
+#define NF_MAX_CLI_ADDRS 64
+
+static const char attach_usage[] =
+	"usage: netfence attach --tenant T --iface IF [--netns PATH] [--ip ADDR]...\n"
+	"       netfence attach --tenant T --cgroup DIR\n"
+	"Make an interface (in a network namespace) or a cgroup v2 directory an endpoint of\n"
+	"tenant T: from now on all its traffic is dropped unless T's policy allows it.\n"
+	"Without --ip, the interface's current addresses are its addresses (anti-spoofing).\n";
+
+static const char detach_usage[] =
+	"usage: netfence detach --iface IF [--netns PATH] | --cgroup DIR\n"
+	"Remove the fence from an interface or a cgroup and forget the endpoint.\n";
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tenant", required_argument, NULL, 't' }, { "iface", required_argument, NULL, 'i' },
+		{ "netns", required_argument, NULL, 'n' },  { "ip", required_argument, NULL, 'a' },
+		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct nf_cidr addrs[NF_MAX_CLI_ADDRS];
+	struct nf_iface_ep ep = {};
+	const char *tenant = NULL, *iface = NULL, *netns = "", *cgroup = NULL;
+	size_t n_addrs = 0;
+	struct nf_dp *dp;
+	int c, err, lock, ret = NF_EXIT_OK;
+	uint32_t tid;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			tenant = optarg;
+			break;
+		case 'i':
+			iface = optarg;
+			break;
+		case 'n':
+			netns = optarg;
+			break;
+		case 'c':
+			cgroup = optarg;
+			break;
+		case 'a': {
+			bool v4;
+
+			if (n_addrs == NF_MAX_CLI_ADDRS) {
+				fprintf(stderr, "netfence attach: at most %d --ip\n", NF_MAX_CLI_ADDRS);
+				return NF_EXIT_USAGE;
+			}
+			memset(&addrs[n_addrs], 0, sizeof(addrs[0]));
+			if (nf_parse_addr(optarg, addrs[n_addrs].addr, &v4)) {
+				fprintf(stderr, "netfence attach: --ip: \"%s\" is not an IP address\n",
+					optarg);
+				return NF_EXIT_USAGE;
+			}
+			addrs[n_addrs].plen = 128;
+			addrs[n_addrs].is_v4 = v4;
+			n_addrs++;
+			break;
+		}
+		case 'h':
+			fputs(attach_usage, stdout);
+			return NF_EXIT_OK;
+		default:
+			fputs(attach_usage, stderr);
+			return NF_EXIT_USAGE;
+		}
+	}
+	if (optind < argc || !tenant || (!iface == !cgroup) ||
+	    (cgroup && (n_addrs || *netns))) {
+		fputs(attach_usage, stderr);
+		return NF_EXIT_USAGE;
+	}
+	if (!nf_is_dns1123_label(tenant)) {
+		fprintf(stderr, "netfence attach: --tenant: \"%s\" is not a DNS-1123 label\n", tenant);
+		return NF_EXIT_USAGE;
+	}
+	if (iface && strlen(iface) >= sizeof(ep.ifname)) {
+		fprintf(stderr, "netfence attach: --iface: \"%s\" is too long\n", iface);
+		return NF_EXIT_USAGE;
+	}
+	err = dp__open(&dp, true);
+	if (err)
+		return NF_EXIT_FAIL;
+	lock = dp__lock();
+	if (lock < 0) {
+		dp__close(dp);
+		return NF_EXIT_FAIL;
+	}
+	tid = dp__tenant_id(dp, tenant, true);
+	if (!tid) {
+		pr_err("no free tenant id (at most %d tenants)", NF_MAX_TENANTS - 1);
+		ret = NF_EXIT_FAIL;
+		goto out;
+	}
+	if (cgroup) {
+		err = dp__attach_cgroup(dp, cgroup, tid);
+	} else {
+		snprintf(ep.netns, sizeof(ep.netns), "%s", netns);
+		snprintf(ep.ifname, sizeof(ep.ifname), "%s", iface);
+		ep.tenant_id = tid;
+		ep.addrs = addrs;
+		ep.n_addrs = n_addrs;
+		err = dp__attach_iface(dp, &ep);
+	}
+	if (err)
+		ret = NF_EXIT_FAIL;
+out:
+	dp__unlock(lock);
+	dp__close(dp);
+	return ret;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "iface", required_argument, NULL, 'i' }, { "netns", required_argument, NULL, 'n' },
+		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *iface = NULL, *netns = "", *cgroup = NULL;
+	struct nf_dp *dp;
+	int c, err, lock;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			iface = optarg;
+			break;
+		case 'n':
+			netns = optarg;
+			break;
+		case 'c':
+			cgroup = optarg;
+			break;
+		case 'h':
+			fputs(detach_usage, stdout);
+			return NF_EXIT_OK;
+		default:
+			fputs(detach_usage, stderr);
+			return NF_EXIT_USAGE;
+		}
+	}
+	if (optind < argc || (!iface == !cgroup) || (cgroup && *netns)) {
+		fputs(detach_usage, stderr);
+		return NF_EXIT_USAGE;
+	}
+	err = dp__open(&dp, false);
+	if (err) {
+		pr_err("no such endpoint: the datapath is not loaded");
+		return NF_EXIT_FAIL;
+	}
+	lock = dp__lock();
+	if (lock < 0) {
+		dp__close(dp);
+		return NF_EXIT_FAIL;
+	}
+	err = cgroup ? dp__detach_cgroup(dp, cgroup) : dp__detach_iface(dp, netns, iface);
+	if (err == -ENOENT)
+		pr_err("no such endpoint: %s%s%s", cgroup ? cgroup : iface, *netns ? " in " : "",
+		       netns);
+	dp__unlock(lock);
+	dp__close(dp);
+	return err ? NF_EXIT_FAIL : NF_EXIT_OK;
+}
+
+int cmd_reset(int argc, char **argv)
+{
+	int lock;
+
+	if (argc > 1) {
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			puts("usage: netfence reset\nDetach every endpoint and remove all netfence state "
+			     "(pins under " NF_PIN_ROOT ", " NF_RUN_DIR ").");
+			return NF_EXIT_OK;
+		}
+		fputs("usage: netfence reset\n", stderr);
+		return NF_EXIT_USAGE;
+	}
+	lock = dp__lock();
+	if (lock < 0)
+		return NF_EXIT_FAIL;
+	dp__reset();
+	dp__unlock(lock);
+	return NF_EXIT_OK;
+}

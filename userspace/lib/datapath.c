@@ -1,0 +1,1626 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The pinned datapath: load on demand, pin, reopen; tenants; atomic policy
+ * install; interface and cgroup endpoints. Kernel state (the pins) is the
+ * source of truth; /run/netfence only keeps what the kernel can't: endpoint
+ * records (names, owners) and the port keys each tenant has installed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <jansson.h>
+
+#include "datapath.h"
+#include "log.h"
+#include "netfence.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+#define NF_EP_DIR	NF_RUN_DIR "/endpoints"
+#define NF_TENANT_DIR	NF_RUN_DIR "/tenants"
+#define NF_LOAD_LOCK	NF_RUN_DIR "/load.lock"
+#define NF_TC_HANDLE	0x4e46		/* "NF" */
+#define NF_TC_PRIO	1		/* run first */
+#define NF_DEFAULT_EVENTS_PER_SEC 100
+
+struct map_desc {
+	const char *name;
+	size_t off;
+};
+
+#define MAP(n, f) { #n, offsetof(struct nf_maps, f) }
+static const struct map_desc map_descs[] = {
+	MAP(nf_tenants, tenants),	MAP(nf_policy, policy),	  MAP(nf_ports, ports),
+	MAP(nf_ipcache, ipcache),	MAP(nf_endpoints, endpoints),
+	MAP(nf_cg_endpoints, cg_endpoints), MAP(nf_ep_addrs, ep_addrs), MAP(nf_ct, ct),
+	MAP(nf_peer_cache, peer_cache), MAP(nf_frags, frags),	  MAP(nf_stats, stats),
+	MAP(nf_config, config),		MAP(nf_events, events),	  MAP(nf_events_lost, events_lost),
+};
+
+#define PROG(n) { #n, offsetof(struct nf_progs, n) }
+static const struct map_desc prog_descs[] = {
+	PROG(tc_ingress),  PROG(tc_egress),   PROG(cg_ingress),	 PROG(cg_egress),
+	PROG(cg_connect4), PROG(cg_connect6), PROG(cg_sendmsg4), PROG(cg_sendmsg6),
+};
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static int *fd_at(void *base, size_t off)
+{
+	return (int *)((char *)base + off);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int dp__ensure_bpffs(void)
+{
+	struct statfs st;
+	int err;
+
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	err = mkdir_p("/sys/fs/bpf");
+	if (err) {
+		pr_err("cannot create /sys/fs/bpf: %s", strerror(-err));
+		return err;
+	}
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		err = -errno;
+		pr_err("cannot mount bpffs at /sys/fs/bpf: %s", strerror(-err));
+		return err;
+	}
+	pr_debug("mounted bpffs at /sys/fs/bpf");
+	return 0;
+}
+
+int dp__cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	/* "36 35 0:30 / /sys/fs/cgroup/unified rw,... - cgroup2 cgroup2 rw" */
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], *sep;
+		char fstype[64];
+
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		snprintf(buf, len, "%s", mnt);
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+static int lock_file(const char *path)
+{
+	int fd, err;
+
+	err = mkdir_p(NF_RUN_DIR);
+	if (err)
+		return err;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int dp__lock(void)
+{
+	int fd = lock_file(NF_LOCK_FILE);
+
+	if (fd < 0)
+		pr_err("cannot take the node lock %s: %s", NF_LOCK_FILE, strerror(-fd));
+	return fd;
+}
+
+void dp__unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", NF_PIN_ROOT, name);
+}
+
+static void fds_init(struct nf_dp *dp)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map_descs); i++)
+		*fd_at(&dp->maps, map_descs[i].off) = -1;
+	for (i = 0; i < ARRAY_SIZE(prog_descs); i++)
+		*fd_at(&dp->progs, prog_descs[i].off) = -1;
+}
+
+static int mmap_tenants(struct nf_dp *dp)
+{
+	size_t sz = (size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info);
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	sz = (sz + page - 1) / page * page;
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.tenants, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		pr_err("cannot mmap nf_tenants: %s", strerror(-err));
+		return err;
+	}
+	dp->tenants = p;
+	return 0;
+}
+
+/* Open every pin. -ENOENT if the datapath is not (completely) loaded. */
+static int open_pins(struct nf_dp *dp)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
+		pin_path(path, sizeof(path), map_descs[i].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -ENOENT;
+		*fd_at(&dp->maps, map_descs[i].off) = fd;
+	}
+	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
+		pin_path(path, sizeof(path), prog_descs[i].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return -ENOENT;
+		*fd_at(&dp->progs, prog_descs[i].off) = fd;
+	}
+	dp->pinned = true;
+	return mmap_tenants(dp);
+}
+
+static int config_defaults(struct nf_dp *dp)
+{
+	struct nf_config cfg = {
+		.flags = NF_CFG_ALLOW_HOST_INGRESS,
+		.events_per_sec = NF_DEFAULT_EVENTS_PER_SEC,
+	};
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int fill_fds_from_skel(struct nf_dp *dp)
+{
+	struct bpf_object *obj = dp->skel->obj;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, map_descs[i].name);
+		int fd = m ? dup(bpf_map__fd(m)) : -1;
+
+		if (fd < 0)
+			return -ENOENT;
+		*fd_at(&dp->maps, map_descs[i].off) = fd;
+	}
+	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_descs[i].name);
+		int fd = p ? dup(bpf_program__fd(p)) : -1;
+
+		if (fd < 0)
+			return -ENOENT;
+		*fd_at(&dp->progs, prog_descs[i].off) = fd;
+	}
+	return 0;
+}
+
+/* Load the object, reusing whatever map pins exist, and pin the rest. */
+static int load_and_pin(struct nf_dp *dp)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	struct bpf_program *prog;
+	int err;
+
+	err = mkdir_p(NF_PIN_ROOT);
+	if (err) {
+		pr_err("cannot create %s: %s", NF_PIN_ROOT, strerror(-err));
+		return err;
+	}
+	dp->skel = netfence_bpf__open();
+	if (!dp->skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		if (!strncmp(bpf_map__name(map), ".", 1) || strstr(bpf_map__name(map), ".rodata"))
+			continue;
+		pin_path(path, sizeof(path), bpf_map__name(map));
+		err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	err = netfence_bpf__load(dp->skel);
+	if (err) {
+		pr_err("cannot load the BPF datapath into the kernel: %s", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_program(prog, dp->skel->obj) {
+		pin_path(path, sizeof(path), bpf_program__name(prog));
+		unlink(path);	/* a stale program pin from an older load */
+		err = bpf_program__pin(prog, path);
+		if (err) {
+			pr_err("cannot pin %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	err = fill_fds_from_skel(dp);
+	if (err)
+		return err;
+	err = config_defaults(dp);
+	if (err)
+		return err;
+	dp->pinned = true;
+	err = mmap_tenants(dp);
+	if (err)
+		return err;
+	dp__sync_host_addrs(dp);
+	pr_debug("datapath loaded and pinned under %s", NF_PIN_ROOT);
+	return 0;
+}
+
+bool dp__is_loaded(void)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), "tc_egress");
+	return access(path, F_OK) == 0;
+}
+
+int dp__open(struct nf_dp **out, bool load)
+{
+	struct nf_dp *dp;
+	int err, lfd;
+
+	*out = NULL;
+	nf_log_setup_libbpf();
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	fds_init(dp);
+	err = dp__ensure_bpffs();
+	if (err)
+		goto fail;
+	err = open_pins(dp);
+	if (!err)
+		goto done;
+	dp__close(dp);
+	if (!load)
+		return -ENOENT;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	fds_init(dp);
+	/* Serialize first loads (CNI ADDs in parallel); then look again. */
+	lfd = lock_file(NF_LOAD_LOCK);
+	if (lfd < 0) {
+		err = lfd;
+		goto fail;
+	}
+	err = open_pins(dp);
+	if (err) {
+		dp__close(dp);
+		dp = calloc(1, sizeof(*dp));
+		if (!dp) {
+			close(lfd);
+			return -ENOMEM;
+		}
+		fds_init(dp);
+		err = load_and_pin(dp);
+	}
+	close(lfd);
+	if (err)
+		goto fail;
+done:
+	*out = dp;
+	return 0;
+fail:
+	dp__close(dp);
+	return err;
+}
+
+int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
+{
+	struct nf_dp *dp;
+	int err;
+
+	*out = NULL;
+	nf_log_setup_libbpf();
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	fds_init(dp);
+	dp->skel = netfence_bpf__open();
+	if (!dp->skel) {
+		err = -errno;
+		goto fail;
+	}
+	dp->skel->rodata->bench_no_ct_insert = bench_no_ct_insert;
+	err = netfence_bpf__load(dp->skel);
+	if (err) {
+		pr_err("cannot load the BPF datapath: %s", strerror(-err));
+		goto fail;
+	}
+	err = fill_fds_from_skel(dp);
+	if (!err)
+		err = config_defaults(dp);
+	if (!err)
+		err = mmap_tenants(dp);
+	if (err)
+		goto fail;
+	*out = dp;
+	return 0;
+fail:
+	dp__close(dp);
+	return err;
+}
+
+void dp__close(struct nf_dp *dp)
+{
+	size_t i;
+
+	if (!dp)
+		return;
+	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
+		int fd = *fd_at(&dp->maps, map_descs[i].off);
+
+		if (fd > 0)
+			close(fd);
+	}
+	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
+		int fd = *fd_at(&dp->progs, prog_descs[i].off);
+
+		if (fd > 0)
+			close(fd);
+	}
+	if (dp->tenants) {
+		long page = sysconf(_SC_PAGESIZE);
+		size_t sz = (size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info);
+
+		munmap(dp->tenants, (sz + page - 1) / page * page);
+	}
+	netfence_bpf__destroy(dp->skel);
+	free(dp);
+}
+
+/* ---------------------------------------------------------------- tenants */
+
+uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create)
+{
+	uint32_t id, free_id = 0;
+
+	if (!name || !*name || strlen(name) >= NF_TENANT_NAME_LEN)
+		return 0;
+	for (id = 1; id < NF_MAX_TENANTS; id++) {
+		const char *n = dp->tenants[id].name;
+
+		if (!n[0]) {
+			if (!free_id)
+				free_id = id;
+			continue;
+		}
+		if (!strncmp(n, name, NF_TENANT_NAME_LEN))
+			return id;
+	}
+	if (!create || !free_id)
+		return 0;
+	/* epoch continues from whatever the slot had: class ids of a previous
+	 * owner of this id can never collide with ours (they were deleted). */
+	memset(dp->tenants[free_id].n_rules, 0, sizeof(dp->tenants[free_id].n_rules));
+	snprintf(dp->tenants[free_id].name, NF_TENANT_NAME_LEN, "%s", name);
+	return free_id;
+}
+
+int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len)
+{
+	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
+		return -ENOENT;
+	snprintf(buf, len, "%.*s", NF_TENANT_NAME_LEN - 1, dp->tenants[id].name);
+	return 0;
+}
+
+int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out)
+{
+	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
+		return -ENOENT;
+	*out = dp->tenants[id];
+	return 0;
+}
+
+/* ------------------------------------------------------- policy install */
+
+static void ports_record_path(char *buf, size_t len, uint32_t tenant_id)
+{
+	snprintf(buf, len, "%s/%u.ports", NF_TENANT_DIR, tenant_id);
+}
+
+static int ports_record_read(uint32_t tenant_id, struct nf_port_key **keys, size_t *n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, err = 0;
+	ssize_t r;
+
+	*keys = NULL;
+	*n = 0;
+	ports_record_path(path, sizeof(path), tenant_id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if (!st.st_size)
+		goto out;
+	*keys = malloc(st.st_size);
+	if (!*keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	r = read(fd, *keys, st.st_size);
+	if (r != st.st_size) {
+		err = -EIO;
+		free(*keys);
+		*keys = NULL;
+		goto out;
+	}
+	*n = st.st_size / sizeof(struct nf_port_key);
+out:
+	close(fd);
+	return err;
+}
+
+static int ports_record_write(uint32_t tenant_id, const struct nf_port_entry *e, size_t n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	struct nf_port_key *keys;
+	size_t i;
+	int fd, err = 0;
+
+	err = mkdir_p(NF_TENANT_DIR);
+	if (err)
+		return err;
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		keys[i] = e[i].key;
+	ports_record_path(path, sizeof(path), tenant_id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (n && write(fd, keys, n * sizeof(*keys)) != (ssize_t)(n * sizeof(*keys)))
+		err = -EIO;
+	close(fd);
+	if (!err && rename(tmp, path))
+		err = -errno;
+out:
+	free(keys);
+	return err;
+}
+
+static void ports_delete(struct nf_dp *dp, const struct nf_port_key *keys, size_t n)
+{
+	size_t i;
+	__u32 count;
+
+	if (!n)
+		return;
+	count = n;
+	if (!bpf_map_delete_batch(dp->maps.ports, keys, &count, NULL) && count == n)
+		return;
+	/* batch stops at the first missing key: fall back to one by one */
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(dp->maps.ports, &keys[i]);
+}
+
+static int ports_insert(struct nf_dp *dp, const struct nf_port_entry *e, size_t n)
+{
+	struct nf_port_key *keys;
+	__u32 *vals, count;
+	size_t i;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	keys = malloc(n * sizeof(*keys));
+	vals = malloc(n * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		keys[i] = e[i].key;
+		vals[i] = e[i].rule_ref;
+	}
+	count = n;
+	if (bpf_map_update_batch(dp->maps.ports, keys, vals, &count, NULL)) {
+		err = -errno;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+			err = 0;
+			for (i = 0; i < n && !err; i++)
+				if (bpf_map_update_elem(dp->maps.ports, &keys[i], &vals[i], BPF_ANY))
+					err = -errno;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int trie_build(const struct nf_compiled *c)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	char name[16];
+	size_t i;
+	int fd;
+
+	snprintf(name, sizeof(name), "nf_pol_%u", c->tenant_id);
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct nf_peer_key),
+			    sizeof(struct nf_class), NF_MAX_TRIE_ENTRIES, &opts);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < c->n_trie; i++) {
+		if (bpf_map_update_elem(fd, &c->trie[i].key, &c->trie[i].val, BPF_ANY)) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+static bool key_parity(const struct nf_port_key *k)
+{
+	return (k->class_id >> 19) & 1;
+}
+
+/*
+ * The port-key record of a tenant lists every nf_ports key it may own. It is
+ * written before the kernel changes (old + new keys) and after (new keys), so
+ * a crash at any point leaves nothing unaccounted for; keys of the parity
+ * being installed that are found in the record are leftovers of an
+ * interrupted apply and are removed before the new ones go in.
+ */
+int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
+{
+	struct nf_tenant_info *ti;
+	struct nf_port_key *rec = NULL, *keep = NULL;
+	struct nf_port_entry *both = NULL;
+	size_t n_rec = 0, n_keep = 0, i;
+	__u32 id = c->tenant_id;
+	bool parity = c->epoch & 1;
+	int trie_fd = -1, err;
+
+	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
+		return -ENOENT;
+	ti = &dp->tenants[id];
+	if (c->epoch != ti->epoch + 1) {
+		pr_err("internal: policy for tenant %u compiled for epoch %u, current %u", id,
+		       c->epoch, ti->epoch);
+		return -ESTALE;
+	}
+	if (dp->pinned) {
+		err = ports_record_read(id, &rec, &n_rec);
+		if (err)
+			return err;
+	}
+	keep = calloc(n_rec + 1, sizeof(*keep));
+	both = calloc(n_rec + c->n_ports + 1, sizeof(*both));
+	if (!keep || !both) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_rec; i++) {
+		if (key_parity(&rec[i]) == parity)
+			bpf_map_delete_elem(dp->maps.ports, &rec[i]);	/* leftover */
+		else
+			keep[n_keep++] = rec[i];
+	}
+
+	/* 1. Build the new trie aside. */
+	trie_fd = trie_build(c);
+	if (trie_fd < 0) {
+		err = trie_fd;
+		pr_err("tenant %s: cannot build the policy trie (%zu entries): %s", ti->name,
+		       c->n_trie, strerror(-err));
+		goto out;
+	}
+	/* 2. Port entries under the other class-id parity: unreachable until the swap. */
+	if (dp->pinned) {
+		for (i = 0; i < n_keep; i++)
+			both[i].key = keep[i];
+		memcpy(both + n_keep, c->ports, c->n_ports * sizeof(*both));
+		err = ports_record_write(id, both, n_keep + c->n_ports);
+		if (err)
+			goto out;
+	}
+	err = ports_insert(dp, c->ports, c->n_ports);
+	if (err) {
+		if (err == -E2BIG || err == -ENOMEM || err == -ENOSPC)
+			pr_err("tenant %s: the policy does not fit the port map (%zu entries, capacity %u)",
+			       ti->name, c->n_ports, NF_MAX_PORT_ENTRIES);
+		else
+			pr_err("tenant %s: cannot add port entries: %s", ti->name, strerror(-err));
+		goto undo;
+	}
+	/* 3. The swap: one update; the datapath sees the old trie or the new one. */
+	if (bpf_map_update_elem(dp->maps.policy, &id, &trie_fd, BPF_ANY)) {
+		err = -errno;
+		pr_err("tenant %s: cannot install the policy: %s", ti->name, strerror(-err));
+		goto undo;
+	}
+	/* 4. New epoch: tracked flows and cached peers are judged again. */
+	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
+	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
+	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
+	/* 5. The old port entries are unreachable now. */
+	ports_delete(dp, keep, n_keep);
+	if (dp->pinned)
+		ports_record_write(id, c->ports, c->n_ports);
+	err = 0;
+	goto out;
+undo:
+	for (i = 0; i < c->n_ports; i++)
+		bpf_map_delete_elem(dp->maps.ports, &c->ports[i].key);
+	if (dp->pinned) {
+		for (i = 0; i < n_keep; i++)
+			both[i].key = keep[i];
+		ports_record_write(id, both, n_keep);
+	}
+out:
+	if (trie_fd >= 0)
+		close(trie_fd);
+	free(rec);
+	free(keep);
+	free(both);
+	return err;
+}
+
+int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
+{
+	struct nf_port_key *old = NULL;
+	size_t n_old = 0;
+	char path[PATH_MAX];
+	int err;
+
+	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
+		return -ENOENT;
+	if (bpf_map_delete_elem(dp->maps.policy, &tenant_id) && errno != ENOENT)
+		return -errno;
+	dp->tenants[tenant_id].n_rules[0] = 0;
+	dp->tenants[tenant_id].n_rules[1] = 0;
+	__atomic_add_fetch(&dp->tenants[tenant_id].epoch, 1, __ATOMIC_RELEASE);
+	err = ports_record_read(tenant_id, &old, &n_old);
+	if (!err)
+		ports_delete(dp, old, n_old);
+	free(old);
+	ports_record_path(path, sizeof(path), tenant_id);
+	unlink(path);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- ipcache */
+
+static void bump_ipc_epoch(struct nf_dp *dp)
+{
+	struct nf_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dp->maps.config, &zero, &cfg))
+		return;
+	cfg.ipc_epoch++;
+	bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY);
+}
+
+int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = c->plen };
+	struct nf_ipcache_val v = { .id = id };
+
+	memcpy(k.addr, c->addr, 16);
+	if (bpf_map_update_elem(dp->maps.ipcache, &k, &v, BPF_ANY))
+		return -errno;
+	bump_ipc_epoch(dp);
+	return 0;
+}
+
+int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = c->plen };
+
+	memcpy(k.addr, c->addr, 16);
+	if (bpf_map_delete_elem(dp->maps.ipcache, &k) && errno != ENOENT)
+		return -errno;
+	bump_ipc_epoch(dp);
+	return 0;
+}
+
+static void sockaddr_to_addr(const struct sockaddr *sa, struct nf_cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->plen = 128;
+	if (sa->sa_family == AF_INET) {
+		c->addr[10] = 0xff;
+		c->addr[11] = 0xff;
+		memcpy(&c->addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		c->is_v4 = true;
+	} else {
+		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+int dp__sync_host_addrs(struct nf_dp *dp)
+{
+	struct ifaddrs *ifa, *i;
+	struct nf_cidr c;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		sockaddr_to_addr(i->ifa_addr, &c);
+		dp__ipcache_set(dp, &c, NF_ID_HOST);
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+/* ------------------------------------------------------ netns helpers */
+
+struct netns_guard {
+	int orig;
+};
+
+/* Enter netns (path "" = stay). */
+static int netns_enter(const char *netns, struct netns_guard *g)
+{
+	int fd, err;
+
+	g->orig = -1;
+	if (!netns || !*netns)
+		return 0;
+	fd = open(netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	g->orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (g->orig < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		close(fd);
+		close(g->orig);
+		g->orig = -1;
+		return err;
+	}
+	close(fd);
+	return 0;
+}
+
+static void netns_leave(struct netns_guard *g)
+{
+	if (g->orig < 0)
+		return;
+	if (setns(g->orig, CLONE_NEWNET))
+		pr_err("cannot return to the original network namespace: %s", strerror(errno));
+	close(g->orig);
+	g->orig = -1;
+}
+
+static int cur_netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int s, err = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	close(s);
+	return err;
+}
+
+int dp__netns_cookie(const char *netns, uint64_t *cookie)
+{
+	struct netns_guard g;
+	int err;
+
+	err = netns_enter(netns, &g);
+	if (err)
+		return err;
+	err = cur_netns_cookie(cookie);
+	netns_leave(&g);
+	return err;
+}
+
+/* Inside the netns: is the device Ethernet-like (has a MAC header)? */
+static bool iface_has_eth(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int s;
+	bool eth = true;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return true;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1, ifname);
+	if (!ioctl(s, SIOCGIFHWADDR, &ifr))
+		eth = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
+	close(s);
+	return eth;
+}
+
+/* Inside the netns: the interface's addresses. */
+static int iface_addrs(const char *ifname, struct nf_cidr **out, size_t *n)
+{
+	struct ifaddrs *ifa, *i;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && !strcmp(i->ifa_name, ifname) &&
+		    (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+			cnt++;
+	if (cnt) {
+		*out = calloc(cnt, sizeof(**out));
+		if (!*out) {
+			freeifaddrs(ifa);
+			return -ENOMEM;
+		}
+	}
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && !strcmp(i->ifa_name, ifname) &&
+		    (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+			sockaddr_to_addr(i->ifa_addr, &(*out)[(*n)++]);
+	freeifaddrs(ifa);
+	return 0;
+}
+
+/* ------------------------------------------------------ endpoint records */
+
+static void ep_record_path(char *buf, size_t len, uint32_t ep_id)
+{
+	snprintf(buf, len, "%s/%u.json", NF_EP_DIR, ep_id);
+}
+
+static int ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs, size_t n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[64];
+	json_t *o, *a;
+	size_t i;
+	int err;
+
+	err = mkdir_p(NF_EP_DIR);
+	if (err)
+		return err;
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		inet_ntop(AF_INET6, addrs[i].addr, buf, sizeof(buf));
+		json_array_append_new(a, json_string(buf));
+	}
+	o = json_pack("{s:I, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:o}",
+		      "ep_id", (json_int_t)r->ep_id, "tenant_id", (json_int_t)r->tenant_id,
+		      "is_cgroup", r->is_cgroup, "netns", r->netns, "ifname", r->ifname,
+		      "ifindex", (json_int_t)r->ifindex, "netns_cookie", (json_int_t)r->netns_cookie,
+		      "cgroup", r->cgroup, "cgroup_id", (json_int_t)r->cgroup_id, "owner", r->owner,
+		      "addrs", a);
+	if (!o)
+		return -ENOMEM;
+	ep_record_path(path, sizeof(path), r->ep_id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	err = json_dump_file(o, tmp, JSON_COMPACT) ? -EIO : 0;
+	json_decref(o);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	return err;
+}
+
+static int ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **addrs,
+			  size_t *n)
+{
+	char path[PATH_MAX];
+	json_t *o, *a, *v;
+	size_t i;
+
+	ep_record_path(path, sizeof(path), ep_id);
+	o = json_load_file(path, 0, NULL);
+	if (!o)
+		return -ENOENT;
+	memset(r, 0, sizeof(*r));
+	r->ep_id = json_integer_value(json_object_get(o, "ep_id"));
+	r->tenant_id = json_integer_value(json_object_get(o, "tenant_id"));
+	r->is_cgroup = json_is_true(json_object_get(o, "is_cgroup"));
+	snprintf(r->netns, sizeof(r->netns), "%s",
+		 json_string_value(json_object_get(o, "netns")) ?: "");
+	snprintf(r->ifname, sizeof(r->ifname), "%s",
+		 json_string_value(json_object_get(o, "ifname")) ?: "");
+	r->ifindex = json_integer_value(json_object_get(o, "ifindex"));
+	r->netns_cookie = json_integer_value(json_object_get(o, "netns_cookie"));
+	snprintf(r->cgroup, sizeof(r->cgroup), "%s",
+		 json_string_value(json_object_get(o, "cgroup")) ?: "");
+	r->cgroup_id = json_integer_value(json_object_get(o, "cgroup_id"));
+	snprintf(r->owner, sizeof(r->owner), "%s",
+		 json_string_value(json_object_get(o, "owner")) ?: "");
+	if (addrs) {
+		a = json_object_get(o, "addrs");
+		*n = 0;
+		*addrs = calloc(json_array_size(a) + 1, sizeof(**addrs));
+		if (!*addrs) {
+			json_decref(o);
+			return -ENOMEM;
+		}
+		json_array_foreach(a, i, v) {
+			struct nf_cidr *c = &(*addrs)[*n];
+
+			if (json_string_value(v) &&
+			    inet_pton(AF_INET6, json_string_value(v), c->addr) == 1) {
+				c->plen = 128;
+				(*n)++;
+			}
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n)
+{
+	struct nf_ep_record *recs = NULL, *tmp;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir(NF_EP_DIR);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long id = strtoul(de->d_name, &end, 10);
+
+		if (end == de->d_name || strcmp(end, ".json"))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			tmp = realloc(recs, cap * sizeof(*recs));
+			if (!tmp) {
+				free(recs);
+				closedir(d);
+				return -ENOMEM;
+			}
+			recs = tmp;
+		}
+		if (!ep_record_read(id, &recs[cnt], NULL, NULL))
+			cnt++;
+	}
+	closedir(d);
+	*out = recs;
+	*n = cnt;
+	return 0;
+}
+
+uint32_t dp__alloc_ep_id(struct nf_dp *dp)
+{
+	char path[PATH_MAX];
+	uint32_t id;
+
+	for (id = 1; id < NF_MAX_ENDPOINTS * 2u; id++) {
+		ep_record_path(path, sizeof(path), id);
+		if (access(path, F_OK))
+			return id;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------- interface endpoints */
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool *created)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (!err && created)
+		*created = true;
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point point)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	return err == -ENOENT || err == -EINVAL ? 0 : err;
+}
+
+/* prog id attached at (ifindex, point) with our handle, or 0. */
+static __u32 tc_query_one(int ifindex, enum bpf_tc_attach_point point)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	return opts.prog_id;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+static int find_record(struct nf_dp *dp, bool (*match)(const struct nf_ep_record *, const void *),
+		       const void *arg, struct nf_ep_record *found)
+{
+	struct nf_ep_record *recs;
+	size_t n, i;
+	int err;
+
+	err = dp__list_endpoints(dp, &recs, &n);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (match(&recs[i], arg)) {
+			*found = recs[i];
+			err = 0;
+			break;
+		}
+	}
+	free(recs);
+	return err;
+}
+
+struct iface_id {
+	uint64_t cookie;
+	uint32_t ifindex;
+	const char *netns;
+	const char *ifname;
+};
+
+static bool match_iface(const struct nf_ep_record *r, const void *arg)
+{
+	const struct iface_id *id = arg;
+
+	if (r->is_cgroup)
+		return false;
+	if (id->cookie && id->ifindex)
+		return r->netns_cookie == id->cookie && r->ifindex == id->ifindex;
+	return !strcmp(r->netns, id->netns) && !strcmp(r->ifname, id->ifname);
+}
+
+static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			   const struct nf_cidr *addrs, size_t n)
+{
+	size_t i;
+
+	if (r->is_cgroup) {
+		bpf_map_delete_elem(dp->maps.cg_endpoints, &r->cgroup_id);
+		return;
+	}
+	{
+		struct nf_ep_key k = { .netns_cookie = r->netns_cookie, .ifindex = r->ifindex };
+
+		bpf_map_delete_elem(dp->maps.endpoints, &k);
+	}
+	for (i = 0; i < n; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = r->ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val v;
+
+		memcpy(ak.addr, addrs[i].addr, 16);
+		bpf_map_delete_elem(dp->maps.ep_addrs, &ak);
+		/* only our own ipcache entry: another endpoint may own the address now */
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (!bpf_map_lookup_elem(dp->maps.ipcache, &lk, &v) && v.id == r->tenant_id &&
+		    v.flags == r->ep_id)
+			bpf_map_delete_elem(dp->maps.ipcache, &lk);
+	}
+	if (n)
+		bump_ipc_epoch(dp);
+}
+
+int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
+{
+	struct nf_cidr *found_addrs = NULL;
+	const struct nf_cidr *addrs = ep->addrs;
+	size_t n_addrs = ep->n_addrs, i;
+	struct nf_ep_record rec = {}, old;
+	struct netns_guard g;
+	struct iface_id iid = {};
+	struct nf_ep_key k = {};
+	struct nf_endpoint v = {};
+	bool eth;
+	int ifindex, err;
+
+	if (!ep->tenant_id)
+		return -EINVAL;
+	err = netns_enter(ep->netns, &g);
+	if (err) {
+		pr_err("cannot enter network namespace %s: %s", ep->netns, strerror(-err));
+		return err;
+	}
+	ifindex = if_nametoindex(ep->ifname);
+	if (!ifindex) {
+		err = -ENODEV;
+		pr_err("no interface %s in network namespace %s", ep->ifname,
+		       *ep->netns ? ep->netns : "(current)");
+		goto leave;
+	}
+	err = cur_netns_cookie(&iid.cookie);
+	if (err) {
+		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
+		goto leave;
+	}
+	eth = iface_has_eth(ep->ifname);
+	if (!n_addrs) {
+		err = iface_addrs(ep->ifname, &found_addrs, &n_addrs);
+		if (err)
+			goto leave;
+		addrs = found_addrs;
+	}
+	iid.ifindex = ifindex;
+
+	/* Same interface again: keep its id (idempotent), refresh everything. */
+	if (!find_record(dp, match_iface, &iid, &old)) {
+		struct nf_cidr *old_addrs = NULL;
+		size_t n_old = 0;
+
+		rec.ep_id = old.ep_id;
+		if (!ep_record_read(old.ep_id, &old, &old_addrs, &n_old))
+			ep_maps_remove(dp, &old, old_addrs, n_old);
+		free(old_addrs);
+	} else {
+		rec.ep_id = dp__alloc_ep_id(dp);
+		if (!rec.ep_id) {
+			err = -ENOSPC;
+			pr_err("too many endpoints (%u)", NF_MAX_ENDPOINTS);
+			goto leave;
+		}
+	}
+	rec.tenant_id = ep->tenant_id;
+	snprintf(rec.netns, sizeof(rec.netns), "%s", ep->netns);
+	snprintf(rec.ifname, sizeof(rec.ifname), "%s", ep->ifname);
+	rec.ifindex = ifindex;
+	rec.netns_cookie = iid.cookie;
+	snprintf(rec.owner, sizeof(rec.owner), "%s", ep->owner);
+
+	/* 1. The record first: an interrupted attach leaves what detach can remove. */
+	err = ep_record_write(&rec, addrs, n_addrs);
+	if (err) {
+		pr_err("cannot write the endpoint record: %s", strerror(-err));
+		goto leave;
+	}
+	/* 2. Maps: addresses (anti-spoofing, identity), then the endpoint itself. */
+	for (i = 0; i < n_addrs; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = rec.ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val iv = { .id = rec.tenant_id, .flags = rec.ep_id };
+		__u8 one = 1;
+
+		memcpy(ak.addr, addrs[i].addr, 16);
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (bpf_map_update_elem(dp->maps.ep_addrs, &ak, &one, BPF_ANY) ||
+		    bpf_map_update_elem(dp->maps.ipcache, &lk, &iv, BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot register the endpoint's addresses: %s", strerror(-err));
+			goto leave;
+		}
+	}
+	bump_ipc_epoch(dp);
+	k.netns_cookie = iid.cookie;
+	k.ifindex = ifindex;
+	v.tenant_id = rec.tenant_id;
+	v.ep_id = rec.ep_id;
+	v.flags = eth ? 0 : NF_EPF_NO_ETH;
+	if (bpf_map_update_elem(dp->maps.endpoints, &k, &v, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot register the endpoint: %s", strerror(-err));
+		goto leave;
+	}
+	/* 3. Attach: from here on every packet is judged (default deny). */
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress, NULL);
+	if (!err)
+		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress, NULL);
+	if (err)
+		pr_err("cannot attach tc programs to %s: %s", ep->ifname, strerror(-err));
+leave:
+	netns_leave(&g);
+	free(found_addrs);
+	return err;
+}
+
+static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	struct nf_cidr *addrs = NULL;
+	struct nf_ep_record full;
+	char path[PATH_MAX];
+	size_t n = 0;
+
+	if (!ep_record_read(r->ep_id, &full, &addrs, &n))
+		r = &full;
+	if (r->is_cgroup) {
+		int fd = open(r->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			bpf_prog_detach2(dp->progs.cg_ingress, fd, BPF_CGROUP_INET_INGRESS);
+			bpf_prog_detach2(dp->progs.cg_egress, fd, BPF_CGROUP_INET_EGRESS);
+			bpf_prog_detach2(dp->progs.cg_connect4, fd, BPF_CGROUP_INET4_CONNECT);
+			bpf_prog_detach2(dp->progs.cg_connect6, fd, BPF_CGROUP_INET6_CONNECT);
+			bpf_prog_detach2(dp->progs.cg_sendmsg4, fd, BPF_CGROUP_UDP4_SENDMSG);
+			bpf_prog_detach2(dp->progs.cg_sendmsg6, fd, BPF_CGROUP_UDP6_SENDMSG);
+			close(fd);
+		}
+	} else {
+		struct netns_guard g;
+		uint64_t cookie;
+
+		/* The netns may be gone (CNI DEL after teardown): then so are the filters. */
+		if (!netns_enter(r->netns, &g)) {
+			if (!cur_netns_cookie(&cookie) && cookie == r->netns_cookie &&
+			    if_nametoindex(r->ifname) == r->ifindex) {
+				tc_detach_one(r->ifindex, BPF_TC_INGRESS);
+				tc_detach_one(r->ifindex, BPF_TC_EGRESS);
+			}
+			netns_leave(&g);
+		}
+	}
+	ep_maps_remove(dp, r, addrs, n);
+	free(addrs);
+	ep_record_path(path, sizeof(path), r->ep_id);
+	unlink(path);
+	return 0;
+}
+
+int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id)
+{
+	struct nf_ep_record r;
+
+	if (ep_record_read(ep_id, &r, NULL, NULL))
+		return 0;
+	return detach_record(dp, &r);
+}
+
+int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname)
+{
+	struct iface_id iid = { .netns = netns ? netns : "", .ifname = ifname };
+	struct nf_ep_record r;
+	struct netns_guard g;
+
+	/* Identify by (cookie, ifindex) when the netns still exists, else by name. */
+	if (!netns_enter(iid.netns, &g)) {
+		if (cur_netns_cookie(&iid.cookie))
+			iid.cookie = 0;
+		iid.ifindex = if_nametoindex(ifname);
+		netns_leave(&g);
+	}
+	if (find_record(dp, match_iface, &iid, &r)) {
+		iid.cookie = 0;
+		iid.ifindex = 0;
+		if (find_record(dp, match_iface, &iid, &r))
+			return -ENOENT;
+	}
+	return detach_record(dp, &r);
+}
+
+int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
+{
+	struct iface_id iid = { .netns = netns ? netns : "", .ifname = ifname };
+	struct nf_ep_record r;
+	struct netns_guard g;
+	struct nf_endpoint v;
+	struct nf_ep_key k = {};
+	__u32 in_id, eg_id;
+	int err;
+
+	err = netns_enter(iid.netns, &g);
+	if (err)
+		return -ENOENT;
+	iid.ifindex = if_nametoindex(ifname);
+	if (!iid.ifindex || cur_netns_cookie(&iid.cookie)) {
+		netns_leave(&g);
+		return -ENOENT;
+	}
+	in_id = tc_query_one(iid.ifindex, BPF_TC_INGRESS);
+	eg_id = tc_query_one(iid.ifindex, BPF_TC_EGRESS);
+	netns_leave(&g);
+	if (find_record(dp, match_iface, &iid, &r))
+		return -ENOENT;
+	k.netns_cookie = iid.cookie;
+	k.ifindex = iid.ifindex;
+	if (bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
+		return -ENOENT;
+	if (in_id != prog_id(dp->progs.tc_ingress) || eg_id != prog_id(dp->progs.tc_egress))
+		return -ENOENT;
+	return 0;
+}
+
+/* ------------------------------------------------------ cgroup endpoints */
+
+static int cgroup_id_of(const char *dir, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	int mount_id;
+
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0))
+		return -errno;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+
+static bool match_cgroup(const struct nf_ep_record *r, const void *arg)
+{
+	return r->is_cgroup && r->cgroup_id == *(const uint64_t *)arg;
+}
+
+struct cg_hook {
+	size_t prog_off;
+	enum bpf_attach_type type;
+};
+
+static const struct cg_hook cg_hooks[] = {
+	{ offsetof(struct nf_progs, cg_ingress), BPF_CGROUP_INET_INGRESS },
+	{ offsetof(struct nf_progs, cg_egress), BPF_CGROUP_INET_EGRESS },
+	{ offsetof(struct nf_progs, cg_connect4), BPF_CGROUP_INET4_CONNECT },
+	{ offsetof(struct nf_progs, cg_connect6), BPF_CGROUP_INET6_CONNECT },
+	{ offsetof(struct nf_progs, cg_sendmsg4), BPF_CGROUP_UDP4_SENDMSG },
+	{ offsetof(struct nf_progs, cg_sendmsg6), BPF_CGROUP_UDP6_SENDMSG },
+};
+
+/* Is prog attached to the cgroup (directly)? */
+static bool cg_prog_attached(int cgfd, enum bpf_attach_type type, __u32 id)
+{
+	__u32 ids[64], cnt = 64, flags = 0, i;
+
+	if (bpf_prog_query(cgfd, type, 0, &flags, ids, &cnt))
+		return false;
+	for (i = 0; i < cnt; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
+{
+	struct nf_ep_record rec = {}, old;
+	struct nf_endpoint v = {};
+	char real[PATH_MAX];
+	uint64_t cgid;
+	size_t i;
+	int fd, err;
+
+	if (!realpath(dir, real)) {
+		err = -errno;
+		pr_err("cgroup %s: %s", dir, strerror(-err));
+		return err;
+	}
+	fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cgroup %s: %s", real, strerror(-err));
+		return err;
+	}
+	{
+		struct statfs st;
+
+		if (fstatfs(fd, &st) || st.f_type != CGROUP2_SUPER_MAGIC) {
+			pr_err("%s is not a cgroup v2 directory", real);
+			close(fd);
+			return -EINVAL;
+		}
+	}
+	err = cgroup_id_of(real, &cgid);
+	if (err) {
+		pr_err("cannot read the id of cgroup %s: %s", real, strerror(-err));
+		goto out;
+	}
+	if (!find_record(dp, match_cgroup, &cgid, &old))
+		rec.ep_id = old.ep_id;
+	else
+		rec.ep_id = dp__alloc_ep_id(dp);
+	if (!rec.ep_id) {
+		err = -ENOSPC;
+		goto out;
+	}
+	rec.tenant_id = tenant_id;
+	rec.is_cgroup = true;
+	if (strlen(real) >= sizeof(rec.cgroup)) {
+		err = -ENAMETOOLONG;
+		pr_err("cgroup path too long: %s", real);
+		goto out;
+	}
+	memcpy(rec.cgroup, real, strlen(real) + 1);
+	rec.cgroup_id = cgid;
+	err = ep_record_write(&rec, NULL, 0);
+	if (err)
+		goto out;
+	v.tenant_id = tenant_id;
+	v.ep_id = rec.ep_id;
+	if (bpf_map_update_elem(dp->maps.cg_endpoints, &cgid, &v, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	/* Multi-attach: programs of other tools on this cgroup stay and still run. */
+	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++) {
+		int pfd = *fd_at(&dp->progs, cg_hooks[i].prog_off);
+
+		if (cg_prog_attached(fd, cg_hooks[i].type, prog_id(pfd)))
+			continue;
+		if (bpf_prog_attach(pfd, fd, cg_hooks[i].type, BPF_F_ALLOW_MULTI)) {
+			err = -errno;
+			pr_err("cannot attach to cgroup %s: %s%s", real, strerror(-err),
+			       err == -EPERM ? " (a non-multi program is attached there)" : "");
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
+{
+	struct nf_ep_record r;
+	char real[PATH_MAX];
+	uint64_t cgid = 0;
+
+	if (!realpath(dir, real) || cgroup_id_of(real, &cgid)) {
+		/* the cgroup is gone: find the record by path */
+		struct nf_ep_record *recs;
+		size_t n, i;
+		int err = -ENOENT;
+
+		if (dp__list_endpoints(dp, &recs, &n))
+			return -ENOENT;
+		for (i = 0; i < n; i++) {
+			if (recs[i].is_cgroup && !strcmp(recs[i].cgroup, dir)) {
+				err = detach_record(dp, &recs[i]);
+				break;
+			}
+		}
+		free(recs);
+		return err;
+	}
+	if (find_record(dp, match_cgroup, &cgid, &r))
+		return -ENOENT;
+	return detach_record(dp, &r);
+}
+
+/* ---------------------------------------------------------------- reset */
+
+static void rm_rf(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	char sub[PATH_MAX];
+
+	if (!d) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR)
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+int dp__reset(void)
+{
+	struct nf_ep_record *recs = NULL;
+	struct nf_dp *dp;
+	size_t n = 0, i;
+
+	if (!dp__open(&dp, false)) {
+		if (!dp__list_endpoints(dp, &recs, &n))
+			for (i = 0; i < n; i++)
+				detach_record(dp, &recs[i]);
+		free(recs);
+		dp__close(dp);
+	}
+	rm_rf(NF_PIN_ROOT);
+	rm_rf(NF_EP_DIR);
+	rm_rf(NF_TENANT_DIR);
+	rm_rf(NF_RUN_DIR "/objects");
+	unlink(NF_RUN_DIR "/applies");
+	return 0;
+}
