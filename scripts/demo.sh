@@ -14,8 +14,8 @@
 #   nfdemo-dns       "cluster DNS" 10.96.0.10, UDP 53 (and TCP 53) echo server
 #   nfdemo-storage   "storage" 192.168.1.10, TCP 8080 and TCP 22 servers
 #
-# It applies policies/tenant-a.json (egress only to 10.96.0.10/32 UDP 53 and to
-# 192.168.1.0/24 TCP 8080), probes allowed and denied connections, prints the
+# It applies policies/ (tenant-a.json: egress only to 10.96.0.10/32 UDP 53 and to
+# 192.168.1.0/24 TCP 8080; tenant-b.json: ingress only), probes allowed and denied connections, prints the
 # drop counters, a few drop events, a `check` explanation and the Prometheus
 # metrics, then cleans up. Exit status: 0 when every probe behaved as the policy
 # says, 1 otherwise (or on any runtime failure), 2 on bad usage.
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 
 NETFENCE=${NETFENCE:-build/netfence}
 NETFENCE_CNI=${NETFENCE_CNI:-build/netfence-cni}
-POLICY=${NFDEMO_POLICY:-policies/tenant-a.json}
+POLICY_DIR=${NFDEMO_POLICY_DIR:-policies}
 P=nfdemo
 NODE=$P-node
 NS_A=$P-pod-a
@@ -41,7 +41,7 @@ STO_IP=192.168.1.10
 BLOCK_TIMEOUT=1.5
 STATE_FILE=/run/netfence-demo.state
 
-if [ -t 1 ]; then
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
 	OK=$'\e[32m✓\e[0m' BAD=$'\e[31m✗\e[0m' B=$'\e[1m' N=$'\e[0m'
 else
 	OK='✓' BAD='✗' B='' N=''
@@ -131,7 +131,7 @@ for c in python3 ip nsenter jq; do
 done
 [ -x "$NETFENCE" ] && [ -x "$NETFENCE_CNI" ] || die "$NETFENCE or $NETFENCE_CNI missing: run make"
 CNI_DIR=$(find_cni_dir) || die "CNI bridge/host-local plugins not found (apt-get install containernetworking-plugins)"
-[ -f "$POLICY" ] || die "$POLICY missing"
+[ -f "$POLICY_DIR/tenant-a.json" ] || die "$POLICY_DIR/tenant-a.json missing"
 [ -f "$STATE_FILE" ] && { echo "demo: leftovers of an earlier run, cleaning up"; do_cleanup; }
 for ns in "$NODE" "$NS_A" "$NS_B" "$NS_DNS" "$NS_STO"; do
 	[ -e "$(netns_path "$ns")" ] && die "netns $ns already exists (another demo running? $0 --cleanup)"
@@ -309,7 +309,7 @@ for pod in a b; do
 	eval "IP_$pod=\$ip"
 done
 start_server "$NS_A" pod-a tcp:8080
-start_server "$NS_B" pod-b tcp:8080
+start_server "$NS_B" pod-b tcp:8080 tcp:9000
 
 # Wait until the servers answer from the (unfenced) node namespace.
 for i in $(seq 50); do
@@ -356,15 +356,18 @@ expect "pod-a -> dns $DNS_IP" "$NS_A" udp "$DNS_IP" 53 blocked
 expect "pod-a -> storage $STO_IP" "$NS_A" tcp "$STO_IP" 8080 blocked
 print_rows
 
-section "2. netfence apply $POLICY"
-sed 's/^/    /' "$POLICY"
-if ! "$NETFENCE" apply "$POLICY"; then
+section "2. netfence apply $POLICY_DIR/"
+echo "    $POLICY_DIR/tenant-a.json: tenant-a may send only to its DNS and its storage"
+sed 's/^/      /' "$POLICY_DIR/tenant-a.json"
+echo "    also: $(cd "$POLICY_DIR" && ls *.json | grep -vx tenant-a.json | tr '\n' ' ')"
+echo "    (tenant-b admits tenant-a on TCP 9000 and itself on TCP 8000-8100; no egress)"
+if ! "$NETFENCE" apply "$POLICY_DIR/"; then
 	echo "  $BAD netfence apply failed"
 	FAILS=$((FAILS + 1))
 fi
 
-# Collect drop events while the probes run.
-"$NETFENCE" monitor --json --count 4 --timeout 20 >"$WORK/monitor.json" 2>"$WORK/monitor.err" &
+# Collect drop events while the probes run (stopped with SIGTERM after them).
+"$NETFENCE" monitor --json --timeout 60 >"$WORK/monitor.json" 2>"$WORK/monitor.err" &
 echo $! >"$WORK/pids/monitor"
 sleep 0.3
 
@@ -374,6 +377,7 @@ expect "pod-a -> storage $STO_IP" "$NS_A" tcp "$STO_IP" 8080 allowed
 expect "pod-a -> storage $STO_IP (ssh)" "$NS_A" tcp "$STO_IP" 22 blocked
 expect "pod-a -> dns $DNS_IP (tcp)" "$NS_A" tcp "$DNS_IP" 53 blocked
 expect "pod-a -> pod-b $IP_b" "$NS_A" tcp "$IP_b" 8080 blocked
+expect "pod-a -> pod-b $IP_b (b admits a)" "$NS_A" tcp "$IP_b" 9000 blocked
 expect "pod-b -> pod-a $IP_a" "$NS_B" tcp "$IP_a" 8080 blocked
 expect "pod-b -> dns $DNS_IP" "$NS_B" udp "$DNS_IP" 53 blocked
 expect "pod-b -> storage $STO_IP" "$NS_B" tcp "$STO_IP" 8080 blocked
@@ -384,14 +388,31 @@ if ! "$NETFENCE" stats | sed 's/^/    /'; then
 	echo "  $BAD netfence stats failed"
 	FAILS=$((FAILS + 1))
 fi
+# The denied probes above must show up in the counters.
+for t in tenant-a tenant-b; do
+	n=$("$NETFENCE" stats --json 2>/dev/null | jq --arg t "$t" '[.tenants[]? | select(.tenant == $t)
+		| .drops[]? | select(.direction == "egress" and .reason == "policy_denied") | .packets] | add // 0')
+	if [ "${n:-0}" -gt 0 ]; then
+		echo "  $OK $t: $n egress packets dropped as policy_denied"
+	else
+		echo "  $BAD $t: no egress policy_denied drops counted"
+		FAILS=$((FAILS + 1))
+	fi
+done
 
-section "5. Drop events: netfence monitor --json (first 4)"
+section "5. Drop events: netfence monitor --json (the demo pods', first 4)"
+kill -TERM "$(cat "$WORK/pids/monitor")" 2>/dev/null || true
 wait "$(cat "$WORK/pids/monitor")" 2>/dev/null || true
 rm -f "$WORK/pids/monitor"
-if [ -s "$WORK/monitor.json" ]; then
-	head -n 4 "$WORK/monitor.json" | sed 's/^/    /'
+events=$(jq -c 'select(.tenant == "tenant-a" or .tenant == "tenant-b") | select(.saddr != null)' \
+	"$WORK/monitor.json" 2>/dev/null | head -n 4 || true)
+if [ -n "$events" ]; then
+	jq -r '"    \(.tenant) \(.direction) \(.reason): \(.proto) \(.saddr):\(.sport // "-") -> \(.daddr):\(.dport // "-") on \(.owner // .ifname // "?")"' \
+		<<<"$events" 2>/dev/null || true
+	echo "    the first one as JSON:"
+	head -n 1 <<<"$events" | sed 's/^/    /'
 else
-	echo "  $BAD no drop event seen: $(head -c 300 "$WORK/monitor.err")"
+	echo "  $BAD no drop event of tenant-a or tenant-b seen: $(head -c 300 "$WORK/monitor.err")"
 	FAILS=$((FAILS + 1))
 fi
 
@@ -411,7 +432,7 @@ explain() { # explain WANT ARGS...
 explain allow --tenant tenant-a --direction egress --peer "$STO_IP" --proto tcp --port 8080
 explain deny --tenant tenant-a --direction egress --peer "$STO_IP" --proto tcp --port 22
 
-section "7. Prometheus: netfence serve, GET /metrics (drops only)"
+section "7. Prometheus: netfence serve, GET /metrics (the demo tenants' series)"
 PORT=$((20000 + RANDOM % 20000))
 "$NETFENCE" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 echo $! >"$WORK/pids/serve"
@@ -422,8 +443,9 @@ for i in $(seq 30); do
 done
 kill "$(cat "$WORK/pids/serve")" 2>/dev/null || true
 rm -f "$WORK/pids/serve"
-if grep -q '^netfence_drops_total{' <<<"$metrics"; then
-	grep -E '^netfence_(drops_total|allowed_flows_total|endpoints)\{' <<<"$metrics" | sed 's/^/    /'
+if grep -q '^netfence_drops_total{tenant="tenant-a"' <<<"$metrics"; then
+	grep -E '^netfence_(drops_total|allowed_flows_total|endpoints|policy_rules)\{tenant="tenant-[ab]"' \
+		<<<"$metrics" | sed 's/^/    /'
 else
 	echo "  $BAD no netfence_drops_total series: $(head -c 300 "$WORK/serve.log")"
 	FAILS=$((FAILS + 1))
