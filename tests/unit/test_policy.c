@@ -372,6 +372,7 @@ static const struct pcase cases[] = {
 	    P "items[2].spec: unknown field \"egres\"" } },
 	/* Tenant */
 	{ "Tenant ok", TENANT("'metadata':{'name':'a'},'spec':{'cidrs':[]}"), { NULL } },
+	{ "Tenant with BOM", "\xEF\xBB\xBF" TENANT("'metadata':{'name':'a'}"), { NULL } },
 	{ "Tenant no spec", TENANT("'metadata':{'name':'a'}"), { NULL } },
 	{ "Tenant bad", TENANT("'metadata':{'name':'a.b'},'spec':{'cidrs':['10.0.0.0/8','x',1],"
 			       "'cidr':[]}"),

@@ -1660,6 +1660,11 @@ int policy__load_json(struct nf_docset *ds, const char *file, const char *text, 
 	json_t *root;
 	size_t i;
 
+	/* Editors on some systems start files with a UTF-8 byte order mark. */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3;
+		len -= 3;
+	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (!root) {
 		/* Keep the line one line, whatever jansson quotes back. */
