@@ -382,6 +382,10 @@ if cmd == "ADD" and not failed:
     print(json.dumps(prev))
 sys.exit(1 if failed else 0)
 EOF
+	owned() { # endpoints of our tenant owned by a CNI attachment "cid/ifname"
+		"$NETFENCE" status --json 2>/dev/null | jq --arg o "$1" --arg t "$TENANT" \
+			'[.endpoints[]? | select(.owner == $o and .tenant == $t)] | length'
+	}
 	i=0
 	for c in "$T"/cni/*.conflist; do
 		i=$((i + 1))
@@ -420,12 +424,15 @@ EOF
 			else
 				fail "$name: CHECK: $out"
 			fi
+			[ "$(owned "$pod/eth0")" = 1 ] && pass "$name: endpoint of tenant $TENANT in netfence status" ||
+				fail "$name: no endpoint owned by $pod/eth0 in netfence status"
 		fi
 		if out=$(run DEL 2>&1) && out=$(run DEL 2>&1); then
 			pass "$name: DEL, DEL again"
 		else
 			fail "$name: DEL: $out"
 		fi
+		[ "$(owned "$pod/eth0")" = 0 ] || fail "$name: endpoint still there after DEL"
 		ip netns del "$pod"
 		ip netns del "$node"
 	done
