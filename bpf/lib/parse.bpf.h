@@ -281,8 +281,12 @@ __noinline int nf_parse(struct __sk_buff *skb, __u32 l3_off, __u32 eth_proto, st
 	if (nf_parse_l4(skb, l4, pkt->proto, &pkt->sport, &pkt->dport, pkt, false))
 		return -1;
 
-	if (pkt->proto == NF_IPPROTO_ICMPV6 && pkt->icmp_type >= NDISC_ROUTER_SOLICIT &&
-	    pkt->icmp_type <= NDISC_REDIRECT) {
+	/* IPv6 link control: neighbour discovery and multicast listener
+	 * discovery (MLD, MLDv2 report), without which IPv6 doesn't work. */
+	if (pkt->proto == NF_IPPROTO_ICMPV6 &&
+	    ((pkt->icmp_type >= NDISC_ROUTER_SOLICIT && pkt->icmp_type <= NDISC_REDIRECT) ||
+	     (pkt->icmp_type >= ICMPV6_MLD_QUERY && pkt->icmp_type <= ICMPV6_MLD_DONE) ||
+	     pkt->icmp_type == ICMPV6_MLD2_REPORT)) {
 		pkt->is_nd = 1;
 		return 0;
 	}

@@ -1211,9 +1211,9 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 
 int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 {
-	struct nf_cidr *found_addrs = NULL;
+	struct nf_cidr *found_addrs = NULL, *merged = NULL;
 	const struct nf_cidr *addrs = ep->addrs;
-	size_t n_addrs = ep->n_addrs, i;
+	size_t n_addrs = ep->n_addrs, n_found = 0, i;
 	struct nf_ep_record rec = {}, old;
 	struct netns_guard g;
 	struct iface_id iid = {};
@@ -1242,11 +1242,32 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		goto leave;
 	}
 	eth = iface_has_eth(ep->ifname);
+	/*
+	 * Without given addresses the interface's current ones are the endpoint's.
+	 * With given ones (CNI prevResult), its IPv6 link-local addresses are
+	 * added: the kernel sources MLD and ND from them, and they are the
+	 * endpoint's own.
+	 */
+	err = iface_addrs(ep->ifname, &found_addrs, &n_found);
+	if (err)
+		goto leave;
 	if (!n_addrs) {
-		err = iface_addrs(ep->ifname, &found_addrs, &n_addrs);
-		if (err)
-			goto leave;
 		addrs = found_addrs;
+		n_addrs = n_found;
+	} else {
+		size_t n_ll = 0;
+
+		merged = calloc(n_addrs + n_found + 1, sizeof(*merged));
+		if (!merged) {
+			err = -ENOMEM;
+			goto leave;
+		}
+		memcpy(merged, ep->addrs, n_addrs * sizeof(*merged));
+		for (i = 0; i < n_found; i++)
+			if (found_addrs[i].addr[0] == 0xfe && (found_addrs[i].addr[1] & 0xc0) == 0x80)
+				merged[n_addrs + n_ll++] = found_addrs[i];
+		addrs = merged;
+		n_addrs += n_ll;
 	}
 	iid.ifindex = ifindex;
 
@@ -1316,6 +1337,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 leave:
 	netns_leave(&g);
 	free(found_addrs);
+	free(merged);
 	return err;
 }
 
