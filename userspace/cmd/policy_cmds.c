@@ -314,11 +314,16 @@ int cmd_check(int argc, char **argv)
 	}
 	if (!rule) {
 		dp__tenant_info(dp, tid, &ti);
-		printf("deny: no rule of tenant %s allows %s %s %s%s%s (default deny; %u %s rule%s "
+		char what[32];
+
+		if (proto == 1 || proto == 58)
+			snprintf(what, sizeof(what), "icmp");
+		else
+			snprintf(what, sizeof(what), "%s/%ld", proto_s, port);
+		printf("deny: no rule of tenant %s allows %s %s %s %s (default deny; %u %s rule%s "
 		       "installed)\n",
-		       tenant, dirname, dir == NF_DIR_EGRESS ? "to" : "from", peer,
-		       proto == 1 || proto == 58 ? " icmp" : "",
-		       "", ti.n_rules[dir], dirname, ti.n_rules[dir] == 1 ? "" : "s");
+		       tenant, dirname, dir == NF_DIR_EGRESS ? "to" : "from", peer, what,
+		       ti.n_rules[dir], dirname, ti.n_rules[dir] == 1 ? "" : "s");
 		goto out;
 	}
 	/* Name the rule: number the stored policies as the compiler did. */
