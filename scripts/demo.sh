@@ -14,16 +14,16 @@
 #   nfdemo-dns       "cluster DNS" 10.96.0.10, UDP 53 (and TCP 53) echo server
 #   nfdemo-storage   "storage" 192.168.1.10, TCP 8080 and TCP 22 servers
 #
-# It applies policies/ (tenant-a.json: egress only to 10.96.0.10/32 UDP 53 and to
-# 192.168.1.0/24 TCP 8080; tenant-b.json: ingress only), probes allowed and denied connections, prints the
-# drop counters, a few drop events, a `check` explanation and the Prometheus
-# metrics, then cleans up. Exit status: 0 when every probe behaved as the policy
+# It applies policies/ (tenant-a.json: egress only to 10.96.0.10/32 UDP 53 and
+# to 192.168.1.0/24 TCP 8080; tenant-b.json: ingress only), probes allowed and
+# denied connections, prints the drop counters, a few drop events, a `check`
+# explanation and the Prometheus metrics, then cleans up. Exit status: 0 when every probe behaved as the policy
 # says, 1 otherwise (or on any runtime failure), 2 on bad usage.
 #
 # Environment: NETFENCE (default build/netfence), NETFENCE_CNI (default
 # build/netfence-cni), CNI_PLUGIN_DIR (default /usr/lib/cni, then /opt/cni/bin),
 # NFDEMO_KEEP=1 leaves everything in place for poking around (clean up with
-# `scripts/demo.sh --cleanup`).
+# `scripts/demo.sh --cleanup`), NO_COLOR=1 plain output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,7 +118,7 @@ do_cleanup() {
 case "${1:-}" in
 --cleanup) do_cleanup; exit 0 ;;
 -h|--help)
-	sed -n '3,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+	sed -n '4,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 	exit 0 ;;
 "") ;;
 *) echo "usage: $0 [--cleanup|--help]" >&2; exit 2 ;;
@@ -400,15 +400,16 @@ for t in tenant-a tenant-b; do
 	fi
 done
 
-section "5. Drop events: netfence monitor --json (the demo pods', first 4)"
+section "5. Drop events: netfence monitor --json (the demo pods', first 4 flows)"
 kill -TERM "$(cat "$WORK/pids/monitor")" 2>/dev/null || true
 wait "$(cat "$WORK/pids/monitor")" 2>/dev/null || true
 rm -f "$WORK/pids/monitor"
 events=$(jq -c 'select(.tenant == "tenant-a" or .tenant == "tenant-b") | select(.saddr != null)' \
-	"$WORK/monitor.json" 2>/dev/null | head -n 4 || true)
+	"$WORK/monitor.json" 2>/dev/null || true)
 if [ -n "$events" ]; then
+	# One line per flow (a denied TCP connect retransmits its SYN).
 	jq -r '"    \(.tenant) \(.direction) \(.reason): \(.proto) \(.saddr):\(.sport // "-") -> \(.daddr):\(.dport // "-") on \(.owner // .ifname // "?")"' \
-		<<<"$events" 2>/dev/null || true
+		<<<"$events" 2>/dev/null | awk '!seen[$0]++' | head -n 4 || true
 	echo "    the first one as JSON:"
 	head -n 1 <<<"$events" | sed 's/^/    /'
 else
