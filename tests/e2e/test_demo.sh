@@ -33,4 +33,19 @@ if [ "$before" != "$after" ]; then
 	echo "FAIL: work directory left behind: $(comm -13 <(echo "$before") <(echo "$after"))"
 	fails=1
 fi
+
+# The demo really checks: with a tenant-a policy that allows all egress, the
+# rows that expect "blocked" must fail and the demo must exit 1.
+wrong=$(mktemp -d /tmp/nftdemo-policy.XXXXXX)
+jq '.spec.egress += [{}]' policies/tenant-a.json >"$wrong/tenant-a.json"
+out=$(NO_COLOR=1 NFDEMO_POLICY_DIR="$wrong" scripts/demo.sh </dev/null 2>&1)
+rc=$?
+rm -rf "$wrong"
+if [ "$rc" -ne 1 ] || ! grep -q '✗ pod-a -> storage 192.168.1.10 (ssh)' <<<"$out"; then
+	echo "FAIL: with an allow-all tenant-a policy the demo exited $rc:"
+	echo "$out" | tail -n 30
+	fails=1
+else
+	echo "ok: the demo flags an allow-all tenant-a policy and exits 1"
+fi
 exit "$fails"
