@@ -359,7 +359,7 @@ print_rows
 section "2. netfence apply $POLICY_DIR/"
 echo "    $POLICY_DIR/tenant-a.json: tenant-a may send only to its DNS and its storage"
 sed 's/^/      /' "$POLICY_DIR/tenant-a.json"
-echo "    also: $(cd "$POLICY_DIR" && ls *.json | grep -vx tenant-a.json | tr '\n' ' ')"
+echo "    also: $(cd "$POLICY_DIR" && ls *.json | grep -vx tenant-a.json | paste -sd ' ')"
 echo "    (tenant-b admits tenant-a on TCP 9000 and itself on TCP 8000-8100; no egress)"
 if ! "$NETFENCE" apply "$POLICY_DIR/"; then
 	echo "  $BAD netfence apply failed"
