@@ -302,12 +302,14 @@ start_server "$NS_DNS" dns udp:53 tcp:53
 start_server "$NS_STO" storage tcp:8080 tcp:22
 
 # Pods through the real CNI chain: bridge + host-local, then netfence-cni.
-for pod in a b; do
-	out=$(cni ADD "pod-$pod" "tenant-$pod") || die "CNI ADD of pod-$pod failed"
+pod_ip() { # pod_ip POD TENANT: CNI ADD, prints the address the chain assigned
+	local out ip
+	out=$(cni ADD "$1" "$2") || die "CNI ADD of $1 failed"
 	ip=$(jq -r '.ips[0].address' <<<"$out")
-	ip=${ip%/*}
-	eval "IP_$pod=\$ip"
-done
+	echo "${ip%/*}"
+}
+IP_a=$(pod_ip pod-a tenant-a) || exit 1
+IP_b=$(pod_ip pod-b tenant-b) || exit 1
 start_server "$NS_A" pod-a tcp:8080
 start_server "$NS_B" pod-b tcp:8080 tcp:9000
 
@@ -359,7 +361,11 @@ print_rows
 section "2. netfence apply $POLICY_DIR/"
 echo "    $POLICY_DIR/tenant-a.json: tenant-a may send only to its DNS and its storage"
 sed 's/^/      /' "$POLICY_DIR/tenant-a.json"
-echo "    also: $(cd "$POLICY_DIR" && ls *.json | grep -vx tenant-a.json | paste -sd ' ')"
+others=""
+for f in "$POLICY_DIR"/*.json; do
+	[ "${f##*/}" = tenant-a.json ] || others="$others ${f##*/}"
+done
+echo "    also:$others"
 echo "    (tenant-b admits tenant-a on TCP 9000 and itself on TCP 8000-8100; no egress)"
 if ! "$NETFENCE" apply "$POLICY_DIR/"; then
 	echo "  $BAD netfence apply failed"

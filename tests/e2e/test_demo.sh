@@ -5,7 +5,7 @@
 # itself and exits non-zero on any difference; here we also check that it
 # leaves nothing behind (namespaces, state file, work directory).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skip: the demo needs root"
