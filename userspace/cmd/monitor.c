@@ -240,7 +240,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		json_object_set_new(o, "direction", json_string(dir));
 		json_object_set_new(o, "reason", json_string(reason));
 		json_object_set_new(o, "hook", json_string(hook));
-		json_object_set_new(o, "proto", json_string(proto));
+		if (e->family == 4 || e->family == 6)
+			json_object_set_new(o, "proto", json_string(proto));
 		json_object_set_new(o, "family", json_integer(e->family));
 		if (e->family == 4 || e->family == 6) {
 			nf_format_addr(e->saddr, src, sizeof(src));
@@ -275,12 +276,14 @@ static int handle_event(void *ctx, void *data, size_t size)
 	} else {
 		char where[PATH_MAX + 320];
 
+		char addrs[160];
+
 		if (e->family == 4 || e->family == 6) {
 			addr_port(e, e->saddr, e->sport, has_ports(e->proto), src, sizeof(src));
 			addr_port(e, e->daddr, e->dport, has_ports(e->proto), dst, sizeof(dst));
+			snprintf(addrs, sizeof(addrs), "%s %s -> %s", proto, src, dst);
 		} else {
-			snprintf(src, sizeof(src), "non-ip");
-			snprintf(dst, sizeof(dst), "?");
+			snprintf(addrs, sizeof(addrs), "non-IP");
 		}
 		if (e->hook == NF_HOOK_TC)
 			snprintf(where, sizeof(where), "if=%u%s%s%s%s%s", e->ifindex,
@@ -292,8 +295,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		else
 			snprintf(where, sizeof(where), "cgroup_id=%llu",
 				 (unsigned long long)e->scope);
-		printf("%s %s %s %s %s %s %s -> %s len=%u %s\n", when, tenant, dir, reason, hook,
-		       proto, src, dst, e->len, where);
+		printf("%s %s %s %s %s %s len=%u %s\n", when, tenant, dir, reason, hook, addrs,
+		       e->len, where);
 	}
 	fflush(stdout);
 	mo->printed++;

@@ -405,11 +405,11 @@ int cmd_serve(int argc, char **argv)
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)NF_SERVE_CONN_LIMIT,
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)NF_SERVE_PER_IP_LIMIT,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)NF_SERVE_CONN_TIMEOUT,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
 		pr_err("cannot listen on %s (address in use or not local?)", listen);

@@ -91,6 +91,11 @@ static int list_stored(struct stored **out, size_t *n)
 			dash = strchr(fd->d_name, '-');
 			if (dash && (size_t)(dash - fd->d_name) < sizeof(s->kind)) {
 				memcpy(s->kind, fd->d_name, dash - fd->d_name);
+				/* apply.c stores kinds in lower case */
+				if (!strcmp(s->kind, "networkpolicy"))
+					snprintf(s->kind, sizeof(s->kind), "NetworkPolicy");
+				else if (!strcmp(s->kind, "tenant"))
+					snprintf(s->kind, sizeof(s->kind), "Tenant");
 				snprintf(s->name, sizeof(s->name), "%.*s",
 					 (int)(fd->d_name + len - 5 - dash - 1), dash + 1);
 			} else {
