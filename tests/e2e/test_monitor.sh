@@ -165,7 +165,51 @@ expect_eq "status ct map capacity" "$(jq -r '.maps[] | select(.name == "ct") | .
 "$NETFENCE" status | grep -q "${IFP}a (ifindex $IFINDEX_A) in /var/run/netns/$NSA" &&
 	pass "status text endpoint" || fail "status text: $("$NETFENCE" status)"
 
-# 7. Without the datapath: monitor fails, status and stats say so and succeed.
+# 7. Lost events: with nf_config.events_per_sec = 1 (a bucket of one token), a
+# burst of 10 denied datagrams gives at most 2 events, and the rest is reported
+# as lost. struct nf_config { flags, ipc_epoch, events_per_sec, pad }, little endian.
+CFG=/sys/fs/bpf/netfence/nf_config
+set_rate() {
+	local cur new
+	cur=$(bpftool -j map lookup pinned "$CFG" key 0 0 0 0 | jq -r '.value | join(" ")') || return 1
+	new=$(python3 -c '
+import sys
+v = [int(x, 16) for x in sys.argv[1].split()]
+v[8:12] = int(sys.argv[2]).to_bytes(4, "little")
+print(" ".join(str(b) for b in v))' "$cur" "$1")
+	bpftool map update pinned "$CFG" key 0 0 0 0 value $new
+}
+if command -v bpftool >/dev/null; then
+	old_rate=$(bpftool -j map lookup pinned "$CFG" key 0 0 0 0 | python3 -c '
+import json, sys
+v = [int(x, 16) for x in json.load(sys.stdin)["value"]]
+print(int.from_bytes(bytes(v[8:12]), "little"))')
+	set_rate 1 || fail "cannot set events_per_sec"
+	sleep 1.1	# the bucket refills to its one token
+	start_monitor "$WORK/ev5.json" --json --timeout 3
+	in_ns "$NSA" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.212.0.1", 40005))
+for _ in range(10):
+    try:
+        s.sendto(b"hello", ("10.212.0.2", 5005))
+    except OSError:
+        pass'
+	wait_monitor; expect_eq "monitor --timeout exit" "$?" 0
+	set_rate "$old_rate" || fail "cannot restore events_per_sec"
+	sed 's/^/# /' "$WORK/ev5.json"
+	nev=$(jq -s "[.[] | select(.tenant == \"$TENANT\" and .dport == 5005)] | length" "$WORK/ev5.json")
+	lost=$(jq -s '[.[] | .lost // 0] | add // 0' "$WORK/ev5.json")
+	[ "$nev" -ge 1 ] && [ "$nev" -le 2 ] && pass "rate limited events ($nev)" ||
+		fail "rate limited events: $nev"
+	[ $((nev + lost)) -ge 10 ] && pass "lost reported ($lost)" || fail "lost: $lost (events $nev)"
+	grep -q '^{"lost":[0-9]*}$' "$WORK/ev5.json" && pass "lost line format" || fail "lost line format"
+else
+	log "bpftool not found: lost events not tested"
+fi
+
+# 8. Without the datapath: monitor fails, status and stats say so and succeed.
 "$NETFENCE" reset >/dev/null 2>&1 || fail "reset"
 "$NETFENCE" monitor --count 1 --timeout 1 >/dev/null 2>"$WORK/nodp.err"
 expect_eq "monitor without datapath" "$?" 1
