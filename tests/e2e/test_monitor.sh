@@ -19,6 +19,7 @@ B=10.212.0.2
 FAILS=0
 MON_PID=
 WORK=
+CG=
 
 log() { echo "# $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -37,6 +38,7 @@ cleanup() {
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
 	"$NETFENCE" reset >/dev/null 2>&1
+	[ -n "$CG" ] && rmdir "$CG/child" "$CG" 2>/dev/null
 	[[ "$WORK" == /tmp/nfmon.* ]] && rm -rf "$WORK"
 	[ "$rc" -eq 0 ] && [ "$FAILS" -ne 0 ] && rc=1
 	echo "$FAILS failure(s)"
@@ -165,7 +167,36 @@ expect_eq "status ct map capacity" "$(jq -r '.maps[] | select(.name == "ct") | .
 "$NETFENCE" status | grep -q "${IFP}a (ifindex $IFINDEX_A) in /var/run/netns/$NSA" &&
 	pass "status text endpoint" || fail "status text: $("$NETFENCE" status)"
 
-# 7. Lost events: with nf_config.events_per_sec = 1 (a bucket of one token), a
+# 7. A cgroup endpoint: the event names the hook and the endpoint's cgroup, also
+# when the sender sits in a child of the fenced cgroup.
+CGROOT=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+if [ -n "$CGROOT" ]; then
+	CG=$CGROOT/$P
+	mkdir -p "$CG/child" || die "cannot create $CG"
+	"$NETFENCE" attach --tenant "$TENANT" --cgroup "$CG" || fail "attach --cgroup"
+	start_monitor "$WORK/ev6.json" --json --count 1 --timeout 10
+	in_ns "$NSA" sh -c 'echo $$ >"$1/cgroup.procs" && exec python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((\"10.212.0.1\", 40006))
+try:
+    s.sendto(b\"hello\", (\"10.212.0.2\", 5006))
+except OSError:
+    pass"' sh "$CG/child"
+	wait_monitor; expect_eq "cgroup event exit" "$?" 0
+	ev=$(head -1 "$WORK/ev6.json")
+	echo "# $ev"
+	expect_eq "cgroup: tenant" "$(jf .tenant)" "$TENANT"
+	expect_eq "cgroup: hook" "$(jf .hook)" cgroup
+	expect_eq "cgroup: direction" "$(jf .direction)" egress
+	expect_eq "cgroup: dport" "$(jf .dport)" 5006
+	expect_eq "cgroup: path" "$(jf .cgroup)" "$CG"
+	"$NETFENCE" detach --cgroup "$CG" || fail "detach --cgroup"
+else
+	log "no cgroup2 mount: cgroup events not tested"
+fi
+
+# 8. Lost events: with nf_config.events_per_sec = 1 (a bucket of one token), a
 # burst of 10 denied datagrams gives at most 2 events, and the rest is reported
 # as lost. struct nf_config { flags, ipc_epoch, events_per_sec, pad }, little endian.
 CFG=/sys/fs/bpf/netfence/nf_config
@@ -209,7 +240,7 @@ else
 	log "bpftool not found: lost events not tested"
 fi
 
-# 8. Without the datapath: monitor fails, status and stats say so and succeed.
+# 9. Without the datapath: monitor fails, status and stats say so and succeed.
 "$NETFENCE" reset >/dev/null 2>&1 || fail "reset"
 "$NETFENCE" monitor --count 1 --timeout 1 >/dev/null 2>"$WORK/nodp.err"
 expect_eq "monitor without datapath" "$?" 1
