@@ -23,8 +23,8 @@ static const char expected_full[] =
 	"# HELP netfence_drops_total Packets dropped, by tenant, direction (endpoint's view), "
 	"reason and hook.\n"
 	"# TYPE netfence_drops_total counter\n"
-	"netfence_drops_total{tenant=\"a\\\"b\\\\c\\nd\",direction=\"ingress\",reason=\"malformed\","
-	"hook=\"cgroup\"} 1\n"
+	"netfence_drops_total{tenant=\"a\\\"b\\\\c\\nd\",direction=\"ingress\","
+	"reason=\"malformed\",hook=\"cgroup\"} 1\n"
 	"netfence_drops_total{tenant=\"t1\",direction=\"ingress\",reason=\"policy_denied\","
 	"hook=\"tc\"} 3\n"
 	"netfence_drops_total{tenant=\"t1\",direction=\"egress\",reason=\"policy_denied\","
@@ -50,7 +50,8 @@ static const char expected_full[] =
 	"hook=\"cgroup\"} 3000\n"
 	"netfence_drop_bytes_total{tenant=\"unknown\",direction=\"ingress\",reason=\"malformed\","
 	"hook=\"tc\"} 540\n"
-	"# HELP netfence_allowed_flows_total New flows allowed by policy, by tenant and direction.\n"
+	"# HELP netfence_allowed_flows_total New flows allowed by policy, by tenant and "
+	"direction.\n"
 	"# TYPE netfence_allowed_flows_total counter\n"
 	"netfence_allowed_flows_total{tenant=\"a\\\"b\\\\c\\nd\",direction=\"ingress\"} 0\n"
 	"netfence_allowed_flows_total{tenant=\"a\\\"b\\\\c\\nd\",direction=\"egress\"} 0\n"
@@ -92,7 +93,8 @@ static const char expected_empty[] =
 	"# HELP netfence_drop_bytes_total Bytes of the packets dropped, by tenant, direction, "
 	"reason and hook.\n"
 	"# TYPE netfence_drop_bytes_total counter\n"
-	"# HELP netfence_allowed_flows_total New flows allowed by policy, by tenant and direction.\n"
+	"# HELP netfence_allowed_flows_total New flows allowed by policy, by tenant and "
+	"direction.\n"
 	"# TYPE netfence_allowed_flows_total counter\n"
 	"# HELP netfence_endpoints Endpoints (interfaces and cgroups) per tenant.\n"
 	"# TYPE netfence_endpoints gauge\n"
@@ -308,7 +310,7 @@ static void test_collect(void **state)
 	/* an array: free ids have an empty name and must not be listed */
 	mp->tenants = mk(&o, BPF_MAP_TYPE_ARRAY, "nf_tenants", 4, sizeof(ti), NF_MAX_TENANTS, 0);
 	if (mp->tenants < 0)
-		skip();		/* no CAP_BPF */
+		skip(); /* no CAP_BPF */
 	mp->stats = mk(&o, BPF_MAP_TYPE_PERCPU_HASH, "nf_stats", sizeof(struct nf_stats_key),
 		       sizeof(struct nf_counter), NF_MAX_STATS, 0);
 	mp->endpoints = mk(&o, BPF_MAP_TYPE_HASH, "nf_endpoints", sizeof(struct nf_ep_key),
@@ -320,8 +322,8 @@ static void test_collect(void **state)
 	/* LPM trie: no batch ops, exercises the iteration fallback */
 	mp->ipcache = mk(&o, BPF_MAP_TYPE_LPM_TRIE, "nf_ipcache", sizeof(struct nf_lpm_addr_key),
 			 sizeof(struct nf_ipcache_val), NF_MAX_IPCACHE, BPF_F_NO_PREALLOC);
-	assert_true(mp->stats >= 0 && mp->endpoints >= 0 && mp->cg_endpoints >= 0 &&
-		    mp->ct >= 0 && mp->ipcache >= 0);
+	assert_true(mp->stats >= 0 && mp->endpoints >= 0 && mp->cg_endpoints >= 0 && mp->ct >= 0 &&
+		    mp->ipcache >= 0);
 
 	memset(&ti, 0, sizeof(ti));
 	id = 1;
@@ -415,7 +417,8 @@ static void test_collect(void **state)
 				    "direction=\"ingress\"} 0\n"));
 	assert_non_null(strstr(buf, "\nnetfence_endpoints{tenant=\"t1\"} 3\n"));
 	assert_non_null(strstr(buf, "\nnetfence_endpoints{tenant=\"t2\"} 1\n"));
-	assert_non_null(strstr(buf, "\nnetfence_policy_rules{tenant=\"t1\",direction=\"ingress\"} 4\n"));
+	assert_non_null(
+		strstr(buf, "\nnetfence_policy_rules{tenant=\"t1\",direction=\"ingress\"} 4\n"));
 	assert_non_null(strstr(buf, "\nnetfence_conntrack_entries 2500\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"ct\"} 2500\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_capacity{map=\"ct\"} 262144\n"));
@@ -423,7 +426,7 @@ static void test_collect(void **state)
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"stats\"} 5\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"tenants\"} 2\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_capacity{map=\"tenants\"} 4096\n"));
-	assert_null(strstr(buf, "map=\"frags\""));	/* fd -1: skipped */
+	assert_null(strstr(buf, "map=\"frags\"")); /* fd -1: skipped */
 	if (promtool_check(buf) != -ENOENT)
 		assert_int_equal(promtool_check(buf), 0);
 	free(buf);
@@ -457,12 +460,9 @@ static void test_percpu_sum(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render_full),
-		cmocka_unit_test(test_render_empty),
-		cmocka_unit_test(test_promtool),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_collect),
-		cmocka_unit_test(test_percpu_sum),
+		cmocka_unit_test(test_render_full), cmocka_unit_test(test_render_empty),
+		cmocka_unit_test(test_promtool),    cmocka_unit_test(test_names),
+		cmocka_unit_test(test_collect),	    cmocka_unit_test(test_percpu_sum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

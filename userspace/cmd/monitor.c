@@ -42,28 +42,27 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: netfence monitor [--json] [--count N] [--timeout SEC]\n"
-		"\n"
-		"Print drop events as they happen, one line each: time, tenant, direction,\n"
-		"reason, hook, protocol, source -> destination, and the interface or cgroup.\n"
-		"\n"
-		"  --json          one JSON object per line (JSON Lines)\n"
-		"  --count N       exit after N events\n"
-		"  --timeout SEC   exit after SEC seconds (exit 1 if --count was not reached)\n"
-		"  -h, --help      this help\n"
-		"\n"
-		"Events lost by the kernel (rate limit or full buffer) are reported as\n"
-		"\"lost N events\" ({\"lost\":N} with --json). Stops on SIGINT/SIGTERM.\n");
+	fprintf(f, "Usage: netfence monitor [--json] [--count N] [--timeout SEC]\n"
+		   "\n"
+		   "Print drop events as they happen, one line each: time, tenant, direction,\n"
+		   "reason, hook, protocol, source -> destination, and the interface or cgroup.\n"
+		   "\n"
+		   "  --json          one JSON object per line (JSON Lines)\n"
+		   "  --count N       exit after N events\n"
+		   "  --timeout SEC   exit after SEC seconds (exit 1 if --count was not reached)\n"
+		   "  -h, --help      this help\n"
+		   "\n"
+		   "Events lost by the kernel (rate limit or full buffer) are reported as\n"
+		   "\"lost N events\" ({\"lost\":N} with --json). Stops on SIGINT/SIGTERM.\n");
 }
 
 struct mon {
 	struct nf_dp *dp;
 	bool json;
-	long count;		/* 0: unlimited */
+	long count; /* 0: unlimited */
 	long printed;
-	uint64_t start_ns;	/* CLOCK_MONOTONIC at start: older events are stale */
-	int64_t mono_to_real;	/* realtime - monotonic, ns */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at start: older events are stale */
+	int64_t mono_to_real; /* realtime - monotonic, ns */
 	struct nf_ep_record *eps;
 	size_t n_eps;
 	time_t eps_loaded;
@@ -287,9 +286,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		}
 		if (e->hook == NF_HOOK_TC)
 			snprintf(where, sizeof(where), "if=%u%s%s%s%s%s", e->ifindex,
-				 ifname[0] ? " (" : "", ifname,
-				 netns && netns[0] ? " in " : "", netns ? netns : "",
-				 ifname[0] ? ")" : "");
+				 ifname[0] ? " (" : "", ifname, netns && netns[0] ? " in " : "",
+				 netns ? netns : "", ifname[0] ? ")" : "");
 		else if (cg[0])
 			snprintf(where, sizeof(where), "cgroup=%s", cg);
 		else
@@ -338,7 +336,8 @@ int cmd_monitor(int argc, char **argv)
 		case 't':
 			timeout = strtod(optarg, &end);
 			if (*end || timeout <= 0) {
-				pr_err("--timeout %s: expected a positive number of seconds", optarg);
+				pr_err("--timeout %s: expected a positive number of seconds",
+				       optarg);
 				return NF_EXIT_USAGE;
 			}
 			break;

@@ -35,10 +35,10 @@
 #include "log.h"
 #include "metrics.h"
 
-#define NF_SERVE_DEFAULT_LISTEN	"127.0.0.1:9471"
+#define NF_SERVE_DEFAULT_LISTEN "127.0.0.1:9471"
 #define NF_SERVE_CONN_LIMIT	32
 #define NF_SERVE_PER_IP_LIMIT	16
-#define NF_SERVE_CONN_TIMEOUT	10	/* seconds */
+#define NF_SERVE_CONN_TIMEOUT	10 /* seconds */
 #define NF_DEBOUNCE_MS		200
 #define NF_CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 
@@ -135,7 +135,7 @@ static int scrape(char **buf, size_t *len)
 	if (dp__is_loaded()) {
 		ret = dp__open(&dp, false);
 		if (ret == -ENOENT) {
-			ret = 0;	/* reset meanwhile */
+			ret = 0; /* reset meanwhile */
 		} else if (!ret) {
 			ret = metrics__collect(&m, &dp->maps);
 			dp__close(dp);
@@ -214,14 +214,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 struct watcher {
 	const char *dir;
-	int ifd;		/* inotify fd, -1 without --policy-dir */
-	int wd;			/* -1: DIR is gone, retry every second */
+	int ifd; /* inotify fd, -1 without --policy-dir */
+	int wd; /* -1: DIR is gone, retry every second */
 	bool pending;
-	struct timespec due;	/* when the debounced apply runs */
+	struct timespec due; /* when the debounced apply runs */
 };
 
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
-		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define WATCH_MASK                                                                               \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | \
+	 IN_MOVE_SELF | IN_ONLYDIR)
 
 static long ms_until(const struct timespec *t)
 {
@@ -253,13 +254,16 @@ static void apply_dir(struct watcher *w)
 	err = apply__paths(paths, 1, true, &res);
 	if (err == -EINVAL)
 		pr_err("policy-dir: %s has invalid input (problems above); the last good policy "
-		       "stays in force", w->dir);
+		       "stays in force",
+		       w->dir);
 	else if (err)
 		pr_err("policy-dir: applying %s failed: %s; tenants not yet swapped keep their "
-		       "previous policy", w->dir, strerror(-err));
+		       "previous policy",
+		       w->dir, strerror(-err));
 	else
 		pr_info("policy-dir: applied %s: %zu policies, %zu tenant objects, %zu tenants "
-			"changed", w->dir, res.n_policies, res.n_tenant_objs, res.n_tenants_changed);
+			"changed",
+			w->dir, res.n_policies, res.n_tenant_objs, res.n_tenants_changed);
 }
 
 static bool add_watch(struct watcher *w)
@@ -306,8 +310,8 @@ static void read_events(struct watcher *w)
 		n = read(w->ifd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
-		for (p = buf; p < buf + n; p += sizeof(struct inotify_event) +
-						((struct inotify_event *)p)->len) {
+		for (p = buf; p < buf + n;
+		     p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			if (ev->mask & IN_IGNORED) {
@@ -321,7 +325,7 @@ static void read_events(struct watcher *w)
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
 				if (w->wd >= 0)
 					inotify_rm_watch(w->ifd, w->wd);
-				continue;	/* IN_IGNORED follows */
+				continue; /* IN_IGNORED follows */
 			}
 			if (relevant(ev, w->dir)) {
 				pr_debug("policy-dir: event 0x%x %s", ev->mask,
@@ -377,7 +381,8 @@ int cmd_serve(int argc, char **argv)
 	nf_log_set_daemon(1);
 	nf_log_setup_libbpf();
 	if (parse_listen(listen, &ss, &v6)) {
-		pr_err("--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9471 or [::1]:9471", listen);
+		pr_err("--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9471 or [::1]:9471",
+		       listen);
 		return NF_EXIT_USAGE;
 	}
 	if (w.dir) {
@@ -404,13 +409,12 @@ int cmd_serve(int argc, char **argv)
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+			     mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)NF_SERVE_CONN_LIMIT,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)NF_SERVE_PER_IP_LIMIT,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)NF_SERVE_CONN_TIMEOUT,
-			     MHD_OPTION_END);
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			     (unsigned int)NF_SERVE_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+			     (unsigned int)NF_SERVE_CONN_TIMEOUT, MHD_OPTION_END);
 	if (!d) {
 		pr_err("cannot listen on %s (address in use or not local?)", listen);
 		goto out;

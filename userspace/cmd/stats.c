@@ -23,10 +23,9 @@ static void usage(FILE *f)
 		"Drop counters per tenant, direction, reason and hook (packets, bytes), and the\n"
 		"new flows allowed per tenant and direction.\n"
 		"\n"
-		"  --json      one JSON document:\n"
-		"              {\"tenants\":[{\"tenant\":NAME,\"drops\":[{\"direction\",\"reason\",\n"
-		"               \"hook\",\"packets\",\"bytes\"}],\"allowed_flows\":{\"ingress\":N,\n"
-		"               \"egress\":N}}]}\n"
+		"  --json      one JSON document: {\"tenants\":[{\"tenant\":NAME,\n"
+		"              \"drops\":[{\"direction\",\"reason\",\"hook\",\"packets\",\n"
+		"              \"bytes\"}],\"allowed_flows\":{\"ingress\":N,\"egress\":N}}]}\n"
 		"  -h, --help  this help\n");
 }
 

@@ -18,18 +18,17 @@
 #include "log.h"
 #include "metrics.h"
 
-#define NF_OBJECTS_DIR	NF_RUN_DIR "/objects"
+#define NF_OBJECTS_DIR NF_RUN_DIR "/objects"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: netfence status [--json]\n"
-		"\n"
-		"Show whether the datapath is loaded, the tenants (id, epoch, compiled rules,\n"
-		"endpoints), the endpoints, each tenant's stored policies, and map usage.\n"
-		"\n"
-		"  --json      one JSON document\n"
-		"  -h, --help  this help\n");
+	fprintf(f, "Usage: netfence status [--json]\n"
+		   "\n"
+		   "Show whether the datapath is loaded, the tenants (id, epoch, compiled rules,\n"
+		   "endpoints), the endpoints, each tenant's stored policies, and map usage.\n"
+		   "\n"
+		   "  --json      one JSON document\n"
+		   "  -h, --help  this help\n");
 }
 
 struct stored {
@@ -75,7 +74,8 @@ static int list_stored(struct stored **out, size_t *n)
 			const char *dash;
 			struct stored *s;
 
-			if (fd->d_name[0] == '.' || len < 6 || strcmp(fd->d_name + len - 5, ".json"))
+			if (fd->d_name[0] == '.' || len < 6 ||
+			    strcmp(fd->d_name + len - 5, ".json"))
 				continue;
 			nv = realloc(v, (cnt + 1) * sizeof(*v));
 			if (!nv) {
@@ -99,7 +99,8 @@ static int list_stored(struct stored **out, size_t *n)
 				snprintf(s->name, sizeof(s->name), "%.*s",
 					 (int)(fd->d_name + len - 5 - dash - 1), dash + 1);
 			} else {
-				snprintf(s->name, sizeof(s->name), "%.*s", (int)(len - 5), fd->d_name);
+				snprintf(s->name, sizeof(s->name), "%.*s", (int)(len - 5),
+					 fd->d_name);
 			}
 		}
 		closedir(sub);
@@ -170,7 +171,8 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 		if (i && !strcmp(st[i].tenant, st[i - 1].tenant))
 			continue;
 		for (j = 0; loaded && j < m->n_tenants; j++)
-			known |= m->tenants[j].has_info && !strcmp(m->tenants[j].name, st[i].tenant);
+			known |= m->tenants[j].has_info &&
+				 !strcmp(m->tenants[j].name, st[i].tenant);
 		if (!known) {
 			printf("stored, not in the kernel: %-24s ", st[i].tenant);
 			policies_line(st, n_st, st[i].tenant);
@@ -265,7 +267,8 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 		if (i && !strcmp(st[i].tenant, st[i - 1].tenant))
 			continue;
 		for (j = 0; loaded && j < m->n_tenants; j++)
-			known |= m->tenants[j].has_info && !strcmp(m->tenants[j].name, st[i].tenant);
+			known |= m->tenants[j].has_info &&
+				 !strcmp(m->tenants[j].name, st[i].tenant);
 		if (known)
 			continue;
 		o = json_object();

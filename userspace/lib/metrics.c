@@ -36,12 +36,18 @@ const char *metrics__hook_name(unsigned int hook)
 const char *metrics__proto_name(unsigned int proto)
 {
 	switch (proto) {
-	case 1: return "icmp";
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 58: return "icmpv6";
-	case 132: return "sctp";
-	default: return NULL;
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 58:
+		return "icmpv6";
+	case 132:
+		return "sctp";
+	default:
+		return NULL;
 	}
 }
 
@@ -97,7 +103,7 @@ void metrics__sort(struct nf_metrics *m)
 
 struct map_desc {
 	__u32 type, key_size, value_size, max_entries;
-	size_t vsize;		/* bytes per value as lookups return it (per-CPU: x ncpus) */
+	size_t vsize; /* bytes per value as lookups return it (per-CPU: x ncpus) */
 };
 
 static bool is_percpu(__u32 type)
@@ -204,7 +210,7 @@ static int dump_iter(int fd, const struct map_desc *d, entry_fn fn, void *ctx, u
 		prev = key;
 		if (fn) {
 			if (bpf_map_lookup_elem(fd, key, val))
-				continue;	/* deleted meanwhile */
+				continue; /* deleted meanwhile */
 			fn(key, val, ctx);
 		}
 		(*n)++;
@@ -272,8 +278,8 @@ int metrics__percpu_u64_sum(int fd, uint64_t *sum)
 
 struct collect_ctx {
 	struct nf_metrics *m;
-	size_t vsize_cpu;	/* per-CPU stride of nf_stats values */
-	uint32_t n_named;	/* tenants in use (nf_tenants is an array) */
+	size_t vsize_cpu; /* per-CPU stride of nf_stats values */
+	uint32_t n_named; /* tenants in use (nf_tenants is an array) */
 	int ncpus;
 	int err;
 };
@@ -290,7 +296,7 @@ static void tenant_cb(const void *key, const void *value, void *arg)
 	memcpy(name, info->name, sizeof(name));
 	name[sizeof(name) - 1] = '\0';
 	if (!name[0] || !id)
-		return;		/* free slot of the nf_tenants array */
+		return; /* free slot of the nf_tenants array */
 	c->n_named++;
 	t = metrics__tenant(c->m, id, name);
 	if (!t) {
@@ -483,27 +489,30 @@ static void tenant_label(FILE *f, const char *metric, const struct nf_tenant_met
 	fputc('"', f);
 }
 
+static void render_drop(FILE *f, const char *name, const struct nf_tenant_metrics *t, int d, int r,
+			int h, bool bytes)
+{
+	const struct nf_counter *c = &t->cnt[d][r][h];
+
+	tenant_label(f, name, t);
+	fprintf(f, ",direction=\"%s\",reason=\"%s\",hook=\"%s\"} %llu\n", dir_names[d],
+		reason_names[r], hook_names[h],
+		(unsigned long long)(bytes ? c->bytes : c->packets));
+}
+
 static void render_drops(FILE *f, const struct nf_metrics *m, bool bytes)
 {
 	const char *name = bytes ? "netfence_drop_bytes_total" : "netfence_drops_total";
 	size_t i;
 	int d, r, h;
 
-	for (i = 0; i < m->n_tenants; i++) {
-		const struct nf_tenant_metrics *t = &m->tenants[i];
-
+	for (i = 0; i < m->n_tenants; i++)
 		for (d = 0; d < NF_DIR_MAX; d++)
 			for (r = NF_DROP_POLICY; r < NF_REASON_MAX; r++)
-				for (h = 0; h < NF_HOOK_MAX; h++) {
-					if (!t->seen[d][r][h])
-						continue;
-					tenant_label(f, name, t);
-					fprintf(f, ",direction=\"%s\",reason=\"%s\",hook=\"%s\"} %llu\n",
-						dir_names[d], reason_names[r], hook_names[h],
-						(unsigned long long)(bytes ? t->cnt[d][r][h].bytes :
-									     t->cnt[d][r][h].packets));
-				}
-	}
+				for (h = 0; h < NF_HOOK_MAX; h++)
+					if (m->tenants[i].seen[d][r][h])
+						render_drop(f, name, &m->tenants[i], d, r, h,
+							    bytes);
 }
 
 int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
@@ -570,7 +579,8 @@ int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
 		}
 	}
 
-	family(f, "netfence_conntrack_entries", "gauge", "Entries in the connection tracking table.");
+	family(f, "netfence_conntrack_entries", "gauge",
+	       "Entries in the connection tracking table.");
 	if (m->loaded)
 		fprintf(f, "netfence_conntrack_entries %llu\n", (unsigned long long)m->ct_entries);
 

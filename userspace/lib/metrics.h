@@ -19,15 +19,15 @@
 #include "datapath.h"
 
 /* Label of tenant id 0 and of stats of tenant ids that no longer exist. */
-#define NF_METRICS_UNKNOWN_TENANT	"unknown"
-#define NF_METRICS_MAX_MAPS		16
+#define NF_METRICS_UNKNOWN_TENANT "unknown"
+#define NF_METRICS_MAX_MAPS	  16
 
 struct nf_tenant_metrics {
-	uint32_t id;		/* 0: unknown (tenant id 0, or no nf_tenants entry) */
+	uint32_t id; /* 0: unknown (tenant id 0, or no nf_tenants entry) */
 	char name[NF_TENANT_NAME_LEN];
-	bool has_info;		/* present in nf_tenants: info is valid */
+	bool has_info; /* present in nf_tenants: info is valid */
 	struct nf_tenant_info info;
-	uint32_t n_endpoints;	/* interface + cgroup endpoints */
+	uint32_t n_endpoints; /* interface + cgroup endpoints */
 	/*
 	 * nf_stats, summed over CPUs (and, for id 0, over vanished tenant ids).
 	 * reason NF_REASON_ALLOWED_FLOW counts new flows allowed; seen[] says the
@@ -38,21 +38,21 @@ struct nf_tenant_metrics {
 };
 
 struct nf_map_usage {
-	char name[16];		/* metric label: "ct", "ports", ... */
+	char name[16]; /* metric label: "ct", "ports", ... */
 	uint32_t entries;
-	uint32_t capacity;	/* max_entries */
+	uint32_t capacity; /* max_entries */
 };
 
 struct nf_metrics {
-	bool loaded;			/* kernel data present (collect ran) */
-	struct nf_tenant_metrics *tenants;	/* sorted by name after collect/sort */
+	bool loaded; /* kernel data present (collect ran) */
+	struct nf_tenant_metrics *tenants; /* sorted by name after collect/sort */
 	size_t n_tenants;
 	uint64_t ct_entries;
 	struct nf_map_usage maps[NF_METRICS_MAX_MAPS];
 	size_t n_maps;
-	bool have_applies;		/* applies_* valid */
+	bool have_applies; /* applies_* valid */
 	uint64_t applies_ok, applies_err;
-	char version[64];		/* netfence_build_info{version} */
+	char version[64]; /* netfence_build_info{version} */
 };
 
 void metrics__init(struct nf_metrics *m);
@@ -81,7 +81,7 @@ int metrics__render(const struct nf_metrics *m, char **buf, size_t *len);
 
 /* Label names of the enums; NULL when out of range. */
 const char *metrics__dir_name(unsigned int dir);
-const char *metrics__reason_name(unsigned int reason);	/* drop reasons; 0 -> "allowed" */
+const char *metrics__reason_name(unsigned int reason); /* drop reasons; 0 -> "allowed" */
 const char *metrics__hook_name(unsigned int hook);
 /* "tcp", "udp", "sctp", "icmp", "icmpv6", or NULL. */
 const char *metrics__proto_name(unsigned int proto);
