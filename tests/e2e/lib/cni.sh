@@ -307,7 +307,7 @@ nf_my_endpoints() { nf_owners | grep -c "^$P-" || true; }
 tc_filters() { # tc_filters POD IFNAME
 	local n=0 d
 	for d in ingress egress; do
-		n=$((n + $(in_ns "$P-$1" tc filter show dev "$2" "$d" 2>/dev/null | grep -c ' bpf ' || true)))
+		n=$((n + $(in_ns "$P-$1" tc filter show dev "$2" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
 	done
 	echo "$n"
 }
