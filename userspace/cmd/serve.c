@@ -66,7 +66,7 @@ static void usage(FILE *f)
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this help\n"
 		"\n"
-		"Runs until SIGTERM or SIGINT; exit 0 on a clean stop.\n");
+		"SIGHUP re-applies DIR. Runs until SIGTERM or SIGINT; exit 0 on a clean stop.\n");
 }
 
 /* "1.2.3.4:80", "[::1]:80", ":80". 0 or -EINVAL. */
