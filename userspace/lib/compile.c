@@ -24,10 +24,12 @@
  *
  * Classes. Equal rule sets share one class (hashing), numbered from 1. A
  * class allows everything when one of its rules has no ports (any_rule: the
- * lowest such rule_ref); otherwise, per L4 protocol, [0, 65535] is split at
- * every range boundary, each piece goes to the lowest rule_ref covering it,
- * adjacent pieces of the same rule are merged and each run is cut into port
- * prefixes, so port entries of one class never overlap.
+ * lowest such rule_ref); otherwise, per L4 protocol, the union of its rules'
+ * port ranges is cut into the fewest non-overlapping prefix blocks that each
+ * lie inside one rule's range, and that rule decides the block. Deciding by
+ * block rather than by port (lowest rule_ref per port) keeps a class whose
+ * rules' ranges interleave from needing an entry per boundary: thousands of
+ * overlapping rules would otherwise overflow nf_ports.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -638,117 +640,109 @@ static int prange_lo_cmp(const void *a, const void *b)
 	return x->ref < y->ref ? -1 : x->ref > y->ref;
 }
 
-/* Min-heap of indices into rng, by rule_ref. */
-static void heap__push(uint32_t *heap, size_t *n, const struct prange *rng, uint32_t v)
+static int cctx__port_entry(struct cctx *cx, uint32_t class_id, uint8_t proto, uint32_t port,
+			    uint8_t plen, uint32_t ref, uint32_t *mask)
 {
-	size_t i = (*n)++;
+	struct nf_port_entry *e;
 
-	while (i) {
-		size_t p = (i - 1) / 2;
-
-		if (rng[heap[p]].ref <= rng[v].ref)
-			break;
-		heap[i] = heap[p];
-		i = p;
-	}
-	heap[i] = v;
-}
-
-static void heap__pop(uint32_t *heap, size_t *n, const struct prange *rng)
-{
-	uint32_t v = heap[--(*n)];
-	size_t i = 0;
-
-	while (2 * i + 1 < *n) {
-		size_t c = 2 * i + 1;
-
-		if (c + 1 < *n && rng[heap[c + 1]].ref < rng[heap[c]].ref)
-			c++;
-		if (rng[v].ref <= rng[heap[c]].ref)
-			break;
-		heap[i] = heap[c];
-		i = c;
-	}
-	if (*n)
-		heap[i] = v;
-}
-
-static int cctx__port_run(struct cctx *cx, uint32_t class_id, uint8_t proto, uint32_t lo,
-			  uint32_t hi, uint32_t ref, uint32_t *mask)
-{
-	uint16_t ports[32];
-	uint8_t plens[32];
-	size_t n, i;
-
-	n = compile__range_to_prefixes((uint16_t)lo, (uint16_t)hi, ports, plens);
-	if (cx->n_ports + n > NF_MAX_PORT_ENTRIES / 2) {
+	if (cx->n_ports >= NF_MAX_PORT_ENTRIES / 2) {
 		pr_err("policy needs more than %u port entries", NF_MAX_PORT_ENTRIES / 2);
 		return -ENOSPC;
 	}
-	if (ARR_RESERVE(cx->ports, cx->cap_ports, cx->n_ports + n))
+	if (ARR_RESERVE(cx->ports, cx->cap_ports, cx->n_ports + 1))
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		struct nf_port_entry *e = &cx->ports[cx->n_ports++];
-
-		memset(e, 0, sizeof(*e));
-		e->key.class_id = class_id;
-		e->key.proto = proto;
-		e->key.plen = plens[i];
-		e->key.port = htons(ports[i]);
-		e->rule_ref = ref;
-		*mask |= 1u << plens[i];
-	}
+	e = &cx->ports[cx->n_ports++];
+	memset(e, 0, sizeof(*e));
+	e->key.class_id = class_id;
+	e->key.proto = proto;
+	e->key.plen = plen;
+	e->key.port = htons((uint16_t)port);
+	e->rule_ref = ref;
+	*mask |= 1u << plen;
 	return 0;
 }
 
-/* Port entries of one class for one protocol, from the ranges of its rules. */
+struct pcover {
+	struct cctx *cx;
+	const struct prange *rng;	/* sorted by lo */
+	const struct prange *best;	/* best[i]: max hi (then lowest ref) among rng[0..i] */
+	size_t nr;
+	uint32_t class_id, *mask;
+	uint8_t proto;
+};
+
+/*
+ * Emit the block [port, port + 2^(16 - plen)), which lies inside the union
+ * of the ranges, as one entry if a single range covers it, else as its two
+ * halves. A single port is always covered, so this ends; and a block is
+ * split only when no one range covers it, so no cover by non-overlapping
+ * blocks inside single ranges has fewer entries.
+ */
+static int pcover__block(const struct pcover *pc, uint32_t port, uint8_t plen)
+{
+	uint32_t last = port + (0x10000u >> plen) - 1;
+	size_t lo = 0, hi = pc->nr;
+	int err;
+
+	while (lo < hi) {	/* first range starting after port */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pc->rng[mid].lo <= port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && pc->best[lo - 1].hi >= last)
+		return cctx__port_entry(pc->cx, pc->class_id, pc->proto, port, plen,
+					pc->best[lo - 1].ref, pc->mask);
+	if (plen >= 16)
+		return -EINVAL;	/* not inside the union: cannot happen */
+	err = pcover__block(pc, port, plen + 1);
+	if (!err)
+		err = pcover__block(pc, port + (0x10000u >> (plen + 1)), plen + 1);
+	return err;
+}
+
+/*
+ * Port entries of one class for one protocol: the union of its rules'
+ * ranges, cut into the fewest prefix blocks each inside one rule's range.
+ * The deciding rule of a block is one that covers all of it (the one
+ * reaching furthest), not necessarily the lowest rule_ref for each port.
+ */
 static int cctx__class_ports(struct cctx *cx, uint32_t class_id, uint8_t proto,
 			     struct prange *rng, size_t nr, uint32_t *mask)
 {
-	uint32_t *bnd = NULL, *heap = NULL, run_lo = 0, run_hi = 0, run_ref = 0;
-	size_t nb = 0, nh = 0, i, k, next = 0;
+	struct pcover pc = { .cx = cx, .rng = rng, .nr = nr, .class_id = class_id,
+			     .mask = mask, .proto = proto };
+	uint16_t ports[32];
+	uint8_t plens[32];
+	struct prange *best;
+	size_t i, k, n;
+	uint32_t run_lo, run_hi;
 	int err = 0;
 
-	bnd = malloc(2 * nr * sizeof(*bnd));
-	heap = malloc(nr * sizeof(*heap));
-	if (!bnd || !heap) {
-		err = -ENOMEM;
-		goto out;
-	}
+	best = malloc(nr * sizeof(*best));
+	if (!best)
+		return -ENOMEM;
 	qsort(rng, nr, sizeof(*rng), prange_lo_cmp);
 	for (i = 0; i < nr; i++) {
-		bnd[nb++] = rng[i].lo;
-		bnd[nb++] = rng[i].hi + 1;
+		best[i] = rng[i];
+		if (i && (best[i - 1].hi > rng[i].hi ||
+			  (best[i - 1].hi == rng[i].hi && best[i - 1].ref < rng[i].ref)))
+			best[i] = best[i - 1];
 	}
-	nb = refs__sort_unique(bnd, (uint32_t)nb);
-	for (k = 0; k + 1 < nb; k++) {
-		uint32_t b = bnd[k], e = bnd[k + 1] - 1, ref;
-
-		while (next < nr && rng[next].lo == b)
-			heap__push(heap, &nh, rng, (uint32_t)next++);
-		while (nh && rng[heap[0]].hi < b)
-			heap__pop(heap, &nh, rng);
-		if (!nh)
-			continue;
-		ref = rng[heap[0]].ref;
-		if (run_ref == ref && run_hi + 1 == b) {
-			run_hi = e;
-			continue;
-		}
-		if (run_ref) {
-			err = cctx__port_run(cx, class_id, proto, run_lo, run_hi, run_ref, mask);
-			if (err)
-				goto out;
-		}
-		run_lo = b;
-		run_hi = e;
-		run_ref = ref;
+	pc.best = best;
+	for (i = 0; i < nr && !err; i = k) {
+		run_lo = rng[i].lo;
+		run_hi = rng[i].hi;
+		for (k = i + 1; k < nr && rng[k].lo <= run_hi + 1; k++)
+			if (rng[k].hi > run_hi)
+				run_hi = rng[k].hi;
+		n = compile__range_to_prefixes((uint16_t)run_lo, (uint16_t)run_hi, ports, plens);
+		for (size_t b = 0; b < n && !err; b++)
+			err = pcover__block(&pc, ports[b], plens[b]);
 	}
-	if (run_ref)
-		err = cctx__port_run(cx, class_id, proto, run_lo, run_hi, run_ref, mask);
-out:
-	free(bnd);
-	free(heap);
+	free(best);
 	return err;
 }
 
