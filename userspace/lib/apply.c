@@ -437,8 +437,12 @@ int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply
 		policy__load_path(ds, paths[i]);
 	policy__check_duplicates(ds);
 	if (ds->n_problems) {
+		/* The CLI contract is one bare line per problem; the daemon logs them. */
 		for (i = 0; i < ds->n_problems; i++)
-			fprintf(stderr, "%s\n", ds->problems[i]);
+			if (nf_log_is_daemon())
+				pr_err("%s", ds->problems[i]);
+			else
+				fprintf(stderr, "%s\n", ds->problems[i]);
 		policy__docset_free(ds);
 		{
 			int lock = dp__lock();

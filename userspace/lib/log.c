@@ -11,6 +11,7 @@ static int log_daemon;
 void nf_log_set_level(enum nf_log_level lvl) { log_level = lvl; }
 enum nf_log_level nf_log_get_level(void) { return log_level; }
 void nf_log_set_daemon(int daemon) { log_daemon = daemon; }
+int nf_log_is_daemon(void) { return log_daemon; }
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 

@@ -11,6 +11,7 @@ void nf_log_set_level(enum nf_log_level lvl);
 enum nf_log_level nf_log_get_level(void);
 /* Prefix every line with "netfence: " (CLI) or a timestamp and level (daemon). */
 void nf_log_set_daemon(int daemon);
+int nf_log_is_daemon(void);
 void nf_log(enum nf_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Route libbpf's messages through nf_log (debug only unless -v). */
 void nf_log_setup_libbpf(void);
