@@ -1178,11 +1178,48 @@ static bool match_iface(const struct nf_ep_record *r, const void *arg)
 	return !strcmp(r->netns, id->netns) && !strcmp(r->ifname, id->ifname);
 }
 
-static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
-			   const struct nf_cidr *addrs, size_t n)
+static bool addr_listed(const struct nf_cidr *list, size_t n, const struct nf_cidr *a)
 {
 	size_t i;
 
+	for (i = 0; list && i < n; i++)
+		if (!memcmp(list[i].addr, a->addr, 16))
+			return true;
+	return false;
+}
+
+/* Forget an endpoint's addresses, except those in keep (a re-attach). */
+static void ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			    const struct nf_cidr *addrs, size_t n, const struct nf_cidr *keep,
+			    size_t n_keep)
+{
+	bool changed = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = r->ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val v;
+
+		if (addr_listed(keep, n_keep, &addrs[i]))
+			continue;
+		memcpy(ak.addr, addrs[i].addr, 16);
+		bpf_map_delete_elem(dp->maps.ep_addrs, &ak);
+		/* only our own ipcache entry: another endpoint may own the address now */
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (!bpf_map_lookup_elem(dp->maps.ipcache, &lk, &v) && v.id == r->tenant_id &&
+		    v.flags == r->ep_id) {
+			bpf_map_delete_elem(dp->maps.ipcache, &lk);
+			changed = true;
+		}
+	}
+	if (changed)
+		bump_ipc_epoch(dp);
+}
+
+static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			   const struct nf_cidr *addrs, size_t n)
+{
 	if (r->is_cgroup) {
 		bpf_map_delete_elem(dp->maps.cg_endpoints, &r->cgroup_id);
 		return;
@@ -1192,21 +1229,7 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 
 		bpf_map_delete_elem(dp->maps.endpoints, &k);
 	}
-	for (i = 0; i < n; i++) {
-		struct nf_ep_addr_key ak = { .ep_id = r->ep_id };
-		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
-		struct nf_ipcache_val v;
-
-		memcpy(ak.addr, addrs[i].addr, 16);
-		bpf_map_delete_elem(dp->maps.ep_addrs, &ak);
-		/* only our own ipcache entry: another endpoint may own the address now */
-		memcpy(lk.addr, addrs[i].addr, 16);
-		if (!bpf_map_lookup_elem(dp->maps.ipcache, &lk, &v) && v.id == r->tenant_id &&
-		    v.flags == r->ep_id)
-			bpf_map_delete_elem(dp->maps.ipcache, &lk);
-	}
-	if (n)
-		bump_ipc_epoch(dp);
+	ep_addrs_remove(dp, r, addrs, n, NULL, 0);
 }
 
 int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
@@ -1271,14 +1294,18 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	}
 	iid.ifindex = ifindex;
 
-	/* Same interface again: keep its id (idempotent), refresh everything. */
+	/*
+	 * Same interface again: keep its id (idempotent) and its endpoint entry
+	 * (no window without one: that would drop as unregistered), forget only
+	 * addresses it no longer has.
+	 */
 	if (!find_record(dp, match_iface, &iid, &old)) {
 		struct nf_cidr *old_addrs = NULL;
 		size_t n_old = 0;
 
 		rec.ep_id = old.ep_id;
 		if (!ep_record_read(old.ep_id, &old, &old_addrs, &n_old))
-			ep_maps_remove(dp, &old, old_addrs, n_old);
+			ep_addrs_remove(dp, &old, old_addrs, n_old, addrs, n_addrs);
 		free(old_addrs);
 	} else {
 		rec.ep_id = dp__alloc_ep_id(dp);
