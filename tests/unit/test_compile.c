@@ -606,6 +606,10 @@ static void test_empty_and_errors(void **state)
 	expect(c, &p, 1, I, "10.0.0.1", 0, ICMP, 0, NULL, 0);
 	compile__free(c);
 
+	assert_int_equal(compile__tenant("me", 0, 0, &p, 1, test_id_fn, NULL, &c), -EINVAL);
+	assert_int_equal(compile__tenant("me", NF_MAX_TENANTS, 0, &p, 1, test_id_fn, NULL, &c),
+			 -EINVAL);
+
 	r = mkrule(p, I);
 	tenants(r, false, "nosuchtenant", NULL);
 	c = (struct nf_compiled *)1;
@@ -886,6 +890,17 @@ static void gen_rule(const struct gen *g, struct nf_rule *r)
 			p->except = zalloc((p->n_except ? p->n_except : 1) * sizeof(*p->except));
 			for (j = 0; j < p->n_except; j++)
 				p->except[j] = gen_except(g, &p->cidr);
+			/* policy.c adds ::ffff:0:0/96 itself to IPv6 cidrs up to /95 */
+			if (!p->cidr.is_v4 && p->cidr.plen < 96 && rndn(2)) {
+				struct nf_cidr v4 = cidr("0.0.0.0/0");
+
+				if (in_cidr(&p->cidr, v4.addr)) {
+					p->except = zalloc((p->n_except + 1) * sizeof(*p->except));
+					for (j = 0; j < p->n_except; j++)
+						p->except[j] = gen_except(g, &p->cidr);
+					p->except[p->n_except++] = v4;
+				}
+			}
 		} else {
 			p->kind = NF_PK_TENANTS;
 			p->negate = rndn(5) < 2;
@@ -1365,6 +1380,36 @@ static void test_big_one_class(void **state)
 	 */
 	assert_int_equal(c->n_ports, 60000);
 	compile__free(c);
+
+	/*
+	 * 100k /32s under one rule with 10,000 copies of 10.0.0.0/8 (ports
+	 * 60000-60010): the walk must not rescan the enclosing peers at every
+	 * prefix (10^9 steps).
+	 */
+	pols = big_tenant(false, 0, 0);
+	{
+		struct nf_policy *p = mkpol("aaa", false, true);
+		struct nf_rule *r = mkrule(p, E);
+		struct nf_policy **all = zalloc((BIG_POLS + 1) * sizeof(*all));
+
+		r->peers = zalloc(10000 * sizeof(*r->peers));
+		for (i = 0; i < 10000; i++) {
+			r->peers[i].kind = NF_PK_IPBLOCK;
+			r->peers[i].cidr = cidr("10.0.0.0/8");
+		}
+		r->n_peers = 10000;
+		port(r, TCP, 60000, 60010);
+		memcpy(all, pols, BIG_POLS * sizeof(*all));
+		all[BIG_POLS] = p;
+		t = now();
+		assert_int_equal(compile__tenant("big", 7, 0, all, BIG_POLS + 1, test_id_fn, NULL,
+						 &c), 0);
+		print_message("100k /32 rules inside 10,000 enclosing peers compiled in %.3f s\n",
+			      now() - t);
+		assert_int_equal(c->n_trie, BIG_RULES + 1);
+		assert_int_equal(c->n_classes, BIG_RULES + 1);
+		compile__free(c);
+	}
 }
 
 int main(void)

@@ -383,6 +383,7 @@ static int compile__addr_dir(struct cctx *cx, uint8_t dir)
 	struct abuild ab = {};
 	size_t i, j, depth = 0, n_tmp;
 	uint32_t ref, cls, parent;
+	bool has_except;
 	int err = 0;
 
 	for (ref = 1; ref <= cx->n_rule; ref++) {
@@ -429,15 +430,34 @@ static int compile__addr_dir(struct cctx *cx, uint8_t dir)
 				if (ab.evs[k].except)
 					ab.peers[ab.evs[k].peer].in_except--;
 		}
-		for (k = i; k < j; k++)
-			if (ab.evs[k].except)
+		has_except = false;
+		for (k = i; k < j; k++) {
+			if (ab.evs[k].except) {
 				ab.peers[ab.evs[k].peer].in_except++;
+				has_except = true;
+			}
+		}
 		parent = depth ? stack[depth - 1].cls : 0;
 		stack[depth++] = (struct anode){ .ev_start = i, .ev_end = j };
 
-		/* Rules with an active peer: peers whose cidr encloses us, not excepted. */
+		/*
+		 * Rules with an active peer: peers whose cidr encloses us, not
+		 * excepted. Without an except here that is the enclosing
+		 * prefix's set plus the peers starting here; else walk the path.
+		 */
 		n_tmp = 0;
-		for (d = 0; d < depth; d++) {
+		d = has_except ? 0 : depth - 1;
+		if (!has_except && parent) {
+			const struct rset *ps = &cx->sets[parent - 1];
+
+			if (ARR_RESERVE(cx->tmp, cx->cap_tmp, ps->n)) {
+				err = -ENOMEM;
+				goto out;
+			}
+			memcpy(cx->tmp, cx->pool + ps->off, ps->n * sizeof(*cx->tmp));
+			n_tmp = ps->n;
+		}
+		for (; d < depth; d++) {
 			for (k = stack[d].ev_start; k < stack[d].ev_end; k++) {
 				const struct aev *ev = &ab.evs[k];
 
@@ -1018,6 +1038,8 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	int err = 0;
 
 	*out = NULL;
+	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
+		return -EINVAL;	/* NF_CLASS_ID() has 12 bits for it */
 	c = calloc(1, sizeof(*c));
 	ord = calloc(n_pols ? n_pols : 1, sizeof(*ord));
 	if (!c || !ord) {
