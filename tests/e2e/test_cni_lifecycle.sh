@@ -4,7 +4,8 @@
 # VERSION; error codes (no prevResult, no tenant, bad version, bad JSON, bad
 # env, unknown netns); ADD -> CHECK -> DEL -> DEL again; CHECK noticing a
 # missing endpoint or detached programs; DEL after the netns is gone and
-# without CNI_NETNS; prevResult in the 0.4.0 and 1.0.0 shapes; GC; STATUS;
+# without CNI_NETNS; prevResult in the 0.4.0 and 1.0.0 shapes; GC (scoped to
+# its network); STATUS;
 # 20 parallel ADDs then DELs leaving no endpoint and no tc program behind.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -148,6 +149,8 @@ pod_add g1
 pod_add g2
 cni ADD "$CONF" g1 eth0 "$T" >/dev/null || fail "ADD g1"
 cni ADD "$CONF" g2 eth0 "$T" >/dev/null || fail "ADD g2"
+pod_add g3	# on another network: not this GC's to judge
+cni ADD "$CONF04" g3 eth0 "$T" >/dev/null || fail "ADD g3"
 GCX=$(jq -cn --arg c "$P-g1" '{"cni.dev/valid-attachments": [{containerID: $c, ifname: "eth0"}]}')
 expect_code "GC with cniVersion 1.0.0" 1 -- nfcni GC "" "" "" <<<"$(nf_conf 1.0.0 "$GCX")"
 expect_eq "GC 1.0.0 removed nothing" "$(owned g2)" 1
@@ -156,11 +159,17 @@ expect_eq "GC prints nothing" "$out" ""
 expect_eq "GC kept the valid attachment" "$(owned g1)" 1
 expect_eq "GC removed the stale endpoint" "$(owned g2)" 0
 expect_eq "GC detached the stale endpoint's programs" "$(tc_filters g2 eth0)" 0
+expect_eq "GC left another network's endpoint" "$(owned g3)" 1
+out=$(nfcni GC "" "" "" <<<"$(nf_conf 1.1.0 '{"cni.dev/valid-attachments": []}' |
+	jq -c '.name += "-04"')") || fail "GC of the other network"
+expect_eq "that network's GC removed it" "$(owned g3)" 0
+expect_eq "and kept this network's" "$(owned g1)" 1
 out=$(nfcni STATUS "" "" "" <<<"$(nf_conf 1.1.0)") || fail "STATUS"
 expect_eq "STATUS prints nothing" "$out" ""
 expect_code "STATUS with cniVersion 1.0.0" 1 -- nfcni STATUS "" "" "" <<<"$(nf_conf 1.0.0)"
 cni DEL "$CONF" g1 eth0 "$T" || fail "DEL g1"
 cni DEL "$CONF" g2 eth0 "$T" || fail "DEL g2"
+cni DEL "$CONF04" g3 eth0 "$T" || fail "DEL g3"
 
 log "20 parallel ADDs, then 20 parallel DELs"
 N=20

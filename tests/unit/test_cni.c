@@ -416,15 +416,10 @@ static void test_gc_list(void **state)
 	assert_int_equal(n, 2);
 	assert_string_equal(o[0], "c1/eth0");
 	assert_string_equal(o[1], "c2/eth0");
-	assert_false(cni_gc__is_stale("c1/eth0", o, n));
-	assert_true(cni_gc__is_stale("c3/eth0", o, n));
-	/* live container's attachment on another network: kept */
-	assert_false(cni_gc__is_stale("c1/net1", o, n));
-	/* c1 must not protect c10 */
-	assert_true(cni_gc__is_stale("c10/eth0", o, n));
-	/* CLI endpoints (no owner) are never CNI's to collect */
-	assert_false(cni_gc__is_stale("", o, n));
-	assert_false(cni_gc__is_stale("manual", o, n));
+	assert_true(cni_gc__is_listed("c1/eth0", o, n));
+	assert_false(cni_gc__is_listed("c3/eth0", o, n));
+	assert_false(cni_gc__is_listed("c1/net1", o, n));
+	assert_false(cni_gc__is_listed("c10/eth0", o, n));
 	cni_owners__free(o, n);
 	cni_conf__free(&c);
 
@@ -440,7 +435,7 @@ static void test_gc_list(void **state)
 			       &err), 0);
 	assert_int_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(n, 0);
-	assert_true(cni_gc__is_stale("c1/eth0", o, n));
+	assert_false(cni_gc__is_listed("c1/eth0", o, n));
 	cni_conf__free(&c);
 
 	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\"}", &err), 0);
@@ -453,6 +448,38 @@ static void test_gc_list(void **state)
 	assert_int_not_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	cni_conf__free(&c);
+}
+
+static void test_markers(void **state)
+{
+	char path[256], owner[CNI_OWNER_LEN];
+
+	assert_true(cni_network_name_valid("netfence-bridge"));
+	assert_true(cni_network_name_valid("k8s-pod-network.v1_x"));
+	assert_false(cni_network_name_valid(""));
+	assert_false(cni_network_name_valid(NULL));
+	assert_false(cni_network_name_valid("../etc"));
+	assert_false(cni_network_name_valid("a/b"));
+	assert_false(cni_network_name_valid(".hidden"));
+
+	assert_int_equal(cni_marker_path(path, sizeof(path), "/run/x", "net", "cid1/eth0"), 0);
+	assert_string_equal(path, "/run/x/net/cid1@eth0");
+	/* ifnames may hold '@' (container ids may not): the first '@' splits */
+	assert_int_equal(cni_marker_path(path, sizeof(path), "/d", "net", "c/a@b"), 0);
+	assert_string_equal(path, "/d/net/c@a@b");
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "c@a@b"), 0);
+	assert_string_equal(owner, "c/a@b");
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "cid1@eth0"), 0);
+	assert_string_equal(owner, "cid1/eth0");
+
+	assert_int_equal(cni_marker_path(path, sizeof(path), "/d", "bad/net", "c/eth0"), -EINVAL);
+	assert_int_equal(cni_marker_path(path, sizeof(path), "/d", "net", "noslash"), -EINVAL);
+	assert_int_equal(cni_marker_path(path, sizeof(path), "/d", "net", "c@x/eth0"), -EINVAL);
+	assert_int_equal(cni_marker_path(path, 8, "/d", "net", "c/eth0"), -ENAMETOOLONG);
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "."), -EINVAL);
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "noat"), -EINVAL);
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "@eth0"), -EINVAL);
+	assert_int_equal(cni_marker_owner(owner, sizeof(owner), "c@"), -EINVAL);
 }
 
 int main(void)
@@ -471,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_convert),
 		cmocka_unit_test(test_error_json),
 		cmocka_unit_test(test_gc_list),
+		cmocka_unit_test(test_markers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

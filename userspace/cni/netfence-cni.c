@@ -9,12 +9,15 @@
  * Config, CNI_ARGS and prevResult handling live in userspace/lib/cni_conf.c
  * so the unit tests can reach them.
  */
+#include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "cni_conf.h"
 #include "datapath.h"
 #include "log.h"
@@ -129,6 +132,52 @@ static int find_owner(struct nf_dp *dp, const char *owner, struct nf_ep_record *
 	return ret;
 }
 
+/* Record that `owner` was added by this network (see cni_conf.h). Best effort:
+ * without the marker the endpoint is only never garbage-collected. */
+static void marker_write(const char *network, const char *owner)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
+		return;	/* no usable network name: nothing GC could scope by */
+	mkdir(NF_RUN_DIR, 0755);
+	mkdir(NF_CNI_STATE_DIR, 0755);
+	*strrchr(path, '/') = '\0';
+	mkdir(path, 0755);
+	path[strlen(path)] = '/';
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		pr_warn("cni: cannot record %s for GC: %s: %s", owner, path, strerror(errno));
+	else
+		close(fd);
+}
+
+static void marker_remove(const char *network, const char *owner)
+{
+	char path[PATH_MAX];
+
+	if (!cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
+		unlink(path);
+}
+
+/* Remove every endpoint record of one owner. */
+static int detach_owner(struct nf_dp *dp, const struct nf_ep_record *recs, size_t n,
+			const char *owner, struct cni_err *err)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		if (recs[i].is_cgroup || strcmp(recs[i].owner, owner))
+			continue;
+		ret = dp__detach_endpoint(dp, recs[i].ep_id);
+		if (ret)
+			return dp_err(err, ret, "removing the endpoint");
+	}
+	return 0;
+}
+
 static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
 	char tenant[NF_TENANT_NAME_LEN];
@@ -197,6 +246,7 @@ static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struc
 						  "attaching to the interface");
 		goto out;
 	}
+	marker_write(conf->name, ep.owner);
 	dp__unlock(lock);
 	lock = -1;
 	ret = print_json(result);
@@ -216,7 +266,7 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 	struct nf_ep_record *recs = NULL;
 	char owner[CNI_OWNER_LEN];
 	struct nf_dp *dp = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	int ret, lock;
 
 	ret = need_env(env, err, false);
@@ -226,8 +276,10 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 	if (ret)
 		return ret;
 	ret = dp__open(&dp, false);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
+		marker_remove(conf->name, owner);
 		return 0;	/* nothing loaded: nothing to remove */
+	}
 	if (ret)
 		return dp_err(err, ret, "opening the datapath");
 	lock = dp__lock();
@@ -236,20 +288,12 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 		goto out;
 	}
 	ret = dp__list_endpoints(dp, &recs, &n);
-	if (ret) {
+	if (ret)
 		dp_err(err, ret, "listing endpoints");
-		goto unlock;
-	}
-	for (i = 0; i < n; i++) {
-		if (recs[i].is_cgroup || strcmp(recs[i].owner, owner))
-			continue;
-		ret = dp__detach_endpoint(dp, recs[i].ep_id);
-		if (ret) {
-			dp_err(err, ret, "removing the endpoint");
-			goto unlock;
-		}
-	}
-unlock:
+	else
+		ret = detach_owner(dp, recs, n, owner, err);
+	if (!ret)
+		marker_remove(conf->name, owner);
 	dp__unlock(lock);
 out:
 	free(recs);
@@ -311,46 +355,70 @@ out:
 	return ret;
 }
 
+/*
+ * GC: remove the endpoints this network added (its markers) whose attachment
+ * is not in the valid list. Other networks' endpoints are not ours to judge.
+ */
 static int cmd_gc(const struct cni_conf *conf, struct cni_err *err)
 {
+	char dir[PATH_MAX], path[PATH_MAX + 256], owner[CNI_OWNER_LEN];
 	struct nf_ep_record *recs = NULL;
 	struct nf_dp *dp = NULL;
 	char **owners = NULL;
-	size_t n_owners = 0, n = 0, i;
-	int ret, lock;
+	size_t n_owners = 0, n = 0;
+	struct dirent *de;
+	DIR *d = NULL;
+	int ret, lock = -1;
 
 	if (cni_version_cmp(conf->version, "1.1.0") < 0)
 		return cni_err__set(err, CNI_ERR_INCOMPATIBLE_VERSION,
 				    "config version does not allow GC", "GC needs cniVersion 1.1.0");
+	if (!cni_network_name_valid(conf->name))
+		return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "invalid network config",
+				    "GC needs a valid network name");
 	ret = cni_conf__valid_attachments(conf, &owners, &n_owners, err);
 	if (ret)
 		return ret;
+	snprintf(dir, sizeof(dir), "%s/%s", NF_CNI_STATE_DIR, conf->name);
 	ret = dp__open(&dp, false);
 	if (ret == -ENOENT) {
-		ret = 0;
-		goto out;
-	}
-	if (ret) {
+		dp = NULL;
+	} else if (ret) {
 		dp_err(err, ret, "opening the datapath");
 		goto out;
+	} else {
+		lock = dp__lock();
+		if (lock < 0) {
+			ret = dp_err(err, lock, "taking the node lock");
+			goto out;
+		}
+		ret = dp__list_endpoints(dp, &recs, &n);
+		if (ret) {
+			dp_err(err, ret, "listing endpoints");
+			goto out;
+		}
 	}
-	lock = dp__lock();
-	if (lock < 0) {
-		ret = dp_err(err, lock, "taking the node lock");
-		goto out;
-	}
-	ret = dp__list_endpoints(dp, &recs, &n);
-	if (ret)
-		dp_err(err, ret, "listing endpoints");
-	for (i = 0; !ret && i < n; i++) {
-		if (recs[i].is_cgroup || !cni_gc__is_stale(recs[i].owner, owners, n_owners))
+	ret = 0;
+	d = opendir(dir);
+	if (!d)
+		goto out;	/* this network never added an endpoint here */
+	while ((de = readdir(d))) {
+		if (cni_marker_owner(owner, sizeof(owner), de->d_name) ||
+		    cni_gc__is_listed(owner, owners, n_owners))
 			continue;
-		ret = dp__detach_endpoint(dp, recs[i].ep_id);
-		if (ret)
-			dp_err(err, ret, "removing a stale endpoint");
+		if (dp) {
+			ret = detach_owner(dp, recs, n, owner, err);
+			if (ret)
+				break;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
 	}
-	dp__unlock(lock);
 out:
+	if (d)
+		closedir(d);
+	if (lock >= 0)
+		dp__unlock(lock);
 	free(recs);
 	dp__close(dp);
 	cni_owners__free(owners, n_owners);

@@ -534,19 +534,55 @@ void cni_owners__free(char **owners, size_t n)
 	free(owners);
 }
 
-bool cni_gc__is_stale(const char *owner, char *const *owners, size_t n)
+bool cni_gc__is_listed(const char *owner, char *const *owners, size_t n)
 {
-	const char *slash = owner ? strchr(owner, '/') : NULL;
-	size_t cid_len, i;
+	size_t i;
 
-	if (!slash || slash == owner)
-		return false;	/* not a CNI endpoint (CLI attach has no owner) */
-	cid_len = (size_t)(slash - owner);
 	for (i = 0; i < n; i++) {
 		if (!strcmp(owners[i], owner))
+			return true;
+	}
+	return false;
+}
+
+bool cni_network_name_valid(const char *name)
+{
+	const char *p;
+
+	if (!name || !isalnum((unsigned char)name[0]) || strlen(name) > 128)
+		return false;
+	for (p = name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
 			return false;
-		if (!strncmp(owners[i], owner, cid_len + 1))
-			return false;	/* live container, other network */
 	}
 	return true;
+}
+
+int cni_marker_path(char *buf, size_t len, const char *dir, const char *network,
+		    const char *owner)
+{
+	const char *slash = strchr(owner, '/');
+	int n;
+
+	if (!cni_network_name_valid(network) || !slash || slash == owner || !slash[1] ||
+	    memchr(owner, '@', (size_t)(slash - owner)))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s/%s/%.*s@%s", dir, network, (int)(slash - owner), owner,
+		     slash + 1);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cni_marker_owner(char *buf, size_t len, const char *fname)
+{
+	const char *at = strchr(fname, '@');
+	int n;
+
+	if (!at || at == fname || !at[1] || fname[0] == '.')
+		return -EINVAL;
+	n = snprintf(buf, len, "%.*s/%s", (int)(at - fname), fname, at + 1);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
 }

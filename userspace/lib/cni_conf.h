@@ -122,13 +122,24 @@ json_t *cni_result__convert(const json_t *prev, const char *version, struct cni_
 int cni_conf__valid_attachments(const struct cni_conf *c, char ***owners, size_t *n,
 				struct cni_err *err);
 void cni_owners__free(char **owners, size_t n);
+/* Whether an owner ("cid/ifname") is among the valid attachments. */
+bool cni_gc__is_listed(const char *owner, char *const *owners, size_t n);
+
 /*
- * Whether GC removes the endpoint with this owner: it is a CNI owner
- * ("cid/ifname"), not listed, and its container is not listed under another
- * ifname either. The last rule keeps the endpoints a live container has on
- * other networks (Multus secondary interfaces): every network's GC sees only
- * its own attachments, and removing an endpoint lifts its fence.
+ * Which network an endpoint was added by. A node has several networks (a
+ * primary conflist, Multus secondary ones, podman networks), and the runtime
+ * calls GC once per network with only that network's attachments: GC must
+ * not touch the others' endpoints, since removing an endpoint lifts its
+ * fence. ADD leaves a marker file DIR/<network>/<cid>@<ifname> (a container
+ * id never holds '@'); DEL and GC remove it; GC walks its network's markers.
  */
-bool cni_gc__is_stale(const char *owner, char *const *owners, size_t n);
+#define NF_CNI_STATE_DIR	"/run/netfence/cni"
+/* CNI network names: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$, at most 128 characters. */
+bool cni_network_name_valid(const char *name);
+/* DIR/<network>/<cid>@<ifname>; -EINVAL (bad network or owner), -ENAMETOOLONG. */
+int cni_marker_path(char *buf, size_t len, const char *dir, const char *network,
+		    const char *owner);
+/* Marker file name "<cid>@<ifname>" -> owner "cid/ifname"; -EINVAL if not one. */
+int cni_marker_owner(char *buf, size_t len, const char *fname);
 
 #endif /* NETFENCE_CNI_CONF_H */

@@ -76,6 +76,8 @@ cni_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	"$NETFENCE" reset >/dev/null 2>&1
+	rm -rf /run/netfence/cni/"$P"-*	# netfence-cni's GC markers of our networks
+	rmdir /run/netfence/cni 2>/dev/null
 	[[ "$WORK" == /tmp/nfcni.* ]] && rm -rf "$WORK"
 	if [ "$rc" -eq 0 ] && [ "$FAILS" -ne 0 ]; then
 		rc=1
