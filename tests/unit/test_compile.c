@@ -247,7 +247,7 @@ static void expect(const struct nf_compiled *c, struct nf_policy **pols, size_t 
 
 	if (!want_policy) {
 		if (ref || ok)
-			fail_msg("%s id %u proto %u port %u: want deny, compiled rule %u, refeval %d",
+			fail_msg("%s id %u proto %u port %u: want deny, compiled %u, refeval %d",
 				 addr, peer_id, proto, port, ref, ok);
 		return;
 	}
@@ -257,10 +257,11 @@ static void expect(const struct nf_compiled *c, struct nf_policy **pols, size_t 
 	assert_true(named_rule_matches(c, pols, n, &q, ref));
 	if (!strcmp(want_policy, ANY_RULE))
 		return;
-	if (strcmp(c->rules[ref - 1].policy, want_policy) || c->rules[ref - 1].index != want_index ||
+	if (strcmp(c->rules[ref - 1].policy, want_policy) ||
+	    c->rules[ref - 1].index != want_index ||
 	    c->rules[ref - 1].dir != dir)
-		fail_msg("%s id %u proto %u port %u: decided by %s/%u/%u, want %s/%u", addr, peer_id,
-			 proto, port, c->rules[ref - 1].policy, c->rules[ref - 1].dir,
+		fail_msg("%s id %u proto %u port %u: decided by %s/%u/%u, want %s/%u", addr,
+			 peer_id, proto, port, c->rules[ref - 1].policy, c->rules[ref - 1].dir,
 			 c->rules[ref - 1].index, want_policy, want_index);
 }
 
@@ -452,7 +453,7 @@ static void test_port_ranges(void **state)
 	expect(c, &p, 1, E, "10.0.0.1", 0, SCTP, 6, NULL, 0);
 	expect(c, &p, 1, E, "10.0.0.1", 0, SCTP, 8, NULL, 0);
 	expect(c, &p, 1, E, "10.0.0.1", 0, SCTP, 1000, NULL, 0);	/* protocol mismatch */
-	expect(c, &p, 1, E, "10.0.0.1", 0, ICMP, 0, NULL, 0);		/* ICMP never by ports */
+	expect(c, &p, 1, E, "10.0.0.1", 0, ICMP, 0, NULL, 0);	/* never by ports */
 	expect(c, &p, 1, E, "11.0.0.1", 0, TCP, 1000, NULL, 0);
 	compile__free(c);
 }
@@ -631,7 +632,8 @@ static void test_class_ids(void **state)
 	ipblock(r, "10.1.0.0/16", NULL);
 	port(r, TCP, 80, 80);
 	for (uint32_t epoch = 0; epoch < 2; epoch++) {
-		assert_int_equal(compile__tenant("me", 4095, epoch, &p, 1, test_id_fn, NULL, &c), 0);
+		assert_int_equal(compile__tenant("me", 4095, epoch, &p, 1, test_id_fn, NULL, &c),
+				 0);
 		assert_int_equal(c->n_classes, 2);
 		assert_int_equal(c->n_trie, 2);
 		/* [80, 81] is one /15 block: rule 1 keeps 80 and 81 in both classes */
@@ -641,7 +643,7 @@ static void test_class_ids(void **state)
 
 			assert_int_equal(id >> 20, 4095);
 			assert_int_equal((id >> 19) & 1, epoch);
-			assert_true((id & NF_CLASS_MAX_INDEX) >= 1 && (id & NF_CLASS_MAX_INDEX) <= 2);
+			assert_in_range(id & NF_CLASS_MAX_INDEX, 1, 2);
 			assert_int_equal(c->trie[i].val.plen_mask[NF_L4_TCP], 1u << 15);
 		}
 		compile__free(c);
@@ -979,8 +981,9 @@ static void gen_probe_addr(const struct gen *g, struct nf_policy **pols, size_t 
 		if (r->n_peers) {
 			pe = &r->peers[rndn((uint32_t)r->n_peers)];
 			if (pe->kind == NF_PK_IPBLOCK) {
-				c = pe->n_except && rndn(2) ? pe->except[rndn((uint32_t)pe->n_except)]
-							    : pe->cidr;
+				c = pe->cidr;
+				if (pe->n_except && rndn(2))
+					c = pe->except[rndn((uint32_t)pe->n_except)];
 				memcpy(a, c.addr, 16);
 				switch (rndn(5)) {
 				case 0:	/* first - 1 */
@@ -1149,7 +1152,7 @@ static size_t differential_one(const struct gen *g, struct nf_policy **pols, siz
 		ok = refeval__decide("me", pols, n, &q, test_name_fn, NULL, &pol, &idx);
 		if (!!ref != ok) {
 			print_query(&q);
-			fail_msg("seed %llu iter %zu probe %zu: compiled rule %u, refeval %d (%s/%u)",
+			fail_msg("seed %llu iter %zu probe %zu: compiled %u, refeval %d (%s/%u)",
 				 seed, iter, k, ref, ok, pol ? pol : "-", idx);
 		}
 		if (!ref)
@@ -1159,7 +1162,8 @@ static size_t differential_one(const struct gen *g, struct nf_policy **pols, siz
 		if (!named_rule_matches(c, pols, n, &q, ref)) {
 			print_query(&q);
 			fail_msg("seed %llu iter %zu probe %zu: rule %u (%s/%u) does not match",
-				 seed, iter, k, ref, c->rules[ref - 1].policy, c->rules[ref - 1].index);
+				 seed, iter, k, ref, c->rules[ref - 1].policy,
+				 c->rules[ref - 1].index);
 		}
 	}
 	compile__free(c);
@@ -1251,6 +1255,7 @@ static struct nf_policy **big_tenant(bool v6, uint16_t lo, uint16_t hi)
 	}
 	for (i = 0; i < BIG_RULES; i++) {
 		struct nf_peer *p = &peers[i];
+		uint16_t one = (uint16_t)(1 + i % 60000);
 
 		p->kind = NF_PK_IPBLOCK;
 		if (v6) {
@@ -1273,8 +1278,8 @@ static struct nf_policy **big_tenant(bool v6, uint16_t lo, uint16_t hi)
 			p->cidr.addr[15] = (uint8_t)i;
 			p->cidr.plen = 128;
 		}
-		ports[i] = (struct nf_port_range){ .proto = TCP, .lo = lo ? lo : (uint16_t)(1 + i % 60000),
-						   .hi = hi ? hi : (uint16_t)(1 + i % 60000) };
+		ports[i] = (struct nf_port_range){ .proto = TCP, .lo = lo ? lo : one,
+						   .hi = hi ? hi : one };
 		rules[i].peers = p;
 		rules[i].n_peers = 1;
 		rules[i].ports = &ports[i];

@@ -221,7 +221,8 @@ static int cctx__intern(struct cctx *cx, const uint32_t *refs, uint32_t n, uint3
 	for (i = h & (cx->ht_size - 1); (s = cx->ht[i]); i = (i + 1) & (cx->ht_size - 1)) {
 		const struct rset *rs = &cx->sets[s - 1];
 
-		if (rs->hash == h && rs->n == n && !memcmp(cx->pool + rs->off, refs, n * sizeof(*refs))) {
+		if (rs->hash == h && rs->n == n &&
+		    !memcmp(cx->pool + rs->off, refs, n * sizeof(*refs))) {
 			*cls = s;
 			return 0;
 		}
@@ -423,7 +424,8 @@ static int compile__addr_dir(struct cctx *cx, uint8_t dir)
 		while (depth) {
 			const struct aev *top = &ab.evs[stack[depth - 1].ev_start];
 
-			if (top->plen <= node->plen && addr__prefix_eq(top->addr, node->addr, top->plen))
+			if (top->plen <= node->plen &&
+			    addr__prefix_eq(top->addr, node->addr, top->plen))
 				break;
 			depth--;
 			for (k = stack[depth].ev_start; k < stack[depth].ev_end; k++)
@@ -547,7 +549,8 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 					goto out;
 				}
 				occ[n_occ++] = (struct iocc){ .name = p->names[j], .rule = ref,
-							      .peer = peer_seq, .negate = p->negate };
+							      .peer = peer_seq,
+							      .negate = p->negate };
 			}
 		}
 		if (nneg[ref])
