@@ -57,15 +57,19 @@ static void test_args(void **state)
 	char buf[64];
 
 	assert_int_equal(cni_args__get("IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=p",
-				       "K8S_POD_NAMESPACE", buf, sizeof(buf)), 0);
+				       "K8S_POD_NAMESPACE", buf, sizeof(buf)),
+			 0);
 	assert_string_equal(buf, "team-a");
 	/* malformed pairs are skipped, not fatal */
 	assert_int_equal(cni_args__get(";;=x;noequals;K8S_POD_NAMESPACE=b;", "K8S_POD_NAMESPACE",
-				       buf, sizeof(buf)), 0);
+				       buf, sizeof(buf)),
+			 0);
 	assert_string_equal(buf, "b");
 	/* first occurrence wins; a key that is a prefix of another does not match it */
-	assert_int_equal(cni_args__get("K8S_POD_NAMESPACEX=no;K8S_POD_NAMESPACE=c;K8S_POD_NAMESPACE=d",
-				       "K8S_POD_NAMESPACE", buf, sizeof(buf)), 0);
+	assert_int_equal(
+		cni_args__get("K8S_POD_NAMESPACEX=no;K8S_POD_NAMESPACE=c;K8S_POD_NAMESPACE=d",
+			      "K8S_POD_NAMESPACE", buf, sizeof(buf)),
+		0);
 	assert_string_equal(buf, "c");
 	assert_int_equal(cni_args__get("K=v=w", "K", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "v=w");
@@ -123,9 +127,13 @@ static void test_conf(void **state)
 	struct cni_conf c;
 	struct cni_err err;
 
-	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"netfence-cni\","
-			       "\"capabilities\":{\"portMappings\":true},\"runtimeConfig\":{\"x\":1},"
-			       "\"whatever\":[1,2],\"tenant\":\"team-a\",\"prevResult\":null}", &err), 0);
+	assert_int_equal(
+		parse(&c,
+		      "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"netfence-cni\","
+		      "\"capabilities\":{\"portMappings\":true},\"runtimeConfig\":{\"x\":1},"
+		      "\"whatever\":[1,2],\"tenant\":\"team-a\",\"prevResult\":null}",
+		      &err),
+		0);
 	assert_string_equal(c.version, "1.0.0");
 	assert_string_equal(c.name, "n");
 	assert_string_equal(c.tenant, "team-a");
@@ -159,7 +167,8 @@ static void test_conf(void **state)
 	assert_int_not_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"tenant\":7}", &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	cni_conf__free(&c);
-	assert_int_not_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"tenant\":\"Team_A\"}", &err), 0);
+	assert_int_not_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"tenant\":\"Team_A\"}", &err),
+			     0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	assert_non_null(strstr(err.details, "DNS-1123"));
 	cni_conf__free(&c);
@@ -178,7 +187,8 @@ static void test_tenant(void **state)
 
 	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\"}", &err), 0);
 	assert_int_equal(cni_tenant__resolve(&c, "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns", t,
-					     sizeof(t), &err), 0);
+					     sizeof(t), &err),
+			 0);
 	assert_string_equal(t, "ns");
 	assert_int_not_equal(cni_tenant__resolve(&c, "K8S_POD_NAME=x", t, sizeof(t), &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
@@ -186,8 +196,8 @@ static void test_tenant(void **state)
 	assert_non_null(strstr(err.details, "K8S_POD_NAMESPACE"));
 	assert_int_not_equal(cni_tenant__resolve(&c, NULL, t, sizeof(t), &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
-	assert_int_not_equal(cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=Bad_NS", t, sizeof(t),
-						 &err), 0);
+	assert_int_not_equal(
+		cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=Bad_NS", t, sizeof(t), &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_ENV);
 	cni_conf__free(&c);
 }
@@ -329,8 +339,9 @@ static void test_convert(void **state)
 	assert_string_equal(json_string_value(json_object_get(out, "cniVersion")), "1.0.0");
 	json_array_foreach(json_object_get(out, "ips"), i, ip)
 		assert_null(json_object_get(ip, "version"));
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-				 json_object_get(out, "ips"), 0), "interface")), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(out, "ips"), 0), "interface")),
+			 2);
 	assert_true(json_equal(json_object_get(out, "dns"), json_object_get(prev040, "dns")));
 	assert_true(json_equal(json_object_get(out, "routes"), json_object_get(prev040, "routes")));
 	assert_true(json_equal(json_object_get(out, "interfaces"),
@@ -364,7 +375,8 @@ static void test_convert(void **state)
 	out = cni_result__convert(prev100, "0.4.0", &err);
 	assert_non_null(out);
 	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(out, "ips"), 0), "version")), "6");
+				    json_array_get(json_object_get(out, "ips"), 0), "version")),
+			    "6");
 	json_decref(out);
 	json_decref(prev100);
 
@@ -409,9 +421,12 @@ static void test_gc_list(void **state)
 	char **o;
 	size_t n;
 
-	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"cni.dev/valid-attachments\":"
+	assert_int_equal(parse(&c,
+			       "{\"cniVersion\":\"1.1.0\",\"cni.dev/valid-attachments\":"
 			       "[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
-			       "{\"containerID\":\"c2\",\"ifname\":\"eth0\"}]}", &err), 0);
+			       "{\"containerID\":\"c2\",\"ifname\":\"eth0\"}]}",
+			       &err),
+			 0);
 	assert_int_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(o[0], "c1/eth0");
@@ -423,8 +438,11 @@ static void test_gc_list(void **state)
 	cni_owners__free(o, n);
 	cni_conf__free(&c);
 
-	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"cni.dev/attachments\":"
-			       "[{\"containerID\":\"c9\",\"ifname\":\"net1\"}]}", &err), 0);
+	assert_int_equal(parse(&c,
+			       "{\"cniVersion\":\"1.1.0\",\"cni.dev/attachments\":"
+			       "[{\"containerID\":\"c9\",\"ifname\":\"net1\"}]}",
+			       &err),
+			 0);
 	assert_int_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(o[0], "c9/net1");
@@ -432,7 +450,8 @@ static void test_gc_list(void **state)
 	cni_conf__free(&c);
 
 	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"cni.dev/valid-attachments\":null}",
-			       &err), 0);
+			       &err),
+			 0);
 	assert_int_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_false(cni_gc__is_listed("c1/eth0", o, n));
@@ -443,8 +462,11 @@ static void test_gc_list(void **state)
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	cni_conf__free(&c);
 
-	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"cni.dev/valid-attachments\":"
-			       "[{\"containerID\":\"c1\"}]}", &err), 0);
+	assert_int_equal(parse(&c,
+			       "{\"cniVersion\":\"1.1.0\",\"cni.dev/valid-attachments\":"
+			       "[{\"containerID\":\"c1\"}]}",
+			       &err),
+			 0);
 	assert_int_not_equal(cni_conf__valid_attachments(&c, &o, &n, &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	cni_conf__free(&c);

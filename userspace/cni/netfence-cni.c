@@ -22,7 +22,7 @@
 #include "datapath.h"
 #include "log.h"
 
-#define STDIN_MAX	(16u << 20)	/* a config larger than this is not a config */
+#define STDIN_MAX (16u << 20) /* a config larger than this is not a config */
 
 struct cni_env {
 	const char *command;
@@ -140,7 +140,7 @@ static void marker_write(const char *network, const char *owner)
 	int fd;
 
 	if (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
-		return;	/* no usable network name: nothing GC could scope by */
+		return; /* no usable network name: nothing GC could scope by */
 	mkdir(NF_RUN_DIR, 0755);
 	mkdir(NF_CNI_STATE_DIR, 0755);
 	*strrchr(path, '/') = '\0';
@@ -242,8 +242,9 @@ static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struc
 	ep.n_addrs = n_addrs;
 	ret = dp__attach_iface(dp, &ep);
 	if (ret) {
-		dp_err(err, ret, ret == -ENODEV ? "interface not found in CNI_NETNS" :
-						  "attaching to the interface");
+		dp_err(err, ret,
+		       ret == -ENODEV ? "interface not found in CNI_NETNS" :
+					"attaching to the interface");
 		goto out;
 	}
 	marker_write(conf->name, ep.owner);
@@ -278,7 +279,7 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 	ret = dp__open(&dp, false);
 	if (ret == -ENOENT) {
 		marker_remove(conf->name, owner);
-		return 0;	/* nothing loaded: nothing to remove */
+		return 0; /* nothing loaded: nothing to remove */
 	}
 	if (ret)
 		return dp_err(err, ret, "opening the datapath");
@@ -372,7 +373,8 @@ static int cmd_gc(const struct cni_conf *conf, struct cni_err *err)
 
 	if (cni_version_cmp(conf->version, "1.1.0") < 0)
 		return cni_err__set(err, CNI_ERR_INCOMPATIBLE_VERSION,
-				    "config version does not allow GC", "GC needs cniVersion 1.1.0");
+				    "config version does not allow GC",
+				    "GC needs cniVersion 1.1.0");
 	if (!cni_network_name_valid(conf->name))
 		return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "invalid network config",
 				    "GC needs a valid network name");
@@ -401,7 +403,7 @@ static int cmd_gc(const struct cni_conf *conf, struct cni_err *err)
 	ret = 0;
 	d = opendir(dir);
 	if (!d)
-		goto out;	/* this network never added an endpoint here */
+		goto out; /* this network never added an endpoint here */
 	while ((de = readdir(d))) {
 		if (cni_marker_owner(owner, sizeof(owner), de->d_name) ||
 		    cni_gc__is_listed(owner, owners, n_owners))
@@ -489,7 +491,8 @@ int main(int argc, char **argv)
 	if (!env.command) {
 		if (argc > 1 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))) {
 			printf("netfence-cni %s\nCNI protocol versions supported: 0.4.0, 1.0.0, "
-			       "1.1.0\n", NF_VERSION);
+			       "1.1.0\n",
+			       NF_VERSION);
 			return 0;
 		}
 		cni_err__set(&err, CNI_ERR_INVALID_ENV, "missing CNI_COMMAND",

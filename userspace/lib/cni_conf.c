@@ -98,7 +98,7 @@ char *cni_version_json(const char *conf_version)
 		json_array_append_new(arr, json_string(cni_supported_versions[i]));
 	json_object_set_new(o, "cniVersion",
 			    json_string(conf_version && *conf_version ? conf_version :
-								       CNI_VERSION_DEFAULT));
+									CNI_VERSION_DEFAULT));
 	json_object_set(o, "supportedVersions", arr);
 	s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
 out:
@@ -148,10 +148,10 @@ int cni_conf__parse(struct cni_conf *c, const char *text, size_t len, struct cni
 	/* libcni reads an absent cniVersion as 0.1.0. */
 	snprintf(c->version, sizeof(c->version), "%s", v ? json_string_value(v) : "0.1.0");
 	if (!cni_version_supported(v ? json_string_value(v) : NULL))
-		return cni_err__set(err, CNI_ERR_INCOMPATIBLE_VERSION,
-				    "incompatible CNI versions",
-				    "config is \"%s\", plugin supports [\"0.4.0\" \"1.0.0\" \"1.1.0\"]",
-				    v ? json_string_value(v) : "0.1.0");
+		return cni_err__set(
+			err, CNI_ERR_INCOMPATIBLE_VERSION, "incompatible CNI versions",
+			"config is \"%s\", plugin supports [\"0.4.0\" \"1.0.0\" \"1.1.0\"]",
+			v ? json_string_value(v) : "0.1.0");
 
 	v = json_object_get(c->root, "name");
 	if (v && !json_is_null(v)) {
@@ -236,13 +236,15 @@ int cni_tenant__resolve(const struct cni_conf *c, const char *cni_args, char *bu
 	}
 	ret = cni_args__get(cni_args, "K8S_POD_NAMESPACE", ns, sizeof(ns));
 	if (ret == -ENAMETOOLONG || (ret == 0 && ns[0] && !is_dns1123_label(ns)))
-		return cni_err__set(err, CNI_ERR_INVALID_ENV, "invalid tenant",
-				    "K8S_POD_NAMESPACE in CNI_ARGS (\"%.100s\") is not a DNS-1123 label",
-				    ret == 0 ? ns : "...");
+		return cni_err__set(
+			err, CNI_ERR_INVALID_ENV, "invalid tenant",
+			"K8S_POD_NAMESPACE in CNI_ARGS (\"%.100s\") is not a DNS-1123 label",
+			ret == 0 ? ns : "...");
 	if (ret || !ns[0])
-		return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "no tenant",
-				    "set \"tenant\" in the network config or pass K8S_POD_NAMESPACE "
-				    "in CNI_ARGS");
+		return cni_err__set(
+			err, CNI_ERR_INVALID_CONFIG, "no tenant",
+			"set \"tenant\" in the network config or pass K8S_POD_NAMESPACE "
+			"in CNI_ARGS");
 	snprintf(buf, len, "%s", ns);
 	return 0;
 }
@@ -338,8 +340,7 @@ static int parse_ip_cidr(const char *s, struct nf_cidr *out, int *family)
 }
 
 /* One ips[] entry: validated address and family. */
-static int ip_entry(const json_t *ip, size_t i, struct nf_cidr *c, int *family,
-		    struct cni_err *err)
+static int ip_entry(const json_t *ip, size_t i, struct nf_cidr *c, int *family, struct cni_err *err)
 {
 	const json_t *a, *v;
 
@@ -349,7 +350,8 @@ static int ip_entry(const json_t *ip, size_t i, struct nf_cidr *c, int *family,
 	a = json_object_get(ip, "address");
 	if (!json_is_string(a) || parse_ip_cidr(json_string_value(a), c, family))
 		return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "invalid prevResult",
-				    "prevResult.ips[%zu].address: not a valid IP address/prefix", i);
+				    "prevResult.ips[%zu].address: not a valid IP address/prefix",
+				    i);
 	v = json_object_get(ip, "version");
 	if (v && !json_is_null(v)) {
 		const char *want = *family == 4 ? "4" : "6";
@@ -513,7 +515,8 @@ int cni_conf__valid_attachments(const struct cni_conf *c, char ***owners, size_t
 			return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "invalid network config",
 					    "%s[%zu]: needs string containerID and ifname", key, i);
 		}
-		if (asprintf(&arr[i], "%s/%s", json_string_value(cid), json_string_value(ifn)) < 0) {
+		if (asprintf(&arr[i], "%s/%s", json_string_value(cid), json_string_value(ifn)) <
+		    0) {
 			cni_owners__free(arr, i);
 			return cni_err__set(err, CNI_ERR_IO, "out of memory", NULL);
 		}
@@ -558,8 +561,7 @@ bool cni_network_name_valid(const char *name)
 	return true;
 }
 
-int cni_marker_path(char *buf, size_t len, const char *dir, const char *network,
-		    const char *owner)
+int cni_marker_path(char *buf, size_t len, const char *dir, const char *network, const char *owner)
 {
 	const char *slash = strchr(owner, '/');
 	int n;

@@ -18,25 +18,25 @@
 #include "policy.h"
 
 /* Error codes of the CNI spec ("Error" section). */
-#define CNI_ERR_INCOMPATIBLE_VERSION	1
-#define CNI_ERR_UNSUPPORTED_FIELD	2
-#define CNI_ERR_UNKNOWN_CONTAINER	3
-#define CNI_ERR_INVALID_ENV		4
-#define CNI_ERR_IO			5
-#define CNI_ERR_DECODE			6
-#define CNI_ERR_INVALID_CONFIG		7
-#define CNI_ERR_TRY_AGAIN		11
-#define CNI_ERR_NOT_READY		50
+#define CNI_ERR_INCOMPATIBLE_VERSION 1
+#define CNI_ERR_UNSUPPORTED_FIELD    2
+#define CNI_ERR_UNKNOWN_CONTAINER    3
+#define CNI_ERR_INVALID_ENV	     4
+#define CNI_ERR_IO		     5
+#define CNI_ERR_DECODE		     6
+#define CNI_ERR_INVALID_CONFIG	     7
+#define CNI_ERR_TRY_AGAIN	     11
+#define CNI_ERR_NOT_READY	     50
 /* netfence's own codes (100+ is reserved for plugins). */
-#define NF_CNI_ERR_DATAPATH		100	/* the datapath refused or failed */
-#define NF_CNI_ERR_NOT_ENFORCED		101	/* CHECK: endpoint or programs missing */
+#define NF_CNI_ERR_DATAPATH	100 /* the datapath refused or failed */
+#define NF_CNI_ERR_NOT_ENFORCED 101 /* CHECK: endpoint or programs missing */
 
-#define CNI_VERSION_DEFAULT		"1.1.0"
-#define CNI_OWNER_LEN			128	/* struct nf_iface_ep.owner */
-#define CNI_IFNAME_LEN			16	/* IFNAMSIZ */
+#define CNI_VERSION_DEFAULT	"1.1.0"
+#define CNI_OWNER_LEN		128 /* struct nf_iface_ep.owner */
+#define CNI_IFNAME_LEN		16 /* IFNAMSIZ */
 
 struct cni_err {
-	int code;		/* 0: no error */
+	int code; /* 0: no error */
 	char msg[256];
 	char details[512];
 };
@@ -58,12 +58,12 @@ int cni_version_cmp(const char *a, const char *b);
 char *cni_version_json(const char *conf_version);
 
 struct cni_conf {
-	json_t *root;			/* the whole config (owned) */
-	char version[16];		/* cniVersion */
-	char name[256];			/* network name, "" if absent */
+	json_t *root; /* the whole config (owned) */
+	char version[16]; /* cniVersion */
+	char name[256]; /* network name, "" if absent */
 	char tenant[NF_TENANT_NAME_LEN]; /* "tenant" key, "" if absent */
-	const json_t *prev_result;	/* borrowed from root, NULL if absent or null */
-	int log_level;			/* enum nf_log_level; "logLevel" key, default error */
+	const json_t *prev_result; /* borrowed from root, NULL if absent or null */
+	int log_level; /* enum nf_log_level; "logLevel" key, default error */
 };
 
 /*
@@ -133,12 +133,11 @@ bool cni_gc__is_listed(const char *owner, char *const *owners, size_t n);
  * fence. ADD leaves a marker file DIR/<network>/<cid>@<ifname> (a container
  * id never holds '@'); DEL and GC remove it; GC walks its network's markers.
  */
-#define NF_CNI_STATE_DIR	"/run/netfence/cni"
+#define NF_CNI_STATE_DIR "/run/netfence/cni"
 /* CNI network names: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$, at most 128 characters. */
 bool cni_network_name_valid(const char *name);
 /* DIR/<network>/<cid>@<ifname>; -EINVAL (bad network or owner), -ENAMETOOLONG. */
-int cni_marker_path(char *buf, size_t len, const char *dir, const char *network,
-		    const char *owner);
+int cni_marker_path(char *buf, size_t len, const char *dir, const char *network, const char *owner);
 /* Marker file name "<cid>@<ifname>" -> owner "cid/ifname"; -EINVAL if not one. */
 int cni_marker_owner(char *buf, size_t len, const char *fname);
 
