@@ -153,12 +153,20 @@ static void marker_write(const char *network, const char *owner)
 		close(fd);
 }
 
-static void marker_remove(const char *network, const char *owner)
+/* Remove the marker; with the node lock held (tidy), also the directories it
+ * leaves empty, so that a node without CNI endpoints keeps no CNI state. */
+static void marker_remove(const char *network, const char *owner, bool tidy)
 {
 	char path[PATH_MAX];
 
-	if (!cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
-		unlink(path);
+	if (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
+		return;
+	unlink(path);
+	if (!tidy)
+		return;
+	*strrchr(path, '/') = '\0';
+	if (!rmdir(path))
+		rmdir(NF_CNI_STATE_DIR);
 }
 
 /* Remove every endpoint record of one owner. */
@@ -278,7 +286,7 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 		return ret;
 	ret = dp__open(&dp, false);
 	if (ret == -ENOENT) {
-		marker_remove(conf->name, owner);
+		marker_remove(conf->name, owner, false);
 		return 0; /* nothing loaded: nothing to remove */
 	}
 	if (ret)
@@ -294,7 +302,7 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 	else
 		ret = detach_owner(dp, recs, n, owner, err);
 	if (!ret)
-		marker_remove(conf->name, owner);
+		marker_remove(conf->name, owner, true);
 	dp__unlock(lock);
 out:
 	free(recs);
@@ -416,6 +424,8 @@ static int cmd_gc(const struct cni_conf *conf, struct cni_err *err)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);
 	}
+	if (!ret && lock >= 0 && !rmdir(dir))
+		rmdir(NF_CNI_STATE_DIR);
 out:
 	if (d)
 		closedir(d);
