@@ -40,6 +40,7 @@ DNS_IP=10.96.0.10
 STO_IP=192.168.1.10
 BLOCK_TIMEOUT=1.5
 STATE_FILE=/run/netfence-demo.state
+LOCK_FILE=/run/netfence-demo.lock
 
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
 	OK=$'\e[32m✓\e[0m' BAD=$'\e[31m✗\e[0m' B=$'\e[1m' N=$'\e[0m'
@@ -116,7 +117,11 @@ do_cleanup() {
 }
 
 case "${1:-}" in
---cleanup) do_cleanup; exit 0 ;;
+--cleanup)
+	exec 9>"$LOCK_FILE"
+	flock -w 300 9 || die "another demo is running"
+	do_cleanup
+	exit 0 ;;
 -h|--help)
 	sed -n '4,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 	exit 0 ;;
@@ -132,6 +137,12 @@ done
 [ -x "$NETFENCE" ] && [ -x "$NETFENCE_CNI" ] || die "$NETFENCE or $NETFENCE_CNI missing: run make"
 CNI_DIR=$(find_cni_dir) || die "CNI bridge/host-local plugins not found (apt-get install containernetworking-plugins)"
 [ -f "$POLICY_DIR/tenant-a.json" ] || die "$POLICY_DIR/tenant-a.json missing"
+# One demo at a time (they share names and the state file); wait for another.
+exec 9>"$LOCK_FILE"
+if ! flock -n 9; then
+	echo "demo: another demo is running, waiting for it"
+	flock -w 300 9 || die "another demo is still running after 300s"
+fi
 [ -f "$STATE_FILE" ] && { echo "demo: leftovers of an earlier run, cleaning up"; do_cleanup; }
 for ns in "$NODE" "$NS_A" "$NS_B" "$NS_DNS" "$NS_STO"; do
 	[ -e "$(netns_path "$ns")" ] && die "netns $ns already exists (another demo running? $0 --cleanup)"
@@ -269,7 +280,10 @@ cni() { # cni ADD|CHECK|DEL POD TENANT
 
 start_server() { # start_server NS NAME SPEC...
 	local ns=$1 name=$2; shift 2
-	in_ns "$ns" python3 "$WORK/server.py" "$name" "$@" </dev/null >/dev/null 2>&1 &
+	# nsenter execs python3, so $! is the server itself (a function run in
+	# the background would be a subshell, and killing it would leak python3).
+	nsenter --net="$(netns_path "$ns")" python3 "$WORK/server.py" "$name" "$@" \
+		</dev/null >/dev/null 2>&1 9>&- &
 	echo $! >"$WORK/pids/$name"
 }
 
@@ -373,7 +387,7 @@ if ! "$NETFENCE" apply "$POLICY_DIR/"; then
 fi
 
 # Collect drop events while the probes run (stopped with SIGTERM after them).
-"$NETFENCE" monitor --json --timeout 60 >"$WORK/monitor.json" 2>"$WORK/monitor.err" &
+"$NETFENCE" monitor --json --timeout 60 >"$WORK/monitor.json" 2>"$WORK/monitor.err" 9>&- &
 echo $! >"$WORK/pids/monitor"
 sleep 0.3
 
@@ -441,7 +455,7 @@ explain deny --tenant tenant-a --direction egress --peer "$STO_IP" --proto tcp -
 
 section "7. Prometheus: netfence serve, GET /metrics (the demo tenants' series)"
 PORT=$((20000 + RANDOM % 20000))
-"$NETFENCE" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+"$NETFENCE" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 9>&- &
 echo $! >"$WORK/pids/serve"
 metrics=""
 for i in $(seq 30); do

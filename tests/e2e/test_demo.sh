@@ -28,9 +28,20 @@ if [ -e /run/netfence-demo.state ]; then
 	echo "FAIL: /run/netfence-demo.state left behind"
 	fails=1
 fi
+# A demo server whose work directory is gone was leaked by a finished run.
+leaked=""
+for pid in $(pgrep -f '/tmp/nfdemo[.][A-Za-z0-9]+/server.py'); do
+	d=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -o '/tmp/nfdemo[.][A-Za-z0-9]*' | head -n 1)
+	[ -n "$d" ] && [ ! -d "$d" ] && leaked="$leaked $pid"
+done
+if [ -n "$leaked" ]; then
+	echo "FAIL: demo servers left running:$leaked"
+	fails=1
+fi
 after=$(ls -d /tmp/nfdemo.* 2>/dev/null | sort)
-if [ "$before" != "$after" ]; then
-	echo "FAIL: work directory left behind: $(comm -13 <(echo "$before") <(echo "$after"))"
+new=$(comm -13 <(echo "$before") <(echo "$after"))
+if [ -n "$new" ]; then
+	echo "FAIL: work directory left behind: $new"
 	fails=1
 fi
 
