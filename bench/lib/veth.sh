@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The veth rows: for each configuration (none, netfence, iptables, nftables)
+# two namespaces joined by a veth pair, sender nfb-CONFIG-a (10.200.0.1) and
+# receiver nfb-CONFIG-b (10.200.0.2), each end named nfb0. All four pairs
+# exist side by side, and every measurement runs on each of them in turn,
+# in a rotating order, round after round: the machine is shared and noisy,
+# so short samples interleaved many times and their medians compare far
+# better than one long run each. The sender is pinned to CPU 0, the
+# receiver to CPU 1.
+# Sourced by bench/run.sh (needs common.sh and rules.sh).
+
+VA=""
+VB=""
+VETH_IF=nfb0
+ADDR_A=10.200.0.1
+ADDR_B=10.200.0.2
+VETH_TENANT=${TENANT_PREFIX}veth
+IPT_RESTORE=${IPT_RESTORE:-iptables-restore}
+
+# Which iptables a user of this machine gets (Debian: nf_tables backend by default).
+ipt_variant() { "$IPT_RESTORE" --version 2>/dev/null | sed -n 's/.*(\(.*\)).*/\1/p' | head -1; }
+
+# use_pair CONFIG: point VA/VB at CONFIG's namespaces.
+use_pair() { VA=${NS_PREFIX}$1-a; VB=${NS_PREFIX}$1-b; }
+
+veth_up() {
+	netns_add "$VA" && netns_add "$VB" || return 1
+	ip link add "$VETH_IF" netns "$VA" type veth peer name "$VETH_IF" netns "$VB" || return 1
+	ip -n "$VA" addr add "$ADDR_A/24" dev "$VETH_IF"
+	ip -n "$VB" addr add "$ADDR_B/24" dev "$VETH_IF"
+	ip -n "$VA" link set "$VETH_IF" up
+	ip -n "$VB" link set "$VETH_IF" up
+	# room for a few seconds of connect/close without running out of ports
+	in_ns "$VA" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
+}
+
+veth_down() {
+	if [ "${1:-}" = netfence ] && [ -x "$NF" ]; then
+		"$NF" detach --iface "$VETH_IF" --netns "/var/run/netns/$VA" >/dev/null 2>&1
+		"$NF" detach --iface "$VETH_IF" --netns "/var/run/netns/$VB" >/dev/null 2>&1
+	fi
+	netns_del "$VA"
+	netns_del "$VB"
+}
+
+# veth_filter CONFIG: install CONFIG's 10,000 rules (files made by veth_prepare).
+# Prints the reason and fails when it can't.
+veth_filter() {
+	local err
+	case $1 in
+	none) ;;
+	netfence)
+		[ -n "$NF_WHY" ] && { echo "$NF_WHY"; return 1; }
+		for ns in "$VA" "$VB"; do
+			if ! err=$("$NF" attach --tenant "$VETH_TENANT" --iface "$VETH_IF" \
+				--netns "/var/run/netns/$ns" 2>&1); then
+				echo "netfence attach failed: $(printf '%s' "$err" | oneline)"
+				return 1
+			fi
+		done ;;
+	iptables)
+		if ! err=$(in_ns "$VB" "$IPT_RESTORE" <"$WORK/veth.ipt" 2>&1); then
+			echo "iptables-restore failed: $(printf '%s' "$err" | oneline)"
+			return 1
+		fi ;;
+	nftables)
+		if ! err=$(in_ns "$VB" nft -f "$WORK/veth.nft" 2>&1); then
+			echo "nft -f failed: $(printf '%s' "$err" | oneline)"
+			return 1
+		fi ;;
+	esac
+}
+
+# wait_ready FILE: until a server printed "ready" (5 s at most).
+wait_ready() {
+	local i
+	for i in $(seq 50); do
+		grep -q ready "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# kv KEY FILE: the value of KEY=value in the last line of FILE.
+kv() { tail -n 1 "$2" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# wait_listen NS PORT: until a TCP socket listens on PORT in NS (5 s at most).
+wait_listen() {
+	local i
+	for i in $(seq 50); do
+		in_ns "$1" ss -Hltn "sport = :$2" 2>/dev/null | grep -q LISTEN && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# measure_tcp SECONDS: iperf3 throughput in bit/s (empty if none).
+measure_tcp() {
+	local i out=""
+	bg_ns "$VB" taskset -c 1 iperf3 -s -p "$PORT_IPERF" >/dev/null 2>&1
+	local spid=$BG_PID
+	if wait_listen "$VB" "$PORT_IPERF"; then
+		for i in 1 2 3; do
+			out=$(in_ns "$VA" taskset -c 0 timeout $(($1 + 15)) iperf3 -c "$ADDR_B" \
+				-p "$PORT_IPERF" -t "$1" -J 2>/dev/null) && break
+			sleep 0.2
+		done
+	fi
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	printf '%s' "$out" >"$WORK/iperf3.last.json"
+	printf '%s' "$out" | jq -r '.end.sum_received.bits_per_second // empty' 2>/dev/null
+}
+
+# measure_udp SECONDS: 64-byte UDP packets/s received (empty if none).
+measure_udp() {
+	local f=$WORK/udp.out
+	: >"$f"
+	bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" >"$f" 2>&1
+	local spid=$BG_PID
+	wait_ready "$f" || { kill "$spid" 2>/dev/null; return 0; }
+	in_ns "$VA" taskset -c 0 "$BENCH_BIN/bench_net" udp-flood --dst "$ADDR_B" \
+		--port "$PORT_UDP" --seconds "$1" --len 64 >"$WORK/udp.send" 2>&1
+	wait "$spid"
+	local pps; pps=$(kv pps "$f")
+	[ "${pps:-0}" != 0 ] && echo "$pps"
+}
+
+# measure_conn SECONDS: new TCP connections/s (empty if none).
+measure_conn() {
+	local f=$WORK/conn.out
+	: >"$f"
+	bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" >"$f" 2>&1
+	local spid=$BG_PID
+	wait_ready "$f" || { kill "$spid" 2>/dev/null; return 0; }
+	in_ns "$VA" taskset -c 0 timeout $(($1 + 10)) "$BENCH_BIN/bench_net" tcp-connect \
+		--dst "$ADDR_B" --port "$PORT_CONN" --seconds "$1" >"$WORK/conn.client" 2>&1
+	wait "$spid"
+	local n; n=$(kv per_sec "$WORK/conn.client")
+	[ "${n:-0}" != 0 ] && echo "$n"
+}
+
+veth_prepare() {
+	gen_policy_json "$VETH_TENANT" 10000 both 0 >"$WORK/veth.json"
+	gen_iptables 10000 >"$WORK/veth.ipt"
+	gen_nft 10000 >"$WORK/veth.nft"
+	if [ -z "$NF_WHY" ]; then
+		local err
+		nf_tenant_used "$VETH_TENANT"
+		if ! err=$("$NF" apply "$WORK/veth.json" 2>&1); then
+			NF_VETH_WHY="netfence apply failed: $(printf '%s' "$err" | oneline)"
+		fi
+	fi
+}
+
+# bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
+bench_veth() {
+	local rounds=$1 secs=$2 r c i m v why
+	local configs=(none netfence iptables nftables)
+	declare -gA V_TCP V_UDP V_CONN V_WHY
+	NF_VETH_WHY=$NF_WHY
+	veth_prepare
+	for c in "${configs[@]}"; do V_TCP[$c]=""; V_UDP[$c]=""; V_CONN[$c]=""; V_WHY[$c]=""; done
+	[ -n "$NF_VETH_WHY" ] && V_WHY[netfence]=$NF_VETH_WHY
+	for c in "${configs[@]}"; do
+		[ -n "${V_WHY[$c]}" ] && continue
+		use_pair "$c"
+		if ! veth_up; then
+			V_WHY[$c]="veth setup failed"
+		elif ! why=$(veth_filter "$c"); then
+			V_WHY[$c]=$why
+		fi
+	done
+	for m in TCP UDP CONN; do
+		for ((r = 0; r < rounds; r++)); do
+			log "veth $m round $((r + 1))/$rounds"
+			# rotate the order each round: no configuration always runs first
+			for ((i = 0; i < ${#configs[@]}; i++)); do
+				c=${configs[$(((i + r) % ${#configs[@]}))]}
+				[ -n "${V_WHY[$c]}" ] && continue
+				use_pair "$c"
+				case $m in
+				TCP) v=$(measure_tcp "$secs") ;;
+				UDP) v=$(measure_udp "$secs") ;;
+				CONN) v=$(measure_conn "$secs") ;;
+				esac
+				# one slot per round ("-" when nothing got through), so
+				# rounds line up for the paired ratios
+				case $m in
+				TCP) V_TCP[$c]+="${v:--} " ;;
+				UDP) V_UDP[$c]+="${v:--} " ;;
+				CONN) V_CONN[$c]+="${v:--} " ;;
+				esac
+			done
+		done
+	done
+	for c in "${configs[@]}"; do
+		use_pair "$c"
+		veth_down "$c"
+	done
+	veth_rows
+}
+
+# paired_ratio "A1 A2 ..." "B1 B2 ...": median over rounds of Ai/Bi, each pair
+# measured back to back, so slow swings of the machine's load cancel out.
+paired_ratio() {
+	local -a a=($1) b=($2)
+	local i rs=()
+	for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do
+		rs+=("$(ratio "${a[$i]/-/}" "${b[$i]/-/}")")
+	done
+	local m; m=$(median "${rs[@]}")
+	[ -n "$m" ] && printf '%.2f' "$m"
+}
+
+veth_rows() {
+	local metric c base v r tgt unit scale dec label name ipt
+	ipt="iptables ($(ipt_variant)), INPUT chain"
+	for metric in TCP UDP CONN; do
+		case $metric in
+		TCP) label="veth TCP throughput (iperf3)"; unit="Gbit/s"; scale=1e9; dec=2; tgt=0.95 ;;
+		UDP) label="veth UDP 64-byte packets/s received"; unit="Mpps"; scale=1e6; dec=3; tgt=0.90 ;;
+		CONN) label="veth new TCP connections/s"; unit="conn/s"; scale=1; dec=0; tgt=0.90 ;;
+		esac
+		local -n M=V_$metric
+		# shellcheck disable=SC2086
+		base=$(median ${M[none]})
+		for c in netfence iptables nftables; do
+			case $c in
+			netfence) name="netfence, 10,000 rules, both ends" ;;
+			iptables) name="$ipt, 10,000 rules" ;;
+			nftables) name="nftables set, INPUT hook, 10,000 elements" ;;
+			esac
+			# shellcheck disable=SC2086
+			v=$(median ${M[$c]})
+			if [ -n "${V_WHY[$c]}" ] || [ -z "$v" ] || [ -z "$base" ]; then
+				local why=${V_WHY[$c]:-${V_WHY[none]:-no traffic got through}}
+				[ -z "$base" ] && why="no baseline figure"
+				row "$label: $name" "n/a ($why)" "no filter $(fmt "$base" $scale $dec) $unit" \
+					n/a "$([ $c = netfence ] && echo "≥ ${tgt}x" || echo report)" n/a
+				continue
+			fi
+			r=$(paired_ratio "${M[$c]}" "${M[none]}")
+			if [ $c = netfence ]; then
+				row "$label: $name" "$(fmt "$v" $scale $dec) $unit" \
+					"no filter $(fmt "$base" $scale $dec) $unit" "${r}x" "≥ ${tgt}x" \
+					"$(met "$r" ge "$tgt")"
+			else
+				row "$label: $name" "$c: $(fmt "$v" $scale $dec) $unit" \
+					"no filter $(fmt "$base" $scale $dec) $unit" "${r}x" "beside" report
+			fi
+		done
+	done
+}

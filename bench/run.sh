@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `make bench`: every measurement of SPEC §9 in one run, one Markdown table
+# on stdout and in bench/results.md (not committed). Each row puts netfence
+# beside its reference measured in the same run, the ratio, the target and
+# whether it is met. What each row measures and how: bench/README.md.
+#
+# Needs root. Creates only namespaces named nfb-* and tenants named
+# nfbench-*, and removes them on exit (also on failure or Ctrl-C); iptables
+# and nftables rules only ever go into those namespaces.
+#
+# Knobs (environment), defaults sized for ~10 minutes on 2 cores:
+#   BENCH_ROUNDS=5 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
+#   BENCH_VETH_ROUNDS=5 BENCH_VETH_SECONDS=2                veth rows
+#   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
+#   BENCH_LOSS_REPLACES=100                                 stream during replaces
+#   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
+#   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
+#   BENCH_ONLY="prog veth apply replace loss cni"  a subset (development)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUTPUT:-build}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root (network namespaces, BPF, iptables in namespaces)" >&2
+	exit 1
+fi
+for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
+done
+for bin in bench_prog bench_net bench_cni; do
+	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
+done
+
+quick=${BENCH_QUICK:-0}
+q() { [ "$quick" = 1 ] && echo "$2" || echo "$1"; }
+ROUNDS=${BENCH_ROUNDS:-$(q 5 3)}
+REPEAT=${BENCH_REPEAT:-$(q 1000000 1000000)}
+COLD=${BENCH_COLD:-$(q 2000 500)}
+VETH_ROUNDS=${BENCH_VETH_ROUNDS:-$(q 5 3)}
+VETH_SECONDS=${BENCH_VETH_SECONDS:-$(q 2 1)}
+APPLY_REPS=${BENCH_APPLY_REPS:-$(q 3 1)}
+TENANTS=${BENCH_TENANTS:-1000}
+REPLACES=${BENCH_REPLACES:-$(q 20 10)}
+LOSS_REPLACES=${BENCH_LOSS_REPLACES:-100}
+CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
+CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss cni}
+
+WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
+# shellcheck source=bench/lib/common.sh
+. bench/lib/common.sh
+# shellcheck source=bench/lib/rules.sh
+. bench/lib/rules.sh
+# shellcheck source=bench/lib/veth.sh
+. bench/lib/veth.sh
+# shellcheck source=bench/lib/apply.sh
+. bench/lib/apply.sh
+# shellcheck source=bench/lib/cni.sh
+. bench/lib/cni.sh
+
+cleanup() {
+	trap - EXIT INT TERM
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	cleanup_netns
+	cleanup_tenants
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+: >"$ROWS"
+cleanup_netns	# leftovers of an earlier run that was killed hard
+nf_probe || log "netfence rows will be n/a: $NF_WHY"
+
+if want prog; then
+	log "per-packet cost: BPF_PROG_TEST_RUN, $ROUNDS rounds of $REPEAT runs"
+	"$BENCH_BIN/bench_prog" --rounds "$ROUNDS" --repeat "$REPEAT" --cold-samples "$COLD" \
+		>"$WORK/prog.rows" 2> >(sed 's/^/    /' >&2)
+	rc=$?
+	rows_from "$WORK/prog.rows"
+	[ $rc -ne 0 ] && row "per-packet cost" "n/a (bench_prog exit $rc)" n/a n/a n/a n/a
+fi
+if want veth; then
+	log "veth: $VETH_ROUNDS rounds of ${VETH_SECONDS}s per measurement and configuration"
+	bench_veth "$VETH_ROUNDS" "$VETH_SECONDS"
+fi
+if want apply; then
+	bench_apply_big "$APPLY_REPS"
+fi
+if want replace; then
+	bench_replace_many "$TENANTS" "$REPLACES"
+fi
+if want loss; then
+	[ -z "${NF_VETH_WHY+x}" ] && NF_VETH_WHY=$NF_WHY && [ -z "$NF_WHY" ] && veth_prepare
+	bench_loss "$LOSS_REPLACES"
+fi
+if want cni; then
+	bench_cni "$CNI_COUNT" "$CNI_PARALLEL"
+fi
+
+elapsed=$((SECONDS - BENCH_T0))
+{
+	echo "# netfence bench results"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs" \
+		"($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), netfence" \
+		"$(git describe --always --dirty 2>/dev/null || echo '?'), run took ${elapsed}s."
+	echo "Every ratio is netfence over its reference, both measured in this run;"
+	echo "what each row measures: bench/README.md."
+	echo
+	echo "| measurement | netfence | reference | ratio | target | met |"
+	echo "|---|---|---|---|---|---|"
+	cat "$ROWS"
+} >"$WORK/results.md"
+cp "$WORK/results.md" bench/results.md
+cat bench/results.md
+unmet=$(grep -c '| NO |$' "$ROWS" || true)
+log "done in ${elapsed}s: $unmet target(s) not met; written to bench/results.md"
+exit 0
