@@ -1670,6 +1670,7 @@ int dp__reset(void)
 	rm_rf(NF_EP_DIR);
 	rm_rf(NF_TENANT_DIR);
 	rm_rf(NF_RUN_DIR "/objects");
+	rm_rf(NF_RUN_DIR "/cni");
 	unlink(NF_RUN_DIR "/applies");
 	return 0;
 }
