@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# End-to-end: tenant fences on cgroup v2 directories (SPEC §3, §5 `attach --cgroup`,
+# `detach --cgroup`): cgroup_skb ingress/egress enforce, the sock_addr hooks refuse
+# denied egress at connect()/sendmsg() with EPERM, children stay fenced, and
+# detach leaves other tools' programs in place.
+#
+#   netns C: 10.77.0.1 fd00:77::1 --veth-- netns S: 10.77.0.2 fd00:77::2
+#   the fenced processes run in netns C inside the test cgroup $CG (tenant cgt);
+#   S runs unfenced servers and peers.
+#
+# The test runs in its own mount namespace with its own bpffs at /sys/fs/bpf and
+# tmpfs at /run/netfence: its `netfence reset` can't touch a datapath someone
+# else is using on this node (a bench, another test), and theirs can't touch it.
+# cgroups and network namespaces are global; only ones created here are used.
+set -u
+cd "$(dirname "$0")/../.."
+if [ -z "${NF_CG_PRIVATE:-}" ]; then
+	NF_CG_PRIVATE=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
+mount -t bpf bpf /sys/fs/bpf || { echo "cannot mount a private bpffs"; exit 1; }
+mkdir -p /run/netfence && mount -t tmpfs -o mode=0700 tmpfs /run/netfence ||
+	{ echo "cannot mount a private /run/netfence"; exit 1; }
+
+. tests/e2e/lib/net.sh
+nf_init
+
+# The cgroup v2 mount, found as netfence finds it (dp__cgroup2_root): the first
+# cgroup2 entry of /proc/self/mountinfo (on hybrid hosts /sys/fs/cgroup/unified).
+CGROOT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
+if [ -z "$CGROOT" ]; then
+	echo "SKIP: no cgroup v2 hierarchy mounted"
+	exit 0
+fi
+
+P=$NF_PREFIX
+C=$P-c S=$P-s
+CG=$CGROOT/$P
+WORK=$(mktemp -d)
+FOREIGN_PIN=/sys/fs/bpf/$P-foreign
+_cgs=()	# created cgroups, parents first
+
+cg_cleanup() {
+	local rc=$? i p
+	trap - EXIT
+	# processes we placed in our cgroups (servers, children): by pid
+	for ((i = ${#_cgs[@]} - 1; i >= 0; i--)); do
+		[ -f "${_cgs[i]}/cgroup.procs" ] || continue
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"${_cgs[i]}/cgroup.procs"
+	done
+	for p in "${_nf_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$NF" reset >/dev/null 2>&1
+	[ -e "$FOREIGN_PIN" ] && bpftool cgroup detach "$CG" egress pinned "$FOREIGN_PIN" 2>/dev/null
+	rm -f "$FOREIGN_PIN"
+	for ((i = ${#_cgs[@]} - 1; i >= 0; i--)); do
+		for _ in 1 2 3 4 5; do rmdir "${_cgs[i]}" 2>/dev/null && break; sleep 0.1; done
+	done
+	rm -rf "$WORK"
+	(exit "$rc")
+	nf_cleanup
+}
+trap cg_cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkcg() { mkdir "$1" && _cgs+=("$1"); }
+
+# in_cg CGROUP CMD...: run CMD in netns C inside CGROUP (never `ip netns exec`:
+# it remounts /sys). The shell moves itself in, then execs CMD: CMD and every
+# socket it creates belong to CGROUP.
+in_cg() {
+	local cg=$1
+	shift
+	nsenter --net=/var/run/netns/"$C" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"
+}
+# cg_bg CGROUP CMD...: the same, in the background (killed at cleanup)
+cg_bg() {
+	in_cg "$@" &
+	_nf_pids+=($!)
+	disown $!	# killed at cleanup: no "Killed" job notice
+}
+
+# probe.py tcp|udp HOST PORT [--bind ADDR:PORT] [--count N]: one exchange with an
+# echo server. Prints "ok", "timeout", or the errno name and the milliseconds the
+# failing call took ("EPERM 0").
+cat >"$WORK/probe.py" <<'PY'
+import errno, socket, sys, time
+kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+opts = dict(zip(sys.argv[4::2], sys.argv[5::2]))
+fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+if "--bind" in opts:
+    a, p = opts["--bind"].rsplit(":", 1)
+    s.bind((a, int(p)))
+s.settimeout(1.5)
+t = time.monotonic()
+try:
+    if kind == "tcp":
+        s.connect((host, port))
+        s.sendall(b"ping\n")
+        assert s.recv(16).startswith(b"ping")
+    else:
+        if "--count" in opts:
+            # N datagrams, no reply expected: print how each send ended
+            res = {}
+            for _ in range(int(opts["--count"])):
+                try:
+                    s.sendto(b"q", (host, port))
+                    r = "sent"
+                except OSError as e:
+                    r = errno.errorcode.get(e.errno, str(e.errno))
+                res[r] = res.get(r, 0) + 1
+            print(" ".join("%s=%d" % kv for kv in sorted(res.items())))
+            sys.exit(0)
+        s.sendto(b"q", (host, port))
+        assert s.recvfrom(64)[0] == b"q"
+    print("ok")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("%s %d" % (errno.errorcode.get(e.errno, e.errno), (time.monotonic() - t) * 1000))
+PY
+# rawudp.py HOST PORT N: N UDP datagrams through a raw socket. Raw sockets have no
+# sock_addr hook: only the cgroup_skb egress program sees them.
+cat >"$WORK/rawudp.py" <<'PY'
+import socket, struct, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+sent = 0
+for _ in range(n):
+    try:
+        s.sendto(struct.pack("!HHHH", 40000, port, 9, 0) + b"x", (host, 0))
+        sent += 1
+    except OSError:
+        pass
+print(sent)
+PY
+# servers.py: echo servers for the fenced side. TCP on 7000 and 7001; UDP on
+# 10.77.0.1:5353 (bound to its address) and on the wildcard :5354.
+cat >"$WORK/servers.py" <<'PY'
+import socket, threading
+def tcp(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port)); s.listen(16)
+    while True:
+        c, _ = s.accept()
+        try:
+            c.sendall(c.recv(64))
+        except OSError:
+            pass
+        c.close()
+def udp(addr, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    while True:
+        d, a = s.recvfrom(64)
+        try:
+            s.sendto(d, a)
+        except OSError:
+            pass
+ts = [threading.Thread(target=tcp, args=(p,)) for p in (7000, 7001)]
+ts += [threading.Thread(target=udp, args=a) for a in (("10.77.0.1", 5353), ("0.0.0.0", 5354), ("0.0.0.0", 5001))]
+for t in ts: t.daemon = True; t.start()
+threading.Event().wait()
+PY
+
+# expect_probe DESC WANT CGROUP ARGS...: WANT is "ok", "timeout" or "EPERM"
+# (EPERM must come at once: under 200 ms, where a drop would time out at 1.5 s).
+expect_probe() {
+	local d=$1 want=$2 cg=$3 out
+	shift 3
+	if [ "$cg" = - ]; then
+		out=$(in_ns "$S" python3 "$WORK/probe.py" "$@" 2>&1)
+	else
+		out=$(in_cg "$cg" python3 "$WORK/probe.py" "$@" 2>&1)
+	fi
+	case $want in
+	EPERM)
+		if [[ $out == "EPERM "* ]] && [ "${out#EPERM }" -lt 200 ]; then
+			ok "$d: EPERM after ${out#EPERM } ms"
+		else
+			fail "$d: got '$out', expected EPERM at once"
+		fi ;;
+	*)
+		if [ "$out" = "$want" ]; then ok "$d: $out"; else fail "$d: got '$out', expected $want"; fi ;;
+	esac
+}
+
+# expect_delta DESC BEFORE AFTER N
+expect_delta() {
+	if [ $(($3 - $2)) -eq "$4" ]; then ok "$1: +$4"; else fail "$1: moved by $(($3 - $2)), expected $4"; fi
+}
+
+# our_progs CGROUP: how many netfence programs are attached directly to CGROUP
+our_progs() {
+	bpftool -j cgroup show "$1" | python3 -c '
+import json, sys
+ours = {"cg_ingress", "cg_egress", "cg_connect4", "cg_connect6", "cg_sendmsg4", "cg_sendmsg6"}
+text = sys.stdin.read().strip()
+print(sum(1 for p in (json.loads(text) if text else []) if p.get("name") in ours))'
+}
+# attached CGROUP ID: is program ID attached directly to CGROUP?
+attached() {
+	[ -n "$2" ] && bpftool -j cgroup show "$1" | python3 -c '
+import json, sys
+text = sys.stdin.read().strip()
+sys.exit(0 if any(p.get("id") == int(sys.argv[1]) for p in (json.loads(text) if text else [])) else 1)' "$2"
+}
+
+nf_netns "$C"; nf_netns "$S"
+ip link add "$P"c netns "$C" type veth peer name "$P"s netns "$S"
+in_ns "$C" ip addr add 10.77.0.1/24 dev "$P"c
+in_ns "$C" ip -6 addr add fd00:77::1/64 dev "$P"c nodad
+in_ns "$S" ip addr add 10.77.0.2/24 dev "$P"s
+in_ns "$S" ip -6 addr add fd00:77::2/64 dev "$P"s nodad
+in_ns "$C" ip link set "$P"c up
+in_ns "$S" ip link set "$P"s up
+tcp_server "$S" 8080
+tcp_server "$S" 22
+udp_server "$S" 53 10.77.0.2
+udp_server "$S" 53 fd00:77::2
+udp_server "$S" 5355
+mkcg "$CG" || exit 1
+cg_bg "$CG" python3 "$WORK/servers.py"
+sleep 0.5
+
+echo "before attach: everything flows"
+expect_probe "cg -> S tcp/22" ok "$CG" tcp 10.77.0.2 22
+expect_probe "S -> cg tcp/7001" ok - tcp 10.77.0.1 7001
+
+echo "a foreign cgroup_skb program (another tool's) on the same cgroup: drops UDP to port 9999"
+cat >"$WORK/foreign.bpf.c" <<'C'
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("cgroup_skb/egress")
+int foreign_egress(struct __sk_buff *skb)
+{
+	__u8 ip[20];
+	__u16 dport;
+
+	if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)) || ip[9] != 17)
+		return 1;
+	if (bpf_skb_load_bytes(skb, (ip[0] & 0xf) * 4 + 2, &dport, sizeof(dport)))
+		return 1;
+	return dport != __builtin_bswap16(9999);
+}
+char LICENSE[] SEC("license") = "GPL";
+C
+clang -g -O2 -target bpf -I/usr/include/"$(gcc -dumpmachine)" -c "$WORK/foreign.bpf.c" -o "$WORK/foreign.bpf.o" || fail "build foreign program"
+bpftool prog load "$WORK/foreign.bpf.o" "$FOREIGN_PIN" type cgroup/skb || fail "load foreign program"
+bpftool cgroup attach "$CG" egress pinned "$FOREIGN_PIN" multi || fail "attach foreign program"
+FOREIGN_ID=$(bpftool -j prog show pinned "$FOREIGN_PIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+out=$(in_cg "$CG" python3 "$WORK/rawudp.py" 10.77.0.2 9999 3)
+[ "$out" = 0 ] && ok "foreign program drops udp/9999 ($out of 3 sent)" || fail "foreign program: $out of 3 sent"
+
+echo "attach: default deny, no policy"
+"$NF" attach --tenant cgt --cgroup "$CG" || fail "attach --cgroup"
+[ "$(our_progs "$CG")" = 6 ] && ok "six netfence programs attached" || fail "attached: $(bpftool cgroup show "$CG")"
+"$NF" attach --tenant cgt --cgroup "$CG" || fail "attach --cgroup again"
+[ "$(our_progs "$CG")" = 6 ] && ok "attach again: still six (idempotent)" || fail "attached twice: $(bpftool cgroup show "$CG")"
+attached "$CG" "$FOREIGN_ID" && ok "foreign program still attached" ||
+	fail "foreign program gone: $(bpftool cgroup show "$CG")"
+expect_probe "cg -> S tcp/8080" EPERM "$CG" tcp 10.77.0.2 8080
+expect_probe "cg -> S udp/53" EPERM "$CG" udp 10.77.0.2 53
+expect_probe "cg -> S tcp/8080 over IPv6" EPERM "$CG" tcp fd00:77::2 8080
+expect_probe "cg -> S udp/53 over IPv6" EPERM "$CG" udp fd00:77::2 53
+expect_probe "S -> cg tcp/7001" timeout - tcp 10.77.0.1 7001
+"$NF" status | grep -q "$CG" && ok "status lists the cgroup endpoint" || fail "status: $("$NF" status)"
+
+echo "policy: egress to S tcp/8080 and udp/53 (IPv4 and IPv6), ingress from S to tcp/7000 and udp/5353-5354"
+cat >"$WORK/policy.json" <<JSON
+{"apiVersion":"v1","kind":"List","items":[
+ {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+  "metadata":{"name":"out","namespace":"cgt"},
+  "spec":{"podSelector":{},"policyTypes":["Egress"],"egress":[
+   {"to":[{"ipBlock":{"cidr":"10.77.0.2/32"}},{"ipBlock":{"cidr":"fd00:77::2/128"}}],
+    "ports":[{"protocol":"TCP","port":8080},{"protocol":"UDP","port":53}]}]}},
+ {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+  "metadata":{"name":"in","namespace":"cgt"},
+  "spec":{"podSelector":{},"policyTypes":["Ingress"],"ingress":[
+   {"from":[{"ipBlock":{"cidr":"10.77.0.2/32"}},{"ipBlock":{"cidr":"fd00:77::2/128"}}],
+    "ports":[{"protocol":"TCP","port":7000},{"protocol":"UDP","port":5353,"endPort":5354}]}]}}]}
+JSON
+"$NF" apply "$WORK/policy.json" >/dev/null || fail "apply"
+expect_probe "cg -> S tcp/8080, echo reply passes" ok "$CG" tcp 10.77.0.2 8080
+expect_probe "cg -> S udp/53, reply passes" ok "$CG" udp 10.77.0.2 53
+expect_probe "cg -> S tcp/8080 over IPv6" ok "$CG" tcp fd00:77::2 8080
+expect_probe "cg -> S udp/53 over IPv6" ok "$CG" udp fd00:77::2 53
+expect_probe "cg -> S tcp/22" EPERM "$CG" tcp 10.77.0.2 22
+expect_probe "cg -> S tcp/22 over IPv6" EPERM "$CG" tcp fd00:77::2 22
+expect_probe "cg -> S udp/5355 (sendmsg4)" EPERM "$CG" udp 10.77.0.2 5355
+expect_probe "cg -> S udp/5355 over IPv6 (sendmsg6)" EPERM "$CG" udp fd00:77::2 5355
+expect_probe "cg -> S udp/5355 from a bound address, no flow" EPERM "$CG" udp 10.77.0.2 5355 --bind 10.77.0.1:40001
+expect_probe "S -> cg tcp/7000 (ingress allowed), reply passes" ok - tcp 10.77.0.1 7000
+expect_probe "S -> cg tcp/7000 over IPv6" ok - tcp fd00:77::1 7000
+expect_probe "S -> cg tcp/7001 (ingress denied)" timeout - tcp 10.77.0.1 7001
+# The server's reply goes to S's ephemeral port, which egress policy doesn't
+# allow: it passes as a reply of the tracked flow, and sendmsg4 on a socket bound
+# to an address looks the flow up instead of refusing it.
+expect_probe "S -> cg udp/5353, reply from a socket bound to its address" ok - udp 10.77.0.1 5353
+expect_probe "S -> cg udp/5354, reply from a wildcard-bound socket" ok - udp 10.77.0.1 5354
+
+echo "counters move by exactly what was sent, with hook=cgroup"
+b_sa=$(nf_stat cgt egress policy_denied cgroup)
+b_tc=$(nf_stat cgt egress policy_denied tc)
+out=$(in_cg "$CG" python3 "$WORK/probe.py" udp 10.77.0.2 5355 --count 7)
+[ "$out" = EPERM=7 ] && ok "7 denied sendto: $out" || fail "7 denied sendto: $out"
+a_sa=$(nf_stat cgt egress policy_denied cgroup)
+expect_delta "egress policy_denied hook=cgroup after 7 refused sendto" "$b_sa" "$a_sa" 7
+out=$(in_cg "$CG" python3 "$WORK/rawudp.py" 10.77.0.2 5355 5)
+[ "$out" = 0 ] && ok "raw socket: 0 of 5 datagrams left" || fail "raw socket: $out of 5 left"
+sleep 0.2
+b_sk=$a_sa
+a_sk=$(nf_stat cgt egress policy_denied cgroup)
+expect_delta "egress policy_denied hook=cgroup after 5 raw datagrams (cgroup_skb egress)" "$b_sk" "$a_sk" 5
+b_in=$(nf_stat cgt ingress policy_denied cgroup)
+out=$(in_ns "$S" python3 "$WORK/probe.py" udp 10.77.0.1 5001 --count 6)
+[ "$out" = sent=6 ] || fail "S -> cg udp/5001: $out"
+sleep 0.2
+a_in=$(nf_stat cgt ingress policy_denied cgroup)
+expect_delta "ingress policy_denied hook=cgroup after 6 datagrams to udp/5001" "$b_in" "$a_in" 6
+expect_delta "no hook=tc counter moved" "$b_tc" "$(nf_stat cgt egress policy_denied tc)" 0
+
+echo "a child cgroup is still fenced: created after attach, or by the fenced process itself"
+mkcg "$CG/child" || fail "mkdir child"
+expect_probe "child -> S tcp/22" EPERM "$CG/child" tcp 10.77.0.2 22
+expect_probe "child -> S tcp/8080" ok "$CG/child" tcp 10.77.0.2 8080
+b=$(nf_stat cgt egress policy_denied cgroup)
+out=$(in_cg "$CG/child" python3 "$WORK/rawudp.py" 10.77.0.2 5355 4)
+[ "$out" = 0 ] && ok "child raw socket: 0 of 4 left" || fail "child raw socket: $out of 4 left"
+expect_delta "child: egress policy_denied hook=cgroup, counted once per packet" "$b" "$(nf_stat cgt egress policy_denied cgroup)" 4
+_cgs+=("$CG/esc")
+out=$(in_cg "$CG" sh -c 'mkdir "$1" && echo $$ >"$1/cgroup.procs" && exec python3 "$2" tcp 10.77.0.2 22' sh "$CG/esc" "$WORK/probe.py")
+[[ $out == "EPERM "* ]] && ok "process that moved itself into a new child: $out" || fail "escaped: $out"
+
+echo "detach: our programs go, the foreign one stays and still runs"
+"$NF" detach --cgroup "$CG" || fail "detach --cgroup"
+[ "$(our_progs "$CG")" = 0 ] && ok "no netfence program left" || fail "left: $(bpftool cgroup show "$CG")"
+attached "$CG" "$FOREIGN_ID" && ok "foreign program $FOREIGN_ID still attached" ||
+	fail "foreign program gone: $(bpftool cgroup show "$CG")"
+out=$(in_cg "$CG" python3 "$WORK/rawudp.py" 10.77.0.2 9999 3)
+[ "$out" = 0 ] && ok "foreign program still drops udp/9999" || fail "foreign program: $out of 3 sent"
+expect_probe "cg -> S tcp/22 flows again" ok "$CG" tcp 10.77.0.2 22
+expect_probe "child -> S tcp/22 flows again" ok "$CG/child" tcp 10.77.0.2 22
+expect_probe "S -> cg tcp/7001 flows again" ok - tcp 10.77.0.1 7001
+"$NF" status | grep -q "$CG" && fail "status still lists $CG" || ok "status forgot the endpoint"
+
+nf_done
