@@ -74,7 +74,9 @@ in_cg() {
 }
 # cg_bg CGROUP CMD...: the same, in the background (killed at cleanup)
 cg_bg() {
-	in_cg "$@" &
+	local cg=$1
+	shift
+	nsenter --net=/var/run/netns/"$C" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@" &
 	_nf_pids+=($!)
 	disown $!	# killed at cleanup: no "Killed" job notice
 }
@@ -333,6 +335,38 @@ expect_delta "child: egress policy_denied hook=cgroup, counted once per packet" 
 _cgs+=("$CG/esc")
 out=$(in_cg "$CG" sh -c 'mkdir "$1" && echo $$ >"$1/cgroup.procs" && exec python3 "$2" tcp 10.77.0.2 22' sh "$CG/esc" "$WORK/probe.py")
 [[ $out == "EPERM "* ]] && ok "process that moved itself into a new child: $out" || fail "escaped: $out"
+
+echo "a nested endpoint (a child fenced for another tenant): the deepest decides, every drop counted once"
+N=$CG/nest
+mkcg "$N" || fail "mkdir nest"
+"$NF" attach --tenant cgu --cgroup "$N" || fail "attach nest"
+[ "$(our_progs "$N")" = 0 ] && [ "$(our_progs "$CG")" = 6 ] &&
+	ok "programs only on the outermost fenced cgroup" ||
+	fail "nested attach: parent $(our_progs "$CG"), nest $(our_progs "$N")"
+expect_probe "nest (tenant cgu, no policy) -> S tcp/8080" EPERM "$N" tcp 10.77.0.2 8080
+b_u=$(nf_stat cgu egress policy_denied cgroup)
+b_t=$(nf_stat cgt egress policy_denied cgroup)
+out=$(in_cg "$N" python3 "$WORK/rawudp.py" 10.77.0.2 5355 4)
+[ "$out" = 0 ] && ok "nest raw socket: 0 of 4 left" || fail "nest raw socket: $out of 4 left"
+out=$(in_cg "$N" python3 "$WORK/probe.py" udp 10.77.0.2 5355 --count 3)
+[ "$out" = EPERM=3 ] || fail "nest: 3 denied sendto: $out"
+expect_delta "nest: cgu egress policy_denied hook=cgroup, 4 packets + 3 refused sendto" "$b_u" "$(nf_stat cgu egress policy_denied cgroup)" 7
+expect_delta "nest: nothing counted for the parent's tenant" "$b_t" "$(nf_stat cgt egress policy_denied cgroup)" 0
+"$NF" detach --cgroup "$CG" || fail "detach parent"
+[ "$(our_progs "$N")" = 6 ] && [ "$(our_progs "$CG")" = 0 ] &&
+	ok "parent detached: the nested endpoint carries the programs now" ||
+	fail "after parent detach: parent $(our_progs "$CG"), nest $(our_progs "$N")"
+attached "$CG" "$FOREIGN_ID" && ok "foreign program still attached" || fail "foreign program gone"
+expect_probe "nest -> S tcp/8080, still fenced" EPERM "$N" tcp 10.77.0.2 8080
+expect_probe "parent -> S tcp/22, no longer fenced" ok "$CG" tcp 10.77.0.2 22
+"$NF" attach --tenant cgt --cgroup "$CG" || fail "attach parent again"
+[ "$(our_progs "$N")" = 0 ] && [ "$(our_progs "$CG")" = 6 ] &&
+	ok "parent attached above a fenced child: the child's programs go" ||
+	fail "after parent re-attach: parent $(our_progs "$CG"), nest $(our_progs "$N")"
+expect_probe "nest -> S tcp/8080, still its own tenant's verdict" EPERM "$N" tcp 10.77.0.2 8080
+"$NF" detach --cgroup "$N" || fail "detach nest"
+expect_probe "nest detached: the parent's tenant decides, tcp/8080" ok "$N" tcp 10.77.0.2 8080
+expect_probe "nest detached: the parent's tenant decides, tcp/22" EPERM "$N" tcp 10.77.0.2 22
 
 echo "detach: our programs go, the foreign one stays and still runs"
 "$NF" detach --cgroup "$CG" || fail "detach --cgroup"

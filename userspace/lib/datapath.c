@@ -1522,13 +1522,76 @@ static bool cg_prog_attached(int cgfd, enum bpf_attach_type type, __u32 id)
 	return false;
 }
 
+/*
+ * Only the outermost fenced cgroup of a subtree carries our programs: they run
+ * for every descendant and find the deepest endpoint (nf_cg_lookup_skb). Were
+ * they attached to a nested endpoint too, the kernel would run both copies
+ * (the effective array holds each ancestor's multi programs), and every drop
+ * would be counted twice.
+ */
+
+/* Is cgroup path `dir` strictly below `top`? */
+static bool cg_below(const char *dir, const char *top)
+{
+	size_t n = strlen(top);
+
+	return !strncmp(dir, top, n) && dir[n] == '/';
+}
+
+/* Is dir below a fenced cgroup other than the endpoint `self` and `skip`? */
+static bool cg_covered(const struct nf_ep_record *recs, size_t n, const char *dir, uint32_t self,
+		       uint32_t skip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (recs[i].is_cgroup && recs[i].ep_id != self && recs[i].ep_id != skip &&
+		    cg_below(dir, recs[i].cgroup))
+			return true;
+	return false;
+}
+
+/* Attach our programs (multi: other tools' stay) where not already attached. */
+static int cg_attach_progs(struct nf_dp *dp, int cgfd, const char *dir)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++) {
+		int pfd = *fd_at(&dp->progs, cg_hooks[i].prog_off);
+
+		if (cg_prog_attached(cgfd, cg_hooks[i].type, prog_id(pfd)))
+			continue;
+		if (bpf_prog_attach(pfd, cgfd, cg_hooks[i].type, BPF_F_ALLOW_MULTI)) {
+			err = -errno;
+			pr_err("cannot attach to cgroup %s: %s%s", dir, strerror(-err),
+			       err == -EPERM ? " (a non-multi program is attached there)" : "");
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Detach our programs only (by fd), wherever attached: never other tools'. */
+static void cg_detach_progs(struct nf_dp *dp, const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++)
+		bpf_prog_detach2(*fd_at(&dp->progs, cg_hooks[i].prog_off), fd, cg_hooks[i].type);
+	close(fd);
+}
+
 int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 {
-	struct nf_ep_record rec = {}, old;
+	struct nf_ep_record rec = {}, old, *recs = NULL;
 	struct nf_endpoint v = {};
 	char real[PATH_MAX];
 	uint64_t cgid;
-	size_t i;
+	size_t n = 0, i;
 	int fd, err;
 
 	if (!realpath(dir, real)) {
@@ -1582,21 +1645,55 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		err = -errno;
 		goto out;
 	}
-	/* Multi-attach: programs of other tools on this cgroup stay and still run. */
-	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++) {
-		int pfd = *fd_at(&dp->progs, cg_hooks[i].prog_off);
-
-		if (cg_prog_attached(fd, cg_hooks[i].type, prog_id(pfd)))
-			continue;
-		if (bpf_prog_attach(pfd, fd, cg_hooks[i].type, BPF_F_ALLOW_MULTI)) {
-			err = -errno;
-			pr_err("cannot attach to cgroup %s: %s%s", real, strerror(-err),
-			       err == -EPERM ? " (a non-multi program is attached there)" : "");
-			goto out;
-		}
+	err = dp__list_endpoints(dp, &recs, &n);
+	if (err)
+		goto out;
+	if (cg_covered(recs, n, real, rec.ep_id, 0)) {
+		/* a fenced ancestor's programs judge this cgroup already, by its entry */
+		cg_detach_progs(dp, real);
+		goto out;
 	}
+	/* Multi-attach: programs of other tools on this cgroup stay and still run. */
+	err = cg_attach_progs(dp, fd, real);
+	if (err)
+		goto out;
+	/* Ours here now cover the nested endpoints: theirs go (after: no gap). */
+	for (i = 0; i < n; i++)
+		if (recs[i].is_cgroup && recs[i].ep_id != rec.ep_id &&
+		    cg_below(recs[i].cgroup, real))
+			cg_detach_progs(dp, recs[i].cgroup);
 out:
+	free(recs);
 	close(fd);
+	return err;
+}
+
+/*
+ * Before the programs leave `r`, attach them to the nested endpoints they
+ * covered that no other fenced cgroup covers: no moment without a fence.
+ */
+static int cg_hand_over(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	struct nf_ep_record *recs;
+	size_t n, i;
+	int fd, err;
+
+	err = dp__list_endpoints(dp, &recs, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++) {
+		const struct nf_ep_record *d = &recs[i];
+
+		if (!d->is_cgroup || d->ep_id == r->ep_id || !cg_below(d->cgroup, r->cgroup) ||
+		    cg_covered(recs, n, d->cgroup, d->ep_id, r->ep_id))
+			continue;
+		fd = open(d->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone: nothing to fence */
+		err = cg_attach_progs(dp, fd, d->cgroup);
+		close(fd);
+	}
+	free(recs);
 	return err;
 }
 
@@ -1605,6 +1702,7 @@ int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
 	struct nf_ep_record r;
 	char real[PATH_MAX];
 	uint64_t cgid = 0;
+	int err;
 
 	if (!realpath(dir, real) || cgroup_id_of(real, &cgid)) {
 		/* the cgroup is gone: find the record by path */
@@ -1625,6 +1723,12 @@ int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
 	}
 	if (find_record(dp, match_cgroup, &cgid, &r))
 		return -ENOENT;
+	err = cg_hand_over(dp, &r);
+	if (err) {
+		pr_err("cgroup %s stays fenced: the cgroups below it that are endpoints would not be",
+		       real);
+		return err;
+	}
 	return detach_record(dp, &r);
 }
 
