@@ -282,9 +282,9 @@ int cg_egress(struct __sk_buff *skb)
  * Socket hooks: refuse a denied egress at connect()/sendmsg() with EPERM, so
  * applications fail at once instead of timing out. The skb hooks remain the
  * enforcement of record; here we only refuse what is certainly a new flow the
- * policy denies. A socket bound to a port that may be answering a tracked
- * flow (UDP replies) is left to the skb hooks unless its local address is
- * known and no tracked flow matches.
+ * policy denies. A datagram socket bound to a port that may be answering a
+ * tracked flow (UDP replies) is left to the skb hooks unless its local address
+ * is known and no tracked flow matches.
  */
 static __always_inline struct nf_endpoint *nf_cg_lookup_current(__u64 *cgid)
 {
@@ -336,8 +336,9 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 	}
 
 	sk = ctx->sk;
-	if (sk && sk->src_port) {
-		/* Bound socket: might be replying to a flow the peer opened. */
+	/* connect() on a stream socket opens a new flow, bound or not: judge it.
+	 * A bound datagram socket might be replying to a flow the peer opened. */
+	if (ctx->type != SOCK_STREAM && sk && sk->src_port) {
 		if (v6) {
 			((__u32 *)pkt.saddr)[0] = sk->src_ip6[0];
 			((__u32 *)pkt.saddr)[1] = sk->src_ip6[1];

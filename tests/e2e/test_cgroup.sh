@@ -294,6 +294,8 @@ expect_probe "cg -> S tcp/22 over IPv6" EPERM "$CG" tcp fd00:77::2 22
 expect_probe "cg -> S udp/5355 (sendmsg4)" EPERM "$CG" udp 10.77.0.2 5355
 expect_probe "cg -> S udp/5355 over IPv6 (sendmsg6)" EPERM "$CG" udp fd00:77::2 5355
 expect_probe "cg -> S udp/5355 from a bound address, no flow" EPERM "$CG" udp 10.77.0.2 5355 --bind 10.77.0.1:40001
+expect_probe "cg -> S tcp/22 from a socket bound to a port" EPERM "$CG" tcp 10.77.0.2 22 --bind 0.0.0.0:40002
+expect_probe "cg -> S tcp/22 from a socket bound to its address and a port" EPERM "$CG" tcp 10.77.0.2 22 --bind 10.77.0.1:40003
 expect_probe "S -> cg tcp/7000 (ingress allowed), reply passes" ok - tcp 10.77.0.1 7000
 expect_probe "S -> cg tcp/7000 over IPv6" ok - tcp fd00:77::1 7000
 expect_probe "S -> cg tcp/7001 (ingress denied)" timeout - tcp 10.77.0.1 7001
