@@ -291,6 +291,9 @@ expect_probe "cg -> S tcp/8080 over IPv6" ok "$CG" tcp fd00:77::2 8080
 expect_probe "cg -> S udp/53 over IPv6" ok "$CG" udp fd00:77::2 53
 expect_probe "cg -> S tcp/22" EPERM "$CG" tcp 10.77.0.2 22
 expect_probe "cg -> S tcp/22 over IPv6" EPERM "$CG" tcp fd00:77::2 22
+expect_probe "cg -> S tcp/8080, IPv4-mapped on an IPv6 socket" ok "$CG" tcp ::ffff:10.77.0.2 8080
+expect_probe "cg -> S tcp/22, IPv4-mapped on an IPv6 socket (connect6)" EPERM "$CG" tcp ::ffff:10.77.0.2 22
+expect_probe "cg -> S udp/5355, IPv4-mapped on an IPv6 socket (sendmsg6)" EPERM "$CG" udp ::ffff:10.77.0.2 5355
 expect_probe "cg -> S udp/5355 (sendmsg4)" EPERM "$CG" udp 10.77.0.2 5355
 expect_probe "cg -> S udp/5355 over IPv6 (sendmsg6)" EPERM "$CG" udp fd00:77::2 5355
 expect_probe "cg -> S udp/5355 from a bound address, no flow" EPERM "$CG" udp 10.77.0.2 5355 --bind 10.77.0.1:40001
