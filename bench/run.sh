@@ -9,7 +9,8 @@
 # nfbench-*, and removes them on exit (also on failure or Ctrl-C); iptables
 # and nftables rules only ever go into those namespaces.
 #
-# Knobs (environment), defaults sized for ~10 minutes on 2 cores:
+# Knobs (environment), defaults sized for ~8 minutes on 2 cores (half of it
+# removing the 1,000 tenants again):
 #   BENCH_ROUNDS=5 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
 #   BENCH_VETH_ROUNDS=5 BENCH_VETH_SECONDS=2                veth rows
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows

@@ -88,7 +88,13 @@ TENANTS_FILE=$WORK/tenants
 nf_tenant_used() { echo "$1" >>"$TENANTS_FILE"; }
 cleanup_tenants() {
 	[ -s "$TENANTS_FILE" ] && [ -x "$NF" ] || return 0
+	log "removing the bench's tenants"
 	sort -u "$TENANTS_FILE" | grep "^$TENANT_PREFIX" |
 		xargs -r -P 2 -n 1 "$NF" delete >/dev/null 2>&1 || true
+	# second pass, one at a time, for any that still hold policies
+	"$NF" status --json 2>/dev/null |
+		jq -r --arg p "$TENANT_PREFIX" '.tenants[]? | select((.name | startswith($p)) and
+			((.policies // []) | length > 0)) | .name' 2>/dev/null |
+		xargs -r -n 1 "$NF" delete >/dev/null 2>&1 || true
 	: >"$TENANTS_FILE"
 }
