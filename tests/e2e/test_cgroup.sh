@@ -373,6 +373,21 @@ expect_probe "nest -> S tcp/8080, still its own tenant's verdict" EPERM "$N" tcp
 expect_probe "nest detached: the parent's tenant decides, tcp/8080" ok "$N" tcp 10.77.0.2 8080
 expect_probe "nest detached: the parent's tenant decides, tcp/22" EPERM "$N" tcp 10.77.0.2 22
 
+echo "a fenced cgroup removed without detach, then made again: its stale endpoint covers nothing"
+T2=$CGROOT/$P-2
+mkcg "$T2" || fail "mkdir $T2"
+"$NF" attach --tenant cgu --cgroup "$T2" || fail "attach $T2"
+rmdir "$T2" && mkdir "$T2" && mkcg "$T2/sub" || fail "remake $T2/sub"
+"$NF" attach --tenant cgu --cgroup "$T2/sub" || fail "attach $T2/sub"
+[ "$(our_progs "$T2/sub")" = 6 ] && ok "the new child carries the programs" ||
+	fail "new child under a stale endpoint: $(our_progs "$T2/sub") programs"
+expect_probe "new child -> S tcp/8080 (tenant cgu, no policy)" EPERM "$T2/sub" tcp 10.77.0.2 8080
+"$NF" detach --cgroup "$T2/sub" || fail "detach $T2/sub"
+[ "$(our_progs "$T2")" = 0 ] && ok "detach: nothing handed to the remade parent" ||
+	fail "remade parent got $(our_progs "$T2") programs"
+"$NF" detach --cgroup "$T2" && ok "detach by path forgets the stale endpoint" || fail "detach stale $T2"
+"$NF" status | grep -q "$T2" && fail "status still lists $T2" || ok "status forgot $T2"
+
 echo "detach: our programs go, the foreign one stays and still runs"
 "$NF" detach --cgroup "$CG" || fail "detach --cgroup"
 [ "$(our_progs "$CG")" = 0 ] && ok "no netfence program left" || fail "left: $(bpftool cgroup show "$CG")"

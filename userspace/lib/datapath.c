@@ -1538,7 +1538,19 @@ static bool cg_below(const char *dir, const char *top)
 	return !strncmp(dir, top, n) && dir[n] == '/';
 }
 
-/* Is dir below a fenced cgroup other than the endpoint `self` and `skip`? */
+/*
+ * Is the record's cgroup still the one at its path? A cgroup removed without
+ * detach leaves its record; another cgroup made later at the same path has a
+ * new id, and none of our programs.
+ */
+static bool cg_live(const struct nf_ep_record *r)
+{
+	uint64_t id = 0;
+
+	return r->is_cgroup && !cgroup_id_of(r->cgroup, &id) && id == r->cgroup_id;
+}
+
+/* Is dir below a live fenced cgroup other than the endpoints `self` and `skip`? */
 static bool cg_covered(const struct nf_ep_record *recs, size_t n, const char *dir, uint32_t self,
 		       uint32_t skip)
 {
@@ -1546,7 +1558,7 @@ static bool cg_covered(const struct nf_ep_record *recs, size_t n, const char *di
 
 	for (i = 0; i < n; i++)
 		if (recs[i].is_cgroup && recs[i].ep_id != self && recs[i].ep_id != skip &&
-		    cg_below(dir, recs[i].cgroup))
+		    cg_below(dir, recs[i].cgroup) && cg_live(&recs[i]))
 			return true;
 	return false;
 }
@@ -1685,13 +1697,33 @@ static int cg_hand_over(struct nf_dp *dp, const struct nf_ep_record *r)
 		const struct nf_ep_record *d = &recs[i];
 
 		if (!d->is_cgroup || d->ep_id == r->ep_id || !cg_below(d->cgroup, r->cgroup) ||
-		    cg_covered(recs, n, d->cgroup, d->ep_id, r->ep_id))
+		    !cg_live(d) || cg_covered(recs, n, d->cgroup, d->ep_id, r->ep_id))
 			continue;
 		fd = open(d->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			continue; /* gone: nothing to fence */
 		err = cg_attach_progs(dp, fd, d->cgroup);
 		close(fd);
+	}
+	free(recs);
+	return err;
+}
+
+/* Forget the record of a cgroup that is gone, or was removed and made again
+ * (a new id): found by its path. */
+static int cg_detach_stale(struct nf_dp *dp, const char *path)
+{
+	struct nf_ep_record *recs;
+	size_t n, i;
+	int err = -ENOENT;
+
+	if (dp__list_endpoints(dp, &recs, &n))
+		return -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (recs[i].is_cgroup && !strcmp(recs[i].cgroup, path) && !cg_live(&recs[i])) {
+			err = detach_record(dp, &recs[i]);
+			break;
+		}
 	}
 	free(recs);
 	return err;
@@ -1704,25 +1736,10 @@ int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
 	uint64_t cgid = 0;
 	int err;
 
-	if (!realpath(dir, real) || cgroup_id_of(real, &cgid)) {
-		/* the cgroup is gone: find the record by path */
-		struct nf_ep_record *recs;
-		size_t n, i;
-		int err = -ENOENT;
-
-		if (dp__list_endpoints(dp, &recs, &n))
-			return -ENOENT;
-		for (i = 0; i < n; i++) {
-			if (recs[i].is_cgroup && !strcmp(recs[i].cgroup, dir)) {
-				err = detach_record(dp, &recs[i]);
-				break;
-			}
-		}
-		free(recs);
-		return err;
-	}
+	if (!realpath(dir, real) || cgroup_id_of(real, &cgid))
+		return cg_detach_stale(dp, dir);
 	if (find_record(dp, match_cgroup, &cgid, &r))
-		return -ENOENT;
+		return cg_detach_stale(dp, real);
 	err = cg_hand_over(dp, &r);
 	if (err) {
 		pr_err("cgroup %s stays fenced: the cgroups below it that are endpoints would not be",
