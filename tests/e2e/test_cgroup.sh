@@ -194,6 +194,15 @@ expect_delta() {
 	if [ $(($3 - $2)) -eq "$4" ]; then ok "$1: +$4"; else fail "$1: moved by $(($3 - $2)), expected $4"; fi
 }
 
+# nf_bytes TENANT DIRECTION REASON HOOK -> bytes (0 if absent)
+nf_bytes() {
+	"$NF" stats --json | python3 -c '
+import json, sys
+t, d, r, h = sys.argv[1:5]
+print(sum(x["bytes"] for ten in json.load(sys.stdin).get("tenants", []) if ten.get("tenant") == t
+          for x in ten.get("drops", []) if (x["direction"], x["reason"], x["hook"]) == (d, r, h)))' "$@"
+}
+
 # our_progs CGROUP: how many netfence programs are attached directly to CGROUP
 our_progs() {
 	bpftool -j cgroup show "$1" | python3 -c '
@@ -309,18 +318,35 @@ expect_probe "S -> cg udp/5353, reply from a socket bound to its address" ok - u
 expect_probe "S -> cg udp/5354, reply from a wildcard-bound socket" ok - udp 10.77.0.1 5354
 
 echo "counters move by exactly what was sent, with hook=cgroup"
-b_sa=$(nf_stat cgt egress policy_denied cgroup)
+# sendto() autobinds the socket to a port before the sendmsg4 hook runs; bound to
+# the wildcard address, it might be answering a tracked flow, so the hook leaves
+# it to cgroup_skb egress, whose drop the kernel returns to sendto() as EPERM.
 b_tc=$(nf_stat cgt egress policy_denied tc)
+b_by=$(nf_bytes cgt egress policy_denied cgroup)
+b_sa=$(nf_stat cgt egress policy_denied cgroup)
 out=$(in_cg "$CG" python3 "$WORK/probe.py" udp 10.77.0.2 5355 --count 7)
 [ "$out" = EPERM=7 ] && ok "7 denied sendto: $out" || fail "7 denied sendto: $out"
 a_sa=$(nf_stat cgt egress policy_denied cgroup)
-expect_delta "egress policy_denied hook=cgroup after 7 refused sendto" "$b_sa" "$a_sa" 7
+expect_delta "egress policy_denied hook=cgroup after 7 sendto" "$b_sa" "$a_sa" 7
+expect_delta "their bytes (dropped by cgroup_skb egress), 7 x 29" "$b_by" "$(nf_bytes cgt egress policy_denied cgroup)" 203
+# Bound to its address, the socket has no tracked flow to that peer: sendmsg4
+# refuses before any packet exists (no bytes counted).
+b_by=$(nf_bytes cgt egress policy_denied cgroup)
+b_sa=$(nf_stat cgt egress policy_denied cgroup)
+out=$(in_cg "$CG" python3 "$WORK/probe.py" udp 10.77.0.2 5355 --count 3 --bind 10.77.0.1:40004)
+[ "$out" = EPERM=3 ] && ok "3 denied sendto from 10.77.0.1:40004: $out" || fail "3 denied sendto: $out"
+a_sa=$(nf_stat cgt egress policy_denied cgroup)
+expect_delta "egress policy_denied hook=cgroup after 3 sendto refused by sendmsg4" "$b_sa" "$a_sa" 3
+expect_delta "no bytes for them" "$b_by" "$(nf_bytes cgt egress policy_denied cgroup)" 0
+b_by=$(nf_bytes cgt egress policy_denied cgroup)
 out=$(in_cg "$CG" python3 "$WORK/rawudp.py" 10.77.0.2 5355 5)
 [ "$out" = 0 ] && ok "raw socket: 0 of 5 datagrams left" || fail "raw socket: $out of 5 left"
 sleep 0.2
 b_sk=$a_sa
 a_sk=$(nf_stat cgt egress policy_denied cgroup)
 expect_delta "egress policy_denied hook=cgroup after 5 raw datagrams (cgroup_skb egress)" "$b_sk" "$a_sk" 5
+# each 20 + 8 + 1 bytes (IP, UDP, payload): skb->len at the hook is the IP packet
+expect_delta "their bytes, 5 x 29" "$b_by" "$(nf_bytes cgt egress policy_denied cgroup)" 145
 b_in=$(nf_stat cgt ingress policy_denied cgroup)
 out=$(in_ns "$S" python3 "$WORK/probe.py" udp 10.77.0.1 5001 --count 6)
 [ "$out" = sent=6 ] || fail "S -> cg udp/5001: $out"
@@ -328,6 +354,44 @@ sleep 0.2
 a_in=$(nf_stat cgt ingress policy_denied cgroup)
 expect_delta "ingress policy_denied hook=cgroup after 6 datagrams to udp/5001" "$b_in" "$a_in" 6
 expect_delta "no hook=tc counter moved" "$b_tc" "$(nf_stat cgt egress policy_denied tc)" 0
+
+b_mal=$(nf_stat cgt egress malformed cgroup)$(nf_stat cgt ingress malformed cgroup)
+[ "$b_mal" = 00 ] && ok "nothing counted malformed: the hooks parse from the IP header" ||
+	fail "malformed counters: $b_mal"
+echo "revocation: a connected UDP flow the new policy no longer allows is dropped at its next packet"
+mkfifo "$WORK/go"
+in_cg "$CG" python3 -c '
+import errno, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.connect(("10.77.0.2", 53))
+s.send(b"a")
+print("first", "ok" if s.recv(64) == b"a" else "bad", flush=True)
+open(sys.argv[1]).read()
+try:
+    s.send(b"b")
+    s.recv(64)
+    print("second ok")
+except socket.timeout:
+    print("second timeout")
+except OSError as e:
+    print("second", errno.errorcode.get(e.errno, e.errno))' "$WORK/go" >"$WORK/rev.out" 2>&1 &
+rev=$!
+for _ in $(seq 50); do grep -q first "$WORK/rev.out" && break; sleep 0.1; done
+grep -q "first ok" "$WORK/rev.out" && ok "connected UDP to S udp/53: reply" || fail "first exchange: $(cat "$WORK/rev.out")"
+sed 's/{"protocol":"TCP","port":8080},{"protocol":"UDP","port":53}/{"protocol":"TCP","port":8080}/' \
+	"$WORK/policy.json" >"$WORK/policy-no53.json"
+"$NF" apply "$WORK/policy-no53.json" >/dev/null || fail "apply without udp/53"
+b=$(nf_stat cgt egress policy_denied cgroup)
+echo >"$WORK/go"
+wait "$rev"
+out=$(tail -1 "$WORK/rev.out")
+# send() on a connected socket has no sock_addr hook: the cgroup_skb egress
+# program drops it, and the kernel reports that drop to the sender as EPERM.
+[[ $out == "second EPERM" || $out == "second timeout" ]] && ok "after the policy change: $out" ||
+	fail "after the policy change: $out"
+expect_delta "revoked packet: egress policy_denied hook=cgroup" "$b" "$(nf_stat cgt egress policy_denied cgroup)" 1
+"$NF" apply "$WORK/policy.json" >/dev/null || fail "apply again"
 
 echo "a child cgroup is still fenced: created after attach, or by the fenced process itself"
 mkcg "$CG/child" || fail "mkdir child"
