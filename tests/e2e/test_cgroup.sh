@@ -452,6 +452,22 @@ expect_probe "new child -> S tcp/8080 (tenant cgu, no policy)" EPERM "$T2/sub" t
 "$NF" detach --cgroup "$T2" && ok "detach by path forgets the stale endpoint" || fail "detach stale $T2"
 "$NF" status | grep -q "$T2" && fail "status still lists $T2" || ok "status forgot $T2"
 
+echo "depth: a fenced cgroup may be 16 levels deep (NF_CGROUP_MAX_DEPTH); below it, any depth is fenced"
+D=$CGROOT/$P-d
+mkcg "$D" || fail "mkdir $D"
+depth=$(( $(tr -cd / <<<"${D#"$CGROOT"}" | wc -c) ))
+while [ "$depth" -lt 16 ]; do D=$D/l$((depth + 1)); mkcg "$D"; depth=$((depth + 1)); done
+"$NF" attach --tenant cgu --cgroup "$D" && ok "attach at depth 16" || fail "attach at depth 16"
+mkcg "$D/a" && mkcg "$D/a/b" || fail "mkdir below depth 16"
+expect_probe "a process 18 levels deep, below the fenced cgroup" EPERM "$D/a/b" tcp 10.77.0.2 22
+"$NF" detach --cgroup "$D" || fail "detach depth 16"
+"$NF" attach --tenant cgu --cgroup "$D/a" 2>"$WORK/deep.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "levels below" "$WORK/deep.err" &&
+	ok "attach at depth 17 refused (it would fence nothing): $(cat "$WORK/deep.err")" ||
+	fail "attach at depth 17: exit $rc, $(cat "$WORK/deep.err")"
+[ "$(our_progs "$D/a")" = 0 ] && ok "nothing attached at depth 17" || fail "programs at depth 17"
+
 echo "detach: our programs go, the foreign one stays and still runs"
 "$NF" detach --cgroup "$CG" || fail "detach --cgroup"
 [ "$(our_progs "$CG")" = 0 ] && ok "no netfence program left" || fail "left: $(bpftool cgroup show "$CG")"

@@ -1530,6 +1530,32 @@ static bool cg_prog_attached(int cgfd, enum bpf_attach_type type, __u32 id)
  * would be counted twice.
  */
 
+/*
+ * Levels below the root of the cgroup v2 hierarchy (the root is 0), as the
+ * BPF side counts them: nf_cg_lookup_skb walks ancestors from the root down to
+ * NF_CGROUP_MAX_DEPTH, so a fenced cgroup deeper than that would be attached
+ * but never found (its descendants are found through it at any depth). Counted
+ * up to the mount's root; inside a cgroup namespace the kernel's level is
+ * larger by the namespace root's own.
+ */
+static int cg_depth(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat here, up;
+	char *slash;
+	int depth = 0;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path) || stat(path, &here))
+		return INT_MAX;
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		*slash = 0;
+		if (stat(path, &up) || up.st_dev != here.st_dev)
+			break;
+		depth++;
+	}
+	return depth;
+}
+
 /* Is cgroup path `dir` strictly below `top`? */
 static bool cg_below(const char *dir, const char *top)
 {
@@ -1625,6 +1651,14 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 			close(fd);
 			return -EINVAL;
 		}
+	}
+	if (cg_depth(real) > NF_CGROUP_MAX_DEPTH) {
+		/* attached, it would fence nothing: fail closed here instead */
+		pr_err("cgroup %s is more than %d levels below the cgroup v2 root: the datapath "
+		       "can't find it there",
+		       real, NF_CGROUP_MAX_DEPTH);
+		close(fd);
+		return -EINVAL;
 	}
 	err = cgroup_id_of(real, &cgid);
 	if (err) {
