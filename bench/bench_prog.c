@@ -385,13 +385,26 @@ out:
 	return err;
 }
 
-/* Point the endpoint (this netns, lo) at tenant tid, with conntrack scope ep_id. */
+/*
+ * Point the endpoint (this netns, lo) at tenant tid, with id ep_id, owning
+ * its IPv4 and IPv6 addresses (ingress flows are tracked only when addressed
+ * to one of the endpoint's own addresses, as on a real interface).
+ */
 static int set_endpoint(struct nf_dp *dp, uint64_t cookie, uint32_t tid, uint32_t ep_id)
 {
 	struct nf_ep_key key = { .netns_cookie = cookie, .ifindex = 1 };
 	struct nf_endpoint ep = { .tenant_id = tid, .ep_id = ep_id,
 				  .flags = NF_EPF_NO_SPOOF_CHECK };
+	__u8 one = 1;
+	int v6;
 
+	for (v6 = 0; v6 <= 1; v6++) {
+		struct nf_ep_addr_key ak = { .ep_id = ep_id };
+
+		ep_addr(v6, ak.addr);
+		if (bpf_map_update_elem(dp->maps.ep_addrs, &ak, &one, BPF_ANY))
+			return -errno;
+	}
 	return bpf_map_update_elem(dp->maps.endpoints, &key, &ep, BPF_ANY) ? -errno : 0;
 }
 

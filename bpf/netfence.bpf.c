@@ -63,50 +63,103 @@ static __always_inline void nf_frag_allow(__u32 ep_id, __u8 dir, const struct nf
 	bpf_map_update_elem(&nf_frags, &fk, &fv, BPF_ANY);
 }
 
-/* Returns true to pass the packet. */
-static __always_inline bool nf_verdict(struct __sk_buff *skb, const struct nf_endpoint *ep,
+static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where *w)
+{
+	struct nf_ep_key k = { .netns_cookie = w->scope, .ifindex = w->ifindex };
+
+	return bpf_map_lookup_elem(&nf_endpoints, &k);
+}
+
+static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const __u8 *addr)
+{
+	struct nf_ep_addr_key ak = { .ep_id = ep->ep_id };
+
+	nf_copy_addr(ak.addr, addr);
+	return bpf_map_lookup_elem(&nf_ep_addrs, &ak) != NULL;
+}
+
+/*
+ * Returns true to pass the packet. ep: the cgroup endpoint, or NULL for tc,
+ * where the endpoint is looked up only when needed: a packet of a tracked
+ * flow is decided by its conntrack entry alone (one hash lookup), which
+ * carries the tenant and the epoch it was judged at.
+ */
+static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
 				       const struct nf_where *w, __u32 l3_off)
 {
 	struct nf_pkt pkt = {};
 	struct nf_ct_key ck = {};
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
-	struct nf_config *cfg;
-	__u32 zero = 0, tenant_id, rule, len = skb->len;
+	struct nf_config *cfg = NULL;
+	__u32 zero = 0, tenant_id = NF_TENANT_NONE, rule, len = skb->len;
 	__be16 eth_proto = skb->protocol;
 	__u8 dir = w->dir, reason;
 	__be16 port;
 	__u64 now;
 
-	cfg = bpf_map_lookup_elem(&nf_config, &zero);
-	tenant_id = ep ? ep->tenant_id : NF_TENANT_NONE;
-
 	if (eth_proto == bpf_htons(ETH_P_ARP))
 		return true;
+	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6)) {
+		reason = NF_DROP_POLICY;
+		goto drop_find_ep;
+	}
+	if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
+		reason = NF_DROP_MALFORMED;
+		goto drop_find_ep;
+	}
+	if (pkt.is_nd)
+		return true;
+	now = nf_now();
+
+	/* 1. A tracked flow (a later fragment has no ports: it follows its first). */
+	if (pkt.frag != NF_FRAG_LATER) {
+		nf_ct_key_fill(&ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr, pkt.daddr,
+			       pkt.sport, pkt.dport);
+		ct = bpf_map_lookup_elem(&nf_ct, &ck);
+		if (ct && !nf_ct_expired(ct, pkt.proto, now)) {
+			tenant_id = ct->tenant_id;
+			ti = nf_tenant(tenant_id);
+			if (!ti || ct->epoch != ti->epoch) {
+				/*
+				 * The policy changed since this flow was judged: judge it
+				 * again, as its first packet (SPEC §3.5, revocation). The
+				 * service port is the remote one for flows the endpoint
+				 * opened, the local one otherwise.
+				 */
+				cfg = bpf_map_lookup_elem(&nf_config, &zero);
+				port = ct->origin_dir == NF_DIR_EGRESS ? ck.rport : ck.lport;
+				rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck.raddr,
+						       pkt.proto, port);
+				if (!rule || !ti) {
+					bpf_map_delete_elem(&nf_ct, &ck);
+					reason = NF_DROP_POLICY;
+					goto drop;
+				}
+				ct->rule_ref = rule;
+				ct->epoch = ti->epoch;
+			}
+			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
+			nf_frag_allow(ct->ep_id, dir, &pkt, now);
+			return true;
+		}
+	}
+
+	/* 2. Not tracked: whose endpoint is this? */
+	if (!ep && w->hook == NF_HOOK_TC)
+		ep = nf_tc_endpoint(w);
 	if (!ep) {
 		/* attached but not registered (being detached): fail closed */
 		reason = NF_DROP_POLICY;
 		goto drop;
 	}
-	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6)) {
-		reason = NF_DROP_POLICY;
-		goto drop;
-	}
-	if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
-		reason = NF_DROP_MALFORMED;
-		goto drop;
-	}
-	if (pkt.is_nd)
-		return true;
+	tenant_id = ep->tenant_id;
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
 
-	if (w->hook == NF_HOOK_TC && dir == NF_DIR_EGRESS && !(ep->flags & NF_EPF_NO_SPOOF_CHECK)) {
-		struct nf_ep_addr_key ak = { .ep_id = ep->ep_id };
-
-		nf_copy_addr(ak.addr, pkt.saddr);
-		if (!bpf_map_lookup_elem(&nf_ep_addrs, &ak)) {
-			reason = NF_DROP_SPOOFED;
-			goto drop;
-		}
+	if (w->hook == NF_HOOK_TC && dir == NF_DIR_EGRESS && !(ep->flags & NF_EPF_NO_SPOOF_CHECK) &&
+	    !nf_is_own_addr(ep, pkt.saddr)) {
+		reason = NF_DROP_SPOOFED;
+		goto drop;
 	}
 
 	if (pkt.frag == NF_FRAG_LATER) {
@@ -120,55 +173,38 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, const struct nf_en
 	}
 
 	ti = nf_tenant(tenant_id);
-	now = bpf_ktime_get_ns();
-	nf_ct_key_fill(&ck, ep->ep_id, pkt.proto, dir, pkt.saddr, pkt.daddr, pkt.sport, pkt.dport);
-	ct = bpf_map_lookup_elem(&nf_ct, &ck);
-	if (ct && !nf_ct_expired(ct, pkt.proto, now)) {
-		if (!ti || ct->epoch != ti->epoch) {
-			/*
-			 * The policy changed since this flow was judged: judge it again,
-			 * as its first packet (SPEC §3.5, revocation). The service port
-			 * is the remote one for flows we opened, the local one otherwise.
-			 */
-			port = ct->origin_dir == NF_DIR_EGRESS ? ck.rport : ck.lport;
-			rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck.raddr,
-					       pkt.proto, port);
-			if (!rule) {
-				bpf_map_delete_elem(&nf_ct, &ck);
-				reason = NF_DROP_POLICY;
-				goto drop;
-			}
-			ct->rule_ref = rule;
-			if (ti)
-				ct->epoch = ti->epoch;
-		}
-		nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-		nf_frag_allow(ep->ep_id, dir, &pkt, now);
-		return true;
-	}
-
-	if (pkt.is_icmp_err) {
+	if (pkt.is_icmp_err && ti) {
 		/* The quoted packet went the other way: look up its flow. */
 		struct nf_ct_key ik = {};
 		struct nf_ct_val *ict;
 
-		nf_ct_key_fill(&ik, ep->ep_id, pkt.in_proto, !dir, pkt.in_saddr, pkt.in_daddr,
-			       pkt.in_sport, pkt.in_dport);
+		nf_ct_key_fill(&ik, w->scope, w->ifindex, pkt.in_proto, !dir, pkt.in_saddr,
+			       pkt.in_daddr, pkt.in_sport, pkt.in_dport);
 		ict = bpf_map_lookup_elem(&nf_ct, &ik);
-		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) && ti && ict->epoch == ti->epoch)
+		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) && ict->epoch == ti->epoch)
 			return true;
 	}
 
+	/* 3. A new flow: the tenant's policy decides. */
 	rule = nf_policy_judge(tenant_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
 			       pkt.proto, pkt.dport);
 	if (!rule) {
 		reason = NF_DROP_POLICY;
 		goto drop;
 	}
-	if (!bench_no_ct_insert) {
+	/*
+	 * On an interface, only flows to one of the endpoint's own addresses are
+	 * tracked from ingress (not broadcasts, not misrouted packets), so the
+	 * local address of every tracked flow is the endpoint's: a packet that
+	 * hits conntrack on egress needs no anti-spoofing lookup.
+	 */
+	if (!bench_no_ct_insert && ti &&
+	    (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr))) {
 		nct.last_seen_ns = now;
-		nct.epoch = ti ? ti->epoch : 0;
+		nct.epoch = ti->epoch;
 		nct.rule_ref = rule;
+		nct.tenant_id = tenant_id;
+		nct.ep_id = ep->ep_id;
 		nct.origin_dir = dir;
 		bpf_map_update_elem(&nf_ct, &ck, &nct, BPF_ANY);
 	}
@@ -176,7 +212,13 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, const struct nf_en
 	nf_frag_allow(ep->ep_id, dir, &pkt, now);
 	return true;
 
+drop_find_ep:
+	if (!ep && w->hook == NF_HOOK_TC)
+		ep = nf_tc_endpoint(w);
+	tenant_id = ep ? ep->tenant_id : NF_TENANT_NONE;
 drop:
+	if (!cfg)
+		cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	nf_count(tenant_id, dir, reason, w->hook, len);
 	nf_event(cfg, &pkt, tenant_id, w->scope, w->ifindex, len, dir, reason, w->hook);
 	return false;
@@ -186,38 +228,28 @@ drop:
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
-/*
- * The netns of the device the program runs on. bpf_get_netns_cookie(skb) in
- * tc answers the skb's socket's netns, and the initial netns when there is no
- * socket (any packet arriving over a veth): measured on 6.18, it returned the
- * host's cookie at the pod's tc ingress. The device's netns is what
- * identifies an endpoint, in both directions.
- */
-static __always_inline __u64 nf_dev_netns_cookie(struct __sk_buff *skb)
-{
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	struct net_device *dev = kskb->dev;
-
-	/* Direct (CO-RE relocated) loads through the trusted pointer: three
-	 * bpf_probe_read_kernel calls cost more than the rest of a hit. */
-	if (!dev)
-		return 0;
-	return dev->nd_net.net->net_cookie;
-}
-
 static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
 {
-	struct nf_ep_key k = {};
-	struct nf_endpoint *ep;
-	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir };
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .ifindex = skb->ifindex };
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = kskb->dev;
+	__u32 l3_off = ETH_HLEN;
 
-	k.netns_cookie = nf_dev_netns_cookie(skb);
-	k.ifindex = skb->ifindex;
-	w.scope = k.netns_cookie;
-	w.ifindex = k.ifindex;
-	ep = bpf_map_lookup_elem(&nf_endpoints, &k);
-	return nf_verdict(skb, ep, &w, ep && (ep->flags & NF_EPF_NO_ETH) ? 0 : ETH_HLEN) ?
-		       TC_ACT_OK : TC_ACT_SHOT;
+	/*
+	 * The netns of the device the program runs on. bpf_get_netns_cookie(skb)
+	 * in tc answers the skb's socket's netns, and the initial netns when there
+	 * is no socket (any packet arriving over a veth): measured on 6.18, it
+	 * returned the host's cookie at a pod's tc ingress. Direct (CO-RE
+	 * relocated) loads through the trusted pointer: three
+	 * bpf_probe_read_kernel calls cost more than the rest of a tracked packet.
+	 */
+	if (dev) {
+		w.scope = dev->nd_net.net->net_cookie;
+		/* L3 devices (tun, wireguard, ipip) carry no link-layer header */
+		if (!dev->hard_header_len)
+			l3_off = 0;
+	}
+	return nf_verdict(skb, NULL, &w, l3_off) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /* Packets arriving at the endpoint's interface: the endpoint's ingress. */
@@ -361,8 +393,8 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 		{
 			struct nf_ct_key ck = {};
 
-			nf_ct_key_fill(&ck, ep->ep_id, pkt.proto, NF_DIR_EGRESS, pkt.saddr,
-				       pkt.daddr, pkt.sport, pkt.dport);
+			nf_ct_key_fill(&ck, cgid, 0, pkt.proto, NF_DIR_EGRESS, pkt.saddr, pkt.daddr,
+				       pkt.sport, pkt.dport);
 			if (bpf_map_lookup_elem(&nf_ct, &ck))
 				return 1;
 		}

@@ -158,7 +158,6 @@ struct nf_ep_key {
 };
 
 #define NF_EPF_NO_SPOOF_CHECK	(1u << 0)
-#define NF_EPF_NO_ETH		(1u << 1)	/* L3 device: packets start at the IP header */
 
 struct nf_endpoint {
 	__u32 tenant_id;
@@ -182,9 +181,14 @@ struct nf_ep_addr_key {
  * The tuple is oriented from the endpoint's point of view (local/remote), so
  * one lookup finds the flow in both directions; origin_dir tells whether the
  * packet is a forward packet or a reply. For ICMP echo, lport = rport = echo id.
+ * The key is scoped by where the endpoint is (netns cookie + ifindex for tc,
+ * fenced cgroup id + 0 for cgroup), not by endpoint id, so a packet of an
+ * established flow needs this one hash lookup and no endpoint lookup; the
+ * value carries the tenant. Entries of an endpoint are purged on detach.
  */
 struct nf_ct_key {
-	__u32 ep_id;
+	__u64 scope;		/* netns cookie (tc) or fenced cgroup id (cgroup) */
+	__u32 ifindex;		/* tc: the interface; cgroup: 0 */
 	__u8 proto;
 	__u8 pad[3];
 	__be16 lport;
@@ -199,9 +203,11 @@ struct nf_ct_key {
 #define NF_CT_CLOSED		(1u << 3)	/* RST seen, or FIN both ways */
 
 struct nf_ct_val {
-	__u64 last_seen_ns;
+	__u64 last_seen_ns;	/* jiffies (bpf_jiffies64()) */
 	__u32 epoch;		/* tenant epoch when the flow was last judged */
 	__u32 rule_ref;		/* rule that allowed the flow */
+	__u32 tenant_id;
+	__u32 ep_id;
 	__u8 origin_dir;	/* enum nf_dir of the first packet */
 	__u8 flags;		/* NF_CT_* */
 	__u8 pad[6];

@@ -285,7 +285,7 @@ static int load_and_pin(struct nf_dp *dp)
 		return err;
 	}
 	bpf_object__for_each_map(map, dp->skel->obj) {
-		if (!strncmp(bpf_map__name(map), ".", 1) || strstr(bpf_map__name(map), ".rodata"))
+		if (bpf_map__is_internal(map))	/* .rodata, .kconfig: per load */
 			continue;
 		pin_path(path, sizeof(path), bpf_map__name(map));
 		err = bpf_map__set_pin_path(map, path);
@@ -908,23 +908,6 @@ int dp__netns_cookie(const char *netns, uint64_t *cookie)
 	return err;
 }
 
-/* Inside the netns: is the device Ethernet-like (has a MAC header)? */
-static bool iface_has_eth(const char *ifname)
-{
-	struct ifreq ifr = {};
-	int s;
-	bool eth = true;
-
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return true;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1, ifname);
-	if (!ioctl(s, SIOCGIFHWADDR, &ifr))
-		eth = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
-	close(s);
-	return eth;
-}
-
 /* Inside the netns: the interface's addresses. */
 static int iface_addrs(const char *ifname, struct nf_cidr **out, size_t *n)
 {
@@ -1242,7 +1225,6 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	struct iface_id iid = {};
 	struct nf_ep_key k = {};
 	struct nf_endpoint v = {};
-	bool eth;
 	int ifindex, err;
 
 	if (!ep->tenant_id)
@@ -1264,7 +1246,6 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
 		goto leave;
 	}
-	eth = iface_has_eth(ep->ifname);
 	/*
 	 * Without given addresses the interface's current ones are the endpoint's.
 	 * With given ones (CNI prevResult), its IPv6 link-local addresses are
@@ -1349,7 +1330,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	k.ifindex = ifindex;
 	v.tenant_id = rec.tenant_id;
 	v.ep_id = rec.ep_id;
-	v.flags = eth ? 0 : NF_EPF_NO_ETH;
+	v.flags = 0;
 	if (bpf_map_update_elem(dp->maps.endpoints, &k, &v, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the endpoint: %s", strerror(-err));
@@ -1366,6 +1347,44 @@ leave:
 	free(found_addrs);
 	free(merged);
 	return err;
+}
+
+/*
+ * Forget the tracked flows of one endpoint scope: conntrack is keyed by
+ * where the endpoint is, and a later endpoint in the same place (another
+ * tenant) must not inherit them.
+ */
+static void ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
+{
+	enum { BATCH = 4096 };
+	struct nf_ct_key *keys = calloc(BATCH, sizeof(*keys)), *del = calloc(BATCH, sizeof(*del));
+	struct nf_ct_val *vals = calloc(BATCH, sizeof(*vals));
+	struct nf_ct_key in, out;
+	bool first = true;
+
+	if (!keys || !vals || !del)
+		goto out;
+	for (;;) {
+		__u32 count = BATCH, i, n_del = 0;
+		int err = bpf_map_lookup_batch(dp->maps.ct, first ? NULL : &in, &out, keys, vals,
+					       &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		for (i = 0; i < count; i++)
+			if (keys[i].scope == scope && keys[i].ifindex == ifindex)
+				del[n_del++] = keys[i];
+		for (i = 0; i < n_del; i++)
+			bpf_map_delete_elem(dp->maps.ct, &del[i]);
+		if (err)
+			break;	/* ENOENT: that was the last batch */
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	free(del);
 }
 
 static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
@@ -1404,6 +1423,10 @@ static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		}
 	}
 	ep_maps_remove(dp, r, addrs, n);
+	if (r->is_cgroup)
+		ct_purge(dp, r->cgroup_id, 0);
+	else
+		ct_purge(dp, r->netns_cookie, r->ifindex);
 	free(addrs);
 	ep_record_path(path, sizeof(path), r->ep_id);
 	unlink(path);
