@@ -13,13 +13,18 @@
 # else is using on this node (a bench, another test), and theirs can't touch it.
 # cgroups and network namespaces are global; only ones created here are used.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 if [ -z "${NF_CG_PRIVATE:-}" ]; then
 	NF_CG_PRIVATE=1 exec unshare --mount --propagation private bash "$0" "$@"
 fi
-mount -t bpf bpf /sys/fs/bpf || { echo "cannot mount a private bpffs"; exit 1; }
-mkdir -p /run/netfence && mount -t tmpfs -o mode=0700 tmpfs /run/netfence ||
-	{ echo "cannot mount a private /run/netfence"; exit 1; }
+if ! mount -t bpf bpf /sys/fs/bpf; then
+	echo "cannot mount a private bpffs"
+	exit 1
+fi
+if ! mkdir -p /run/netfence || ! mount -t tmpfs -o mode=0700 tmpfs /run/netfence; then
+	echo "cannot mount a private /run/netfence"
+	exit 1
+fi
 
 . tests/e2e/lib/net.sh
 nf_init
