@@ -349,10 +349,9 @@ static int install(struct nf_dp *dp, const char *name, bool v6, uint32_t n, uint
 	struct nf_compiled *c = NULL;
 	struct id_ctx ctx = { dp };
 	struct nf_policy **pols;
-	long long ports_before, ports_after, trie = -1;
-	uint32_t inner_id = 0;
+	long long ports_before, ports_after, trie_before, trie_after;
 	size_t np = 0;
-	int err, inner_fd;
+	int err;
 
 	*tid = dp__tenant_id(dp, name, true);
 	if (!*tid)
@@ -367,18 +366,15 @@ static int install(struct nf_dp *dp, const char *name, bool v6, uint32_t n, uint
 	if (err)
 		goto out;
 	ports_before = map_memlock(dp->maps.ports);
+	trie_before = map_memlock(dp->maps.policy);
 	err = dp__install_policy(dp, c);
 	if (err)
 		goto out;
 	ports_after = map_memlock(dp->maps.ports);
-	if (!bpf_map_lookup_elem(dp->maps.policy, tid, &inner_id) &&
-	    (inner_fd = bpf_map_get_fd_by_id(inner_id)) >= 0) {
-		trie = map_memlock(inner_fd);
-		close(inner_fd);
-	}
+	trie_after = map_memlock(dp->maps.policy);
 	if (policy_bytes)
-		*policy_bytes = trie < 0 || ports_before < 0 ? -1 :
-				trie + (ports_after - ports_before);
+		*policy_bytes = trie_before < 0 || ports_before < 0 ? -1 :
+				(trie_after - trie_before) + (ports_after - ports_before);
 out:
 	compile__free(c);
 	free_policies(pols, np);

@@ -19,26 +19,13 @@ struct {
 	__type(value, struct nf_tenant_info);
 } nf_tenants SEC(".maps");
 
-/*
- * Template of a tenant's policy trie (see struct nf_peer_key). Also
- * instantiated once, empty: clang emits only a forward declaration of the key
- * and value structs for a map type reached solely through __array(), and
- * libbpf then can't size the inner map.
- */
-struct nf_policy_inner {
+/* Every tenant's compiled peers (see struct nf_policy_key). */
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, NF_MAX_TRIE_ENTRIES);
-	__type(key, struct nf_peer_key);
+	__type(key, struct nf_policy_key);
 	__type(value, struct nf_class);
-} nf_policy_tmpl SEC(".maps");
-
-/* tenant id -> its policy trie; swapped with one update per apply. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, NF_MAX_TENANTS);
-	__type(key, __u32);
-	__array(values, struct nf_policy_inner);
 } nf_policy SEC(".maps");
 
 struct {

@@ -60,30 +60,28 @@ static __always_inline __u32 nf_class_allows(const struct nf_class *cls, __u8 pr
 	return 0;
 }
 
-static __always_inline void nf_peer_classes(__u32 tenant_id, __u8 dir, const __u8 *addr,
-					    __u32 peer_id, struct nf_peer_cache_val *out)
+static __always_inline void nf_peer_classes(__u32 tenant_id, __u32 epoch, __u8 dir,
+					    const __u8 *addr, __u32 peer_id,
+					    struct nf_peer_cache_val *out)
 {
-	struct nf_peer_key pk = {};
+	struct nf_policy_key pk = {};
 	struct nf_class *cls;
-	void *trie;
 
-	trie = bpf_map_lookup_elem(&nf_policy, &tenant_id);
-	if (!trie)
-		return;
-	pk.prefixlen = NF_PEER_KEY_FIXED_BITS + 128;
+	pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 128;
+	pk.tenant_id = bpf_htonl(tenant_id);
+	pk.parity = epoch & 1;
 	pk.dir = dir;
 	pk.kind = NF_PEER_ADDR;
 	nf_copy_addr(pk.data, addr);
-	cls = bpf_map_lookup_elem(trie, &pk);
+	cls = bpf_map_lookup_elem(&nf_policy, &pk);
 	if (cls)
 		out->addr_cls = *cls;
 	if (peer_id && peer_id != NF_ID_HOST) {
-		__builtin_memset(&pk, 0, sizeof(pk));
-		pk.prefixlen = NF_PEER_KEY_FIXED_BITS + 32;
-		pk.dir = dir;
+		__builtin_memset(pk.data, 0, sizeof(pk.data));
+		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
 		pk.kind = NF_PEER_IDENT;
 		*(__be32 *)pk.data = bpf_htonl(peer_id);
-		cls = bpf_map_lookup_elem(trie, &pk);
+		cls = bpf_map_lookup_elem(&nf_policy, &pk);
 		if (cls)
 			out->ident_cls = *cls;
 	}
@@ -141,7 +139,7 @@ __noinline __u32 nf_judge(struct nf_judge_in *in)
 		nv = *cv;
 	} else {
 		nv.peer_id = nf_ipcache_id(in->peer);
-		nf_peer_classes(tenant_id, dir, in->peer, nv.peer_id, &nv);
+		nf_peer_classes(tenant_id, in->epoch, dir, in->peer, nv.peer_id, &nv);
 		bpf_map_update_elem(&nf_peer_cache, &ck, &nv, BPF_ANY);
 	}
 	if (dir == NF_DIR_INGRESS && nv.peer_id == NF_ID_HOST &&

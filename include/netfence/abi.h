@@ -26,7 +26,7 @@
 #define NF_MAX_ENDPOINTS	65536
 #define NF_MAX_EP_ADDRS		(NF_MAX_ENDPOINTS * 4)
 #define NF_MAX_IPCACHE		131072
-#define NF_MAX_TRIE_ENTRIES	262144	 /* per tenant policy trie */
+#define NF_MAX_TRIE_ENTRIES	1048576	 /* nf_policy, all tenants, both parities */
 #define NF_MAX_PORT_ENTRIES	1048576	 /* all tenants, old+new during a swap */
 #define NF_MAX_CT		262144
 #define NF_MAX_PEER_CACHE	65536
@@ -89,12 +89,10 @@ struct nf_tenant_info {
 };
 
 /*
- * ---- nf_policy: HASH_OF_MAPS, key __u32 tenant_id -> inner LPM trie ----
- * No entry for a tenant: nothing is allowed (default deny).
- *
- * Inner trie key. Field order matters: an LPM trie matches data bytes from
- * the first one, so the fields that are always fully matched (dir, kind, pad)
- * come first and prefixlen is always >= NF_PEER_KEY_FIXED_BITS.
+ * The compiler's trie key (userspace/lib/compile.h): one tenant's view.
+ * Field order matters: an LPM trie matches data bytes from the first one, so
+ * the fields that are always fully matched (dir, kind, pad) come first and
+ * prefixlen is always >= NF_PEER_KEY_FIXED_BITS.
  *   kind NF_PEER_ADDR:  data = peer address (v4-mapped for IPv4);
  *                       prefixlen = 32 + address prefix length (0..128).
  *   kind NF_PEER_IDENT: data[0..3] = peer tenant id, big endian, rest zero;
@@ -110,6 +108,31 @@ struct nf_peer_key {
 	__u8 dir;		/* enum nf_dir */
 	__u8 kind;		/* NF_PEER_ADDR | NF_PEER_IDENT */
 	__u8 pad[2];		/* zero */
+	__u8 data[16];
+};
+
+/*
+ * ---- nf_policy: LPM_TRIE, every tenant's compiled peers -> struct nf_class ----
+ * The key is struct nf_peer_key behind (tenant, parity), both always fully
+ * matched: prefixlen = NF_POLICY_KEY_FIXED_BITS + (peer prefixlen - 32).
+ * A tenant's live entries are those of parity (epoch & 1). An apply writes
+ * the other parity aside, then flips the epoch with one store to nf_tenants:
+ * the datapath, which reads the epoch once per packet, sees the old entries
+ * or the new ones, never a mix. (A map-in-map swap would do the same, but
+ * every outer-map update from userspace waits for an RCU grace period,
+ * 6-20 ms here, over the 10 ms replace budget.) The entries of the parity
+ * not in force are removed by the tenant's next apply, before it writes.
+ * No entry for a peer: nothing allowed (default deny).
+ */
+#define NF_POLICY_KEY_FIXED_BITS 64
+
+struct nf_policy_key {
+	__u32 prefixlen;
+	__be32 tenant_id;
+	__u8 parity;		/* epoch & 1 */
+	__u8 dir;
+	__u8 kind;
+	__u8 pad;		/* zero */
 	__u8 data[16];
 };
 

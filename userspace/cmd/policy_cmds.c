@@ -145,11 +145,11 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 {
 	struct nf_lpm_addr_key ik = { .prefixlen = 128 };
 	struct nf_ipcache_val iv;
-	struct nf_peer_key pk = {};
+	struct nf_policy_key pk = {};
+	struct nf_tenant_info ti;
 	struct nf_class cls;
-	__u32 inner_id, zero = 0;
 	struct nf_config cfg = {};
-	int fd;
+	__u32 zero = 0;
 
 	*rule = 0;
 	*peer_id = 0;
@@ -159,29 +159,27 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 	bpf_map_lookup_elem(dp->maps.config, &zero, &cfg);
 	if (dir == NF_DIR_INGRESS && *peer_id == NF_ID_HOST && (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS))
 		return 0;
-	if (bpf_map_lookup_elem(dp->maps.policy, &tid, &inner_id))
-		return 0;	/* no policy: default deny */
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	pk.prefixlen = NF_PEER_KEY_FIXED_BITS + 128;
+	if (dp__tenant_info(dp, tid, &ti))
+		return 0;
+	/* the entries in force: the tenant's current parity */
+	pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 128;
+	pk.tenant_id = htonl(tid);
+	pk.parity = ti.epoch & 1;
 	pk.dir = dir;
 	pk.kind = NF_PEER_ADDR;
 	memcpy(pk.data, addr, 16);
-	if (!bpf_map_lookup_elem(fd, &pk, &cls))
+	if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
 		*rule = class_allows(dp, &cls, proto, port);
 	if (!*rule && *peer_id && *peer_id != NF_ID_HOST) {
 		uint32_t be = htonl(*peer_id);
 
-		memset(&pk, 0, sizeof(pk));
-		pk.prefixlen = NF_PEER_KEY_FIXED_BITS + 32;
-		pk.dir = dir;
+		memset(pk.data, 0, sizeof(pk.data));
+		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
 		pk.kind = NF_PEER_IDENT;
 		memcpy(pk.data, &be, 4);
-		if (!bpf_map_lookup_elem(fd, &pk, &cls))
+		if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
 			*rule = class_allows(dp, &cls, proto, port);
 	}
-	close(fd);
 	return 0;
 }
 

@@ -66,6 +66,8 @@ static const struct map_desc prog_descs[] = {
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+static void rm_rf(const char *path);
+
 static int *fd_at(void *base, size_t off)
 {
 	return (int *)((char *)base + off);
@@ -179,6 +181,7 @@ static void fds_init(struct nf_dp *dp)
 {
 	size_t i;
 
+	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "%s", NF_TENANT_DIR);
 	for (i = 0; i < ARRAY_SIZE(map_descs); i++)
 		*fd_at(&dp->maps, map_descs[i].off) = -1;
 	for (i = 0; i < ARRAY_SIZE(prog_descs); i++)
@@ -399,6 +402,13 @@ int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
 		goto fail;
 	}
 	dp->skel->rodata->bench_no_ct_insert = bench_no_ct_insert;
+	/* A private instance keeps its key records aside, never in the node's. */
+	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "/tmp/netfence-private.XXXXXX");
+	if (!mkdtemp(dp->tenant_dir)) {
+		err = -errno;
+		dp->tenant_dir[0] = '\0';
+		goto fail;
+	}
 	err = netfence_bpf__load(dp->skel);
 	if (err) {
 		pr_err("cannot load the BPF datapath: %s", strerror(-err));
@@ -442,6 +452,8 @@ void dp__close(struct nf_dp *dp)
 
 		munmap(dp->tenants, (sz + page - 1) / page * page);
 	}
+	if (!dp->pinned && !strncmp(dp->tenant_dir, "/tmp/netfence-private.", 22))
+		rm_rf(dp->tenant_dir);
 	netfence_bpf__destroy(dp->skel);
 	free(dp);
 }
@@ -492,21 +504,34 @@ int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out)
 
 /* ------------------------------------------------------- policy install */
 
-static void ports_record_path(char *buf, size_t len, uint32_t tenant_id)
+/*
+ * Key records. For each tenant, /run/netfence/tenants/<id>.trie and <id>.ports
+ * list every nf_policy and nf_ports key it may own, in either parity. They
+ * are written before the kernel gets new keys, so a crash at any point leaves
+ * nothing unaccounted for.
+ */
+struct key_record {
+	const char *suffix;
+	size_t key_size;
+	void *keys;
+	size_t n;
+};
+
+static void record_path(char *buf, size_t len, const char *dir, uint32_t tenant_id,
+			const char *suffix)
 {
-	snprintf(buf, len, "%s/%u.ports", NF_TENANT_DIR, tenant_id);
+	snprintf(buf, len, "%s/%u.%s", dir, tenant_id, suffix);
 }
 
-static int ports_record_read(uint32_t tenant_id, struct nf_port_key **keys, size_t *n)
+static int record_read(const char *dir, uint32_t tenant_id, struct key_record *r)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	int fd, err = 0;
-	ssize_t r;
 
-	*keys = NULL;
-	*n = 0;
-	ports_record_path(path, sizeof(path), tenant_id);
+	r->keys = NULL;
+	r->n = 0;
+	record_path(path, sizeof(path), dir, tenant_id, r->suffix);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -516,69 +541,83 @@ static int ports_record_read(uint32_t tenant_id, struct nf_port_key **keys, size
 	}
 	if (!st.st_size)
 		goto out;
-	*keys = malloc(st.st_size);
-	if (!*keys) {
+	r->keys = malloc(st.st_size);
+	if (!r->keys) {
 		err = -ENOMEM;
 		goto out;
 	}
-	r = read(fd, *keys, st.st_size);
-	if (r != st.st_size) {
+	if (read(fd, r->keys, st.st_size) != st.st_size) {
 		err = -EIO;
-		free(*keys);
-		*keys = NULL;
+		free(r->keys);
+		r->keys = NULL;
 		goto out;
 	}
-	*n = st.st_size / sizeof(struct nf_port_key);
+	r->n = st.st_size / r->key_size;
 out:
 	close(fd);
 	return err;
 }
 
-static int ports_record_write(uint32_t tenant_id, const struct nf_port_entry *e, size_t n)
+/* Write the concatenation of two key arrays. */
+static int record_write(const char *dir, uint32_t tenant_id, const char *suffix, size_t key_size,
+			const void *a, size_t n_a, const void *b, size_t n_b)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	struct nf_port_key *keys;
-	size_t i;
-	int fd, err = 0;
+	int fd, err;
 
-	err = mkdir_p(NF_TENANT_DIR);
+	err = mkdir_p(dir);
 	if (err)
 		return err;
-	keys = calloc(n ? n : 1, sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		keys[i] = e[i].key;
-	ports_record_path(path, sizeof(path), tenant_id);
+	record_path(path, sizeof(path), dir, tenant_id, suffix);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (n && write(fd, keys, n * sizeof(*keys)) != (ssize_t)(n * sizeof(*keys)))
+	if (fd < 0)
+		return -errno;
+	if ((n_a && write(fd, a, n_a * key_size) != (ssize_t)(n_a * key_size)) ||
+	    (n_b && write(fd, b, n_b * key_size) != (ssize_t)(n_b * key_size)))
 		err = -EIO;
-	close(fd);
+	if (close(fd) && !err)
+		err = -errno;
 	if (!err && rename(tmp, path))
 		err = -errno;
-out:
-	free(keys);
+	if (err)
+		unlink(tmp);
 	return err;
 }
 
-static void ports_delete(struct nf_dp *dp, const struct nf_port_key *keys, size_t n)
+static bool port_key_parity(const void *k)
 {
-	size_t i;
-	__u32 count;
+	return (((const struct nf_port_key *)k)->class_id >> 19) & 1;
+}
 
-	if (!n)
-		return;
-	count = n;
-	if (!bpf_map_delete_batch(dp->maps.ports, keys, &count, NULL) && count == n)
-		return;
-	/* batch stops at the first missing key: fall back to one by one */
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(dp->maps.ports, &keys[i]);
+static bool policy_key_parity(const void *k)
+{
+	return ((const struct nf_policy_key *)k)->parity & 1;
+}
+
+/*
+ * Delete from map fd the recorded keys of one parity (the entries not in
+ * force: left by the previous apply, or by an interrupted one) and compact
+ * the record to the keys of the other parity, in place.
+ */
+static void record_drop_parity(int fd, struct key_record *r, bool parity,
+			       bool (*key_parity)(const void *))
+{
+	char *keys = r->keys;
+	size_t i, kept = 0;
+
+	for (i = 0; i < r->n; i++) {
+		char *k = keys + i * r->key_size;
+
+		if (key_parity(k) == parity) {
+			bpf_map_delete_elem(fd, k);
+			continue;
+		}
+		if (kept != i)
+			memmove(keys + kept * r->key_size, k, r->key_size);
+		kept++;
+	}
+	r->n = kept;
 }
 
 static int ports_insert(struct nf_dp *dp, const struct nf_port_entry *e, size_t n)
@@ -616,50 +655,44 @@ out:
 	return err;
 }
 
-static int trie_build(const struct nf_compiled *c)
+/* The compiler's per-tenant key, placed in the node-wide trie. */
+static void policy_key_of(struct nf_policy_key *k, const struct nf_peer_key *pk, uint32_t tenant_id,
+			  uint32_t epoch)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	char name[16];
-	size_t i;
-	int fd;
-
-	snprintf(name, sizeof(name), "nf_pol_%u", c->tenant_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct nf_peer_key),
-			    sizeof(struct nf_class), NF_MAX_TRIE_ENTRIES, &opts);
-	if (fd < 0)
-		return -errno;
-	for (i = 0; i < c->n_trie; i++) {
-		if (bpf_map_update_elem(fd, &c->trie[i].key, &c->trie[i].val, BPF_ANY)) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-	}
-	return fd;
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = NF_POLICY_KEY_FIXED_BITS + (pk->prefixlen - NF_PEER_KEY_FIXED_BITS);
+	k->tenant_id = htonl(tenant_id);
+	k->parity = epoch & 1;
+	k->dir = pk->dir;
+	k->kind = pk->kind;
+	memcpy(k->data, pk->data, sizeof(k->data));
 }
 
-static bool key_parity(const struct nf_port_key *k)
+/* Delete the given keys from fd (undo of a failed install). */
+static void keys_delete(int fd, const void *keys, size_t n, size_t key_size)
 {
-	return (k->class_id >> 19) & 1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, (const char *)keys + i * key_size);
 }
 
 /*
- * The port-key record of a tenant lists every nf_ports key it may own. It is
- * written before the kernel changes (old + new keys) and after (new keys), so
- * a crash at any point leaves nothing unaccounted for; keys of the parity
- * being installed that are found in the record are leftovers of an
- * interrupted apply and are removed before the new ones go in.
+ * Install c for its tenant: write the entries of the parity not in force,
+ * then flip the epoch. Until the flip nothing the datapath uses changes; a
+ * failure before it removes what was written and leaves the old policy.
  */
 int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 {
+	struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
+	struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
+	struct nf_policy_key *tkeys = NULL;
+	struct nf_port_key *pkeys = NULL;
 	struct nf_tenant_info *ti;
-	struct nf_port_key *rec = NULL, *keep = NULL;
-	struct nf_port_entry *both = NULL;
-	size_t n_rec = 0, n_keep = 0, i;
 	__u32 id = c->tenant_id;
 	bool parity = c->epoch & 1;
-	int trie_fd = -1, err;
+	size_t i, n_trie = 0;
+	int err;
 
 	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
 		return -ENOENT;
@@ -669,103 +702,97 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 		       c->epoch, ti->epoch);
 		return -ESTALE;
 	}
-	if (dp->pinned) {
-		err = ports_record_read(id, &rec, &n_rec);
-		if (err)
-			return err;
-	}
-	keep = calloc(n_rec + 1, sizeof(*keep));
-	both = calloc(n_rec + c->n_ports + 1, sizeof(*both));
-	if (!keep || !both) {
+	err = record_read(dp->tenant_dir, id, &rt);
+	if (!err)
+		err = record_read(dp->tenant_dir, id, &rp);
+	if (err)
+		goto out;
+	/* 1. Clear the parity we are about to write. */
+	record_drop_parity(dp->maps.policy, &rt, parity, policy_key_parity);
+	record_drop_parity(dp->maps.ports, &rp, parity, port_key_parity);
+
+	tkeys = calloc(c->n_trie + 1, sizeof(*tkeys));
+	pkeys = calloc(c->n_ports + 1, sizeof(*pkeys));
+	if (!tkeys || !pkeys) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_rec; i++) {
-		if (key_parity(&rec[i]) == parity)
-			bpf_map_delete_elem(dp->maps.ports, &rec[i]);	/* leftover */
-		else
-			keep[n_keep++] = rec[i];
-	}
-
-	/* 1. Build the new trie aside. */
-	trie_fd = trie_build(c);
-	if (trie_fd < 0) {
-		err = trie_fd;
-		pr_err("tenant %s: cannot build the policy trie (%zu entries): %s", ti->name,
-		       c->n_trie, strerror(-err));
+	for (i = 0; i < c->n_trie; i++)
+		policy_key_of(&tkeys[i], &c->trie[i].key, id, c->epoch);
+	for (i = 0; i < c->n_ports; i++)
+		pkeys[i] = c->ports[i].key;
+	/* 2. Record first, then write the new entries aside. */
+	err = record_write(dp->tenant_dir, id, "trie", sizeof(*tkeys), rt.keys, rt.n, tkeys, c->n_trie);
+	if (!err)
+		err = record_write(dp->tenant_dir, id, "ports", sizeof(*pkeys), rp.keys, rp.n, pkeys, c->n_ports);
+	if (err) {
+		pr_err("tenant %s: cannot write the key records in %s: %s", ti->name, dp->tenant_dir,
+		       strerror(-err));
 		goto out;
 	}
-	/* 2. Port entries under the other class-id parity: unreachable until the swap. */
-	if (dp->pinned) {
-		for (i = 0; i < n_keep; i++)
-			both[i].key = keep[i];
-		memcpy(both + n_keep, c->ports, c->n_ports * sizeof(*both));
-		err = ports_record_write(id, both, n_keep + c->n_ports);
-		if (err)
-			goto out;
+	for (n_trie = 0; n_trie < c->n_trie; n_trie++) {
+		if (bpf_map_update_elem(dp->maps.policy, &tkeys[n_trie], &c->trie[n_trie].val,
+					BPF_ANY)) {
+			err = -errno;
+			pr_err("tenant %s: the policy does not fit the policy trie (%zu entries, capacity %u): %s",
+			       ti->name, c->n_trie, NF_MAX_TRIE_ENTRIES, strerror(-err));
+			goto undo;
+		}
 	}
 	err = ports_insert(dp, c->ports, c->n_ports);
 	if (err) {
-		if (err == -E2BIG || err == -ENOMEM || err == -ENOSPC)
-			pr_err("tenant %s: the policy does not fit the port map (%zu entries, capacity %u)",
-			       ti->name, c->n_ports, NF_MAX_PORT_ENTRIES);
-		else
-			pr_err("tenant %s: cannot add port entries: %s", ti->name, strerror(-err));
+		pr_err("tenant %s: the policy does not fit the port map (%zu entries, capacity %u): %s",
+		       ti->name, c->n_ports, NF_MAX_PORT_ENTRIES, strerror(-err));
 		goto undo;
 	}
-	/* 3. The swap: one update; the datapath sees the old trie or the new one. */
-	if (bpf_map_update_elem(dp->maps.policy, &id, &trie_fd, BPF_ANY)) {
-		err = -errno;
-		pr_err("tenant %s: cannot install the policy: %s", ti->name, strerror(-err));
-		goto undo;
-	}
-	/* 4. New epoch: tracked flows and cached peers are judged again. */
+	/* 3. The swap: one store; tracked flows and cached peers get judged again. */
 	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
 	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
 	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
-	/* 5. The old port entries are unreachable now. */
-	ports_delete(dp, keep, n_keep);
-	if (dp->pinned)
-		ports_record_write(id, c->ports, c->n_ports);
 	err = 0;
 	goto out;
 undo:
-	for (i = 0; i < c->n_ports; i++)
-		bpf_map_delete_elem(dp->maps.ports, &c->ports[i].key);
-	if (dp->pinned) {
-		for (i = 0; i < n_keep; i++)
-			both[i].key = keep[i];
-		ports_record_write(id, both, n_keep);
-	}
+	keys_delete(dp->maps.policy, tkeys, n_trie, sizeof(*tkeys));
+	keys_delete(dp->maps.ports, pkeys, c->n_ports, sizeof(*pkeys));
+	record_write(dp->tenant_dir, id, "trie", sizeof(*tkeys), rt.keys, rt.n, NULL, 0);
+	record_write(dp->tenant_dir, id, "ports", sizeof(*pkeys), rp.keys, rp.n, NULL, 0);
 out:
-	if (trie_fd >= 0)
-		close(trie_fd);
-	free(rec);
-	free(keep);
-	free(both);
+	free(rt.keys);
+	free(rp.keys);
+	free(tkeys);
+	free(pkeys);
 	return err;
 }
 
+/* Back to deny-all: flip to a parity with no entries. */
 int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 {
-	struct nf_port_key *old = NULL;
-	size_t n_old = 0;
-	char path[PATH_MAX];
+	struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
+	struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
+	struct nf_tenant_info *ti;
+	bool next;
 	int err;
 
 	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
 		return -ENOENT;
-	if (bpf_map_delete_elem(dp->maps.policy, &tenant_id) && errno != ENOENT)
-		return -errno;
-	dp->tenants[tenant_id].n_rules[0] = 0;
-	dp->tenants[tenant_id].n_rules[1] = 0;
-	__atomic_add_fetch(&dp->tenants[tenant_id].epoch, 1, __ATOMIC_RELEASE);
-	err = ports_record_read(tenant_id, &old, &n_old);
+	ti = &dp->tenants[tenant_id];
+	next = (ti->epoch + 1) & 1;
+	err = record_read(dp->tenant_dir, tenant_id, &rt);
 	if (!err)
-		ports_delete(dp, old, n_old);
-	free(old);
-	ports_record_path(path, sizeof(path), tenant_id);
-	unlink(path);
+		err = record_read(dp->tenant_dir, tenant_id, &rp);
+	if (!err) {
+		record_drop_parity(dp->maps.policy, &rt, next, policy_key_parity);
+		record_drop_parity(dp->maps.ports, &rp, next, port_key_parity);
+		record_write(dp->tenant_dir, tenant_id, "trie", rt.key_size, rt.keys, rt.n, NULL, 0);
+		record_write(dp->tenant_dir, tenant_id, "ports", rp.key_size, rp.keys, rp.n, NULL, 0);
+	}
+	free(rt.keys);
+	free(rp.keys);
+	if (err)
+		return err;
+	ti->n_rules[0] = 0;
+	ti->n_rules[1] = 0;
+	__atomic_add_fetch(&ti->epoch, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 

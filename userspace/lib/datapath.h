@@ -36,6 +36,7 @@ struct nf_dp {
 	struct nf_progs progs;
 	struct netfence_bpf *skel;	/* only when this process loaded it */
 	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
+	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
 	bool pinned;
 };
 
