@@ -102,13 +102,35 @@ static void obj_path(char *buf, size_t len, const struct obj *o)
 		 o->kind == OBJ_POLICY ? "networkpolicy" : "tenant", o->name);
 }
 
-/* Load the stored desired state into ds (it was valid when stored). */
-static int store_load(struct nf_docset *ds)
+/*
+ * Load the stored desired state into ds (it was valid when stored): every
+ * tenant's (only = NULL), or only the tenants named in only[0..n_only) —
+ * an apply that isn't a prune touches nothing else, and reading 1,000
+ * tenants' files would cost more than the apply itself.
+ */
+static int store_load(struct nf_docset *ds, const char *const *only, size_t n_only)
 {
 	struct dirent *de;
+	size_t i;
 	DIR *d;
 	int err = 0;
 
+	if (only) {
+		for (i = 0; i < n_only && !err; i++) {
+			char path[PATH_MAX];
+			size_t j;
+
+			for (j = 0; j < i && strcmp(only[j], only[i]); j++)
+				;
+			if (j < i)
+				continue;	/* named twice */
+			snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, only[i]);
+			if (access(path, F_OK))
+				continue;
+			err = policy__load_path(ds, path);
+		}
+		goto check;
+	}
 	d = opendir(NF_OBJ_DIR);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -123,6 +145,7 @@ static int store_load(struct nf_docset *ds)
 			break;
 	}
 	closedir(d);
+check:
 	if (!err && ds->n_problems) {
 		pr_err("the stored state in %s is damaged: %s (run 'netfence reset' and apply again)",
 		       NF_OBJ_DIR, ds->problems[0]);
@@ -264,7 +287,26 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 		err = lock;
 		goto out;
 	}
-	err = store_load(stored_ds);
+	if (prune) {
+		err = store_load(stored_ds, NULL, 0);
+	} else {
+		const char **only = calloc((input ? input->n_policies + input->n_tenants : 0) + 1,
+					   sizeof(*only));
+		size_t n_only = 0;
+
+		if (!only) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (del_tenant)
+			only[n_only++] = del_tenant;
+		for (i = 0; input && i < input->n_policies; i++)
+			only[n_only++] = input->policies[i]->tenant;
+		for (i = 0; input && i < input->n_tenants; i++)
+			only[n_only++] = input->tenants[i]->name;
+		err = store_load(stored_ds, only, n_only);
+		free(only);
+	}
 	if (err)
 		goto out;
 	err = objset_from_docset(&stored, stored_ds, false);
