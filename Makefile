@@ -95,11 +95,11 @@ $(OUTPUT)/netfence-cni: $(CNI_OBJS) $(LIB)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/%.c $(TEST_COMMON) $(wildcard tests/common/*.h) $(LIB) $(LIBMK) | $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
+$(OUTPUT)/tests/%: tests/%.c $(TEST_COMMON) $(wildcard tests/common/*.h) $(LIB) $(SKELS) $(LIBMK) | $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-sign-compare -Itests/common $< $(TEST_COMMON) $(LIB) $(LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/bench/%: bench/%.c $(LIB) $(LIBMK) | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: bench/%.c $(LIB) $(SKELS) $(LIBMK) | $(OUTPUT)/bench
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
