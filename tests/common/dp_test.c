@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * BPF_PROG_TEST_RUN fixture (see dp_test.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "compile.h"
+#include "datapath.h"
+#include "policy.h"
+#include "dp_test.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+bool dpt_can_bpf(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	if (d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)))
+		return true;
+	return d[CAP_BPF / 32].effective & (1u << (CAP_BPF % 32));
+}
+
+static int netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int dpt_open(struct dpt **out)
+{
+	struct dpt *f;
+	int err;
+
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->n_cpus = libbpf_num_possible_cpus();
+	if (f->n_cpus <= 0) {
+		free(f);
+		return -EINVAL;
+	}
+	err = netns_cookie(&f->netns_cookie);
+	if (!err)
+		err = dp__open_private(&f->dp, false);
+	if (err) {
+		free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+void dpt_close(struct dpt *f)
+{
+	if (!f)
+		return;
+	dp__close(f->dp);
+	free(f);
+}
+
+uint32_t dpt_tenant(struct dpt *f, const char *name)
+{
+	return dp__tenant_id(f->dp, name, true);
+}
+
+int dpt_add_endpoint(struct dpt *f, uint32_t ifindex, uint32_t tenant_id, uint32_t ep_id,
+		     uint32_t flags)
+{
+	struct nf_ep_key k = { .netns_cookie = f->netns_cookie, .ifindex = ifindex };
+	struct nf_endpoint v = { .tenant_id = tenant_id, .ep_id = ep_id, .flags = flags };
+
+	if (bpf_map_update_elem(f->dp->maps.endpoints, &k, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int dpt_add_ep_addr(struct dpt *f, uint32_t ep_id, const char *addr)
+{
+	struct nf_ep_addr_key k = { .ep_id = ep_id };
+	__u8 one = 1;
+	bool is_v4;
+
+	if (nf_parse_addr(addr, k.addr, &is_v4))
+		return -EINVAL;
+	if (bpf_map_update_elem(f->dp->maps.ep_addrs, &k, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static uint32_t id_cb(const char *name, void *ctx)
+{
+	return dp__tenant_id(ctx, name, true);
+}
+
+int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
+{
+	struct nf_docset *ds = policy__docset_new();
+	struct nf_policy **pols = NULL;
+	struct nf_compiled *c = NULL;
+	size_t i, n = 0;
+	uint32_t id;
+	int err;
+
+	if (!ds)
+		return -ENOMEM;
+	err = policy__load_json(ds, "test.json", json, strlen(json));
+	if (!err && ds->n_problems)
+		err = -EINVAL;
+	for (i = 0; i < ds->n_problems; i++)
+		fprintf(stderr, "dpt_apply_json: %s\n", ds->problems[i]);
+	if (err)
+		goto out;
+	pols = calloc(ds->n_policies + 1, sizeof(*pols));
+	if (!pols) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ds->n_policies; i++)
+		if (!strcmp(ds->policies[i]->tenant, tenant))
+			pols[n++] = ds->policies[i];
+	id = dpt_tenant(f, tenant);
+	if (!id) {
+		err = -ENOSPC;
+		goto out;
+	}
+	err = compile__tenant(tenant, id, f->dp->tenants[id].epoch + 1, pols, n, id_cb, f->dp, &c);
+	if (!err)
+		err = dp__install_policy(f->dp, c);
+out:
+	compile__free(c);
+	free(pols);
+	policy__docset_free(ds);
+	return err;
+}
+
+int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id)
+{
+	struct nf_cidr c;
+
+	if (nf_parse_cidr(cidr, &c))
+		return -EINVAL;
+	return dp__ipcache_set(f->dp, &c, id);
+}
+
+int dpt_run(struct dpt *f, int prog_fd, const void *data, size_t len, uint32_t ifindex,
+	    uint32_t *retval)
+{
+	struct __sk_buff ctx = { .ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	*retval = opts.retval;
+	return 0;
+}
+
+/* Sum the per-CPU values at key; zero if absent. */
+static int read_counter(struct dpt *f, const struct nf_stats_key *k, struct nf_counter *out)
+{
+	struct nf_counter *v;
+	int i, err = 0;
+
+	memset(out, 0, sizeof(*out));
+	v = calloc(f->n_cpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(f->dp->maps.stats, k, v)) {
+		err = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	for (i = 0; i < f->n_cpus; i++) {
+		out->packets += v[i].packets;
+		out->bytes += v[i].bytes;
+	}
+out:
+	free(v);
+	return err;
+}
+
+int dpt_counter(struct dpt *f, uint32_t tenant_id, uint8_t dir, uint8_t reason, uint8_t hook,
+		struct nf_counter *out)
+{
+	struct nf_stats_key k = {
+		.tenant_id = tenant_id, .dir = dir, .reason = reason, .hook = hook
+	};
+
+	return read_counter(f, &k, out);
+}
+
+int dpt_stats_read(struct dpt *f, struct dpt_stats *out)
+{
+	struct nf_stats_key k, next, *prev = NULL;
+	size_t cap = 0;
+	int err;
+
+	out->v = NULL;
+	out->n = 0;
+	while (!bpf_map_get_next_key(f->dp->maps.stats, prev, &next)) {
+		if (out->n == cap) {
+			struct dpt_stat *bigger;
+
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(out->v, cap * sizeof(*bigger));
+			if (!bigger) {
+				dpt_stats_free(out);
+				return -ENOMEM;
+			}
+			out->v = bigger;
+		}
+		out->v[out->n].key = next;
+		err = read_counter(f, &next, &out->v[out->n].val);
+		if (err) {
+			dpt_stats_free(out);
+			return err;
+		}
+		out->n++;
+		k = next;
+		prev = &k;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+void dpt_stats_free(struct dpt_stats *s)
+{
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static bool key_eq(const struct nf_stats_key *a, const struct nf_stats_key *b)
+{
+	return a->tenant_id == b->tenant_id && a->dir == b->dir && a->reason == b->reason &&
+	       a->hook == b->hook;
+}
+
+static struct nf_counter stat_of(const struct dpt_stats *s, const struct nf_stats_key *k)
+{
+	struct nf_counter zero = {};
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (key_eq(&s->v[i].key, k))
+			return s->v[i].val;
+	return zero;
+}
+
+static const char *const reason_names[] = { "allowed_flow", "policy_denied", "spoofed_source",
+					    "malformed", "fragment" };
+
+static void key_text(const struct nf_stats_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "(tenant %u, %s, %s, %s)", k->tenant_id,
+		 k->dir == NF_DIR_INGRESS ? "ingress" :
+		 k->dir == NF_DIR_EGRESS  ? "egress" :
+					    "?",
+		 k->reason < NF_REASON_MAX ? reason_names[k->reason] : "?",
+		 k->hook == NF_HOOK_TC	   ? "tc" :
+		 k->hook == NF_HOOK_CGROUP ? "cgroup" :
+					     "?");
+}
+
+int dpt_stats_expect(const struct dpt_stats *before, const struct dpt_stats *after,
+		     const struct nf_stats_key *want, uint64_t packets, int64_t bytes, char *msg,
+		     size_t msg_len)
+{
+	size_t i, o = 0;
+	bool seen_want = false;
+	int bad = 0;
+
+	if (msg_len)
+		msg[0] = 0;
+	for (i = 0; i < after->n; i++) {
+		const struct nf_stats_key *k = &after->v[i].key;
+		struct nf_counter b = stat_of(before, k), a = after->v[i].val;
+		uint64_t dp = a.packets - b.packets, db = a.bytes - b.bytes;
+		bool is_want = packets && key_eq(k, want);
+		char kt[96];
+
+		if (is_want) {
+			seen_want = true;
+			if (dp == packets && (bytes < 0 || db == (uint64_t)bytes))
+				continue;
+		} else if (!dp && !db) {
+			continue;
+		}
+		bad = -1;
+		key_text(k, kt, sizeof(kt));
+		if (o < msg_len)
+			o += snprintf(msg + o, msg_len - o,
+				      " %s +%" PRIu64 " packets +%" PRIu64 " bytes%s;", kt, dp, db,
+				      is_want ? " (not the expected delta)" : "");
+	}
+	if (packets && !seen_want) {
+		char kt[96];
+
+		bad = -1;
+		key_text(want, kt, sizeof(kt));
+		if (o < msg_len)
+			o += snprintf(msg + o, msg_len - o, " %s never counted;", kt);
+	}
+	return bad;
+}
+
+/* Delete every key of a hash map (keys collected first: deleting while
+ * iterating restarts the walk). */
+static void map_clear(int fd, size_t key_size)
+{
+	uint8_t *keys = NULL, *prev = NULL;
+	size_t n = 0, cap = 0, i;
+
+	for (;;) {
+		if (n == cap) {
+			uint8_t *bigger;
+
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(keys, cap * key_size);
+			if (!bigger)
+				break;
+			keys = bigger;
+			prev = n ? keys + (n - 1) * key_size : NULL;
+		}
+		if (bpf_map_get_next_key(fd, prev, keys + n * key_size))
+			break;
+		prev = keys + n * key_size;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * key_size);
+	free(keys);
+}
+
+void dpt_flush_flows(struct dpt *f)
+{
+	map_clear(f->dp->maps.ct, sizeof(struct nf_ct_key));
+	map_clear(f->dp->maps.frags, sizeof(struct nf_frag_key));
+	map_clear(f->dp->maps.peer_cache, sizeof(struct nf_peer_cache_key));
+}
+
+bool dpt_ct_has(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+		const uint8_t raddr[16], uint16_t rport)
+{
+	struct nf_ct_key k, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(f->dp->maps.ct, prev, &next)) {
+		if (next.proto == proto && next.lport == htons(lport) &&
+		    next.rport == htons(rport) && !memcmp(next.laddr, laddr, 16) &&
+		    !memcmp(next.raddr, raddr, 16))
+			return true;
+		k = next;
+		prev = &k;
+	}
+	return false;
+}
+
+size_t dpt_ct_count(struct dpt *f)
+{
+	struct nf_ct_key k, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(f->dp->maps.ct, prev, &next)) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
