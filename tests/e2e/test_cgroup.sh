@@ -13,9 +13,10 @@
 # else is using on this node (a bench, another test), and theirs can't touch it.
 # cgroups and network namespaces are global; only ones created here are used.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+self=$(realpath "$0")
+cd "$(dirname "$self")/../.." || exit 1
 if [ -z "${NF_CG_PRIVATE:-}" ]; then
-	NF_CG_PRIVATE=1 exec unshare --mount --propagation private bash "$0" "$@"
+	NF_CG_PRIVATE=1 exec unshare --mount --propagation private bash "$self" "$@"
 fi
 if ! mount -t bpf bpf /sys/fs/bpf; then
 	echo "cannot mount a private bpffs"
