@@ -164,9 +164,12 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 
 	if (pkt.frag == NF_FRAG_LATER) {
 		struct nf_frag_key fk = {};
+		struct nf_frag_val *fv;
 
 		nf_frag_key_fill(&fk, ep->ep_id, dir, &pkt);
-		if (bpf_map_lookup_elem(&nf_frags, &fk))
+		fv = bpf_map_lookup_elem(&nf_frags, &fk);
+		/* reassembly gives up after 30 s (ip_frag_time / ip6frag_time) */
+		if (fv && now - fv->last_seen_ns <= NF_FRAG_TIMEOUT_S * NF_HZ)
 			return true;
 		reason = NF_DROP_FRAGMENT;
 		goto drop;
@@ -181,8 +184,15 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 		nf_ct_key_fill(&ik, w->scope, w->ifindex, pkt.in_proto, !dir, pkt.in_saddr,
 			       pkt.in_daddr, pkt.in_sport, pkt.in_dport);
 		ict = bpf_map_lookup_elem(&nf_ct, &ik);
-		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) && ict->epoch == ti->epoch)
-			return true;
+		if (ict && !nf_ct_expired(ict, pkt.in_proto, now)) {
+			/* the flow as its first packet would be judged now (revocation) */
+			if (ict->epoch == ti->epoch)
+				return true;
+			port = ict->origin_dir == NF_DIR_EGRESS ? ik.rport : ik.lport;
+			if (nf_policy_judge(tenant_id, ti, cfg, ict->origin_dir, ik.raddr,
+					    pkt.in_proto, port))
+				return true;
+		}
 	}
 
 	/* 3. A new flow: the tenant's policy decides. */

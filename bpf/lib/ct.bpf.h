@@ -28,6 +28,7 @@ static __always_inline __u64 nf_now(void)
 #define NF_CT_UDP_S		30ULL
 #define NF_CT_UDP_REPLIED_S	180ULL
 #define NF_CT_OTHER_S		60ULL
+#define NF_FRAG_TIMEOUT_S	30ULL
 #define NF_HZ			((__u64)(CONFIG_HZ ? CONFIG_HZ : 1000))
 
 static __always_inline void nf_ct_key_fill(struct nf_ct_key *k, __u64 scope, __u32 ifindex,

@@ -21,8 +21,8 @@ enum nf_frag_kind {
 struct nf_pkt {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__be16 sport;		/* ICMP echo: the echo id, in both */
-	__be16 dport;
+	__be16 sport;		/* ICMP echo request: the id; echo reply: 0 */
+	__be16 dport;		/* ICMP echo reply: the id; echo request: 0 */
 	__u8 proto;		/* L4 protocol after the IPv6 extension headers */
 	__u8 family;		/* 4 or 6 */
 	__u8 frag;		/* enum nf_frag_kind */
@@ -76,6 +76,13 @@ static __always_inline void nf_v4_mapped(__u8 *dst, __be32 addr)
 	d[3] = addr;
 }
 
+static __always_inline bool nf_is_v4_mapped(const void *a)
+{
+	const __u32 *w = a;
+
+	return !w[0] && !w[1] && w[2] == bpf_htonl(0x0000ffff);
+}
+
 static __always_inline void nf_copy_addr(__u8 *dst, const void *src)
 {
 	__builtin_memcpy(dst, src, 16);
@@ -124,6 +131,13 @@ static __always_inline int nf_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 		return -1;
 	if (!inner && sizeof(ip6) + bpf_ntohs(ip6.payload_len) > skb->len - off)
 		return -1;
+	/*
+	 * IPv4-mapped addresses never appear in IPv6 headers on the wire (RFC
+	 * 4291 2.5.5.2; ip6_rcv drops them too). Here they would be read as the
+	 * IPv4 address they map and match IPv4 rules.
+	 */
+	if (nf_is_v4_mapped(&ip6.saddr) || nf_is_v4_mapped(&ip6.daddr))
+		return -1;
 	nf_copy_addr(saddr, &ip6.saddr);
 	nf_copy_addr(daddr, &ip6.daddr);
 	if (!inner)
@@ -131,8 +145,12 @@ static __always_inline int nf_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 	nexthdr = ip6.nexthdr;
 	off += sizeof(ip6);
 
-	/* Walk extension headers to the transport header (SPEC §3.10: no bypass). */
-	for (i = 0; i < NF_IPV6_EXT_MAX; i++) {
+	/*
+	 * Walk extension headers to the transport header (SPEC §3.10: no bypass):
+	 * up to NF_IPV6_EXT_MAX of them; the iteration after the last one only
+	 * looks at the header type that follows.
+	 */
+	for (i = 0; i <= NF_IPV6_EXT_MAX; i++) {
 		struct {
 			__u8 nexthdr;
 			__u8 hdrlen;
@@ -151,6 +169,8 @@ static __always_inline int nf_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 			*proto = nexthdr;
 			return off;
 		}
+		if (i == NF_IPV6_EXT_MAX)
+			break;
 		if (NF_LOAD(skb, off, &ext))
 			return -1;
 		if (nexthdr == NF_IPPROTO_FRAGMENT) {
@@ -190,6 +210,7 @@ static __always_inline int nf_parse_l4(struct __sk_buff *skb, __u32 off, __u8 pr
 			__be32 seq, ack;
 			__u8 doff_res;
 			__u8 flags;
+			__be16 window, csum, urg;
 		} th;
 
 		if (inner) {
@@ -197,9 +218,13 @@ static __always_inline int nf_parse_l4(struct __sk_buff *skb, __u32 off, __u8 pr
 			if (NF_LOAD(skb, off, (__be32 *)&th))
 				return -1;
 		} else {
+			__u32 doff;
+
 			if (NF_LOAD(skb, off, &th))
 				return -1;
-			if ((th.doff_res >> 4) < 5)
+			/* the whole header, options included, must be there */
+			doff = (th.doff_res >> 4) * 4;
+			if (doff < 20 || off + doff > skb->len)
 				return -1;
 			pkt->tcp_flags = th.flags;
 		}
@@ -207,18 +232,30 @@ static __always_inline int nf_parse_l4(struct __sk_buff *skb, __u32 off, __u8 pr
 		*dport = th.dport;
 		return 0;
 	}
-	case NF_IPPROTO_UDP:
-	case NF_IPPROTO_SCTP: {
-		/* UDP header is 8 bytes, SCTP common header 12: ports come first in both */
+	case NF_IPPROTO_UDP: {
 		struct {
 			__be16 sport, dport;
-			__be16 len_or_vtag, csum_or_vtag;
+			__be16 len, csum;
 		} uh;
 
 		if (NF_LOAD(skb, off, &uh))
 			return -1;
 		*sport = uh.sport;
 		*dport = uh.dport;
+		return 0;
+	}
+	case NF_IPPROTO_SCTP: {
+		/* the common header: ports, verification tag, checksum */
+		struct {
+			__be16 sport, dport;
+			__be32 vtag, csum;
+		} sh;
+
+		/* an ICMP error quotes only 8 bytes of it */
+		if (inner ? NF_LOAD(skb, off, (__u64 *)&sh) : NF_LOAD(skb, off, &sh))
+			return -1;
+		*sport = sh.sport;
+		*dport = sh.dport;
 		return 0;
 	}
 	case NF_IPPROTO_ICMP:
@@ -233,12 +270,17 @@ static __always_inline int nf_parse_l4(struct __sk_buff *skb, __u32 off, __u8 pr
 			return -1;
 		if (!inner)
 			pkt->icmp_type = ih.type;
-		if ((proto == NF_IPPROTO_ICMP && (ih.type == ICMP_ECHO || ih.type == ICMP_ECHOREPLY)) ||
-		    (proto == NF_IPPROTO_ICMPV6 &&
-		     (ih.type == ICMPV6_ECHO_REQUEST || ih.type == ICMPV6_ECHO_REPLY))) {
+		/*
+		 * Echo: the id stands for the requester's port, so a request is
+		 * (id -> 0) and its reply (0 -> id): the reply matches the
+		 * request's flow, and a request coming back the other way doesn't.
+		 */
+		if ((proto == NF_IPPROTO_ICMP && ih.type == ICMP_ECHO) ||
+		    (proto == NF_IPPROTO_ICMPV6 && ih.type == ICMPV6_ECHO_REQUEST))
 			*sport = ih.id;
+		else if ((proto == NF_IPPROTO_ICMP && ih.type == ICMP_ECHOREPLY) ||
+			 (proto == NF_IPPROTO_ICMPV6 && ih.type == ICMPV6_ECHO_REPLY))
 			*dport = ih.id;
-		}
 		return 0;
 	}
 	default:

@@ -203,7 +203,8 @@ struct nf_ep_addr_key {
  * ---- nf_ct: LRU_HASH, connection tracking ----
  * The tuple is oriented from the endpoint's point of view (local/remote), so
  * one lookup finds the flow in both directions; origin_dir tells whether the
- * packet is a forward packet or a reply. For ICMP echo, lport = rport = echo id.
+ * packet is a forward packet or a reply. ICMP echo: a request is (id -> 0),
+ * its reply (0 -> id), so only the reply matches the request's flow.
  * The key is scoped by where the endpoint is (netns cookie + ifindex for tc,
  * fenced cgroup id + 0 for cgroup), not by endpoint id, so a packet of an
  * established flow needs this one hash lookup and no endpoint lookup; the

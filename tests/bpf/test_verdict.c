@@ -20,26 +20,14 @@
  *
  * Skipped without CAP_BPF (or CAP_SYS_ADMIN).
  *
- * Known bugs (cases marked .bug, skipped unless NF_TEST_BUGS=1):
- *   BUG-1  A TCP header shorter than 20 bytes (14..19 present, IP lengths
- *          consistent) or shorter than its doff says, and an SCTP common
- *          header of 8..11 bytes, pass as well-formed: nf_parse_l4 loads
- *          14 (TCP) / 8 (SCTP) bytes and never checks doff * 4 against the
- *          packet. SPEC 3.10: truncated headers are malformed.
- *   BUG-2  Exactly 8 IPv6 extension headers are dropped as malformed: the
- *          walk (NF_IPV6_EXT_MAX = 8) consumes 8 headers and gives up
- *          without looking at the 9th next-header, which is TCP.
- *   BUG-3  After a policy replace that still allows a tracked flow, an ICMP
- *          error about that flow is dropped (policy_denied) until the flow's
- *          own next packet re-judges it: the related-error check requires
- *          ct->epoch == tenant epoch instead of re-judging. SPEC 3.4.
- *   BUG-4  After our ping (echo id N) to a peer, an echo *request* from that
- *          peer with id N passes as if it were a reply: the conntrack key of
- *          ICMP echo has no request/reply orientation. SPEC 3.4: only
- *          replies pass without a rule.
- *   BUG-5  An IPv6 packet from ::ffff:a.b.c.d matches an IPv4 ipBlock
- *          (addresses are stored v4-mapped and the family is not part of
- *          the lookup), while an IPv4 ipBlock must never match IPv6.
+ * Regressions these tables caught, all fixed in the datapath: a TCP header
+ * shorter than 20 bytes or than its doff (and an SCTP common header under
+ * 12 bytes) passing as well-formed; exactly 8 IPv6 extension headers
+ * dropped as malformed; ICMP errors about a tracked flow dropped after a
+ * policy replace that still allows the flow; an echo request passing as the
+ * reply to our own echo request; IPv6 packets with v4-mapped addresses
+ * matching IPv4 rules (now malformed, as RFC 4291 2.5.5.2 says). Cases can
+ * still be marked .bug = "why" to skip them unless NF_TEST_BUGS=1.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -772,7 +760,7 @@ static void test_stateful(void **state)
 		  R_POLICY },
 		{ "in: echo request of another id", ECHO_IN("10.4.0.1", 79), IN, DROP, R_POLICY },
 		{ "in: echo request with our ping's id", ECHO_IN("10.4.0.1", 77), IN, DROP,
-		  R_POLICY, .bug = "BUG-4" },
+		  R_POLICY },
 		/* ICMP errors */
 		{ "in: dest unreachable about our SYN, from a router",
 		  ERR_IN("10.9.9.9", &q_our_syn), IN, PASS, R_NONE },
@@ -854,7 +842,7 @@ static void test_revocation_egress(void **state)
 	};
 	static const struct vcase still[] = {
 		{ "after a replace that still allows: ICMP error about the flow",
-		  ERR_IN("10.9.9.9", &q_our_syn), IN, PASS, R_NONE, .bug = "BUG-3" },
+		  ERR_IN("10.9.9.9", &q_our_syn), IN, PASS, R_NONE },
 		{ "after a replace that still allows: reply", TCP_IN("10.2.0.5", 443, 40000, ACK),
 		  IN, PASS, R_NONE },
 		{ "after a replace that still allows: data", TCP_OUT("10.2.0.5", 40000, 443, ACK),
@@ -1087,8 +1075,7 @@ static void test_ipv6_ext_headers(void **state)
 		  IN,
 		  PASS,
 		  R_ALLOWED,
-		  .flush = true,
-		  .bug = "BUG-2" },
+		  .flush = true },
 		{ "9 extension headers (over the walk limit of 8)",
 		  { .src = "10.1.0.5",
 		    .dst = EP,
@@ -1534,8 +1521,7 @@ static void test_malformed(void **state)
 		  IN,
 		  DROP,
 		  R_MALFORMED,
-		  .flush = true,
-		  .bug = "BUG-1" },
+		  .flush = true },
 		{ "TCP doff 15, 20 bytes of TCP header",
 		  { .src = "10.1.0.5",
 		    .dst = EP,
@@ -1548,8 +1534,7 @@ static void test_malformed(void **state)
 		  IN,
 		  DROP,
 		  R_MALFORMED,
-		  .flush = true,
-		  .bug = "BUG-1" },
+		  .flush = true },
 		{ "SCTP common header cut to 10 bytes",
 		  { .src = "10.1.0.5",
 		    .dst = EP,
@@ -1561,8 +1546,7 @@ static void test_malformed(void **state)
 		  IN,
 		  DROP,
 		  R_MALFORMED,
-		  .flush = true,
-		  .bug = "BUG-1" },
+		  .flush = true },
 		{ "TCP doff 4",
 		  { .src = "10.1.0.5",
 		    .dst = EP,
@@ -1748,8 +1732,9 @@ static void test_v4mapped(void **state)
 		  IN,
 		  PASS,
 		  R_ALLOWED },
+		/* v4-mapped addresses never appear on the wire (RFC 4291 2.5.5.2) */
 		{ "IPv6 packet from ::ffff:10.1.0.9, IPv4 rule",
-		  TCP_IN("::ffff:10.1.0.9", 33333, 80, SYN), IN, DROP, R_POLICY, .bug = "BUG-5" },
+		  TCP_IN("::ffff:10.1.0.9", 33333, 80, SYN), IN, DROP, R_MALFORMED },
 		{ "IPv6 packet from fd00::10.1.0.9, IPv4 rule",
 		  TCP_IN("fd00::10.1.0.9", 33333, 80, SYN), IN, DROP, R_POLICY },
 	};
@@ -1824,9 +1809,6 @@ static void test_truncation_sweep(void **state)
 					   .flush = true,
 					   .kernel_may_refuse = cut < whole.l4_off };
 
-			/* 14..19 bytes of TCP header with consistent lengths */
-			if (fix && cut >= whole.l4_off + 14)
-				c.bug = "BUG-1";
 			char desc[96];
 
 			c.pkt.cut = cut;
