@@ -283,14 +283,16 @@ int tc_egress(struct __sk_buff *skb)
  * process can't escape by moving into a child cgroup, because the programs
  * attached to the parent run for the child too and find the parent here.
  */
-static __always_inline struct nf_endpoint *nf_cg_lookup_skb(struct __sk_buff *skb, __u64 *cgid)
+static __always_inline struct nf_endpoint *nf_cg_lookup(struct __sk_buff *skb, __u64 *cgid)
 {
 	struct nf_endpoint *ep = NULL, *e;
 	__u64 id;
 	int level;
 
 	for (level = 0; level <= NF_CGROUP_MAX_DEPTH; level++) {
-		id = bpf_skb_ancestor_cgroup_id(skb, level);
+		/* skb: the socket's cgroup; NULL (socket hooks): the caller's */
+		id = skb ? bpf_skb_ancestor_cgroup_id(skb, level) :
+			   bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
 			break;
 		e = bpf_map_lookup_elem(&nf_cg_endpoints, &id);
@@ -307,7 +309,7 @@ static __always_inline int nf_cg_skb(struct __sk_buff *skb, __u8 dir)
 	struct nf_where w = { .hook = NF_HOOK_CGROUP, .dir = dir };
 	struct nf_endpoint *ep;
 
-	ep = nf_cg_lookup_skb(skb, &w.scope);
+	ep = nf_cg_lookup(skb, &w.scope);
 	if (!ep)
 		return CG_PASS;	/* a sibling program of another tool; not ours to judge */
 	return nf_verdict(skb, ep, &w, 0) ? CG_PASS : CG_DROP;
@@ -333,25 +335,6 @@ int cg_egress(struct __sk_buff *skb)
  * tracked flow (UDP replies) is left to the skb hooks unless its local address
  * is known and no tracked flow matches.
  */
-static __always_inline struct nf_endpoint *nf_cg_lookup_current(__u64 *cgid)
-{
-	struct nf_endpoint *ep = NULL, *e;
-	__u64 id;
-	int level;
-
-	for (level = 0; level <= NF_CGROUP_MAX_DEPTH; level++) {
-		id = bpf_get_current_ancestor_cgroup_id(level);
-		if (!id)
-			break;
-		e = bpf_map_lookup_elem(&nf_cg_endpoints, &id);
-		if (e) {
-			ep = e;
-			*cgid = id;
-		}
-	}
-	return ep;
-}
-
 static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct nf_pkt pkt = {};
@@ -363,7 +346,7 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 	__u64 cgid = 0;
 	bool local_known = false;
 
-	ep = nf_cg_lookup_current(&cgid);
+	ep = nf_cg_lookup(NULL, &cgid);
 	if (!ep)
 		return 1;
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);

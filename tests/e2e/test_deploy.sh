@@ -413,8 +413,10 @@ EOF
 			fail "$name: ADD: $out"
 		else
 			addr=$(jq -r '.ips[0].address // empty' <<<"$out" 2>/dev/null)
-			if [ -z "$addr" ] || ! nsenter --net="/var/run/netns/$pod" ip -o addr show dev eth0 |
-				grep -qF " ${addr%/*}/"; then
+			# read all of ip's output: grep -q exiting early would SIGPIPE ip and
+			# fail the pipeline under pipefail
+			pod_addrs=$(nsenter --net="/var/run/netns/$pod" ip -o addr show dev eth0)
+			if [ -z "$addr" ] || ! grep -qF " ${addr%/*}/" <<<"$pod_addrs"; then
 				fail "$name: ADD result has no address on eth0 in the pod: $out"
 			else
 				pass "$name: ADD (eth0 ${addr})"

@@ -122,7 +122,7 @@ expect_eq "no rules yet (egress)" \
 	"$(metric_value "netfence_policy_rules{tenant=\"$TENANT\",direction=\"egress\"}")" 0
 expect_eq "allowed flows start at 0" "$(metric_value "$ALLOWED")" 0
 expect_eq "ct capacity" "$(metric_value 'netfence_map_capacity{map="ct"}')" 262144
-scrape | grep -q '^netfence_build_info{version=".*"} 1$' && pass "build_info" || fail "build_info"
+scrape | grep '^netfence_build_info{version=".*"} 1$' >/dev/null && pass "build_info" || fail "build_info"
 
 # Default deny: exactly 5 UDP datagrams of 10 bytes (frames of 14+20+8+10 = 52 bytes).
 send_udp "$NSA" "$A" "$B" 5001 5 10

@@ -126,7 +126,7 @@ expect_eq "dport" "$(jf .dport)" 5001
 expect_eq "ifindex" "$(jf .ifindex)" "$IFINDEX_A"
 expect_eq "ifname" "$(jf .ifname)" "${IFP}a"
 expect_eq "len (14+20+8+5)" "$(jf .len)" 47
-jf .time | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' &&
+jf .time | grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' >/dev/null &&
 	pass "RFC 3339 time" || fail "time: $(jf .time)"
 
 # 2. Text: one ingress drop (B -> endpoint A); older events are not replayed.
@@ -155,7 +155,7 @@ sel=".tenants[] | select(.tenant == \"$TENANT\")"
 expect_eq "stats egress drops" "$(jq -r "$sel | .drops[] | select(.direction == \"egress\" and .reason == \"policy_denied\" and .hook == \"tc\") | .packets" "$WORK/stats.json")" 1
 expect_eq "stats ingress drop bytes" "$(jq -r "$sel | .drops[] | select(.direction == \"ingress\") | .bytes" "$WORK/stats.json")" 47
 expect_eq "stats allowed egress" "$(jq -r "$sel | .allowed_flows.egress" "$WORK/stats.json")" 0
-"$NETFENCE" stats | grep -Eq "^$TENANT +egress +policy_denied +tc +1 +47$" && pass "stats table" ||
+"$NETFENCE" stats | grep -E "^$TENANT +egress +policy_denied +tc +1 +47$" >/dev/null && pass "stats table" ||
 	fail "stats table: $("$NETFENCE" stats)"
 
 # 6. status shows the tenant and its endpoint.
@@ -164,7 +164,7 @@ expect_eq "status loaded" "$(jq -r .datapath.loaded "$WORK/status.json")" true
 expect_eq "status tenant endpoints" "$(jq -r ".tenants[] | select(.name == \"$TENANT\") | .endpoints" "$WORK/status.json")" 1
 expect_eq "status endpoint iface" "$(jq -r ".endpoints[] | select(.tenant == \"$TENANT\") | .iface" "$WORK/status.json")" "${IFP}a"
 expect_eq "status ct map capacity" "$(jq -r '.maps[] | select(.name == "ct") | .capacity' "$WORK/status.json")" 262144
-"$NETFENCE" status | grep -q "${IFP}a (ifindex $IFINDEX_A) in /var/run/netns/$NSA" &&
+"$NETFENCE" status | grep "${IFP}a (ifindex $IFINDEX_A) in /var/run/netns/$NSA" >/dev/null &&
 	pass "status text endpoint" || fail "status text: $("$NETFENCE" status)"
 
 # 7. A cgroup endpoint: the event names the hook and the endpoint's cgroup, also
