@@ -87,8 +87,9 @@ static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const _
 static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
 				       const struct nf_where *w, __u32 l3_off)
 {
-	struct nf_pkt pkt = {};
-	struct nf_ct_key ck = {};
+	/* Not zeroed up front: on the fast path every byte read is written first. */
+	struct nf_pkt pkt;
+	struct nf_ct_key ck;
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg = NULL;
@@ -101,12 +102,16 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	if (eth_proto == bpf_htons(ETH_P_ARP))
 		return true;
 	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6)) {
+		__builtin_memset(&pkt, 0, sizeof(pkt));
 		reason = NF_DROP_POLICY;
 		goto drop_find_ep;
 	}
-	if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
-		reason = NF_DROP_MALFORMED;
-		goto drop_find_ep;
+	if (!nf_parse_fast(skb, l3_off, eth_proto, &pkt)) {
+		__builtin_memset(&pkt, 0, sizeof(pkt));
+		if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
+			reason = NF_DROP_MALFORMED;
+			goto drop_find_ep;
+		}
 	}
 	if (pkt.is_nd)
 		return true;

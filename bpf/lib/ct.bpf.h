@@ -38,6 +38,10 @@ static __always_inline void nf_ct_key_fill(struct nf_ct_key *k, __u64 scope, __u
 	k->scope = scope;
 	k->ifindex = ifindex;
 	k->proto = proto;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+	k->pad[2] = 0;
+	k->pad2 = 0;
 	if (dir == NF_DIR_EGRESS) {
 		nf_copy_addr(k->laddr, saddr);
 		nf_copy_addr(k->raddr, daddr);

@@ -219,6 +219,7 @@ struct nf_ct_key {
 	__be16 rport;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u32 pad2;		/* zero: explicit, so no byte of the hashed key is implicit padding */
 };
 
 #define NF_CT_SEEN_REPLY	(1u << 0)
