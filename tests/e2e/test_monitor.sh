@@ -21,13 +21,7 @@ MON_PID=
 WORK=
 CG=
 
-log() { echo "# $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-die() { echo "FATAL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 0; }
-in_ns() { local ns=$1; shift; nsenter --net="/var/run/netns/$ns" "$@"; }
-expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
+. tests/e2e/lib/check.sh
 
 cleanup() {
 	local rc=$?
