@@ -71,6 +71,7 @@ cni_cleanup() {
 	for f in "$WORK"/pids/*; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
+	[ -n "$WORK" ] && pkill -f "$WORK/server.py" 2>/dev/null
 	wait 2>/dev/null
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
 		ip netns del "$ns" 2>/dev/null
@@ -258,7 +259,9 @@ pod_ip() { # pod_ip CONFLIST POD IFNAME
 
 start_server() { # start_server POD SPEC...
 	local pod=$1; shift
-	in_ns "$P-$pod" "$PYTHON" "$WORK/server.py" "$@" </dev/null >/dev/null 2>&1 &
+	# exec: $! must be the server itself, not a subshell that would leave it orphaned
+	(exec nsenter --net="/var/run/netns/$P-$pod" "$PYTHON" "$WORK/server.py" "$@" \
+		</dev/null >/dev/null 2>&1) &
 	echo $! >"$WORK/pids/server-$pod"
 }
 
