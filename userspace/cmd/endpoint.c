@@ -95,7 +95,7 @@ int cmd_attach(int argc, char **argv)
 	}
 	err = dp__open(&dp, true);
 	if (err)
-		return NF_EXIT_FAIL;
+		return err == -EINVAL ? NF_EXIT_USAGE : NF_EXIT_FAIL;
 	lock = dp__lock();
 	if (lock < 0) {
 		dp__close(dp);

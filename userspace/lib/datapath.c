@@ -324,6 +324,39 @@ static int load_and_pin(struct nf_dp *dp)
 	return 0;
 }
 
+/*
+ * SPEC §3.8: ingress from the node's own addresses is allowed by default
+ * (Kubernetes needs it for kubelet probes) and configurable. The setting is
+ * node-wide state in nf_config; NETFENCE_ALLOW_HOST_INGRESS=0|1 in the
+ * environment of any command that opens the datapath for changes (apply,
+ * attach, the CNI plugin, serve) sets it; unset leaves it as it is.
+ */
+static int apply_env_config(struct nf_dp *dp)
+{
+	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
+	struct nf_config cfg;
+	__u32 zero = 0, flags;
+
+	if (!v || !*v)
+		return 0;
+	if (strcmp(v, "0") && strcmp(v, "1")) {
+		pr_err("NETFENCE_ALLOW_HOST_INGRESS=\"%s\": must be 0 or 1", v);
+		return -EINVAL;
+	}
+	if (bpf_map_lookup_elem(dp->maps.config, &zero, &cfg))
+		return -errno;
+	flags = cfg.flags;
+	if (*v == '1')
+		cfg.flags |= NF_CFG_ALLOW_HOST_INGRESS;
+	else
+		cfg.flags &= ~NF_CFG_ALLOW_HOST_INGRESS;
+	if (flags == cfg.flags)
+		return 0;
+	if (bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 bool dp__is_loaded(void)
 {
 	char path[PATH_MAX];
@@ -378,6 +411,11 @@ int dp__open(struct nf_dp **out, bool load)
 	if (err)
 		goto fail;
 done:
+	if (load) {
+		err = apply_env_config(dp);
+		if (err)
+			goto fail;
+	}
 	*out = dp;
 	return 0;
 fail:
