@@ -67,15 +67,16 @@ int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
 int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
 
 /*
- * Install compiled tables for c->tenant_id atomically: build a new inner trie
- * aside, add the new port entries, swap the trie in with one update of
- * nf_policy, bump the epoch, then remove the old port entries. On any error
- * before the swap, everything new is removed and the old policy stays.
+ * Install compiled tables for c->tenant_id atomically: remove the tenant's
+ * entries of the parity not in force (the previous policy's), write the new
+ * trie and port entries under that parity, then flip the tenant's epoch with
+ * one store (see struct nf_policy_key). On any error before the flip,
+ * everything new is removed and the old policy stays.
  * c->epoch must be the tenant's current epoch + 1.
  */
 int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c);
-/* Remove the tenant's policy (back to deny all) and, if no endpoint
- * references it, its tenant entry. */
+/* Remove the tenant's policy: flip to a parity without entries (deny all).
+ * The tenant keeps its id. */
 int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id);
 
 /* ---- ipcache ---- */
