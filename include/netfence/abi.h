@@ -44,7 +44,7 @@
  * Class ids are global: tenant_id << 20 | parity << 19 | index (index >= 1).
  * parity = epoch & 1. A new compile of a tenant uses the other parity than the
  * one in force, so its port entries never collide with the live ones and the
- * swap (one outer-map update) is atomic.
+ * swap (one store of the tenant's epoch, see struct nf_policy_key) is atomic.
  */
 #define NF_CLASS_ID(tenant, epoch, idx) \
 	(((__u32)(tenant) << 20) | ((((__u32)(epoch)) & 1u) << 19) | ((__u32)(idx) & 0x7FFFFu))
