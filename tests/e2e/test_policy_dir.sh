@@ -128,19 +128,7 @@ trap 'exit 130' INT TERM
 DIR=$WORK/policies
 mkdir "$DIR"
 
-ip netns add "$NSA" && ip netns add "$NSB" || die "cannot create netns"
-for ns in "$NSA" "$NSB"; do
-	in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	in_ns "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-	in_ns "$ns" ip link set lo up
-done
-in_ns "$NSA" ip link add "${IFP}a" type veth peer name "${IFP}b" netns "$NSB" || die "veth"
-in_ns "$NSA" ip addr add "$A/24" dev "${IFP}a"
-in_ns "$NSB" ip addr add "$B/24" dev "${IFP}b"
-in_ns "$NSA" ip link set "${IFP}a" up
-in_ns "$NSB" ip link set "${IFP}b" up
-MAC_B=$(in_ns "$NSB" ip -j link show dev "${IFP}b" | jq -r ".[0].address")
-in_ns "$NSA" ip neigh replace "$B" lladdr "$MAC_B" dev "${IFP}a" nud permanent
+pair_setup
 
 "$NETFENCE" attach --tenant "$TENANT" --iface "${IFP}a" --netns "/var/run/netns/$NSA" ||
 	die "attach failed"

@@ -12,3 +12,27 @@ expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# pair_setup: namespaces $NSA and $NSB (IPv6 off) joined by the veth pair
+# ${IFP}a / ${IFP}b with $A/24 and $B/24, and static neighbour entries both
+# ways so no ARP precedes the packets a test counts. Sets MAC_A, MAC_B and
+# IFINDEX_A (of ${IFP}a in $NSA).
+pair_setup() {
+	local ns
+	ip netns add "$NSA" && ip netns add "$NSB" || die "cannot create netns"
+	for ns in "$NSA" "$NSB"; do
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		in_ns "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+		in_ns "$ns" ip link set lo up
+	done
+	in_ns "$NSA" ip link add "${IFP}a" type veth peer name "${IFP}b" netns "$NSB" || die "veth"
+	in_ns "$NSA" ip addr add "$A/24" dev "${IFP}a"
+	in_ns "$NSB" ip addr add "$B/24" dev "${IFP}b"
+	in_ns "$NSA" ip link set "${IFP}a" up
+	in_ns "$NSB" ip link set "${IFP}b" up
+	MAC_A=$(in_ns "$NSA" ip -j link show dev "${IFP}a" | jq -r ".[0].address")
+	MAC_B=$(in_ns "$NSB" ip -j link show dev "${IFP}b" | jq -r ".[0].address")
+	IFINDEX_A=$(in_ns "$NSA" ip -j link show dev "${IFP}a" | jq -r ".[0].ifindex")
+	in_ns "$NSA" ip neigh replace "$B" lladdr "$MAC_B" dev "${IFP}a" nud permanent
+	in_ns "$NSB" ip neigh replace "$A" lladdr "$MAC_A" dev "${IFP}b" nud permanent
+}
