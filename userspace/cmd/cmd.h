@@ -8,6 +8,9 @@
 #ifndef NETFENCE_CMD_H
 #define NETFENCE_CMD_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #define NF_EXIT_OK	0
 #define NF_EXIT_FAIL	1
 #define NF_EXIT_USAGE	2
@@ -23,5 +26,11 @@ int cmd_check(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+
+/*
+ * For commands whose only options are --json and --help: sets *json; returns
+ * -1 to go on, or the exit code to return now (--help, bad usage).
+ */
+int cmd_parse_json_only(int argc, char **argv, bool *json, void (*usage)(FILE *f));
 
 #endif

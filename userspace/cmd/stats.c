@@ -146,34 +146,14 @@ static void print_table(const struct nf_metrics *m)
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct nf_metrics m;
 	struct nf_dp *dp = NULL;
 	bool json = false;
 	int c, err = 0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return NF_EXIT_OK;
-		default:
-			usage(stderr);
-			return NF_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return NF_EXIT_USAGE;
-	}
+	c = cmd_parse_json_only(argc, argv, &json, usage);
+	if (c >= 0)
+		return c;
 	nf_log_setup_libbpf();
 
 	metrics__init(&m);

@@ -309,11 +309,6 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct nf_ep_record *eps = NULL;
 	struct stored *st = NULL;
 	size_t n_eps = 0, n_st = 0;
@@ -322,24 +317,9 @@ int cmd_status(int argc, char **argv)
 	bool json = false, loaded = false;
 	int c, err = 0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return NF_EXIT_OK;
-		default:
-			usage(stderr);
-			return NF_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return NF_EXIT_USAGE;
-	}
+	c = cmd_parse_json_only(argc, argv, &json, usage);
+	if (c >= 0)
+		return c;
 	nf_log_setup_libbpf();
 
 	metrics__init(&m);
