@@ -140,6 +140,9 @@ static uint32_t class_allows(struct nf_dp *dp, const struct nf_class *cls, uint8
 	return 0;
 }
 
+/* rule_ref of a check answered by the node-ingress setting, not by a rule */
+#define CHECK_RULE_HOST UINT32_MAX
+
 static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint8_t *addr,
 			 uint8_t proto, uint16_t port, uint32_t *peer_id, uint32_t *rule)
 {
@@ -157,8 +160,11 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 	if (!bpf_map_lookup_elem(dp->maps.ipcache, &ik, &iv))
 		*peer_id = iv.id;
 	bpf_map_lookup_elem(dp->maps.config, &zero, &cfg);
-	if (dir == NF_DIR_INGRESS && *peer_id == NF_ID_HOST && (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS))
+	if (dir == NF_DIR_INGRESS && *peer_id == NF_ID_HOST &&
+	    (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS)) {
+		*rule = CHECK_RULE_HOST;
 		return 0;
+	}
 	if (dp__tenant_info(dp, tid, &ti))
 		return 0;
 	/* the entries in force: the tenant's current parity */
@@ -300,15 +306,9 @@ int cmd_check(int argc, char **argv)
 	       peer_id ? "" : "not a known tenant's address (world)");
 	if (peer_id && peer_id != NF_ID_HOST)
 		printf("  belongs to tenant %s\n", peer_name);
-	if (dir == NF_DIR_INGRESS && peer_id == NF_ID_HOST && !rule) {
-		struct nf_config cfg = {};
-		__u32 zero = 0;
-
-		bpf_map_lookup_elem(dp->maps.config, &zero, &cfg);
-		if (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS) {
-			printf("allow: ingress from the node's own addresses is always allowed\n");
-			goto out;
-		}
+	if (rule == CHECK_RULE_HOST) {
+		printf("allow: ingress from the node's own addresses is always allowed\n");
+		goto out;
 	}
 	if (!rule) {
 		dp__tenant_info(dp, tid, &ti);

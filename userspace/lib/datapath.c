@@ -1141,16 +1141,15 @@ uint32_t dp__alloc_ep_id(struct nf_dp *dp)
 
 /* --------------------------------------------------- interface endpoints */
 
-static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool *created)
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO,
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
 	int err;
 
+	/* -EEXIST: the clsact qdisc is there already (ours or another tool's) */
 	err = bpf_tc_hook_create(&hook);
-	if (!err && created)
-		*created = true;
 	if (err && err != -EEXIST)
 		return err;
 	return bpf_tc_attach(&hook, &opts);
@@ -1402,9 +1401,9 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		goto leave;
 	}
 	/* 3. Attach: from here on every packet is judged (default deny). */
-	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress, NULL);
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress);
 	if (!err)
-		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress, NULL);
+		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress);
 	if (err)
 		pr_err("cannot attach tc programs to %s: %s", ep->ifname, strerror(-err));
 leave:
