@@ -57,6 +57,18 @@ int ref_noop(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* A 16-byte address as four 32-bit words (memcpy of u8[16] is 16-bit loads). */
+static __always_inline void ref_copy_addr(__u8 *dst, const void *src)
+{
+	__u32 *d = (__u32 *)dst;
+	const __u32 *s = src;
+
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+	d[3] = s[3];
+}
+
 /* Fills key's ports from the L4 header at l4 when proto has ports; 0 otherwise. */
 static __always_inline int ref_parse_ports(void *l4, void *data_end, struct ref_flow_key *key)
 {
@@ -104,8 +116,8 @@ int ref_floor(struct __sk_buff *skb)
 
 		if ((void *)(ip6 + 1) > data_end)
 			goto count;
-		__builtin_memcpy(key.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(key.daddr, &ip6->daddr, 16);
+		ref_copy_addr(key.saddr, &ip6->saddr);
+		ref_copy_addr(key.daddr, &ip6->daddr);
 		key.proto = ip6->nexthdr;
 		if (ref_parse_ports(ip6 + 1, data_end, &key) < 0)
 			goto count;

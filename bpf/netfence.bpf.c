@@ -63,6 +63,40 @@ static __always_inline void nf_frag_allow(__u32 ep_id, __u8 dir, const struct nf
 	bpf_map_update_elem(&nf_frags, &fk, &fv, BPF_ANY);
 }
 
+enum nf_fast {
+	NF_FAST_UNPARSED,	/* not a common packet: nf_parse has to take it */
+	NF_FAST_NO_FLOW,	/* parsed (the key is filled), and no tracked flow */
+	NF_FAST_RECHECK,	/* parsed; a tracked flow, expired or judged at an older epoch */
+	NF_FAST_PASS,		/* a tracked flow whose verdict stands: pass */
+};
+
+/*
+ * The established fast path: the packet's flow is tracked, alive, and was
+ * judged at its tenant's current epoch. Then only its state moves (reply
+ * seen, FIN/RST, timestamp) and it passes: one hash lookup and one array
+ * lookup. Expiry and revocation are left to nf_verdict_full.
+ */
+static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck, __u8 dir,
+						      __u8 tcp_flags)
+{
+	struct nf_tenant_info *ti;
+	struct nf_ct_val *ct;
+	__u8 proto = NF_CT_KEY_PROTO(ck);
+	__u64 now;
+
+	ct = bpf_map_lookup_elem(&nf_ct, ck);
+	if (!ct)
+		return NF_FAST_NO_FLOW;
+	now = nf_now();
+	if (nf_ct_expired(ct, proto, now))
+		return NF_FAST_RECHECK;
+	ti = nf_tenant(ct->tenant_id);
+	if (!ti || ct->epoch != ti->epoch)
+		return NF_FAST_RECHECK;
+	nf_ct_touch(ct, dir, tcp_flags, proto, now);
+	return NF_FAST_PASS;
+}
+
 static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where *w)
 {
 	struct nf_ep_key k = { .netns_cookie = w->scope, .ifindex = w->ifindex };
@@ -84,12 +118,11 @@ static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const _
  * flow is decided by its conntrack entry alone (one hash lookup), which
  * carries the tenant and the epoch it was judged at.
  */
-static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
-				       const struct nf_where *w, __u32 l3_off)
+static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_endpoint *ep,
+					    const struct nf_where *w, __u32 l3_off,
+					    struct nf_ct_key *ck, enum nf_fast fast, __u8 tcp_flags)
 {
-	/* Not zeroed up front: on the fast path every byte read is written first. */
 	struct nf_pkt pkt;
-	struct nf_ct_key ck;
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg = NULL;
@@ -106,7 +139,9 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 		reason = NF_DROP_POLICY;
 		goto drop_find_ep;
 	}
-	if (!nf_parse_fast(skb, l3_off, eth_proto, &pkt)) {
+	if (fast != NF_FAST_UNPARSED) {
+		nf_pkt_from_key(&pkt, ck, dir, tcp_flags, eth_proto == bpf_htons(ETH_P_IP) ? 4 : 6);
+	} else {
 		__builtin_memset(&pkt, 0, sizeof(pkt));
 		if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
 			reason = NF_DROP_MALFORMED;
@@ -119,9 +154,10 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 
 	/* 1. A tracked flow (a later fragment has no ports: it follows its first). */
 	if (pkt.frag != NF_FRAG_LATER) {
-		nf_ct_key_fill(&ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr, pkt.daddr,
-			       pkt.sport, pkt.dport);
-		ct = bpf_map_lookup_elem(&nf_ct, &ck);
+		if (fast == NF_FAST_UNPARSED)
+			nf_ct_key_fill(ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr,
+				       pkt.daddr, pkt.sport, pkt.dport);
+		ct = fast == NF_FAST_NO_FLOW ? NULL : bpf_map_lookup_elem(&nf_ct, ck);
 		if (ct && !nf_ct_expired(ct, pkt.proto, now)) {
 			tenant_id = ct->tenant_id;
 			ti = nf_tenant(tenant_id);
@@ -133,11 +169,11 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 				 * opened, the local one otherwise.
 				 */
 				cfg = bpf_map_lookup_elem(&nf_config, &zero);
-				port = ct->origin_dir == NF_DIR_EGRESS ? ck.rport : ck.lport;
-				rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck.raddr,
+				port = ct->origin_dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
+				rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck->raddr,
 						       pkt.proto, port);
 				if (!rule || !ti) {
-					bpf_map_delete_elem(&nf_ct, &ck);
+					bpf_map_delete_elem(&nf_ct, ck);
 					reason = NF_DROP_POLICY;
 					goto drop;
 				}
@@ -221,7 +257,7 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 		nct.tenant_id = tenant_id;
 		nct.ep_id = ep->ep_id;
 		nct.origin_dir = dir;
-		bpf_map_update_elem(&nf_ct, &ck, &nct, BPF_ANY);
+		bpf_map_update_elem(&nf_ct, ck, &nct, BPF_ANY);
 	}
 	nf_count(tenant_id, dir, NF_REASON_ALLOWED_FLOW, w->hook, len);
 	nf_frag_allow(ep->ep_id, dir, &pkt, now);
@@ -237,6 +273,25 @@ drop:
 	nf_count(tenant_id, dir, reason, w->hook, len);
 	nf_event(cfg, &pkt, tenant_id, w->scope, w->ifindex, len, dir, reason, w->hook);
 	return false;
+}
+
+/*
+ * Returns true to pass the packet: the established fast path first, then the
+ * full verdict for everything it leaves (SPEC §3).
+ */
+static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
+				       const struct nf_where *w, __u32 l3_off)
+{
+	enum nf_fast fast = NF_FAST_UNPARSED;
+	struct nf_ct_key ck;
+	__u8 tcp_flags = 0;
+
+	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
+		fast = nf_ct_established(&ck, w->dir, tcp_flags);
+		if (fast == NF_FAST_PASS)
+			return true;
+	}
+	return nf_verdict_full(skb, ep, w, l3_off, &ck, fast, tcp_flags);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */

@@ -30,18 +30,16 @@ static __always_inline __u64 nf_now(void)
 #define NF_CT_OTHER_S		60ULL
 #define NF_FRAG_TIMEOUT_S	30ULL
 #define NF_HZ			((__u64)(CONFIG_HZ ? CONFIG_HZ : 1000))
+/* Writing the timestamp on every packet costs a cache line bounce between
+ * CPUs; a refresh every few jiffies is enough for expiry. */
+#define NF_CT_REFRESH		4
 
 static __always_inline void nf_ct_key_fill(struct nf_ct_key *k, __u64 scope, __u32 ifindex,
 					   __u8 proto, __u8 dir, const __u8 *saddr,
 					   const __u8 *daddr, __be16 sport, __be16 dport)
 {
-	k->scope = scope;
+	k->scope_proto = NF_CT_SCOPE_PROTO(scope, proto);
 	k->ifindex = ifindex;
-	k->proto = proto;
-	k->pad[0] = 0;
-	k->pad[1] = 0;
-	k->pad[2] = 0;
-	k->pad2 = 0;
 	if (dir == NF_DIR_EGRESS) {
 		nf_copy_addr(k->laddr, saddr);
 		nf_copy_addr(k->raddr, daddr);
@@ -96,10 +94,24 @@ static __always_inline void nf_ct_touch(struct nf_ct_val *v, __u8 dir, __u8 tcp_
 	}
 	if (flags != v->flags)
 		v->flags = flags;
-	/* Writing the timestamp on every packet costs a cache line bounce
-	 * between CPUs; a refresh every few jiffies is enough for expiry. */
-	if (now - v->last_seen_ns > 4)
+	if (now - v->last_seen_ns > NF_CT_REFRESH)
 		v->last_seen_ns = now;
+}
+
+/* The nf_pkt of a packet nf_parse_fast took: its key holds all of it. */
+static __always_inline void nf_pkt_from_key(struct nf_pkt *pkt, const struct nf_ct_key *k, __u8 dir,
+					    __u8 tcp_flags, __u8 family)
+{
+	bool egress = dir == NF_DIR_EGRESS;
+
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	nf_copy_addr(pkt->saddr, egress ? k->laddr : k->raddr);
+	nf_copy_addr(pkt->daddr, egress ? k->raddr : k->laddr);
+	pkt->sport = egress ? k->lport : k->rport;
+	pkt->dport = egress ? k->rport : k->lport;
+	pkt->proto = NF_CT_KEY_PROTO(k);
+	pkt->family = family;
+	pkt->tcp_flags = tcp_flags;
 }
 
 #endif

@@ -911,6 +911,147 @@ static void test_revocation_ingress(void **state)
 	assert_false(tracked(x, TCP, 80, "10.1.0.7", 33333));
 }
 
+/* ------------------------------------------------------------ 3.4 conntrack lifecycle */
+
+/* The conntrack value of (proto, EP:lport, peer:rport); fails the test if untracked. */
+static struct nf_ct_val ct_val(struct fx *x, uint8_t proto, uint16_t lport, const char *peer,
+			       uint16_t rport)
+{
+	struct nf_ct_val v;
+	uint8_t l[16], r[16];
+
+	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
+	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+	assert_int_equal(dpt_ct_get(x->f, proto, l, lport, r, rport, &v), 0);
+	return v;
+}
+
+/*
+ * Make the flow look `jiffies` older. 11,000 jiffies is over 10 s (closed
+ * TCP) at any CONFIG_HZ up to 1000, and under 6 h (established TCP) or 180 s
+ * (answered UDP) at any CONFIG_HZ from 100.
+ */
+#define CT_AGE 11000
+static void ct_set(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport,
+		   const struct nf_ct_val *v)
+{
+	uint8_t l[16], r[16];
+
+	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
+	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+	assert_int_equal(dpt_ct_set(x->f, proto, l, lport, r, rport, v), 0);
+}
+
+static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport)
+{
+	struct nf_ct_val v = ct_val(x, proto, lport, peer, rport);
+
+	v.last_seen_ns -= CT_AGE;
+	ct_set(x, proto, lport, peer, rport, &v);
+}
+
+#define FIN (PKT_TCP_FIN | PKT_TCP_ACK)
+#define RST PKT_TCP_RST
+
+/*
+ * A tracked flow's state moves with its packets, whichever path the datapath
+ * takes for them (established fast path or full verdict): the reply marks
+ * it answered, FIN both ways or a RST closes it, a closed flow lives 10 s, a
+ * new SYN reopens a closed tuple. Only egress is allowed, so an ingress
+ * packet passes only while its flow is tracked and alive.
+ */
+static void test_ct_lifecycle(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase open_[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase answer[] = {
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40000, SYNACK), IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS, R_NONE },
+		{ "in: data", TCP_IN("10.2.0.5", 443, 40000, ACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase fin_out[] = {
+		{ "out: FIN", TCP_OUT("10.2.0.5", 40000, 443, FIN), EG, PASS, R_NONE },
+	};
+	static const struct vcase fin_in[] = {
+		{ "in: FIN", TCP_IN("10.2.0.5", 443, 40000, FIN), IN, PASS, R_NONE },
+		{ "in: last ACK, closed but not yet expired", TCP_IN("10.2.0.5", 443, 40000, ACK),
+		  IN, PASS, R_NONE },
+	};
+	static const struct vcase after_close[] = {
+		{ "in: ACK of a closed flow after 11,000 jiffies",
+		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, DROP, R_POLICY },
+		{ "out: ACK of it is judged again as new (and allowed)",
+		  TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase rst[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40001, SYNACK), IN, PASS, R_NONE },
+		{ "in: RST", TCP_IN("10.2.0.5", 443, 40001, RST), IN, PASS, R_NONE },
+	};
+	static const struct vcase after_rst[] = {
+		{ "in: ACK of a reset flow after 11,000 jiffies",
+		  TCP_IN("10.2.0.5", 443, 40001, ACK), IN, DROP, R_POLICY },
+	};
+	static const struct vcase reopen[] = {
+		{ "out: SYN on the closed tuple", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS,
+		  R_NONE },
+	};
+	static const struct vcase est_aged[] = {
+		{ "in: data of an answered flow after 11,000 jiffies",
+		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase udp[] = {
+		{ "out: UDP query", UDP_OUT("10.2.0.5", 5353, 53), EG, PASS, R_ALLOWED },
+		{ "in: UDP answer", UDP_IN("10.2.0.5", 53, 5353), IN, PASS, R_NONE },
+	};
+	static const struct vcase udp_aged[] = {
+		{ "in: UDP answer after 11,000 jiffies", UDP_IN("10.2.0.5", 53, 5353), IN, PASS,
+		  R_NONE },
+	};
+	struct nf_ct_val v;
+
+	apply(x, NP("p", BOTH,
+		    "'ingress':[],"
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443},{'protocol':'UDP','port':53}]}]"));
+
+	RUN_TABLE(x, open_);
+	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);
+	assert_int_equal(v.origin_dir, NF_DIR_EGRESS);
+	assert_int_equal(v.flags, 0);
+	RUN_TABLE(x, answer);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags, NF_CT_SEEN_REPLY);
+	RUN_TABLE(x, fin_out);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags,
+			 NF_CT_SEEN_REPLY | NF_CT_FIN_ORIG);
+	RUN_TABLE(x, fin_in);
+	assert_true(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags & NF_CT_CLOSED);
+	ct_age(x, TCP, 40000, "10.2.0.5", 443);
+	RUN_TABLE(x, after_close);
+
+	RUN_TABLE(x, rst);
+	assert_true(ct_val(x, TCP, 40001, "10.2.0.5", 443).flags & NF_CT_CLOSED);
+	ct_age(x, TCP, 40001, "10.2.0.5", 443);
+	RUN_TABLE(x, after_rst);
+
+	/* a closed (not yet expired) tuple reused by a new SYN starts afresh */
+	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);	/* tracked again since after_close */
+	v.flags = NF_CT_SEEN_REPLY | NF_CT_FIN_ORIG | NF_CT_FIN_REPLY | NF_CT_CLOSED;
+	ct_set(x, TCP, 40000, "10.2.0.5", 443, &v);
+	RUN_TABLE(x, reopen);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags, 0);
+	RUN_TABLE(x, answer);
+	ct_age(x, TCP, 40000, "10.2.0.5", 443);
+	RUN_TABLE(x, est_aged);
+
+	RUN_TABLE(x, udp);
+	assert_int_equal(ct_val(x, UDP, 5353, "10.2.0.5", 53).flags, NF_CT_SEEN_REPLY);
+	ct_age(x, UDP, 5353, "10.2.0.5", 53);
+	RUN_TABLE(x, udp_aged);
+}
+
 /* ------------------------------------------------------------ 3.9 anti-spoofing */
 
 static void test_spoofing(void **state)
@@ -1882,6 +2023,7 @@ int main(void)
 		T("no_ports_any_protocol", test_no_ports_any_protocol),
 		T("except_union", test_except_union),
 		T("stateful", test_stateful),
+		T("ct_lifecycle", test_ct_lifecycle),
 		T("revocation_egress", test_revocation_egress),
 		T("revocation_ingress", test_revocation_ingress),
 		T("spoofing", test_spoofing),

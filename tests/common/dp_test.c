@@ -366,21 +366,54 @@ void dpt_flush_flows(struct dpt *f)
 	map_clear(f->dp->maps.peer_cache, sizeof(struct nf_peer_cache_key));
 }
 
-bool dpt_ct_has(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
-		const uint8_t raddr[16], uint16_t rport)
+/* The key of the first nf_ct entry of the tuple, whatever its scope. */
+static int ct_find(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+		   const uint8_t raddr[16], uint16_t rport, struct nf_ct_key *out)
 {
 	struct nf_ct_key k, next;
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(f->dp->maps.ct, prev, &next)) {
-		if (next.proto == proto && next.lport == htons(lport) &&
+		if (NF_CT_KEY_PROTO(&next) == proto && next.lport == htons(lport) &&
 		    next.rport == htons(rport) && !memcmp(next.laddr, laddr, 16) &&
-		    !memcmp(next.raddr, raddr, 16))
-			return true;
+		    !memcmp(next.raddr, raddr, 16)) {
+			*out = next;
+			return 0;
+		}
 		k = next;
 		prev = &k;
 	}
-	return false;
+	return -ENOENT;
+}
+
+bool dpt_ct_has(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+		const uint8_t raddr[16], uint16_t rport)
+{
+	struct nf_ct_key k;
+
+	return ct_find(f, proto, laddr, lport, raddr, rport, &k) == 0;
+}
+
+int dpt_ct_get(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+	       const uint8_t raddr[16], uint16_t rport, struct nf_ct_val *val)
+{
+	struct nf_ct_key k;
+	int err = ct_find(f, proto, laddr, lport, raddr, rport, &k);
+
+	if (err)
+		return err;
+	return bpf_map_lookup_elem(f->dp->maps.ct, &k, val) ? -errno : 0;
+}
+
+int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+	       const uint8_t raddr[16], uint16_t rport, const struct nf_ct_val *val)
+{
+	struct nf_ct_key k;
+	int err = ct_find(f, proto, laddr, lport, raddr, rport, &k);
+
+	if (err)
+		return err;
+	return bpf_map_update_elem(f->dp->maps.ct, &k, val, BPF_EXIST) ? -errno : 0;
 }
 
 size_t dpt_ct_count(struct dpt *f)

@@ -116,6 +116,14 @@ void dpt_flush_flows(struct dpt *f);
  */
 bool dpt_ct_has(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
 		const uint8_t raddr[16], uint16_t rport);
+/*
+ * The nf_ct entry of that tuple (as dpt_ct_has finds it): its value into
+ * *val (dpt_ct_get), or *val written over it (dpt_ct_set). 0 or -ENOENT.
+ */
+int dpt_ct_get(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+	       const uint8_t raddr[16], uint16_t rport, struct nf_ct_val *val);
+int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+	       const uint8_t raddr[16], uint16_t rport, const struct nf_ct_val *val);
 /* Number of nf_ct entries. */
 size_t dpt_ct_count(struct dpt *f);
 

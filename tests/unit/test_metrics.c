@@ -360,7 +360,7 @@ static void test_collect(void **state)
 	}
 	/* more ct entries than one batch */
 	for (i = 0; i < 2500; i++) {
-		struct nf_ct_key k = { .scope = 1, .proto = 6 };
+		struct nf_ct_key k = { .scope_proto = NF_CT_SCOPE_PROTO(1, 6) };
 		struct nf_ct_val v = { .last_seen_ns = i };
 
 		k.lport = htons(i);

@@ -1436,7 +1436,8 @@ static void ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 		if (err && errno != ENOENT)
 			break;
 		for (i = 0; i < count; i++)
-			if (keys[i].scope == scope && keys[i].ifindex == ifindex)
+			if (NF_CT_KEY_SCOPE(&keys[i]) == (scope & NF_CT_SCOPE_MASK) &&
+			    keys[i].ifindex == ifindex)
 				del[n_del++] = keys[i];
 		for (i = 0; i < n_del; i++)
 			bpf_map_delete_elem(dp->maps.ct, &del[i]);
