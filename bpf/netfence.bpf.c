@@ -113,10 +113,13 @@ static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const _
 }
 
 /*
- * Returns true to pass the packet. ep: the cgroup endpoint, or NULL for tc,
- * where the endpoint is looked up only when needed: a packet of a tracked
- * flow is decided by its conntrack entry alone (one hash lookup), which
- * carries the tenant and the epoch it was judged at.
+ * The full verdict, for every packet the fast path did not pass; returns true
+ * to pass it. fast says how far the fast path got: when it parsed the packet,
+ * ck and tcp_flags hold it and it is not parsed again; NF_FAST_NO_FLOW skips
+ * the conntrack lookup it already made. ep: the cgroup endpoint, or NULL for
+ * tc, where the endpoint is looked up only when needed: a packet of a tracked
+ * flow is decided by its conntrack entry, which carries the tenant and the
+ * epoch it was judged at.
  */
 static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_endpoint *ep,
 					    const struct nf_where *w, __u32 l3_off,

@@ -104,7 +104,8 @@ cni DEL "$CONF" p2 eth0 "$T" || fail "DEL p2 chain"
 log "CHECK notices detached programs"
 pod_add p3
 out=$(cni ADD "$CONF" p3 eth0 "$T") || fail "ADD p3"
-in_ns "$P-p3" tc qdisc del dev eth0 clsact 2>/dev/null
+tc_strip p3 eth0 || fail "cannot detach p3's programs"
+expect_eq "programs left after stripping them" "$(tc_filters p3 eth0)" 0
 expect_code "CHECK with programs detached" 101 -- \
 	nfcni CHECK p3 eth0 "K8S_POD_NAMESPACE=$T" <<<"$(nf_conf 1.0.0 "{\"prevResult\": $out}")"
 expect_code "CHECK in another tenant" 101 -- \

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
@@ -325,6 +326,24 @@ static int load_and_pin(struct nf_dp *dp)
 }
 
 /*
+ * NETFENCE_TC_HOOK=clsact in the environment of attach (or the CNI plugin)
+ * attaches new interface endpoints as cls_bpf filters on clsact even where
+ * the kernel has tcx, for tools that only look at tc filters; tcx (the
+ * default) falls back to them on kernels without it. Checked with the other
+ * settings when the datapath is opened for changes: a bad value changes nothing.
+ */
+static int tc_hook_clsact(bool *clsact)
+{
+	const char *v = getenv("NETFENCE_TC_HOOK");
+
+	*clsact = v && !strcmp(v, "clsact");
+	if (!v || !*v || *clsact || !strcmp(v, "tcx"))
+		return 0;
+	pr_err("NETFENCE_TC_HOOK=\"%s\": must be tcx or clsact", v);
+	return -EINVAL;
+}
+
+/*
  * SPEC §3.8: ingress from the node's own addresses is allowed by default
  * (Kubernetes needs it for kubelet probes) and configurable. The setting is
  * node-wide state in nf_config; NETFENCE_ALLOW_HOST_INGRESS=0|1 in the
@@ -336,7 +355,10 @@ static int apply_env_config(struct nf_dp *dp)
 	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
 	struct nf_config cfg;
 	__u32 zero = 0, flags;
+	bool clsact;
 
+	if (tc_hook_clsact(&clsact))
+		return -EINVAL;
 	if (!v || !*v)
 		return 0;
 	if (strcmp(v, "0") && strcmp(v, "1")) {
@@ -1141,13 +1163,57 @@ uint32_t dp__alloc_ep_id(struct nf_dp *dp)
 
 /* --------------------------------------------------- interface endpoints */
 
-static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+/*
+ * Interface hooks. tcx (Linux 6.6+) runs the program straight from the
+ * device's hook, without the clsact qdisc and the classifier layer above it:
+ * on a veth that layer cost as much per packet as the program itself. A
+ * deleted clsact qdisc does not take a tcx program with it. Kernels without
+ * tcx get a cls_bpf filter (direct action) on clsact, with our handle and
+ * priority. Either way the program runs first: tcx attaches it in front of
+ * any program another tool has there, so none can pass a packet before it
+ * is judged.
+ */
+#define NF_TCX_INGRESS	46	/* enum bpf_attach_type (uapi 6.6), newer than these headers */
+#define NF_TCX_EGRESS	47
+#define NF_F_BEFORE	(1U << 3)
+
+static __u32 tcx_type(enum bpf_tc_attach_point point)
+{
+	return point == BPF_TC_INGRESS ? NF_TCX_INGRESS : NF_TCX_EGRESS;
+}
+
+/* BPF_PROG_ATTACH for tcx: libbpf 1.1 predates its fields (relative_fd, expected_revision). */
+static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+{
+	struct {
+		__u32 target_ifindex;
+		__u32 attach_bpf_fd;
+		__u32 attach_type;
+		__u32 attach_flags;
+		__u32 replace_bpf_fd;
+		__u32 relative_fd;	/* 0 with BPF_F_BEFORE: in front of all */
+		__u64 expected_revision;
+	} attr = {
+		.target_ifindex = (__u32)ifindex,
+		.attach_bpf_fd = (__u32)prog_fd,
+		.attach_type = tcx_type(point),
+		.attach_flags = NF_F_BEFORE,
+	};
+
+	if (!syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)))
+		return 0;
+	return errno == EEXIST ? 0 : -errno;	/* EEXIST: this program is there already */
+}
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool clsact)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO,
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int err;
+	int err = clsact ? -EINVAL : tcx_attach(ifindex, point, prog_fd);
 
+	if (err != -EINVAL)	/* EINVAL: a kernel without tcx */
+		return err;
 	/* -EEXIST: the clsact qdisc is there already (ours or another tool's) */
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
@@ -1155,24 +1221,36 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_f
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static int tc_detach_one(int ifindex, enum bpf_tc_attach_point point)
+/* Detach prog_fd from the hook, tcx and cls_bpf alike; absent is fine. */
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
-	int err = bpf_tc_detach(&hook, &opts);
+	int err = 0;
 
-	return err == -ENOENT || err == -EINVAL ? 0 : err;
+	if (bpf_prog_detach2(prog_fd, ifindex, tcx_type(point)) && errno != ENOENT &&
+	    errno != EINVAL)
+		err = -errno;
+	if (!bpf_tc_detach(&hook, &opts) || errno == ENOENT || errno == EINVAL)
+		return err;
+	return err ? err : -errno;
 }
 
-/* prog id attached at (ifindex, point) with our handle, or 0. */
-static __u32 tc_query_one(int ifindex, enum bpf_tc_attach_point point)
+/* Whether program id runs at (ifindex, point): through tcx or as our cls_bpf filter. */
+static bool tc_has_prog(int ifindex, enum bpf_tc_attach_point point, __u32 id)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+	__u32 ids[64], i;
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
 
-	if (bpf_tc_query(&hook, &opts))
-		return 0;
-	return opts.prog_id;
+	if (!id)
+		return false;
+	if (!bpf_prog_query_opts(ifindex, tcx_type(point), &q))
+		for (i = 0; i < q.prog_cnt && i < 64; i++)
+			if (ids[i] == id)
+				return true;
+	return !bpf_tc_query(&hook, &opts) && opts.prog_id == id;
 }
 
 static __u32 prog_id(int fd)
@@ -1289,10 +1367,14 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	struct iface_id iid = {};
 	struct nf_ep_key k = {};
 	struct nf_endpoint v = {};
+	bool clsact;
 	int ifindex, err;
 
 	if (!ep->tenant_id)
 		return -EINVAL;
+	err = tc_hook_clsact(&clsact);
+	if (err)
+		return err;
 	err = netns_enter(ep->netns, &g);
 	if (err) {
 		pr_err("cannot enter network namespace %s: %s", ep->netns, strerror(-err));
@@ -1401,9 +1483,9 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		goto leave;
 	}
 	/* 3. Attach: from here on every packet is judged (default deny). */
-	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress);
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress, clsact);
 	if (!err)
-		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress);
+		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress, clsact);
 	if (err)
 		pr_err("cannot attach tc programs to %s: %s", ep->ifname, strerror(-err));
 leave:
@@ -1481,8 +1563,8 @@ static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		if (!netns_enter(r->netns, &g)) {
 			if (!cur_netns_cookie(&cookie) && cookie == r->netns_cookie &&
 			    if_nametoindex(r->ifname) == r->ifindex) {
-				tc_detach_one(r->ifindex, BPF_TC_INGRESS);
-				tc_detach_one(r->ifindex, BPF_TC_EGRESS);
+				tc_detach_one(r->ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress);
+				tc_detach_one(r->ifindex, BPF_TC_EGRESS, dp->progs.tc_egress);
 			}
 			netns_leave(&g);
 		}
@@ -1536,7 +1618,7 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	struct netns_guard g;
 	struct nf_endpoint v;
 	struct nf_ep_key k = {};
-	__u32 in_id, eg_id;
+	bool attached;
 	int err;
 
 	err = netns_enter(iid.netns, &g);
@@ -1547,8 +1629,8 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 		netns_leave(&g);
 		return -ENOENT;
 	}
-	in_id = tc_query_one(iid.ifindex, BPF_TC_INGRESS);
-	eg_id = tc_query_one(iid.ifindex, BPF_TC_EGRESS);
+	attached = tc_has_prog(iid.ifindex, BPF_TC_INGRESS, prog_id(dp->progs.tc_ingress)) &&
+		   tc_has_prog(iid.ifindex, BPF_TC_EGRESS, prog_id(dp->progs.tc_egress));
 	netns_leave(&g);
 	if (find_record(dp, match_iface, &iid, &r))
 		return -ENOENT;
@@ -1556,7 +1638,7 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	k.ifindex = iid.ifindex;
 	if (bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
 		return -ENOENT;
-	if (in_id != prog_id(dp->progs.tc_ingress) || eg_id != prog_id(dp->progs.tc_egress))
+	if (!attached)
 		return -ENOENT;
 	return 0;
 }

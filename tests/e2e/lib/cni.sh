@@ -14,6 +14,7 @@
 NETFENCE=${NETFENCE:-build/netfence}
 NETFENCE_CNI=${NETFENCE_CNI:-build/netfence-cni}
 PYTHON=${PYTHON:-python3}
+E2E_LIB=tests/e2e/lib
 P=nfcni-$$
 NODE=$P-node
 # Interface names are at most 15 characters.
@@ -308,13 +309,21 @@ nf_owners() {
 # How many endpoints this test's containers own.
 nf_my_endpoints() { nf_owners | grep -c "^$P-" || true; }
 
-# Number of tc BPF filters on IFNAME in POD (ingress + egress).
+# Number of BPF programs on IFNAME in POD (ingress + egress): tcx programs,
+# and cls_bpf filters (what netfence uses on kernels without tcx).
 tc_filters() { # tc_filters POD IFNAME
-	local n=0 d
+	local n d
+	n=$(in_ns "$P-$1" "$PYTHON" "$E2E_LIB/tchooks.py" count "$2" 2>/dev/null || echo 0)
 	for d in ingress egress; do
 		n=$((n + $(in_ns "$P-$1" tc filter show dev "$2" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
 	done
 	echo "$n"
+}
+
+# Take every BPF program off IFNAME in POD, as another tool (or a person) might.
+tc_strip() { # tc_strip POD IFNAME
+	in_ns "$P-$1" "$PYTHON" "$E2E_LIB/tchooks.py" detach "$2"
+	in_ns "$P-$1" tc qdisc del dev "$2" clsact 2>/dev/null || true
 }
 
 # Apply a policy JSON given on stdin.
@@ -348,6 +357,8 @@ two_tenant_scenario() { # two_tenant_scenario CONFLIST IFNAME
 	for pod in a1 a2 b1; do
 		wait_server "$pod" 8080
 		expect_eq "tc programs on $pod/$ifn" "$(tc_filters "$pod" "$ifn")" 2
+		[ "${NETFENCE_TC_HOOK:-}" = clsact ] && expect_eq "of them tcx, with NETFENCE_TC_HOOK=clsact" \
+			"$(in_ns "$P-$pod" "$PYTHON" "$E2E_LIB/tchooks.py" count "$ifn")" 0
 	done
 
 	log "no policy: default deny, same tenant and across tenants"
