@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # netfence-cni chained after ptp + host-local (deploy/cni/10-netfence-ptp.conflist,
 # with test names): pods reach each other routed through the node; the same
-# two-tenant fence as on the bridge. The programs go on as cls_bpf filters
-# (NETFENCE_TC_HOOK=clsact, the path of kernels without tcx); the bridge and
-# macvlan tests use tcx.
+# two-tenant fence as on the bridge. The programs go on through tcx
+# (NETFENCE_TC_HOOK=tcx); the bridge and macvlan tests use the default,
+# cls_bpf filters on clsact.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib/cni.sh
@@ -18,4 +18,4 @@ jq --arg name "$P-net" --arg d "$WORK/ipam" '
 	| .plugins[0].ipam.ranges = [[{subnet: "10.124.0.0/24"}]]' \
 	deploy/cni/10-netfence-ptp.conflist >"$CONF" || die "bad deploy conflist"
 
-NETFENCE_TC_HOOK=clsact two_tenant_scenario "$CONF" eth0
+NETFENCE_TC_HOOK=tcx two_tenant_scenario "$CONF" eth0
