@@ -21,7 +21,9 @@ CFLAGS ?= -g -O2
 CFLAGS += $(WARN) -D_GNU_SOURCE -DNF_VERSION='"$(VERSION)"' $(INCLUDES)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=undef \
 	-Wno-unused-function -Iinclude -Ibpf -I$(dir $(VMLINUX_H))
-LDLIBS := -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread
+# libmicrohttpd is dlopen()ed by `serve` (userspace/cmd/serve.c), not linked:
+# its GnuTLS dependencies cost every other command ~3.5 ms of loading.
+LDLIBS := -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -ldl -lpthread
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CFLAGS += $(NL_CFLAGS)
 

@@ -11,14 +11,15 @@
  *              one per-CPU counter increment; TC_ACT_OK.
  *
  * The floor's key holds 16-byte addresses (IPv4 v4-mapped) as a dual-stack
- * enforcer's must, so it costs what netfence's connection-tracking key costs
- * to hash. It does not walk IPv6 extension headers: it is a floor, not a
- * firewall. Nothing here is used by netfence itself.
+ * enforcer's must, copied as netfence copies them (lib/addr.bpf.h). It does
+ * not walk IPv6 extension headers: it is a floor, not a firewall. Nothing
+ * here is used by netfence itself.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "lib/consts.h"
+#include "lib/addr.bpf.h"
 
 #define REF_FLOW_ENTRIES	262144	/* as many flows as netfence tracks (NF_MAX_CT) */
 
@@ -57,18 +58,6 @@ int ref_noop(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-/* A 16-byte address as four 32-bit words (memcpy of u8[16] is 16-bit loads). */
-static __always_inline void ref_copy_addr(__u8 *dst, const void *src)
-{
-	__u32 *d = (__u32 *)dst;
-	const __u32 *s = src;
-
-	d[0] = s[0];
-	d[1] = s[1];
-	d[2] = s[2];
-	d[3] = s[3];
-}
-
 /* Fills key's ports from the L4 header at l4 when proto has ports; 0 otherwise. */
 static __always_inline int ref_parse_ports(void *l4, void *data_end, struct ref_flow_key *key)
 {
@@ -98,16 +87,11 @@ int ref_floor(struct __sk_buff *skb)
 		goto count;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip4 = (void *)(eth + 1);
-		__u32 *w;
 
 		if ((void *)(ip4 + 1) > data_end || ip4->ihl < 5)
 			goto count;
-		w = (__u32 *)key.saddr;
-		w[2] = bpf_htonl(0x0000ffff);
-		w[3] = ip4->saddr;
-		w = (__u32 *)key.daddr;
-		w[2] = bpf_htonl(0x0000ffff);
-		w[3] = ip4->daddr;
+		nf_v4_mapped(key.saddr, ip4->saddr);
+		nf_v4_mapped(key.daddr, ip4->daddr);
 		key.proto = ip4->protocol;
 		if (ref_parse_ports((void *)ip4 + ip4->ihl * 4, data_end, &key) < 0)
 			goto count;
@@ -116,8 +100,8 @@ int ref_floor(struct __sk_buff *skb)
 
 		if ((void *)(ip6 + 1) > data_end)
 			goto count;
-		ref_copy_addr(key.saddr, &ip6->saddr);
-		ref_copy_addr(key.daddr, &ip6->daddr);
+		nf_copy_addr(key.saddr, &ip6->saddr);
+		nf_copy_addr(key.daddr, &ip6->daddr);
 		key.proto = ip6->nexthdr;
 		if (ref_parse_ports(ip6 + 1, data_end, &key) < 0)
 			goto count;

@@ -17,6 +17,7 @@
 #include <bpf/bpf_core_read.h>
 #include <netfence/abi.h>
 #include "lib/consts.h"
+#include "lib/addr.bpf.h"
 #include "lib/maps.bpf.h"
 #include "lib/parse.bpf.h"
 #include "lib/policy.bpf.h"

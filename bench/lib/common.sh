@@ -48,8 +48,6 @@ met() {
 # fmt NUMBER SCALE DECIMALS: NUMBER/SCALE, e.g. fmt 12345678 1e6 1 -> 12.3
 fmt() { awk -v v="$1" -v s="$2" -v d="$3" 'BEGIN {if (v == "") print "?"; else printf "%.*f", d, v/s}'; }
 
-now_ns() { date +%s%N; }
-
 # ---- network namespaces (all named nfb-*, all removed by cleanup_netns) ----
 netns_add() { ip netns add "$1" && ip -n "$1" link set lo up; }
 netns_del() { ip netns del "$1" 2>/dev/null || true; }

@@ -66,40 +66,6 @@ static __always_inline int nf_load(struct __sk_buff *skb, __u32 off, void *to, c
 
 #define NF_LOAD(skb, off, ptr) nf_load(skb, off, ptr, sizeof(*(ptr)))
 
-static __always_inline void nf_v4_mapped(__u8 *dst, __be32 addr)
-{
-	__u32 *d = (__u32 *)dst;
-
-	d[0] = 0;
-	d[1] = 0;
-	d[2] = bpf_htonl(0x0000ffff);
-	d[3] = addr;
-}
-
-static __always_inline bool nf_is_v4_mapped(const void *a)
-{
-	const __u32 *w = a;
-
-	return !w[0] && !w[1] && w[2] == bpf_htonl(0x0000ffff);
-}
-
-/*
- * A 16-byte address, as four 32-bit words: __builtin_memcpy of a u8 array
- * compiles to sixteen byte loads and stores. Every address here sits at a
- * 4-byte boundary of its struct (stack accesses must be aligned); packet
- * headers are read unaligned where they are (the JIT allows it).
- */
-static __always_inline void nf_copy_addr(__u8 *dst, const void *src)
-{
-	__u32 *d = (__u32 *)dst;
-	const __u32 *s = src;
-
-	d[0] = s[0];
-	d[1] = s[1];
-	d[2] = s[2];
-	d[3] = s[3];
-}
-
 /* Returns the L4 offset and fills pkt's addresses/proto/frag, or < 0 if malformed. */
 static __always_inline int nf_parse_ipv4(struct __sk_buff *skb, __u32 off, struct nf_pkt *pkt,
 					 __u8 *saddr, __u8 *daddr, __u8 *proto, bool inner)
