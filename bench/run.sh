@@ -66,7 +66,7 @@ cleanup() {
 	wait 2>/dev/null
 	cleanup_netns
 	cleanup_tenants
-	rm -rf "$WORK"
+	rm -rf "$WORK" "$FLOOR_PIN"
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM

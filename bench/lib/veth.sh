@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# The veth rows: for each configuration (none, netfence, iptables, nftables)
-# two namespaces joined by a veth pair, sender nfb-CONFIG-a (10.200.0.1) and
+# The veth rows: for each configuration (none, netfence, netfence-tcx,
+# floor, iptables, nftables) two namespaces joined by a veth pair, sender nfb-CONFIG-a (10.200.0.1) and
 # receiver nfb-CONFIG-b (10.200.0.2), each end named nfb0. All four pairs
 # exist side by side, and every measurement runs on each of them in turn,
 # in a rotating order, round after round: the machine is shared and noisy,
@@ -34,8 +34,12 @@ veth_up() {
 	in_ns "$VA" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
 }
 
+# The stateful floor (bpf/bench_ref.bpf.c) as a cls_bpf filter, like
+# netfence's default hook: the least a stateful tc enforcer costs on this path.
+FLOOR_PIN=/sys/fs/bpf/${TENANT_PREFIX}ref
+
 veth_down() {
-	if [ "${1:-}" = netfence ] && [ -x "$NF" ]; then
+	if [[ "${1:-}" == netfence* ]] && [ -x "$NF" ]; then
 		"$NF" detach --iface "$VETH_IF" --netns "/var/run/netns/$VA" >/dev/null 2>&1
 		"$NF" detach --iface "$VETH_IF" --netns "/var/run/netns/$VB" >/dev/null 2>&1
 	fi
@@ -49,14 +53,27 @@ veth_filter() {
 	local err
 	case $1 in
 	none) ;;
-	netfence)
+	netfence | netfence-tcx)
 		[ -n "$NF_WHY" ] && { echo "$NF_WHY"; return 1; }
 		for ns in "$VA" "$VB"; do
-			if ! err=$("$NF" attach --tenant "$VETH_TENANT" --iface "$VETH_IF" \
+			if ! err=$(NETFENCE_TC_HOOK=$([ "$1" = netfence ] && echo clsact || echo tcx) \
+				"$NF" attach --tenant "$VETH_TENANT" --iface "$VETH_IF" \
 				--netns "/var/run/netns/$ns" 2>&1); then
 				echo "netfence attach failed: $(printf '%s' "$err" | oneline)"
 				return 1
 			fi
+		done ;;
+	floor)
+		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
+			! err=$(bpftool prog loadall "$OUT/bench_ref.bpf.o" "$FLOOR_PIN" type classifier 2>&1); then
+			echo "cannot load the floor: $(printf '%s' "$err" | oneline)"
+			return 1
+		fi
+		for ns in "$VA" "$VB"; do
+			in_ns "$ns" tc qdisc add dev "$VETH_IF" clsact &&
+				in_ns "$ns" tc filter add dev "$VETH_IF" ingress bpf da pinned "$FLOOR_PIN/ref_floor" &&
+				in_ns "$ns" tc filter add dev "$VETH_IF" egress bpf da pinned "$FLOOR_PIN/ref_floor" ||
+				{ echo "cannot attach the floor"; return 1; }
 		done ;;
 	iptables)
 		if ! err=$(in_ns "$VB" "$IPT_RESTORE" <"$WORK/veth.ipt" 2>&1); then
@@ -155,7 +172,7 @@ veth_prepare() {
 # bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
 bench_veth() {
 	local rounds=$1 secs=$2 r c i m v why
-	local configs=(none netfence iptables nftables)
+	local configs=(none netfence netfence-tcx floor iptables nftables)
 	declare -gA V_TCP V_UDP V_CONN V_WHY
 	NF_VETH_WHY=$NF_WHY
 	veth_prepare
@@ -224,9 +241,11 @@ veth_rows() {
 		local -n M=V_$metric
 		# shellcheck disable=SC2086
 		base=$(median ${M[none]})
-		for c in netfence iptables nftables; do
+		for c in netfence netfence-tcx floor iptables nftables; do
 			case $c in
 			netfence) name="netfence, 10,000 rules, both ends" ;;
+			netfence-tcx) name="netfence through tcx (NETFENCE_TC_HOOK=tcx), 10,000 rules, both ends" ;;
+			floor) name="stateful floor (bench_ref) as a cls_bpf filter, both ends" ;;
 			iptables) name="$ipt, 10,000 rules" ;;
 			nftables) name="nftables set, INPUT hook, 10,000 elements" ;;
 			esac
