@@ -9,10 +9,10 @@
 # nfbench-*, and removes them on exit (also on failure or Ctrl-C); iptables
 # and nftables rules only ever go into those namespaces.
 #
-# Knobs (environment), defaults sized for ~11 minutes on 2 cores, plus ~2 for
+# Knobs (environment), defaults sized for ~12 minutes on 2 cores, plus ~1 for
 # removing the 1,000 tenants again:
 #   BENCH_ROUNDS=7 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
-#   BENCH_VETH_ROUNDS=13 BENCH_VETH_SECONDS=2               veth rows
+#   BENCH_VETH_ROUNDS=11 BENCH_VETH_SECONDS=2               veth rows
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
@@ -38,7 +38,7 @@ q() { [ "$quick" = 1 ] && echo "$2" || echo "$1"; }
 ROUNDS=${BENCH_ROUNDS:-$(q 7 3)}
 REPEAT=${BENCH_REPEAT:-$(q 1000000 1000000)}
 COLD=${BENCH_COLD:-$(q 2000 500)}
-VETH_ROUNDS=${BENCH_VETH_ROUNDS:-$(q 13 3)}
+VETH_ROUNDS=${BENCH_VETH_ROUNDS:-$(q 11 3)}
 VETH_SECONDS=${BENCH_VETH_SECONDS:-$(q 2 1)}
 APPLY_REPS=${BENCH_APPLY_REPS:-$(q 3 1)}
 TENANTS=${BENCH_TENANTS:-1000}
