@@ -113,6 +113,19 @@ expect_code "CHECK in another tenant" 101 -- \
 cni DEL "$CONF" p3 eth0 "$T" || fail "DEL p3"
 expect_eq "endpoint gone after DEL" "$(owned p3)" 0
 
+log "NETFENCE_TC_HOOK: a bad value fails and attaches nothing"
+pod_add h1
+NETFENCE_TC_HOOK=bogus expect_code "ADD with NETFENCE_TC_HOOK=bogus" 4 -- \
+	nfcni ADD h1 eth0 "K8S_POD_NAMESPACE=$T" <<<"$(nf_conf 1.0.0 "{\"prevResult\": $P1_RESULT}")"
+grep -q 'NETFENCE_TC_HOOK="bogus": must be clsact or tcx' "$WORK/stderr" ||
+	fail "the plugin does not name the bad setting: $(head -c 300 "$WORK/stderr")"
+in_ns "$P-h1" ip link add eth0 type veth peer name eth0p && in_ns "$P-h1" ip link set eth0 up
+NETFENCE_TC_HOOK=bogus "$NETFENCE" attach --tenant "$T" --iface eth0 \
+	--netns "$(netns_path "$P-h1")" >/dev/null 2>"$WORK/stderr"
+expect_eq "netfence attach with NETFENCE_TC_HOOK=bogus: exit code" "$?" 2
+expect_eq "endpoint after the refused attach" "$(owned h1)" 0
+expect_eq "programs after the refused attach" "$(tc_filters h1 eth0)" 0
+
 log "0.4.0 chain and prevResult shape conversion"
 pod_add p4
 out=$(cni ADD "$CONF04" p4 eth0 "$T") || fail "ADD p4 (0.4.0)"

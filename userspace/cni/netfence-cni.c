@@ -227,6 +227,11 @@ static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struc
 	}
 	close(fd);
 
+	if (dp__check_env()) {
+		ret = cni_err__set(err, CNI_ERR_INVALID_ENV, "invalid netfence setting",
+				   "a NETFENCE_* environment variable (the plugin's stderr names it)");
+		goto out;
+	}
 	ret = dp__open(&dp, true);
 	if (ret) {
 		dp_err(err, ret, "opening the datapath");

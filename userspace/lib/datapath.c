@@ -349,21 +349,30 @@ static int tc_hook_tcx(bool *tcx)
  * environment of any command that opens the datapath for changes (apply,
  * attach, the CNI plugin, serve) sets it; unset leaves it as it is.
  */
+int dp__check_env(void)
+{
+	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
+	bool tcx;
+
+	if (tc_hook_tcx(&tcx))
+		return -EINVAL;
+	if (v && *v && strcmp(v, "0") && strcmp(v, "1")) {
+		pr_err("NETFENCE_ALLOW_HOST_INGRESS=\"%s\": must be 0 or 1", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int apply_env_config(struct nf_dp *dp)
 {
 	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
 	struct nf_config cfg;
 	__u32 zero = 0, flags;
-	bool tcx;
 
-	if (tc_hook_tcx(&tcx))
+	if (dp__check_env())
 		return -EINVAL;
 	if (!v || !*v)
 		return 0;
-	if (strcmp(v, "0") && strcmp(v, "1")) {
-		pr_err("NETFENCE_ALLOW_HOST_INGRESS=\"%s\": must be 0 or 1", v);
-		return -EINVAL;
-	}
 	if (bpf_map_lookup_elem(dp->maps.config, &zero, &cfg))
 		return -errno;
 	flags = cfg.flags;

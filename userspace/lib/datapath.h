@@ -46,6 +46,12 @@ struct nf_dp {
  * -ENOENT when not loaded and load is false.
  */
 int dp__open(struct nf_dp **out, bool load);
+/*
+ * 0 when the NETFENCE_* settings in the environment (NETFENCE_ALLOW_HOST_INGRESS,
+ * NETFENCE_TC_HOOK) are valid or unset; -EINVAL, after saying which is not.
+ * dp__open(.., true) checks them too, before it changes anything.
+ */
+int dp__check_env(void);
 /* Load a private (unpinned) instance: for BPF_PROG_TEST_RUN tests and the bench.
  * bench_no_ct_insert: rodata knob so repeated runs stay "new flow". */
 int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert);
