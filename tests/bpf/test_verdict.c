@@ -822,13 +822,19 @@ static void test_stateful(void **state)
 
 /* ------------------------------------------------------------ 3.5 revocation */
 
+/* A flow's two addresses, as conntrack keys hold them: local EP, remote peer. */
+static void flow_addrs(struct fx *x, const char *peer, uint8_t l[16], uint8_t r[16])
+{
+	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
+	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+}
+
 /* Whether conntrack tracks (proto, local EP:lport, remote peer:rport). */
 static bool tracked(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport)
 {
 	uint8_t l[16], r[16];
 
-	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
-	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+	flow_addrs(x, peer, l, r);
 	return dpt_ct_has(x->f, proto, l, lport, r, rport);
 }
 
@@ -920,28 +926,27 @@ static struct nf_ct_val ct_val(struct fx *x, uint8_t proto, uint16_t lport, cons
 	struct nf_ct_val v;
 	uint8_t l[16], r[16];
 
-	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
-	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+	flow_addrs(x, peer, l, r);
 	assert_int_equal(dpt_ct_get(x->f, proto, l, lport, r, rport, &v), 0);
 	return v;
 }
 
-/*
- * Make the flow look `jiffies` older. 11,000 jiffies is over 10 s (closed
- * TCP) at any CONFIG_HZ up to 1000, and under 6 h (established TCP) or 180 s
- * (answered UDP) at any CONFIG_HZ from 100.
- */
-#define CT_AGE 11000
+/* Overwrite the conntrack value of that flow; fails the test if untracked. */
 static void ct_set(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport,
 		   const struct nf_ct_val *v)
 {
 	uint8_t l[16], r[16];
 
-	assert_int_equal(pkt_addr16(EP, x->family, l), 0);
-	assert_int_equal(pkt_addr16(peer, x->family, r), 0);
+	flow_addrs(x, peer, l, r);
 	assert_int_equal(dpt_ct_set(x->f, proto, l, lport, r, rport, v), 0);
 }
 
+/*
+ * Make the flow look CT_AGE jiffies older. 11,000 jiffies is over 10 s
+ * (closed TCP) at any CONFIG_HZ up to 1000, and under 6 h (established TCP)
+ * or 180 s (answered UDP) at any CONFIG_HZ from 100.
+ */
+#define CT_AGE 11000
 static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport)
 {
 	struct nf_ct_val v = ct_val(x, proto, lport, peer, rport);
