@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The veth rows: for each configuration (none, netfence, netfence-tcx,
-# floor, iptables, nftables) two namespaces joined by a veth pair, sender nfb-CONFIG-a (10.200.0.1) and
-# receiver nfb-CONFIG-b (10.200.0.2), each end named nfb0. All four pairs
-# exist side by side, and every measurement runs on each of them in turn,
-# in a rotating order, round after round: the machine is shared and noisy,
-# so short samples interleaved many times and their medians compare far
-# better than one long run each. The sender is pinned to CPU 0, the
+# floor, iptables, nftables) two namespaces joined by a veth pair, sender
+# nfb-CONFIG-a (10.200.0.1) and receiver nfb-CONFIG-b (10.200.0.2), each end
+# named nfb0. All six pairs exist side by side, and every measurement runs
+# on each of them in turn, in a rotating order, round after round: the
+# machine is shared and noisy, so short samples interleaved many times and
+# their medians compare far better than one long run each. The sender is pinned to CPU 0, the
 # receiver to CPU 1.
 # Sourced by bench/run.sh (needs common.sh and rules.sh).
 
