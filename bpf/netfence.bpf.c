@@ -200,6 +200,10 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	}
 	tenant_id = ep->tenant_id;
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	if (ep->flags & NF_EPF_DENY_ALL) {
+		reason = NF_DROP_POLICY;
+		goto drop;
+	}
 
 	if (w->hook == NF_HOOK_TC && dir == NF_DIR_EGRESS && !(ep->flags & NF_EPF_NO_SPOOF_CHECK) &&
 	    !nf_is_own_addr(ep, pkt.saddr)) {

@@ -39,7 +39,9 @@ if [[ $what == all || $what == bpf ]]; then
 fi
 if [[ $what == all || $what == e2e ]]; then
 	for t in tests/e2e/test_*.sh; do
-		[ -f "$t" ] && run_one "e2e/$(basename "$t" .sh)" bash "$t"
+		# each in a private mount namespace: never the node's netfence state
+		[ -f "$t" ] && run_one "e2e/$(basename "$t" .sh)" \
+			unshare --mount --propagation private tests/e2e/lib/private.sh bash "$t"
 	done
 fi
 if [[ $what == all || $what == fuzz ]]; then

@@ -69,7 +69,8 @@ enum nf_reason {
 	NF_DROP_SPOOFED = 2,	/* spoofed_source */
 	NF_DROP_MALFORMED = 3,	/* malformed */
 	NF_DROP_FRAGMENT = 4,	/* fragment */
-	NF_REASON_MAX = 5,
+	NF_DROP_CT_FULL = 5,	/* conntrack_full: the tenant's tracking quota (or the table) is full */
+	NF_REASON_MAX = 6,
 };
 
 /* L4 protocols with port rules, index into nf_class.plen_mask. */
@@ -181,6 +182,9 @@ struct nf_ep_key {
 };
 
 #define NF_EPF_NO_SPOOF_CHECK	(1u << 0)
+/* Quarantine: an interface found in a fenced workload without being attached
+ * (SPEC §3.11): every packet is dropped, ARP and neighbour discovery too. */
+#define NF_EPF_DENY_ALL		(1u << 1)
 
 struct nf_endpoint {
 	__u32 tenant_id;
@@ -305,8 +309,15 @@ struct nf_config {
 	__u32 flags;		/* NF_CFG_* */
 	__u32 ipc_epoch;	/* bumped on every nf_ipcache change */
 	__u32 events_per_sec;	/* drop events per CPU per second, 0 = none */
+	__u32 ct_tenant_max;	/* tracked connections per tenant (SPEC §3.13); 0: NF_DEFAULT_CT_TENANT_MAX */
+	__u32 frag_tenant_max;	/* tracked fragment trains per tenant; 0: NF_DEFAULT_FRAG_TENANT_MAX */
 	__u32 pad;
 };
+
+/* Per-tenant shares of the tracking tables: one tenant's flood can fill its
+ * own share, never evict another tenant's entries (nothing is evicted). */
+#define NF_DEFAULT_CT_TENANT_MAX	(NF_MAX_CT / 4)
+#define NF_DEFAULT_FRAG_TENANT_MAX	(NF_MAX_FRAGS / 4)
 
 /* ---- nf_events: RINGBUF of struct nf_event; nf_events_lost: PERCPU_ARRAY[1] __u64 ---- */
 struct nf_event {

@@ -218,7 +218,7 @@ static void set_ipcache(struct fx *x, const char *v4cidr, uint32_t id)
 static const char *reason_name(uint8_t r)
 {
 	static const char *const names[] = { "allowed_flow", "policy_denied", "spoofed_source",
-					     "malformed", "fragment" };
+					     "malformed", "fragment", "conntrack_full" };
 
 	if (r == R_NONE)
 		return "nothing";

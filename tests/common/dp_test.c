@@ -275,7 +275,7 @@ static struct nf_counter stat_of(const struct dpt_stats *s, const struct nf_stat
 }
 
 static const char *const reason_names[] = { "allowed_flow", "policy_denied", "spoofed_source",
-					    "malformed", "fragment" };
+					    "malformed", "fragment", "conntrack_full" };
 
 static void key_text(const struct nf_stats_key *k, char *buf, size_t len)
 {

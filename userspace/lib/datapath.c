@@ -1485,7 +1485,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	k.ifindex = ifindex;
 	v.tenant_id = rec.tenant_id;
 	v.ep_id = rec.ep_id;
-	v.flags = 0;
+	v.flags = ep->flags & NF_EPF_DENY_ALL;
 	if (bpf_map_update_elem(dp->maps.endpoints, &k, &v, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the endpoint: %s", strerror(-err));

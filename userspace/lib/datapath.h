@@ -99,6 +99,7 @@ struct nf_iface_ep {
 	struct nf_cidr *addrs;	/* /32 or /128 host addresses (plen 128) */
 	size_t n_addrs;
 	char owner[128];	/* e.g. CNI "containerid/ifname", "" for CLI */
+	uint32_t flags;		/* NF_EPF_*: NF_EPF_DENY_ALL quarantines an unattached interface */
 };
 
 /* Register the endpoint (maps first, so it is fenced from the first packet)
