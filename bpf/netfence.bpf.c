@@ -23,6 +23,8 @@
 #include "lib/policy.bpf.h"
 #include "lib/ct.bpf.h"
 #include "lib/notify.bpf.h"
+#include "lib/gc.bpf.h"
+#include "lib/link.bpf.h"
 
 /* Bench knob: keep repeated BPF_PROG_TEST_RUN runs on the new-flow path. */
 const volatile bool bench_no_ct_insert = false;
@@ -52,16 +54,23 @@ static __always_inline void nf_frag_key_fill(struct nf_frag_key *fk, __u32 ep_id
 	nf_copy_addr(fk->daddr, pkt->daddr);
 }
 
-/* Remember an allowed first fragment, so its later fragments follow it. */
-static __always_inline void nf_frag_allow(__u32 ep_id, __u8 dir, const struct nf_pkt *pkt, __u64 now)
+/*
+ * Remember an allowed first fragment, so its later fragments follow it.
+ * False when the tenant's share of nf_frags is full (conntrack_full).
+ */
+static __always_inline bool nf_frag_allow(__u32 ep_id, __u32 tenant_id, __u8 dir,
+					  const struct nf_pkt *pkt, __u64 now,
+					  const struct nf_config *cfg)
 {
 	struct nf_frag_key fk = {};
-	struct nf_frag_val fv = { .sport = pkt->sport, .dport = pkt->dport, .last_seen_ns = now };
+	struct nf_frag_val fv = {
+		.sport = pkt->sport, .dport = pkt->dport, .tenant_id = tenant_id, .last_seen_ns = now,
+	};
 
 	if (pkt->frag != NF_FRAG_FIRST)
-		return;
+		return true;
 	nf_frag_key_fill(&fk, ep_id, dir, pkt);
-	bpf_map_update_elem(&nf_frags, &fk, &fv, BPF_ANY);
+	return !nf_track(&nf_frags, &fk, &fv, tenant_id, cfg, true);
 }
 
 enum nf_fast {
@@ -105,14 +114,6 @@ static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where 
 	return bpf_map_lookup_elem(&nf_endpoints, &k);
 }
 
-static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const __u8 *addr)
-{
-	struct nf_ep_addr_key ak = { .ep_id = ep->ep_id };
-
-	nf_copy_addr(ak.addr, addr);
-	return bpf_map_lookup_elem(&nf_ep_addrs, &ak) != NULL;
-}
-
 /*
  * The full verdict, for every packet the fast path did not pass; returns true
  * to pass it. fast says how far the fast path got: when it parsed the packet,
@@ -120,49 +121,68 @@ static __always_inline bool nf_is_own_addr(const struct nf_endpoint *ep, const _
  * the conntrack lookup it already made. ep: the cgroup endpoint, or NULL for
  * tc, where the endpoint is looked up only when needed: a packet of a tracked
  * flow is decided by its conntrack entry, which carries the tenant and the
- * epoch it was judged at.
+ * epoch it was judged at. eth_proto: the frame's own ethertype (nf_tc), never
+ * a value the sender chose.
  */
 static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_endpoint *ep,
-					    const struct nf_where *w, __u32 l3_off,
+					    const struct nf_where *w, __u32 l3_off, __be16 eth_proto,
 					    struct nf_ct_key *ck, enum nf_fast fast, __u8 tcp_flags)
 {
 	struct nf_pkt pkt;
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
-	struct nf_config *cfg = NULL;
+	struct nf_config *cfg;
 	__u32 zero = 0, tenant_id = NF_TENANT_NONE, rule, len = skb->len;
-	__be16 eth_proto = skb->protocol;
 	__u8 dir = w->dir, reason;
+	enum nf_link link;
 	__be16 port;
 	__u64 now;
 
-	if (eth_proto == bpf_htons(ETH_P_ARP))
-		return true;
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	__builtin_memset(&pkt, 0, sizeof(pkt));
+	if (eth_proto == bpf_htons(ETH_P_ARP)) {
+		if (!ep && w->hook == NF_HOOK_TC)
+			ep = nf_tc_endpoint(w);
+		if (!ep || (ep->flags & NF_EPF_DENY_ALL)) {
+			reason = NF_DROP_POLICY;
+			goto drop_ep;
+		}
+		pkt.family = 4;
+		link = nf_arp_check(skb, l3_off, dir, ep, pkt.saddr);
+		if (link == NF_LINK_PASS)
+			return true;
+		reason = link == NF_LINK_SPOOFED ? NF_DROP_SPOOFED : NF_DROP_MALFORMED;
+		goto drop_ep;
+	}
+	if (eth_proto == bpf_htons(NF_ETH_MISMATCH)) {
+		reason = NF_DROP_MALFORMED;
+		goto drop_find_ep;
+	}
 	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6)) {
-		__builtin_memset(&pkt, 0, sizeof(pkt));
 		reason = NF_DROP_POLICY;
 		goto drop_find_ep;
 	}
 	if (fast != NF_FAST_UNPARSED) {
 		nf_pkt_from_key(&pkt, ck, dir, tcp_flags, eth_proto == bpf_htons(ETH_P_IP) ? 4 : 6);
-	} else {
-		__builtin_memset(&pkt, 0, sizeof(pkt));
-		if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
-			reason = NF_DROP_MALFORMED;
-			goto drop_find_ep;
-		}
+	} else if (nf_parse(skb, l3_off, eth_proto, &pkt)) {
+		reason = NF_DROP_MALFORMED;
+		goto drop_find_ep;
 	}
-	if (pkt.is_nd)
-		return true;
 	now = nf_now();
 
-	/* 1. A tracked flow (a later fragment has no ports: it follows its first). */
-	if (pkt.frag != NF_FRAG_LATER) {
+	/*
+	 * 1. A tracked flow (a later fragment has no ports: it follows its first;
+	 * neighbour discovery is judged by its shape, below).
+	 */
+	if (pkt.frag != NF_FRAG_LATER && !pkt.is_nd) {
 		if (fast == NF_FAST_UNPARSED)
 			nf_ct_key_fill(ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr,
 				       pkt.daddr, pkt.sport, pkt.dport);
 		ct = fast == NF_FAST_NO_FLOW ? NULL : bpf_map_lookup_elem(&nf_ct, ck);
-		if (ct && !nf_ct_expired(ct, pkt.proto, now)) {
+		if (ct && nf_ct_expired(ct, pkt.proto, now)) {
+			/* gone: this packet is judged as a new flow's first */
+			nf_ct_delete(ck, ct->tenant_id);
+		} else if (ct) {
 			tenant_id = ct->tenant_id;
 			ti = nf_tenant(tenant_id);
 			if (!ti || ct->epoch != ti->epoch) {
@@ -172,12 +192,11 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				 * service port is the remote one for flows the endpoint
 				 * opened, the local one otherwise.
 				 */
-				cfg = bpf_map_lookup_elem(&nf_config, &zero);
 				port = ct->origin_dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
 				rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck->raddr,
 						       pkt.proto, port);
 				if (!rule || !ti) {
-					bpf_map_delete_elem(&nf_ct, ck);
+					nf_ct_delete(ck, tenant_id);
 					reason = NF_DROP_POLICY;
 					goto drop;
 				}
@@ -185,7 +204,10 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				ct->epoch = ti->epoch;
 			}
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-			nf_frag_allow(ct->ep_id, dir, &pkt, now);
+			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
+				reason = NF_DROP_CT_FULL;
+				goto drop;
+			}
 			return true;
 		}
 	}
@@ -199,10 +221,24 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		goto drop;
 	}
 	tenant_id = ep->tenant_id;
-	cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	if (ep->flags & NF_EPF_DENY_ALL) {
 		reason = NF_DROP_POLICY;
 		goto drop;
+	}
+
+	if (pkt.is_nd) {
+		link = nf_nd_check(&pkt, dir, ep);
+		if (link == NF_LINK_PASS)
+			return true;
+		if (link == NF_LINK_SPOOFED) {
+			reason = NF_DROP_SPOOFED;
+			goto drop;
+		}
+		if (link == NF_LINK_DENIED) {
+			reason = NF_DROP_POLICY;
+			goto drop;
+		}
+		/* not in neighbour discovery's shape: an ordinary packet */
 	}
 
 	if (w->hook == NF_HOOK_TC && dir == NF_DIR_EGRESS && !(ep->flags & NF_EPF_NO_SPOOF_CHECK) &&
@@ -233,7 +269,13 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		nf_ct_key_fill(&ik, w->scope, w->ifindex, pkt.in_proto, !dir, pkt.in_saddr,
 			       pkt.in_daddr, pkt.in_sport, pkt.in_dport);
 		ict = bpf_map_lookup_elem(&nf_ct, &ik);
-		if (ict && !nf_ct_expired(ict, pkt.in_proto, now)) {
+		/*
+		 * Related only when the error travels where the flow does (SPEC
+		 * §3.12): sent by the endpoint, to the flow's peer; received, to the
+		 * endpoint's own address of the flow. Else it is just ICMP.
+		 */
+		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) &&
+		    nf_addr_eq(pkt.daddr, dir == NF_DIR_EGRESS ? ik.raddr : ik.laddr)) {
 			/* the flow as its first packet would be judged now (revocation) */
 			if (ict->epoch == ti->epoch)
 				return true;
@@ -255,7 +297,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	 * On an interface, only flows to one of the endpoint's own addresses are
 	 * tracked from ingress (not broadcasts, not misrouted packets), so the
 	 * local address of every tracked flow is the endpoint's: a packet that
-	 * hits conntrack on egress needs no anti-spoofing lookup.
+	 * hits conntrack on egress needs no anti-spoofing lookup. A flow that
+	 * doesn't fit in its tenant's share is dropped, not tracked half-way.
 	 */
 	if (!bench_no_ct_insert && ti &&
 	    (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr))) {
@@ -265,19 +308,24 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		nct.tenant_id = tenant_id;
 		nct.ep_id = ep->ep_id;
 		nct.origin_dir = dir;
-		bpf_map_update_elem(&nf_ct, ck, &nct, BPF_ANY);
+		if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
+			reason = NF_DROP_CT_FULL;
+			goto drop;
+		}
+	}
+	if (!nf_frag_allow(ep->ep_id, tenant_id, dir, &pkt, now, cfg)) {
+		reason = NF_DROP_CT_FULL;
+		goto drop;
 	}
 	nf_count(tenant_id, dir, NF_REASON_ALLOWED_FLOW, w->hook, len);
-	nf_frag_allow(ep->ep_id, dir, &pkt, now);
 	return true;
 
 drop_find_ep:
 	if (!ep && w->hook == NF_HOOK_TC)
 		ep = nf_tc_endpoint(w);
+drop_ep:
 	tenant_id = ep ? ep->tenant_id : NF_TENANT_NONE;
 drop:
-	if (!cfg)
-		cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	nf_count(tenant_id, dir, reason, w->hook, len);
 	nf_event(cfg, &pkt, tenant_id, w->scope, w->ifindex, len, dir, reason, w->hook);
 	return false;
@@ -288,23 +336,54 @@ drop:
  * full verdict for everything it leaves (SPEC §3).
  */
 static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
-				       const struct nf_where *w, __u32 l3_off)
+				       const struct nf_where *w, __u32 l3_off, __be16 eth_proto)
 {
 	enum nf_fast fast = NF_FAST_UNPARSED;
 	struct nf_ct_key ck;
 	__u8 tcp_flags = 0;
 
-	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
+	if (nf_parse_fast(skb, l3_off, eth_proto, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
 		fast = nf_ct_established(&ck, w->dir, tcp_flags);
 		if (fast == NF_FAST_PASS)
 			return true;
 	}
-	return nf_verdict_full(skb, ep, w, l3_off, &ck, fast, tcp_flags);
+	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, tcp_flags);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/*
+ * The ethertype a frame really carries. skb->protocol is what the sender
+ * said (a packet socket sets it to anything): the Ethernet header decides,
+ * and a frame whose header disagrees with skb->protocol is malformed. A
+ * VLAN tag (in the frame or offloaded) is no protocol of ours: denied. On
+ * L3 devices the IP version nibble must agree with skb->protocol.
+ */
+static __always_inline __be16 nf_eth_proto(struct __sk_buff *skb, __u32 l3_off)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 proto = skb->protocol;
+
+	if (l3_off) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > data_end || skb->vlan_present)
+			return 0;
+		return eth->h_proto == proto ? proto : bpf_htons(NF_ETH_MISMATCH);
+	}
+	if (data + 1 > data_end)
+		return 0;
+	switch (*(__u8 *)data >> 4) {
+	case 4:
+		return proto == bpf_htons(ETH_P_IP) ? proto : bpf_htons(NF_ETH_MISMATCH);
+	case 6:
+		return proto == bpf_htons(ETH_P_IPV6) ? proto : bpf_htons(NF_ETH_MISMATCH);
+	}
+	return 0;
+}
 
 static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
 {
@@ -327,21 +406,100 @@ static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
 		if (!dev->hard_header_len)
 			l3_off = 0;
 	}
-	return nf_verdict(skb, NULL, &w, l3_off) ? TC_ACT_OK : TC_ACT_SHOT;
+	return nf_verdict(skb, NULL, &w, l3_off, nf_eth_proto(skb, l3_off)) ? TC_ACT_OK :
+									      TC_ACT_SHOT;
 }
 
-/* Packets arriving at the endpoint's interface: the endpoint's ingress. */
+/*
+ * On the endpoint's own interface (macvlan, ipvlan, host-device: types with
+ * no host-side peer). Packets arriving there: the endpoint's ingress.
+ */
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
 {
 	return nf_tc(skb, NF_DIR_INGRESS);
 }
 
-/* Packets the endpoint sends: its egress. */
+/* Packets the endpoint sends, on its own interface: its egress. */
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
 	return nf_tc(skb, NF_DIR_EGRESS);
+}
+
+/*
+ * On the host-side peer of an endpoint's veth, out of the workload's reach
+ * (SPEC §3.11): what arrives there is what the endpoint sent (its egress),
+ * whatever socket or qdisc trick sent it; what leaves there towards the
+ * endpoint is its ingress, judged before it enters the workload's netns.
+ */
+SEC("tc")
+int tc_peer_ingress(struct __sk_buff *skb)
+{
+	return nf_tc(skb, NF_DIR_EGRESS);
+}
+
+SEC("tc")
+int tc_peer_egress(struct __sk_buff *skb)
+{
+	return nf_tc(skb, NF_DIR_INGRESS);
+}
+
+/*
+ * The guard on a macvlan endpoint's parent device (struct nf_guard_key):
+ * frames of guarded endpoints are judged again here, out of the workload's
+ * reach, so a packet socket that skips the endpoint's own tc egress
+ * (PACKET_QDISC_BYPASS) or lies about its protocol gets no further, and a
+ * denied frame for the endpoint is dropped before its interface (and any tap
+ * on it) sees it. Other frames are not the guard's business.
+ */
+static __always_inline int nf_tc_guard(struct __sk_buff *skb, __u8 dir)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = kskb->dev;
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir };
+	struct nf_guard_key gk = { .ifindex = skb->ifindex };
+	struct ethhdr *eth = data;
+	struct nf_ep_key *ek;
+
+	if (!dev || (void *)(eth + 1) > data_end)
+		return TC_ACT_OK;
+	gk.netns_cookie = dev->nd_net.net->net_cookie;
+	__builtin_memcpy(gk.mac, dir == NF_DIR_EGRESS ? eth->h_source : eth->h_dest, 6);
+	ek = bpf_map_lookup_elem(&nf_guard, &gk);
+	if (dir == NF_DIR_EGRESS) {
+		/* sent by a socket of a guarded workload under a MAC not its own */
+		__u64 sk_ns = bpf_get_netns_cookie(skb);
+		__u32 *tenant = sk_ns != gk.netns_cookie ?
+					bpf_map_lookup_elem(&nf_guarded_ns, &sk_ns) : NULL;
+
+		if (tenant && (!ek || ek->netns_cookie != sk_ns)) {
+			nf_count(*tenant, NF_DIR_EGRESS, NF_DROP_SPOOFED, NF_HOOK_TC, skb->len);
+			return TC_ACT_SHOT;
+		}
+	}
+	if (!ek)
+		return TC_ACT_OK;
+	w.scope = ek->netns_cookie;
+	w.ifindex = ek->ifindex;
+	return nf_verdict(skb, NULL, &w, ETH_HLEN, nf_eth_proto(skb, ETH_HLEN)) ? TC_ACT_OK :
+										    TC_ACT_SHOT;
+}
+
+/* Frames arriving at the parent: towards its guarded endpoints. */
+SEC("tc")
+int tc_guard_ingress(struct __sk_buff *skb)
+{
+	return nf_tc_guard(skb, NF_DIR_INGRESS);
+}
+
+/* Frames leaving through the parent: from its guarded endpoints. */
+SEC("tc")
+int tc_guard_egress(struct __sk_buff *skb)
+{
+	return nf_tc_guard(skb, NF_DIR_EGRESS);
 }
 
 /* ---- cgroup: every socket in a fenced cgroup and below it ---- */
@@ -380,7 +538,7 @@ static __always_inline int nf_cg_skb(struct __sk_buff *skb, __u8 dir)
 	ep = nf_cg_lookup(skb, &w.scope);
 	if (!ep)
 		return CG_PASS;	/* a sibling program of another tool; not ours to judge */
-	return nf_verdict(skb, ep, &w, 0) ? CG_PASS : CG_DROP;
+	return nf_verdict(skb, ep, &w, 0, skb->protocol) ? CG_PASS : CG_DROP;
 }
 
 SEC("cgroup_skb/ingress")

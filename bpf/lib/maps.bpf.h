@@ -60,13 +60,28 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NF_MAX_ENDPOINTS);
+	__type(key, struct nf_guard_key);
+	__type(value, struct nf_ep_key);
+} nf_guard SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NF_MAX_ENDPOINTS);
+	__type(key, __u64);
+	__type(value, __u32);
+} nf_guarded_ns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NF_MAX_EP_ADDRS);
 	__type(key, struct nf_ep_addr_key);
 	__type(value, __u8);
 } nf_ep_addrs SEC(".maps");
 
+/* Plain hashes, not LRU: see struct nf_usage (per-tenant shares, no eviction). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NF_MAX_CT);
 	__type(key, struct nf_ct_key);
 	__type(value, struct nf_ct_val);
@@ -80,11 +95,33 @@ struct {
 } nf_peer_cache SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NF_MAX_FRAGS);
 	__type(key, struct nf_frag_key);
 	__type(value, struct nf_frag_val);
 } nf_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NF_MAX_TENANTS);
+	__type(key, __u32);
+	__type(value, struct nf_usage);
+} nf_usage SEC(".maps");
+
+/* The sweep of expired tracking entries (bpf/lib/gc.bpf.h): one timer. */
+struct nf_gc {
+	struct bpf_timer timer;
+	__u64 sweeps;
+	__u64 swept;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nf_gc);
+} nf_gc SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

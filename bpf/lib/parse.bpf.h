@@ -28,15 +28,20 @@ struct nf_pkt {
 	__u8 frag;		/* enum nf_frag_kind */
 	__u8 tcp_flags;
 	__u8 icmp_type;
-	__u8 is_nd;		/* IPv6 neighbour discovery: always allowed */
+	__u8 is_nd;		/* IPv6 ND or MLD: allowed when its shape is (nf_nd_check) */
 	__u8 is_icmp_err;	/* inner tuple below is valid */
 	__u8 in_proto;
+	__u8 hop_limit;		/* IPv6 hop limit (IPv4 TTL) */
+	__u16 l4_len;		/* bytes from the L4 header to the end of the IP payload */
 	__u32 frag_id;
 	__be16 in_sport;
 	__be16 in_dport;
 	__u8 in_saddr[16];
-	__u8 in_daddr[16];
+	__u8 in_daddr[16];	/* ND: the NS/NA target address */
 };
+
+/* The frame's ethertype did not match skb->protocol (nf_tc): malformed. */
+#define NF_ETH_MISMATCH		0xFFFF
 
 /*
  * Copy len bytes at off: direct access when the bytes are in the linear part,
@@ -86,6 +91,8 @@ static __always_inline int nf_parse_ipv4(struct __sk_buff *skb, __u32 off, struc
 	*proto = ip.protocol;
 	if (!inner) {
 		pkt->family = 4;
+		pkt->hop_limit = ip.ttl;
+		pkt->l4_len = bpf_ntohs(ip.tot_len) - hlen;
 		frag_off = bpf_ntohs(ip.frag_off);
 		if (frag_off & IP_OFFSET)
 			pkt->frag = NF_FRAG_LATER;
@@ -118,10 +125,15 @@ static __always_inline int nf_parse_ipv6(struct __sk_buff *skb, __u32 off, struc
 		return -1;
 	nf_copy_addr(saddr, &ip6.saddr);
 	nf_copy_addr(daddr, &ip6.daddr);
-	if (!inner)
+	if (!inner) {
 		pkt->family = 6;
+		pkt->hop_limit = ip6.hop_limit;
+	}
 	nexthdr = ip6.nexthdr;
 	off += sizeof(ip6);
+	/* the payload ends here: l4_len is taken from it below */
+	if (!inner)
+		pkt->l4_len = bpf_ntohs(ip6.payload_len);
 
 	/*
 	 * Walk extension headers to the transport header (SPEC §3.10: no bypass):
@@ -286,13 +298,12 @@ static __always_inline bool nf_is_icmp_error(__u8 proto, __u8 type)
  * established flow needs nothing else: no struct nf_pkt, no second copy of
  * the addresses.
  */
-static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, __u8 dir,
-					  __u64 scope, __u32 ifindex, struct nf_ct_key *ck,
+static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, __be16 eth_proto,
+					  __u8 dir, __u64 scope, __u32 ifindex, struct nf_ct_key *ck,
 					  __u8 *tcp_flags)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	__be16 eth_proto = skb->protocol;
 	bool egress = dir == NF_DIR_EGRESS;
 	__u8 *sa = egress ? ck->laddr : ck->raddr;
 	__u8 *da = egress ? ck->raddr : ck->laddr;
@@ -365,10 +376,19 @@ __noinline int nf_parse(struct __sk_buff *skb, __u32 l3_off, __u32 eth_proto, st
 
 	if (!skb || !pkt)
 		return -1;
-	if (eth_proto == bpf_htons(ETH_P_IP))
+	if (eth_proto == bpf_htons(ETH_P_IP)) {
 		l4 = nf_parse_ipv4(skb, l3_off, pkt, pkt->saddr, pkt->daddr, &pkt->proto, false);
-	else
+	} else {
 		l4 = nf_parse_ipv6(skb, l3_off, pkt, pkt->saddr, pkt->daddr, &pkt->proto, false);
+		/* payload_len counts the extension headers too */
+		if (l4 >= 0) {
+			__u32 ext = l4 - l3_off - 40;
+
+			if (ext > pkt->l4_len)
+				return -1;
+			pkt->l4_len -= ext;
+		}
+	}
 	if (l4 < 0)
 		return -1;
 	if (pkt->frag == NF_FRAG_LATER)
@@ -383,6 +403,11 @@ __noinline int nf_parse(struct __sk_buff *skb, __u32 l3_off, __u32 eth_proto, st
 	     (pkt->icmp_type >= ICMPV6_MLD_QUERY && pkt->icmp_type <= ICMPV6_MLD_DONE) ||
 	     pkt->icmp_type == ICMPV6_MLD2_REPORT)) {
 		pkt->is_nd = 1;
+		/* NS and NA name a target address after 4 reserved bytes */
+		if ((pkt->icmp_type == NDISC_NEIGHBOUR_SOLICITATION ||
+		     pkt->icmp_type == NDISC_NEIGHBOUR_ADVERTISEMENT) &&
+		    nf_load(skb, l4 + 8, pkt->in_daddr, 16))
+			return -1;
 		return 0;
 	}
 

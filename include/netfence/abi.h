@@ -193,6 +193,28 @@ struct nf_endpoint {
 	__u32 pad;
 };
 
+/*
+ * ---- nf_guard: HASH, struct nf_guard_key -> struct nf_ep_key ----
+ * An endpoint with no host-side peer (macvlan) is judged by programs on its
+ * own interface, inside the workload's reach. Its frames to and from the
+ * outside also cross its parent device in the node's netns, where the guard
+ * programs find the endpoint by MAC (source leaving, destination arriving)
+ * and judge the frame again, as the endpoint, with the same conntrack scope.
+ */
+struct nf_guard_key {
+	__u64 netns_cookie;	/* the parent's netns */
+	__u32 ifindex;		/* the parent device */
+	__u8 mac[6];		/* the endpoint's MAC address */
+	__u8 pad[2];
+};
+
+/*
+ * ---- nf_guarded_ns: HASH, netns cookie -> tenant id ----
+ * Workload netns with guarded endpoints: a frame leaving a guard's parent
+ * from a socket in one of them, under a MAC that is none of its endpoints',
+ * is dropped (spoofed_source).
+ */
+
 /* ---- nf_cg_endpoints: HASH, key __u64 cgroup id -> struct nf_endpoint ---- */
 #define NF_CGROUP_MAX_DEPTH	16	/* ancestor levels walked to find the fenced cgroup */
 
@@ -212,7 +234,9 @@ struct nf_ep_addr_key {
  * The key is scoped by where the endpoint is (netns cookie + ifindex for tc,
  * fenced cgroup id + 0 for cgroup), not by endpoint id, so a packet of an
  * established flow needs this one hash lookup and no endpoint lookup; the
- * value carries the tenant. Entries of an endpoint are purged on detach.
+ * value carries the tenant. Entries of an endpoint are purged on detach and
+ * when it moves to another tenant; expired ones by a timer in the kernel
+ * (bpf/lib/gc.bpf.h). A plain hash, with per-tenant shares (see nf_usage).
  */
 struct nf_ct_key {
 	__u64 scope_proto;	/* NF_CT_SCOPE_PROTO(scope, L4 protocol) */
@@ -284,8 +308,22 @@ struct nf_frag_key {
 struct nf_frag_val {
 	__be16 sport;
 	__be16 dport;
-	__u32 pad;
-	__u64 last_seen_ns;
+	__u32 tenant_id;	/* whose share of nf_frags this entry uses */
+	__u64 last_seen_ns;	/* jiffies */
+};
+
+/*
+ * ---- nf_usage: ARRAY[NF_MAX_TENANTS], mmapable: entries each tenant holds ----
+ * nf_ct and nf_frags are plain hashes, never LRU: nothing is evicted, so one
+ * tenant's flood cannot push out another tenant's flows (SPEC §3.13). A new
+ * entry is admitted while its tenant holds fewer than its share
+ * (nf_config.ct_tenant_max / frag_tenant_max); every insert that creates an
+ * entry adds 1, every delete that removes one (datapath, the in-kernel sweep
+ * of expired entries, userspace purges) subtracts 1, atomically.
+ */
+struct nf_usage {
+	__u32 ct;
+	__u32 frags;
 };
 
 /* ---- nf_stats: PERCPU_HASH, key struct nf_stats_key -> struct nf_counter ---- */

@@ -165,7 +165,8 @@ static int build_l4(uint8_t *p, size_t room, const struct pkt_spec *s, int famil
 			/* target address: the packet's destination (NS) / source (NA) */
 			if (len + 16 > room)
 				return -EINVAL;
-			if (addr_bytes(s->icmp == PKT_ND_NS ? s->dst : s->src, 6, p + len))
+			if (addr_bytes(s->target ? s->target : s->icmp == PKT_ND_NS ? s->dst : s->src, 6,
+				       p + len))
 				return -EINVAL;
 			len += 16;
 		} else if (s->icmp == PKT_ND_RA) {
@@ -190,6 +191,20 @@ static int build_l4(uint8_t *p, size_t room, const struct pkt_spec *s, int famil
 	return len + s->payload;
 }
 
+/* The hop limit the kernel gives these messages: ND 255, MLD 1 (RFC 4861, 3810). */
+static uint8_t hop_limit_of(const struct pkt_spec *s)
+{
+	uint8_t t = s->icmp == PKT_ICMP_RAW ? s->icmp_type : 0;
+
+	if (s->hop_limit)
+		return s->hop_limit;
+	if (s->icmp >= PKT_ND_RS)
+		return 255;
+	if ((t >= 130 && t <= 132) || t == 143)
+		return 1;
+	return 64;
+}
+
 /* Build the L3 packet; *l4_off gets the L4 offset in buf. */
 static int build_l3(uint8_t *buf, size_t size, const struct pkt_spec *s, int family, size_t *l4_off)
 {
@@ -207,7 +222,7 @@ static int build_l3(uint8_t *buf, size_t size, const struct pkt_spec *s, int fam
 			return -EINVAL;
 		memset(buf, 0, hlen);
 		buf[0] = 0x40 | (ihl & 0xf);
-		buf[8] = 64; /* ttl */
+		buf[8] = s->hop_limit ? s->hop_limit : 64; /* ttl */
 		buf[9] = proto;
 		if (s->frag.on) {
 			fo = s->frag.offset & 0x1fff;
@@ -236,7 +251,7 @@ static int build_l3(uint8_t *buf, size_t size, const struct pkt_spec *s, int fam
 		memset(buf, 0, hlen);
 		buf[0] = 0x60;
 		buf[6] = n_chain ? chain[0] : proto; /* next header */
-		buf[7] = 64; /* hop limit */
+		buf[7] = hop_limit_of(s);
 		if (addr_bytes(s->src, 6, buf + 8) || addr_bytes(s->dst, 6, buf + 24))
 			return -EINVAL;
 		for (i = 0; i < n_chain; i++) {

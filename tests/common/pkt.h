@@ -69,6 +69,9 @@ struct pkt_spec {
 	} frag;
 	const struct pkt_spec *inner; /* ICMP errors: the quoted packet */
 	uint16_t payload; /* bytes of zero payload after the L4 header */
+	/* IPv6 hop limit / IPv4 TTL; 0: what the kernel sends (ND 255, MLD 1, else 64) */
+	uint8_t hop_limit;
+	const char *target; /* ND NS/NA target; NULL: the destination (NS), the source (NA) */
 	uint8_t ihl; /* IPv4 header length override (words); 0 = 5, PKT_ZERO = 0 */
 	uint8_t doff; /* TCP data offset override (words); 0 = 5, PKT_ZERO = 0 */
 	/* Set bytes after building: offsets from the IP header's first byte. */

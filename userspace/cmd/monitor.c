@@ -109,8 +109,11 @@ static const struct nf_ep_record *find_ep(const struct mon *mo, const struct nf_
 	for (i = 0; i < mo->n_eps; i++) {
 		const struct nf_ep_record *r = &mo->eps[i];
 
-		if (e->hook == NF_HOOK_TC && !r->is_cgroup && r->ifindex == e->ifindex &&
-		    r->netns_cookie == e->scope)
+		struct nf_ep_key k;
+
+		dp__ep_key(r, &k);
+		if (e->hook == NF_HOOK_TC && !r->is_cgroup && k.ifindex == e->ifindex &&
+		    k.netns_cookie == e->scope)
 			return r;
 		if (e->hook == NF_HOOK_CGROUP && r->is_cgroup && r->cgroup_id == e->scope)
 			return r;

@@ -189,9 +189,15 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 			printf("%-6u %-24s %-8s %s", e->ep_id, tenant_of(m, e->tenant_id), "cgroup",
 			       e->cgroup);
 		else
-			printf("%-6u %-24s %-8s %s (ifindex %u) in %s", e->ep_id,
-			       tenant_of(m, e->tenant_id), "iface", e->ifname, e->ifindex,
-			       e->netns[0] ? e->netns : "host netns");
+			printf("%-6u %-24s %-8s %s (ifindex %u) in %s, enforced on %s %s%s%s",
+			       e->ep_id, tenant_of(m, e->tenant_id), "iface", e->ifname, e->ifindex,
+			       e->netns[0] ? e->netns : "host netns",
+			       e->attach_peer ? "its veth peer" : "the interface",
+			       e->attach_ifname[0] ? e->attach_ifname : e->ifname,
+			       e->attach_peer ? " in " : "",
+			       !e->attach_peer ? "" : e->attach_netns[0] ? e->attach_netns : "host netns");
+		if (!e->is_cgroup && e->guard)
+			printf(", guarded on its parent %s", e->guard_ifname);
 		if (e->owner[0])
 			printf(" owner=%s", e->owner);
 		putchar('\n');
@@ -289,6 +295,18 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 			json_object_set_new(o, "iface", json_string(e->ifname));
 			json_object_set_new(o, "ifindex", json_integer(e->ifindex));
 			json_object_set_new(o, "netns", json_string(e->netns));
+			/* where its programs run (SPEC §3.11) */
+			json_object_set_new(
+				o, "attach",
+				json_pack("{s:s, s:s, s:s, s:I}", "at",
+					  e->attach_peer ? "veth-peer" : "interface", "netns",
+					  e->attach_ifindex ? e->attach_netns : e->netns, "iface",
+					  e->attach_ifindex ? e->attach_ifname : e->ifname, "ifindex",
+					  (json_int_t)(e->attach_ifindex ? e->attach_ifindex : e->ifindex)));
+			if (e->guard)
+				json_object_set_new(o, "guard",
+						    json_pack("{s:s, s:s}", "netns", e->guard_netns,
+							      "iface", e->guard_ifname));
 		}
 		json_object_set_new(o, "owner", json_string(e->owner));
 		json_array_append_new(endpoints, o);

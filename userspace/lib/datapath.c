@@ -33,6 +33,7 @@
 
 #include "datapath.h"
 #include "log.h"
+#include "vethpeer.h"
 #include "netfence.skel.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -58,12 +59,16 @@ static const struct map_desc map_descs[] = {
 	MAP(nf_cg_endpoints, cg_endpoints), MAP(nf_ep_addrs, ep_addrs), MAP(nf_ct, ct),
 	MAP(nf_peer_cache, peer_cache), MAP(nf_frags, frags),	  MAP(nf_stats, stats),
 	MAP(nf_config, config),		MAP(nf_events, events),	  MAP(nf_events_lost, events_lost),
+	MAP(nf_usage, usage),		MAP(nf_gc, gc),		  MAP(nf_guard, guard),
+	MAP(nf_guarded_ns, guarded_ns),
 };
 
 #define PROG(n) { #n, offsetof(struct nf_progs, n) }
 static const struct map_desc prog_descs[] = {
 	PROG(tc_ingress),  PROG(tc_egress),   PROG(cg_ingress),	 PROG(cg_egress),
 	PROG(cg_connect4), PROG(cg_connect6), PROG(cg_sendmsg4), PROG(cg_sendmsg6),
+	PROG(tc_peer_ingress), PROG(tc_peer_egress), PROG(nf_gc_start),
+	PROG(tc_guard_ingress), PROG(tc_guard_egress),
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -189,14 +194,22 @@ static void fds_init(struct nf_dp *dp)
 		*fd_at(&dp->progs, prog_descs[i].off) = -1;
 }
 
+static size_t page_round(size_t sz)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (sz + page - 1) / page * page;
+}
+
+#define TENANTS_MAP_SIZE page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info))
+#define USAGE_MAP_SIZE	 page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_usage))
+
+/* nf_tenants and nf_usage, mmapped (both BPF_F_MMAPABLE arrays). */
 static int mmap_tenants(struct nf_dp *dp)
 {
-	size_t sz = (size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info);
-	long page = sysconf(_SC_PAGESIZE);
 	void *p;
 
-	sz = (sz + page - 1) / page * page;
-	p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.tenants, 0);
+	p = mmap(NULL, TENANTS_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.tenants, 0);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
@@ -204,7 +217,48 @@ static int mmap_tenants(struct nf_dp *dp)
 		return err;
 	}
 	dp->tenants = p;
+	p = mmap(NULL, USAGE_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.usage, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		pr_err("cannot mmap nf_usage: %s", strerror(-err));
+		return err;
+	}
+	dp->usage = p;
 	return 0;
+}
+
+/*
+ * Start the kernel's sweep of expired tracking entries (bpf/lib/gc.bpf.h):
+ * its timer lives in the nf_gc map and runs as long as the map exists.
+ */
+static int gc_start(struct nf_dp *dp)
+{
+	unsigned char pkt[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+	int err;
+
+	pkt[12] = 0x08;	/* an Ethernet frame: test runs of tc programs want one */
+	err = bpf_prog_test_run_opts(dp->progs.nf_gc_start, &opts);
+	if (err || opts.retval != 0 /* TC_ACT_OK */) {
+		err = err ? -errno : -EIO;
+		pr_err("cannot start the conntrack sweep timer: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Release n entries of a tenant's share of nf_ct (frag false) or nf_frags,
+ * for entries this process deleted (struct nf_usage). */
+static void usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n)
+{
+	if (!dp->usage || !n || !tenant_id || tenant_id >= NF_MAX_TENANTS)
+		return;
+	if (frag)
+		__atomic_fetch_sub(&dp->usage[tenant_id].frags, n, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_sub(&dp->usage[tenant_id].ct, n, __ATOMIC_RELAXED);
 }
 
 /* Open every pin. -ENOENT if the datapath is not (completely) loaded. */
@@ -318,6 +372,8 @@ static int load_and_pin(struct nf_dp *dp)
 		return err;
 	dp->pinned = true;
 	err = mmap_tenants(dp);
+	if (!err)
+		err = gc_start(dp);
 	if (err)
 		return err;
 	dp__sync_host_addrs(dp);
@@ -487,6 +543,8 @@ int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
 		err = config_defaults(dp);
 	if (!err)
 		err = mmap_tenants(dp);
+	if (!err)
+		err = gc_start(dp);
 	if (err)
 		goto fail;
 	*out = dp;
@@ -514,12 +572,10 @@ void dp__close(struct nf_dp *dp)
 		if (fd > 0)
 			close(fd);
 	}
-	if (dp->tenants) {
-		long page = sysconf(_SC_PAGESIZE);
-		size_t sz = (size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info);
-
-		munmap(dp->tenants, (sz + page - 1) / page * page);
-	}
+	if (dp->tenants)
+		munmap(dp->tenants, TENANTS_MAP_SIZE);
+	if (dp->usage)
+		munmap(dp->usage, USAGE_MAP_SIZE);
 	if (!dp->pinned && !strncmp(dp->tenant_dir, "/tmp/netfence-private.", 22))
 		rm_rf(dp->tenant_dir);
 	netfence_bpf__destroy(dp->skel);
@@ -1054,12 +1110,25 @@ static int ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *a
 		inet_ntop(AF_INET6, addrs[i].addr, buf, sizeof(buf));
 		json_array_append_new(a, json_string(buf));
 	}
-	o = json_pack("{s:I, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:o}",
+	o = json_pack("{s:I, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:o, s:b, s:s, s:s, s:I, "
+		      "s:I, s:I}",
 		      "ep_id", (json_int_t)r->ep_id, "tenant_id", (json_int_t)r->tenant_id,
 		      "is_cgroup", r->is_cgroup, "netns", r->netns, "ifname", r->ifname,
 		      "ifindex", (json_int_t)r->ifindex, "netns_cookie", (json_int_t)r->netns_cookie,
 		      "cgroup", r->cgroup, "cgroup_id", (json_int_t)r->cgroup_id, "owner", r->owner,
-		      "addrs", a);
+		      "addrs", a, "attach_peer", r->attach_peer, "attach_netns", r->attach_netns,
+		      "attach_ifname", r->attach_ifname, "attach_ifindex",
+		      (json_int_t)r->attach_ifindex, "attach_cookie", (json_int_t)r->attach_cookie,
+		      "flags", (json_int_t)r->flags);
+	if (o && r->guard) {
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", r->mac[0], r->mac[1],
+			 r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
+		json_object_set_new(o, "guard",
+				    json_pack("{s:s, s:s, s:I, s:I, s:s}", "netns", r->guard_netns,
+					      "ifname", r->guard_ifname, "ifindex",
+					      (json_int_t)r->guard_ifindex, "cookie",
+					      (json_int_t)r->guard_cookie, "mac", buf));
+	}
 	if (!o)
 		return -ENOMEM;
 	ep_record_path(path, sizeof(path), r->ep_id);
@@ -1095,6 +1164,31 @@ static int ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr
 	snprintf(r->cgroup, sizeof(r->cgroup), "%s",
 		 json_string_value(json_object_get(o, "cgroup")) ?: "");
 	r->cgroup_id = json_integer_value(json_object_get(o, "cgroup_id"));
+	r->attach_peer = json_is_true(json_object_get(o, "attach_peer"));
+	snprintf(r->attach_netns, sizeof(r->attach_netns), "%s",
+		 json_string_value(json_object_get(o, "attach_netns")) ?: "");
+	snprintf(r->attach_ifname, sizeof(r->attach_ifname), "%s",
+		 json_string_value(json_object_get(o, "attach_ifname")) ?: "");
+	r->attach_ifindex = json_integer_value(json_object_get(o, "attach_ifindex"));
+	r->attach_cookie = json_integer_value(json_object_get(o, "attach_cookie"));
+	r->flags = json_integer_value(json_object_get(o, "flags"));
+	v = json_object_get(o, "guard");
+	if (json_is_object(v)) {
+		unsigned int m[6];
+		const char *mac = json_string_value(json_object_get(v, "mac"));
+
+		r->guard = true;
+		snprintf(r->guard_netns, sizeof(r->guard_netns), "%s",
+			 json_string_value(json_object_get(v, "netns")) ?: "");
+		snprintf(r->guard_ifname, sizeof(r->guard_ifname), "%s",
+			 json_string_value(json_object_get(v, "ifname")) ?: "");
+		r->guard_ifindex = json_integer_value(json_object_get(v, "ifindex"));
+		r->guard_cookie = json_integer_value(json_object_get(v, "cookie"));
+		if (mac && sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
+				  &m[5]) == 6)
+			for (i = 0; i < 6; i++)
+				r->mac[i] = (uint8_t)m[i];
+	}
 	snprintf(r->owner, sizeof(r->owner), "%s",
 		 json_string_value(json_object_get(o, "owner")) ?: "");
 	if (addrs) {
@@ -1351,19 +1445,156 @@ static void ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 		bump_ipc_epoch(dp);
 }
 
+/* The nf_endpoints key of an interface endpoint: where its programs run.
+ * (Records written before attach points existed name the interface.) */
+void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns_cookie = r->attach_ifindex ? r->attach_cookie : r->netns_cookie;
+	k->ifindex = r->attach_ifindex ? r->attach_ifindex : r->ifindex;
+}
+
 static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 			   const struct nf_cidr *addrs, size_t n)
 {
+	struct nf_ep_key k;
+
 	if (r->is_cgroup) {
 		bpf_map_delete_elem(dp->maps.cg_endpoints, &r->cgroup_id);
 		return;
 	}
-	{
-		struct nf_ep_key k = { .netns_cookie = r->netns_cookie, .ifindex = r->ifindex };
-
-		bpf_map_delete_elem(dp->maps.endpoints, &k);
-	}
+	dp__ep_key(r, &k);
+	bpf_map_delete_elem(dp->maps.endpoints, &k);
 	ep_addrs_remove(dp, r, addrs, n, NULL, 0);
+}
+
+static void ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
+
+/*
+ * Take our programs off an interface endpoint's attach point, if it is still
+ * the one the record names (the netns, and with it a veth pair, may be gone).
+ */
+static void tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	const char *netns = r->attach_ifindex ? r->attach_netns : r->netns;
+	const char *ifname = r->attach_ifindex ? r->attach_ifname : r->ifname;
+	struct nf_ep_key k;
+	struct netns_guard g;
+	uint64_t cookie;
+
+	dp__ep_key(r, &k);
+	if (netns_enter(netns, &g))
+		return;
+	if (!cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
+	    if_nametoindex(ifname) == k.ifindex) {
+		tc_detach_one(k.ifindex, BPF_TC_INGRESS,
+			      r->attach_peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress);
+		tc_detach_one(k.ifindex, BPF_TC_EGRESS,
+			      r->attach_peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress);
+	}
+	netns_leave(&g);
+}
+
+#define NF_TC_GUARD_HANDLE	0x4e47		/* "NG": beside our own filter, never replacing it */
+#define NF_TC_GUARD_PRIO	2
+
+static void guard_key(const struct nf_ep_record *r, struct nf_guard_key *gk)
+{
+	memset(gk, 0, sizeof(*gk));
+	gk->netns_cookie = r->guard_cookie;
+	gk->ifindex = r->guard_ifindex;
+	memcpy(gk->mac, r->mac, 6);
+}
+
+/* Enter r's guard netns and check its parent is still the device recorded. */
+static bool guard_enter(const struct nf_ep_record *r, struct netns_guard *g)
+{
+	uint64_t cookie;
+
+	if (netns_enter(r->guard_netns, g))
+		return false;
+	if (!cur_netns_cookie(&cookie) && cookie == r->guard_cookie &&
+	    if_nametoindex(r->guard_ifname) == r->guard_ifindex)
+		return true;
+	netns_leave(g);
+	return false;
+}
+
+static int guard_filter(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool attach)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_GUARD_HANDLE, .priority = NF_TC_GUARD_PRIO);
+	int err;
+
+	if (!attach) {
+		err = bpf_tc_detach(&hook, &opts);
+		return err == -ENOENT || err == -EINVAL ? 0 : err;
+	}
+	opts.prog_fd = prog_fd;
+	opts.flags = BPF_TC_F_REPLACE;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/*
+ * A macvlan endpoint's guard (struct nf_guard_key): its MAC on its parent,
+ * its netns among the guarded ones, and the guard programs on the parent
+ * (one pair per parent, shared by every macvlan on it).
+ */
+static int guard_attach(struct nf_dp *dp, const struct nf_ep_record *r, const struct nf_ep_key *k)
+{
+	struct nf_guard_key gk;
+	struct netns_guard g;
+	int err;
+
+	guard_key(r, &gk);
+	if (bpf_map_update_elem(dp->maps.guard, &gk, k, BPF_ANY) ||
+	    bpf_map_update_elem(dp->maps.guarded_ns, &r->netns_cookie, &r->tenant_id, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot register the guard of %s: %s", r->ifname, strerror(-err));
+		return err;
+	}
+	if (!guard_enter(r, &g)) {
+		pr_err("the parent %s of %s is gone", r->guard_ifname, r->ifname);
+		return -ENODEV;
+	}
+	err = guard_filter(r->guard_ifindex, BPF_TC_INGRESS, dp->progs.tc_guard_ingress, true);
+	if (!err)
+		err = guard_filter(r->guard_ifindex, BPF_TC_EGRESS, dp->progs.tc_guard_egress, true);
+	netns_leave(&g);
+	if (err)
+		pr_err("cannot attach the guard to %s: %s", r->guard_ifname, strerror(-err));
+	return err;
+}
+
+/* Undo guard_attach for r; the programs go with the parent's last guarded MAC. */
+static void guard_detach(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	struct nf_ep_record *recs = NULL;
+	struct nf_guard_key gk, cur, next;
+	struct netns_guard g;
+	bool parent_used = false, ns_used = false;
+	size_t n = 0, i;
+
+	guard_key(r, &gk);
+	bpf_map_delete_elem(dp->maps.guard, &gk);
+	if (!dp__list_endpoints(dp, &recs, &n))
+		for (i = 0; i < n; i++)
+			ns_used |= recs[i].ep_id != r->ep_id && recs[i].guard &&
+				   recs[i].netns_cookie == r->netns_cookie;
+	free(recs);
+	if (!ns_used)
+		bpf_map_delete_elem(dp->maps.guarded_ns, &r->netns_cookie);
+	for (int e = bpf_map_get_next_key(dp->maps.guard, NULL, &cur); !e;
+	     e = bpf_map_get_next_key(dp->maps.guard, &cur, &next), cur = next)
+		parent_used |= cur.netns_cookie == gk.netns_cookie && cur.ifindex == gk.ifindex;
+	if (parent_used || !guard_enter(r, &g))
+		return;
+	guard_filter(r->guard_ifindex, BPF_TC_INGRESS, -1, false);
+	guard_filter(r->guard_ifindex, BPF_TC_EGRESS, -1, false);
+	netns_leave(&g);
 }
 
 int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
@@ -1372,11 +1603,12 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	const struct nf_cidr *addrs = ep->addrs;
 	size_t n_addrs = ep->n_addrs, n_found = 0, i;
 	struct nf_ep_record rec = {}, old;
+	struct nf_attach_point ap;
 	struct netns_guard g;
 	struct iface_id iid = {};
-	struct nf_ep_key k = {};
+	struct nf_ep_key k = {}, old_k;
 	struct nf_endpoint v = {};
-	bool tcx;
+	bool tcx, reattach = false;
 	int ifindex, err;
 
 	if (!ep->tenant_id)
@@ -1400,6 +1632,18 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	if (err) {
 		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
 		goto leave;
+	}
+	/* Where its programs go: the veth's host-side peer, else the interface. */
+	err = vethpeer__find(ifindex, g.orig, &ap);
+	if (err) {
+		pr_err("cannot inspect interface %s: %s", ep->ifname, strerror(-err));
+		goto leave;
+	}
+	if (!ap.peer) {
+		snprintf(ap.dev.netns, sizeof(ap.dev.netns), "%s", ep->netns);
+		snprintf(ap.dev.ifname, sizeof(ap.dev.ifname), "%s", ep->ifname);
+		ap.dev.ifindex = ifindex;
+		ap.dev.cookie = iid.cookie;
 	}
 	/*
 	 * Without given addresses the interface's current ones are the endpoint's.
@@ -1439,6 +1683,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		struct nf_cidr *old_addrs = NULL;
 		size_t n_old = 0;
 
+		reattach = true;
 		rec.ep_id = old.ep_id;
 		if (!ep_record_read(old.ep_id, &old, &old_addrs, &n_old))
 			ep_addrs_remove(dp, &old, old_addrs, n_old, addrs, n_addrs);
@@ -1457,6 +1702,18 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	rec.ifindex = ifindex;
 	rec.netns_cookie = iid.cookie;
 	snprintf(rec.owner, sizeof(rec.owner), "%s", ep->owner);
+	rec.attach_peer = ap.peer;
+	snprintf(rec.attach_netns, sizeof(rec.attach_netns), "%s", ap.dev.netns);
+	snprintf(rec.attach_ifname, sizeof(rec.attach_ifname), "%s", ap.dev.ifname);
+	rec.attach_ifindex = ap.dev.ifindex;
+	rec.attach_cookie = ap.dev.cookie;
+	rec.guard = ap.guard;
+	snprintf(rec.guard_netns, sizeof(rec.guard_netns), "%s", ap.parent.netns);
+	snprintf(rec.guard_ifname, sizeof(rec.guard_ifname), "%s", ap.parent.ifname);
+	rec.guard_ifindex = ap.parent.ifindex;
+	rec.guard_cookie = ap.parent.cookie;
+	memcpy(rec.mac, ap.mac, 6);
+	rec.flags = ep->flags & NF_EPF_DENY_ALL;
 
 	/* 1. The record first: an interrupted attach leaves what detach can remove. */
 	err = ep_record_write(&rec, addrs, n_addrs);
@@ -1481,22 +1738,60 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		}
 	}
 	bump_ipc_epoch(dp);
-	k.netns_cookie = iid.cookie;
-	k.ifindex = ifindex;
+	dp__ep_key(&rec, &k);
 	v.tenant_id = rec.tenant_id;
 	v.ep_id = rec.ep_id;
-	v.flags = ep->flags & NF_EPF_DENY_ALL;
+	v.flags = rec.flags;
 	if (bpf_map_update_elem(dp->maps.endpoints, &k, &v, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the endpoint: %s", strerror(-err));
 		goto leave;
 	}
+	/*
+	 * Moved to another tenant (or quarantined): the flows it tracked were
+	 * judged by the old tenant's policy. Forgotten, their next packets are
+	 * judged by the new one (SPEC §3.13).
+	 */
+	if (reattach && (old.tenant_id != rec.tenant_id || old.flags != rec.flags))
+		ct_purge(dp, k.netns_cookie, k.ifindex);
+
 	/* 3. Attach: from here on every packet is judged (default deny). */
-	err = tc_attach_one(ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress, tcx);
+	if (ap.peer) {
+		netns_leave(&g);
+		err = netns_enter(ap.dev.netns, &g);
+		if (err) {
+			pr_err("cannot enter network namespace %s: %s",
+			       *ap.dev.netns ? ap.dev.netns : "(host)", strerror(-err));
+			goto leave;
+		}
+	}
+	err = tc_attach_one(ap.dev.ifindex, BPF_TC_INGRESS,
+			    ap.peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress, tcx);
 	if (!err)
-		err = tc_attach_one(ifindex, BPF_TC_EGRESS, dp->progs.tc_egress, tcx);
-	if (err)
-		pr_err("cannot attach tc programs to %s: %s", ep->ifname, strerror(-err));
+		err = tc_attach_one(ap.dev.ifindex, BPF_TC_EGRESS,
+				    ap.peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress, tcx);
+	if (err) {
+		pr_err("cannot attach tc programs to %s: %s", ap.dev.ifname, strerror(-err));
+		goto leave;
+	}
+	netns_leave(&g);
+	/* 4. A macvlan: the guard on its parent, out of the workload's reach. */
+	if (ap.guard) {
+		err = guard_attach(dp, &rec, &k);
+		if (err)
+			goto leave;
+	}
+	/* An attach point that changed (a record of an older build): the old one goes. */
+	if (reattach) {
+		dp__ep_key(&old, &old_k);
+		if (old_k.netns_cookie != k.netns_cookie || old_k.ifindex != k.ifindex) {
+			tc_detach_record(dp, &old);
+			bpf_map_delete_elem(dp->maps.endpoints, &old_k);
+		}
+		if (old.guard && (!rec.guard || memcmp(old.mac, rec.mac, 6) ||
+				  old.guard_ifindex != rec.guard_ifindex))
+			guard_detach(dp, &old);
+	}
 leave:
 	netns_leave(&g);
 	free(found_addrs);
@@ -1514,10 +1809,11 @@ static void ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 	enum { BATCH = 4096 };
 	struct nf_ct_key *keys = calloc(BATCH, sizeof(*keys)), *del = calloc(BATCH, sizeof(*del));
 	struct nf_ct_val *vals = calloc(BATCH, sizeof(*vals));
+	uint32_t *del_tenant = calloc(BATCH, sizeof(*del_tenant));
 	struct nf_ct_key in, out;
 	bool first = true;
 
-	if (!keys || !vals || !del)
+	if (!keys || !vals || !del || !del_tenant)
 		goto out;
 	for (;;) {
 		__u32 count = BATCH, i, n_del = 0;
@@ -1528,10 +1824,13 @@ static void ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 			break;
 		for (i = 0; i < count; i++)
 			if (NF_CT_KEY_SCOPE(&keys[i]) == (scope & NF_CT_SCOPE_MASK) &&
-			    keys[i].ifindex == ifindex)
+			    keys[i].ifindex == ifindex) {
+				del_tenant[n_del] = vals[i].tenant_id;
 				del[n_del++] = keys[i];
+			}
 		for (i = 0; i < n_del; i++)
-			bpf_map_delete_elem(dp->maps.ct, &del[i]);
+			if (!bpf_map_delete_elem(dp->maps.ct, &del[i]))
+				usage_put(dp, del_tenant[i], false, 1);
 		if (err)
 			break;	/* ENOENT: that was the last batch */
 		in = out;
@@ -1541,6 +1840,7 @@ out:
 	free(keys);
 	free(vals);
 	free(del);
+	free(del_tenant);
 }
 
 static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
@@ -1565,24 +1865,20 @@ static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 			close(fd);
 		}
 	} else {
-		struct netns_guard g;
-		uint64_t cookie;
-
 		/* The netns may be gone (CNI DEL after teardown): then so are the filters. */
-		if (!netns_enter(r->netns, &g)) {
-			if (!cur_netns_cookie(&cookie) && cookie == r->netns_cookie &&
-			    if_nametoindex(r->ifname) == r->ifindex) {
-				tc_detach_one(r->ifindex, BPF_TC_INGRESS, dp->progs.tc_ingress);
-				tc_detach_one(r->ifindex, BPF_TC_EGRESS, dp->progs.tc_egress);
-			}
-			netns_leave(&g);
-		}
+		tc_detach_record(dp, r);
+		if (r->guard)
+			guard_detach(dp, r);
 	}
 	ep_maps_remove(dp, r, addrs, n);
-	if (r->is_cgroup)
+	if (r->is_cgroup) {
 		ct_purge(dp, r->cgroup_id, 0);
-	else
-		ct_purge(dp, r->netns_cookie, r->ifindex);
+	} else {
+		struct nf_ep_key k;
+
+		dp__ep_key(r, &k);
+		ct_purge(dp, k.netns_cookie, k.ifindex);
+	}
 	free(addrs);
 	ep_record_path(path, sizeof(path), r->ep_id);
 	unlink(path);
@@ -1626,7 +1922,8 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	struct nf_ep_record r;
 	struct netns_guard g;
 	struct nf_endpoint v;
-	struct nf_ep_key k = {};
+	struct nf_ep_key k;
+	uint64_t cookie;
 	bool attached;
 	int err;
 
@@ -1634,17 +1931,20 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	if (err)
 		return -ENOENT;
 	iid.ifindex = if_nametoindex(ifname);
-	if (!iid.ifindex || cur_netns_cookie(&iid.cookie)) {
-		netns_leave(&g);
-		return -ENOENT;
-	}
-	attached = tc_has_prog(iid.ifindex, BPF_TC_INGRESS, prog_id(dp->progs.tc_ingress)) &&
-		   tc_has_prog(iid.ifindex, BPF_TC_EGRESS, prog_id(dp->progs.tc_egress));
+	err = !iid.ifindex || cur_netns_cookie(&iid.cookie);
 	netns_leave(&g);
-	if (find_record(dp, match_iface, &iid, &r))
+	if (err || find_record(dp, match_iface, &iid, &r))
 		return -ENOENT;
-	k.netns_cookie = iid.cookie;
-	k.ifindex = iid.ifindex;
+	/* the programs, where the record says they run */
+	dp__ep_key(&r, &k);
+	if (netns_enter(r.attach_ifindex ? r.attach_netns : r.netns, &g))
+		return -ENOENT;
+	attached = !cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
+		   tc_has_prog(k.ifindex, BPF_TC_INGRESS,
+			       prog_id(r.attach_peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress)) &&
+		   tc_has_prog(k.ifindex, BPF_TC_EGRESS,
+			       prog_id(r.attach_peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress));
+	netns_leave(&g);
 	if (bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
 		return -ENOENT;
 	if (!attached)

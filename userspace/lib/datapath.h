@@ -21,12 +21,16 @@
 /* Map fds of one datapath instance (pinned, or private for tests/bench). */
 struct nf_maps {
 	int tenants, policy, ports, ipcache, endpoints, cg_endpoints, ep_addrs;
-	int ct, peer_cache, frags, stats, config, events, events_lost;
+	int ct, peer_cache, frags, stats, config, events, events_lost, usage, gc;
+	int guard, guarded_ns;
 };
 
 /* Program fds. */
 struct nf_progs {
-	int tc_ingress, tc_egress;
+	int tc_ingress, tc_egress;		/* on the endpoint's own interface */
+	int tc_peer_ingress, tc_peer_egress;	/* on the host-side peer of its veth */
+	int nf_gc_start;			/* starts the sweep of expired entries */
+	int tc_guard_ingress, tc_guard_egress;	/* on a macvlan endpoint's parent */
 	int cg_ingress, cg_egress;
 	int cg_connect4, cg_connect6, cg_sendmsg4, cg_sendmsg6;
 };
@@ -36,6 +40,7 @@ struct nf_dp {
 	struct nf_progs progs;
 	struct netfence_bpf *skel;	/* only when this process loaded it */
 	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
+	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
 	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
 	bool pinned;
 };
@@ -127,7 +132,25 @@ struct nf_ep_record {
 	char cgroup[512];	/* cgroup: directory */
 	uint64_t cgroup_id;
 	char owner[128];	/* CNI: "containerid/ifname" */
+	/* Where an interface endpoint's programs run and its map key points
+	 * (SPEC §3.11): the host-side peer of its veth, or the interface. */
+	bool attach_peer;
+	char attach_netns[256];	/* the peer's netns path ("" = host) */
+	char attach_ifname[32];
+	uint32_t attach_ifindex;
+	uint64_t attach_cookie;
+	/* A macvlan's guard on its parent device (struct nf_guard_key). */
+	bool guard;
+	char guard_netns[256];
+	char guard_ifname[32];
+	uint32_t guard_ifindex;
+	uint64_t guard_cookie;
+	uint8_t mac[6];
+	uint32_t flags;		/* NF_EPF_* */
 };
+/* The nf_endpoints key of an interface endpoint (where its programs run):
+ * the scope and ifindex its conntrack entries, counters and events carry. */
+void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k);
 int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
 /* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);

@@ -311,19 +311,51 @@ nf_my_endpoints() { nf_owners | grep -c "^$P-" || true; }
 
 # Number of BPF programs on IFNAME in POD (ingress + egress): cls_bpf
 # filters, and tcx programs (NETFENCE_TC_HOOK=tcx).
-tc_filters() { # tc_filters POD IFNAME
+# Where netfence enforces POD's IFNAME (SPEC §3.11): "node PEER" for a veth
+# (its peer is in the node netns, where the plugins run), else "pod IFNAME".
+attach_dev() { # attach_dev POD IFNAME
+	local idx
+	idx=$(in_ns "$P-$1" ip -d -j link show dev "$2" 2>/dev/null | "$PYTHON" -c '
+import json, sys
+try:
+    l = json.load(sys.stdin)[0]
+    if l["linkinfo"]["info_kind"] == "veth" and "link_netnsid" in l:
+        print(l["link_index"])
+except Exception:
+    pass')
+	if [ -n "$idx" ] && in_ns "$NODE" ip -j link show 2>/dev/null | "$PYTHON" -c '
+import json, sys
+for l in json.load(sys.stdin):
+    if l["ifindex"] == int(sys.argv[1]):
+        print("node", l["ifname"]); sys.exit(0)
+sys.exit(1)' "$idx"; then
+		return
+	fi
+	echo "pod $2"
+}
+
+# in_attach POD IFNAME CMD...: run CMD (with @DEV@ as the device) where IFNAME is enforced
+in_attach() {
+	local pod=$1 ifn=$2 where dev a args=()
+	shift 2
+	read -r where dev < <(attach_dev "$pod" "$ifn")
+	for a in "$@"; do args+=("${a//@DEV@/$dev}"); done
+	if [ "$where" = node ]; then in_ns "$NODE" "${args[@]}"; else in_ns "$P-$pod" "${args[@]}"; fi
+}
+
+tc_filters() { # tc_filters POD IFNAME: netfence's programs where IFNAME is enforced
 	local n d
-	n=$(in_ns "$P-$1" "$PYTHON" "$E2E_LIB/tchooks.py" count "$2" 2>/dev/null || echo 0)
+	n=$(in_attach "$1" "$2" "$PYTHON" "$E2E_LIB/tchooks.py" count @DEV@ 2>/dev/null || echo 0)
 	for d in ingress egress; do
-		n=$((n + $(in_ns "$P-$1" tc filter show dev "$2" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
+		n=$((n + $(in_attach "$1" "$2" tc filter show dev @DEV@ "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
 	done
 	echo "$n"
 }
 
 # Take every BPF program off IFNAME in POD, as another tool (or a person) might.
 tc_strip() { # tc_strip POD IFNAME
-	in_ns "$P-$1" "$PYTHON" "$E2E_LIB/tchooks.py" detach "$2"
-	in_ns "$P-$1" tc qdisc del dev "$2" clsact 2>/dev/null || true
+	in_attach "$1" "$2" "$PYTHON" "$E2E_LIB/tchooks.py" detach @DEV@
+	in_attach "$1" "$2" tc qdisc del dev @DEV@ clsact 2>/dev/null || true
 }
 
 # Apply a policy JSON given on stdin.
@@ -358,7 +390,7 @@ two_tenant_scenario() { # two_tenant_scenario CONFLIST IFNAME
 		wait_server "$pod" 8080
 		expect_eq "tc programs on $pod/$ifn" "$(tc_filters "$pod" "$ifn")" 2
 		expect_eq "of them tcx (NETFENCE_TC_HOOK=${NETFENCE_TC_HOOK:-})" \
-			"$(in_ns "$P-$pod" "$PYTHON" "$E2E_LIB/tchooks.py" count "$ifn")" \
+			"$(in_attach "$pod" "$ifn" "$PYTHON" "$E2E_LIB/tchooks.py" count @DEV@)" \
 			"$([ "${NETFENCE_TC_HOOK:-}" = tcx ] && echo 2 || echo 0)"
 	done
 

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Per-tenant shares of the tracking tables, and the sweep that frees expired
+ * entries. nf_ct and nf_frags are plain hashes (nothing is ever evicted, so
+ * one tenant's flood can't push another tenant's flows out, SPEC §3.13); a
+ * new entry is admitted while its tenant holds fewer than its share, and a
+ * timer in the kernel deletes expired entries about once a second, so
+ * enforcement and the tables' upkeep need no userspace process. The timer
+ * lives in the pinned nf_gc map: it runs as long as the datapath is pinned.
+ */
+#ifndef NF_BPF_GC_H
+#define NF_BPF_GC_H
+
+#define NF_GC_INTERVAL_NS	(1000ULL * 1000 * 1000)
+#define NF_CLOCK_MONOTONIC	1
+
+static __always_inline struct nf_usage *nf_usage_of(__u32 tenant_id)
+{
+	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
+		return NULL;
+	return bpf_map_lookup_elem(&nf_usage, &tenant_id);
+}
+
+/* One entry of tenant_id's share released (its delete succeeded). */
+static __always_inline void nf_usage_put(__u32 tenant_id, bool frag)
+{
+	struct nf_usage *u = nf_usage_of(tenant_id);
+
+	if (!u)
+		return;
+	if (frag)
+		__sync_fetch_and_add(&u->frags, -1);
+	else
+		__sync_fetch_and_add(&u->ct, -1);
+}
+
+/* Delete a tracked flow; its share is released only if this call removed it. */
+static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant_id)
+{
+	if (!bpf_map_delete_elem(&nf_ct, k))
+		nf_usage_put(tenant_id, false);
+}
+
+/*
+ * Insert a new entry into nf_ct (frag false) or nf_frags (frag true) for
+ * tenant_id: 0, or -1 when the tenant's share or the table is full
+ * (conntrack_full). An entry already there under the key (another CPU's
+ * first packet of the same flow, a retransmitted first fragment) is
+ * overwritten in place and keeps its count.
+ */
+static __always_inline int nf_track(void *map, const void *key, const void *val, __u32 tenant_id,
+				    const struct nf_config *cfg, bool frag)
+{
+	struct nf_usage *u = nf_usage_of(tenant_id);
+	__u32 max, *cnt;
+	long err;
+
+	if (!u)
+		return -1;
+	if (frag) {
+		max = cfg && cfg->frag_tenant_max ? cfg->frag_tenant_max : NF_DEFAULT_FRAG_TENANT_MAX;
+		cnt = &u->frags;
+	} else {
+		max = cfg && cfg->ct_tenant_max ? cfg->ct_tenant_max : NF_DEFAULT_CT_TENANT_MAX;
+		cnt = &u->ct;
+	}
+	if (*(volatile __u32 *)cnt >= max)
+		return -1;
+	err = bpf_map_update_elem(map, key, val, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */)
+		return bpf_map_update_elem(map, key, val, BPF_EXIST) ? -1 : 0;
+	if (err)
+		return -1;	/* E2BIG: the whole table is full */
+	/* (CPUs admitting at the same instant may overshoot the share by one each) */
+	__sync_fetch_and_add(cnt, 1);
+	return 0;
+}
+
+struct nf_gc_ctx {
+	__u64 now;
+	__u64 swept;
+};
+
+static long nf_gc_ct(struct bpf_map *map, struct nf_ct_key *k, struct nf_ct_val *v,
+		     struct nf_gc_ctx *ctx)
+{
+	if (nf_ct_expired(v, NF_CT_KEY_PROTO(k), ctx->now)) {
+		__u32 tenant_id = v->tenant_id;
+
+		if (!bpf_map_delete_elem(map, k)) {
+			nf_usage_put(tenant_id, false);
+			ctx->swept++;
+		}
+	}
+	return 0;
+}
+
+static long nf_gc_frag(struct bpf_map *map, struct nf_frag_key *k, struct nf_frag_val *v,
+		       struct nf_gc_ctx *ctx)
+{
+	if (ctx->now - v->last_seen_ns > NF_FRAG_TIMEOUT_S * NF_HZ) {
+		__u32 tenant_id = v->tenant_id;
+
+		if (!bpf_map_delete_elem(map, k)) {
+			nf_usage_put(tenant_id, true);
+			ctx->swept++;
+		}
+	}
+	return 0;
+}
+
+static int nf_gc_run(void *map, __u32 *key, struct nf_gc *gc)
+{
+	struct nf_gc_ctx ctx = { .now = nf_now() };
+
+	bpf_for_each_map_elem(&nf_ct, nf_gc_ct, &ctx, 0);
+	bpf_for_each_map_elem(&nf_frags, nf_gc_frag, &ctx, 0);
+	gc->sweeps++;
+	gc->swept += ctx.swept;
+	bpf_timer_start(&gc->timer, NF_GC_INTERVAL_NS, 0);
+	return 0;
+}
+
+/*
+ * Start the sweep: run once by the loader through BPF_PROG_TEST_RUN after
+ * every load (and harmlessly again on every open). Returns TC_ACT_OK when
+ * the timer runs, TC_ACT_SHOT otherwise.
+ */
+SEC("tc")
+int nf_gc_start(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct nf_gc *gc = bpf_map_lookup_elem(&nf_gc, &zero);
+	long err;
+
+	if (!gc)
+		return TC_ACT_SHOT;
+	err = bpf_timer_init(&gc->timer, &nf_gc, NF_CLOCK_MONOTONIC);
+	if (err && err != -16 /* EBUSY: initialized already */)
+		return TC_ACT_SHOT;
+	if (bpf_timer_set_callback(&gc->timer, nf_gc_run))
+		return TC_ACT_SHOT;
+	if (bpf_timer_start(&gc->timer, NF_GC_INTERVAL_NS, 0))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+#endif
