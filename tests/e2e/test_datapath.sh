@@ -97,14 +97,19 @@ rm -f "$S.json"
 echo "a TCP stream across policy replaces"
 # A client that sends a line every 20 ms and expects each echoed back; it reports
 # how many round trips it completed and whether it was cut.
-stream() { # seconds
-	in_ns "$A" python3 - "$1" <<'PY'
+# It touches READY after its first round trip: a loaded machine can take
+# seconds to start python, and the test must change policy under a live stream.
+stream() { # seconds ready-file
+	rm -f "$2"
+	in_ns "$A" python3 - "$1" "$2" <<'PY'
 import socket, sys, time
-s = socket.create_connection(("192.168.1.10", 8080), timeout=2)
+s = socket.create_connection(("192.168.1.10", 8080), timeout=5)
 s.settimeout(1.0)
 n, end = 0, time.time() + float(sys.argv[1])
 try:
     while time.time() < end:
+        if n == 1:
+            open(sys.argv[2], "w").close()
         s.sendall(b"%08d\n" % n)
         got = b""
         while len(got) < 9:
@@ -119,8 +124,14 @@ except OSError as e:
     print("cut", n)
 PY
 }
-stream 3 > "$S.stream" &
+wait_ready() { # ready-file: up to 10 s
+	local i
+	for i in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+stream 3 "$S.ready" > "$S.stream" &
 spid=$!
+wait_ready "$S.ready" || fail "the stream did not start"
 for i in $(seq 1 10); do "$NF" apply policies/tenant-a.json >/dev/null; "$NF" delete tenant-a/to-b >/dev/null 2>&1
 	"$NF" apply policies/tenant-a.json >/dev/null; sleep 0.1; done
 # same policy content again: a replace with an unchanged store still swaps nothing;
@@ -132,12 +143,13 @@ done
 wait $spid
 res=$(cat "$S.stream")
 [[ $res == ok* ]] && ok "stream still allowed survived replaces ($res)" || fail "stream: $res"
-stream 4 > "$S.stream" &
+stream 4 "$S.ready" > "$S.stream" &
 spid=$!
-sleep 1
+wait_ready "$S.ready" || fail "the stream did not start"
 "$NF" delete tenant-a >/dev/null || fail "delete tenant-a"
 wait $spid
 res=$(cat "$S.stream")
+rm -f "$S.ready"
 [[ $res == cut* ]] && ok "stream cut when its policy was revoked ($res)" || fail "stream after revoke: $res"
 rm -f "$S.stream" "$S.extra.json"
 
