@@ -554,6 +554,15 @@ uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create)
 	return free_id;
 }
 
+void dp__tenant_forget(struct nf_dp *dp, uint32_t id)
+{
+	if (!id || id >= NF_MAX_TENANTS)
+		return;
+	/* the epoch stays, as for any free slot (see dp__tenant_id) */
+	memset(dp->tenants[id].n_rules, 0, sizeof(dp->tenants[id].n_rules));
+	memset(dp->tenants[id].name, 0, sizeof(dp->tenants[id].name));
+}
+
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len)
 {
 	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
@@ -2004,6 +2013,7 @@ int dp__reset(void)
 	rm_rf(NF_EP_DIR);
 	rm_rf(NF_TENANT_DIR);
 	rm_rf(NF_RUN_DIR "/objects");
+	rm_rf(NF_RUN_DIR "/refs");
 	rm_rf(NF_RUN_DIR "/cni");
 	unlink(NF_RUN_DIR "/applies");
 	return 0;

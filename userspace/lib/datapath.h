@@ -69,6 +69,9 @@ int dp__cgroup2_root(char *buf, size_t len);
 /* ---- tenants ---- */
 /* Find a tenant id by name; create it (lowest free id) if create. 0 = none. */
 uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create);
+/* Free an id nothing refers to (no policy entry, endpoint or address names
+ * it): one just created by an operation that then failed. */
+void dp__tenant_forget(struct nf_dp *dp, uint32_t id);
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
 int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
 
