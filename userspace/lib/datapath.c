@@ -64,6 +64,7 @@ static const struct map_desc map_descs[] = {
 static const struct map_desc prog_descs[] = {
 	PROG(tc_ingress),  PROG(tc_egress),   PROG(cg_ingress),	 PROG(cg_egress),
 	PROG(cg_connect4), PROG(cg_connect6), PROG(cg_sendmsg4), PROG(cg_sendmsg6),
+	PROG(cg_sock_create),
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1552,6 +1553,8 @@ out:
 	free(del);
 }
 
+static void cg_detach_progs(struct nf_dp *dp, const char *dir);
+
 static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 {
 	struct nf_cidr *addrs = NULL;
@@ -1562,17 +1565,7 @@ static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	if (!ep_record_read(r->ep_id, &full, &addrs, &n))
 		r = &full;
 	if (r->is_cgroup) {
-		int fd = open(r->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd >= 0) {
-			bpf_prog_detach2(dp->progs.cg_ingress, fd, BPF_CGROUP_INET_INGRESS);
-			bpf_prog_detach2(dp->progs.cg_egress, fd, BPF_CGROUP_INET_EGRESS);
-			bpf_prog_detach2(dp->progs.cg_connect4, fd, BPF_CGROUP_INET4_CONNECT);
-			bpf_prog_detach2(dp->progs.cg_connect6, fd, BPF_CGROUP_INET6_CONNECT);
-			bpf_prog_detach2(dp->progs.cg_sendmsg4, fd, BPF_CGROUP_UDP4_SENDMSG);
-			bpf_prog_detach2(dp->progs.cg_sendmsg6, fd, BPF_CGROUP_UDP6_SENDMSG);
-			close(fd);
-		}
+		cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
 	} else {
 		struct netns_guard g;
 		uint64_t cookie;
@@ -1695,6 +1688,7 @@ static const struct cg_hook cg_hooks[] = {
 	{ offsetof(struct nf_progs, cg_connect6), BPF_CGROUP_INET6_CONNECT },
 	{ offsetof(struct nf_progs, cg_sendmsg4), BPF_CGROUP_UDP4_SENDMSG },
 	{ offsetof(struct nf_progs, cg_sendmsg6), BPF_CGROUP_UDP6_SENDMSG },
+	{ offsetof(struct nf_progs, cg_sock_create), BPF_CGROUP_INET_SOCK_CREATE },
 };
 
 /* Is prog attached to the cgroup (directly)? */

@@ -29,6 +29,7 @@ struct nf_progs {
 	int tc_ingress, tc_egress;
 	int cg_ingress, cg_egress;
 	int cg_connect4, cg_connect6, cg_sendmsg4, cg_sendmsg6;
+	int cg_sock_create;	/* refuses raw IP sockets in fenced cgroups */
 };
 
 struct nf_dp {
