@@ -552,8 +552,8 @@ static int plan_fill(struct tenant_plan *p, struct objset *in, struct objset *st
 }
 
 /* The names the tenant's stored policies select (was) and its planned ones (now). */
-static int plan_names(const struct tenant_plan *p, const struct objset *stored,
-		      struct strlist *was, struct strlist *now)
+static int plan_names(const struct tenant_plan *p, const struct objset *stored, struct strlist *was,
+		      struct strlist *now)
 {
 	size_t j;
 	int err = 0;
