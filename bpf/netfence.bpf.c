@@ -652,3 +652,6 @@ int cg_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* cgroup/sock_create: raw sockets in fenced cgroups (a header of its own) */
+#include "lib/sock_create.bpf.h"

@@ -19,6 +19,7 @@
 
 #define AF_INET			2
 #define AF_INET6		10
+#define AF_PACKET		17
 
 #define NF_IPPROTO_HOPOPTS	0
 #define NF_IPPROTO_ICMP		1

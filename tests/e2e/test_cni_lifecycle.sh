@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # netfence-cni lifecycle as a runtime drives it (SPEC §6 and the CNI spec):
 # VERSION; error codes (no prevResult, no tenant, bad version, bad JSON, bad
-# env, unknown netns); ADD -> CHECK -> DEL -> DEL again; CHECK noticing a
+# env, unknown netns); the tenant source (K8S_POD_NAMESPACE, else the
+# config's "tenant"; a config naming another tenant is refused); ADD -> CHECK -> DEL -> DEL again; CHECK noticing a
 # missing endpoint or detached programs; DEL after the netns is gone and
 # without CNI_NETNS; prevResult in the 0.4.0 and 1.0.0 shapes; GC (scoped to
 # its network); STATUS;
@@ -112,6 +113,44 @@ expect_code "CHECK in another tenant" 101 -- \
 	nfcni CHECK p3 eth0 "K8S_POD_NAMESPACE=$T-other" <<<"$(nf_conf 1.0.0 "{\"prevResult\": $out}")"
 cni DEL "$CONF" p3 eth0 "$T" || fail "DEL p3"
 expect_eq "endpoint gone after DEL" "$(owned p3)" 0
+
+log "tenant source: K8S_POD_NAMESPACE wins; the config's \"tenant\" only without it"
+# tenant_of POD: the tenant of the pod's endpoint ("" when it has none)
+tenant_of() {
+	"$NETFENCE" status --json 2>/dev/null |
+		jq -r --arg o "$P-$1/eth0" '[.endpoints[] | select(.owner == $o) | .tenant][0] // ""'
+}
+pod_add s1
+out=$(cni ADD "$CONF" s1 eth0 "$T") || fail "ADD s1"
+R_S1=$out
+expect_eq "env alone: the pod's namespace is the tenant" "$(tenant_of s1)" "$T"
+expect_code "config \"tenant\" naming another tenant than K8S_POD_NAMESPACE" 7 -- \
+	nfcni ADD s1 eth0 "K8S_POD_NAMESPACE=$T-x" \
+	<<<"$(nf_conf 1.0.0 "{\"prevResult\": $R_S1, \"tenant\": \"$T\"}")"
+grep -q "\"$T\" is not the pod's namespace \"$T-x\"" "$WORK/stderr" ||
+	fail "the mismatch error does not name both tenants: $(head -c 300 "$WORK/stderr")"
+expect_eq "refused ADD left the endpoint in its tenant" "$(tenant_of s1)" "$T"
+pod_add s2
+in_ns "$P-s2" ip link add eth0 type veth peer name eth0p && in_ns "$P-s2" ip link set eth0 up
+S2_PREV='{"prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.126.9.2/16"}]}}'
+expect_code "mismatch on a fresh pod" 7 -- \
+	nfcni ADD s2 eth0 "K8S_POD_NAMESPACE=$T" \
+	<<<"$(nf_conf 1.0.0 "$(jq -c --arg t "$T-other" '. + {tenant: $t}' <<<"$S2_PREV")")"
+expect_eq "mismatch: no endpoint" "$(owned s2)" 0
+expect_eq "mismatch: no programs" "$(tc_filters s2 eth0)" 0
+"$NETFENCE" status --json | jq -e --arg t "$T-other" '[.tenants[] | select(.name == $t)] == []' \
+	>/dev/null || fail "mismatch: the refused tenant $T-other got an id"
+out=$(nfcni ADD s2 eth0 "IgnoreUnknown=1;K8S_POD_NAME=s2" \
+	<<<"$(nf_conf 1.0.0 "$(jq -c --arg t "$T-cfg" '. + {tenant: $t}' <<<"$S2_PREV")")") ||
+	fail "config \"tenant\" alone: ADD failed: $out"
+expect_eq "config alone: its \"tenant\" is the tenant" "$(tenant_of s2)" "$T-cfg"
+out=$(nfcni ADD s2 eth0 "K8S_POD_NAMESPACE=$T-cfg" \
+	<<<"$(nf_conf 1.0.0 "$(jq -c --arg t "$T-cfg" '. + {tenant: $t}' <<<"$S2_PREV")")") ||
+	fail "config \"tenant\" equal to K8S_POD_NAMESPACE: ADD failed: $out"
+expect_eq "both, the same: that tenant" "$(tenant_of s2)" "$T-cfg"
+nfcni DEL s2 eth0 "" <<<"$(nf_conf 1.0.0)" || fail "DEL s2"
+cni DEL "$CONF" s1 eth0 "$T" || fail "DEL s1"
+expect_eq "endpoints of s1, s2 gone" "$(( $(owned s1) + $(owned s2) ))" 0
 
 log "NETFENCE_TC_HOOK: a bad value fails and attaches nothing"
 pod_add h1

@@ -180,16 +180,39 @@ static void test_tenant(void **state)
 	struct cni_err err;
 	char t[NF_TENANT_NAME_LEN];
 
+	/* config alone (podman): its "tenant" */
 	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\",\"tenant\":\"cfg\"}", &err), 0);
-	assert_int_equal(cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=ns", t, sizeof(t), &err), 0);
+	assert_int_equal(cni_tenant__resolve(&c, "K8S_POD_NAME=x", t, sizeof(t), &err), 0);
 	assert_string_equal(t, "cfg");
+	assert_int_equal(cni_tenant__resolve(&c, NULL, t, sizeof(t), &err), 0);
+	assert_string_equal(t, "cfg");
+	/* an empty K8S_POD_NAMESPACE is "not set" */
+	assert_int_equal(cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=", t, sizeof(t), &err), 0);
+	assert_string_equal(t, "cfg");
+	/* both, the same: fine */
+	assert_int_equal(cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=cfg", t, sizeof(t), &err), 0);
+	assert_string_equal(t, "cfg");
+	/* both, different: the config cannot move the pod; code 7 naming both */
+	memset(t, 0, sizeof(t));
+	assert_int_not_equal(cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=ns", t, sizeof(t), &err),
+			     0);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+	assert_string_equal(err.msg, "invalid network config");
+	assert_non_null(strstr(err.details, "\"cfg\""));
+	assert_non_null(strstr(err.details, "\"ns\""));
+	assert_non_null(strstr(err.details, "K8S_POD_NAMESPACE"));
+	assert_string_equal(t, "");
+	/* an invalid namespace is an environment error even with a config tenant */
+	assert_int_not_equal(
+		cni_tenant__resolve(&c, "K8S_POD_NAMESPACE=Bad_NS", t, sizeof(t), &err), 0);
+	assert_int_equal(err.code, CNI_ERR_INVALID_ENV);
 	cni_conf__free(&c);
 
 	assert_int_equal(parse(&c, "{\"cniVersion\":\"1.1.0\"}", &err), 0);
 	assert_int_equal(cni_tenant__resolve(&c, "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns", t,
 					     sizeof(t), &err),
 			 0);
-	assert_string_equal(t, "ns");
+	assert_string_equal(t, "ns"); /* env alone: the pod's namespace */
 	assert_int_not_equal(cni_tenant__resolve(&c, "K8S_POD_NAME=x", t, sizeof(t), &err), 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	assert_non_null(strstr(err.details, "\"tenant\""));

@@ -611,11 +611,67 @@ static void test_empty_and_errors(void **state)
 	assert_int_equal(compile__tenant("me", NF_MAX_TENANTS, 0, &p, 1, test_id_fn, NULL, &c),
 			 -EINVAL);
 
+	/* a name without an id is no error: it selects (or excludes) no address */
 	r = mkrule(p, I);
 	tenants(r, false, "nosuchtenant", NULL);
-	c = (struct nf_compiled *)1;
-	assert_int_equal(compile__tenant("me", 5, 0, &p, 1, test_id_fn, NULL, &c), -ENOSPC);
-	assert_null(c);
+	r = mkrule(p, E);
+	tenants(r, true, "nosuchtenant", NULL);
+	c = compile_ok(&p, 1);
+	assert_int_equal(c->n_rules, 2);
+	/* In [nosuchtenant]: nothing; NotIn [nosuchtenant]: only the default identity entry */
+	assert_int_equal(c->n_trie, 1);
+	assert_int_equal(c->trie[0].key.kind, NF_PEER_IDENT);
+	assert_int_equal(c->trie[0].key.prefixlen, NF_PEER_KEY_FIXED_BITS);
+	expect(c, &p, 1, I, "10.9.9.9", tid("a"), TCP, 80, NULL, 0);
+	expect(c, &p, 1, I, "10.9.9.9", ID_UNKNOWN, TCP, 80, NULL, 0);
+	expect(c, &p, 1, E, "10.9.9.9", tid("a"), TCP, 80, "p", 0);
+	expect(c, &p, 1, E, "10.9.9.9", ID_UNKNOWN, TCP, 80, "p", 0);
+	expect(c, &p, 1, E, "10.9.9.9", 0, TCP, 80, NULL, 0);
+	compile__free(c);
+}
+
+/*
+ * One policy naming 5,000 namespaces, 3 of which have ids: 3 identity
+ * entries, and the id function (which never allocates) asked about each name.
+ */
+static unsigned int n_id_asks;
+
+static uint32_t counting_id_fn(const char *name, void *ctx)
+{
+	n_id_asks++;
+	return test_id_fn(name, ctx);
+}
+
+static void test_many_names_no_ids(void **state)
+{
+	enum { N = 5000 };
+	struct nf_policy *p = mkpol("p", true, false);
+	struct nf_compiled *c = NULL;
+	struct nf_peer *pe;
+	struct nf_rule *r;
+	size_t i;
+
+	r = mkrule(p, I);
+	pe = tenants(r, false, NULL);
+	pe->names = zalloc(N * sizeof(char *));
+	for (i = 0; i < N; i++) {
+		pe->names[i] = zalloc(16);
+		snprintf(pe->names[i], 16, "ns%zu", i);
+	}
+	pe->names[10] = "a";
+	pe->names[2000] = "c";
+	pe->names[4999] = "t5";
+	pe->n_names = N;
+	port(r, TCP, 80, 80);
+	n_id_asks = 0;
+	assert_int_equal(compile__tenant("me", 5, 3, &p, 1, counting_id_fn, NULL, &c), 0);
+	assert_int_equal(n_id_asks, N);
+	assert_int_equal(c->n_trie, 3);
+	expect(c, &p, 1, I, "10.9.9.9", tid("a"), TCP, 80, "p", 0);
+	expect(c, &p, 1, I, "10.9.9.9", tid("c"), TCP, 80, "p", 0);
+	expect(c, &p, 1, I, "10.9.9.9", tid("t5"), TCP, 80, "p", 0);
+	expect(c, &p, 1, I, "10.9.9.9", tid("b"), TCP, 80, NULL, 0);
+	compile__free(c);
 }
 
 static void test_class_ids(void **state)
@@ -1430,6 +1486,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_v6_cidr_inside_v4_mapped, teardown),
 		cmocka_unit_test_teardown(test_tenant_peers, teardown),
 		cmocka_unit_test_teardown(test_empty_and_errors, teardown),
+		cmocka_unit_test_teardown(test_many_names_no_ids, teardown),
 		cmocka_unit_test_teardown(test_class_ids, teardown),
 		cmocka_unit_test_teardown(test_range_to_prefixes, teardown),
 		cmocka_unit_test_teardown(test_differential, teardown),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "apply.h"
 #include "cmd.h"
 #include "datapath.h"
 #include "log.h"
@@ -101,9 +102,8 @@ int cmd_attach(int argc, char **argv)
 		dp__close(dp);
 		return NF_EXIT_FAIL;
 	}
-	tid = dp__tenant_id(dp, tenant, true);
-	if (!tid) {
-		pr_err("no free tenant id (at most %d tenants)", NF_MAX_TENANTS - 1);
+	err = apply__tenant_id(dp, tenant, &tid);	/* says what failed */
+	if (err) {
 		ret = NF_EXIT_FAIL;
 		goto out;
 	}

@@ -189,12 +189,10 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 	return 0;
 }
 
-/* Rule numbering doesn't depend on ids: unknown names get one that matches nothing. */
+/* As apply compiles: a name without an id selects no address. */
 static uint32_t check_id_cb(const char *name, void *ctx)
 {
-	uint32_t id = dp__tenant_id(ctx, name, false);
-
-	return id ? id : NF_ID_HOST - 1;
+	return dp__tenant_id(ctx, name, false);
 }
 
 int cmd_check(int argc, char **argv)

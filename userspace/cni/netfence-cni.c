@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "apply.h"
 #include "cni_conf.h"
 #include "datapath.h"
 #include "log.h"
@@ -242,11 +243,15 @@ static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struc
 		ret = dp_err(err, lock, "taking the node lock");
 		goto out;
 	}
-	ep.tenant_id = dp__tenant_id(dp, tenant, true);
-	if (!ep.tenant_id) {
+	ret = apply__tenant_id(dp, tenant, &ep.tenant_id);
+	if (ret == -EUSERS) {
 		ret = cni_err__set(err, NF_CNI_ERR_DATAPATH, "netfence datapath error",
 				   "cannot create tenant %s (at most %d tenants)", tenant,
 				   NF_MAX_TENANTS - 1);
+		goto out;
+	}
+	if (ret) {
+		dp_err(err, ret, "creating the tenant (recompiling the policies that name it)");
 		goto out;
 	}
 	snprintf(ep.netns, sizeof(ep.netns), "%s", env->netns);

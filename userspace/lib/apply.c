@@ -216,30 +216,369 @@ int apply__counts(uint64_t *ok, uint64_t *err)
 	return 0;
 }
 
+/* ---- string lists (the strings are not owned) ---- */
+
+struct strlist {
+	const char **v;
+	size_t n, cap;
+};
+
+static int strlist_add(struct strlist *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		const char **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = s;
+	return 0;
+}
+
+static bool strlist_has(const struct strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i], s))
+			return true;
+	return false;
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Append every tenant name the policies' namespace selectors name (In and
+ * NotIn alike), except `self`; then sort the whole list and drop repeats. */
+static int selector_names(struct nf_policy *const *pols, size_t n_pols, const char *self,
+			  struct strlist *out)
+{
+	size_t i, d, r, k, m, w;
+	int err;
+
+	for (i = 0; i < n_pols; i++)
+		for (d = 0; d < NF_DIR_MAX; d++)
+			for (r = 0; r < pols[i]->n_rules[d]; r++) {
+				const struct nf_rule *rule = &pols[i]->rules[d][r];
+
+				for (k = 0; k < rule->n_peers; k++) {
+					const struct nf_peer *pe = &rule->peers[k];
+
+					if (pe->kind != NF_PK_TENANTS)
+						continue;
+					for (m = 0; m < pe->n_names; m++) {
+						if (!pe->names[m] || !strcmp(pe->names[m], self))
+							continue;
+						err = strlist_add(out, pe->names[m]);
+						if (err)
+							return err;
+					}
+				}
+			}
+	if (!out->n)
+		return 0;
+	qsort(out->v, out->n, sizeof(*out->v), strp_cmp);
+	for (i = 1, w = 1; i < out->n; i++)
+		if (strcmp(out->v[i], out->v[w - 1]))
+			out->v[w++] = out->v[i];
+	out->n = w;
+	return 0;
+}
+
+/*
+ * The selector index. NF_REFS_DIR/<name>/<tenant> exists when the stored
+ * policies of <tenant> name <name> in a namespace selector. A name without
+ * a tenant id compiles to nothing (nf_tenant_id_fn in compile.h), so when
+ * <name> gets its id the index says which tenants to recompile, without
+ * reading every tenant's policies. It is derived from the store and may say
+ * more than the store (an extra recompile is harmless), never less: names
+ * are added before the store gains them and removed after it loses them.
+ * NF_REFS_COMPLETE marks an index built from the whole store; without it
+ * (state written by a build that kept no index) the first reader builds it.
+ *
+ * NF_REFS_DIR/.pending-<name>: <name> is getting its id and the tenants
+ * naming it may not be recompiled yet. Written before the id is created,
+ * removed once they are installed; whoever next gives <name> an address
+ * (attach, CNI ADD, a Tenant object) finishes that first (kill -9 safety).
+ * Tenant names are DNS-1123 labels: they never start with '.'.
+ */
+#define NF_REFS_DIR	 NF_RUN_DIR "/refs"
+#define NF_REFS_COMPLETE NF_REFS_DIR "/.complete"
+
+static int mkdir_ok(const char *path)
+{
+	return mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+static int touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int refs_dirs(void)
+{
+	int err = mkdir_ok(NF_RUN_DIR);
+
+	return err ? err : mkdir_ok(NF_REFS_DIR);
+}
+
+static int refs_link(const char *name, const char *tenant)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
+	err = mkdir_ok(path);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
+	return touch(path);
+}
+
+static void refs_unlink(const char *name, const char *tenant)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
+	rmdir(path);	/* when empty */
+}
+
+/* add: link the names in `now` not in `was`; else unlink those in `was` not
+ * in `now`. Both sorted and unique. */
+static int refs_update(const char *tenant, const struct strlist *was, const struct strlist *now,
+		       bool add)
+{
+	const struct strlist *from = add ? now : was, *other = add ? was : now;
+	size_t i, j = 0;
+	int err;
+
+	if (add && from->n) {
+		err = refs_dirs();
+		if (err)
+			return err;
+	}
+	for (i = 0; i < from->n; i++) {
+		while (j < other->n && strcmp(other->v[j], from->v[i]) < 0)
+			j++;
+		if (j < other->n && !strcmp(other->v[j], from->v[i]))
+			continue;
+		if (!add) {
+			refs_unlink(from->v[i], tenant);
+			continue;
+		}
+		err = refs_link(from->v[i], tenant);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int refs_rebuild(void)
+{
+	struct nf_docset *ds = policy__docset_new();
+	struct strlist names = {};
+	size_t i, j;
+	int err;
+
+	if (!ds)
+		return -ENOMEM;
+	err = store_load(ds, NULL, 0);
+	if (!err)
+		err = refs_dirs();
+	for (i = 0; !err && i < ds->n_policies; i++) {
+		struct nf_policy *p = ds->policies[i];
+
+		names.n = 0;
+		err = selector_names(&p, 1, p->tenant, &names);
+		for (j = 0; !err && j < names.n; j++)
+			err = refs_link(names.v[j], p->tenant);
+	}
+	if (!err)
+		err = touch(NF_REFS_COMPLETE);
+	free(names.v);
+	policy__docset_free(ds);
+	return err;
+}
+
+/* Append the tenants whose stored policies name `name` to out; the strings
+ * are malloc'd and also listed in `keep` (the caller frees them). */
+static int refs_of(const char *name, struct strlist *out, struct strlist *keep)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	if (access(NF_REFS_COMPLETE, F_OK)) {
+		err = refs_rebuild();
+		if (err) {
+			pr_err("cannot index the stored policies in %s: %s", NF_REFS_DIR,
+			       strerror(-err));
+			return err;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char *s;
+
+		if (de->d_name[0] == '.')
+			continue;
+		s = strdup(de->d_name);
+		if (!s || strlist_add(keep, s)) {
+			free(s);
+			err = -ENOMEM;
+			break;
+		}
+		err = strlist_add(out, s);
+		if (err)
+			break;
+	}
+	closedir(d);
+	return err;
+}
+
+static void pending_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/.pending-%s", NF_REFS_DIR, name);
+}
+
+static bool pending(const char *name)
+{
+	char path[PATH_MAX];
+
+	pending_path(path, sizeof(path), name);
+	return !access(path, F_OK);
+}
+
+static int pending_set(const char *name)
+{
+	char path[PATH_MAX];
+	int err = refs_dirs();
+
+	pending_path(path, sizeof(path), name);
+	return err ? err : touch(path);
+}
+
+static void pending_clear(const char *name)
+{
+	char path[PATH_MAX];
+
+	pending_path(path, sizeof(path), name);
+	unlink(path);
+}
+
+/* ---- plans: the tenants one operation compiles and installs ---- */
+
 struct tenant_plan {
 	const char *tenant;
 	uint32_t id;
 	struct nf_policy **pols;
 	size_t n_pols;
 	struct nf_compiled *compiled;
+	/* Its objects do not change: recompiled because a tenant its policies
+	 * name got an id. Never removes a policy. */
+	bool referrer;
 };
 
-static uint32_t id_cb(const char *name, void *ctx)
-{
-	return dp__tenant_id(ctx, name, true);
-}
+struct planset {
+	struct tenant_plan *v;
+	size_t n, cap;
+};
 
-static bool tenant_listed(struct tenant_plan *plans, size_t n, const char *tenant)
+static struct tenant_plan *plan_find(const struct planset *ps, const char *tenant)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(plans[i].tenant, tenant))
-			return true;
-	return false;
+	for (i = 0; i < ps->n; i++)
+		if (!strcmp(ps->v[i].tenant, tenant))
+			return &ps->v[i];
+	return NULL;
 }
 
-/* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new. */
+static int plan_add(struct planset *ps, const char *tenant, bool referrer)
+{
+	if (plan_find(ps, tenant))
+		return 0;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		struct tenant_plan *v = realloc(ps->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ps->v = v;
+		ps->cap = cap;
+	}
+	ps->v[ps->n++] = (struct tenant_plan){ .tenant = tenant, .referrer = referrer };
+	return 0;
+}
+
+/* The tenant's policies in the desired state: the input's, and the stored
+ * ones neither removed nor replaced by the input. */
+static int plan_fill(struct tenant_plan *p, struct objset *in, struct objset *stored)
+{
+	size_t j;
+
+	p->pols = calloc(stored->n + in->n + 1, sizeof(*p->pols));
+	if (!p->pols)
+		return -ENOMEM;
+	for (j = 0; j < in->n; j++)
+		if (in->v[j].kind == OBJ_POLICY && !strcmp(in->v[j].tenant, p->tenant))
+			p->pols[p->n_pols++] = in->v[j].pol;
+	for (j = 0; j < stored->n; j++) {
+		struct obj *s = &stored->v[j];
+
+		if (s->kind != OBJ_POLICY || s->removed || strcmp(s->tenant, p->tenant))
+			continue;
+		if (objset_find(in, s->tenant, OBJ_POLICY, s->name))
+			continue;	/* replaced */
+		p->pols[p->n_pols++] = s->pol;
+	}
+	return 0;
+}
+
+/* The names the tenant's stored policies select (was) and its planned ones (now). */
+static int plan_names(const struct tenant_plan *p, const struct objset *stored, struct strlist *was,
+		      struct strlist *now)
+{
+	size_t j;
+	int err = 0;
+
+	was->n = 0;
+	now->n = 0;
+	for (j = 0; !err && j < stored->n; j++)
+		if (stored->v[j].kind == OBJ_POLICY && !strcmp(stored->v[j].tenant, p->tenant))
+			err = selector_names(&stored->v[j].pol, 1, p->tenant, was);
+	/* selector_names sorts what it appended to: appending again and
+	 * resorting is fine, it drops repeats across policies too */
+	if (!err)
+		err = selector_names(p->pols, p->n_pols, p->tenant, now);
+	return err;
+}
+
+/* Selector names resolve to ids without allocating them (see nf_tenant_id_fn). */
+static uint32_t id_cb(const char *name, void *ctx)
+{
+	return dp__tenant_id(ctx, name, false);
+}
+
+/* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new.
+ * The tenant's id exists already (apply_locked gives every tenant with
+ * objects one, before anything is installed). */
 static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const struct obj *want)
 {
 	uint32_t id;
@@ -251,9 +590,9 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
 			dp__ipcache_del(dp, &stored->tobj->cidrs[i]);
 	if (!want || want->removed || !want->tobj)
 		return 0;
-	id = dp__tenant_id(dp, want->tenant, true);
+	id = dp__tenant_id(dp, want->tenant, false);
 	if (!id)
-		return -ENOSPC;
+		return -ENOENT;
 	for (i = 0; i < want->tobj->n_cidrs; i++) {
 		err = dp__ipcache_set(dp, &want->tobj->cidrs[i], id);
 		if (err)
@@ -263,49 +602,45 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
 }
 
 /*
- * The core: desired = stored, with `input` objects added or replaced, and
- * (prune) stored objects absent from input removed, or (del_tenant) the
- * named objects removed.
+ * The core, node lock held: desired = stored, with `input` objects added or
+ * replaced, and (prune) stored objects absent from input removed, or
+ * (del_tenant) the named objects removed. `ensure`: a tenant that is about to
+ * get an endpoint and so needs an id.
+ *
+ * Tenant ids go only to tenants with objects or endpoints; a tenant that
+ * gets its id here makes every stored tenant whose policies name it a plan
+ * too (a referrer), compiled and installed in the same operation, before any
+ * address carries the new id: a NotIn selector compiled while the name had
+ * no id would otherwise let that address in.
  */
-static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
-			const char *del_policy, struct nf_apply_result *res)
+static int apply_locked(struct nf_dp *dp, struct nf_docset *input, bool prune,
+			const char *del_tenant, const char *del_policy, const char *ensure,
+			struct nf_apply_result *res)
 {
-	struct nf_docset *stored_ds = policy__docset_new();
+	struct nf_docset *stored_ds = policy__docset_new(), *extra_ds = NULL;
+	struct strlist only = {}, want = {}, created = {}, fresh = {}, need = {}, keep = {};
+	struct strlist refs = {}, was = {}, now = {};
 	struct objset stored = {}, in = {};
-	struct tenant_plan *plans = NULL;
-	size_t n_plans = 0, i, j;
-	struct nf_dp *dp = NULL;
-	int lock = -1, err;
+	struct planset plans = {};
+	size_t n_changed = 0, n_referrers = 0, i, j;
+	bool installing = false;
+	int err = 0;
 
 	if (!stored_ds)
 		return -ENOMEM;
-	err = dp__open(&dp, true);
-	if (err)
-		goto out;
-	lock = dp__lock();
-	if (lock < 0) {
-		err = lock;
-		goto out;
-	}
 	if (prune) {
 		err = store_load(stored_ds, NULL, 0);
 	} else {
-		const char **only = calloc((input ? input->n_policies + input->n_tenants : 0) + 1,
-					   sizeof(*only));
-		size_t n_only = 0;
-
-		if (!only) {
-			err = -ENOMEM;
-			goto out;
-		}
 		if (del_tenant)
-			only[n_only++] = del_tenant;
-		for (i = 0; input && i < input->n_policies; i++)
-			only[n_only++] = input->policies[i]->tenant;
-		for (i = 0; input && i < input->n_tenants; i++)
-			only[n_only++] = input->tenants[i]->name;
-		err = store_load(stored_ds, only, n_only);
-		free(only);
+			err = strlist_add(&only, del_tenant);
+		if (!err && ensure)
+			err = strlist_add(&only, ensure);
+		for (i = 0; !err && input && i < input->n_policies; i++)
+			err = strlist_add(&only, input->policies[i]->tenant);
+		for (i = 0; !err && input && i < input->n_tenants; i++)
+			err = strlist_add(&only, input->tenants[i]->name);
+		if (!err && only.n)
+			err = store_load(stored_ds, only.v, only.n);
 	}
 	if (err)
 		goto out;
@@ -315,21 +650,16 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 	if (err)
 		goto out;
 
-	plans = calloc(stored.n + in.n + 1, sizeof(*plans));
-	if (!plans) {
-		err = -ENOMEM;
-		goto out;
-	}
 	/* Which tenants change: a new or different object, or a removed one. */
-	for (i = 0; i < in.n; i++) {
+	for (i = 0; !err && i < in.n; i++) {
 		struct obj *s = objset_find(&stored, in.v[i].tenant, in.v[i].kind, in.v[i].name);
 
 		if (s && !strcmp(s->json, in.v[i].json))
 			continue;
-		if (in.v[i].kind == OBJ_POLICY && !tenant_listed(plans, n_plans, in.v[i].tenant))
-			plans[n_plans++].tenant = in.v[i].tenant;
+		if (in.v[i].kind == OBJ_POLICY)
+			err = plan_add(&plans, in.v[i].tenant, false);
 	}
-	for (i = 0; i < stored.n; i++) {
+	for (i = 0; !err && i < stored.n; i++) {
 		struct obj *s = &stored.v[i];
 
 		if (del_tenant)
@@ -337,9 +667,11 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 				     (!del_policy || (s->kind == OBJ_POLICY && !strcmp(s->name, del_policy)));
 		else if (prune)
 			s->removed = !objset_find(&in, s->tenant, s->kind, s->name);
-		if (s->removed && s->kind == OBJ_POLICY && !tenant_listed(plans, n_plans, s->tenant))
-			plans[n_plans++].tenant = s->tenant;
+		if (s->removed && s->kind == OBJ_POLICY)
+			err = plan_add(&plans, s->tenant, false);
 	}
+	if (err)
+		goto out;
 	if (del_tenant) {
 		bool any = false;
 
@@ -350,38 +682,82 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 			goto out;
 		}
 	}
+	n_changed = plans.n;
+	for (i = 0; !err && i < plans.n; i++)
+		err = plan_fill(&plans.v[i], &in, &stored);
+	if (err)
+		goto out;
 
-	/* Compile every touched tenant before the kernel sees anything. */
-	for (i = 0; i < n_plans; i++) {
-		struct tenant_plan *p = &plans[i];
+	/* Ids: every tenant that will hold objects, and `ensure`. */
+	for (i = 0; !err && i < plans.n; i++)
+		if (plans.v[i].n_pols && !strlist_has(&want, plans.v[i].tenant))
+			err = strlist_add(&want, plans.v[i].tenant);
+	for (i = 0; !err && i < in.n; i++)
+		if (in.v[i].kind == OBJ_TENANT && !strlist_has(&want, in.v[i].tenant))
+			err = strlist_add(&want, in.v[i].tenant);
+	if (!err && ensure && !strlist_has(&want, ensure))
+		err = strlist_add(&want, ensure);
+	for (i = 0; !err && i < want.n; i++) {
+		const char *w = want.v[i];
+		uint32_t id = dp__tenant_id(dp, w, false);
+
+		if (id && !pending(w))
+			continue;
+		err = pending_set(w);
+		if (err) {
+			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
+			break;
+		}
+		if (!id) {
+			id = dp__tenant_id(dp, w, true);
+			if (!id) {
+				pending_clear(w);
+				pr_err("no free tenant id for %s (at most %d tenants)", w,
+				       NF_MAX_TENANTS - 1);
+				err = -EUSERS;
+				break;
+			}
+			err = strlist_add(&fresh, w);
+		}
+		if (!err)
+			err = strlist_add(&created, w);
+	}
+	/* The tenants that name a tenant that got its id here. */
+	for (i = 0; !err && i < created.n; i++) {
+		refs.n = 0;
+		err = refs_of(created.v[i], &refs, &keep);
+		/* ... and its own stored policies, should they exist without an id */
+		if (!err && ensure && !strcmp(created.v[i], ensure))
+			err = strlist_add(&refs, ensure);
+		for (j = 0; !err && j < refs.n; j++) {
+			if (plan_find(&plans, refs.v[j]))
+				continue;
+			err = plan_add(&plans, refs.v[j], true);
+			if (!err && !prune && !strlist_has(&only, refs.v[j]))
+				err = strlist_add(&need, refs.v[j]);
+		}
+	}
+	if (!err && need.n) {
+		extra_ds = policy__docset_new();
+		err = extra_ds ? store_load(extra_ds, need.v, need.n) : -ENOMEM;
+		if (!err)
+			err = objset_from_docset(&stored, extra_ds, false);
+	}
+	for (i = n_changed; !err && i < plans.n; i++)
+		err = plan_fill(&plans.v[i], &in, &stored);
+	if (err)
+		goto out;
+
+	/* Compile every plan before the kernel sees anything. */
+	for (i = 0; i < plans.n; i++) {
+		struct tenant_plan *p = &plans.v[i];
 		struct nf_tenant_info ti;
 
-		p->pols = calloc(stored.n + in.n + 1, sizeof(*p->pols));
-		if (!p->pols) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (j = 0; j < in.n; j++)
-			if (in.v[j].kind == OBJ_POLICY && !strcmp(in.v[j].tenant, p->tenant))
-				p->pols[p->n_pols++] = in.v[j].pol;
-		for (j = 0; j < stored.n; j++) {
-			struct obj *s = &stored.v[j];
-
-			if (s->kind != OBJ_POLICY || s->removed || strcmp(s->tenant, p->tenant))
-				continue;
-			if (objset_find(&in, s->tenant, OBJ_POLICY, s->name))
-				continue;	/* replaced */
-			p->pols[p->n_pols++] = s->pol;
-		}
-		p->id = dp__tenant_id(dp, p->tenant, true);
-		if (!p->id) {
-			pr_err("no free tenant id for %s (at most %d tenants)", p->tenant,
-			       NF_MAX_TENANTS - 1);
-			err = -ENOSPC;
-			goto out;
-		}
-		if (!p->n_pols)
-			continue;
+		p->id = dp__tenant_id(dp, p->tenant, false);
+		if (!p->id || !p->n_pols)
+			continue;	/* nothing installed: no id; removal: below */
+		if (p->referrer)
+			n_referrers++;
 		dp__tenant_info(dp, p->id, &ti);
 		err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, dp,
 				      &p->compiled);
@@ -393,8 +769,39 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 			goto out;
 		}
 	}
+	/* The index learns new names before the store holds them. */
+	for (i = 0; i < n_changed; i++) {
+		err = plan_names(&plans.v[i], &stored, &was, &now);
+		if (!err)
+			err = refs_update(plans.v[i].tenant, &was, &now, true);
+		if (err) {
+			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
+			goto out;
+		}
+	}
+	if (n_referrers)
+		pr_info("recompiling %zu tenant%s whose policies name %s", n_referrers,
+			n_referrers == 1 ? "" : "s", created.n == 1 ? created.v[0] : "new tenants");
 
-	/* Identities first (Tenant CIDRs), then each tenant's atomic swap. */
+	/*
+	 * Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
+	 * naming a tenant that just got its id knows that id before an address
+	 * carries it.
+	 */
+	installing = true;
+	for (i = 0; i < plans.n; i++) {
+		struct tenant_plan *p = &plans.v[i];
+
+		if (p->compiled)
+			err = dp__install_policy(dp, p->compiled);
+		else if (!p->referrer && p->id)
+			err = dp__remove_policy(dp, p->id);
+		if (err) {
+			pr_err("tenant %s: install failed: %s (its previous policy stays in force)",
+			       p->tenant, strerror(-err));
+			goto out;
+		}
+	}
 	for (i = 0; i < in.n; i++) {
 		struct obj *s;
 
@@ -410,16 +817,6 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 	for (i = 0; i < stored.n; i++)
 		if (stored.v[i].kind == OBJ_TENANT && stored.v[i].removed)
 			apply_tenant_cidrs(dp, &stored.v[i], NULL);
-	for (i = 0; i < n_plans; i++) {
-		struct tenant_plan *p = &plans[i];
-
-		err = p->compiled ? dp__install_policy(dp, p->compiled) : dp__remove_policy(dp, p->id);
-		if (err) {
-			pr_err("tenant %s: install failed: %s (its previous policy stays in force)",
-			       p->tenant, strerror(-err));
-			goto out;
-		}
-	}
 
 	/* The store follows the kernel. */
 	for (i = 0; i < in.n; i++) {
@@ -442,29 +839,82 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 		snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, stored.v[i].tenant);
 		rmdir(path);	/* when empty */
 	}
+	/* ... and the index forgets names after the store has. */
+	for (i = 0; i < n_changed; i++)
+		if (!plan_names(&plans.v[i], &stored, &was, &now))
+			refs_update(plans.v[i].tenant, &was, &now, false);
+	for (i = 0; i < created.n; i++)
+		pending_clear(created.v[i]);
 	if (res) {
 		res->n_policies = input ? input->n_policies : 0;
 		res->n_tenant_objs = input ? input->n_tenants : 0;
-		res->n_tenants_changed = n_plans;
+		res->n_tenants_changed = n_changed;
 	}
 	err = 0;
 out:
-	if (plans) {
-		for (i = 0; i < n_plans; i++) {
-			free(plans[i].pols);
-			compile__free(plans[i].compiled);
+	/* Nothing installed: the ids created here were never used; give them back. */
+	if (err && !installing) {
+		for (i = 0; i < fresh.n; i++) {
+			dp__tenant_forget(dp, dp__tenant_id(dp, fresh.v[i], false));
+			pending_clear(fresh.v[i]);
 		}
-		free(plans);
 	}
+	for (i = 0; i < plans.n; i++) {
+		free(plans.v[i].pols);
+		compile__free(plans.v[i].compiled);
+	}
+	free(plans.v);
+	for (i = 0; i < keep.n; i++)
+		free((char *)keep.v[i]);
+	free(keep.v);
+	free(only.v);
+	free(want.v);
+	free(created.v);
+	free(fresh.v);
+	free(need.v);
+	free(refs.v);
+	free(was.v);
+	free(now.v);
 	free(stored.v);
 	free(in.v);
 	policy__docset_free(stored_ds);
-	if (lock >= 0) {
-		count_apply(!err || err == -ENOENT);
-		dp__unlock(lock);
+	policy__docset_free(extra_ds);
+	return err;
+}
+
+static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
+			const char *del_policy, struct nf_apply_result *res)
+{
+	struct nf_dp *dp = NULL;
+	int lock, err;
+
+	err = dp__open(&dp, true);
+	if (err)
+		return err;
+	lock = dp__lock();
+	if (lock < 0) {
+		dp__close(dp);
+		return lock;
 	}
+	err = apply_locked(dp, input, prune, del_tenant, del_policy, NULL, res);
+	count_apply(!err || err == -ENOENT);
+	dp__unlock(lock);
 	dp__close(dp);
 	return err;
+}
+
+int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
+{
+	int err;
+
+	*id = dp__tenant_id(dp, tenant, false);
+	if (*id && !pending(tenant))
+		return 0;
+	err = apply_locked(dp, NULL, false, NULL, NULL, tenant, NULL);
+	if (err)
+		return err;
+	*id = dp__tenant_id(dp, tenant, false);
+	return *id ? 0 : -EUSERS;
 }
 
 int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply_result *res)

@@ -33,6 +33,20 @@ struct nf_docset;
 /* The tenant's stored objects (empty docset when none). */
 int apply__stored_policies(const char *tenant, struct nf_docset **out);
 
+struct nf_dp;
+/*
+ * The id of `tenant`, which is about to get an endpoint (attach, CNI ADD);
+ * node lock held. Selector names do not allocate ids, so a tenant may have
+ * none yet while other tenants' policies name it (compiled to "no
+ * addresses"): when it gets its id here, every stored tenant whose policies
+ * name it is recompiled and installed (each atomically) before this returns,
+ * so the endpoint's addresses meet rules that know the id.
+ * 0 and *id; -EUSERS: no free id (at most NF_MAX_TENANTS - 1 tenants);
+ * -ENOSPC: a recompiled policy does not fit the maps; other -errno. Errors
+ * are logged; nothing changed unless a recompiled tenant was installed.
+ */
+int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id);
+
 /* Applies so far on this node: ok and error (netfence_policy_applies_total). */
 int apply__counts(uint64_t *ok, uint64_t *err);
 

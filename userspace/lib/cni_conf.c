@@ -230,23 +230,36 @@ int cni_tenant__resolve(const struct cni_conf *c, const char *cni_args, char *bu
 	char ns[256];
 	int ret;
 
-	if (c->tenant[0]) {
-		snprintf(buf, len, "%s", c->tenant);
-		return 0;
-	}
+	/*
+	 * The runtime's K8S_POD_NAMESPACE wins: whoever can write a network
+	 * config (a NetworkAttachmentDefinition) must not be able to put a pod
+	 * into another namespace's tenant. The config's "tenant" is for
+	 * runtimes that pass no namespace (podman, plain CNI).
+	 */
 	ret = cni_args__get(cni_args, "K8S_POD_NAMESPACE", ns, sizeof(ns));
 	if (ret == -ENAMETOOLONG || (ret == 0 && ns[0] && !is_dns1123_label(ns)))
 		return cni_err__set(
 			err, CNI_ERR_INVALID_ENV, "invalid tenant",
 			"K8S_POD_NAMESPACE in CNI_ARGS (\"%.100s\") is not a DNS-1123 label",
 			ret == 0 ? ns : "...");
-	if (ret || !ns[0])
-		return cni_err__set(
-			err, CNI_ERR_INVALID_CONFIG, "no tenant",
-			"set \"tenant\" in the network config or pass K8S_POD_NAMESPACE "
-			"in CNI_ARGS");
-	snprintf(buf, len, "%s", ns);
-	return 0;
+	if (ret == 0 && ns[0]) {
+		if (c->tenant[0] && strcmp(c->tenant, ns))
+			return cni_err__set(
+				err, CNI_ERR_INVALID_CONFIG, "invalid network config",
+				"the config's \"tenant\" \"%s\" is not the pod's namespace \"%s\" "
+				"(K8S_POD_NAMESPACE): a network config cannot move a pod into "
+				"another tenant",
+				c->tenant, ns);
+		snprintf(buf, len, "%s", ns);
+		return 0;
+	}
+	if (c->tenant[0]) {
+		snprintf(buf, len, "%s", c->tenant);
+		return 0;
+	}
+	return cni_err__set(err, CNI_ERR_INVALID_CONFIG, "no tenant",
+			    "set \"tenant\" in the network config or pass K8S_POD_NAMESPACE "
+			    "in CNI_ARGS");
 }
 
 int cni_check_containerid(const char *cid, struct cni_err *err)

@@ -83,9 +83,11 @@ void cni_conf__free(struct cni_conf *c);
 int cni_args__get(const char *args, const char *key, char *buf, size_t len);
 
 /*
- * The tenant: the config's "tenant", else K8S_POD_NAMESPACE from CNI_ARGS.
- * Code 7 when neither is set (or the config's is not a DNS-1123 label),
- * code 4 when the CNI_ARGS one is not.
+ * The tenant (SPEC §6): K8S_POD_NAMESPACE from CNI_ARGS when the runtime
+ * sets it, else the config's "tenant". Code 7 when neither is set, or when
+ * both are and differ (a network config naming another tenant than the
+ * pod's namespace); code 4 when the CNI_ARGS one is not a DNS-1123 label.
+ * (An invalid config "tenant" is already code 7 from cni_conf__parse.)
  */
 int cni_tenant__resolve(const struct cni_conf *c, const char *cni_args, char *buf, size_t len,
 			struct cni_err *err);

@@ -627,11 +627,8 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 		if (cls == cls_def)
 			continue;	/* the default entry already says it */
 		id = id_fn(occ[i].name, id_ctx);
-		if (!id) {
-			pr_err("no tenant id for \"%s\"", occ[i].name);
-			err = -ENOSPC;
-			goto out;
-		}
+		if (!id)
+			continue;	/* no id: no address can carry it (see nf_tenant_id_fn) */
 		if (id == NF_ID_HOST)
 			continue;	/* the node is never a tenant peer */
 		be = htonl(id);

@@ -48,8 +48,13 @@ struct nf_compiled {
 };
 
 /*
- * Resolve a tenant name to its id (allocating one if needed). Returns 0 on
- * failure (e.g. no free ids), which makes compile fail with -ENOSPC.
+ * Resolve a tenant name that a selector names to its id, or 0 when the
+ * tenant has none. A name without an id gets no entry: no address belongs
+ * to it (the ipcache maps addresses to ids), so in an In list it selects
+ * nothing and in a NotIn list it excludes nothing. Selector names must not
+ * allocate ids (SPEC §10.2: one policy naming 5,000 namespaces would use up
+ * the 4,095 ids); when such a tenant gets its id later, the tenants whose
+ * policies name it are recompiled (apply__tenant_id in apply.h).
  */
 typedef uint32_t (*nf_tenant_id_fn)(const char *name, void *ctx);
 

@@ -68,7 +68,7 @@ static const struct map_desc prog_descs[] = {
 	PROG(tc_ingress),  PROG(tc_egress),   PROG(cg_ingress),	 PROG(cg_egress),
 	PROG(cg_connect4), PROG(cg_connect6), PROG(cg_sendmsg4), PROG(cg_sendmsg6),
 	PROG(tc_peer_ingress), PROG(tc_peer_egress), PROG(nf_gc_start),
-	PROG(tc_guard_ingress), PROG(tc_guard_egress),
+	PROG(tc_guard_ingress), PROG(tc_guard_egress), PROG(cg_sock_create),
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -608,6 +608,15 @@ uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create)
 	memset(dp->tenants[free_id].n_rules, 0, sizeof(dp->tenants[free_id].n_rules));
 	snprintf(dp->tenants[free_id].name, NF_TENANT_NAME_LEN, "%s", name);
 	return free_id;
+}
+
+void dp__tenant_forget(struct nf_dp *dp, uint32_t id)
+{
+	if (!id || id >= NF_MAX_TENANTS)
+		return;
+	/* the epoch stays, as for any free slot (see dp__tenant_id) */
+	memset(dp->tenants[id].n_rules, 0, sizeof(dp->tenants[id].n_rules));
+	memset(dp->tenants[id].name, 0, sizeof(dp->tenants[id].name));
 }
 
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len)
@@ -1843,6 +1852,8 @@ out:
 	free(del_tenant);
 }
 
+static void cg_detach_progs(struct nf_dp *dp, const char *dir);
+
 static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 {
 	struct nf_cidr *addrs = NULL;
@@ -1853,17 +1864,7 @@ static int detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	if (!ep_record_read(r->ep_id, &full, &addrs, &n))
 		r = &full;
 	if (r->is_cgroup) {
-		int fd = open(r->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd >= 0) {
-			bpf_prog_detach2(dp->progs.cg_ingress, fd, BPF_CGROUP_INET_INGRESS);
-			bpf_prog_detach2(dp->progs.cg_egress, fd, BPF_CGROUP_INET_EGRESS);
-			bpf_prog_detach2(dp->progs.cg_connect4, fd, BPF_CGROUP_INET4_CONNECT);
-			bpf_prog_detach2(dp->progs.cg_connect6, fd, BPF_CGROUP_INET6_CONNECT);
-			bpf_prog_detach2(dp->progs.cg_sendmsg4, fd, BPF_CGROUP_UDP4_SENDMSG);
-			bpf_prog_detach2(dp->progs.cg_sendmsg6, fd, BPF_CGROUP_UDP6_SENDMSG);
-			close(fd);
-		}
+		cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
 	} else {
 		/* The netns may be gone (CNI DEL after teardown): then so are the filters. */
 		tc_detach_record(dp, r);
@@ -1986,6 +1987,7 @@ static const struct cg_hook cg_hooks[] = {
 	{ offsetof(struct nf_progs, cg_connect6), BPF_CGROUP_INET6_CONNECT },
 	{ offsetof(struct nf_progs, cg_sendmsg4), BPF_CGROUP_UDP4_SENDMSG },
 	{ offsetof(struct nf_progs, cg_sendmsg6), BPF_CGROUP_UDP6_SENDMSG },
+	{ offsetof(struct nf_progs, cg_sock_create), BPF_CGROUP_INET_SOCK_CREATE },
 };
 
 /* Is prog attached to the cgroup (directly)? */
@@ -2304,6 +2306,7 @@ int dp__reset(void)
 	rm_rf(NF_EP_DIR);
 	rm_rf(NF_TENANT_DIR);
 	rm_rf(NF_RUN_DIR "/objects");
+	rm_rf(NF_RUN_DIR "/refs");
 	rm_rf(NF_RUN_DIR "/cni");
 	unlink(NF_RUN_DIR "/applies");
 	return 0;

@@ -33,6 +33,7 @@ struct nf_progs {
 	int tc_guard_ingress, tc_guard_egress;	/* on a macvlan endpoint's parent */
 	int cg_ingress, cg_egress;
 	int cg_connect4, cg_connect6, cg_sendmsg4, cg_sendmsg6;
+	int cg_sock_create;	/* refuses raw IP sockets in fenced cgroups */
 };
 
 struct nf_dp {
@@ -74,6 +75,9 @@ int dp__cgroup2_root(char *buf, size_t len);
 /* ---- tenants ---- */
 /* Find a tenant id by name; create it (lowest free id) if create. 0 = none. */
 uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create);
+/* Free an id nothing refers to (no policy entry, endpoint or address names
+ * it): one just created by an operation that then failed. */
+void dp__tenant_forget(struct nf_dp *dp, uint32_t id);
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
 int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
 
