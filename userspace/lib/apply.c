@@ -460,6 +460,7 @@ out:
 	free(in.v);
 	policy__docset_free(stored_ds);
 	if (lock >= 0) {
+		dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
 		count_apply(!err || err == -ENOENT);
 		dp__unlock(lock);
 	}
