@@ -1992,5 +1992,6 @@ int dp__reset(void)
 	rm_rf(NF_RUN_DIR "/objects");
 	rm_rf(NF_RUN_DIR "/cni");
 	unlink(NF_RUN_DIR "/applies");
+	unlink(NF_RUN_DIR "/host_addrs");
 	return 0;
 }

@@ -114,6 +114,10 @@ struct nf_iface_ep {
 	uint32_t flags;		/* NF_EPF_*: NF_EPF_DENY_ALL quarantines an unattached interface */
 };
 
+/* Owner of the endpoints `serve` creates for unattached interfaces it finds in
+ * a fenced workload's network namespace (flags NF_EPF_DENY_ALL, SPEC §3.11). */
+#define NF_OWNER_UNFENCED "netfence-serve:unfenced"
+
 /* Register the endpoint (maps first, so it is fenced from the first packet)
  * and attach tc ingress+egress inside its netns. If n_addrs == 0, the
  * interface's current addresses are used. Idempotent for the same iface. */

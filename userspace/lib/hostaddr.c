@@ -236,7 +236,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	struct nf_ipcache_val v;
 	bool changed = false, file_stale = false;
 	char buf[INET6_ADDRSTRLEN];
-	size_t i;
+	size_t i, n_add = 0, n_del = 0;
 	int err;
 
 	err = dump_addrs(&cur);
@@ -266,6 +266,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 		}
 		changed = true;
 		fmt_addr(known.a[i], buf, sizeof(buf));
+		n_del++;
 		pr_debug("node address %s removed: no longer trusted", buf);
 	}
 	/* On the node: trusted, where no other identity holds the address. */
@@ -290,14 +291,19 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 			goto out;
 		changed = true;
 		fmt_addr(cur.a[i], buf, sizeof(buf));
+		n_add++;
 		pr_debug("node address %s added: trusted as this node", buf);
 	}
 	if (now.n != known.n)
 		file_stale = true;
 	for (i = 0; !file_stale && i < now.n; i++)
 		file_stale = !set_has(&known, now.a[i]);
-	if (changed)
+	if (changed) {
 		dp__ipcache_changed(dp);
+		if (nf_log_is_daemon())
+			pr_info("node addresses: %zu added, %zu removed, %zu trusted", n_add, n_del,
+				now.n);
+	}
 	if (file_stale && dp->pinned) {
 		err = write_known(&now);
 		if (err)
