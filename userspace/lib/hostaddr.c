@@ -23,6 +23,15 @@
  * The addresses come from one RTM_GETADDR dump, not getifaddrs(): glibc's
  * getifaddrs() dumps every link with its statistics too, which on a node with
  * a thousand pod veths is most of the cost, and every CNI ADD pays it.
+ *
+ * Cost: one ipcache lookup (an LPM walk, 2-6 us) per address would be ~5 ms
+ * per CNI ADD on a node with a thousand pods, because every pod's host-side
+ * veth has an IPv6 link-local address. So a link-local address that was
+ * already a node entry at the last sync is taken as still being one; only
+ * new ones and all other addresses are looked up. The one case this misses:
+ * an interface endpoint in the node's own namespace holds its link-local
+ * address under its own identity, and after its detach that address is
+ * trusted as the node again only once it changes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,13 +54,11 @@ struct addr_set {
 	size_t n, cap;
 };
 
+/* Append; set_sort() afterwards makes it a set (sorted, unique). Sorted sets,
+ * not a linear search: a node with a thousand pods has a thousand veths,
+ * each with an IPv6 link-local address. */
 static int set_add(struct addr_set *s, const __u8 *addr)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!memcmp(s->a[i], addr, 16))
-			return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 32;
 		void *p = realloc(s->a, cap * 16);
@@ -65,14 +72,27 @@ static int set_add(struct addr_set *s, const __u8 *addr)
 	return 0;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static void set_sort(struct addr_set *s)
+{
+	size_t i, j;
+
+	if (!s->n)
+		return;
+	qsort(s->a, s->n, 16, addr_cmp);
+	for (i = 1, j = 1; i < s->n; i++)
+		if (memcmp(s->a[i], s->a[j - 1], 16))
+			memcpy(s->a[j++], s->a[i], 16);
+	s->n = j;
+}
+
 static bool set_has(const struct addr_set *s, const __u8 *addr)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!memcmp(s->a[i], addr, 16))
-			return true;
-	return false;
+	return s->n && bsearch(addr, s->a, s->n, 16, addr_cmp);
 }
 
 static void v4_mapped(__u8 *out, const void *v4)
@@ -221,6 +241,11 @@ static int write_known(const struct addr_set *s)
 	return rename(tmp, NF_HOST_ADDRS) ? -errno : 0;
 }
 
+static bool is_link_local(const __u8 *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
 static void fmt_addr(const __u8 *a, char *buf, size_t len)
 {
 	if (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
@@ -244,6 +269,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 		pr_err("cannot list the node's addresses: %s", strerror(-err));
 		goto out;
 	}
+	set_sort(&cur);
 	err = read_known(&known);
 	if (err == -ENOENT) {
 		file_stale = true;
@@ -251,6 +277,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	}
 	if (err)
 		goto out;
+	set_sort(&known);
 
 	/* Gone from the node: no longer trusted (unless another identity holds it). */
 	for (i = 0; i < known.n; i++) {
@@ -271,6 +298,12 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	}
 	/* On the node: trusted, where no other identity holds the address. */
 	for (i = 0; i < cur.n; i++) {
+		if (is_link_local(cur.a[i]) && set_has(&known, cur.a[i])) {
+			err = set_add(&now, cur.a[i]); /* see the comment on top */
+			if (err)
+				goto out;
+			continue;
+		}
 		memcpy(k.addr, cur.a[i], 16);
 		if (!bpf_map_lookup_elem(dp->maps.ipcache, &k, &v)) {
 			if (v.id == NF_ID_HOST) {
