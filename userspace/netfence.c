@@ -21,7 +21,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "drop counters per tenant, direction, reason" },
 	{ "check", cmd_check, "verdict for a peer, and the policy and rule deciding it" },
 	{ "monitor", cmd_monitor, "live stream of drop events" },
-	{ "serve", cmd_serve, "Prometheus /metrics; watch a policy directory" },
+	{ "serve", cmd_serve, "Prometheus /metrics; watch a policy directory; follow node addresses; fence unattached interfaces" },
 	{ "reset", cmd_reset, "detach everything, remove all state" },
 };
 

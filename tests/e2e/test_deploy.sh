@@ -157,6 +157,21 @@ else:
         err("metrics Service does not select the DaemonSet's pods")
     elif not sm or sm["spec"]["selector"]["matchLabels"].items() - svc["metadata"]["labels"].items():
         err("ServiceMonitor does not select the metrics Service")
+    # /metrics on a pod-reachable address needs the token (SPEC §7), and the
+    # ServiceMonitor must send that Secret.
+    if main:
+        listen = cmd[cmd.index("--listen") + 1] if "--listen" in cmd[:-1] else "127.0.0.1:9471"
+        if not (listen.startswith("127.") or listen.startswith("[::1]")):
+            tf = cmd[cmd.index("--token-file") + 1] if "--token-file" in cmd[:-1] else None
+            tm = [m for m in main[0]["volumeMounts"]
+                  if tf and tf.startswith(m["mountPath"].rstrip("/") + "/")]
+            secret = vols[tm[0]["name"]].get("secret", {}).get("secretName") if tm else None
+            if not secret:
+                err("DaemonSet: /metrics on %s (reachable from pods) without --token-file "
+                    "from a mounted Secret" % listen)
+            elif sm and not all(e.get("authorization", {}).get("credentials", {}).get("name") == secret
+                                for e in sm["spec"]["endpoints"]):
+                err("ServiceMonitor does not send the token Secret %s" % secret)
 
 cm = find("ConfigMap", "netfence-policies")
 if cm is None:

@@ -82,6 +82,10 @@ static const char expected_full[] =
 	"# TYPE netfence_policy_applies_total counter\n"
 	"netfence_policy_applies_total{result=\"ok\"} 4\n"
 	"netfence_policy_applies_total{result=\"error\"} 1\n"
+	"# HELP netfence_unfenced_interfaces_total Interfaces found unattached in a fenced "
+	"workload's network namespace and fenced default-deny by this serve.\n"
+	"# TYPE netfence_unfenced_interfaces_total counter\n"
+	"netfence_unfenced_interfaces_total 2\n"
 	"# HELP netfence_build_info Build information; the value is always 1.\n"
 	"# TYPE netfence_build_info gauge\n"
 	"netfence_build_info{version=\"1.2.3\"} 1\n";
@@ -108,6 +112,9 @@ static const char expected_empty[] =
 	"# TYPE netfence_map_capacity gauge\n"
 	"# HELP netfence_policy_applies_total Policy applies on this node, by result.\n"
 	"# TYPE netfence_policy_applies_total counter\n"
+	"# HELP netfence_unfenced_interfaces_total Interfaces found unattached in a fenced "
+	"workload's network namespace and fenced default-deny by this serve.\n"
+	"# TYPE netfence_unfenced_interfaces_total counter\n"
 	"# HELP netfence_build_info Build information; the value is always 1.\n"
 	"# TYPE netfence_build_info gauge\n"
 	"netfence_build_info{version=\"v\\\"x\"} 1\n";
@@ -160,6 +167,8 @@ static void fill(struct nf_metrics *m)
 	m->maps[1].entries = 6;
 	m->maps[1].capacity = NF_MAX_STATS;
 	m->have_applies = true;
+	m->have_unfenced = true;
+	m->unfenced_ifaces = 2;
 	m->applies_ok = 4;
 	m->applies_err = 1;
 	metrics__sort(m);

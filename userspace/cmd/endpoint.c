@@ -120,6 +120,7 @@ int cmd_attach(int argc, char **argv)
 	if (err)
 		ret = NF_EXIT_FAIL;
 out:
+	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
 	dp__unlock(lock);
 	dp__close(dp);
 	return ret;
@@ -174,6 +175,7 @@ int cmd_detach(int argc, char **argv)
 	if (err == -ENOENT)
 		pr_err("no such endpoint: %s%s%s", cgroup ? cgroup : iface, *netns ? " in " : "",
 		       netns);
+	dp__sync_host_addrs(dp);
 	dp__unlock(lock);
 	dp__close(dp);
 	return err ? NF_EXIT_FAIL : NF_EXIT_OK;

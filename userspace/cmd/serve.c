@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * netfence serve [--listen ADDR:PORT] [--policy-dir DIR]
+ * netfence serve [--listen ADDR:PORT] [--policy-dir DIR] [--tls-cert F --tls-key F]
+ *                [--token-file F] [--max-connections N] [--max-client-connections N]
+ *                [--request-timeout S]
  *
  * Prometheus /metrics (SPEC §7), read from the kernel at scrape time, and,
  * with --policy-dir, `apply --prune DIR` at start and after every change of
@@ -9,17 +11,42 @@
  * update writes a new timestamped directory, points ..data_tmp at it and
  * renames ..data_tmp to ..data (IN_MOVED_TO "..data" in DIR).
  *
+ * Also, in the node's network namespace (the one serve runs in):
+ * - the node's addresses followed live (SPEC §3.8): every rtnetlink address
+ *   event re-syncs the ipcache's NF_ID_HOST entries (dp__sync_host_addrs);
+ * - interfaces that appear in a fenced workload's namespace without being
+ *   attached are fenced default-deny (SPEC §3.11, unfenced.c).
+ *
  * Threads: libmicrohttpd's internal polling thread answers scrapes (one at a
- * time); the main thread waits for signals (signalfd) and inotify events.
+ * time, non-blocking I/O for all connections); the guard thread enforces the
+ * request deadline; the main thread waits for signals (signalfd), inotify,
+ * netlink events and runs the unfenced-interface watcher.
+ *
+ * Connection hardening (no client can hold the slots):
+ * - per client address at most --max-client-connections (libmicrohttpd's
+ *   per-IP limit: the extra connection is closed at accept);
+ * - every connection must complete a request within --request-timeout of
+ *   its start or of its previous request, else the guard shuts its socket
+ *   down: a client that trickles a header a byte at a time (slowloris), a
+ *   stalled TLS handshake, a reader that never drains the response.
+ *   libmicrohttpd's own timeout only measures inactivity, which a trickle
+ *   resets;
+ * - over --max-connections, the connection that has waited longest for a
+ *   request is shut down to admit the new one, so a scrape gets in even while
+ *   clients from many addresses hold connections open.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +56,27 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <microhttpd.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include "apply.h"
 #include "cmd.h"
 #include "datapath.h"
 #include "log.h"
 #include "metrics.h"
+#include "unfenced.h"
 
 #define NF_SERVE_DEFAULT_LISTEN "127.0.0.1:9471"
-#define NF_SERVE_CONN_LIMIT	32
-#define NF_SERVE_PER_IP_LIMIT	16
-#define NF_SERVE_CONN_TIMEOUT	10 /* seconds */
+#define NF_SERVE_CONN_LIMIT	64 /* --max-connections */
+#define NF_SERVE_PER_IP_LIMIT	8  /* --max-client-connections */
+#define NF_SERVE_CONN_TIMEOUT	10 /* seconds, --request-timeout */
+/* libmicrohttpd's hard cap above ours: room for the connections the guard
+ * has shut down and libmicrohttpd has not reaped yet. */
+#define NF_SERVE_CONN_SLACK	16
+#define NF_GUARD_TICK_MS	100
+#define NF_FILE_MAX		(1 << 20) /* certificate, key */
+#define NF_TOKEN_MAX		4096
 #define NF_DEBOUNCE_MS		200
 #define NF_CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 
@@ -62,6 +99,9 @@ static struct {
 	typeof(&MHD_add_response_header) add_response_header;
 	typeof(&MHD_queue_response) queue_response;
 	typeof(&MHD_destroy_response) destroy_response;
+	typeof(&MHD_lookup_connection_value) lookup_connection_value;
+	typeof(&MHD_get_connection_info) get_connection_info;
+	typeof(&MHD_is_feature_supported) is_feature_supported;
 } mhd;
 
 static int mhd_open(void)
@@ -86,6 +126,9 @@ static int mhd_open(void)
 	NF_MHD_SYM(add_response_header);
 	NF_MHD_SYM(queue_response);
 	NF_MHD_SYM(destroy_response);
+	NF_MHD_SYM(lookup_connection_value);
+	NF_MHD_SYM(get_connection_info);
+	NF_MHD_SYM(is_feature_supported);
 #undef NF_MHD_SYM
 	return 0;
 }
@@ -94,6 +137,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: netfence serve [--listen ADDR:PORT] [--policy-dir DIR]\n"
+		"                      [--tls-cert FILE --tls-key FILE] [--token-file FILE]\n"
+		"                      [--max-connections N] [--max-client-connections N]\n"
+		"                      [--request-timeout SECONDS]\n"
 		"\n"
 		"Serve Prometheus metrics at http://ADDR:PORT/metrics (GET or HEAD; other paths\n"
 		"404, other methods 405). Default " NF_SERVE_DEFAULT_LISTEN " (loopback only).\n"
@@ -105,10 +151,31 @@ static void usage(FILE *f)
 		"                       changes (Kubernetes ConfigMap volumes supported); an\n"
 		"                       invalid change is logged and counted, the last good\n"
 		"                       policy stays in force\n"
+		"  --tls-cert FILE      serve HTTPS with this PEM certificate (chain) ...\n"
+		"  --tls-key FILE       ... and this PEM private key (unencrypted); both or neither\n"
+		"  --token-file FILE    require \"Authorization: Bearer TOKEN\" on every request\n"
+		"                       (else 401 with WWW-Authenticate: Bearer); TOKEN is the\n"
+		"                       file's content without its trailing newline, read once\n"
+		"                       at start\n"
+		"  --max-connections N  connections at once (default %d); beyond it the one\n"
+		"                       that has waited longest for a request is closed\n"
+		"  --max-client-connections N\n"
+		"                       connections at once from one client address (default %d)\n"
+		"  --request-timeout SECONDS\n"
+		"                       a connection must complete a request within this time of\n"
+		"                       opening or of its previous request, else it is closed\n"
+		"                       (default %d)\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this help\n"
 		"\n"
-		"SIGHUP re-applies DIR. Runs until SIGTERM or SIGINT; exit 0 on a clean stop.\n");
+		"While it runs, serve also follows the node's addresses (rtnetlink) in its network\n"
+		"namespace, trusted for ingress when NETFENCE_ALLOW_HOST_INGRESS is on, and fences\n"
+		"default-deny any interface that appears, unattached, in the network namespace of a\n"
+		"fenced workload (counted in netfence_unfenced_interfaces_total).\n"
+		"\n"
+		"Bad options or unreadable/invalid TLS or token files: exit 2.\n"
+		"SIGHUP re-applies DIR. Runs until SIGTERM or SIGINT; exit 0 on a clean stop.\n",
+		NF_SERVE_CONN_LIMIT, NF_SERVE_PER_IP_LIMIT, NF_SERVE_CONN_TIMEOUT);
 }
 
 /* "1.2.3.4:80", "[::1]:80", ":80". 0 or -EINVAL. */
@@ -164,6 +231,320 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
 	return 0;
 }
 
+/* ---- connection guard (see the comment on top) ---- */
+
+struct guard_conn {
+	struct guard_conn *next, **pprev;
+	int fd;			/* our dup of the socket: shutdown() never hits a reused fd */
+	struct timespec since;	/* opened, or last request */
+	bool shut;		/* shut down by the guard; libmicrohttpd reaps it */
+	struct timespec shut_at;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct guard_conn *head;
+	unsigned int n, max;
+	unsigned int timeout_s;
+	bool stop;
+	pthread_t thread;
+} guard = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static long ms_since(const struct timespec *t, const struct timespec *now)
+{
+	return (now->tv_sec - t->tv_sec) * 1000 + (now->tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* guard.mu held */
+static void guard_shut(struct guard_conn *g, const struct timespec *now, const char *why)
+{
+	if (g->shut)
+		return;
+	g->shut = true;
+	g->shut_at = *now;
+	if (g->fd >= 0)
+		shutdown(g->fd, SHUT_RDWR);
+	pr_debug("http: closing a connection: %s", why);
+}
+
+static void guard_unlink(struct guard_conn *g)
+{
+	*g->pprev = g->next;
+	if (g->next)
+		g->next->pprev = g->pprev;
+	guard.n--;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct guard_conn *g = *socket_context, *i, *oldest = NULL;
+	const union MHD_ConnectionInfo *ci;
+	struct timespec now;
+	unsigned int live = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!g)
+			return;
+		pthread_mutex_lock(&guard.mu);
+		guard_unlink(g);
+		pthread_mutex_unlock(&guard.mu);
+		if (g->fd >= 0)
+			close(g->fd);
+		free(g);
+		*socket_context = NULL;
+		return;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return;
+	ci = mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	g->fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	g->since = now;
+	pthread_mutex_lock(&guard.mu);
+	g->next = guard.head;
+	if (guard.head)
+		guard.head->pprev = &g->next;
+	g->pprev = &guard.head;
+	guard.head = g;
+	guard.n++;
+	for (i = guard.head; i; i = i->next) {
+		if (i->shut)
+			continue;
+		live++;
+		if (i != g && (!oldest || ms_since(&i->since, &oldest->since) > 0))
+			oldest = i;
+	}
+	if (live > guard.max && oldest && oldest != g)
+		guard_shut(oldest, &now, "over --max-connections, it waited longest");
+	pthread_mutex_unlock(&guard.mu);
+	*socket_context = g;
+}
+
+/* A request arrived on conn: its deadline starts again. */
+static void guard_request(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct guard_conn *g = ci ? ci->socket_context : NULL;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&guard.mu);
+	clock_gettime(CLOCK_MONOTONIC, &g->since);
+	pthread_mutex_unlock(&guard.mu);
+}
+
+static void *guard_main(void *arg)
+{
+	const struct timespec tick = { 0, NF_GUARD_TICK_MS * 1000000L };
+
+	for (;;) {
+		struct guard_conn *g;
+		struct timespec now;
+
+		nanosleep(&tick, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&guard.mu);
+		if (guard.stop) {
+			pthread_mutex_unlock(&guard.mu);
+			return NULL;
+		}
+		for (g = guard.head; g; g = g->next) {
+			if (!g->shut && ms_since(&g->since, &now) >= guard.timeout_s * 1000L)
+				guard_shut(g, &now, "no complete request within --request-timeout");
+			/* libmicrohttpd sees the shutdown at once; if it has not
+			 * reported the close, our dup must not keep the socket. */
+			if (g->shut && g->fd >= 0 && ms_since(&g->shut_at, &now) > 5000) {
+				close(g->fd);
+				g->fd = -1;
+			}
+		}
+		pthread_mutex_unlock(&guard.mu);
+	}
+}
+
+/* ---- files: TLS certificate and key, bearer token ---- */
+
+/* Whole file, NUL-terminated; -errno, -EFBIG over max. */
+static int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+	int err = 0;
+
+	*out = NULL;
+	if (!f)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f))
+		err = -EIO;
+	else if (n > max)
+		err = -EFBIG;
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static const char *file_err(int err)
+{
+	return err == -EFBIG ? "file too large" : strerror(-err);
+}
+
+static struct {
+	char *tok;
+	size_t len;
+} token;
+
+/* 0, or -EINVAL after saying what is wrong with FILE. */
+static int token_load(const char *path)
+{
+	size_t len, i;
+	int err;
+
+	err = read_file(path, NF_TOKEN_MAX, &token.tok, &len);
+	if (err) {
+		pr_err("--token-file %s: %s", path, file_err(err));
+		return -EINVAL;
+	}
+	while (len && (token.tok[len - 1] == '\n' || token.tok[len - 1] == '\r'))
+		token.tok[--len] = '\0';
+	if (!len) {
+		pr_err("--token-file %s: the file is empty", path);
+		return -EINVAL;
+	}
+	/* RFC 6750 b64token: visible ASCII; a space or a control character would
+	 * never survive a header. */
+	for (i = 0; i < len; i++)
+		if (token.tok[i] < 0x21 || token.tok[i] > 0x7e) {
+			pr_err("--token-file %s: the token holds a space, control or non-ASCII "
+			       "character (byte %zu)",
+			       path, i + 1);
+			return -EINVAL;
+		}
+	token.len = len;
+	return 0;
+}
+
+/*
+ * "Bearer TOKEN" (scheme case-insensitive, RFC 7235) with our token? The time
+ * taken depends on the length of what the client sent only, never on where
+ * it differs from the token nor on the token's length.
+ */
+static bool token_ok(const char *h)
+{
+	volatile unsigned char diff = 0;
+	size_t n, i;
+
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return false;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	while (n && h[n - 1] == ' ')
+		n--;
+	diff |= n != token.len;
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)h[i] ^ (unsigned char)token.tok[i % token.len];
+	return n && !diff;
+}
+
+/*
+ * Check the certificate and key before libmicrohttpd gets them, to name the
+ * file that is wrong (it would only fail to start). GnuTLS is loaded with
+ * libmicrohttpd already; its ABI (soname 30) is stable.
+ */
+#define NF_GNUTLS_SONAME "libgnutls.so.30"
+static int tls_check(const char *cert_path, char *cert, size_t cert_len, const char *key_path,
+		     char *key, size_t key_len)
+{
+	struct {
+		typeof(&gnutls_x509_crt_init) crt_init;
+		typeof(&gnutls_x509_crt_import) crt_import;
+		typeof(&gnutls_x509_crt_deinit) crt_deinit;
+		typeof(&gnutls_x509_privkey_init) key_init;
+		typeof(&gnutls_x509_privkey_import2) key_import2;
+		typeof(&gnutls_x509_privkey_deinit) key_deinit;
+		typeof(&gnutls_certificate_allocate_credentials) cred_alloc;
+		typeof(&gnutls_certificate_set_x509_key_mem) cred_set;
+		typeof(&gnutls_certificate_free_credentials) cred_free;
+		typeof(&gnutls_strerror) strerror;
+	} g;
+	gnutls_datum_t cd = { (unsigned char *)cert, (unsigned int)cert_len };
+	gnutls_datum_t kd = { (unsigned char *)key, (unsigned int)key_len };
+	gnutls_certificate_credentials_t cred;
+	gnutls_x509_privkey_t pk;
+	gnutls_x509_crt_t crt;
+	void *h = dlopen(NF_GNUTLS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	int rc;
+
+	if (!h) {
+		pr_err("TLS needs %s: %s", NF_GNUTLS_SONAME, dlerror());
+		return -ENOENT;
+	}
+#define NF_GNUTLS_SYM(f, name)                                                            \
+	do {                                                                               \
+		*(void **)&g.f = dlsym(h, name);                                            \
+		if (!g.f) {                                                                \
+			pr_err("%s has no %s", NF_GNUTLS_SONAME, name);                     \
+			return -ENOENT;                                                    \
+		}                                                                          \
+	} while (0)
+	NF_GNUTLS_SYM(crt_init, "gnutls_x509_crt_init");
+	NF_GNUTLS_SYM(crt_import, "gnutls_x509_crt_import");
+	NF_GNUTLS_SYM(crt_deinit, "gnutls_x509_crt_deinit");
+	NF_GNUTLS_SYM(key_init, "gnutls_x509_privkey_init");
+	NF_GNUTLS_SYM(key_import2, "gnutls_x509_privkey_import2");
+	NF_GNUTLS_SYM(key_deinit, "gnutls_x509_privkey_deinit");
+	NF_GNUTLS_SYM(cred_alloc, "gnutls_certificate_allocate_credentials");
+	NF_GNUTLS_SYM(cred_set, "gnutls_certificate_set_x509_key_mem");
+	NF_GNUTLS_SYM(cred_free, "gnutls_certificate_free_credentials");
+	NF_GNUTLS_SYM(strerror, "gnutls_strerror");
+#undef NF_GNUTLS_SYM
+
+	if (g.crt_init(&crt) < 0)
+		return -ENOMEM;
+	rc = g.crt_import(crt, &cd, GNUTLS_X509_FMT_PEM);
+	g.crt_deinit(crt);
+	if (rc < 0) {
+		pr_err("--tls-cert %s: not a PEM certificate: %s", cert_path, g.strerror(rc));
+		return -EINVAL;
+	}
+	if (g.key_init(&pk) < 0)
+		return -ENOMEM;
+	rc = g.key_import2(pk, &kd, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
+	g.key_deinit(pk);
+	if (rc < 0) {
+		pr_err("--tls-key %s: not an unencrypted PEM private key: %s", key_path,
+		       g.strerror(rc));
+		return -EINVAL;
+	}
+	if (g.cred_alloc(&cred) < 0)
+		return -ENOMEM;
+	rc = g.cred_set(cred, &cd, &kd, GNUTLS_X509_FMT_PEM);
+	g.cred_free(cred);
+	if (rc < 0) {
+		pr_err("--tls-key %s does not go with --tls-cert %s: %s", key_path, cert_path,
+		       g.strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Collect at scrape time. The datapath is opened per scrape, so a `netfence
  * reset` (and a later reload) while serve runs is never served stale. */
 static int scrape(char **buf, size_t *len)
@@ -183,6 +564,8 @@ static int scrape(char **buf, size_t *len)
 			dp__close(dp);
 		}
 	}
+	m.have_unfenced = true;
+	m.unfenced_ifaces = unfenced__total();
 	if (!ret && !apply__counts(&ok, &err)) {
 		m.have_applies = true;
 		m.applies_ok = ok;
@@ -195,7 +578,7 @@ static int scrape(char **buf, size_t *len)
 }
 
 static mhd_result reply_text(struct MHD_Connection *conn, unsigned int code, const char *text,
-			     const char *allow)
+			     const char *hname, const char *hval)
 {
 	struct MHD_Response *r;
 	mhd_result ret;
@@ -204,8 +587,8 @@ static mhd_result reply_text(struct MHD_Connection *conn, unsigned int code, con
 	if (!r)
 		return MHD_NO;
 	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	if (allow)
-		mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (hname)
+		mhd.add_response_header(r, hname, hval);
 	ret = mhd.queue_response(conn, code, r);
 	mhd.destroy_response(r);
 	return ret;
@@ -221,17 +604,32 @@ static mhd_result handle(void *cls, struct MHD_Connection *conn, const char *url
 	size_t len;
 	int err;
 
+	guard_request(conn);
+	if (token.tok) {
+		const char *h = mhd.lookup_connection_value(conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_AUTHORIZATION);
+
+		if (!token_ok(h))
+			return reply_text(conn, MHD_HTTP_UNAUTHORIZED,
+					  "401 unauthorized: send Authorization: Bearer <token>\n",
+					  MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					  h ? "Bearer realm=\"netfence\", error=\"invalid_token\"" :
+					      "Bearer realm=\"netfence\"");
+	}
 	if (strcmp(url, "/metrics"))
-		return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 not found: try /metrics\n", NULL);
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "404 not found: try /metrics\n", NULL,
+				  NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				  "405 method not allowed: use GET\n", "GET, HEAD");
+				  "405 method not allowed: use GET\n", MHD_HTTP_HEADER_ALLOW,
+				  "GET, HEAD");
 
 	err = scrape(&buf, &len);
 	if (err) {
 		pr_err("scrape failed: %s", strerror(-err));
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				  "500 reading the datapath failed, see the daemon's log\n", NULL);
+				  "500 reading the datapath failed, see the daemon's log\n", NULL,
+				  NULL);
 	}
 	r = mhd.create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
@@ -378,23 +776,78 @@ static void read_events(struct watcher *w)
 	}
 }
 
+/* Follow the node's addresses: re-sync under the node lock (SPEC §3.8). */
+static void sync_host_addrs(void)
+{
+	struct nf_dp *dp;
+	int lock;
+
+	if (!dp__is_loaded() || dp__open(&dp, false))
+		return; /* nothing loaded: the load syncs them */
+	lock = dp__lock();
+	if (lock >= 0) {
+		dp__sync_host_addrs(dp);
+		dp__unlock(lock);
+	}
+	dp__close(dp);
+}
+
+/* A positive count option; 0 after saying what is wrong. */
+static unsigned int parse_count(const char *opt, const char *v, unsigned int max)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n == 0 || n > max) {
+		pr_err("%s %s: expected a whole number from 1 to %u", opt, v, max);
+		return 0;
+	}
+	return (unsigned int)n;
+}
+
+/* Soft RLIMIT_NOFILE up to the hard one: a netlink socket per fenced
+ * workload namespace (unfenced.c) and the HTTP connections. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "policy-dir", required_argument, NULL, 'd' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "max-connections", required_argument, NULL, 'M' },
+		{ "max-client-connections", required_argument, NULL, 'P' },
+		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = NF_SERVE_DEFAULT_LISTEN;
+	const char *listen = NF_SERVE_DEFAULT_LISTEN, *cert_path = NULL, *key_path = NULL;
+	const char *token_path = NULL;
+	unsigned int max_conn = NF_SERVE_CONN_LIMIT, max_ip = NF_SERVE_PER_IP_LIMIT;
+	unsigned int timeout_s = NF_SERVE_CONN_TIMEOUT;
 	struct watcher w = { .ifd = -1, .wd = -1 };
+	struct nf_unfenced *uf = NULL;
 	struct MHD_Daemon *d = NULL;
 	struct sockaddr_storage ss;
+	char *cert = NULL, *key = NULL;
+	size_t cert_len = 0, key_len = 0;
+	bool v6 = false, guard_started = false;
 	unsigned int flags;
 	sigset_t mask;
-	bool v6 = false;
-	int sfd = -1, rc = NF_EXIT_FAIL, c;
+	int sfd = -1, nlfd = -1, rc = NF_EXIT_FAIL, c, err;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:d:vh", opts, NULL)) != -1) {
@@ -404,6 +857,30 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'd':
 			w.dir = optarg;
+			break;
+		case 'C':
+			cert_path = optarg;
+			break;
+		case 'K':
+			key_path = optarg;
+			break;
+		case 'T':
+			token_path = optarg;
+			break;
+		case 'M':
+			max_conn = parse_count("--max-connections", optarg, 65536);
+			if (!max_conn)
+				return NF_EXIT_USAGE;
+			break;
+		case 'P':
+			max_ip = parse_count("--max-client-connections", optarg, 65536);
+			if (!max_ip)
+				return NF_EXIT_USAGE;
+			break;
+		case 'R':
+			timeout_s = parse_count("--request-timeout", optarg, 3600);
+			if (!timeout_s)
+				return NF_EXIT_USAGE;
 			break;
 		case 'v':
 			nf_log_set_level(NF_LOG_DEBUG);
@@ -435,8 +912,45 @@ int cmd_serve(int argc, char **argv)
 			return NF_EXIT_USAGE;
 		}
 	}
+	if (!cert_path != !key_path) {
+		pr_err("--tls-cert and --tls-key go together: give both or neither");
+		return NF_EXIT_USAGE;
+	}
+	if (max_ip > max_conn) {
+		pr_err("--max-client-connections %u is above --max-connections %u", max_ip,
+		       max_conn);
+		return NF_EXIT_USAGE;
+	}
+	rc = NF_EXIT_USAGE;
+	if (cert_path) {
+		err = read_file(cert_path, NF_FILE_MAX, &cert, &cert_len);
+		if (err) {
+			pr_err("--tls-cert %s: %s", cert_path, file_err(err));
+			goto out;
+		}
+		err = read_file(key_path, NF_FILE_MAX, &key, &key_len);
+		if (err) {
+			pr_err("--tls-key %s: %s", key_path, file_err(err));
+			goto out;
+		}
+	}
+	if (token_path && token_load(token_path))
+		goto out;
+	rc = NF_EXIT_FAIL;
 	if (mhd_open())
-		return NF_EXIT_FAIL;
+		goto out;
+	if (cert) {
+		if (mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			pr_err("%s was built without TLS support", NF_MHD_SONAME);
+			goto out;
+		}
+		err = tls_check(cert_path, cert, cert_len, key_path, key, key_len);
+		if (err) {
+			rc = err == -EINVAL ? NF_EXIT_USAGE : NF_EXIT_FAIL;
+			goto out;
+		}
+	}
+	raise_nofile();
 
 	/* Block the stop signals in every thread (MHD's inherits the mask) and
 	 * take them through a signalfd in the main loop. */
@@ -450,20 +964,50 @@ int cmd_serve(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	guard.max = max_conn;
+	guard.timeout_s = timeout_s;
+	if (pthread_create(&guard.thread, NULL, guard_main, NULL)) {
+		pr_err("cannot start the connection guard thread");
+		goto out;
+	}
+	guard_started = true;
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	d = mhd.start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-			     mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)NF_SERVE_CONN_LIMIT,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			     (unsigned int)NF_SERVE_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned int)NF_SERVE_CONN_TIMEOUT, MHD_OPTION_END);
+	if (cert)
+		flags |= MHD_USE_TLS;
+	d = mhd.start_daemon(
+		flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+		max_conn + NF_SERVE_CONN_SLACK, MHD_OPTION_PER_IP_CONNECTION_LIMIT, max_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, NULL,
+		/* without TLS these two end the list */
+		cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+		MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
 	if (!d) {
 		pr_err("cannot listen on %s (address in use or not local?)", listen);
 		goto out;
 	}
-	pr_info("serving metrics on http://%s/metrics", listen);
+	pr_info("serving metrics on %s://%s/metrics (%s; at most %u connections, %u per "
+		"client, %us per request)",
+		cert ? "https" : "http", listen,
+		token.tok ? "bearer token required" : "no token", max_conn, max_ip, timeout_s);
+
+	/* Node addresses: watch first, then sync, so no change falls between. */
+	nlfd = nf_hostaddr_watch_open();
+	if (nlfd < 0) {
+		pr_err("cannot watch the node's addresses (rtnetlink): %s", strerror(-nlfd));
+		goto out;
+	}
+	sync_host_addrs();
+
+	err = unfenced__open(&uf);
+	if (err) {
+		pr_err("cannot start the unfenced-interface watcher: %s", strerror(-err));
+		goto out;
+	}
 
 	if (w.dir) {
 		w.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -480,21 +1024,25 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[4] = {
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = nlfd, .events = POLLIN },
+			{ .fd = unfenced__fd(uf), .events = POLLIN },
 			{ .fd = w.ifd, .events = POLLIN },
 		};
-		long timeout = -1;
+		long timeout = unfenced__timeout_ms(uf), t;
 		int n;
 
 		if (w.pending) {
-			timeout = ms_until(&w.due);
-			if (timeout < 0)
-				timeout = 0;
+			t = ms_until(&w.due);
+			if (t < 0)
+				t = 0;
+			if (timeout < 0 || t < timeout)
+				timeout = t;
 		}
 		if (w.dir && w.wd < 0 && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
-		n = poll(pfd, w.ifd >= 0 ? 2 : 1, (int)timeout);
+		n = poll(pfd, w.ifd >= 0 ? 4 : 3, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			pr_err("poll: %s", strerror(errno));
 			goto out;
@@ -514,7 +1062,10 @@ int cmd_serve(int argc, char **argv)
 				}
 			}
 		}
-		if (n > 0 && w.ifd >= 0 && (pfd[1].revents & POLLIN))
+		if (n > 0 && (pfd[1].revents & POLLIN) && nf_hostaddr_watch_drain(nlfd))
+			sync_host_addrs();
+		unfenced__run(uf);
+		if (n > 0 && w.ifd >= 0 && (pfd[3].revents & POLLIN))
 			read_events(&w);
 		if (w.dir && w.wd < 0 && add_watch(&w)) {
 			pr_info("policy-dir: %s is back", w.dir);
@@ -526,9 +1077,22 @@ int cmd_serve(int argc, char **argv)
 out:
 	if (d)
 		mhd.stop_daemon(d);
+	if (guard_started) {
+		pthread_mutex_lock(&guard.mu);
+		guard.stop = true;
+		pthread_mutex_unlock(&guard.mu);
+		pthread_join(guard.thread, NULL);
+	}
+	unfenced__close(uf);
+	if (nlfd >= 0)
+		close(nlfd);
 	if (w.ifd >= 0)
 		close(w.ifd);
 	if (sfd >= 0)
 		close(sfd);
+	free(cert);
+	free(key);
+	free(token.tok);
+	token.tok = NULL;
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include <jansson.h>
 #include "cmd.h"
 #include "datapath.h"
@@ -139,8 +140,33 @@ static void policies_line(const struct stored *st, size_t n_st, const char *tena
 	putchar('\n');
 }
 
+/*
+ * Quarantined: an interface `serve` found unattached in a fenced workload and
+ * fenced default-deny (SPEC §3.11). What the kernel enforces decides (the
+ * endpoint's NF_EPF_DENY_ALL); the record's owner when the entry is missing.
+ */
+static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, size_t n)
+{
+	bool *q = calloc(n + 1, sizeof(*q));
+	size_t i;
+
+	for (i = 0; q && i < n; i++) {
+		struct nf_ep_key k;
+		struct nf_endpoint v;
+
+		if (eps[i].is_cgroup)
+			continue;
+		dp__ep_key(&eps[i], &k);	/* the map key is where its programs run */
+		if (!bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
+			q[i] = v.flags & NF_EPF_DENY_ALL;
+		else
+			q[i] = !strcmp(eps[i].owner, NF_OWNER_UNFENCED);
+	}
+	return q;
+}
+
 static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		       size_t n_eps, const struct stored *st, size_t n_st)
+		       const bool *quar, size_t n_eps, const struct stored *st, size_t n_st)
 {
 	size_t i, j;
 
@@ -200,6 +226,8 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 			printf(", guarded on its parent %s", e->guard_ifname);
 		if (e->owner[0])
 			printf(" owner=%s", e->owner);
+		if (quar && quar[i])
+			printf(" QUARANTINED (found unattached in a fenced workload: denies all)");
 		putchar('\n');
 	}
 	if (!n_eps)
@@ -231,7 +259,7 @@ static json_t *policies_json(const struct stored *st, size_t n_st, const char *t
 }
 
 static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		      size_t n_eps, const struct stored *st, size_t n_st)
+		      const bool *quar, size_t n_eps, const struct stored *st, size_t n_st)
 {
 	json_t *root = json_object(), *dp = json_object(), *tenants = json_array();
 	json_t *endpoints = json_array(), *maps = json_array(), *stored = json_array();
@@ -307,6 +335,7 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 				json_object_set_new(o, "guard",
 						    json_pack("{s:s, s:s}", "netns", e->guard_netns,
 							      "iface", e->guard_ifname));
+			json_object_set_new(o, "quarantined", json_boolean(quar && quar[i]));
 		}
 		json_object_set_new(o, "owner", json_string(e->owner));
 		json_array_append_new(endpoints, o);
@@ -329,6 +358,7 @@ int cmd_status(int argc, char **argv)
 {
 	struct nf_ep_record *eps = NULL;
 	struct stored *st = NULL;
+	bool *quar = NULL;
 	size_t n_eps = 0, n_st = 0;
 	struct nf_metrics m;
 	struct nf_dp *dp = NULL;
@@ -350,6 +380,8 @@ int cmd_status(int argc, char **argv)
 			err = metrics__collect(&m, &dp->maps);
 			if (!err)
 				err = dp__list_endpoints(dp, &eps, &n_eps);
+			if (!err)
+				quar = quarantined_of(dp, eps, n_eps);
 		}
 	}
 	if (!err) {
@@ -360,11 +392,12 @@ int cmd_status(int argc, char **argv)
 	}
 	if (!err) {
 		if (json)
-			err = print_json(loaded, &m, eps, n_eps, st, n_st);
+			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st);
 		else
-			print_text(loaded, &m, eps, n_eps, st, n_st);
+			print_text(loaded, &m, eps, quar, n_eps, st, n_st);
 	}
 	free(eps);
+	free(quar);
 	free(st);
 	metrics__free(&m);
 	if (dp)

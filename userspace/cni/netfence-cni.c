@@ -266,6 +266,7 @@ static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struc
 		goto out;
 	}
 	marker_write(conf->name, ep.owner);
+	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
 	dp__unlock(lock);
 	lock = -1;
 	ret = print_json(result);
@@ -313,6 +314,7 @@ static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struc
 		ret = detach_owner(dp, recs, n, owner, err);
 	if (!ret)
 		marker_remove(conf->name, owner, true);
+	dp__sync_host_addrs(dp);
 	dp__unlock(lock);
 out:
 	free(recs);

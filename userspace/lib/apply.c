@@ -897,6 +897,7 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 		return lock;
 	}
 	err = apply_locked(dp, input, prune, del_tenant, del_policy, NULL, res);
+	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
 	count_apply(!err || err == -ENOENT);
 	dp__unlock(lock);
 	dp__close(dp);

@@ -40,7 +40,6 @@
 #define SO_NETNS_COOKIE 71
 #endif
 
-#define NF_EP_DIR	NF_RUN_DIR "/endpoints"
 #define NF_TENANT_DIR	NF_RUN_DIR "/tenants"
 #define NF_LOAD_LOCK	NF_RUN_DIR "/load.lock"
 #define NF_TC_HANDLE	0x4e46		/* "NF" */
@@ -965,6 +964,11 @@ int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c)
 	return 0;
 }
 
+void dp__ipcache_changed(struct nf_dp *dp)
+{
+	bump_ipc_epoch(dp);
+}
+
 static void sockaddr_to_addr(const struct sockaddr *sa, struct nf_cidr *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -977,24 +981,6 @@ static void sockaddr_to_addr(const struct sockaddr *sa, struct nf_cidr *c)
 	} else {
 		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
-}
-
-int dp__sync_host_addrs(struct nf_dp *dp)
-{
-	struct ifaddrs *ifa, *i;
-	struct nf_cidr c;
-
-	if (getifaddrs(&ifa))
-		return -errno;
-	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-				     i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		sockaddr_to_addr(i->ifa_addr, &c);
-		dp__ipcache_set(dp, &c, NF_ID_HOST);
-	}
-	freeifaddrs(ifa);
-	return 0;
 }
 
 /* ------------------------------------------------------ netns helpers */
@@ -2309,5 +2295,6 @@ int dp__reset(void)
 	rm_rf(NF_RUN_DIR "/refs");
 	rm_rf(NF_RUN_DIR "/cni");
 	unlink(NF_RUN_DIR "/applies");
+	unlink(NF_RUN_DIR "/host_addrs");
 	return 0;
 }

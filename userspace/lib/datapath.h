@@ -17,6 +17,7 @@
 
 #define NF_RUN_DIR	"/run/netfence"
 #define NF_LOCK_FILE	NF_RUN_DIR "/lock"
+#define NF_EP_DIR	NF_RUN_DIR "/endpoints"	/* endpoint records, <ep_id>.json */
 
 /* Map fds of one datapath instance (pinned, or private for tests/bench). */
 struct nf_maps {
@@ -97,8 +98,19 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id);
 /* ---- ipcache ---- */
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id);
 int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
-/* Refresh the node's own addresses (NF_ID_HOST) from the host netns. */
+/* After direct ipcache writes: tell the datapath's peer cache (ipc_epoch). */
+void dp__ipcache_changed(struct nf_dp *dp);
+/*
+ * Make the ipcache's node entries (NF_ID_HOST) the addresses of this thread's
+ * network namespace: add new ones, remove ones that are gone (hostaddr.c).
+ * Every state-changing command calls it under the node lock.
+ */
 int dp__sync_host_addrs(struct nf_dp *dp);
+/* serve: a NETLINK_ROUTE socket (non-blocking) subscribed to IPv4 and IPv6
+ * address events of this netns, or -errno. */
+int nf_hostaddr_watch_open(void);
+/* Read everything queued; true when any event (or an overflow) was seen. */
+bool nf_hostaddr_watch_drain(int fd);
 
 /* ---- interface endpoints ---- */
 struct nf_iface_ep {
@@ -110,6 +122,10 @@ struct nf_iface_ep {
 	char owner[128];	/* e.g. CNI "containerid/ifname", "" for CLI */
 	uint32_t flags;		/* NF_EPF_*: NF_EPF_DENY_ALL quarantines an unattached interface */
 };
+
+/* Owner of the endpoints `serve` creates for unattached interfaces it finds in
+ * a fenced workload's network namespace (flags NF_EPF_DENY_ALL, SPEC §3.11). */
+#define NF_OWNER_UNFENCED "netfence-serve:unfenced"
 
 /* Register the endpoint (maps first, so it is fenced from the first packet)
  * and attach tc ingress+egress inside its netns. If n_addrs == 0, the

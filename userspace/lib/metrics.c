@@ -608,6 +608,13 @@ int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
 			(unsigned long long)m->applies_err);
 	}
 
+	family(f, "netfence_unfenced_interfaces_total", "counter",
+	       "Interfaces found unattached in a fenced workload's network namespace and fenced "
+	       "default-deny by this serve.");
+	if (m->have_unfenced)
+		fprintf(f, "netfence_unfenced_interfaces_total %llu\n",
+			(unsigned long long)m->unfenced_ifaces);
+
 	family(f, "netfence_build_info", "gauge", "Build information; the value is always 1.");
 	fputs("netfence_build_info{version=\"", f);
 	put_label_value(f, m->version);

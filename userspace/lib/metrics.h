@@ -52,6 +52,8 @@ struct nf_metrics {
 	size_t n_maps;
 	bool have_applies; /* applies_* valid */
 	uint64_t applies_ok, applies_err;
+	bool have_unfenced; /* serve: unfenced_ifaces valid */
+	uint64_t unfenced_ifaces; /* netfence_unfenced_interfaces_total */
 	char version[64]; /* netfence_build_info{version} */
 };
 
