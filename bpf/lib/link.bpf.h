@@ -126,9 +126,11 @@ static __always_inline enum nf_link nf_nd_check(const struct nf_pkt *pkt, __u8 d
 	}
 	if (pkt->hop_limit != 255)
 		return NF_LINK_NOT;
+	/* RS, NS, NA either way (an RA or redirect only comes in: it may be longer) */
+	if (type != NDISC_ROUTER_ADVERTISEMENT && type != NDISC_REDIRECT &&
+	    pkt->l4_len > NF_ND_MAX_LEN)
+		return NF_LINK_NOT;
 	if (egress) {
-		if (pkt->l4_len > NF_ND_MAX_LEN)
-			return NF_LINK_NOT;
 		src_ok = nf_addr_ll(s) || nf_is_own_addr(ep, s) ||
 			 (nf_addr_unspec(s) &&
 			  (type == NDISC_ROUTER_SOLICIT || type == NDISC_NEIGHBOUR_SOLICITATION));

@@ -33,4 +33,15 @@ rc=$?
 NETFENCE_ALLOW_HOST_INGRESS=1 "$NF" apply "$T.json" >/dev/null || fail "apply with 1"
 [[ $(verdict) == "allow: ingress from the node's own addresses"* ]] && ok "=1: allowed again" ||
 	fail "with 1: $(verdict)"
+
+# SPEC §3.13: NETFENCE_CT_TENANT_MAX=N (1..262144) is each tenant's share of
+# the connection table (its effect: tests/e2e/test_hostile.sh); bad values are
+# bad input and change nothing.
+for bad in 0 262145 abc -1 12x; do
+	NETFENCE_CT_TENANT_MAX=$bad "$NF" apply "$T.json" >/dev/null 2>"$T.err"
+	rc=$?
+	[ $rc -eq 2 ] && grep -q "NETFENCE_CT_TENANT_MAX=\"$bad\": must be a number from 1 to 262144" "$T.err" &&
+		ok "NETFENCE_CT_TENANT_MAX=$bad refused" || fail "NETFENCE_CT_TENANT_MAX=$bad: exit $rc, $(cat "$T.err")"
+done
+NETFENCE_CT_TENANT_MAX=1000 "$NF" apply "$T.json" >/dev/null || fail "apply with NETFENCE_CT_TENANT_MAX=1000"
 nf_done

@@ -177,16 +177,16 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 	}
 
 	if (loaded) {
-		printf("\nTENANTS\n%-6s %-24s %8s %8s %8s %9s  %s\n", "ID", "NAME", "EPOCH",
-		       "RULES_IN", "RULES_EG", "ENDPOINTS", "POLICIES");
+		printf("\nTENANTS\n%-6s %-24s %8s %8s %8s %9s %8s  %s\n", "ID", "NAME", "EPOCH",
+		       "RULES_IN", "RULES_EG", "ENDPOINTS", "TRACKED", "POLICIES");
 		for (i = 0; i < m->n_tenants; i++) {
 			const struct nf_tenant_metrics *t = &m->tenants[i];
 
 			if (!t->has_info)
 				continue;
-			printf("%-6u %-24s %8u %8u %8u %9u  ", t->id, t->name, t->info.epoch,
+			printf("%-6u %-24s %8u %8u %8u %9u %8u  ", t->id, t->name, t->info.epoch,
 			       t->info.n_rules[NF_DIR_INGRESS], t->info.n_rules[NF_DIR_EGRESS],
-			       t->n_endpoints);
+			       t->n_endpoints, t->usage.ct);
 			policies_line(st, n_st, t->name);
 		}
 	}
@@ -287,6 +287,8 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 		json_object_set_new(o, "id", json_integer(t->id));
 		json_object_set_new(o, "name", json_string(t->name));
 		json_object_set_new(o, "epoch", json_integer(t->info.epoch));
+		/* its share of the connection table in use (SPEC §3.13) */
+		json_object_set_new(o, "tracked_connections", json_integer(t->usage.ct));
 		json_object_set_new(r, "ingress", json_integer(t->info.n_rules[NF_DIR_INGRESS]));
 		json_object_set_new(r, "egress", json_integer(t->info.n_rules[NF_DIR_EGRESS]));
 		json_object_set_new(o, "rules", r);

@@ -404,12 +404,37 @@ static int tc_hook_tcx(bool *tcx)
  * environment of any command that opens the datapath for changes (apply,
  * attach, the CNI plugin, serve) sets it; unset leaves it as it is.
  */
+/*
+ * NETFENCE_CT_TENANT_MAX=N: the connections each tenant may track (SPEC
+ * §3.13, struct nf_usage), 1..NF_MAX_CT; *max 0 when unset. -EINVAL, after
+ * saying so, when not a number in that range.
+ */
+static int env_ct_tenant_max(__u32 *max)
+{
+	const char *v = getenv("NETFENCE_CT_TENANT_MAX");
+	unsigned long n;
+	char *end;
+
+	*max = 0;
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || *v == '-' || n < 1 || n > NF_MAX_CT) {
+		pr_err("NETFENCE_CT_TENANT_MAX=\"%s\": must be a number from 1 to %u", v, NF_MAX_CT);
+		return -EINVAL;
+	}
+	*max = (__u32)n;
+	return 0;
+}
+
 int dp__check_env(void)
 {
 	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
+	__u32 max;
 	bool tcx;
 
-	if (tc_hook_tcx(&tcx))
+	if (tc_hook_tcx(&tcx) || env_ct_tenant_max(&max))
 		return -EINVAL;
 	if (v && *v && strcmp(v, "0") && strcmp(v, "1")) {
 		pr_err("NETFENCE_ALLOW_HOST_INGRESS=\"%s\": must be 0 or 1", v);
@@ -421,21 +446,23 @@ int dp__check_env(void)
 static int apply_env_config(struct nf_dp *dp)
 {
 	const char *v = getenv("NETFENCE_ALLOW_HOST_INGRESS");
-	struct nf_config cfg;
-	__u32 zero = 0, flags;
+	struct nf_config cfg, was;
+	__u32 zero = 0, ct_max;
 
-	if (dp__check_env())
+	if (dp__check_env() || env_ct_tenant_max(&ct_max))
 		return -EINVAL;
-	if (!v || !*v)
+	if ((!v || !*v) && !ct_max)
 		return 0;
 	if (bpf_map_lookup_elem(dp->maps.config, &zero, &cfg))
 		return -errno;
-	flags = cfg.flags;
-	if (*v == '1')
+	was = cfg;
+	if (v && *v == '1')
 		cfg.flags |= NF_CFG_ALLOW_HOST_INGRESS;
-	else
+	else if (v && *v == '0')
 		cfg.flags &= ~NF_CFG_ALLOW_HOST_INGRESS;
-	if (flags == cfg.flags)
+	if (ct_max)
+		cfg.ct_tenant_max = ct_max;
+	if (!memcmp(&was, &cfg, sizeof(cfg)))
 		return 0;
 	if (bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY))
 		return -errno;

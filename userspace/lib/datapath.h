@@ -55,7 +55,7 @@ struct nf_dp {
 int dp__open(struct nf_dp **out, bool load);
 /*
  * 0 when the NETFENCE_* settings in the environment (NETFENCE_ALLOW_HOST_INGRESS,
- * NETFENCE_TC_HOOK) are valid or unset; -EINVAL, after saying which is not.
+ * NETFENCE_TC_HOOK, NETFENCE_CT_TENANT_MAX) are valid or unset; -EINVAL, after saying which is not.
  * dp__open(.., true) checks them too, before it changes anything.
  */
 int dp__check_env(void);

@@ -408,6 +408,13 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 			goto fail;
 		}
 	}
+	/* each tenant's use of its tracking shares (mmapable array, like nf_tenants) */
+	for (n = 0; maps->usage > 0 && n < m->n_tenants; n++) {
+		__u32 id = m->tenants[n].id;
+
+		if (id && bpf_map_lookup_elem(maps->usage, &id, &m->tenants[n].usage))
+			memset(&m->tenants[n].usage, 0, sizeof(m->tenants[n].usage));
+	}
 	if (maps->stats >= 0) {
 		err = map_describe(maps->stats, &d);
 		if (err)

@@ -28,6 +28,7 @@ struct nf_tenant_metrics {
 	bool has_info; /* present in nf_tenants: info is valid */
 	struct nf_tenant_info info;
 	uint32_t n_endpoints; /* interface + cgroup endpoints */
+	struct nf_usage usage; /* its entries in nf_ct and nf_frags (its shares) */
 	/*
 	 * nf_stats, summed over CPUs (and, for id 0, over vanished tenant ids).
 	 * reason NF_REASON_ALLOWED_FLOW counts new flows allowed; seen[] says the
