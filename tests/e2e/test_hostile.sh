@@ -11,6 +11,9 @@
 #   r  tenant $P-r (same policy), re-attached to $P-x (no policy)
 #   h  tenant $P-h (same policy), floods new flows (NETFENCE_CT_TENANT_MAX=200)
 #   g  tenant $P-g (same policy), keeps a TCP connection through h's flood
+# and, on a macvlan network (pod-side programs: no host-side peer there):
+#   m2 unfenced: UDP 53 and TCP 8080 echo
+#   m1 tenant $P-m: egress UDP 53 and TCP 8080 to m2
 # A sniffer (packet sockets in t, v and f) logs every frame that arrives.
 # Each attempt asserts that nothing of it arrived and that the drop was
 # counted, by an exact delta, with the right reason; one ok/FAIL line each.
@@ -37,6 +40,16 @@ jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
 	| .plugins[0].ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "::/0"}]' \
 	deploy/cni/10-netfence-bridge.conflist >"$WORK/fenced.conflist" || die "bad deploy conflist"
 jq '.plugins = [.plugins[0]]' "$WORK/fenced.conflist" >"$WORK/open.conflist"
+# The macvlan network of deploy/cni/multus-nad.yaml, on a veth end in the node netns.
+in_ns "$NODE" ip link add "${IFP}p0" type veth peer name "${IFP}p1" || die "cannot create the parent"
+in_ns "$NODE" ip link set "${IFP}p0" up
+in_ns "$NODE" ip link set "${IFP}p1" up
+awk '/config: \|-/ { on = 1; next } on' deploy/cni/multus-nad.yaml |
+	jq --arg name "$P-mv" --arg m "${IFP}p0" --arg d "$WORK/ipam" '
+	.name = $name | .plugins[0].master = $m | .plugins[0].ipam.dataDir = $d
+	| .plugins[0].ipam.ranges = [[{subnet: "10.125.0.0/24"}]]' >"$WORK/mv-fenced.conflist" ||
+	die "cannot read the NetworkAttachmentDefinition's config"
+jq '.plugins = [.plugins[0]]' "$WORK/mv-fenced.conflist" >"$WORK/mv-open.conflist"
 
 # att POD ARGS...: attack.py inside the pod, on CPU 0 (every sender and
 # server on one CPU: frames are handled in the order they were sent, so a
@@ -117,9 +130,12 @@ attempt() {
 }
 
 log "topology"
-for pod in t v f r h g; do pod_add "$pod"; done
+for pod in t v f r h g m1 m2; do pod_add "$pod"; done
 for pod in t v; do cni ADD "$WORK/open.conflist" "$pod" eth0 "" >/dev/null || die "ADD $pod"; done
-TF=$P-f TR=$P-r TX=$P-x TH=$P-h TG=$P-g
+cni ADD "$WORK/mv-open.conflist" m2 eth0 "" >/dev/null || die "ADD m2"
+TF=$P-f TR=$P-r TX=$P-x TH=$P-h TG=$P-g TM=$P-m
+cni ADD "$WORK/mv-fenced.conflist" m1 eth0 "$TM" >/dev/null || die "ADD m1"
+M1=$(addr m1 4) M2=$(addr m2 4) M2MAC=$(mac m2)
 cni ADD "$WORK/fenced.conflist" f eth0 "$TF" >/dev/null || die "ADD f"
 cni ADD "$WORK/fenced.conflist" r eth0 "$TR" >/dev/null || die "ADD r"
 cni ADD "$WORK/fenced.conflist" h eth0 "$TH" >/dev/null || die "ADD h"
@@ -127,7 +143,7 @@ cni ADD "$WORK/fenced.conflist" g eth0 "$TG" >/dev/null || die "ADD g"
 T4=$(addr t 4) T6=$(addr t 6) V4=$(addr v 4) V6=$(addr v 6)
 F4=$(addr f 4) F6=$(addr f 6) FLL=$(addr f ll)
 TMAC=$(mac t) VMAC=$(mac v) FMAC=$(mac f)
-for x in "$T4" "$T6" "$V4" "$V6" "$F4" "$F6" "$FLL"; do
+for x in "$T4" "$T6" "$V4" "$V6" "$F4" "$F6" "$FLL" "$M1" "$M2"; do
 	[[ $x =~ ^[0-9a-f.:]+$ ]] || die "an address is missing: t=$T4,$T6 v=$V4,$V6 f=$F4,$F6,$FLL"
 done
 log "t=$T4 $T6 $TMAC  v=$V4 $V6 $VMAC  f=$F4 $F6 $FLL $FMAC"
@@ -135,19 +151,24 @@ log "t=$T4 $T6 $TMAC  v=$V4 $V6 $VMAC  f=$F4 $F6 $FLL $FMAC"
 bg serve-t t serve "$T4" "$T6" --udp 53 --tcp 8080
 bg serve-v v serve "$V4" "$V6" --udp 53 --tcp 8080
 bg serve-f f serve "$F4" "$F6" --udp 7777
+bg serve-m2 m2 serve "$M2" --udp 53 --tcp 8080
 bg sniff t sniff "$LOG" "t=/var/run/netns/$P-t:eth0" "v=/var/run/netns/$P-v:eth0" \
-	"f=/var/run/netns/$P-f:eth0"
+	"f=/var/run/netns/$P-f:eth0" "m2=/var/run/netns/$P-m2:eth0"
 wait_log '^READY$' || die "the sniffer did not start: $(cat "$WORK/sniff.out")"
 
 POLICY=$WORK/policy.json
-for t in "$TF" "$TR" "$TH" "$TG"; do
-	jq -n --arg ns "$t" --arg t4 "$T4/32" --arg t6 "$T6/128" '
+policy() { # policy TENANT CIDR...: egress UDP 53 and TCP 8080 to the CIDRs, nothing else
+	local t=$1; shift
+	printf '%s\n' "$@" | jq -R '{ipBlock: {cidr: .}}' | jq -s --arg ns "$t" '
 		{apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
 		 metadata: {name: "dns-and-8080", namespace: $ns},
 		 spec: {podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [],
-			egress: [{to: [{ipBlock: {cidr: $t4}}, {ipBlock: {cidr: $t6}}],
-				  ports: [{protocol: "UDP", port: 53}, {protocol: "TCP", port: 8080}]}]}}'
-done | jq -s '{apiVersion: "v1", kind: "List", items: .}' >"$POLICY"
+			egress: [{to: ., ports: [{protocol: "UDP", port: 53}, {protocol: "TCP", port: 8080}]}]}}'
+}
+{
+	for t in "$TF" "$TR" "$TH" "$TG"; do policy "$t" "$T4/32" "$T6/128"; done
+	policy "$TM" "$M2/32"
+} | jq -s '{apiVersion: "v1", kind: "List", items: .}' >"$POLICY"
 "$NETFENCE" apply "$POLICY" >/dev/null || die "netfence apply $POLICY"
 
 ctl_wait() { local i; for i in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
@@ -360,8 +381,27 @@ section_tcdel() {
 		fail "control: f -> t udp/53 no longer works"
 }
 
+# ---------------------------------------------------------------- macvlan: the frame's ethertype
+section_macvlan() {
+	log "macvlan (programs on the pod's side): the frame's ethertype decides, not sll_protocol"
+	if att m1 udp-probe "$M2" 53 mv-ctl; then pass "control: m1 -> m2 udp/53 and its reply"
+	else fail "control: m1 -> m2 udp/53 and its reply"; fi
+	attempt "control: macvlan packet socket, true ethertype, IPv4/UDP -> m2 udp/9999 denied" \
+		"$TM" egress policy_denied $N "m1 $M2 m2" "m2:tag=mv-true$" -- \
+		att m1 frame eth0 "$M2MAC" "$M1" "$M2" $N mv-true
+	attempt "macvlan packet socket, sll_protocol ARP, IPv4/UDP -> m2 udp/53 (allowed as IPv4)" \
+		"$TM" egress malformed $N "m1 $M2 m2" "m2:tag=mv-arp-53$" -- \
+		att m1 frame eth0 "$M2MAC" "$M1" "$M2" $N mv-arp-53 --sll-proto 0x0806 --dport 53
+	attempt "macvlan packet socket, sll_protocol ARP, IPv4/UDP -> m2 udp/9999" \
+		"$TM" egress malformed $N "m1 $M2 m2" "m2:tag=mv-arp$" -- \
+		att m1 frame eth0 "$M2MAC" "$M1" "$M2" $N mv-arp --sll-proto 0x0806
+	attempt "macvlan packet socket, sll_protocol IPv6, IPv4/UDP with a spoofed source -> m2" \
+		"$TM" egress malformed $N "m1 $M2 m2" "m2:tag=mv-v6-spoof$" -- \
+		att m1 frame eth0 "$M2MAC" 10.125.0.250 "$M2" $N mv-v6-spoof --sll-proto 0x86dd
+}
+
 # HOSTILE_SECTIONS="nd flood ...": only those (controls always run); default all
-for s in controls packet raw ingress icmp nd reattach flood tcdel; do
+for s in controls packet raw ingress icmp nd macvlan reattach flood tcdel; do
 	[ -z "${HOSTILE_SECTIONS:-}" ] || [ "$s" = controls ] || [[ " $HOSTILE_SECTIONS " == *" $s "* ]] ||
 		continue
 	"section_$s"

@@ -19,7 +19,7 @@ the protocol has room for one; the sniffer logs one line per frame it sees.
     attack.py udp-send DST PORT COUNT TAG [--sport N]
     attack.py udp-probe DST PORT TAG          request/echo; exit 0 on the echo
     attack.py tcp-probe DST PORT TAG          connect, send, echo; exit 0 on it
-    attack.py frame IFNAME DST_MAC SRC DST COUNT TAG [--sll-proto N] [--bypass]
+    attack.py frame IFNAME DST_MAC SRC DST COUNT TAG [--sll-proto N] [--bypass] [--dport N]
         Ethernet + IPv4/IPv6 + UDP (dport 9999) through an AF_PACKET socket,
         sll_protocol N (default: the frame's ethertype), optionally with
         PACKET_QDISC_BYPASS.
@@ -54,6 +54,7 @@ the protocol has room for one; the sniffer logs one line per frame it sees.
         flows allowed. Exit 0, or 1 saying what moved.
 """
 import ctypes
+import errno
 import json
 import os
 import re
@@ -135,6 +136,17 @@ def udp_packet(src, dst, sport, dport, payload):
                     socket.IPPROTO_UDP, 0, ip_bytes(src), ip_bytes(dst))
     h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
     return h + u
+
+
+def send_all(sock, data, addr, count):
+    """sendto COUNT times; a frame dropped on the sending device (a tc drop
+    on a macvlan) fails with ENOBUFS: it was sent, go on."""
+    for _ in range(count):
+        try:
+            sock.sendto(data, addr)
+        except OSError as e:
+            if e.errno != errno.ENOBUFS:
+                raise
 
 
 def ifindex(ifname):
@@ -284,8 +296,7 @@ def cmd_udp_send(args):
     s = socket.socket(socket.AF_INET6 if is6(dst) else socket.AF_INET, socket.SOCK_DGRAM)
     if "--sport" in args:
         s.bind(("::" if is6(dst) else "0.0.0.0", int(args[args.index("--sport") + 1])))
-    for _ in range(count):
-        s.sendto(marker(tag, 32), (dst, port))
+    send_all(s, marker(tag, 32), (dst, port), count)
 
 
 def cmd_udp_probe(args):
@@ -325,10 +336,10 @@ def cmd_frame(args):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     if "--bypass" in args:
         s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+    dport = int(args[args.index("--dport") + 1]) if "--dport" in args else 9999
     f = mac_bytes(dmac) + my_mac(ifname) + struct.pack("!H", et) + \
-        udp_packet(src, dst, 40000, 9999, marker(tag, 32))
-    for _ in range(count):
-        s.sendto(f, (ifname, sll))
+        udp_packet(src, dst, 40000, dport, marker(tag, 32))
+    send_all(s, f, (ifname, sll), count)
 
 
 def cmd_rawip(args):
@@ -338,8 +349,7 @@ def cmd_rawip(args):
     if fam == socket.AF_INET:
         s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
     pkt = udp_packet(src, dst, 40001, dport, marker(tag, 32))
-    for _ in range(count):
-        s.sendto(pkt, (dst, 0))
+    send_all(s, pkt, (dst, 0), count)
 
 
 def cmd_icmp_err(args):
@@ -365,8 +375,7 @@ def cmd_icmp_err(args):
         r = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         msg = struct.pack("!BBHI", 3, 3, 0, 0) + quoted
         msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-    for _ in range(count):
-        r.sendto(msg, (dst, 0))
+    send_all(r, msg, (dst, 0), count)
     return 0
 
 
@@ -382,8 +391,7 @@ def cmd_ns6(args):
     ifname, dst, count, tag = args[0], args[1], int(args[2]), args[3]
     r = icmp6_sock(ifname)
     msg = struct.pack("!BBHI", 135, 0, 0, 0) + ip_bytes(dst) + marker(tag, 200)
-    for _ in range(count):
-        r.sendto(msg, (dst, 0, 0, ifindex(ifname)))
+    send_all(r, msg, (dst, 0, 0, ifindex(ifname)), count)
 
 
 def cmd_arp(args):
@@ -398,8 +406,8 @@ def cmd_arp(args):
     reply = arp(2, mac_bytes(dmac), mac_bytes(dmac), tpa)
     garp = arp(1, b"\xff" * 6, b"\0" * 6, spa)
     for _ in range(count):
-        s.sendto(reply, (ifname, ETH_P_ARP))
-        s.sendto(garp, (ifname, ETH_P_ARP))
+        send_all(s, reply, (ifname, ETH_P_ARP), 1)
+        send_all(s, garp, (ifname, ETH_P_ARP), 1)
 
 
 def cmd_ra(args):
@@ -410,8 +418,7 @@ def cmd_ra(args):
     # source link-layer address option, prefix information fd66:6::/64 (L, A)
     msg += struct.pack("!BB", 1, 1) + my_mac(ifname)
     msg += struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 86400, 14400, 0) + ip_bytes("fd66:6::")
-    for _ in range(count):
-        r.sendto(msg, ("ff02::1", 0, 0, ifindex(ifname)))
+    send_all(r, msg, ("ff02::1", 0, 0, ifindex(ifname)), count)
 
 
 def cmd_na(args):
@@ -419,8 +426,7 @@ def cmd_na(args):
     r = icmp6_sock(ifname)
     msg = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + ip_bytes(target)  # override
     msg += struct.pack("!BB", 2, 1) + my_mac(ifname)  # target link-layer address
-    for _ in range(count):
-        r.sendto(msg, (dst, 0, 0, ifindex(ifname)))
+    send_all(r, msg, (dst, 0, 0, ifindex(ifname)), count)
 
 
 def cmd_udp_flood(args):
