@@ -181,6 +181,8 @@ def describe(f):
                                                  nh, p[7])
         if nh == 58 and len(p) > off:
             s += " icmp6=%d" % p[off]
+            if p[off] in (135, 136) and len(p) >= off + 24:  # NS, NA: their target
+                s += " target=%s" % socket.inet_ntop(socket.AF_INET6, p[off + 8:off + 24])
         return s
     return "eth type=0x%04x" % et
 
