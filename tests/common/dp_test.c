@@ -359,6 +359,19 @@ static void map_clear(int fd, size_t key_size)
 	free(keys);
 }
 
+int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
+{
+	struct nf_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(f->dp->maps.config, &zero, &cfg))
+		return -errno;
+	cfg.ct_tenant_max = max;
+	if (bpf_map_update_elem(f->dp->maps.config, &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 void dpt_flush_flows(struct dpt *f)
 {
 	map_clear(f->dp->maps.ct, sizeof(struct nf_ct_key));

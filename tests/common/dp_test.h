@@ -106,6 +106,12 @@ int dpt_stats_expect(const struct dpt_stats *before, const struct dpt_stats *aft
 		     const struct nf_stats_key *want, uint64_t packets, int64_t bytes, char *msg,
 		     size_t msg_len);
 
+/*
+ * Set nf_config.ct_tenant_max (tracked connections per tenant, SPEC §3.13),
+ * as NETFENCE_CT_TENANT_MAX does. Returns 0 or -errno.
+ */
+int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max);
+
 /* Empty the per-flow state maps (conntrack, fragments, peer cache). */
 void dpt_flush_flows(struct dpt *f);
 

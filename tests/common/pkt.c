@@ -191,14 +191,21 @@ static int build_l4(uint8_t *p, size_t room, const struct pkt_spec *s, int famil
 	return len + s->payload;
 }
 
-/* The hop limit the kernel gives these messages: ND 255, MLD 1 (RFC 4861, 3810). */
-static uint8_t hop_limit_of(const struct pkt_spec *s)
+/*
+ * The hop limit (TTL) the kernel gives these messages (RFC 4861, 3810):
+ * neighbour discovery 255 (PKT_ND_*, and ICMPv6 133-137 given raw), MLD 1;
+ * 64 otherwise; spec->hop_limit when set.
+ */
+static uint8_t hop_limit_of(const struct pkt_spec *s, int family)
 {
-	uint8_t t = s->icmp == PKT_ICMP_RAW ? s->icmp_type : 0;
+	uint8_t t;
 
 	if (s->hop_limit)
 		return s->hop_limit;
-	if (s->icmp >= PKT_ND_RS)
+	if (family != 6 || l4_proto(s, family) != IPPROTO_ICMPV6)
+		return 64;
+	t = icmp_type_of(s, family);
+	if (t >= 133 && t <= 137)
 		return 255;
 	if ((t >= 130 && t <= 132) || t == 143)
 		return 1;
@@ -222,7 +229,7 @@ static int build_l3(uint8_t *buf, size_t size, const struct pkt_spec *s, int fam
 			return -EINVAL;
 		memset(buf, 0, hlen);
 		buf[0] = 0x40 | (ihl & 0xf);
-		buf[8] = s->hop_limit ? s->hop_limit : 64; /* ttl */
+		buf[8] = hop_limit_of(s, family); /* ttl */
 		buf[9] = proto;
 		if (s->frag.on) {
 			fo = s->frag.offset & 0x1fff;
@@ -251,7 +258,7 @@ static int build_l3(uint8_t *buf, size_t size, const struct pkt_spec *s, int fam
 		memset(buf, 0, hlen);
 		buf[0] = 0x60;
 		buf[6] = n_chain ? chain[0] : proto; /* next header */
-		buf[7] = hop_limit_of(s);
+		buf[7] = hop_limit_of(s, family);
 		if (addr_bytes(s->src, 6, buf + 8) || addr_bytes(s->dst, 6, buf + 24))
 			return -EINVAL;
 		for (i = 0; i < n_chain; i++) {
@@ -327,8 +334,11 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s, int family)
 	p->l3_off = ETH_LEN;
 	if (s->arp) {
 		uint8_t *a = p->b + ETH_LEN;
+		size_t i;
 
-		put16(p->b + 12, 0x0806);
+		if (ETH_LEN + 28 + s->payload > sizeof(p->b))
+			return -EINVAL;
+		put16(p->b + 12, s->ethertype ? s->ethertype : 0x0806);
 		put16(a, 1); /* Ethernet */
 		put16(a + 2, 0x0800);
 		a[4] = 6;
@@ -337,9 +347,13 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s, int family)
 		memcpy(a + 8, smac, 6);
 		if (addr_bytes(s->src, 4, a + 14) || addr_bytes(s->dst, 4, a + 24))
 			return -EINVAL;
-		p->len = ETH_LEN + 28;
+		memset(a + 28, 0, s->payload);
+		p->len = ETH_LEN + 28 + s->payload;
+		for (i = 0; i < s->n_poke && i < 4; i++)
+			if (s->poke[i].off < 28 + s->payload)
+				a[s->poke[i].off] = s->poke[i].val;
 	} else {
-		put16(p->b + 12, family == 4 ? 0x0800 : 0x86dd);
+		put16(p->b + 12, s->ethertype ? s->ethertype : family == 4 ? 0x0800 : 0x86dd);
 		n = build_l3(p->b + ETH_LEN, sizeof(p->b) - ETH_LEN, s, family, &l4);
 		if (n < 0)
 			return n;

@@ -47,7 +47,10 @@ enum pkt_icmp {
 
 struct pkt_spec {
 	uint8_t family; /* 4 or 6; 0: whatever pkt_build() is asked for */
-	bool arp; /* an ARP request (IPv4 family only); nothing else used */
+	/* An ARP request (IPv4 family only): src is the sender's and dst the
+	 * target's protocol address; payload adds trailing bytes (padding), poke
+	 * offsets count from the ARP header; nothing else is used. */
+	bool arp;
 	const char *src, *dst; /* IPv4 text, mapped for family 6 (see above) */
 	uint8_t proto; /* IPPROTO_TCP/UDP/SCTP, PKT_ICMP, or any other number */
 	uint16_t sport, dport; /* host order */
@@ -72,6 +75,8 @@ struct pkt_spec {
 	/* IPv6 hop limit / IPv4 TTL; 0: what the kernel sends (ND 255, MLD 1, else 64) */
 	uint8_t hop_limit;
 	const char *target; /* ND NS/NA target; NULL: the destination (NS), the source (NA) */
+	/* Ethernet type of the frame; 0: ARP, IPv4 or IPv6 as built. */
+	uint16_t ethertype;
 	uint8_t ihl; /* IPv4 header length override (words); 0 = 5, PKT_ZERO = 0 */
 	uint8_t doff; /* TCP data offset override (words); 0 = 5, PKT_ZERO = 0 */
 	/* Set bytes after building: offsets from the IP header's first byte. */
