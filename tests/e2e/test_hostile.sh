@@ -14,6 +14,8 @@
 # and, on a macvlan network (pod-side programs: no host-side peer there):
 #   m2 unfenced: UDP 53 and TCP 8080 echo
 #   m1 tenant $P-m: egress UDP 53 and TCP 8080 to m2
+#   o  outside the parent: the other end of the parent veth (10.125.0.200),
+#      where the guard on the parent judges what crosses it
 # A sniffer (packet sockets in t, v and f) logs every frame that arrives.
 # Each attempt asserts that nothing of it arrived and that the drop was
 # counted, by an exact delta, with the right reason; one ok/FAIL line each.
@@ -43,7 +45,11 @@ jq '.plugins = [.plugins[0]]' "$WORK/fenced.conflist" >"$WORK/open.conflist"
 # The macvlan network of deploy/cni/multus-nad.yaml, on a veth end in the node netns.
 in_ns "$NODE" ip link add "${IFP}p0" type veth peer name "${IFP}p1" || die "cannot create the parent"
 in_ns "$NODE" ip link set "${IFP}p0" up
-in_ns "$NODE" ip link set "${IFP}p1" up
+pod_add o
+in_ns "$NODE" ip link set "${IFP}p1" netns "/var/run/netns/$P-o" || die "cannot move the parent's peer"
+in_ns "$P-o" ip link set "${IFP}p1" name eth0
+in_ns "$P-o" ip addr add 10.125.0.200/24 dev eth0
+in_ns "$P-o" ip link set eth0 up
 awk '/config: \|-/ { on = 1; next } on' deploy/cni/multus-nad.yaml |
 	jq --arg name "$P-mv" --arg m "${IFP}p0" --arg d "$WORK/ipam" '
 	.name = $name | .plugins[0].master = $m | .plugins[0].ipam.dataDir = $d
@@ -155,7 +161,8 @@ bg serve-v v serve "$V4" "$V6" --udp 53 --tcp 8080
 bg serve-f f serve "$F4" "$F6" --udp 7777
 bg serve-m2 m2 serve "$M2" --udp 53 --tcp 8080
 bg sniff t sniff "$LOG" "t=/var/run/netns/$P-t:eth0" "v=/var/run/netns/$P-v:eth0" \
-	"f=/var/run/netns/$P-f:eth0" "m2=/var/run/netns/$P-m2:eth0"
+	"f=/var/run/netns/$P-f:eth0" "m2=/var/run/netns/$P-m2:eth0" \
+	"m1=/var/run/netns/$P-m1:eth0" "o=/var/run/netns/$P-o:eth0"
 wait_log '^READY$' || die "the sniffer did not start: $(cat "$WORK/sniff.out")"
 
 POLICY=$WORK/policy.json
@@ -403,7 +410,28 @@ section_macvlan() {
 }
 
 # HOSTILE_SECTIONS="nd flood ...": only those (controls always run); default all
-for s in controls packet raw ingress icmp nd macvlan reattach flood tcdel; do
+# ---------------------------------------------------------------- macvlan: the guard on the parent
+section_guard() {
+	local o=10.125.0.200 omac m1mac
+	omac=$(mac o) m1mac=$(mac m1)
+	log "macvlan: the guard on the parent judges what crosses it (SPEC §3.11)"
+	attempt "control: m1 -> o udp/9999 through a socket, denied on m1's own interface" \
+		"$TM" egress policy_denied $N "m2 $o o" "o: tag=gd-sock$" -- \
+		att m1 udp-send "$o" 9999 $N gd-sock
+	attempt "macvlan packet socket, PACKET_QDISC_BYPASS, IPv4/UDP -> o: the guard drops it" \
+		"$TM" egress policy_denied $N "m2 $o o" "o: tag=gd-bypass$" -- \
+		att m1 frame eth0 "$omac" "$M1" "$o" $N gd-bypass --bypass
+	attempt "macvlan packet socket, PACKET_QDISC_BYPASS, under a forged MAC -> o" \
+		"$TM" egress spoofed_source $N "m2 $o o" "o: tag=gd-mac$" -- \
+		att m1 frame eth0 "$omac" "$M1" "$o" $N gd-mac --bypass --src-mac 02:00:00:00:be:ef
+	# o learns m1's MAC first (ARP passes both ways, checked), then sends denied datagrams
+	in_ns "$P-o" ip neigh replace "$M1" lladdr "$m1mac" dev eth0 nud permanent
+	attempt "o -> m1 udp/7777: dropped on the parent, a tap in m1 sees none of it" \
+		"$TM" ingress policy_denied $N "o $M2 m2" "m1: tag=gd-in$" -- \
+		att o udp-send "$M1" 7777 $N gd-in
+}
+
+for s in controls packet raw ingress icmp nd macvlan guard reattach flood tcdel; do
 	[ -z "${HOSTILE_SECTIONS:-}" ] || [ "$s" = controls ] || [[ " $HOSTILE_SECTIONS " == *" $s "* ]] ||
 		continue
 	"section_$s"

@@ -20,9 +20,10 @@ the protocol has room for one; the sniffer logs one line per frame it sees.
     attack.py udp-probe DST PORT TAG          request/echo; exit 0 on the echo
     attack.py tcp-probe DST PORT TAG          connect, send, echo; exit 0 on it
     attack.py frame IFNAME DST_MAC SRC DST COUNT TAG [--sll-proto N] [--bypass] [--dport N]
+                [--src-mac MAC]
         Ethernet + IPv4/IPv6 + UDP (dport 9999) through an AF_PACKET socket,
         sll_protocol N (default: the frame's ethertype), optionally with
-        PACKET_QDISC_BYPASS.
+        PACKET_QDISC_BYPASS, from IFNAME's MAC or a forged one.
     attack.py rawip SRC DST DPORT COUNT TAG
         IPv4/IPv6 + UDP through a raw IP socket that writes its own IP header
         (IPPROTO_RAW: IP_HDRINCL / IPV6_HDRINCL).
@@ -339,7 +340,8 @@ def cmd_frame(args):
     if "--bypass" in args:
         s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
     dport = int(args[args.index("--dport") + 1]) if "--dport" in args else 9999
-    f = mac_bytes(dmac) + my_mac(ifname) + struct.pack("!H", et) + \
+    smac = mac_bytes(args[args.index("--src-mac") + 1]) if "--src-mac" in args else my_mac(ifname)
+    f = mac_bytes(dmac) + smac + struct.pack("!H", et) + \
         udp_packet(src, dst, 40000, dport, marker(tag, 32))
     send_all(s, f, (ifname, sll), count)
 
