@@ -104,6 +104,7 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	if (!ti || ct->epoch != ti->epoch)
 		return NF_FAST_RECHECK;
 	nf_ct_touch(ct, dir, tcp_flags, proto, now);
+	nf_ct_end(ct, ck, tcp_flags);
 	return NF_FAST_PASS;
 }
 
@@ -204,6 +205,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				ct->epoch = ti->epoch;
 			}
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
+			if (pkt.proto == NF_IPPROTO_TCP)
+				nf_ct_end(ct, ck, pkt.tcp_flags);
 			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
 				reason = NF_DROP_CT_FULL;
 				goto drop;
@@ -300,6 +303,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	 * hits conntrack on egress needs no anti-spoofing lookup. A flow that
 	 * doesn't fit in its tenant's share is dropped, not tracked half-way.
 	 */
+	/* A lone FIN or RST ends a flow that is not tracked: nothing to track. */
+	if (pkt.proto == NF_IPPROTO_TCP && (pkt.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+		return true;
 	if (!bench_no_ct_insert && ti &&
 	    (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr))) {
 		nct.last_seen_ns = now;

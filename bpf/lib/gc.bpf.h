@@ -42,6 +42,22 @@ static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant
 }
 
 /*
+ * A TCP flow ends with the packet that follows both FINs (the last ACK) or
+ * with a RST: its entry goes at once rather than lingering in its tenant's
+ * share (a node opening tens of thousands of connections a second would
+ * fill it with closed ones). Called after nf_ct_touch; a later packet of
+ * the tuple is judged again, as any untracked packet.
+ */
+static __always_inline void nf_ct_end(struct nf_ct_val *ct, const struct nf_ct_key *k,
+				      __u8 tcp_flags)
+{
+	if (!(ct->flags & NF_CT_CLOSED))
+		return;
+	if ((tcp_flags & TCP_FLAG_RST) || !(tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_SYN)))
+		nf_ct_delete(k, ct->tenant_id);
+}
+
+/*
  * Insert a new entry into nf_ct (frag false) or nf_frags (frag true) for
  * tenant_id: 0, or -1 when the tenant's share or the table is full
  * (conntrack_full). An entry already there under the key (another CPU's

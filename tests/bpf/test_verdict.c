@@ -1415,6 +1415,17 @@ static struct nf_ct_val ct_val(struct fx *x, uint8_t proto, uint16_t lport, cons
 	return v;
 }
 
+/* Whether that flow is tracked at all. */
+static bool ct_tracked(struct fx *x, uint8_t proto, uint16_t lport, const char *peer,
+		       uint16_t rport)
+{
+	struct nf_ct_val v;
+	uint8_t l[16], r[16];
+
+	flow_addrs(x, peer, l, r);
+	return dpt_ct_get(x->f, proto, l, lport, r, rport, &v) == 0;
+}
+
 /* Overwrite the conntrack value of that flow; fails the test if untracked. */
 static void ct_set(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport,
 		   const struct nf_ct_val *v)
@@ -1445,9 +1456,10 @@ static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer
 /*
  * A tracked flow's state moves with its packets, whichever path the datapath
  * takes for them (established fast path or full verdict): the reply marks
- * it answered, FIN both ways or a RST closes it, a closed flow lives 10 s, a
- * new SYN reopens a closed tuple. Only egress is allowed, so an ingress
- * packet passes only while its flow is tracked and alive.
+ * it answered, FIN both ways closes it and the last ACK ends it (its entry
+ * goes), a RST ends it at once, a lone FIN or RST of an untracked tuple is
+ * not tracked, a new SYN reopens a closed tuple. Only egress is allowed, so
+ * an ingress packet passes only while its flow is tracked and alive.
  */
 static void test_ct_lifecycle(void **state)
 {
@@ -1465,12 +1477,16 @@ static void test_ct_lifecycle(void **state)
 	};
 	static const struct vcase fin_in[] = {
 		{ "in: FIN", TCP_IN("10.2.0.5", 443, 40000, FIN), IN, PASS, R_NONE },
-		{ "in: last ACK, closed but not yet expired", TCP_IN("10.2.0.5", 443, 40000, ACK),
-		  IN, PASS, R_NONE },
+	};
+	static const struct vcase last_ack[] = {
+		{ "out: last ACK ends the flow", TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS,
+		  R_NONE },
 	};
 	static const struct vcase after_close[] = {
-		{ "in: ACK of a closed flow after 11,000 jiffies",
-		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, DROP, R_POLICY },
+		{ "in: ACK of an ended flow", TCP_IN("10.2.0.5", 443, 40000, ACK), IN, DROP,
+		  R_POLICY },
+		{ "out: a lone FIN of it passes, untracked", TCP_OUT("10.2.0.5", 40000, 443, FIN), EG,
+		  PASS, R_NONE },
 		{ "out: ACK of it is judged again as new (and allowed)",
 		  TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS, R_ALLOWED },
 	};
@@ -1480,8 +1496,8 @@ static void test_ct_lifecycle(void **state)
 		{ "in: RST", TCP_IN("10.2.0.5", 443, 40001, RST), IN, PASS, R_NONE },
 	};
 	static const struct vcase after_rst[] = {
-		{ "in: ACK of a reset flow after 11,000 jiffies",
-		  TCP_IN("10.2.0.5", 443, 40001, ACK), IN, DROP, R_POLICY },
+		{ "in: ACK of a reset flow", TCP_IN("10.2.0.5", 443, 40001, ACK), IN, DROP,
+		  R_POLICY },
 	};
 	static const struct vcase reopen[] = {
 		{ "out: SYN on the closed tuple", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS,
@@ -1517,12 +1533,13 @@ static void test_ct_lifecycle(void **state)
 			 NF_CT_SEEN_REPLY | NF_CT_FIN_ORIG);
 	RUN_TABLE(x, fin_in);
 	assert_true(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags & NF_CT_CLOSED);
-	ct_age(x, TCP, 40000, "10.2.0.5", 443);
+	RUN_TABLE(x, last_ack);
+	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
 	RUN_TABLE(x, after_close);
+	assert_true(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));	/* the ACK, as new */
 
 	RUN_TABLE(x, rst);
-	assert_true(ct_val(x, TCP, 40001, "10.2.0.5", 443).flags & NF_CT_CLOSED);
-	ct_age(x, TCP, 40001, "10.2.0.5", 443);
+	assert_false(ct_tracked(x, TCP, 40001, "10.2.0.5", 443));
 	RUN_TABLE(x, after_rst);
 
 	/* a closed (not yet expired) tuple reused by a new SYN starts afresh */

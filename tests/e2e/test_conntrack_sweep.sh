@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPEC §3.4, §3.13: tracked connections live in per-tenant shares of a table
 # that never evicts, so expired entries must go by themselves: a timer in the
-# kernel sweeps them, with no netfence process running. Closed TCP flows
-# expire after 10 s; the tenant's count (status --json tracked_connections)
-# returns to 0, and its share is usable again.
+# kernel sweeps them, with no netfence process running. A TCP connection that
+# closes ends its entry with its last packet; unanswered UDP flows expire after
+# 30 s and the tenant's count (status --json tracked_connections) returns to 0,
+# and its share is usable again.
 #
 #   pod (tenant sweep) 10.231.0.2 --veth-- srv 10.231.0.1: TCP echo on 8080
 set -u
@@ -26,7 +27,8 @@ cat > "$T.json" <<JSON
 {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
  "metadata":{"name":"srv","namespace":"sweep"},
  "spec":{"podSelector":{},"policyTypes":["Egress"],
-  "egress":[{"to":[{"ipBlock":{"cidr":"10.231.0.1/32"}}],"ports":[{"port":8080}]}]}}
+  "egress":[{"to":[{"ipBlock":{"cidr":"10.231.0.1/32"}}],
+   "ports":[{"port":8080},{"protocol":"UDP","port":8080}]}]}}
 JSON
 
 tracked() {
@@ -36,34 +38,46 @@ print(sum(t.get("tracked_connections", 0) for t in json.load(sys.stdin)["tenants
           if t["name"] == "sweep"))'
 }
 
-# a share of 10 connections: the 11th open one is conntrack_full
+# a share of 10 tracked flows
 NETFENCE_CT_TENANT_MAX=10 "$NF" attach --tenant sweep --iface "$P"a0 --netns /var/run/netns/"$A" ||
 	fail "attach"
 "$NF" apply "$T.json" >/dev/null || fail "apply"
 sleep 0.3
-expect_ok "a connection before the share is used" tcp_probe "$A" 10.231.0.1 8080
 
-# 10 connections opened and closed: each stays tracked (closed) until it expires
+# TCP connections that close end their entries with their last packet:
+# 25 of them in a row fit in a share of 10
 in_ns "$A" python3 -c '
 import socket
-for _ in range(9):
+for _ in range(25):
     s = socket.create_connection(("10.231.0.1", 8080), timeout=2)
-    s.sendall(b"x"); s.recv(1); s.close()'
+    s.sendall(b"x"); s.recv(1); s.close()' && ok "25 TCP connections opened and closed with a share of 10" ||
+	fail "25 TCP connections with a share of 10"
+sleep 0.5
 n=$(tracked)
-[ "$n" -eq 10 ] && ok "10 closed connections tracked, the share full" || fail "tracked: $n, want 10"
+[ "$n" -eq 0 ] && ok "closed connections left nothing tracked" || fail "tracked after closing: $n"
+
+# 10 UDP flows nobody answers stay tracked (30 s) and fill the share
+sent=$SECONDS
+in_ns "$A" python3 -c '
+import socket
+for i in range(10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.231.0.2", 41000 + i)); s.sendto(b"x", ("10.231.0.1", 8080))'
+n=$(tracked)
+[ "$n" -eq 10 ] && ok "10 unanswered UDP flows tracked, the share full" || fail "tracked: $n, want 10"
 before=$(nf_stat sweep egress conntrack_full tc)
-expect_fail "an 11th connection while the share is full" tcp_probe "$A" 10.231.0.1 8080
+expect_fail "a TCP connection while the share is full" tcp_probe "$A" 10.231.0.1 8080
 after=$(nf_stat sweep egress conntrack_full tc)
 [ $((after - before)) -ge 1 ] && ok "counted conntrack_full (+$((after - before)))" ||
 	fail "conntrack_full moved by $((after - before))"
 
 # No netfence process runs from here on: the kernel's sweep frees them.
-for i in $(seq 40); do
+while [ $((SECONDS - sent)) -lt 60 ]; do
 	n=$(tracked)
 	[ "$n" -eq 0 ] && break
 	sleep 1
 done
-[ "$n" -eq 0 ] && ok "expired entries swept in the kernel after ~${i} s (closed TCP lives 10 s)" ||
-	fail "still tracked after 40 s: $n"
+[ "$n" -eq 0 ] && ok "expired entries swept in the kernel $((SECONDS - sent)) s after they were sent (unanswered UDP lives 30 s)" ||
+	fail "still tracked 60 s after they were sent: $n"
 expect_ok "the share is usable again" tcp_probe "$A" 10.231.0.1 8080
 nf_done

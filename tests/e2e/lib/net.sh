@@ -16,6 +16,8 @@ nf_init() {
 
 nf_cleanup() {
 	local rc=$?
+	# a FAIL line always fails the test, whatever ran in the trap before this
+	[ "$_nf_fail" -ne 0 ] && [ "$rc" -eq 0 ] && rc=1
 	for p in "${_nf_pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	"$NF" reset >/dev/null 2>&1
