@@ -753,7 +753,7 @@ int main(int argc, char **argv)
 	{
 		int fl_fd = bpf_map__fd(ref->maps.ref_flows);
 		double fl_b = (double)map_memlock(fl_fd) / map_max_entries(fl_fd);
-		const char *what = "memory per tracked connection (conntrack LRU memlock / entries)";
+		const char *what = "memory per tracked connection (conntrack hash memlock / entries)";
 		char nf[64], refs[64];
 
 		snprintf(refs, sizeof(refs), "floor LRU %.0f B/entry", fl_b);

@@ -30,6 +30,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 
+#include "datapath.h"
 #include "log.h"
 #include "vethpeer.h"
 
@@ -119,20 +120,6 @@ static int netns_id_of(int nsfd)
 	return id;
 }
 
-static int cookie_here(uint64_t *cookie)
-{
-	socklen_t len = sizeof(*cookie);
-	int s, err = 0;
-
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (getsockopt(s, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, cookie, &len))
-		err = -errno;
-	close(s);
-	return err;
-}
-
 /*
  * Is ifindex (a veth peer pointing back at pod_ifindex, or with pod_ifindex
  * 0 any device) in the netns cand, which pod_ns knows as nsid? Visits it and
@@ -149,7 +136,7 @@ static int try_candidate(int cand, int pod_ns, int ifindex, int pod_ifindex, str
 	if (!link_info(ifindex, &li) &&
 	    (!pod_ifindex || (!strcmp(li.kind, "veth") && li.link == pod_ifindex &&
 			      li.nsid >= 0 && li.nsid == back)) &&
-	    if_indextoname(ifindex, ref->ifname) && !cookie_here(&ref->cookie)) {
+	    if_indextoname(ifindex, ref->ifname) && !dp__netns_cookie("", &ref->cookie)) {
 		ref->ifindex = ifindex;
 		ok = 1;
 	}
