@@ -76,7 +76,21 @@ PY
 }
 icmp_probe() { in_ns "$1" ping -c1 -W1 "$2"; }
 
-# echo servers: TCP and UDP echo on PORT in NS (all addresses)
+# wait_bound NS PROTO PORT: until a socket of PROTO (tcp|udp) is bound to PORT in
+# NS (10 s at most): a loaded machine can take seconds to start python.
+wait_bound() {
+	local i flag
+	[ "$2" = tcp ] && flag=-Hltn || flag=-Hlun
+	for i in $(seq 100); do
+		[ -n "$(in_ns "$1" ss $flag "sport = :$3" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	echo "  (no $2 server on port $3 in $1 after 10 s)"
+	return 1
+}
+
+# echo servers: TCP and UDP echo on PORT in NS (all addresses); they return
+# once the server's socket is bound.
 tcp_server() { # NS PORT
 	nf_bg "$1" python3 -c '
 import socket, sys, threading
@@ -96,6 +110,7 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 ' "$2"
+	wait_bound "$1" tcp "$2"
 }
 # A UDP server must answer from the address it was asked on (as DNS servers do
 # by binding each address): give ADDR, or it binds the wildcard.
@@ -112,6 +127,7 @@ s.bind((addr, int(sys.argv[1])))
 while True:
     d, a = s.recvfrom(65536); s.sendto(d, a)
 ' "$2" ${3:-}
+	wait_bound "$1" udp "$2"
 }
 
 # stat TENANT DIRECTION REASON HOOK -> packets (0 if absent)
