@@ -432,6 +432,20 @@ static bool rec_in(const struct rec *r, const struct ns_watch *w)
 	return !r->r.is_cgroup && r->ns_ok && r->dev == w->dev && r->ino == w->ino;
 }
 
+/* r is one of our quarantines in w, and its interface is not among links. */
+static bool quarantine_gone(const struct rec *r, const struct ns_watch *w, const struct link *links,
+			    size_t n)
+{
+	size_t j;
+
+	if (!r->unfenced || !rec_in(r, w))
+		return false;
+	for (j = 0; j < n; j++)
+		if (!strcmp(links[j].name, r->r.ifname))
+			return false;
+	return true;
+}
+
 /* Is this interface of w an endpoint (any owner)? By name as given at attach,
  * or by where it is (netns cookie + ifindex). */
 static const struct rec *rec_of_link(const struct rec *recs, size_t n, const struct ns_watch *w,
@@ -656,33 +670,15 @@ static void rescan(struct nf_unfenced *u, struct ns_watch *w)
 	w->n_cands = k;
 
 	/* our quarantines whose interface is gone */
-	for (i = 0; i < u->n_recs && !gone; i++) {
-		const struct rec *r = &u->recs[i];
-		size_t j;
-		bool there = false;
-
-		if (!r->unfenced || !rec_in(r, w))
-			continue;
-		for (j = 0; j < n && !there; j++)
-			there = !strcmp(links[j].name, r->r.ifname);
-		gone = !there;
-	}
+	for (i = 0; i < u->n_recs && !gone; i++)
+		gone = quarantine_gone(&u->recs[i], w, links, n);
 	if (gone) {
 		struct locked l;
 
 		if (lock_dp(u, &l)) {
-			for (i = 0; i < u->n_recs; i++) {
-				const struct rec *r = &u->recs[i];
-				size_t j;
-				bool there = false;
-
-				if (!r->unfenced || !rec_in(r, w))
-					continue;
-				for (j = 0; j < n && !there; j++)
-					there = !strcmp(links[j].name, r->r.ifname);
-				if (!there)
-					detach_unfenced(l.dp, &r->r, "the interface is gone");
-			}
+			for (i = 0; i < u->n_recs; i++)
+				if (quarantine_gone(&u->recs[i], w, links, n))
+					detach_unfenced(l.dp, &u->recs[i].r, "the interface is gone");
 			load_records(u);
 			unlock_dp(&l);
 		}
