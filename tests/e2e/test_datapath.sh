@@ -129,6 +129,7 @@ wait_ready() { # ready-file: up to 10 s
 	for i in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done
 	return 1
 }
+rm -f "$S.ready" # here, not only in the background job: a stale file would race it
 stream 3 "$S.ready" > "$S.stream" &
 spid=$!
 wait_ready "$S.ready" || fail "the stream did not start"
@@ -143,6 +144,7 @@ done
 wait $spid
 res=$(cat "$S.stream")
 [[ $res == ok* ]] && ok "stream still allowed survived replaces ($res)" || fail "stream: $res"
+rm -f "$S.ready"
 stream 4 "$S.ready" > "$S.stream" &
 spid=$!
 wait_ready "$S.ready" || fail "the stream did not start"
