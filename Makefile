@@ -32,9 +32,10 @@ BPF_OBJS := $(patsubst %,$(OUTPUT)/%.bpf.o,$(BPF_PROGS))
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_PROGS))
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/netfence/*.h)
 
-LIB_SRCS := $(wildcard userspace/lib/*.c)
+# userspace/lib and one level of modules below it (userspace/lib/<module>/*.c).
+LIB_SRCS := $(wildcard userspace/lib/*.c userspace/lib/*/*.c)
 LIB_OBJS := $(patsubst userspace/lib/%.c,$(OUTPUT)/lib/%.o,$(LIB_SRCS))
-LIB_HDRS := $(wildcard userspace/lib/*.h) $(wildcard include/netfence/*.h)
+LIB_HDRS := $(wildcard userspace/lib/*.h userspace/lib/*/*.h) $(wildcard include/netfence/*.h)
 LIB := $(OUTPUT)/libnetfence.a
 
 CMD_SRCS := userspace/netfence.c $(wildcard userspace/cmd/*.c)
@@ -56,7 +57,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test deps demo bench install uninstall unit fuzz e2e check-bpf
+.PHONY: all clean test deps demo bench install uninstall unit fuzz e2e
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -79,7 +80,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 $(OUTPUT)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(LIBMK) | $(OUTPUT)/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -149,4 +150,4 @@ clean:
 	rm -rf $(OUTPUT)
 
 # Only the loader needs the skeletons.
-$(OUTPUT)/lib/datapath.o: $(SKELS)
+$(OUTPUT)/lib/datapath.o $(OUTPUT)/lib/dp/%.o: $(SKELS)
