@@ -17,10 +17,13 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 LIBMK := Makefile
 INCLUDES := -Iinclude -Iuserspace/lib -I$(OUTPUT)
 WARN := -Wall -Wextra -Werror -Werror=undef -Wno-unused-parameter -Wno-missing-field-initializers
+# NF_DEFS: defines for both sides of the ABI (the upgrade test's variant build
+# passes -DNF_TEST_NEXT_LAYOUT, see include/netfence/abi.h).
+NF_DEFS ?=
 CFLAGS ?= -g -O2
-CFLAGS += $(WARN) -D_GNU_SOURCE -DNF_VERSION='"$(VERSION)"' $(INCLUDES)
+CFLAGS += $(WARN) -D_GNU_SOURCE -DNF_VERSION='"$(VERSION)"' $(NF_DEFS) $(INCLUDES)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=undef \
-	-Wno-unused-function -Iinclude -Ibpf -I$(dir $(VMLINUX_H))
+	-Wno-unused-function $(NF_DEFS) -Iinclude -Ibpf -I$(dir $(VMLINUX_H))
 # libmicrohttpd is dlopen()ed by `serve` (userspace/cmd/serve.c), not linked:
 # its GnuTLS dependencies cost every other command ~3.5 ms of loading.
 LDLIBS := -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -ldl -lpthread
@@ -57,7 +60,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test deps demo bench install uninstall unit fuzz e2e
+.PHONY: all clean test deps demo bench install uninstall unit fuzz e2e FORCE
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -114,6 +117,12 @@ $(OUTPUT)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB_SRCS) $(LIB_HDRS
 		-D_GNU_SOURCE -DNF_FUZZING $(INCLUDES) $(NL_CFLAGS) $< $(FUZZ_LIB_SRCS) \
 		-lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -lmicrohttpd -lpthread -o $@
 
+# The datapath one version up (a changed map layout and program), built only
+# for the upgrade test (tests/e2e/test_upgrade.sh): a whole second netfence.
+$(OUTPUT)/next/netfence: FORCE
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/next NF_DEFS=-DNF_TEST_NEXT_LAYOUT \
+		VERSION=$(VERSION)-next $(OUTPUT)/next/netfence $(OUTPUT)/next/netfence-cni
+
 deps:
 	$(Q)scripts/install-deps.sh
 
@@ -127,7 +136,7 @@ e2e: all
 	$(Q)tests/run.sh e2e
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/fuzz/fuzz_policy
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/next/netfence
 	$(Q)tests/run.sh all
 
 demo: deps
@@ -151,3 +160,4 @@ clean:
 
 # Only the loader needs the skeletons.
 $(OUTPUT)/lib/datapath.o $(OUTPUT)/lib/dp/%.o: $(SKELS)
+FORCE:

@@ -314,6 +314,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		nct.tenant_id = tenant_id;
 		nct.ep_id = ep->ep_id;
 		nct.origin_dir = dir;
+#ifdef NF_TEST_NEXT_LAYOUT
+		nct.test_next = 1;
+#endif
 		if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
 			reason = NF_DROP_CT_FULL;
 			goto drop;

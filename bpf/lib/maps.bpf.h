@@ -137,6 +137,14 @@ struct {
 	__type(value, struct nf_config);
 } nf_config SEC(".maps");
 
+/* What is loaded (struct nf_meta): read by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nf_meta);
+} nf_meta SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NF_RINGBUF_BYTES);

@@ -21,6 +21,32 @@
 
 #define NF_PIN_ROOT "/sys/fs/bpf/netfence"
 
+/*
+ * The datapath's version: the layout of its maps and the meaning of their
+ * entries and programs (SPEC §10.1). Bump it with every change of either;
+ * a netfence of a newer version upgrades a loaded datapath in place, an older
+ * one refuses to change it. 0 is the datapath loaded before versions were
+ * recorded (no nf_meta pin). A layout change appends fields to a value (the
+ * upgrade carries entries over with the new fields zeroed) or gives the map
+ * a new name.
+ *
+ * NF_TEST_NEXT_LAYOUT builds the variant the upgrade test moves to: one
+ * version up, an nf_ct value with one more field, a program that sets it.
+ */
+#ifdef NF_TEST_NEXT_LAYOUT
+#define NF_DATAPATH_VERSION	2
+#else
+#define NF_DATAPATH_VERSION	1
+#endif
+
+/* ---- nf_meta: ARRAY[1], what is loaded; written once, pinned last ---- */
+struct nf_meta {
+	__u32 version;		/* NF_DATAPATH_VERSION */
+	__u32 pad;
+	__u64 object_hash;	/* FNV-1a of the BPF object: the build of the datapath */
+	char build[48];		/* the netfence version that loaded it (git describe) */
+};
+
 /* Limits (map sizes). */
 #define NF_MAX_TENANTS		4096	 /* tenant ids 1..4095 */
 #define NF_MAX_ENDPOINTS	65536
@@ -275,6 +301,9 @@ struct nf_ct_val {
 	__u8 origin_dir;	/* enum nf_dir of the first packet */
 	__u8 flags;		/* NF_CT_* */
 	__u8 pad[6];
+#ifdef NF_TEST_NEXT_LAYOUT
+	__u64 test_next;	/* set by the variant's programs on new entries */
+#endif
 };
 
 /* ---- nf_peer_cache: LRU_HASH, peer -> classes, for peers already seen ---- */
