@@ -948,7 +948,7 @@ static void gen_rule(const struct gen *g, struct nf_rule *r)
 			p->except = zalloc((p->n_except ? p->n_except : 1) * sizeof(*p->except));
 			for (j = 0; j < p->n_except; j++)
 				p->except[j] = gen_except(g, &p->cidr);
-			/* policy.c adds ::ffff:0:0/96 itself to IPv6 cidrs up to /95 */
+			/* policy/peer.c adds ::ffff:0:0/96 itself to IPv6 cidrs up to /95 */
 			if (!p->cidr.is_v4 && p->cidr.plen < 96 && rndn(2)) {
 				struct nf_cidr v4 = cidr("0.0.0.0/0");
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Policy parser and validator (userspace/lib/policy.c): every rule valid and
+ * Policy parser and validator (userspace/lib/policy/): every rule valid and
  * invalid, with the exact problem lines; the IR of typical policies; the
  * examples in policies/. Run from the repository root (tests/run.sh does).
  *

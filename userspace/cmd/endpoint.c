@@ -32,6 +32,7 @@ int cmd_attach(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = attach_usage };
 	struct nf_cidr addrs[NF_MAX_CLI_ADDRS];
 	struct nf_iface_ep ep = {};
 	const char *tenant = NULL, *iface = NULL, *netns = "", *cgroup = NULL;
@@ -40,8 +41,7 @@ int cmd_attach(int argc, char **argv)
 	int c, err, lock, ret = NF_EXIT_OK;
 	uint32_t tid;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 't':
 			tenant = optarg;
@@ -73,14 +73,10 @@ int cmd_attach(int argc, char **argv)
 			n_addrs++;
 			break;
 		}
-		case 'h':
-			fputs(attach_usage, stdout);
-			return NF_EXIT_OK;
-		default:
-			fputs(attach_usage, stderr);
-			return NF_EXIT_USAGE;
 		}
 	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind < argc || !tenant || (!iface == !cgroup) ||
 	    (cgroup && (n_addrs || *netns))) {
 		fputs(attach_usage, stderr);
@@ -133,12 +129,12 @@ int cmd_detach(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = detach_usage };
 	const char *iface = NULL, *netns = "", *cgroup = NULL;
 	struct nf_dp *dp;
 	int c, err, lock;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 'i':
 			iface = optarg;
@@ -149,14 +145,10 @@ int cmd_detach(int argc, char **argv)
 		case 'c':
 			cgroup = optarg;
 			break;
-		case 'h':
-			fputs(detach_usage, stdout);
-			return NF_EXIT_OK;
-		default:
-			fputs(detach_usage, stderr);
-			return NF_EXIT_USAGE;
 		}
 	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind < argc || (!iface == !cgroup) || (cgroup && *netns)) {
 		fputs(detach_usage, stderr);
 		return NF_EXIT_USAGE;

@@ -315,6 +315,7 @@ int cmd_monitor(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmd_opts o = { .shortopts = "jc:t:h", .longopts = opts, .usage_fn = usage };
 	struct mon mo = { 0 };
 	struct ring_buffer *rb = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -323,8 +324,7 @@ int cmd_monitor(int argc, char **argv)
 	char *end;
 	int c, err, rc = NF_EXIT_FAIL;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jc:t:h", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 'j':
 			mo.json = true;
@@ -344,14 +344,10 @@ int cmd_monitor(int argc, char **argv)
 				return NF_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return NF_EXIT_OK;
-		default:
-			usage(stderr);
-			return NF_EXIT_USAGE;
 		}
 	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind != argc) {
 		usage(stderr);
 		return NF_EXIT_USAGE;

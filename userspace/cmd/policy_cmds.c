@@ -29,24 +29,16 @@ int cmd_apply(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = apply_usage };
 	struct nf_apply_result res = {};
 	bool prune = false;
 	int c, err;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
+	while ((c = cmd_getopt(&o, argc, argv)))
+		if (c == 'p')
 			prune = true;
-			break;
-		case 'h':
-			fputs(apply_usage, stdout);
-			return NF_EXIT_OK;
-		default:
-			fputs(apply_usage, stderr);
-			return NF_EXIT_USAGE;
-		}
-	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind >= argc) {
 		fputs(apply_usage, stderr);
 		return NF_EXIT_USAGE;
@@ -203,6 +195,7 @@ int cmd_check(int argc, char **argv)
 		{ "port", required_argument, NULL, 'n' },   { "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = check_usage };
 	const char *tenant = NULL, *direction = NULL, *peer = NULL, *proto_s = NULL;
 	const char *dirname;
 	char peer_name[NF_TENANT_NAME_LEN] = "";
@@ -215,8 +208,7 @@ int cmd_check(int argc, char **argv)
 	bool v4;
 	int c, err, ret = NF_EXIT_OK;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 't': tenant = optarg; break;
 		case 'd': direction = optarg; break;
@@ -233,14 +225,10 @@ int cmd_check(int argc, char **argv)
 			}
 			break;
 		}
-		case 'h':
-			fputs(check_usage, stdout);
-			return NF_EXIT_OK;
-		default:
-			fputs(check_usage, stderr);
-			return NF_EXIT_USAGE;
 		}
 	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind < argc || !tenant || !direction || !peer) {
 		fputs(check_usage, stderr);
 		return NF_EXIT_USAGE;

@@ -834,6 +834,7 @@ int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmd_opts o = { .shortopts = "l:d:vh", .longopts = opts, .usage_fn = usage };
 	const char *listen = NF_SERVE_DEFAULT_LISTEN, *cert_path = NULL, *key_path = NULL;
 	const char *token_path = NULL;
 	unsigned int max_conn = NF_SERVE_CONN_LIMIT, max_ip = NF_SERVE_PER_IP_LIMIT;
@@ -849,8 +850,7 @@ int cmd_serve(int argc, char **argv)
 	sigset_t mask;
 	int sfd = -1, nlfd = -1, rc = NF_EXIT_FAIL, c, err;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:d:vh", opts, NULL)) != -1) {
+	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 'l':
 			listen = optarg;
@@ -885,14 +885,10 @@ int cmd_serve(int argc, char **argv)
 		case 'v':
 			nf_log_set_level(NF_LOG_DEBUG);
 			break;
-		case 'h':
-			usage(stdout);
-			return NF_EXIT_OK;
-		default:
-			usage(stderr);
-			return NF_EXIT_USAGE;
 		}
 	}
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind != argc) {
 		usage(stderr);
 		return NF_EXIT_USAGE;

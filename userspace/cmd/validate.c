@@ -28,27 +28,16 @@ int cmd_validate(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cmd_opts o = { .shortopts = "+h", .longopts = opts, .usage_fn = validate__help,
+			      .name = "validate" };
 	struct nf_docset *ds;
 	size_t np, nt, i;
-	int opt, ret;
+	int ret;
 
-	optind = 0;	/* full re-initialisation: the dispatcher may have used getopt */
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			validate__help(stdout);
-			return NF_EXIT_OK;
-		default:
-			if (optopt)
-				fprintf(stderr, "netfence validate: unknown option -%c\n", optopt);
-			else
-				fprintf(stderr, "netfence validate: unknown option %s\n",
-					argv[optind - 1]);
-			validate__help(stderr);
-			return NF_EXIT_USAGE;
-		}
-	}
+	while (cmd_getopt(&o, argc, argv))
+		;	/* no options but --help */
+	if (o.ret >= 0)
+		return o.ret;
 	if (optind >= argc) {
 		fprintf(stderr, "netfence validate: no FILE, DIR or - given\n");
 		validate__help(stderr);

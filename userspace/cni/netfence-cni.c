@@ -187,7 +187,7 @@ static int detach_owner(struct nf_dp *dp, const struct nf_ep_record *recs, size_
 	return 0;
 }
 
-static int cmd_add(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
+static int cni_add(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
 	char tenant[NF_TENANT_NAME_LEN];
 	struct nf_iface_ep ep = {};
@@ -281,7 +281,7 @@ out:
 	return ret;
 }
 
-static int cmd_del(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
+static int cni_del(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
 	struct nf_ep_record *recs = NULL;
 	char owner[CNI_OWNER_LEN];
@@ -322,7 +322,7 @@ out:
 	return ret;
 }
 
-static int cmd_check(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
+static int cni_check(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
 	char tenant[NF_TENANT_NAME_LEN], owner[CNI_OWNER_LEN];
 	struct nf_ep_record rec;
@@ -380,7 +380,7 @@ out:
  * GC: remove the endpoints this network added (its markers) whose attachment
  * is not in the valid list. Other networks' endpoints are not ours to judge.
  */
-static int cmd_gc(const struct cni_conf *conf, struct cni_err *err)
+static int cni_gc(const struct cni_conf *conf, struct cni_err *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 256], owner[CNI_OWNER_LEN];
 	struct nf_ep_record *recs = NULL;
@@ -449,7 +449,7 @@ out:
 	return ret;
 }
 
-static int cmd_status(const struct cni_conf *conf, struct cni_err *err)
+static int cni_status(const struct cni_conf *conf, struct cni_err *err)
 {
 	struct nf_dp *dp = NULL;
 	int ret;
@@ -466,7 +466,7 @@ static int cmd_status(const struct cni_conf *conf, struct cni_err *err)
 	return 0;
 }
 
-static int cmd_version(const char *text, size_t len)
+static int cni_version(const char *text, size_t len)
 {
 	json_t *root = json_loadb(text, len, 0, NULL);
 	const json_t *v = json_object_get(root, "cniVersion");
@@ -528,7 +528,7 @@ int main(int argc, char **argv)
 		return report(NULL, &err);
 	}
 	if (!strcmp(env.command, "VERSION")) {
-		ret = cmd_version(text, len);
+		ret = cni_version(text, len);
 		free(text);
 		return ret ? 1 : 0;
 	}
@@ -540,15 +540,15 @@ int main(int argc, char **argv)
 	nf_log_set_level(conf.log_level);
 
 	if (!strcmp(env.command, "ADD"))
-		ret = cmd_add(&conf, &env, &err);
+		ret = cni_add(&conf, &env, &err);
 	else if (!strcmp(env.command, "DEL"))
-		ret = cmd_del(&conf, &env, &err);
+		ret = cni_del(&conf, &env, &err);
 	else if (!strcmp(env.command, "CHECK"))
-		ret = cmd_check(&conf, &env, &err);
+		ret = cni_check(&conf, &env, &err);
 	else if (!strcmp(env.command, "GC"))
-		ret = cmd_gc(&conf, &err);
+		ret = cni_gc(&conf, &err);
 	else if (!strcmp(env.command, "STATUS"))
-		ret = cmd_status(&conf, &err);
+		ret = cni_status(&conf, &err);
 	else
 		ret = cni_err__set(&err, CNI_ERR_INVALID_ENV, "unknown CNI_COMMAND", "\"%.40s\"",
 				   env.command);

@@ -7,6 +7,9 @@
  * limits, and append them to a struct nf_docset. Every problem is reported as
  * one line "FILE: JSON.PATH: message" through the problem list; a docset with
  * problems must never be compiled or applied.
+ *
+ * Implemented in policy/: one file per document kind over shared helpers
+ * (policy/policy_internal.h lists them).
  */
 #ifndef NETFENCE_POLICY_H
 #define NETFENCE_POLICY_H

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Peers (a NetworkPolicyPeer: from[i] / to[i]): podSelector,
+ * namespaceSelector and ipBlock, validated as the API server does and turned
+ * into an nf_peer (an ipBlock, or a set of tenants). Netfence isolates whole
+ * tenants, so a non-empty podSelector is a problem. Any kind whose peers
+ * have this shape uses nfp_parse_peer().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "policy_internal.h"
+
+static const char *const peer_fields[] = { "podSelector", "namespaceSelector", "ipBlock", NULL };
+static const char *const ipblock_fields[] = { "cidr", "except", NULL };
+
+/* ::ffff:0.0.0.0/96, the IPv4 space in the 128-bit address space. */
+static const struct nf_cidr v4_space = {
+	.addr = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, .plen = 96, .is_v4 = true,
+};
+
+static void parse_ipblock(struct pctx *c, json_t *ib, struct nf_peer *pe)
+{
+	char q1[QBUF_LEN], q2[QBUF_LEN];
+	const char *cidr_s;
+	bool cidr_ok = false, implicit;
+	size_t i, n, old = c->len;
+	json_t *ex;
+
+	if (!nfp_expect_type(c, ib, JSON_OBJECT))
+		return;
+	nfp_check_fields(c, ib, ipblock_fields);
+	cidr_s = nfp_string_field(c, ib, "cidr", true);
+	if (cidr_s) {
+		old = nfp_path_key(c, "cidr");
+		cidr_ok = nf_parse_cidr(cidr_s, &pe->cidr) == 0;
+		if (!cidr_ok)
+			nfp_problem(c, "%s is not a valid CIDR", nfp_quote(cidr_s, q1, sizeof(q1)));
+		nfp_path_pop(c, old);
+	}
+	ex = nfp_array_field(c, ib, "except", NF_POLICY_MAX_EXCEPTS, "except entries");
+	n = ex ? json_array_size(ex) : 0;
+	/*
+	 * An IPv6 ipBlock never matches IPv4 packets in Kubernetes, but an IPv6
+	 * prefix up to /96 covers the v4-mapped range here: exclude it explicitly.
+	 */
+	implicit = cidr_ok && !pe->cidr.is_v4 && pe->cidr.plen < 96 &&
+		   nf_cidr_contains(&pe->cidr, &v4_space);
+	pe->except = nfp_xcalloc(c, n + implicit, sizeof(*pe->except));
+	if (!ex && !implicit)
+		return;
+	if (ex)
+		old = nfp_path_key(c, "except");
+	for (i = 0; i < n; i++) {
+		json_t *v = json_array_get(ex, i);
+		struct nf_cidr e;
+		size_t o2 = nfp_path_index(c, i);
+		const char *s;
+
+		if (!nfp_expect_type(c, v, JSON_STRING))
+			goto next;
+		s = json_string_value(v);
+		if (nf_parse_cidr(s, &e)) {
+			nfp_problem(c, "%s is not a valid CIDR", nfp_quote(s, q1, sizeof(q1)));
+			goto next;
+		}
+		if (!cidr_ok)
+			goto next;
+		if (e.is_v4 != pe->cidr.is_v4)
+			nfp_problem(c, "%s must be the same address family as cidr %s",
+				    nfp_quote(s, q1, sizeof(q1)),
+				    nfp_quote(cidr_s, q2, sizeof(q2)));
+		else if (!nf_cidr_contains(&pe->cidr, &e) || e.plen <= pe->cidr.plen)
+			nfp_problem(c, "%s must be a strict subset of cidr %s",
+				    nfp_quote(s, q1, sizeof(q1)),
+				    nfp_quote(cidr_s, q2, sizeof(q2)));
+		else if (pe->except)
+			pe->except[pe->n_except++] = e;
+next:
+		nfp_path_pop(c, o2);
+	}
+	if (ex)
+		nfp_path_pop(c, old);
+	if (implicit && pe->except)
+		pe->except[pe->n_except++] = v4_space;
+}
+
+void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe)
+{
+	json_t *ps, *ns, *ib;
+	bool ps_empty = true, ns_empty;
+	struct tset set = {};
+	size_t old;
+
+	if (!nfp_expect_type(c, obj, JSON_OBJECT))
+		return;
+	nfp_check_fields(c, obj, peer_fields);
+	ps = nfp_field(obj, "podSelector");
+	ns = nfp_field(obj, "namespaceSelector");
+	ib = nfp_field(obj, "ipBlock");
+	if (!ps && !ns && !ib) {
+		nfp_problem(c, "must specify at least one of podSelector, namespaceSelector or "
+			    "ipBlock");
+		return;
+	}
+	if (ib && (ps || ns))
+		nfp_problem(c, "ipBlock may not be combined with podSelector or namespaceSelector");
+	if (ps) {
+		struct tset unused;
+
+		old = nfp_path_key(c, "podSelector");
+		nfp_parse_selector(c, ps, SEL_POD, &ps_empty, &unused);
+		if (!ps_empty)
+			nfp_problem(c, "non-empty podSelector is not supported by netfence (use "
+				    "{} — it selects whole tenants)");
+		nfp_path_pop(c, old);
+	}
+	if (ib) {
+		pe->kind = NF_PK_IPBLOCK;
+		old = nfp_path_key(c, "ipBlock");
+		parse_ipblock(c, ib, pe);
+		nfp_path_pop(c, old);
+		return;
+	}
+	pe->kind = NF_PK_TENANTS;
+	if (ns) {
+		old = nfp_path_key(c, "namespaceSelector");
+		nfp_parse_selector(c, ns, SEL_NAMESPACE, &ns_empty, &set);
+		nfp_path_pop(c, old);
+	} else {
+		/* podSelector {} alone: the policy's own tenant. */
+		set.negate = false;
+		set.names = tenant ? malloc(sizeof(*set.names)) : NULL;
+		if (set.names) {
+			set.names[0] = tenant;
+			set.n = 1;
+		}
+	}
+	pe->negate = set.negate;
+	if (set.n) {
+		size_t i;
+
+		pe->names = nfp_xcalloc(c, set.n, sizeof(char *));
+		for (i = 0; pe->names && i < set.n; i++) {
+			pe->names[i] = nfp_xstrdup(c, set.names[i]);
+			pe->n_names = i + 1;
+		}
+	}
+	free(set.names);
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The policy parser's shared helpers (not public: policy.h is the API).
+ *
+ * userspace/lib/policy/ is one parser per document kind over these helpers:
+ *   docset.c        the docset: problem list, object arrays, duplicate reports
+ *   errors.c        parse context: JSON path, quoting, problem lines, typed fields
+ *   names.c         DNS-1123 names (public nf_is_dns1123_*)
+ *   cidr.c          addresses and CIDRs (public nf_parse_*, nf_format_*, nf_cidr_*)
+ *   ir.c            freeing and copying the IR (policy__free, policy__dup)
+ *   metadata.c      apiVersion, metadata.name/namespace, the stored JSON
+ *   selector.c      label selectors and the tenant sets of namespaceSelector
+ *   peer.c          peers (podSelector, namespaceSelector, ipBlock)
+ *   port.c          ports (protocol, port, endPort)
+ *   networkpolicy.c kind NetworkPolicy
+ *   tenant.c        kind Tenant
+ *   list.c          kinds NetworkPolicyList and List
+ *   document.c      the kind table, dispatch by kind, policy__load_json
+ *   load.c          paths: files, directories, stdin
+ *
+ * Adding a kind (Pod, Namespace, MultiNetworkPolicy, ClusterNetworkPolicy):
+ * one file defining a `const struct nf_kind` that parses the object with the
+ * helpers below, one line in the kind table (document.c), and its IR plus
+ * its docset slot in policy.h / docset.c. The "not supported (expected ...)"
+ * messages list the table, so they name the new kind by themselves.
+ *
+ * Conventions: a parse function is called with the path already pointing at
+ * the value it parses. JSON null counts as absent (as in Kubernetes' decoder).
+ * Every problem is one line "FILE: PATH: message", reported through
+ * nfp_problem(); an object with a problem is not added to the docset.
+ */
+#ifndef NETFENCE_POLICY_INTERNAL_H
+#define NETFENCE_POLICY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "policy.h"
+
+#define NS_NAME_LABEL	"kubernetes.io/metadata.name"
+#define QUOTE_MAX	200	/* bytes of a user string quoted in a message */
+#define QBUF_LEN	(QUOTE_MAX * 6 + 8)
+
+/* ---- docset.c ---- */
+
+/* Grow *arr (of elem-sized entries, capacity *cap) to hold need; 0 or -ENOMEM. */
+int nfp_grow(void **arr, size_t *cap, size_t need, size_t elem);
+/* qsort comparator for an array of C strings. */
+int nfp_cmp_str(const void *a, const void *b);
+/* Append a problem line (takes ownership; NULL: out of memory, reported once). */
+void nfp_ds_add_problem(struct nf_docset *ds, char *line);
+__attribute__((format(printf, 2, 3)))
+void nfp_ds_problemf(struct nf_docset *ds, const char *fmt, ...);
+int nfp_ds_add_policy(struct nf_docset *ds, struct nf_policy *p);	/* 0 or -ENOMEM */
+int nfp_ds_add_tenant(struct nf_docset *ds, struct nf_tenant_obj *t);	/* 0 or -ENOMEM */
+
+/* One object's key for the duplicate check. */
+struct nfp_dup_key {
+	const char *ns;		/* metadata.namespace; NULL for a cluster-scoped kind */
+	const char *name;	/* metadata.name */
+	const char *file;
+	size_t idx;		/* position in the docset: the first one is not reported */
+};
+
+/*
+ * Report every later object with the same (ns, name) as an earlier one:
+ * "FILE: metadata.name: KIND \"NS/NAME\" is defined twice (also in FILE)".
+ * Sorts keys.
+ */
+void nfp_report_duplicates(struct nf_docset *ds, struct nfp_dup_key *keys, size_t n,
+			   const char *kind);
+
+/* ---- errors.c: the parse context ---- */
+
+struct pctx {
+	struct nf_docset *ds;
+	const char *file;
+	char *path;		/* JSON path of the value being parsed, "" at the root */
+	size_t len, cap;
+	bool oom;		/* an allocation failed: the document is not loaded */
+};
+
+/* Path steps return the old length, to be given back to nfp_path_pop(). */
+void nfp_path_append(struct pctx *c, const char *s);
+size_t nfp_path_key(struct pctx *c, const char *key);	/* ".key" */
+size_t nfp_path_index(struct pctx *c, size_t i);		/* "[i]" */
+void nfp_path_pop(struct pctx *c, size_t old);
+
+/* A user string quoted for a message, in buf (QBUF_LEN bytes): one line, cut at QUOTE_MAX. */
+const char *nfp_quote(const char *s, char *buf, size_t len);
+/* "FILE: PATH: message" at the current path. */
+__attribute__((format(printf, 2, 3)))
+void nfp_problem(struct pctx *c, const char *fmt, ...);
+
+const char *nfp_type_name(const json_t *v);	/* "object", "array", "string", ... */
+/* true when v has type t; otherwise "must be an object, got string" and false. */
+bool nfp_expect_type(struct pctx *c, const json_t *v, json_type t);
+/* A field's value, NULL when absent or null. */
+json_t *nfp_field(json_t *obj, const char *key);
+/* "unknown field \"x\"" for every key of obj not in the NULL-ended known. */
+void nfp_check_fields(struct pctx *c, json_t *obj, const char *const *known);
+/* A string field: the string, or NULL (reported when of another type, or absent and required). */
+const char *nfp_string_field(struct pctx *c, json_t *obj, const char *key, bool required);
+/* An optional array field of at most limit (0: any) `what`; NULL when absent or invalid. */
+json_t *nfp_array_field(struct pctx *c, json_t *obj, const char *key, size_t limit,
+			const char *what);
+/* Allocations that set c->oom on failure. */
+char *nfp_xstrdup(struct pctx *c, const char *s);
+void *nfp_xcalloc(struct pctx *c, size_t n, size_t size);
+
+/* ---- ir.c ---- */
+
+void nfp_rule_clear(struct nf_rule *r);	/* frees what the rule holds, not the rule */
+
+/* ---- metadata.c ---- */
+
+/* apiVersion must be want (reported "... is not supported for kind KIND"). */
+void nfp_check_api_version(struct pctx *c, json_t *obj, const char *want, const char *kind,
+			   bool required);
+/*
+ * metadata.name, and for a namespaced kind metadata.namespace (required: it
+ * names the tenant). A namespaced kind's name is a DNS-1123 subdomain, a
+ * cluster-scoped kind's a DNS-1123 label. Other keys are ignored. *name and
+ * *ns point into the JSON, NULL when absent or invalid.
+ */
+void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char **name,
+			const char **ns);
+/* The object as compact JSON, apiVersion and kind filled in (an item of a list has neither). */
+char *nfp_dump_object(struct pctx *c, json_t *obj, const char *api, const char *kind);
+
+/* ---- selector.c ---- */
+
+/* A set of tenants: (negate, sorted unique names); names point into the JSON. */
+struct tset {
+	bool negate;
+	const char **names;
+	size_t n;
+};
+
+enum sel_kind { SEL_POD, SEL_NAMESPACE };
+
+/*
+ * A LabelSelector at the current path. *empty: it selects everything.
+ * SEL_NAMESPACE: *set gets the tenants it selects (only the name label is
+ * supported); the caller frees set->names.
+ */
+void nfp_parse_selector(struct pctx *c, json_t *sel, enum sel_kind kind, bool *empty,
+			struct tset *set);
+
+/* ---- peer.c, port.c ---- */
+
+/* A NetworkPolicyPeer; tenant: the policy's own (what podSelector {} alone selects). */
+void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe);
+/* A NetworkPolicyPort; defaults to TCP, all ports. */
+void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr);
+
+/* ---- document.c: kinds ---- */
+
+/* Where an object stands: the top of a document, or an item of a list kind. */
+enum nf_doc_ctx {
+	NF_DOC_TOP = 1 << 0,
+	NF_DOC_LIST = 1 << 1,		/* an item of a List */
+	NF_DOC_NPLIST = 1 << 2,		/* an item of a NetworkPolicyList */
+};
+
+struct nf_kind {
+	const char *name;		/* the value of "kind" */
+	const char *api_version;	/* the one apiVersion supported */
+	unsigned int allowed_in;	/* NF_DOC_* */
+	/*
+	 * Parse and validate obj (kind and apiVersion are checked) and add it
+	 * to c->ds when no problem was reported since `before` (the problem
+	 * count when the object started).
+	 */
+	void (*parse)(struct pctx *c, json_t *obj, size_t before);
+	/* Report objects of this kind defined twice in the docset; NULL: none kept. */
+	void (*check_duplicates)(struct nf_docset *ds);
+};
+
+extern const struct nf_kind nf_kind_networkpolicy;
+extern const struct nf_kind nf_kind_networkpolicylist;
+extern const struct nf_kind nf_kind_list;
+extern const struct nf_kind nf_kind_tenant;
+
+/* An object (top-level or a list item): dispatch by its kind. */
+void nfp_parse_object(struct pctx *c, json_t *obj, enum nf_doc_ctx where);
+
+#endif /* NETFENCE_POLICY_INTERNAL_H */
