@@ -107,7 +107,7 @@ $(OUTPUT)/bench/%: bench/%.c $(LIB) $(SKELS) $(LIBMK) | $(OUTPUT)/bench
 	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # libFuzzer target: parser + validator + compiler, sanitizers on.
-FUZZ_LIB_SRCS := $(addprefix userspace/lib/,policy.c compile.c refeval.c log.c)
+FUZZ_LIB_SRCS := $(addprefix userspace/lib/,policy.c compile.c lookup.c refeval.c log.c)
 $(OUTPUT)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB_SRCS) $(LIB_HDRS) $(SKELS) $(LIBMK) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

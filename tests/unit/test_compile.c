@@ -589,6 +589,32 @@ static void test_tenant_peers(void **state)
 	compile__free(c);
 }
 
+/*
+ * Both classes allow: the address class decides, as the datapath's lookup
+ * does (bpf/lib/policy.bpf.h), even when the identity rule has the lower
+ * number. (compile__lookup used to name the lowest rule_ref here.)
+ */
+static void test_addr_class_first(void **state)
+{
+	struct nf_policy *p = mkpol("p", true, false);
+	struct nf_rule *r;
+	struct nf_compiled *c;
+
+	r = mkrule(p, I);	/* rule_ref 1: tenant a, tcp/80 */
+	tenants(r, false, "a", NULL);
+	port(r, TCP, 80, 80);
+	r = mkrule(p, I);	/* rule_ref 2: 10.1.0.0/16, tcp/80-81 */
+	ipblock(r, "10.1.0.0/16", NULL);
+	port(r, TCP, 80, 81);
+	c = compile_ok(&p, 1);
+
+	expect(c, &p, 1, I, "10.1.2.3", tid("a"), TCP, 80, "p", 1);
+	expect(c, &p, 1, I, "10.2.2.3", tid("a"), TCP, 80, "p", 0);
+	expect(c, &p, 1, I, "10.1.2.3", tid("b"), TCP, 81, "p", 1);
+	expect(c, &p, 1, I, "10.2.2.3", tid("a"), TCP, 81, NULL, 0);
+	compile__free(c);
+}
+
 static void test_empty_and_errors(void **state)
 {
 	struct nf_policy *p = mkpol("p", true, true);
@@ -1485,6 +1511,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_any_peer, teardown),
 		cmocka_unit_test_teardown(test_v6_cidr_inside_v4_mapped, teardown),
 		cmocka_unit_test_teardown(test_tenant_peers, teardown),
+		cmocka_unit_test_teardown(test_addr_class_first, teardown),
 		cmocka_unit_test_teardown(test_empty_and_errors, teardown),
 		cmocka_unit_test_teardown(test_many_names_no_ids, teardown),
 		cmocka_unit_test_teardown(test_class_ids, teardown),
