@@ -10,11 +10,13 @@
  *   2. each class allows per the precedence documented at struct nf_class.
  * Cost after the first packet to a peer is two hash lookups, flat in the
  * number of rules.
+ *
+ * userspace/lib/lookup.c does the same lookup from userspace (check, the
+ * compiler's compile__lookup, tests); tests/bpf/test_lookup.c requires both
+ * to give the same verdict and rule. A change here changes it there.
  */
 #ifndef NF_BPF_POLICY_H
 #define NF_BPF_POLICY_H
-
-#define NF_RULE_HOST	0xFFFFFFFFu	/* rule_ref: ingress from the node itself */
 
 static __always_inline int nf_l4_index(__u8 proto)
 {

@@ -65,6 +65,9 @@ struct nf_meta {
 #define NF_TENANT_NONE		0
 /* ipcache identity of the node's own addresses. */
 #define NF_ID_HOST		0xFFFFFFFFu
+/* rule_ref of a flow allowed as ingress from the node itself
+ * (NF_CFG_ALLOW_HOST_INGRESS), not by a rule: nf_ct_val.rule_ref can hold it. */
+#define NF_RULE_HOST		0xFFFFFFFFu
 
 /*
  * Class ids are global: tenant_id << 20 | parity << 19 | index (index >= 1).

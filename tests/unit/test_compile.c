@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compile.h"
 
@@ -587,6 +588,93 @@ static void test_tenant_peers(void **state)
 	expect(c, &p, 1, E, "10.9.9.9", tid("a"), ICMP, 0, "p", 0);
 	expect(c, &p, 1, E, "10.9.9.9", 0, ICMP, 0, NULL, 0);
 	compile__free(c);
+}
+
+/*
+ * Both classes allow: the address class decides, as the datapath's lookup
+ * does (bpf/lib/policy.bpf.h), even when the identity rule has the lower
+ * number. (compile__lookup used to name the lowest rule_ref here.)
+ */
+static void test_addr_class_first(void **state)
+{
+	struct nf_policy *p = mkpol("p", true, false);
+	struct nf_rule *r;
+	struct nf_compiled *c;
+
+	r = mkrule(p, I);	/* rule_ref 1: tenant a, tcp/80 */
+	tenants(r, false, "a", NULL);
+	port(r, TCP, 80, 80);
+	r = mkrule(p, I);	/* rule_ref 2: 10.1.0.0/16, tcp/80-81 */
+	ipblock(r, "10.1.0.0/16", NULL);
+	port(r, TCP, 80, 81);
+	c = compile_ok(&p, 1);
+
+	expect(c, &p, 1, I, "10.1.2.3", tid("a"), TCP, 80, "p", 1);
+	expect(c, &p, 1, I, "10.2.2.3", tid("a"), TCP, 80, "p", 0);
+	expect(c, &p, 1, I, "10.1.2.3", tid("b"), TCP, 81, "p", 1);
+	expect(c, &p, 1, I, "10.2.2.3", tid("a"), TCP, 81, NULL, 0);
+	compile__free(c);
+}
+
+/*
+ * Rule names as `check` reads them: written per parity at install, found
+ * only for the tenant and epoch they were written for.
+ */
+static void test_rule_names(void **state)
+{
+	struct nf_policy *a = mkpol("a", true, true), *b = mkpol("b", false, true);
+	struct nf_policy *pols[] = { b, a };
+	struct nf_compiled *c5 = NULL, *c6 = NULL;
+	struct nf_rule_names *n = NULL;
+	char dir[] = "/tmp/nf-names.XXXXXX", path[64];
+	uint32_t ref, index;
+	uint8_t d;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		ipblock(mkrule(a, I), "10.0.0.0/8", NULL);
+	ipblock(mkrule(a, E), "10.0.0.0/8", NULL);
+	for (i = 0; i < 2; i++)
+		ipblock(mkrule(b, E), "10.0.0.0/8", NULL);
+	assert_int_equal(compile__tenant("me", 5, 5, pols, 2, test_id_fn, NULL, &c5), 0);
+	assert_int_equal(compile__tenant("me", 5, 6, &a, 1, test_id_fn, NULL, &c6), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(lookup__names_write(dir, "me", c5), 0);
+	assert_int_equal(lookup__names_write(dir, "me", c6), 0);
+
+	assert_int_equal(lookup__names_read(dir, 5, "me", 5, &n), 0);
+	assert_int_equal(c5->n_rules, 6);
+	for (ref = 1; ref <= c5->n_rules; ref++) {
+		const char *pol = lookup__rule_name(n, ref, &d, &index);
+
+		assert_non_null(pol);
+		assert_string_equal(pol, c5->rules[ref - 1].policy);
+		assert_int_equal(d, c5->rules[ref - 1].dir);
+		assert_int_equal(index, c5->rules[ref - 1].index);
+	}
+	assert_null(lookup__rule_name(n, 7, &d, &index));
+	assert_null(lookup__rule_name(n, 0, &d, &index));
+	assert_null(lookup__rule_name(n, NF_RULE_HOST, &d, &index));
+	lookup__names_free(n);
+	n = NULL;
+	/* epoch 6 has its own file; 7 has the parity of epoch 5's file, which says 5 */
+	assert_int_equal(lookup__names_read(dir, 5, "me", 6, &n), 0);
+	assert_string_equal(lookup__rule_name(n, 4, &d, &index), "a");
+	assert_null(lookup__rule_name(n, 5, &d, &index));
+	lookup__names_free(n);
+	n = NULL;
+	assert_int_equal(lookup__names_read(dir, 5, "me", 7, &n), -ENOENT);
+	assert_int_equal(lookup__names_read(dir, 5, "other", 5, &n), -ENOENT);
+	assert_int_equal(lookup__names_read(dir, 6, "me", 5, &n), -ENOENT);
+	assert_null(n);
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/5.rules.%d.json", dir, i);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	compile__free(c5);
+	compile__free(c6);
 }
 
 static void test_empty_and_errors(void **state)
@@ -1485,6 +1573,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_any_peer, teardown),
 		cmocka_unit_test_teardown(test_v6_cidr_inside_v4_mapped, teardown),
 		cmocka_unit_test_teardown(test_tenant_peers, teardown),
+		cmocka_unit_test_teardown(test_addr_class_first, teardown),
+		cmocka_unit_test_teardown(test_rule_names, teardown),
 		cmocka_unit_test_teardown(test_empty_and_errors, teardown),
 		cmocka_unit_test_teardown(test_many_names_no_ids, teardown),
 		cmocka_unit_test_teardown(test_class_ids, teardown),

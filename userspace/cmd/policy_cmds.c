@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <bpf/bpf.h>
+#include <netinet/in.h>
 #include "apply.h"
 #include "cmd.h"
-#include "compile.h"
+#include "lookup.h"
 #include "datapath.h"
 #include "log.h"
 #include "policy.h"
@@ -108,83 +107,20 @@ static const char check_usage[] =
 	"with PEER in that direction, and which policy and rule decide it.\n"
 	"--port defaults the protocol to tcp.\n";
 
-/* rule_ref for (proto, port) in class cls, read from the kernel's nf_ports. */
-static uint32_t class_allows(struct nf_dp *dp, const struct nf_class *cls, uint8_t proto,
-			     uint16_t port)
+/* The datapath's lookup (lookup.h) over the kernel's maps, at the tenant's epoch in force. */
+static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const struct nf_query *q,
+			 uint32_t *peer_id, uint32_t *rule)
 {
-	int l4 = proto == 6 ? NF_L4_TCP : proto == 17 ? NF_L4_UDP : proto == 132 ? NF_L4_SCTP : -1;
-	struct nf_port_key k = { .class_id = cls->class_id, .proto = proto };
-	uint32_t rule;
-	int p;
+	struct nf_lookup_maps maps = {
+		.policy = dp->maps.policy,
+		.ports = dp->maps.ports,
+		.ipcache = dp->maps.ipcache,
+		.config = dp->maps.config,
+	};
+	struct nf_lookup_src src;
 
-	if (cls->any_rule)
-		return cls->any_rule;
-	if (l4 < 0)
-		return 0;
-	for (p = 16; p >= 0; p--) {
-		if (!(cls->plen_mask[l4] & (1u << p)))
-			continue;
-		k.plen = p;
-		k.port = htons(p ? (port & (uint16_t)(0xFFFF << (16 - p))) : 0);
-		if (!bpf_map_lookup_elem(dp->maps.ports, &k, &rule))
-			return rule;
-	}
-	return 0;
-}
-
-/* rule_ref of a check answered by the node-ingress setting, not by a rule */
-#define CHECK_RULE_HOST UINT32_MAX
-
-static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint8_t *addr,
-			 uint8_t proto, uint16_t port, uint32_t *peer_id, uint32_t *rule)
-{
-	struct nf_lpm_addr_key ik = { .prefixlen = 128 };
-	struct nf_ipcache_val iv;
-	struct nf_policy_key pk = {};
-	struct nf_tenant_info ti;
-	struct nf_class cls;
-	struct nf_config cfg = {};
-	__u32 zero = 0;
-
-	*rule = 0;
-	*peer_id = 0;
-	memcpy(ik.addr, addr, 16);
-	if (!bpf_map_lookup_elem(dp->maps.ipcache, &ik, &iv))
-		*peer_id = iv.id;
-	bpf_map_lookup_elem(dp->maps.config, &zero, &cfg);
-	if (dir == NF_DIR_INGRESS && *peer_id == NF_ID_HOST &&
-	    (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS)) {
-		*rule = CHECK_RULE_HOST;
-		return 0;
-	}
-	if (dp__tenant_info(dp, tid, &ti))
-		return 0;
-	/* the entries in force: the tenant's current parity */
-	pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 128;
-	pk.tenant_id = htonl(tid);
-	pk.parity = ti.epoch & 1;
-	pk.dir = dir;
-	pk.kind = NF_PEER_ADDR;
-	memcpy(pk.data, addr, 16);
-	if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
-		*rule = class_allows(dp, &cls, proto, port);
-	if (!*rule && *peer_id && *peer_id != NF_ID_HOST) {
-		uint32_t be = htonl(*peer_id);
-
-		memset(pk.data, 0, sizeof(pk.data));
-		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
-		pk.kind = NF_PEER_IDENT;
-		memcpy(pk.data, &be, 4);
-		if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
-			*rule = class_allows(dp, &cls, proto, port);
-	}
-	return 0;
-}
-
-/* As apply compiles: a name without an id selects no address. */
-static uint32_t check_id_cb(const char *name, void *ctx)
-{
-	return dp__tenant_id(ctx, name, false);
+	lookup__src_maps(&src, &maps);
+	return lookup__judge(&src, tid, epoch, q, peer_id, rule);
 }
 
 int cmd_check(int argc, char **argv)
@@ -202,10 +138,11 @@ int cmd_check(int argc, char **argv)
 	uint8_t addr[16], dir, proto = 0;
 	long port = -1;
 	uint32_t tid, peer_id, rule;
-	struct nf_docset *ds = NULL;
+	struct nf_rule_names *names = NULL;
+	struct nf_query q = {};
 	struct nf_dp *dp;
 	struct nf_tenant_info ti;
-	bool v4;
+	bool v4, is_icmp;
 	int c, err, ret = NF_EXIT_OK;
 
 	while ((c = cmd_getopt(&o, argc, argv))) {
@@ -250,19 +187,20 @@ int cmd_check(int argc, char **argv)
 	if (!proto_s)
 		proto_s = "tcp";
 	if (!strcmp(proto_s, "tcp"))
-		proto = 6;
+		proto = IPPROTO_TCP;
 	else if (!strcmp(proto_s, "udp"))
-		proto = 17;
+		proto = IPPROTO_UDP;
 	else if (!strcmp(proto_s, "sctp"))
-		proto = 132;
+		proto = IPPROTO_SCTP;
 	else if (!strcmp(proto_s, "icmp"))
-		proto = v4 ? 1 : 58;
+		proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	else {
 		fprintf(stderr, "netfence check: --proto: \"%s\" is not tcp, udp, sctp or icmp\n",
 			proto_s);
 		return NF_EXIT_USAGE;
 	}
-	if (proto != 1 && proto != 58 && port < 0) {
+	is_icmp = proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+	if (!is_icmp && port < 0) {
 		fprintf(stderr, "netfence check: --port is required for %s\n", proto_s);
 		return NF_EXIT_USAGE;
 	}
@@ -279,7 +217,13 @@ int cmd_check(int argc, char **argv)
 		printf("deny: tenant %s is unknown here: default deny\n", tenant);
 		goto out;
 	}
-	err = check_verdict(dp, tid, dir, addr, proto, port, &peer_id, &rule);
+	q.dir = dir;
+	memcpy(q.addr, addr, sizeof(q.addr));
+	q.proto = proto;
+	q.port = (uint16_t)port;
+	err = dp__tenant_info(dp, tid, &ti);
+	if (!err)
+		err = check_verdict(dp, tid, ti.epoch, &q, &peer_id, &rule);
 	if (err) {
 		pr_err("cannot read the policy tables: %s", strerror(-err));
 		ret = NF_EXIT_FAIL;
@@ -292,15 +236,14 @@ int cmd_check(int argc, char **argv)
 	       peer_id ? "" : "not a known tenant's address (world)");
 	if (peer_id && peer_id != NF_ID_HOST)
 		printf("  belongs to tenant %s\n", peer_name);
-	if (rule == CHECK_RULE_HOST) {
+	if (rule == NF_RULE_HOST) {
 		printf("allow: ingress from the node's own addresses is always allowed\n");
 		goto out;
 	}
 	if (!rule) {
-		dp__tenant_info(dp, tid, &ti);
 		char what[32];
 
-		if (proto == 1 || proto == 58)
+		if (is_icmp)
 			snprintf(what, sizeof(what), "icmp");
 		else
 			snprintf(what, sizeof(what), "%s/%ld", proto_s, port);
@@ -310,28 +253,21 @@ int cmd_check(int argc, char **argv)
 		       ti.n_rules[dir], dirname, ti.n_rules[dir] == 1 ? "" : "s");
 		goto out;
 	}
-	/* Name the rule: number the stored policies as the compiler did. */
-	err = apply__stored_policies(tenant, &ds);
-	if (!err && ds->n_policies) {
-		struct nf_compiled *cc = NULL;
+	/* Name the rule: the names written when this epoch's tables were installed. */
+	if (!lookup__names_read(dp->tenant_dir, tid, tenant, ti.epoch, &names)) {
+		uint8_t rdir;
+		uint32_t index;
+		const char *pol = lookup__rule_name(names, rule, &rdir, &index);
 
-		dp__tenant_info(dp, tid, &ti);
-		if (!compile__tenant(tenant, tid, ti.epoch, ds->policies, ds->n_policies, check_id_cb,
-				     dp, &cc)) {
-			if (cc && rule >= 1 && rule <= cc->n_rules) {
-				const struct nf_rule_info *ri = &cc->rules[rule - 1];
-
-				printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, ri->policy,
-				       ri->dir == NF_DIR_INGRESS ? "ingress" : "egress", ri->index);
-				compile__free(cc);
-				goto out;
-			}
-			compile__free(cc);
+		if (pol) {
+			printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, pol,
+			       rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
+			goto out;
 		}
 	}
 	printf("allow: rule #%u of tenant %s\n", rule, tenant);
 out:
-	policy__docset_free(ds);
+	lookup__names_free(names);
 	dp__close(dp);
 	return ret;
 }

@@ -956,27 +956,3 @@ int apply__delete(const char *tenant, const char *policy)
 {
 	return apply_change(NULL, false, tenant, policy, NULL);
 }
-
-/* For `check`: the tenant's stored policies, compiled as installed. */
-int apply__stored_policies(const char *tenant, struct nf_docset **out)
-{
-	struct nf_docset *ds = policy__docset_new();
-	char path[PATH_MAX];
-	int err;
-
-	*out = NULL;
-	if (!ds)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, tenant);
-	if (access(path, F_OK)) {
-		*out = ds;
-		return 0;
-	}
-	err = policy__load_path(ds, path);
-	if (err) {
-		policy__docset_free(ds);
-		return err;
-	}
-	*out = ds;
-	return 0;
-}

@@ -29,10 +29,6 @@ int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply
 /* Remove one policy (policy != NULL) or all of a tenant's objects. -ENOENT if none. */
 int apply__delete(const char *tenant, const char *policy);
 
-struct nf_docset;
-/* The tenant's stored objects (empty docset when none). */
-int apply__stored_policies(const char *tenant, struct nf_docset **out);
-
 struct nf_dp;
 /*
  * The id of `tenant`, which is about to get an endpoint (attach, CNI ADD);

@@ -37,6 +37,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "compile.h"
+#include "lookup.h"
 #include "log.h"
 
 #define ARR_RESERVE(arr, cap, need)						\
@@ -766,20 +767,6 @@ static int cctx__class_ports(struct cctx *cx, uint32_t class_id, uint8_t proto,
 	return err;
 }
 
-static int l4_index(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return NF_L4_TCP;
-	case IPPROTO_UDP:
-		return NF_L4_UDP;
-	case IPPROTO_SCTP:
-		return NF_L4_SCTP;
-	default:
-		return -1;
-	}
-}
-
 static const uint8_t l4_protos[NF_L4_MAX] = {
 	[NF_L4_TCP] = IPPROTO_TCP,
 	[NF_L4_UDP] = IPPROTO_UDP,
@@ -834,168 +821,18 @@ out:
 	return err;
 }
 
-/* ---- sorting and lookup ---- */
+/* ---- lookup ---- */
 
-static int peer_key_cmp(const struct nf_peer_key *a, const struct nf_peer_key *b)
-{
-	if (a->dir != b->dir)
-		return a->dir < b->dir ? -1 : 1;
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	if (a->prefixlen != b->prefixlen)
-		return a->prefixlen > b->prefixlen ? -1 : 1;	/* longest first */
-	return memcmp(a->data, b->data, sizeof(a->data));
-}
-
-static int trie_entry_cmp(const void *a, const void *b)
-{
-	return peer_key_cmp(&((const struct nf_trie_entry *)a)->key,
-			    &((const struct nf_trie_entry *)b)->key);
-}
-
-static int port_key_cmp(const struct nf_port_key *a, const struct nf_port_key *b)
-{
-	if (a->class_id != b->class_id)
-		return a->class_id < b->class_id ? -1 : 1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->plen != b->plen)
-		return a->plen < b->plen ? -1 : 1;
-	if (a->port != b->port)
-		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
-	return 0;
-}
-
-static int port_entry_cmp(const void *a, const void *b)
-{
-	return port_key_cmp(&((const struct nf_port_entry *)a)->key,
-			    &((const struct nf_port_entry *)b)->key);
-}
-
-void compile__sort(struct nf_compiled *c)
-{
-	if (c->n_trie)
-		qsort(c->trie, c->n_trie, sizeof(*c->trie), trie_entry_cmp);
-	if (c->n_ports)
-		qsort(c->ports, c->n_ports, sizeof(*c->ports), port_entry_cmp);
-}
-
-/* First trie entry whose key is >= k in the sort order. */
-static size_t trie__lower_bound(const struct nf_compiled *c, const struct nf_peer_key *k)
-{
-	size_t lo = 0, hi = c->n_trie;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (peer_key_cmp(&c->trie[mid].key, k) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static const struct nf_class *trie__find(const struct nf_compiled *c, const struct nf_peer_key *k)
-{
-	size_t i = trie__lower_bound(c, k);
-
-	if (i < c->n_trie && !peer_key_cmp(&c->trie[i].key, k))
-		return &c->trie[i].val;
-	return NULL;
-}
-
-/* Longest prefix match among the (dir, NF_PEER_ADDR) entries. */
-static const struct nf_class *trie__lpm_addr(const struct nf_compiled *c, uint8_t dir,
-					     const uint8_t *addr)
-{
-	struct nf_peer_key k = { .dir = dir, .kind = NF_PEER_ADDR };
-	const struct nf_class *cls;
-	size_t i;
-
-	k.prefixlen = NF_PEER_KEY_FIXED_BITS + 129;	/* before the longest one */
-	i = trie__lower_bound(c, &k);
-	while (i < c->n_trie && c->trie[i].key.dir == dir && c->trie[i].key.kind == NF_PEER_ADDR) {
-		uint32_t pl = c->trie[i].key.prefixlen;
-
-		if (pl < NF_PEER_KEY_FIXED_BITS || pl > NF_PEER_KEY_FIXED_BITS + 128)
-			break;
-		k.prefixlen = pl;
-		addr__mask(k.data, addr, pl - NF_PEER_KEY_FIXED_BITS);
-		cls = trie__find(c, &k);
-		if (cls)
-			return cls;
-		if (pl == NF_PEER_KEY_FIXED_BITS)
-			break;
-		/* skip to the next shorter prefix length present */
-		k.prefixlen = pl - 1;
-		memset(k.data, 0, sizeof(k.data));
-		i = trie__lower_bound(c, &k);
-	}
-	return NULL;
-}
-
-static uint32_t class__decide(const struct nf_compiled *c, const struct nf_class *cls,
-			      uint8_t proto, uint16_t port)
-{
-	struct nf_port_key k = {};
-	size_t lo, hi;
-	int l4, p;
-
-	if (!cls)
-		return 0;
-	if (cls->any_rule)
-		return cls->any_rule;
-	l4 = l4_index(proto);
-	if (l4 < 0)
-		return 0;
-	for (p = 16; p >= 0; p--) {
-		if (!(cls->plen_mask[l4] & (1u << p)))
-			continue;
-		k.class_id = cls->class_id;
-		k.proto = proto;
-		k.plen = (uint8_t)p;
-		k.port = htons(p ? (uint16_t)(port & (0xffffu << (16 - p))) : 0);
-		lo = 0;
-		hi = c->n_ports;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int r = port_key_cmp(&c->ports[mid].key, &k);
-
-			if (!r)
-				return c->ports[mid].rule_ref;
-			if (r < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-	}
-	return 0;
-}
-
+/* By the rules alone: no node-ingress setting (cfg_flags 0), the identity as given. */
 uint32_t compile__lookup(const struct nf_compiled *c, const struct nf_query *q)
 {
-	const struct nf_class *cls;
-	uint32_t best, r;
+	struct nf_lookup_src src;
+	uint32_t rule = 0;
 
-	best = class__decide(c, trie__lpm_addr(c, q->dir, q->addr), q->proto, q->port);
-	if (q->peer_id && q->peer_id != NF_ID_HOST) {
-		struct nf_peer_key k = { .dir = q->dir, .kind = NF_PEER_IDENT };
-		__be32 be = htonl(q->peer_id);
-
-		k.prefixlen = NF_PEER_KEY_FIXED_BITS + 32;
-		memcpy(k.data, &be, sizeof(be));
-		cls = trie__find(c, &k);
-		if (!cls) {
-			k.prefixlen = NF_PEER_KEY_FIXED_BITS;
-			memset(k.data, 0, sizeof(k.data));
-			cls = trie__find(c, &k);
-		}
-		r = class__decide(c, cls, q->proto, q->port);
-		if (r && (!best || r < best))
-			best = r;
-	}
-	return best;
+	lookup__src_compiled(&src, c);
+	if (lookup__decide(&src, c->tenant_id, c->epoch, q, 0, &rule))
+		return 0;	/* memory tables cannot fail to read */
+	return rule;
 }
 
 /* ---- entry points ---- */
@@ -1109,7 +946,7 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	c->n_ports = cx.n_ports;
 	cx.ports = NULL;
 	c->n_classes = (uint32_t)cx.n_sets;
-	compile__sort(c);
+	lookup__sort_compiled(c);
 	pr_debug("compiled tenant %s: %zu rules, %u classes, %zu trie entries, %zu port entries",
 		 tenant ? tenant : "?", c->n_rules, c->n_classes, c->n_trie, c->n_ports);
 	*out = c;

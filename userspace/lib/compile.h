@@ -4,9 +4,10 @@
  * policy trie (struct nf_peer_key -> struct nf_class) and of its nf_ports
  * entries, as defined in include/netfence/abi.h.
  *
- * Also: the lookup the datapath does, over compiled tables in memory
- * (compile__lookup), and a reference evaluator written independently of the
- * compiler (refeval__decide), which tests compare against each other.
+ * Also: the datapath's lookup over compiled tables in memory
+ * (compile__lookup, by lookup.c), and a reference evaluator written
+ * independently of the compiler (refeval__decide), which tests compare
+ * against each other.
  */
 #ifndef NETFENCE_COMPILE_H
 #define NETFENCE_COMPILE_H
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netfence/abi.h>
+#include "lookup.h"
 #include "policy.h"
 
 /* What a rule_ref (1-based index into nf_compiled.rules) refers to. */
@@ -72,34 +74,16 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 void compile__free(struct nf_compiled *c);
 
 /*
- * A query: direction, peer address (16 bytes, v4-mapped), the peer's
- * identity as the ipcache would give it (peer_id: a tenant id, or 0 for an
- * address no tenant owns), protocol (IPPROTO_*) and port (host order, the
- * packet's destination port; ignored unless TCP/UDP/SCTP).
- */
-struct nf_query {
-	uint8_t dir;
-	uint8_t addr[16];
-	uint32_t peer_id;
-	uint8_t proto;
-	uint16_t port;
-};
-
-/*
- * Look the query up in compiled tables exactly as the datapath does: longest
- * prefix match of the address among NF_PEER_ADDR entries; if peer_id != 0,
- * longest match of the identity among NF_PEER_IDENT entries; allowed if
- * either class allows (proto, port) per the precedence in abi.h.
+ * Look the query (struct nf_query, lookup.h) up in the compiled tables with
+ * the datapath's lookup (lookup__decide() over lookup__src_compiled(), see
+ * lookup.h): the longest NF_PEER_ADDR prefix of the address; if peer_id is a
+ * tenant's, its NF_PEER_IDENT entry (else the default one); the address class
+ * decides when it allows (proto, port), else the identity class, each per
+ * the precedence in abi.h. By the rules alone: NF_ID_HOST is looked up by
+ * address only, and the node-ingress setting plays no part.
  * Returns the deciding rule_ref (1-based), or 0 for deny.
  */
 uint32_t compile__lookup(const struct nf_compiled *c, const struct nf_query *q);
-
-/*
- * compile__lookup() binary-searches: it needs c->trie and c->ports in the
- * order compile__tenant() leaves them. Call this after filling or changing
- * a struct nf_compiled by other means (e.g. read back from the maps).
- */
-void compile__sort(struct nf_compiled *c);
 
 /*
  * Reference evaluator over the IR, independent of the compiler: walks every

@@ -884,6 +884,8 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 	err = record_write(dp->tenant_dir, id, "trie", sizeof(*tkeys), rt.keys, rt.n, tkeys, c->n_trie);
 	if (!err)
 		err = record_write(dp->tenant_dir, id, "ports", sizeof(*pkeys), rp.keys, rp.n, pkeys, c->n_ports);
+	if (!err)	/* what the rule_refs name, for `check` (lookup.h) */
+		err = lookup__names_write(dp->tenant_dir, ti->name, c);
 	if (err) {
 		pr_err("tenant %s: cannot write the key records in %s: %s", ti->name, dp->tenant_dir,
 		       strerror(-err));
