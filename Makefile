@@ -161,5 +161,6 @@ clean:
 	rm -rf $(OUTPUT)
 
 # Only the loader needs the skeletons.
-$(OUTPUT)/lib/datapath.o $(OUTPUT)/lib/dp/%.o: $(SKELS)
+$(OUTPUT)/lib/datapath.o: $(SKELS)
+$(OUTPUT)/lib/dp/%.o: $(SKELS)
 FORCE:

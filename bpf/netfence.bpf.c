@@ -257,7 +257,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		nf_frag_key_fill(&fk, ep->ep_id, dir, &pkt);
 		fv = bpf_map_lookup_elem(&nf_frags, &fk);
 		/* reassembly gives up after 30 s (ip_frag_time / ip6frag_time) */
-		if (fv && now - fv->last_seen_ns <= NF_FRAG_TIMEOUT_S * NF_HZ)
+		if (fv && nf_age(now, fv->last_seen_ns) <= NF_FRAG_TIMEOUT_S * NF_HZ)
 			return true;
 		reason = NF_DROP_FRAGMENT;
 		goto drop;

@@ -67,9 +67,22 @@ static __always_inline __u64 nf_ct_lifetime(const struct nf_ct_val *v, __u8 prot
 	}
 }
 
+/*
+ * Jiffies since `then`, 0 when `then` is later than `now`: another CPU may
+ * refresh an entry with a newer jiffy while a sweep or a packet holds an
+ * older `now`, and the unsigned difference would wrap to "expired long ago"
+ * (the sweep deleted live flows so).
+ */
+static __always_inline __u64 nf_age(__u64 now, __u64 then)
+{
+	__s64 d = (__s64)(now - then);
+
+	return d > 0 ? (__u64)d : 0;
+}
+
 static __always_inline bool nf_ct_expired(const struct nf_ct_val *v, __u8 proto, __u64 now)
 {
-	return now - v->last_seen_ns > nf_ct_lifetime(v, proto);
+	return nf_age(now, v->last_seen_ns) > nf_ct_lifetime(v, proto);
 }
 
 /* Account a packet of a tracked flow: reply seen, TCP FIN/RST. */
@@ -94,7 +107,7 @@ static __always_inline void nf_ct_touch(struct nf_ct_val *v, __u8 dir, __u8 tcp_
 	}
 	if (flags != v->flags)
 		v->flags = flags;
-	if (now - v->last_seen_ns > NF_CT_REFRESH)
+	if (nf_age(now, v->last_seen_ns) > NF_CT_REFRESH)
 		v->last_seen_ns = now;
 }
 

@@ -80,7 +80,9 @@ static __always_inline int nf_track(void *map, const void *key, const void *val,
 		max = cfg && cfg->ct_tenant_max ? cfg->ct_tenant_max : NF_DEFAULT_CT_TENANT_MAX;
 		cnt = &u->ct;
 	}
-	if (*(volatile __u32 *)cnt >= max)
+	/* Signed: a count that drifted below zero (an entry released twice
+	 * while an upgrade carried the table over) must not read as full. */
+	if (*(volatile __s32 *)cnt >= (__s32)max)
 		return -1;
 	err = bpf_map_update_elem(map, key, val, BPF_NOEXIST);
 	if (err == -17 /* EEXIST */)
@@ -114,7 +116,7 @@ static long nf_gc_ct(struct bpf_map *map, struct nf_ct_key *k, struct nf_ct_val 
 static long nf_gc_frag(struct bpf_map *map, struct nf_frag_key *k, struct nf_frag_val *v,
 		       struct nf_gc_ctx *ctx)
 {
-	if (ctx->now - v->last_seen_ns > NF_FRAG_TIMEOUT_S * NF_HZ) {
+	if (nf_age(ctx->now, v->last_seen_ns) > NF_FRAG_TIMEOUT_S * NF_HZ) {
 		__u32 tenant_id = v->tenant_id;
 
 		if (!bpf_map_delete_elem(map, k)) {
