@@ -150,4 +150,4 @@ clean:
 	rm -rf $(OUTPUT)
 
 # Only the loader needs the skeletons.
-$(OUTPUT)/lib/datapath.o $(OUTPUT)/lib/dp/%.o: $(SKELS)
+$(filter $(OUTPUT)/lib/dp/%,$(LIB_OBJS)): $(SKELS)

@@ -102,7 +102,7 @@ int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
 void dp__ipcache_changed(struct nf_dp *dp);
 /*
  * Make the ipcache's node entries (NF_ID_HOST) the addresses of this thread's
- * network namespace: add new ones, remove ones that are gone (hostaddr.c).
+ * network namespace: add new ones, remove ones that are gone (dp/hostaddr.c).
  * Every state-changing command calls it under the node lock.
  */
 int dp__sync_host_addrs(struct nf_dp *dp);

@@ -44,7 +44,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 
-#include "datapath.h"
+#include "dp_internal.h"
 #include "log.h"
 
 #define NF_HOST_ADDRS NF_RUN_DIR "/host_addrs"
