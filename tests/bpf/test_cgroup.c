@@ -139,7 +139,9 @@ static int add_cg_endpoint(struct fx *x, uint64_t cgid, uint32_t tenant, uint32_
 {
 	struct nf_endpoint v = { .tenant_id = tenant, .ep_id = ep_id };
 
-	return bpf_map_update_elem(x->f->dp->maps.cg_endpoints, &cgid, &v, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CG_ENDPOINTS), &cgid, &v, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 static int apply(struct fx *x, const char *tenant, int port)
@@ -227,7 +229,8 @@ struct ccase {
 
 static void run_case(struct fx *x, const struct ccase *c)
 {
-	int prog = c->dir == IN ? x->f->dp->progs.cg_ingress : x->f->dp->progs.cg_egress;
+	int prog = c->dir == IN ? dp__prog_fd(x->f->dp, NF_PROG_CG_INGRESS) :
+				  dp__prog_fd(x->f->dp, NF_PROG_CG_EGRESS);
 	struct dpt_stats before, after;
 	struct nf_stats_key want = {};
 	char msg[1024];

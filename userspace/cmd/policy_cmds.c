@@ -134,7 +134,7 @@ static uint32_t class_allows(struct nf_dp *dp, const struct nf_class *cls, uint8
 			continue;
 		k.plen = p;
 		k.port = htons(p ? (port & (uint16_t)(0xFFFF << (16 - p))) : 0);
-		if (!bpf_map_lookup_elem(dp->maps.ports, &k, &rule))
+		if (!bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_PORTS), &k, &rule))
 			return rule;
 	}
 	return 0;
@@ -157,9 +157,9 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 	*rule = 0;
 	*peer_id = 0;
 	memcpy(ik.addr, addr, 16);
-	if (!bpf_map_lookup_elem(dp->maps.ipcache, &ik, &iv))
+	if (!bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_IPCACHE), &ik, &iv))
 		*peer_id = iv.id;
-	bpf_map_lookup_elem(dp->maps.config, &zero, &cfg);
+	bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_CONFIG), &zero, &cfg);
 	if (dir == NF_DIR_INGRESS && *peer_id == NF_ID_HOST &&
 	    (cfg.flags & NF_CFG_ALLOW_HOST_INGRESS)) {
 		*rule = CHECK_RULE_HOST;
@@ -174,7 +174,7 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 	pk.dir = dir;
 	pk.kind = NF_PEER_ADDR;
 	memcpy(pk.data, addr, 16);
-	if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
+	if (!bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_POLICY), &pk, &cls))
 		*rule = class_allows(dp, &cls, proto, port);
 	if (!*rule && *peer_id && *peer_id != NF_ID_HOST) {
 		uint32_t be = htonl(*peer_id);
@@ -183,7 +183,7 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint8_t dir, const uint
 		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
 		pk.kind = NF_PEER_IDENT;
 		memcpy(pk.data, &be, 4);
-		if (!bpf_map_lookup_elem(dp->maps.policy, &pk, &cls))
+		if (!bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_POLICY), &pk, &cls))
 			*rule = class_allows(dp, &cls, proto, port);
 	}
 	return 0;

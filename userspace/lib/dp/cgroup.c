@@ -39,18 +39,18 @@ static bool match_cgroup(const struct nf_ep_record *r, const void *arg)
 }
 
 struct cg_hook {
-	size_t prog_off;
+	enum nf_prog_id prog;
 	enum bpf_attach_type type;
 };
 
 static const struct cg_hook cg_hooks[] = {
-	{ offsetof(struct nf_progs, cg_ingress), BPF_CGROUP_INET_INGRESS },
-	{ offsetof(struct nf_progs, cg_egress), BPF_CGROUP_INET_EGRESS },
-	{ offsetof(struct nf_progs, cg_connect4), BPF_CGROUP_INET4_CONNECT },
-	{ offsetof(struct nf_progs, cg_connect6), BPF_CGROUP_INET6_CONNECT },
-	{ offsetof(struct nf_progs, cg_sendmsg4), BPF_CGROUP_UDP4_SENDMSG },
-	{ offsetof(struct nf_progs, cg_sendmsg6), BPF_CGROUP_UDP6_SENDMSG },
-	{ offsetof(struct nf_progs, cg_sock_create), BPF_CGROUP_INET_SOCK_CREATE },
+	{ NF_PROG_CG_INGRESS, BPF_CGROUP_INET_INGRESS },
+	{ NF_PROG_CG_EGRESS, BPF_CGROUP_INET_EGRESS },
+	{ NF_PROG_CG_CONNECT4, BPF_CGROUP_INET4_CONNECT },
+	{ NF_PROG_CG_CONNECT6, BPF_CGROUP_INET6_CONNECT },
+	{ NF_PROG_CG_SENDMSG4, BPF_CGROUP_UDP4_SENDMSG },
+	{ NF_PROG_CG_SENDMSG6, BPF_CGROUP_UDP6_SENDMSG },
+	{ NF_PROG_CG_SOCK_CREATE, BPF_CGROUP_INET_SOCK_CREATE },
 };
 
 /* Is prog attached to the cgroup (directly)? */
@@ -140,7 +140,7 @@ static int cg_attach_progs(struct nf_dp *dp, int cgfd, const char *dir)
 	int err;
 
 	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++) {
-		int pfd = *fd_at(&dp->progs, cg_hooks[i].prog_off);
+		int pfd = dp->progs[cg_hooks[i].prog];
 
 		if (cg_prog_attached(cgfd, cg_hooks[i].type, dp_prog_id(pfd)))
 			continue;
@@ -163,7 +163,7 @@ void dp_cg_detach_progs(struct nf_dp *dp, const char *dir)
 	if (fd < 0)
 		return;
 	for (i = 0; i < ARRAY_SIZE(cg_hooks); i++)
-		bpf_prog_detach2(*fd_at(&dp->progs, cg_hooks[i].prog_off), fd, cg_hooks[i].type);
+		bpf_prog_detach2(dp->progs[cg_hooks[i].prog], fd, cg_hooks[i].type);
 	close(fd);
 }
 
@@ -231,7 +231,7 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		goto out;
 	v.tenant_id = tenant_id;
 	v.ep_id = rec.ep_id;
-	if (bpf_map_update_elem(dp->maps.cg_endpoints, &cgid, &v, BPF_ANY)) {
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_CG_ENDPOINTS], &cgid, &v, BPF_ANY)) {
 		err = -errno;
 		goto out;
 	}

@@ -15,12 +15,6 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The fd at byte offset off of struct nf_maps or struct nf_progs. */
-static inline int *fd_at(void *base, size_t off)
-{
-	return (int *)((char *)base + off);
-}
-
 /* ---- load.c ---- */
 int dp_mkdir_p(const char *path);
 /* The kernel's id of a program fd, 0 when it can't be read. */

@@ -239,12 +239,12 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 		if (addr_listed(keep, n_keep, &addrs[i]))
 			continue;
 		memcpy(ak.addr, addrs[i].addr, 16);
-		bpf_map_delete_elem(dp->maps.ep_addrs, &ak);
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak);
 		/* only our own ipcache entry: another endpoint may own the address now */
 		memcpy(lk.addr, addrs[i].addr, 16);
-		if (!bpf_map_lookup_elem(dp->maps.ipcache, &lk, &v) && v.id == r->tenant_id &&
-		    v.flags == r->ep_id) {
-			bpf_map_delete_elem(dp->maps.ipcache, &lk);
+		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &v) &&
+		    v.id == r->tenant_id && v.flags == r->ep_id) {
+			bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk);
 			changed = true;
 		}
 	}
@@ -267,11 +267,11 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 	struct nf_ep_key k;
 
 	if (r->is_cgroup) {
-		bpf_map_delete_elem(dp->maps.cg_endpoints, &r->cgroup_id);
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_CG_ENDPOINTS], &r->cgroup_id);
 		return;
 	}
 	dp__ep_key(r, &k);
-	bpf_map_delete_elem(dp->maps.endpoints, &k);
+	bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k);
 	dp_ep_addrs_remove(dp, r, addrs, n, NULL, 0);
 }
 
@@ -293,8 +293,8 @@ void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 		goto out;
 	for (;;) {
 		__u32 count = BATCH, i, n_del = 0;
-		int err = bpf_map_lookup_batch(dp->maps.ct, first ? NULL : &in, &out, keys, vals,
-					       &count, NULL);
+		int err = bpf_map_lookup_batch(dp->maps.fd[NF_MAP_CT], first ? NULL : &in, &out,
+					       keys, vals, &count, NULL);
 
 		if (err && errno != ENOENT)
 			break;
@@ -305,7 +305,7 @@ void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 				del[n_del++] = keys[i];
 			}
 		for (i = 0; i < n_del; i++)
-			if (!bpf_map_delete_elem(dp->maps.ct, &del[i]))
+			if (!bpf_map_delete_elem(dp->maps.fd[NF_MAP_CT], &del[i]))
 				dp_usage_put(dp, del_tenant[i], false, 1);
 		if (err)
 			break;	/* ENOENT: that was the last batch */

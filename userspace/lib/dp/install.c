@@ -155,12 +155,13 @@ static int ports_insert(struct nf_dp *dp, const struct nf_port_entry *e, size_t 
 		vals[i] = e[i].rule_ref;
 	}
 	count = n;
-	if (bpf_map_update_batch(dp->maps.ports, keys, vals, &count, NULL)) {
+	if (bpf_map_update_batch(dp->maps.fd[NF_MAP_PORTS], keys, vals, &count, NULL)) {
 		err = -errno;
 		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
 			err = 0;
 			for (i = 0; i < n && !err; i++)
-				if (bpf_map_update_elem(dp->maps.ports, &keys[i], &vals[i], BPF_ANY))
+				if (bpf_map_update_elem(dp->maps.fd[NF_MAP_PORTS], &keys[i],
+							&vals[i], BPF_ANY))
 					err = -errno;
 		}
 	}
@@ -223,8 +224,8 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 	if (err)
 		goto out;
 	/* 1. Clear the parity we are about to write. */
-	record_drop_parity(dp->maps.policy, &rt, parity, policy_key_parity);
-	record_drop_parity(dp->maps.ports, &rp, parity, port_key_parity);
+	record_drop_parity(dp->maps.fd[NF_MAP_POLICY], &rt, parity, policy_key_parity);
+	record_drop_parity(dp->maps.fd[NF_MAP_PORTS], &rp, parity, port_key_parity);
 
 	tkeys = calloc(c->n_trie + 1, sizeof(*tkeys));
 	pkeys = calloc(c->n_ports + 1, sizeof(*pkeys));
@@ -246,8 +247,8 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 		goto out;
 	}
 	for (n_trie = 0; n_trie < c->n_trie; n_trie++) {
-		if (bpf_map_update_elem(dp->maps.policy, &tkeys[n_trie], &c->trie[n_trie].val,
-					BPF_ANY)) {
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_POLICY], &tkeys[n_trie],
+					&c->trie[n_trie].val, BPF_ANY)) {
 			err = -errno;
 			pr_err("tenant %s: the policy does not fit the policy trie (%zu entries, capacity %u): %s",
 			       ti->name, c->n_trie, NF_MAX_TRIE_ENTRIES, strerror(-err));
@@ -267,8 +268,8 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 	err = 0;
 	goto out;
 undo:
-	keys_delete(dp->maps.policy, tkeys, n_trie, sizeof(*tkeys));
-	keys_delete(dp->maps.ports, pkeys, c->n_ports, sizeof(*pkeys));
+	keys_delete(dp->maps.fd[NF_MAP_POLICY], tkeys, n_trie, sizeof(*tkeys));
+	keys_delete(dp->maps.fd[NF_MAP_PORTS], pkeys, c->n_ports, sizeof(*pkeys));
 	record_write(dp->tenant_dir, id, "trie", sizeof(*tkeys), rt.keys, rt.n, NULL, 0);
 	record_write(dp->tenant_dir, id, "ports", sizeof(*pkeys), rp.keys, rp.n, NULL, 0);
 out:
@@ -296,8 +297,8 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 	if (!err)
 		err = record_read(dp->tenant_dir, tenant_id, &rp);
 	if (!err) {
-		record_drop_parity(dp->maps.policy, &rt, next, policy_key_parity);
-		record_drop_parity(dp->maps.ports, &rp, next, port_key_parity);
+		record_drop_parity(dp->maps.fd[NF_MAP_POLICY], &rt, next, policy_key_parity);
+		record_drop_parity(dp->maps.fd[NF_MAP_PORTS], &rp, next, port_key_parity);
 		record_write(dp->tenant_dir, tenant_id, "trie", rt.key_size, rt.keys, rt.n, NULL, 0);
 		record_write(dp->tenant_dir, tenant_id, "ports", rp.key_size, rp.keys, rp.n, NULL, 0);
 	}

@@ -32,29 +32,11 @@
 #define NF_LOAD_LOCK	NF_RUN_DIR "/load.lock"
 #define NF_DEFAULT_EVENTS_PER_SEC 100
 
-struct map_desc {
-	const char *name;
-	size_t off;
-};
-
-#define MAP(n, f) { #n, offsetof(struct nf_maps, f) }
-static const struct map_desc map_descs[] = {
-	MAP(nf_tenants, tenants),	MAP(nf_policy, policy),	  MAP(nf_ports, ports),
-	MAP(nf_ipcache, ipcache),	MAP(nf_endpoints, endpoints),
-	MAP(nf_cg_endpoints, cg_endpoints), MAP(nf_ep_addrs, ep_addrs), MAP(nf_ct, ct),
-	MAP(nf_peer_cache, peer_cache), MAP(nf_frags, frags),	  MAP(nf_stats, stats),
-	MAP(nf_config, config),		MAP(nf_events, events),	  MAP(nf_events_lost, events_lost),
-	MAP(nf_usage, usage),		MAP(nf_gc, gc),		  MAP(nf_guard, guard),
-	MAP(nf_guarded_ns, guarded_ns),
-};
-
-#define PROG(n) { #n, offsetof(struct nf_progs, n) }
-static const struct map_desc prog_descs[] = {
-	PROG(tc_ingress),  PROG(tc_egress),   PROG(cg_ingress),	 PROG(cg_egress),
-	PROG(cg_connect4), PROG(cg_connect6), PROG(cg_sendmsg4), PROG(cg_sendmsg6),
-	PROG(tc_peer_ingress), PROG(tc_peer_egress), PROG(nf_gc_start),
-	PROG(tc_guard_ingress), PROG(tc_guard_egress), PROG(cg_sock_create),
-};
+/* The names of NF_MAPS and NF_PROGS (datapath.h), by id. */
+#define NF_LIST_NAME(id, name, ...) [id] = name,
+static const char *const map_names[NF_MAP__COUNT] = { NF_MAPS(NF_LIST_NAME) };
+static const char *const prog_names[NF_PROG__COUNT] = { NF_PROGS(NF_LIST_NAME) };
+#undef NF_LIST_NAME
 
 int dp_mkdir_p(const char *path)
 {
@@ -188,10 +170,25 @@ static void fds_init(struct nf_dp *dp)
 	size_t i;
 
 	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "%s", NF_TENANT_DIR);
-	for (i = 0; i < ARRAY_SIZE(map_descs); i++)
-		*fd_at(&dp->maps, map_descs[i].off) = -1;
-	for (i = 0; i < ARRAY_SIZE(prog_descs); i++)
-		*fd_at(&dp->progs, prog_descs[i].off) = -1;
+	for (i = 0; i < NF_MAP__COUNT; i++)
+		dp->maps.fd[i] = -1;
+	for (i = 0; i < NF_PROG__COUNT; i++)
+		dp->progs[i] = -1;
+}
+
+int dp__map_fd(const struct nf_dp *dp, enum nf_map_id id)
+{
+	return id < NF_MAP__COUNT ? dp->maps.fd[id] : -1;
+}
+
+int dp__prog_fd(const struct nf_dp *dp, enum nf_prog_id id)
+{
+	return id < NF_PROG__COUNT ? dp->progs[id] : -1;
+}
+
+const struct nf_maps *dp__maps(const struct nf_dp *dp)
+{
+	return &dp->maps;
 }
 
 __u32 dp_prog_id(int fd)
@@ -219,7 +216,8 @@ static int mmap_tenants(struct nf_dp *dp)
 {
 	void *p;
 
-	p = mmap(NULL, TENANTS_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.tenants, 0);
+	p = mmap(NULL, TENANTS_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 dp->maps.fd[NF_MAP_TENANTS], 0);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
@@ -227,7 +225,8 @@ static int mmap_tenants(struct nf_dp *dp)
 		return err;
 	}
 	dp->tenants = p;
-	p = mmap(NULL, USAGE_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.usage, 0);
+	p = mmap(NULL, USAGE_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 dp->maps.fd[NF_MAP_USAGE], 0);
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
@@ -250,7 +249,7 @@ static int gc_start(struct nf_dp *dp)
 	int err;
 
 	pkt[12] = 0x08;	/* an Ethernet frame: test runs of tc programs want one */
-	err = bpf_prog_test_run_opts(dp->progs.nf_gc_start, &opts);
+	err = bpf_prog_test_run_opts(dp->progs[NF_PROG_GC_START], &opts);
 	if (err || opts.retval != 0 /* TC_ACT_OK */) {
 		err = err ? -errno : -EIO;
 		pr_err("cannot start the conntrack sweep timer: %s", strerror(-err));
@@ -266,19 +265,19 @@ static int open_pins(struct nf_dp *dp)
 	size_t i;
 	int fd;
 
-	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
-		pin_path(path, sizeof(path), map_descs[i].name);
+	for (i = 0; i < NF_MAP__COUNT; i++) {
+		pin_path(path, sizeof(path), map_names[i]);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			return -ENOENT;
-		*fd_at(&dp->maps, map_descs[i].off) = fd;
+		dp->maps.fd[i] = fd;
 	}
-	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
-		pin_path(path, sizeof(path), prog_descs[i].name);
+	for (i = 0; i < NF_PROG__COUNT; i++) {
+		pin_path(path, sizeof(path), prog_names[i]);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			return -ENOENT;
-		*fd_at(&dp->progs, prog_descs[i].off) = fd;
+		dp->progs[i] = fd;
 	}
 	dp->pinned = true;
 	return mmap_tenants(dp);
@@ -292,31 +291,53 @@ static int config_defaults(struct nf_dp *dp)
 	};
 	__u32 zero = 0;
 
-	if (bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY))
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
+/* The id of name in names[n], or -1: a map or program not listed. */
+static int list_id(const char *const *names, int n, const char *name)
+{
+	int id;
+
+	for (id = 0; id < n; id++)
+		if (!strcmp(names[id], name))
+			return id;
+	return -1;
+}
+
+/*
+ * Walk the loaded object and keep an fd of every listed map and program.
+ * One listed but not in the object is a list out of step with the BPF code.
+ */
 static int fill_fds_from_skel(struct nf_dp *dp)
 {
-	struct bpf_object *obj = dp->skel->obj;
-	size_t i;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int id;
 
-	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, map_descs[i].name);
-		int fd = m ? dup(bpf_map__fd(m)) : -1;
-
-		if (fd < 0)
-			return -ENOENT;
-		*fd_at(&dp->maps, map_descs[i].off) = fd;
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		id = list_id(map_names, NF_MAP__COUNT, bpf_map__name(map));
+		if (id >= 0 && (dp->maps.fd[id] = dup(bpf_map__fd(map))) < 0)
+			return -errno;
 	}
-	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
-		struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_descs[i].name);
-		int fd = p ? dup(bpf_program__fd(p)) : -1;
-
-		if (fd < 0)
+	bpf_object__for_each_program(prog, dp->skel->obj) {
+		id = list_id(prog_names, NF_PROG__COUNT, bpf_program__name(prog));
+		if (id >= 0 && (dp->progs[id] = dup(bpf_program__fd(prog))) < 0)
+			return -errno;
+	}
+	for (id = 0; id < NF_MAP__COUNT; id++) {
+		if (dp->maps.fd[id] < 0) {
+			pr_err("internal: the BPF object has no map %s", map_names[id]);
 			return -ENOENT;
-		*fd_at(&dp->progs, prog_descs[i].off) = fd;
+		}
+	}
+	for (id = 0; id < NF_PROG__COUNT; id++) {
+		if (dp->progs[id] < 0) {
+			pr_err("internal: the BPF object has no program %s", prog_names[id]);
+			return -ENOENT;
+		}
 	}
 	return 0;
 }
@@ -452,7 +473,7 @@ static int apply_env_config(struct nf_dp *dp)
 		return -EINVAL;
 	if ((!v || !*v) && !ct_max)
 		return 0;
-	if (bpf_map_lookup_elem(dp->maps.config, &zero, &cfg))
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg))
 		return -errno;
 	was = cfg;
 	if (v && *v == '1')
@@ -463,7 +484,7 @@ static int apply_env_config(struct nf_dp *dp)
 		cfg.ct_tenant_max = ct_max;
 	if (!memcmp(&was, &cfg, sizeof(cfg)))
 		return 0;
-	if (bpf_map_update_elem(dp->maps.config, &zero, &cfg, BPF_ANY))
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -585,18 +606,12 @@ void dp__close(struct nf_dp *dp)
 
 	if (!dp)
 		return;
-	for (i = 0; i < ARRAY_SIZE(map_descs); i++) {
-		int fd = *fd_at(&dp->maps, map_descs[i].off);
-
-		if (fd > 0)
-			close(fd);
-	}
-	for (i = 0; i < ARRAY_SIZE(prog_descs); i++) {
-		int fd = *fd_at(&dp->progs, prog_descs[i].off);
-
-		if (fd > 0)
-			close(fd);
-	}
+	for (i = 0; i < NF_MAP__COUNT; i++)
+		if (dp->maps.fd[i] > 0)
+			close(dp->maps.fd[i]);
+	for (i = 0; i < NF_PROG__COUNT; i++)
+		if (dp->progs[i] > 0)
+			close(dp->progs[i]);
 	if (dp->tenants)
 		munmap(dp->tenants, TENANTS_MAP_SIZE);
 	if (dp->usage)

@@ -36,6 +36,14 @@
 #define NF_TCX_EGRESS	47
 #define NF_F_BEFORE	(1U << 3)
 
+/* An interface endpoint's program: on the host-side peer of its veth, or on itself. */
+static enum nf_prog_id tc_prog(bool peer, bool ingress)
+{
+	if (peer)
+		return ingress ? NF_PROG_TC_PEER_INGRESS : NF_PROG_TC_PEER_EGRESS;
+	return ingress ? NF_PROG_TC_INGRESS : NF_PROG_TC_EGRESS;
+}
+
 static __u32 tcx_type(enum bpf_tc_attach_point point)
 {
 	return point == BPF_TC_INGRESS ? NF_TCX_INGRESS : NF_TCX_EGRESS;
@@ -147,10 +155,8 @@ void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		return;
 	if (!dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
 	    if_nametoindex(ifname) == k.ifindex) {
-		tc_detach_one(k.ifindex, BPF_TC_INGRESS,
-			      r->attach_peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress);
-		tc_detach_one(k.ifindex, BPF_TC_EGRESS,
-			      r->attach_peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress);
+		tc_detach_one(k.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(r->attach_peer, true)]);
+		tc_detach_one(k.ifindex, BPF_TC_EGRESS, dp->progs[tc_prog(r->attach_peer, false)]);
 	}
 	dp_netns_leave(&g);
 }
@@ -210,8 +216,9 @@ static int guard_attach(struct nf_dp *dp, const struct nf_ep_record *r, const st
 	int err;
 
 	guard_key(r, &gk);
-	if (bpf_map_update_elem(dp->maps.guard, &gk, k, BPF_ANY) ||
-	    bpf_map_update_elem(dp->maps.guarded_ns, &r->netns_cookie, &r->tenant_id, BPF_ANY)) {
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_GUARD], &gk, k, BPF_ANY) ||
+	    bpf_map_update_elem(dp->maps.fd[NF_MAP_GUARDED_NS], &r->netns_cookie, &r->tenant_id,
+				BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the guard of %s: %s", r->ifname, strerror(-err));
 		return err;
@@ -220,9 +227,11 @@ static int guard_attach(struct nf_dp *dp, const struct nf_ep_record *r, const st
 		pr_err("the parent %s of %s is gone", r->guard_ifname, r->ifname);
 		return -ENODEV;
 	}
-	err = guard_filter(r->guard_ifindex, BPF_TC_INGRESS, dp->progs.tc_guard_ingress, true);
+	err = guard_filter(r->guard_ifindex, BPF_TC_INGRESS, dp->progs[NF_PROG_TC_GUARD_INGRESS],
+			   true);
 	if (!err)
-		err = guard_filter(r->guard_ifindex, BPF_TC_EGRESS, dp->progs.tc_guard_egress, true);
+		err = guard_filter(r->guard_ifindex, BPF_TC_EGRESS,
+				   dp->progs[NF_PROG_TC_GUARD_EGRESS], true);
 	dp_netns_leave(&g);
 	if (err)
 		pr_err("cannot attach the guard to %s: %s", r->guard_ifname, strerror(-err));
@@ -239,16 +248,16 @@ void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r)
 	size_t n = 0, i;
 
 	guard_key(r, &gk);
-	bpf_map_delete_elem(dp->maps.guard, &gk);
+	bpf_map_delete_elem(dp->maps.fd[NF_MAP_GUARD], &gk);
 	if (!dp__list_endpoints(dp, &recs, &n))
 		for (i = 0; i < n; i++)
 			ns_used |= recs[i].ep_id != r->ep_id && recs[i].guard &&
 				   recs[i].netns_cookie == r->netns_cookie;
 	free(recs);
 	if (!ns_used)
-		bpf_map_delete_elem(dp->maps.guarded_ns, &r->netns_cookie);
-	for (int e = bpf_map_get_next_key(dp->maps.guard, NULL, &cur); !e;
-	     e = bpf_map_get_next_key(dp->maps.guard, &cur, &next), cur = next)
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_GUARDED_NS], &r->netns_cookie);
+	for (int e = bpf_map_get_next_key(dp->maps.fd[NF_MAP_GUARD], NULL, &cur); !e;
+	     e = bpf_map_get_next_key(dp->maps.fd[NF_MAP_GUARD], &cur, &next), cur = next)
 		parent_used |= cur.netns_cookie == gk.netns_cookie && cur.ifindex == gk.ifindex;
 	if (parent_used || !guard_enter(r, &g))
 		return;
@@ -390,8 +399,8 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 
 		memcpy(ak.addr, addrs[i].addr, 16);
 		memcpy(lk.addr, addrs[i].addr, 16);
-		if (bpf_map_update_elem(dp->maps.ep_addrs, &ak, &one, BPF_ANY) ||
-		    bpf_map_update_elem(dp->maps.ipcache, &lk, &iv, BPF_ANY)) {
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak, &one, BPF_ANY) ||
+		    bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &iv, BPF_ANY)) {
 			err = -errno;
 			pr_err("cannot register the endpoint's addresses: %s", strerror(-err));
 			goto leave;
@@ -402,7 +411,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	v.tenant_id = rec.tenant_id;
 	v.ep_id = rec.ep_id;
 	v.flags = rec.flags;
-	if (bpf_map_update_elem(dp->maps.endpoints, &k, &v, BPF_ANY)) {
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the endpoint: %s", strerror(-err));
 		goto leave;
@@ -425,11 +434,10 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 			goto leave;
 		}
 	}
-	err = tc_attach_one(ap.dev.ifindex, BPF_TC_INGRESS,
-			    ap.peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress, tcx);
+	err = tc_attach_one(ap.dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap.peer, true)], tcx);
 	if (!err)
 		err = tc_attach_one(ap.dev.ifindex, BPF_TC_EGRESS,
-				    ap.peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress, tcx);
+				    dp->progs[tc_prog(ap.peer, false)], tcx);
 	if (err) {
 		pr_err("cannot attach tc programs to %s: %s", ap.dev.ifname, strerror(-err));
 		goto leave;
@@ -446,7 +454,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		dp__ep_key(&old, &old_k);
 		if (old_k.netns_cookie != k.netns_cookie || old_k.ifindex != k.ifindex) {
 			dp_tc_detach_record(dp, &old);
-			bpf_map_delete_elem(dp->maps.endpoints, &old_k);
+			bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &old_k);
 		}
 		if (old.guard && (!rec.guard || memcmp(old.mac, rec.mac, 6) ||
 				  old.guard_ifindex != rec.guard_ifindex))
@@ -506,11 +514,11 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 		return -ENOENT;
 	attached = !dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
 		   tc_has_prog(k.ifindex, BPF_TC_INGRESS,
-			       dp_prog_id(r.attach_peer ? dp->progs.tc_peer_ingress : dp->progs.tc_ingress)) &&
+			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, true)])) &&
 		   tc_has_prog(k.ifindex, BPF_TC_EGRESS,
-			       dp_prog_id(r.attach_peer ? dp->progs.tc_peer_egress : dp->progs.tc_egress));
+			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, false)]));
 	dp_netns_leave(&g);
-	if (bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v))
 		return -ENOENT;
 	if (!attached)
 		return -ENOENT;
