@@ -2407,6 +2407,7 @@ static void test_v4mapped(void **state)
 static void test_reinstall_same_parity(void **state)
 {
 	struct fx *x = fixture(state);
+	struct nf_tenant_info ti;
 	static const struct vcase t[] = {
 		{ "third policy: port 80 of the first", TCP_IN("10.1.0.5", 33333, 80, SYN), IN,
 		  DROP, R_POLICY, .flush = true },
@@ -2425,7 +2426,8 @@ static void test_reinstall_same_parity(void **state)
 	apply(x,
 	      NP("p", INGRESS,
 		 "'ingress':[{'from':[{'ipBlock':{'cidr':'10.1.0.0/16'}}],'ports':[{'port':443}]}]"));
-	assert_int_equal(x->f->dp->tenants[x->tenant_id].epoch, 3);
+	assert_int_equal(dp__tenant_info(x->f->dp, x->tenant_id, &ti), 0);
+	assert_int_equal(ti.epoch, 3);
 	RUN_TABLE(x, t);
 }
 

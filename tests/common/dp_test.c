@@ -127,6 +127,7 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 	struct nf_policy **pols = NULL;
 	struct nf_compiled *c = NULL;
 	size_t i, n = 0;
+	struct nf_tenant_info ti;
 	uint32_t id;
 	int err;
 
@@ -152,7 +153,9 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 		err = -ENOSPC;
 		goto out;
 	}
-	err = compile__tenant(tenant, id, f->dp->tenants[id].epoch + 1, pols, n, id_cb, f->dp, &c);
+	err = dp__tenant_info(f->dp, id, &ti);
+	if (!err)
+		err = compile__tenant(tenant, id, ti.epoch + 1, pols, n, id_cb, f->dp, &c);
 	if (!err)
 		err = dp__install_policy(f->dp, c);
 out:

@@ -5,6 +5,7 @@
  * cgroups), atomic policy install, and the node lock.
  *
  * All functions return 0 or -errno and log a message saying what failed.
+ * Implemented in userspace/lib/dp/, one file per concern (dp/dp_internal.h).
  */
 #ifndef NETFENCE_DATAPATH_H
 #define NETFENCE_DATAPATH_H
@@ -80,15 +81,9 @@ struct nf_maps {
 	int fd[NF_MAP__COUNT];
 };
 
-struct nf_dp {
-	struct nf_maps maps;
-	int progs[NF_PROG__COUNT];
-	struct netfence_bpf *skel;	/* only when this process loaded it */
-	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
-	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
-	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
-	bool pinned;
-};
+/* One open datapath (opaque): its map and program fds, the mmapped tenant
+ * table, and where its key records are. */
+struct nf_dp;
 
 /*
  * Open the pinned datapath; if it is not there and `load` is true, mount bpffs

@@ -15,6 +15,16 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+struct nf_dp {
+	struct nf_maps maps;
+	int progs[NF_PROG__COUNT];
+	struct netfence_bpf *skel;	/* only when this process loaded it */
+	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
+	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
+	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
+	bool pinned;
+};
+
 /* ---- load.c ---- */
 int dp_mkdir_p(const char *path);
 /* The kernel's id of a program fd, 0 when it can't be read. */
