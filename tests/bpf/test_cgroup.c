@@ -83,22 +83,6 @@ struct fx {
 
 static int fam4 = 4, fam6 = 6;
 
-/* The cgroup id the kernel reports: the directory's file handle (kernfs id). */
-static int cgroup_id(const char *dir, uint64_t *id)
-{
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h;
-	int mount_id;
-
-	h.fh.handle_bytes = sizeof(h.id);
-	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0))
-		return -errno;
-	memcpy(id, h.fh.f_handle, sizeof(*id));
-	return 0;
-}
-
 /* Move this process into the cgroup dir. */
 static int enter_cgroup(const char *dir)
 {
@@ -190,7 +174,7 @@ static int setup(void **state)
 		print_message("skipped: cannot create a test cgroup: %s\n", strerror(err));
 		skip();
 	}
-	assert_int_equal(cgroup_id(x->cg, &x->cg_id), 0);
+	assert_int_equal(dp__cgroup_id(x->cg, &x->cg_id), 0);
 	err = dpt_open(&x->f);
 	if (err)
 		fail_msg("dpt_open: %s", strerror(-err));
@@ -337,7 +321,7 @@ static void test_nested(void **state)
 	};
 
 	assert_int_equal(mkdir(x->child, 0755), 0);
-	assert_int_equal(cgroup_id(x->child, &x->child_id), 0);
+	assert_int_equal(dp__cgroup_id(x->child, &x->child_id), 0);
 	assert_int_equal(add_cg_endpoint(x, x->child_id, x->tenant2, EP2_ID), 0);
 	assert_int_equal(enter_cgroup(x->child), 0);
 	dpt_flush_flows(x->f);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -21,9 +20,6 @@
 #include "policy.h"
 #include "dp_test.h"
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
@@ -40,20 +36,6 @@ bool dpt_can_bpf(void)
 	return d[CAP_BPF / 32].effective & (1u << (CAP_BPF % 32));
 }
 
-static int netns_cookie(uint64_t *cookie)
-{
-	socklen_t len = sizeof(*cookie);
-	int fd, err = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int dpt_open(struct dpt **out)
 {
 	struct dpt *f;
@@ -68,7 +50,7 @@ int dpt_open(struct dpt **out)
 		free(f);
 		return -EINVAL;
 	}
-	err = netns_cookie(&f->netns_cookie);
+	err = dp__netns_cookie("", &f->netns_cookie);
 	if (!err)
 		err = dp__open_private(&f->dp, false);
 	if (err) {

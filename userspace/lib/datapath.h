@@ -181,6 +181,9 @@ int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname);
 int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname);
 
 /* ---- cgroup endpoints ---- */
+/* The id the kernel gives the cgroup at dir (its kernfs file handle): the
+ * key of nf_cg_endpoints, as bpf_skb_ancestor_cgroup_id() returns it. */
+int dp__cgroup_id(const char *dir, uint64_t *id);
 int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id);
 int dp__detach_cgroup(struct nf_dp *dp, const char *dir);
 

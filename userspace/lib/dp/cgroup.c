@@ -18,7 +18,7 @@
 #include "dp_internal.h"
 #include "log.h"
 
-static int cgroup_id_of(const char *dir, uint64_t *id)
+int dp__cgroup_id(const char *dir, uint64_t *id)
 {
 	struct {
 		struct file_handle fh;
@@ -117,7 +117,7 @@ static bool cg_live(const struct nf_ep_record *r)
 {
 	uint64_t id = 0;
 
-	return r->is_cgroup && !cgroup_id_of(r->cgroup, &id) && id == r->cgroup_id;
+	return r->is_cgroup && !dp__cgroup_id(r->cgroup, &id) && id == r->cgroup_id;
 }
 
 /* Is dir below a live fenced cgroup other than the endpoints `self` and `skip`? */
@@ -204,7 +204,7 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		close(fd);
 		return -EINVAL;
 	}
-	err = cgroup_id_of(real, &cgid);
+	err = dp__cgroup_id(real, &cgid);
 	if (err) {
 		pr_err("cannot read the id of cgroup %s: %s", real, strerror(-err));
 		goto out;
@@ -314,7 +314,7 @@ int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
 	uint64_t cgid = 0;
 	int err;
 
-	if (!realpath(dir, real) || cgroup_id_of(real, &cgid))
+	if (!realpath(dir, real) || dp__cgroup_id(real, &cgid))
 		return cg_detach_stale(dp, dir);
 	if (dp_find_record(dp, match_cgroup, &cgid, &r))
 		return cg_detach_stale(dp, real);
