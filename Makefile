@@ -161,6 +161,5 @@ clean:
 	rm -rf $(OUTPUT)
 
 # Only the loader needs the skeletons.
-$(OUTPUT)/lib/datapath.o: $(SKELS)
-$(OUTPUT)/lib/dp/%.o: $(SKELS)
+$(filter $(OUTPUT)/lib/dp/%,$(LIB_OBJS)): $(SKELS)
 FORCE:

@@ -367,13 +367,13 @@ static int install(struct nf_dp *dp, const char *name, bool v6, uint32_t n, uint
 	err = compile__tenant(name, *tid, info.epoch + 1, pols, np, id_of, &ctx, &c);
 	if (err)
 		goto out;
-	ports_before = map_memlock(dp->maps.ports);
-	trie_before = map_memlock(dp->maps.policy);
+	ports_before = map_memlock(dp__map_fd(dp, NF_MAP_PORTS));
+	trie_before = map_memlock(dp__map_fd(dp, NF_MAP_POLICY));
 	err = dp__install_policy(dp, c);
 	if (err)
 		goto out;
-	ports_after = map_memlock(dp->maps.ports);
-	trie_after = map_memlock(dp->maps.policy);
+	ports_after = map_memlock(dp__map_fd(dp, NF_MAP_PORTS));
+	trie_after = map_memlock(dp__map_fd(dp, NF_MAP_POLICY));
 	if (policy_bytes)
 		*policy_bytes = trie_before < 0 || ports_before < 0 ? -1 :
 				(trie_after - trie_before) + (ports_after - ports_before);
@@ -400,10 +400,12 @@ static int set_endpoint(struct nf_dp *dp, uint64_t cookie, uint32_t tid, uint32_
 		struct nf_ep_addr_key ak = { .ep_id = ep_id };
 
 		ep_addr(v6, ak.addr);
-		if (bpf_map_update_elem(dp->maps.ep_addrs, &ak, &one, BPF_ANY))
+		if (bpf_map_update_elem(dp__map_fd(dp, NF_MAP_EP_ADDRS), &ak, &one, BPF_ANY))
 			return -errno;
 	}
-	return bpf_map_update_elem(dp->maps.endpoints, &key, &ep, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(dp__map_fd(dp, NF_MAP_ENDPOINTS), &key, &ep, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 /* ---- output ---- */
@@ -472,13 +474,13 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 		goto out;
 	}
 	while (s < cfg.cold_samples) {
-		flush_map(a->maps.ct);
-		flush_map(a->maps.peer_cache);
+		flush_map(dp__map_fd(a, NF_MAP_CT));
+		flush_map(dp__map_fd(a, NF_MAP_PEER_CACHE));
 		flush_map(bpf_map__fd(ref->maps.ref_flows));
 		for (k = 0; k < peers && s < cfg.cold_samples; k++, s++) {
 			/* spread peers over the rules: rule = k % n, host = k / n */
 			len = make_pkt(&p, v6, k % n, k / n, 40000, true);
-			verdict = test_run(a->progs.tc_ingress, &p, len, 1, &nf[s]);
+			verdict = test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS), &p, len, 1, &nf[s]);
 			if (verdict != TC_OK) {
 				err = verdict < 0 ? verdict : -EACCES;
 				goto out;
@@ -626,14 +628,16 @@ int main(int argc, char **argv)
 				test_run(bpf_program__fd(ref->progs.ref_floor), &ack, len,
 					 cfg.repeat, &res[f].est_floor[i][r]);
 				set_endpoint(a, cookie, t->id, t->ep_id);
-				test_run(a->progs.tc_ingress, &syn, len, 1, NULL);
-				res[f].est_verdict[i] = test_run(a->progs.tc_ingress, &ack, len,
-								 cfg.repeat, &res[f].est[i][r]);
+				test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS), &syn, len, 1, NULL);
+				res[f].est_verdict[i] = test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS),
+								 &ack, len, cfg.repeat,
+								 &res[f].est[i][r]);
 				/* new flow to a seen peer: the first run fills the peer cache */
 				set_endpoint(b, cookie, t->id, t->ep_id);
-				test_run(b->progs.tc_ingress, &syn, len, 1, NULL);
-				res[f].new_verdict[i] = test_run(b->progs.tc_ingress, &syn, len,
-								 cfg.repeat, &res[f].newf[i][r]);
+				test_run(dp__prog_fd(b, NF_PROG_TC_INGRESS), &syn, len, 1, NULL);
+				res[f].new_verdict[i] = test_run(dp__prog_fd(b, NF_PROG_TC_INGRESS),
+								 &syn, len, cfg.repeat,
+								 &res[f].newf[i][r]);
 			}
 		}
 		fprintf(stderr, "bench_prog: round %d/%u done\n", r + 1, cfg.rounds);
@@ -760,8 +764,8 @@ int main(int argc, char **argv)
 		if (nf_why[0]) {
 			row_na(what, refs, "holds 262,144 connections", nf_why);
 		} else {
-			uint32_t cap = map_max_entries(a->maps.ct);
-			double ct_b = (double)map_memlock(a->maps.ct) / cap;
+			uint32_t cap = map_max_entries(dp__map_fd(a, NF_MAP_CT));
+			double ct_b = (double)map_memlock(dp__map_fd(a, NF_MAP_CT)) / cap;
 
 			snprintf(nf, sizeof(nf), "%.0f B/conn (%u entries)", ct_b, cap);
 			printf("| %s | %s | %s | %.2fx | holds 262,144 connections | %s |\n", what,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Every map of the datapath. Keys and values are documented in
- * include/netfence/abi.h; the loader (userspace/lib/datapath.c) pins each one
+ * include/netfence/abi.h; the loader (userspace/lib/dp/load.c) pins each one
  * under NF_PIN_ROOT by its name and reuses the pins on the next load.
  */
 #ifndef NF_BPF_MAPS_H

@@ -83,22 +83,6 @@ struct fx {
 
 static int fam4 = 4, fam6 = 6;
 
-/* The cgroup id the kernel reports: the directory's file handle (kernfs id). */
-static int cgroup_id(const char *dir, uint64_t *id)
-{
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h;
-	int mount_id;
-
-	h.fh.handle_bytes = sizeof(h.id);
-	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0))
-		return -errno;
-	memcpy(id, h.fh.f_handle, sizeof(*id));
-	return 0;
-}
-
 /* Move this process into the cgroup dir. */
 static int enter_cgroup(const char *dir)
 {
@@ -139,7 +123,9 @@ static int add_cg_endpoint(struct fx *x, uint64_t cgid, uint32_t tenant, uint32_
 {
 	struct nf_endpoint v = { .tenant_id = tenant, .ep_id = ep_id };
 
-	return bpf_map_update_elem(x->f->dp->maps.cg_endpoints, &cgid, &v, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CG_ENDPOINTS), &cgid, &v, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 static int apply(struct fx *x, const char *tenant, int port)
@@ -188,7 +174,7 @@ static int setup(void **state)
 		print_message("skipped: cannot create a test cgroup: %s\n", strerror(err));
 		skip();
 	}
-	assert_int_equal(cgroup_id(x->cg, &x->cg_id), 0);
+	assert_int_equal(dp__cgroup_id(x->cg, &x->cg_id), 0);
 	err = dpt_open(&x->f);
 	if (err)
 		fail_msg("dpt_open: %s", strerror(-err));
@@ -227,7 +213,8 @@ struct ccase {
 
 static void run_case(struct fx *x, const struct ccase *c)
 {
-	int prog = c->dir == IN ? x->f->dp->progs.cg_ingress : x->f->dp->progs.cg_egress;
+	int prog = c->dir == IN ? dp__prog_fd(x->f->dp, NF_PROG_CG_INGRESS) :
+				  dp__prog_fd(x->f->dp, NF_PROG_CG_EGRESS);
 	struct dpt_stats before, after;
 	struct nf_stats_key want = {};
 	char msg[1024];
@@ -334,7 +321,7 @@ static void test_nested(void **state)
 	};
 
 	assert_int_equal(mkdir(x->child, 0755), 0);
-	assert_int_equal(cgroup_id(x->child, &x->child_id), 0);
+	assert_int_equal(dp__cgroup_id(x->child, &x->child_id), 0);
 	assert_int_equal(add_cg_endpoint(x, x->child_id, x->tenant2, EP2_ID), 0);
 	assert_int_equal(enter_cgroup(x->child), 0);
 	dpt_flush_flows(x->f);

@@ -352,7 +352,7 @@ static bool ct_empty(struct fx *x)
 {
 	struct nf_ct_key k;
 
-	return bpf_map_get_next_key(x->f->dp->maps.ct, NULL, &k) != 0;
+	return bpf_map_get_next_key(dp__map_fd(x->f->dp, NF_MAP_CT), NULL, &k) != 0;
 }
 
 /*
@@ -408,17 +408,17 @@ static void bpf_verdict(struct fx *x, const struct query *q, uint32_t *rule)
 	else
 		ct_key_of(x, q->family, q->dir, q->proto, peer, q->proto == 47 ? 0 : s.sport,
 			  q->proto == 47 ? 0 : s.dport, &k);
-	bpf_map_delete_elem(x->f->dp->maps.ct, &k);	/* an earlier query's same tuple */
-	prog = q->dir == NF_DIR_INGRESS ? x->f->dp->progs.tc_ingress : x->f->dp->progs.tc_egress;
+	bpf_map_delete_elem(dp__map_fd(x->f->dp, NF_MAP_CT), &k);	/* an earlier query's same tuple */
+	prog = q->dir == NF_DIR_INGRESS ? dp__prog_fd(x->f->dp, NF_PROG_TC_INGRESS) : dp__prog_fd(x->f->dp, NF_PROG_TC_EGRESS);
 	assert_int_equal(dpt_run(x->f, prog, p.b, p.len, IFINDEX, &ret), 0);
 	*rule = 0;
 	if (ret == DPT_TC_SHOT)
 		return;
 	assert_int_equal(ret, DPT_TC_OK);
-	if (bpf_map_lookup_elem(x->f->dp->maps.ct, &k, &v))
+	if (bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_CT), &k, &v))
 		fail_msg("IPv%d %s %s proto %u port %u: passed but no flow was tracked", q->family,
 			 q->dir == NF_DIR_INGRESS ? "from" : "to", peer, q->proto, q->port);
-	assert_int_equal(bpf_map_delete_elem(x->f->dp->maps.ct, &k), 0);
+	assert_int_equal(bpf_map_delete_elem(dp__map_fd(x->f->dp, NF_MAP_CT), &k), 0);
 	*rule = v.rule_ref;
 }
 
@@ -473,9 +473,9 @@ static void set_host_ingress(struct fx *x, bool on)
 	struct nf_config cfg;
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(x->f->dp->maps.config, &zero, &cfg), 0);
+	assert_int_equal(bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg), 0);
 	cfg.flags = on ? cfg.flags | NF_CFG_ALLOW_HOST_INGRESS : cfg.flags & ~NF_CFG_ALLOW_HOST_INGRESS;
-	assert_int_equal(bpf_map_update_elem(x->f->dp->maps.config, &zero, &cfg, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY), 0);
 }
 
 static void gen_query(struct query *q)
@@ -526,10 +526,10 @@ static void test_bpf_vs_userspace(void **state)
 	rng = seed * 0x9E3779B97F4A7C15ULL | 1;
 	print_message("bpf vs userspace lookup: NF_SEED=%lu, %zu rounds x %zu queries\n", seed,
 		      rounds, queries);
-	maps = (struct nf_lookup_maps){ .policy = x->f->dp->maps.policy,
-					.ports = x->f->dp->maps.ports,
-					.ipcache = x->f->dp->maps.ipcache,
-					.config = x->f->dp->maps.config };
+	maps = (struct nf_lookup_maps){ .policy = dp__map_fd(x->f->dp, NF_MAP_POLICY),
+					.ports = dp__map_fd(x->f->dp, NF_MAP_PORTS),
+					.ipcache = dp__map_fd(x->f->dp, NF_MAP_IPCACHE),
+					.config = dp__map_fd(x->f->dp, NF_MAP_CONFIG) };
 	lookup__src_maps(&live, &maps);
 
 	for (r = 0; r < rounds; r++) {
@@ -547,7 +547,7 @@ static void test_bpf_vs_userspace(void **state)
 		assert_int_equal(dp__tenant_info(x->f->dp, x->me, &ti), 0);
 		assert_int_equal(ti.epoch, c->epoch);
 		lookup__src_compiled(&mem, c);
-		if (lookup__names_read(x->f->dp->tenant_dir, x->me, TENANT, ti.epoch, &names))
+		if (lookup__names_read(dp__tenant_dir(x->f->dp), x->me, TENANT, ti.epoch, &names))
 			fail_msg("round %zu: no rule names for epoch %u", r, ti.epoch);
 
 		for (i = 0; i < queries; i++) {

@@ -260,7 +260,8 @@ static bool run_case(struct fx *x, const struct vcase *c)
 	if (pkt_build(&p, &c->pkt, x->family))
 		fail_msg("cannot build the packet of '%s'", c->desc);
 	want.tenant_id = c->tenant ? dpt_tenant(x->f, c->tenant) : x->tenant_id;
-	prog = c->dir == IN ? x->f->dp->progs.tc_ingress : x->f->dp->progs.tc_egress;
+	prog = c->dir == IN ? dp__prog_fd(x->f->dp, NF_PROG_TC_INGRESS) :
+			      dp__prog_fd(x->f->dp, NF_PROG_TC_EGRESS);
 
 	assert_int_equal(dpt_stats_read(x->f, &before), 0);
 	err = dpt_run(x->f, prog, p.b, p.len, IFINDEX, &ret);
@@ -424,7 +425,7 @@ static void test_unregistered_interface(void **state)
 	};
 
 	apply(x, NP("all", BOTH, "'ingress':[{}],'egress':[{}]"));
-	assert_int_equal(bpf_map_delete_elem(x->f->dp->maps.endpoints, &k), 0);
+	assert_int_equal(bpf_map_delete_elem(dp__map_fd(x->f->dp, NF_MAP_ENDPOINTS), &k), 0);
 	RUN_TABLE(x, t);
 }
 
@@ -2252,10 +2253,11 @@ static void test_node_ingress(void **state)
 	apply(x, NP("p", BOTH, "'ingress':[],'egress':[]"));
 	RUN_TABLE(x, t); /* a policy allowing nothing */
 
-	assert_int_equal(bpf_map_lookup_elem(x->f->dp->maps.config, &zero, &cfg), 0);
+	assert_int_equal(bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg), 0);
 	assert_true(cfg.flags & NF_CFG_ALLOW_HOST_INGRESS); /* the default */
 	cfg.flags &= ~NF_CFG_ALLOW_HOST_INGRESS;
-	assert_int_equal(bpf_map_update_elem(x->f->dp->maps.config, &zero, &cfg, BPF_ANY), 0);
+	assert_int_equal(
+		bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY), 0);
 	RUN_TABLE(x, off);
 }
 
@@ -2405,6 +2407,7 @@ static void test_v4mapped(void **state)
 static void test_reinstall_same_parity(void **state)
 {
 	struct fx *x = fixture(state);
+	struct nf_tenant_info ti;
 	static const struct vcase t[] = {
 		{ "third policy: port 80 of the first", TCP_IN("10.1.0.5", 33333, 80, SYN), IN,
 		  DROP, R_POLICY, .flush = true },
@@ -2423,7 +2426,8 @@ static void test_reinstall_same_parity(void **state)
 	apply(x,
 	      NP("p", INGRESS,
 		 "'ingress':[{'from':[{'ipBlock':{'cidr':'10.1.0.0/16'}}],'ports':[{'port':443}]}]"));
-	assert_int_equal(x->f->dp->tenants[x->tenant_id].epoch, 3);
+	assert_int_equal(dp__tenant_info(x->f->dp, x->tenant_id, &ti), 0);
+	assert_int_equal(ti.epoch, 3);
 	RUN_TABLE(x, t);
 }
 
@@ -2488,7 +2492,8 @@ static void test_cgroup_no_endpoint(void **state)
 		TCP_OUT("10.1.0.5", 40000, 80, SYN),
 		{ .src = "10.1.0.5", .dst = EP, .proto = TCP, .dport = 80, .doff = 4 },
 	};
-	const int progs[] = { x->f->dp->progs.cg_ingress, x->f->dp->progs.cg_egress };
+	const int progs[] = { dp__prog_fd(x->f->dp, NF_PROG_CG_INGRESS),
+			      dp__prog_fd(x->f->dp, NF_PROG_CG_EGRESS) };
 	struct dpt_stats before, after;
 	char msg[512];
 	size_t i, j;

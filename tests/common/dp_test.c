@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -21,9 +20,6 @@
 #include "policy.h"
 #include "dp_test.h"
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
@@ -40,20 +36,6 @@ bool dpt_can_bpf(void)
 	return d[CAP_BPF / 32].effective & (1u << (CAP_BPF % 32));
 }
 
-static int netns_cookie(uint64_t *cookie)
-{
-	socklen_t len = sizeof(*cookie);
-	int fd, err = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int dpt_open(struct dpt **out)
 {
 	struct dpt *f;
@@ -68,7 +50,7 @@ int dpt_open(struct dpt **out)
 		free(f);
 		return -EINVAL;
 	}
-	err = netns_cookie(&f->netns_cookie);
+	err = dp__netns_cookie("", &f->netns_cookie);
 	if (!err)
 		err = dp__open_private(&f->dp, false);
 	if (err) {
@@ -98,7 +80,7 @@ int dpt_add_endpoint(struct dpt *f, uint32_t ifindex, uint32_t tenant_id, uint32
 	struct nf_ep_key k = { .netns_cookie = f->netns_cookie, .ifindex = ifindex };
 	struct nf_endpoint v = { .tenant_id = tenant_id, .ep_id = ep_id, .flags = flags };
 
-	if (bpf_map_update_elem(f->dp->maps.endpoints, &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_ENDPOINTS), &k, &v, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -111,7 +93,7 @@ int dpt_add_ep_addr(struct dpt *f, uint32_t ep_id, const char *addr)
 
 	if (nf_parse_addr(addr, k.addr, &is_v4))
 		return -EINVAL;
-	if (bpf_map_update_elem(f->dp->maps.ep_addrs, &k, &one, BPF_ANY))
+	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_EP_ADDRS), &k, &one, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -127,6 +109,7 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 	struct nf_policy **pols = NULL;
 	struct nf_compiled *c = NULL;
 	size_t i, n = 0;
+	struct nf_tenant_info ti;
 	uint32_t id;
 	int err;
 
@@ -152,7 +135,9 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 		err = -ENOSPC;
 		goto out;
 	}
-	err = compile__tenant(tenant, id, f->dp->tenants[id].epoch + 1, pols, n, id_cb, f->dp, &c);
+	err = dp__tenant_info(f->dp, id, &ti);
+	if (!err)
+		err = compile__tenant(tenant, id, ti.epoch + 1, pols, n, id_cb, f->dp, &c);
 	if (!err)
 		err = dp__install_policy(f->dp, c);
 out:
@@ -194,7 +179,7 @@ static int read_counter(struct dpt *f, const struct nf_stats_key *k, struct nf_c
 	v = calloc(f->n_cpus, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(f->dp->maps.stats, k, v)) {
+	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_STATS), k, v)) {
 		err = errno == ENOENT ? 0 : -errno;
 		goto out;
 	}
@@ -225,7 +210,7 @@ int dpt_stats_read(struct dpt *f, struct dpt_stats *out)
 
 	out->v = NULL;
 	out->n = 0;
-	while (!bpf_map_get_next_key(f->dp->maps.stats, prev, &next)) {
+	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_STATS), prev, &next)) {
 		if (out->n == cap) {
 			struct dpt_stat *bigger;
 
@@ -364,19 +349,19 @@ int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
 	struct nf_config cfg;
 	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(f->dp->maps.config, &zero, &cfg))
+	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg))
 		return -errno;
 	cfg.ct_tenant_max = max;
-	if (bpf_map_update_elem(f->dp->maps.config, &zero, &cfg, BPF_ANY))
+	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
 void dpt_flush_flows(struct dpt *f)
 {
-	map_clear(f->dp->maps.ct, sizeof(struct nf_ct_key));
-	map_clear(f->dp->maps.frags, sizeof(struct nf_frag_key));
-	map_clear(f->dp->maps.peer_cache, sizeof(struct nf_peer_cache_key));
+	map_clear(dp__map_fd(f->dp, NF_MAP_CT), sizeof(struct nf_ct_key));
+	map_clear(dp__map_fd(f->dp, NF_MAP_FRAGS), sizeof(struct nf_frag_key));
+	map_clear(dp__map_fd(f->dp, NF_MAP_PEER_CACHE), sizeof(struct nf_peer_cache_key));
 }
 
 /* The key of the first nf_ct entry of the tuple, whatever its scope. */
@@ -386,7 +371,7 @@ static int ct_find(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16
 	struct nf_ct_key k, next;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(f->dp->maps.ct, prev, &next)) {
+	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
 		if (NF_CT_KEY_PROTO(&next) == proto && next.lport == htons(lport) &&
 		    next.rport == htons(rport) && !memcmp(next.laddr, laddr, 16) &&
 		    !memcmp(next.raddr, raddr, 16)) {
@@ -415,7 +400,7 @@ int dpt_ct_get(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 
 	if (err)
 		return err;
-	return bpf_map_lookup_elem(f->dp->maps.ct, &k, val) ? -errno : 0;
+	return bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CT), &k, val) ? -errno : 0;
 }
 
 int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
@@ -426,7 +411,7 @@ int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 
 	if (err)
 		return err;
-	return bpf_map_update_elem(f->dp->maps.ct, &k, val, BPF_EXIST) ? -errno : 0;
+	return bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CT), &k, val, BPF_EXIST) ? -errno : 0;
 }
 
 size_t dpt_ct_count(struct dpt *f)
@@ -435,7 +420,7 @@ size_t dpt_ct_count(struct dpt *f)
 	size_t n = 0;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(f->dp->maps.ct, prev, &next)) {
+	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
 		n++;
 		k = next;
 		prev = &k;

@@ -317,22 +317,27 @@ static void test_collect(void **state)
 
 	memset(mp, -1, sizeof(*mp));
 	/* an array: free ids have an empty name and must not be listed */
-	mp->tenants = mk(&o, BPF_MAP_TYPE_ARRAY, "nf_tenants", 4, sizeof(ti), NF_MAX_TENANTS, 0);
-	if (mp->tenants < 0)
+	mp->fd[NF_MAP_TENANTS] =
+		mk(&o, BPF_MAP_TYPE_ARRAY, "nf_tenants", 4, sizeof(ti), NF_MAX_TENANTS, 0);
+	if (mp->fd[NF_MAP_TENANTS] < 0)
 		skip(); /* no CAP_BPF */
-	mp->stats = mk(&o, BPF_MAP_TYPE_PERCPU_HASH, "nf_stats", sizeof(struct nf_stats_key),
-		       sizeof(struct nf_counter), NF_MAX_STATS, 0);
-	mp->endpoints = mk(&o, BPF_MAP_TYPE_HASH, "nf_endpoints", sizeof(struct nf_ep_key),
-			   sizeof(struct nf_endpoint), NF_MAX_ENDPOINTS, 0);
-	mp->cg_endpoints = mk(&o, BPF_MAP_TYPE_HASH, "nf_cg_endpoints", 8,
-			      sizeof(struct nf_endpoint), NF_MAX_ENDPOINTS, 0);
-	mp->ct = mk(&o, BPF_MAP_TYPE_LRU_HASH, "nf_ct", sizeof(struct nf_ct_key),
-		    sizeof(struct nf_ct_val), NF_MAX_CT, 0);
+	mp->fd[NF_MAP_STATS] = mk(&o, BPF_MAP_TYPE_PERCPU_HASH, "nf_stats",
+				  sizeof(struct nf_stats_key), sizeof(struct nf_counter),
+				  NF_MAX_STATS, 0);
+	mp->fd[NF_MAP_ENDPOINTS] = mk(&o, BPF_MAP_TYPE_HASH, "nf_endpoints",
+				      sizeof(struct nf_ep_key), sizeof(struct nf_endpoint),
+				      NF_MAX_ENDPOINTS, 0);
+	mp->fd[NF_MAP_CG_ENDPOINTS] = mk(&o, BPF_MAP_TYPE_HASH, "nf_cg_endpoints", 8,
+					 sizeof(struct nf_endpoint), NF_MAX_ENDPOINTS, 0);
+	mp->fd[NF_MAP_CT] = mk(&o, BPF_MAP_TYPE_LRU_HASH, "nf_ct", sizeof(struct nf_ct_key),
+			       sizeof(struct nf_ct_val), NF_MAX_CT, 0);
 	/* LPM trie: no batch ops, exercises the iteration fallback */
-	mp->ipcache = mk(&o, BPF_MAP_TYPE_LPM_TRIE, "nf_ipcache", sizeof(struct nf_lpm_addr_key),
-			 sizeof(struct nf_ipcache_val), NF_MAX_IPCACHE, BPF_F_NO_PREALLOC);
-	assert_true(mp->stats >= 0 && mp->endpoints >= 0 && mp->cg_endpoints >= 0 && mp->ct >= 0 &&
-		    mp->ipcache >= 0);
+	mp->fd[NF_MAP_IPCACHE] = mk(&o, BPF_MAP_TYPE_LPM_TRIE, "nf_ipcache",
+				    sizeof(struct nf_lpm_addr_key), sizeof(struct nf_ipcache_val),
+				    NF_MAX_IPCACHE, BPF_F_NO_PREALLOC);
+	assert_true(mp->fd[NF_MAP_STATS] >= 0 && mp->fd[NF_MAP_ENDPOINTS] >= 0 &&
+		    mp->fd[NF_MAP_CG_ENDPOINTS] >= 0 && mp->fd[NF_MAP_CT] >= 0 &&
+		    mp->fd[NF_MAP_IPCACHE] >= 0);
 
 	memset(&ti, 0, sizeof(ti));
 	id = 1;
@@ -340,32 +345,36 @@ static void test_collect(void **state)
 	ti.n_rules[NF_DIR_INGRESS] = 4;
 	ti.n_rules[NF_DIR_EGRESS] = 2;
 	snprintf(ti.name, sizeof(ti.name), "t1");
-	assert_int_equal(bpf_map_update_elem(mp->tenants, &id, &ti, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_TENANTS], &id, &ti, BPF_ANY), 0);
 	id = 2;
 	memset(&ti, 0, sizeof(ti));
 	snprintf(ti.name, sizeof(ti.name), "t2");
-	assert_int_equal(bpf_map_update_elem(mp->tenants, &id, &ti, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_TENANTS], &id, &ti, BPF_ANY), 0);
 
-	put_stat(mp->stats, ncpus, 1, NF_DIR_EGRESS, NF_DROP_POLICY, NF_HOOK_TC, 5);
-	put_stat(mp->stats, ncpus, 1, NF_DIR_EGRESS, NF_REASON_ALLOWED_FLOW, NF_HOOK_TC, 1);
-	put_stat(mp->stats, ncpus, 1, NF_DIR_EGRESS, NF_REASON_ALLOWED_FLOW, NF_HOOK_CGROUP, 2);
-	put_stat(mp->stats, ncpus, 0, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 10);
+	put_stat(mp->fd[NF_MAP_STATS], ncpus, 1, NF_DIR_EGRESS, NF_DROP_POLICY, NF_HOOK_TC, 5);
+	put_stat(mp->fd[NF_MAP_STATS], ncpus, 1, NF_DIR_EGRESS, NF_REASON_ALLOWED_FLOW, NF_HOOK_TC,
+		 1);
+	put_stat(mp->fd[NF_MAP_STATS], ncpus, 1, NF_DIR_EGRESS, NF_REASON_ALLOWED_FLOW,
+		 NF_HOOK_CGROUP, 2);
+	put_stat(mp->fd[NF_MAP_STATS], ncpus, 0, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 10);
 	/* tenant 7 is gone: its counters are added to "unknown" */
-	put_stat(mp->stats, ncpus, 7, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 20);
+	put_stat(mp->fd[NF_MAP_STATS], ncpus, 7, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 20);
 
 	for (i = 0; i < 3; i++) {
 		struct nf_ep_key k = { .netns_cookie = 100 + i, .ifindex = 2 };
 
 		ep.tenant_id = 1;
 		ep.ep_id = i + 1;
-		assert_int_equal(bpf_map_update_elem(mp->endpoints, &k, &ep, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_ENDPOINTS], &k, &ep, BPF_ANY),
+				 0);
 	}
 	{
 		__u64 cg = 4242;
 
 		ep.tenant_id = 2;
 		ep.ep_id = 9;
-		assert_int_equal(bpf_map_update_elem(mp->cg_endpoints, &cg, &ep, BPF_ANY), 0);
+		assert_int_equal(
+			bpf_map_update_elem(mp->fd[NF_MAP_CG_ENDPOINTS], &cg, &ep, BPF_ANY), 0);
 	}
 	/* more ct entries than one batch */
 	for (i = 0; i < 2500; i++) {
@@ -373,14 +382,14 @@ static void test_collect(void **state)
 		struct nf_ct_val v = { .last_seen_ns = i };
 
 		k.lport = htons(i);
-		assert_int_equal(bpf_map_update_elem(mp->ct, &k, &v, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_CT], &k, &v, BPF_ANY), 0);
 	}
 	for (i = 0; i < 3; i++) {
 		struct nf_lpm_addr_key k = { .prefixlen = 128 };
 		struct nf_ipcache_val v = { .id = 1 };
 
 		k.addr[15] = i;
-		assert_int_equal(bpf_map_update_elem(mp->ipcache, &k, &v, BPF_ANY), 0);
+		assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_IPCACHE], &k, &v, BPF_ANY), 0);
 	}
 
 	metrics__init(&m);

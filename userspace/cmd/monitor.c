@@ -372,10 +372,10 @@ int cmd_monitor(int argc, char **argv)
 	mo.start_ns = now_ns(CLOCK_MONOTONIC);
 	mo.mono_to_real = (int64_t)(now_ns(CLOCK_REALTIME) - mo.start_ns);
 	load_endpoints(&mo);
-	if (metrics__percpu_u64_sum(mo.dp->maps.events_lost, &lost_seen))
+	if (metrics__percpu_u64_sum(dp__map_fd(mo.dp, NF_MAP_EVENTS_LOST), &lost_seen))
 		lost_seen = 0;
 
-	rb = ring_buffer__new(mo.dp->maps.events, handle_event, &mo, NULL);
+	rb = ring_buffer__new(dp__map_fd(mo.dp, NF_MAP_EVENTS), handle_event, &mo, NULL);
 	if (!rb) {
 		pr_err("opening the event ring buffer: %s", strerror(errno));
 		goto out;
@@ -397,7 +397,8 @@ int cmd_monitor(int argc, char **argv)
 		if (!stop && now - last_lost_check >= 1000000000ull) {
 			last_lost_check = now;
 			mo.mono_to_real = (int64_t)(now_ns(CLOCK_REALTIME) - now);
-			if (!metrics__percpu_u64_sum(mo.dp->maps.events_lost, &lost) &&
+			if (!metrics__percpu_u64_sum(dp__map_fd(mo.dp, NF_MAP_EVENTS_LOST),
+						     &lost) &&
 			    lost > lost_seen) {
 				if (mo.json)
 					printf("{\"lost\":%llu}\n",

@@ -112,10 +112,10 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const s
 			 uint32_t *peer_id, uint32_t *rule)
 {
 	struct nf_lookup_maps maps = {
-		.policy = dp->maps.policy,
-		.ports = dp->maps.ports,
-		.ipcache = dp->maps.ipcache,
-		.config = dp->maps.config,
+		.policy = dp__map_fd(dp, NF_MAP_POLICY),
+		.ports = dp__map_fd(dp, NF_MAP_PORTS),
+		.ipcache = dp__map_fd(dp, NF_MAP_IPCACHE),
+		.config = dp__map_fd(dp, NF_MAP_CONFIG),
 	};
 	struct nf_lookup_src src;
 
@@ -254,7 +254,7 @@ int cmd_check(int argc, char **argv)
 		goto out;
 	}
 	/* Name the rule: the names written when this epoch's tables were installed. */
-	if (!lookup__names_read(dp->tenant_dir, tid, tenant, ti.epoch, &names)) {
+	if (!lookup__names_read(dp__tenant_dir(dp), tid, tenant, ti.epoch, &names)) {
 		uint8_t rdir;
 		uint32_t index;
 		const char *pol = lookup__rule_name(names, rule, &rdir, &index);

@@ -560,7 +560,7 @@ static int scrape(char **buf, size_t *len)
 		if (ret == -ENOENT) {
 			ret = 0; /* reset meanwhile */
 		} else if (!ret) {
-			ret = metrics__collect(&m, &dp->maps);
+			ret = metrics__collect(&m, dp__maps(dp));
 			dp__close(dp);
 		}
 	}

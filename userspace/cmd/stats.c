@@ -162,7 +162,7 @@ int cmd_stats(int argc, char **argv)
 		if (err == -ENOENT)
 			err = 0;
 		else if (!err) {
-			err = metrics__collect(&m, &dp->maps);
+			err = metrics__collect(&m, dp__maps(dp));
 			dp__close(dp);
 		}
 		if (err) {

@@ -157,7 +157,7 @@ static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, si
 		if (eps[i].is_cgroup)
 			continue;
 		dp__ep_key(&eps[i], &k);	/* the map key is where its programs run */
-		if (!bpf_map_lookup_elem(dp->maps.endpoints, &k, &v))
+		if (!bpf_map_lookup_elem(dp__map_fd(dp, NF_MAP_ENDPOINTS), &k, &v))
 			q[i] = v.flags & NF_EPF_DENY_ALL;
 		else
 			q[i] = !strcmp(eps[i].owner, NF_OWNER_UNFENCED);
@@ -379,7 +379,7 @@ int cmd_status(int argc, char **argv)
 			err = 0;
 		} else if (!err) {
 			loaded = true;
-			err = metrics__collect(&m, &dp->maps);
+			err = metrics__collect(&m, dp__maps(dp));
 			if (!err)
 				err = dp__list_endpoints(dp, &eps, &n_eps);
 			if (!err)

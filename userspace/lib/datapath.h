@@ -5,6 +5,7 @@
  * cgroups), atomic policy install, and the node lock.
  *
  * All functions return 0 or -errno and log a message saying what failed.
+ * Implemented in userspace/lib/dp/, one file per concern (dp/dp_internal.h).
  */
 #ifndef NETFENCE_DATAPATH_H
 #define NETFENCE_DATAPATH_H
@@ -19,33 +20,70 @@
 #define NF_LOCK_FILE	NF_RUN_DIR "/lock"
 #define NF_EP_DIR	NF_RUN_DIR "/endpoints"	/* endpoint records, <ep_id>.json */
 
-/* Map fds of one datapath instance (pinned, or private for tests/bench). */
+/*
+ * The maps of the BPF object (bpf/lib/maps.bpf.h) that userspace uses, listed
+ * once: X(id, BPF map name, usage label). The loader opens (and finds in a
+ * freshly loaded object) each by its name, dp__map_fd() returns it by id, and
+ * metrics__collect() reports the entries and capacity of those with a usage
+ * label (NULL: not reported), in this order. Every map of the object is
+ * pinned, listed here or not (nf_ev_bucket is the BPF side's own).
+ */
+#define NF_MAPS(X)                                                \
+	X(NF_MAP_TENANTS, "nf_tenants", "tenants")                \
+	X(NF_MAP_POLICY, "nf_policy", "policy")                   \
+	X(NF_MAP_PORTS, "nf_ports", "ports")                      \
+	X(NF_MAP_IPCACHE, "nf_ipcache", "ipcache")                \
+	X(NF_MAP_ENDPOINTS, "nf_endpoints", "endpoints")          \
+	X(NF_MAP_CG_ENDPOINTS, "nf_cg_endpoints", "cg_endpoints") \
+	X(NF_MAP_EP_ADDRS, "nf_ep_addrs", "ep_addrs")             \
+	X(NF_MAP_CT, "nf_ct", "ct")                               \
+	X(NF_MAP_PEER_CACHE, "nf_peer_cache", "peer_cache")       \
+	X(NF_MAP_FRAGS, "nf_frags", "frags")                      \
+	X(NF_MAP_STATS, "nf_stats", "stats")                      \
+	X(NF_MAP_CONFIG, "nf_config", NULL)                       \
+	X(NF_MAP_EVENTS, "nf_events", NULL)                       \
+	X(NF_MAP_EVENTS_LOST, "nf_events_lost", NULL)             \
+	X(NF_MAP_USAGE, "nf_usage", NULL)                         \
+	X(NF_MAP_GC, "nf_gc", NULL)                               \
+	X(NF_MAP_GUARD, "nf_guard", NULL)                         \
+	X(NF_MAP_GUARDED_NS, "nf_guarded_ns", NULL)
+
+/* The programs userspace attaches or runs: X(id, BPF program name). */
+#define NF_PROGS(X)                                     \
+	/* on the endpoint's own interface */           \
+	X(NF_PROG_TC_INGRESS, "tc_ingress")             \
+	X(NF_PROG_TC_EGRESS, "tc_egress")               \
+	/* on the host-side peer of its veth */         \
+	X(NF_PROG_TC_PEER_INGRESS, "tc_peer_ingress")   \
+	X(NF_PROG_TC_PEER_EGRESS, "tc_peer_egress")     \
+	/* starts the sweep of expired entries */       \
+	X(NF_PROG_GC_START, "nf_gc_start")              \
+	/* on a macvlan endpoint's parent */            \
+	X(NF_PROG_TC_GUARD_INGRESS, "tc_guard_ingress") \
+	X(NF_PROG_TC_GUARD_EGRESS, "tc_guard_egress")   \
+	X(NF_PROG_CG_INGRESS, "cg_ingress")             \
+	X(NF_PROG_CG_EGRESS, "cg_egress")               \
+	X(NF_PROG_CG_CONNECT4, "cg_connect4")           \
+	X(NF_PROG_CG_CONNECT6, "cg_connect6")           \
+	X(NF_PROG_CG_SENDMSG4, "cg_sendmsg4")           \
+	X(NF_PROG_CG_SENDMSG6, "cg_sendmsg6")           \
+	/* refuses raw IP sockets in fenced cgroups */  \
+	X(NF_PROG_CG_SOCK_CREATE, "cg_sock_create")
+
+#define NF_LIST_ID(id, ...) id,
+enum nf_map_id { NF_MAPS(NF_LIST_ID) NF_MAP__COUNT };
+enum nf_prog_id { NF_PROGS(NF_LIST_ID) NF_PROG__COUNT };
+#undef NF_LIST_ID
+
+/* Map fds of one datapath instance by id (pinned, private, or a test's own
+ * maps); -1: not open. */
 struct nf_maps {
-	int tenants, policy, ports, ipcache, endpoints, cg_endpoints, ep_addrs;
-	int ct, peer_cache, frags, stats, config, events, events_lost, usage, gc;
-	int guard, guarded_ns;
+	int fd[NF_MAP__COUNT];
 };
 
-/* Program fds. */
-struct nf_progs {
-	int tc_ingress, tc_egress;		/* on the endpoint's own interface */
-	int tc_peer_ingress, tc_peer_egress;	/* on the host-side peer of its veth */
-	int nf_gc_start;			/* starts the sweep of expired entries */
-	int tc_guard_ingress, tc_guard_egress;	/* on a macvlan endpoint's parent */
-	int cg_ingress, cg_egress;
-	int cg_connect4, cg_connect6, cg_sendmsg4, cg_sendmsg6;
-	int cg_sock_create;	/* refuses raw IP sockets in fenced cgroups */
-};
-
-struct nf_dp {
-	struct nf_maps maps;
-	struct nf_progs progs;
-	struct netfence_bpf *skel;	/* only when this process loaded it */
-	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
-	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
-	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
-	bool pinned;
-};
+/* One open datapath (opaque): its map and program fds, the mmapped tenant
+ * table, and where its key records are. */
+struct nf_dp;
 
 /*
  * Open the pinned datapath; if it is not there and `load` is true, mount bpffs
@@ -64,6 +102,15 @@ int dp__check_env(void);
 int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert);
 void dp__close(struct nf_dp *dp);
 bool dp__is_loaded(void);
+
+/* The fds of an open datapath's maps and programs (owned by dp). */
+int dp__map_fd(const struct nf_dp *dp, enum nf_map_id id);
+int dp__prog_fd(const struct nf_dp *dp, enum nf_prog_id id);
+/* All map fds, for metrics__collect(). */
+const struct nf_maps *dp__maps(const struct nf_dp *dp);
+/* Where the tenants' key records and rule names are (NF_RUN_DIR/tenants, or
+ * a private instance's own directory). */
+const char *dp__tenant_dir(const struct nf_dp *dp);
 
 /* Node lock (flock on NF_LOCK_FILE), held by every state-changing command. */
 int dp__lock(void);
@@ -102,7 +149,7 @@ int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
 void dp__ipcache_changed(struct nf_dp *dp);
 /*
  * Make the ipcache's node entries (NF_ID_HOST) the addresses of this thread's
- * network namespace: add new ones, remove ones that are gone (hostaddr.c).
+ * network namespace: add new ones, remove ones that are gone (dp/hostaddr.c).
  * Every state-changing command calls it under the node lock.
  */
 int dp__sync_host_addrs(struct nf_dp *dp);
@@ -137,6 +184,9 @@ int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname);
 int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname);
 
 /* ---- cgroup endpoints ---- */
+/* The id the kernel gives the cgroup at dir (its kernfs file handle): the
+ * key of nf_cg_endpoints, as bpf_skb_ancestor_cgroup_id() returns it. */
+int dp__cgroup_id(const char *dir, uint64_t *id);
 int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id);
 int dp__detach_cgroup(struct nf_dp *dp, const char *dir);
 

@@ -388,19 +388,24 @@ static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *e
 	return 0;
 }
 
+/* The label of each map's usage metric, NULL for maps not reported (NF_MAPS). */
+#define NF_LIST_LABEL(id, name, label) [id] = label,
+static const char *const usage_label[NF_MAP__COUNT] = { NF_MAPS(NF_LIST_LABEL) };
+#undef NF_LIST_LABEL
+
 int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 {
 	struct collect_ctx c = { .m = m };
 	struct map_desc d;
 	uint32_t n, ct = UINT32_MAX;
-	int err;
+	int mi, err = 0;
 
 	c.ncpus = libbpf_num_possible_cpus();
 	if (c.ncpus <= 0)
 		return c.ncpus < 0 ? c.ncpus : -EINVAL;
 
-	if (maps->tenants >= 0) {
-		err = map_dump(maps->tenants, tenant_cb, &c, &n, &d);
+	if (maps->fd[NF_MAP_TENANTS] >= 0) {
+		err = map_dump(maps->fd[NF_MAP_TENANTS], tenant_cb, &c, &n, &d);
 		if (err || c.err)
 			goto fail;
 		if (d.value_size != sizeof(struct nf_tenant_info) || d.key_size != sizeof(__u32)) {
@@ -409,14 +414,14 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 		}
 	}
 	/* each tenant's use of its tracking shares (mmapable array, like nf_tenants) */
-	for (n = 0; maps->usage > 0 && n < m->n_tenants; n++) {
+	for (n = 0; maps->fd[NF_MAP_USAGE] > 0 && n < m->n_tenants; n++) {
 		__u32 id = m->tenants[n].id;
 
-		if (id && bpf_map_lookup_elem(maps->usage, &id, &m->tenants[n].usage))
+		if (id && bpf_map_lookup_elem(maps->fd[NF_MAP_USAGE], &id, &m->tenants[n].usage))
 			memset(&m->tenants[n].usage, 0, sizeof(m->tenants[n].usage));
 	}
-	if (maps->stats >= 0) {
-		err = map_describe(maps->stats, &d);
+	if (maps->fd[NF_MAP_STATS] >= 0) {
+		err = map_describe(maps->fd[NF_MAP_STATS], &d);
 		if (err)
 			goto fail;
 		if (d.key_size != sizeof(struct nf_stats_key) ||
@@ -425,34 +430,34 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 			goto fail;
 		}
 		c.vsize_cpu = (d.value_size + 7) & ~7u;
-		err = map_dump(maps->stats, stats_cb, &c, &n, NULL);
+		err = map_dump(maps->fd[NF_MAP_STATS], stats_cb, &c, &n, NULL);
 		if (err || c.err)
 			goto fail;
 	}
-	if (maps->endpoints >= 0) {
-		err = map_dump(maps->endpoints, endpoint_cb, &c, &n, NULL);
+	if (maps->fd[NF_MAP_ENDPOINTS] >= 0) {
+		err = map_dump(maps->fd[NF_MAP_ENDPOINTS], endpoint_cb, &c, &n, NULL);
 		if (err || c.err)
 			goto fail;
 	}
-	if (maps->cg_endpoints >= 0) {
-		err = map_dump(maps->cg_endpoints, endpoint_cb, &c, &n, NULL);
+	if (maps->fd[NF_MAP_CG_ENDPOINTS] >= 0) {
+		err = map_dump(maps->fd[NF_MAP_CG_ENDPOINTS], endpoint_cb, &c, &n, NULL);
 		if (err || c.err)
 			goto fail;
 	}
 
 	m->n_maps = 0;
-	/* tenants: ids in use, not the array's size */
-	if ((err = add_usage(m, "tenants", maps->tenants, &c.n_named)) ||
-	    (err = add_usage(m, "policy", maps->policy, NULL)) ||
-	    (err = add_usage(m, "ports", maps->ports, NULL)) ||
-	    (err = add_usage(m, "ipcache", maps->ipcache, NULL)) ||
-	    (err = add_usage(m, "endpoints", maps->endpoints, NULL)) ||
-	    (err = add_usage(m, "cg_endpoints", maps->cg_endpoints, NULL)) ||
-	    (err = add_usage(m, "ep_addrs", maps->ep_addrs, NULL)) ||
-	    (err = add_usage(m, "ct", maps->ct, &ct)) ||
-	    (err = add_usage(m, "peer_cache", maps->peer_cache, NULL)) ||
-	    (err = add_usage(m, "frags", maps->frags, NULL)) ||
-	    (err = add_usage(m, "stats", maps->stats, NULL)))
+	for (mi = 0; mi < NF_MAP__COUNT; mi++) {
+		uint32_t *entries = NULL;
+
+		if (mi == NF_MAP_TENANTS)
+			entries = &c.n_named; /* tenants: ids in use, not the array's size */
+		else if (mi == NF_MAP_CT)
+			entries = &ct;
+
+		if (usage_label[mi] && (err = add_usage(m, usage_label[mi], maps->fd[mi], entries)))
+			break;
+	}
+	if (err)
 		goto fail;
 	m->ct_entries = ct == UINT32_MAX ? 0 : ct;
 	m->loaded = true;

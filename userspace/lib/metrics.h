@@ -64,9 +64,9 @@ void metrics__free(struct nf_metrics *m);
 /*
  * Read everything from the maps into m (m must be metrics__init()ed; sets
  * loaded). Tenants: every nf_tenants entry, plus "unknown" when it has
- * counters or endpoints. Map usage: tenants, policy, ports, ipcache,
- * endpoints, cg_endpoints, ep_addrs, ct, peer_cache, frags, stats (entries by
- * iteration, capacity from max_entries). Returns 0 or -errno.
+ * counters or endpoints. Map usage: the maps of NF_MAPS (datapath.h) with a
+ * usage label, in its order (entries by iteration, capacity from
+ * max_entries). Returns 0 or -errno.
  */
 int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps);
 

@@ -44,7 +44,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 
-#include "datapath.h"
+#include "dp_internal.h"
 #include "log.h"
 
 #define NF_HOST_ADDRS NF_RUN_DIR "/host_addrs"
@@ -214,11 +214,12 @@ static int scan_known(struct nf_dp *dp, struct addr_set *s)
 	bool first = true;
 	int err = 0;
 
-	while (!err && !bpf_map_get_next_key(dp->maps.ipcache, first ? NULL : &k, &next)) {
+	while (!err &&
+	       !bpf_map_get_next_key(dp->maps.fd[NF_MAP_IPCACHE], first ? NULL : &k, &next)) {
 		first = false;
 		k = next;
-		if (k.prefixlen == 128 && !bpf_map_lookup_elem(dp->maps.ipcache, &k, &v) &&
-		    v.id == NF_ID_HOST)
+		if (k.prefixlen == 128 &&
+		    !bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) && v.id == NF_ID_HOST)
 			err = set_add(s, k.addr);
 	}
 	return err;
@@ -285,9 +286,9 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 			continue;
 		file_stale = true;
 		memcpy(k.addr, known.a[i], 16);
-		if (bpf_map_lookup_elem(dp->maps.ipcache, &k, &v) || v.id != NF_ID_HOST)
+		if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) || v.id != NF_ID_HOST)
 			continue;
-		if (bpf_map_delete_elem(dp->maps.ipcache, &k) && errno != ENOENT) {
+		if (bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &k) && errno != ENOENT) {
 			err = -errno;
 			goto out;
 		}
@@ -305,7 +306,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 			continue;
 		}
 		memcpy(k.addr, cur.a[i], 16);
-		if (!bpf_map_lookup_elem(dp->maps.ipcache, &k, &v)) {
+		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v)) {
 			if (v.id == NF_ID_HOST) {
 				err = set_add(&now, cur.a[i]);
 				if (err)
@@ -314,7 +315,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 			continue;
 		}
 		v = (struct nf_ipcache_val){ .id = NF_ID_HOST };
-		if (bpf_map_update_elem(dp->maps.ipcache, &k, &v, BPF_ANY)) {
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v, BPF_ANY)) {
 			err = -errno;
 			pr_err("cannot add a node address to the ipcache: %s", strerror(-err));
 			goto out;

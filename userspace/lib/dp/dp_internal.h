@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What the files of userspace/lib/dp share; not part of the library's API
+ * (that is datapath.h). Internal functions are dp_verb (one underscore),
+ * return 0 or -errno like the public dp__ ones, and are documented where
+ * they are defined.
+ */
+#ifndef NETFENCE_DP_INTERNAL_H
+#define NETFENCE_DP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "datapath.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct nf_dp {
+	struct nf_maps maps;
+	int progs[NF_PROG__COUNT];
+	struct netfence_bpf *skel;	/* only when this process loaded it */
+	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
+	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
+	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
+	bool pinned;
+};
+
+/* ---- load.c ---- */
+int dp_mkdir_p(const char *path);
+/* The kernel's id of a program fd, 0 when it can't be read. */
+__u32 dp_prog_id(int fd);
+/* NETFENCE_TC_HOOK: *tcx true for "tcx"; -EINVAL (said) for a bad value. */
+int dp_tc_hook_tcx(bool *tcx);
+
+/* ---- tenants.c ---- */
+void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n);
+
+/* ---- netns.c ---- */
+/* The original netns while in another one (dp_netns_enter), else -1. */
+struct netns_guard {
+	int orig;
+};
+
+int dp_netns_enter(const char *netns, struct netns_guard *g);
+void dp_netns_leave(struct netns_guard *g);
+/* The cookie of this thread's netns. */
+int dp_cur_netns_cookie(uint64_t *cookie);
+int dp_iface_addrs(const char *ifname, struct nf_cidr **out, size_t *n);
+
+/* ---- endpoints.c ---- */
+void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id);
+int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs, size_t n);
+/* addrs may be NULL (not read); else *addrs is malloc()ed. */
+int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **addrs, size_t *n);
+/* The first record match() accepts, or -ENOENT. */
+int dp_find_record(struct nf_dp *dp, bool (*match)(const struct nf_ep_record *, const void *),
+		   const void *arg, struct nf_ep_record *found);
+void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			const struct nf_cidr *addrs, size_t n, const struct nf_cidr *keep,
+			size_t n_keep);
+void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
+int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
+
+/* ---- tc.c ---- */
+void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
+void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r);
+
+/* ---- cgroup.c ---- */
+void dp_cg_detach_progs(struct nf_dp *dp, const char *dir);
+
+#endif /* NETFENCE_DP_INTERNAL_H */

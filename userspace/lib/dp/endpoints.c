@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Endpoint records (NF_EP_DIR, one JSON file per endpoint): write, read,
+ * list, allocate an id, find one; an endpoint's map entries and tracked flows,
+ * and detaching an endpoint by its record (interface or cgroup).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <jansson.h>
+
+#include "dp_internal.h"
+#include "log.h"
+
+void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id)
+{
+	snprintf(buf, len, "%s/%u.json", NF_EP_DIR, ep_id);
+}
+
+int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs, size_t n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[64];
+	json_t *o, *a;
+	size_t i;
+	int err;
+
+	err = dp_mkdir_p(NF_EP_DIR);
+	if (err)
+		return err;
+	a = json_array();
+	for (i = 0; i < n; i++) {
+		inet_ntop(AF_INET6, addrs[i].addr, buf, sizeof(buf));
+		json_array_append_new(a, json_string(buf));
+	}
+	o = json_pack("{s:I, s:I, s:b, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:o, s:b, s:s, s:s, s:I, "
+		      "s:I, s:I}",
+		      "ep_id", (json_int_t)r->ep_id, "tenant_id", (json_int_t)r->tenant_id,
+		      "is_cgroup", r->is_cgroup, "netns", r->netns, "ifname", r->ifname,
+		      "ifindex", (json_int_t)r->ifindex, "netns_cookie", (json_int_t)r->netns_cookie,
+		      "cgroup", r->cgroup, "cgroup_id", (json_int_t)r->cgroup_id, "owner", r->owner,
+		      "addrs", a, "attach_peer", r->attach_peer, "attach_netns", r->attach_netns,
+		      "attach_ifname", r->attach_ifname, "attach_ifindex",
+		      (json_int_t)r->attach_ifindex, "attach_cookie", (json_int_t)r->attach_cookie,
+		      "flags", (json_int_t)r->flags);
+	if (o && r->guard) {
+		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", r->mac[0], r->mac[1],
+			 r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
+		json_object_set_new(o, "guard",
+				    json_pack("{s:s, s:s, s:I, s:I, s:s}", "netns", r->guard_netns,
+					      "ifname", r->guard_ifname, "ifindex",
+					      (json_int_t)r->guard_ifindex, "cookie",
+					      (json_int_t)r->guard_cookie, "mac", buf));
+	}
+	if (!o)
+		return -ENOMEM;
+	dp_ep_record_path(path, sizeof(path), r->ep_id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	err = json_dump_file(o, tmp, JSON_COMPACT) ? -EIO : 0;
+	json_decref(o);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	return err;
+}
+
+int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **addrs, size_t *n)
+{
+	char path[PATH_MAX];
+	json_t *o, *a, *v;
+	size_t i;
+
+	dp_ep_record_path(path, sizeof(path), ep_id);
+	o = json_load_file(path, 0, NULL);
+	if (!o)
+		return -ENOENT;
+	memset(r, 0, sizeof(*r));
+	r->ep_id = json_integer_value(json_object_get(o, "ep_id"));
+	r->tenant_id = json_integer_value(json_object_get(o, "tenant_id"));
+	r->is_cgroup = json_is_true(json_object_get(o, "is_cgroup"));
+	snprintf(r->netns, sizeof(r->netns), "%s",
+		 json_string_value(json_object_get(o, "netns")) ?: "");
+	snprintf(r->ifname, sizeof(r->ifname), "%s",
+		 json_string_value(json_object_get(o, "ifname")) ?: "");
+	r->ifindex = json_integer_value(json_object_get(o, "ifindex"));
+	r->netns_cookie = json_integer_value(json_object_get(o, "netns_cookie"));
+	snprintf(r->cgroup, sizeof(r->cgroup), "%s",
+		 json_string_value(json_object_get(o, "cgroup")) ?: "");
+	r->cgroup_id = json_integer_value(json_object_get(o, "cgroup_id"));
+	r->attach_peer = json_is_true(json_object_get(o, "attach_peer"));
+	snprintf(r->attach_netns, sizeof(r->attach_netns), "%s",
+		 json_string_value(json_object_get(o, "attach_netns")) ?: "");
+	snprintf(r->attach_ifname, sizeof(r->attach_ifname), "%s",
+		 json_string_value(json_object_get(o, "attach_ifname")) ?: "");
+	r->attach_ifindex = json_integer_value(json_object_get(o, "attach_ifindex"));
+	r->attach_cookie = json_integer_value(json_object_get(o, "attach_cookie"));
+	r->flags = json_integer_value(json_object_get(o, "flags"));
+	v = json_object_get(o, "guard");
+	if (json_is_object(v)) {
+		unsigned int m[6];
+		const char *mac = json_string_value(json_object_get(v, "mac"));
+
+		r->guard = true;
+		snprintf(r->guard_netns, sizeof(r->guard_netns), "%s",
+			 json_string_value(json_object_get(v, "netns")) ?: "");
+		snprintf(r->guard_ifname, sizeof(r->guard_ifname), "%s",
+			 json_string_value(json_object_get(v, "ifname")) ?: "");
+		r->guard_ifindex = json_integer_value(json_object_get(v, "ifindex"));
+		r->guard_cookie = json_integer_value(json_object_get(v, "cookie"));
+		if (mac && sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
+				  &m[5]) == 6)
+			for (i = 0; i < 6; i++)
+				r->mac[i] = (uint8_t)m[i];
+	}
+	snprintf(r->owner, sizeof(r->owner), "%s",
+		 json_string_value(json_object_get(o, "owner")) ?: "");
+	if (addrs) {
+		a = json_object_get(o, "addrs");
+		*n = 0;
+		*addrs = calloc(json_array_size(a) + 1, sizeof(**addrs));
+		if (!*addrs) {
+			json_decref(o);
+			return -ENOMEM;
+		}
+		json_array_foreach(a, i, v) {
+			struct nf_cidr *c = &(*addrs)[*n];
+
+			if (json_string_value(v) &&
+			    inet_pton(AF_INET6, json_string_value(v), c->addr) == 1) {
+				c->plen = 128;
+				(*n)++;
+			}
+		}
+	}
+	json_decref(o);
+	return 0;
+}
+
+int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n)
+{
+	struct nf_ep_record *recs = NULL, *tmp;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir(NF_EP_DIR);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long id = strtoul(de->d_name, &end, 10);
+
+		if (end == de->d_name || strcmp(end, ".json"))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			tmp = realloc(recs, cap * sizeof(*recs));
+			if (!tmp) {
+				free(recs);
+				closedir(d);
+				return -ENOMEM;
+			}
+			recs = tmp;
+		}
+		if (!dp_ep_record_read(id, &recs[cnt], NULL, NULL))
+			cnt++;
+	}
+	closedir(d);
+	*out = recs;
+	*n = cnt;
+	return 0;
+}
+
+uint32_t dp__alloc_ep_id(struct nf_dp *dp)
+{
+	char path[PATH_MAX];
+	uint32_t id;
+
+	for (id = 1; id < NF_MAX_ENDPOINTS * 2u; id++) {
+		dp_ep_record_path(path, sizeof(path), id);
+		if (access(path, F_OK))
+			return id;
+	}
+	return 0;
+}
+
+int dp_find_record(struct nf_dp *dp, bool (*match)(const struct nf_ep_record *, const void *),
+		   const void *arg, struct nf_ep_record *found)
+{
+	struct nf_ep_record *recs;
+	size_t n, i;
+	int err;
+
+	err = dp__list_endpoints(dp, &recs, &n);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (match(&recs[i], arg)) {
+			*found = recs[i];
+			err = 0;
+			break;
+		}
+	}
+	free(recs);
+	return err;
+}
+
+static bool addr_listed(const struct nf_cidr *list, size_t n, const struct nf_cidr *a)
+{
+	size_t i;
+
+	for (i = 0; list && i < n; i++)
+		if (!memcmp(list[i].addr, a->addr, 16))
+			return true;
+	return false;
+}
+
+/* Forget an endpoint's addresses, except those in keep (a re-attach). */
+void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			const struct nf_cidr *addrs, size_t n, const struct nf_cidr *keep,
+			size_t n_keep)
+{
+	bool changed = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = r->ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val v;
+
+		if (addr_listed(keep, n_keep, &addrs[i]))
+			continue;
+		memcpy(ak.addr, addrs[i].addr, 16);
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak);
+		/* only our own ipcache entry: another endpoint may own the address now */
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &v) &&
+		    v.id == r->tenant_id && v.flags == r->ep_id) {
+			bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk);
+			changed = true;
+		}
+	}
+	if (changed)
+		dp__ipcache_changed(dp);
+}
+
+/* The nf_endpoints key of an interface endpoint: where its programs run.
+ * (Records written before attach points existed name the interface.) */
+void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns_cookie = r->attach_ifindex ? r->attach_cookie : r->netns_cookie;
+	k->ifindex = r->attach_ifindex ? r->attach_ifindex : r->ifindex;
+}
+
+static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
+			   const struct nf_cidr *addrs, size_t n)
+{
+	struct nf_ep_key k;
+
+	if (r->is_cgroup) {
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_CG_ENDPOINTS], &r->cgroup_id);
+		return;
+	}
+	dp__ep_key(r, &k);
+	bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k);
+	dp_ep_addrs_remove(dp, r, addrs, n, NULL, 0);
+}
+
+/*
+ * Forget the tracked flows of one endpoint scope: conntrack is keyed by
+ * where the endpoint is, and a later endpoint in the same place (another
+ * tenant) must not inherit them.
+ */
+void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
+{
+	enum { BATCH = 4096 };
+	struct nf_ct_key *keys = calloc(BATCH, sizeof(*keys)), *del = calloc(BATCH, sizeof(*del));
+	struct nf_ct_val *vals = calloc(BATCH, sizeof(*vals));
+	uint32_t *del_tenant = calloc(BATCH, sizeof(*del_tenant));
+	struct nf_ct_key in, out;
+	bool first = true;
+
+	if (!keys || !vals || !del || !del_tenant)
+		goto out;
+	for (;;) {
+		__u32 count = BATCH, i, n_del = 0;
+		int err = bpf_map_lookup_batch(dp->maps.fd[NF_MAP_CT], first ? NULL : &in, &out,
+					       keys, vals, &count, NULL);
+
+		if (err && errno != ENOENT)
+			break;
+		for (i = 0; i < count; i++)
+			if (NF_CT_KEY_SCOPE(&keys[i]) == (scope & NF_CT_SCOPE_MASK) &&
+			    keys[i].ifindex == ifindex) {
+				del_tenant[n_del] = vals[i].tenant_id;
+				del[n_del++] = keys[i];
+			}
+		for (i = 0; i < n_del; i++)
+			if (!bpf_map_delete_elem(dp->maps.fd[NF_MAP_CT], &del[i]))
+				dp_usage_put(dp, del_tenant[i], false, 1);
+		if (err)
+			break;	/* ENOENT: that was the last batch */
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	free(del);
+	free(del_tenant);
+}
+
+int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	struct nf_cidr *addrs = NULL;
+	struct nf_ep_record full;
+	char path[PATH_MAX];
+	size_t n = 0;
+
+	if (!dp_ep_record_read(r->ep_id, &full, &addrs, &n))
+		r = &full;
+	if (r->is_cgroup) {
+		dp_cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
+	} else {
+		/* The netns may be gone (CNI DEL after teardown): then so are the filters. */
+		dp_tc_detach_record(dp, r);
+		if (r->guard)
+			dp_guard_detach(dp, r);
+	}
+	ep_maps_remove(dp, r, addrs, n);
+	if (r->is_cgroup) {
+		dp_ct_purge(dp, r->cgroup_id, 0);
+	} else {
+		struct nf_ep_key k;
+
+		dp__ep_key(r, &k);
+		dp_ct_purge(dp, k.netns_cookie, k.ifindex);
+	}
+	free(addrs);
+	dp_ep_record_path(path, sizeof(path), r->ep_id);
+	unlink(path);
+	return 0;
+}
+
+int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id)
+{
+	struct nf_ep_record r;
+
+	if (dp_ep_record_read(ep_id, &r, NULL, NULL))
+		return 0;
+	return dp_detach_record(dp, &r);
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Interface endpoints: the tc programs on an interface (cls_bpf on clsact,
+ * or tcx), the guard of a macvlan's parent, and attach/detach/check of an
+ * interface endpoint.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp_internal.h"
+#include "log.h"
+#include "vethpeer.h"
+
+#define NF_TC_HANDLE	0x4e46		/* "NF" */
+#define NF_TC_PRIO	1		/* run first */
+
+/*
+ * Interface hooks. By default a cls_bpf filter (direct action, our handle and
+ * priority 1: it runs first) on the clsact qdisc. With NETFENCE_TC_HOOK=tcx,
+ * tcx (Linux 6.6+): the program runs straight from the device's hook, in
+ * front of any other tool's program, without the qdisc and classifier layer
+ * (which on a veth cost about as much per packet as the program itself), and
+ * a deleted clsact qdisc does not take it away. But every tcx attach and
+ * detach waits for RCU grace periods: 20-30 ms here against ~10 ms for a
+ * filter, which alone would more than double a CNI ADD. A kernel without tcx
+ * gets the filter either way.
+ */
+#define NF_TCX_INGRESS	46	/* enum bpf_attach_type (uapi 6.6), newer than these headers */
+#define NF_TCX_EGRESS	47
+#define NF_F_BEFORE	(1U << 3)
+
+/* An interface endpoint's program: on the host-side peer of its veth, or on itself. */
+static enum nf_prog_id tc_prog(bool peer, bool ingress)
+{
+	if (peer)
+		return ingress ? NF_PROG_TC_PEER_INGRESS : NF_PROG_TC_PEER_EGRESS;
+	return ingress ? NF_PROG_TC_INGRESS : NF_PROG_TC_EGRESS;
+}
+
+static __u32 tcx_type(enum bpf_tc_attach_point point)
+{
+	return point == BPF_TC_INGRESS ? NF_TCX_INGRESS : NF_TCX_EGRESS;
+}
+
+/* BPF_PROG_ATTACH for tcx: libbpf 1.1 predates its fields (relative_fd, expected_revision). */
+static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+{
+	struct {
+		__u32 target_ifindex;
+		__u32 attach_bpf_fd;
+		__u32 attach_type;
+		__u32 attach_flags;
+		__u32 replace_bpf_fd;
+		__u32 relative_fd;	/* 0 with BPF_F_BEFORE: in front of all */
+		__u64 expected_revision;
+	} attr = {
+		.target_ifindex = (__u32)ifindex,
+		.attach_bpf_fd = (__u32)prog_fd,
+		.attach_type = tcx_type(point),
+		.attach_flags = NF_F_BEFORE,
+	};
+
+	if (!syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)))
+		return 0;
+	return errno == EEXIST ? 0 : -errno;	/* EEXIST: this program is there already */
+}
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool tcx)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err = tcx ? tcx_attach(ifindex, point, prog_fd) : -EINVAL;
+
+	if (err != -EINVAL)	/* EINVAL: a kernel without tcx */
+		return err;
+	/* -EEXIST: the clsact qdisc is there already (ours or another tool's) */
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/* Detach prog_fd from the hook, tcx and cls_bpf alike; absent is fine. */
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+	int err = 0;
+
+	if (bpf_prog_detach2(prog_fd, ifindex, tcx_type(point)) && errno != ENOENT &&
+	    errno != EINVAL)
+		err = -errno;
+	if (!bpf_tc_detach(&hook, &opts) || errno == ENOENT || errno == EINVAL)
+		return err;
+	return err ? err : -errno;
+}
+
+/* Whether program id runs at (ifindex, point): through tcx or as our cls_bpf filter. */
+static bool tc_has_prog(int ifindex, enum bpf_tc_attach_point point, __u32 id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+	__u32 ids[64], i;
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
+
+	if (!id)
+		return false;
+	if (!bpf_prog_query_opts(ifindex, tcx_type(point), &q))
+		for (i = 0; i < q.prog_cnt && i < 64; i++)
+			if (ids[i] == id)
+				return true;
+	return !bpf_tc_query(&hook, &opts) && opts.prog_id == id;
+}
+
+struct iface_id {
+	uint64_t cookie;
+	uint32_t ifindex;
+	const char *netns;
+	const char *ifname;
+};
+
+static bool match_iface(const struct nf_ep_record *r, const void *arg)
+{
+	const struct iface_id *id = arg;
+
+	if (r->is_cgroup)
+		return false;
+	if (id->cookie && id->ifindex)
+		return r->netns_cookie == id->cookie && r->ifindex == id->ifindex;
+	return !strcmp(r->netns, id->netns) && !strcmp(r->ifname, id->ifname);
+}
+
+/*
+ * Take our programs off an interface endpoint's attach point, if it is still
+ * the one the record names (the netns, and with it a veth pair, may be gone).
+ */
+void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	const char *netns = r->attach_ifindex ? r->attach_netns : r->netns;
+	const char *ifname = r->attach_ifindex ? r->attach_ifname : r->ifname;
+	struct nf_ep_key k;
+	struct netns_guard g;
+	uint64_t cookie;
+
+	dp__ep_key(r, &k);
+	if (dp_netns_enter(netns, &g))
+		return;
+	if (!dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
+	    if_nametoindex(ifname) == k.ifindex) {
+		tc_detach_one(k.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(r->attach_peer, true)]);
+		tc_detach_one(k.ifindex, BPF_TC_EGRESS, dp->progs[tc_prog(r->attach_peer, false)]);
+	}
+	dp_netns_leave(&g);
+}
+
+#define NF_TC_GUARD_HANDLE	0x4e47		/* "NG": beside our own filter, never replacing it */
+#define NF_TC_GUARD_PRIO	2
+
+static void guard_key(const struct nf_ep_record *r, struct nf_guard_key *gk)
+{
+	memset(gk, 0, sizeof(*gk));
+	gk->netns_cookie = r->guard_cookie;
+	gk->ifindex = r->guard_ifindex;
+	memcpy(gk->mac, r->mac, 6);
+}
+
+/* Enter r's guard netns and check its parent is still the device recorded. */
+static bool guard_enter(const struct nf_ep_record *r, struct netns_guard *g)
+{
+	uint64_t cookie;
+
+	if (dp_netns_enter(r->guard_netns, g))
+		return false;
+	if (!dp_cur_netns_cookie(&cookie) && cookie == r->guard_cookie &&
+	    if_nametoindex(r->guard_ifname) == r->guard_ifindex)
+		return true;
+	dp_netns_leave(g);
+	return false;
+}
+
+static int guard_filter(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool attach)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_GUARD_HANDLE, .priority = NF_TC_GUARD_PRIO);
+	int err;
+
+	if (!attach) {
+		err = bpf_tc_detach(&hook, &opts);
+		return err == -ENOENT || err == -EINVAL ? 0 : err;
+	}
+	opts.prog_fd = prog_fd;
+	opts.flags = BPF_TC_F_REPLACE;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/*
+ * A macvlan endpoint's guard (struct nf_guard_key): its MAC on its parent,
+ * its netns among the guarded ones, and the guard programs on the parent
+ * (one pair per parent, shared by every macvlan on it).
+ */
+static int guard_attach(struct nf_dp *dp, const struct nf_ep_record *r, const struct nf_ep_key *k)
+{
+	struct nf_guard_key gk;
+	struct netns_guard g;
+	int err;
+
+	guard_key(r, &gk);
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_GUARD], &gk, k, BPF_ANY) ||
+	    bpf_map_update_elem(dp->maps.fd[NF_MAP_GUARDED_NS], &r->netns_cookie, &r->tenant_id,
+				BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot register the guard of %s: %s", r->ifname, strerror(-err));
+		return err;
+	}
+	if (!guard_enter(r, &g)) {
+		pr_err("the parent %s of %s is gone", r->guard_ifname, r->ifname);
+		return -ENODEV;
+	}
+	err = guard_filter(r->guard_ifindex, BPF_TC_INGRESS, dp->progs[NF_PROG_TC_GUARD_INGRESS],
+			   true);
+	if (!err)
+		err = guard_filter(r->guard_ifindex, BPF_TC_EGRESS,
+				   dp->progs[NF_PROG_TC_GUARD_EGRESS], true);
+	dp_netns_leave(&g);
+	if (err)
+		pr_err("cannot attach the guard to %s: %s", r->guard_ifname, strerror(-err));
+	return err;
+}
+
+/* Undo guard_attach for r; the programs go with the parent's last guarded MAC. */
+void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	struct nf_ep_record *recs = NULL;
+	struct nf_guard_key gk, cur, next;
+	struct netns_guard g;
+	bool parent_used = false, ns_used = false;
+	size_t n = 0, i;
+
+	guard_key(r, &gk);
+	bpf_map_delete_elem(dp->maps.fd[NF_MAP_GUARD], &gk);
+	if (!dp__list_endpoints(dp, &recs, &n))
+		for (i = 0; i < n; i++)
+			ns_used |= recs[i].ep_id != r->ep_id && recs[i].guard &&
+				   recs[i].netns_cookie == r->netns_cookie;
+	free(recs);
+	if (!ns_used)
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_GUARDED_NS], &r->netns_cookie);
+	for (int e = bpf_map_get_next_key(dp->maps.fd[NF_MAP_GUARD], NULL, &cur); !e;
+	     e = bpf_map_get_next_key(dp->maps.fd[NF_MAP_GUARD], &cur, &next), cur = next)
+		parent_used |= cur.netns_cookie == gk.netns_cookie && cur.ifindex == gk.ifindex;
+	if (parent_used || !guard_enter(r, &g))
+		return;
+	guard_filter(r->guard_ifindex, BPF_TC_INGRESS, -1, false);
+	guard_filter(r->guard_ifindex, BPF_TC_EGRESS, -1, false);
+	dp_netns_leave(&g);
+}
+
+int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
+{
+	struct nf_cidr *found_addrs = NULL, *merged = NULL;
+	const struct nf_cidr *addrs = ep->addrs;
+	size_t n_addrs = ep->n_addrs, n_found = 0, i;
+	struct nf_ep_record rec = {}, old;
+	struct nf_attach_point ap;
+	struct netns_guard g;
+	struct iface_id iid = {};
+	struct nf_ep_key k = {}, old_k;
+	struct nf_endpoint v = {};
+	bool tcx, reattach = false;
+	int ifindex, err;
+
+	if (!ep->tenant_id)
+		return -EINVAL;
+	err = dp_tc_hook_tcx(&tcx);
+	if (err)
+		return err;
+	err = dp_netns_enter(ep->netns, &g);
+	if (err) {
+		pr_err("cannot enter network namespace %s: %s", ep->netns, strerror(-err));
+		return err;
+	}
+	ifindex = if_nametoindex(ep->ifname);
+	if (!ifindex) {
+		err = -ENODEV;
+		pr_err("no interface %s in network namespace %s", ep->ifname,
+		       *ep->netns ? ep->netns : "(current)");
+		goto leave;
+	}
+	err = dp_cur_netns_cookie(&iid.cookie);
+	if (err) {
+		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
+		goto leave;
+	}
+	/* Where its programs go: the veth's host-side peer, else the interface. */
+	err = vethpeer__find(ifindex, g.orig, &ap);
+	if (err) {
+		pr_err("cannot inspect interface %s: %s", ep->ifname, strerror(-err));
+		goto leave;
+	}
+	if (!ap.peer) {
+		snprintf(ap.dev.netns, sizeof(ap.dev.netns), "%s", ep->netns);
+		snprintf(ap.dev.ifname, sizeof(ap.dev.ifname), "%s", ep->ifname);
+		ap.dev.ifindex = ifindex;
+		ap.dev.cookie = iid.cookie;
+	}
+	/*
+	 * Without given addresses the interface's current ones are the endpoint's.
+	 * With given ones (CNI prevResult), its IPv6 link-local addresses are
+	 * added: the kernel sources MLD and ND from them, and they are the
+	 * endpoint's own.
+	 */
+	err = dp_iface_addrs(ep->ifname, &found_addrs, &n_found);
+	if (err)
+		goto leave;
+	if (!n_addrs) {
+		addrs = found_addrs;
+		n_addrs = n_found;
+	} else {
+		size_t n_ll = 0;
+
+		merged = calloc(n_addrs + n_found + 1, sizeof(*merged));
+		if (!merged) {
+			err = -ENOMEM;
+			goto leave;
+		}
+		memcpy(merged, ep->addrs, n_addrs * sizeof(*merged));
+		for (i = 0; i < n_found; i++)
+			if (found_addrs[i].addr[0] == 0xfe && (found_addrs[i].addr[1] & 0xc0) == 0x80)
+				merged[n_addrs + n_ll++] = found_addrs[i];
+		addrs = merged;
+		n_addrs += n_ll;
+	}
+	iid.ifindex = ifindex;
+
+	/*
+	 * Same interface again: keep its id (idempotent) and its endpoint entry
+	 * (no window without one: that would drop as unregistered), forget only
+	 * addresses it no longer has.
+	 */
+	if (!dp_find_record(dp, match_iface, &iid, &old)) {
+		struct nf_cidr *old_addrs = NULL;
+		size_t n_old = 0;
+
+		reattach = true;
+		rec.ep_id = old.ep_id;
+		if (!dp_ep_record_read(old.ep_id, &old, &old_addrs, &n_old))
+			dp_ep_addrs_remove(dp, &old, old_addrs, n_old, addrs, n_addrs);
+		free(old_addrs);
+	} else {
+		rec.ep_id = dp__alloc_ep_id(dp);
+		if (!rec.ep_id) {
+			err = -ENOSPC;
+			pr_err("too many endpoints (%u)", NF_MAX_ENDPOINTS);
+			goto leave;
+		}
+	}
+	rec.tenant_id = ep->tenant_id;
+	snprintf(rec.netns, sizeof(rec.netns), "%s", ep->netns);
+	snprintf(rec.ifname, sizeof(rec.ifname), "%s", ep->ifname);
+	rec.ifindex = ifindex;
+	rec.netns_cookie = iid.cookie;
+	snprintf(rec.owner, sizeof(rec.owner), "%s", ep->owner);
+	rec.attach_peer = ap.peer;
+	snprintf(rec.attach_netns, sizeof(rec.attach_netns), "%s", ap.dev.netns);
+	snprintf(rec.attach_ifname, sizeof(rec.attach_ifname), "%s", ap.dev.ifname);
+	rec.attach_ifindex = ap.dev.ifindex;
+	rec.attach_cookie = ap.dev.cookie;
+	rec.guard = ap.guard;
+	snprintf(rec.guard_netns, sizeof(rec.guard_netns), "%s", ap.parent.netns);
+	snprintf(rec.guard_ifname, sizeof(rec.guard_ifname), "%s", ap.parent.ifname);
+	rec.guard_ifindex = ap.parent.ifindex;
+	rec.guard_cookie = ap.parent.cookie;
+	memcpy(rec.mac, ap.mac, 6);
+	rec.flags = ep->flags & NF_EPF_DENY_ALL;
+
+	/* 1. The record first: an interrupted attach leaves what detach can remove. */
+	err = dp_ep_record_write(&rec, addrs, n_addrs);
+	if (err) {
+		pr_err("cannot write the endpoint record: %s", strerror(-err));
+		goto leave;
+	}
+	/* 2. Maps: addresses (anti-spoofing, identity), then the endpoint itself. */
+	for (i = 0; i < n_addrs; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = rec.ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val iv = { .id = rec.tenant_id, .flags = rec.ep_id };
+		__u8 one = 1;
+
+		memcpy(ak.addr, addrs[i].addr, 16);
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak, &one, BPF_ANY) ||
+		    bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &iv, BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot register the endpoint's addresses: %s", strerror(-err));
+			goto leave;
+		}
+	}
+	dp__ipcache_changed(dp);
+	dp__ep_key(&rec, &k);
+	v.tenant_id = rec.tenant_id;
+	v.ep_id = rec.ep_id;
+	v.flags = rec.flags;
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot register the endpoint: %s", strerror(-err));
+		goto leave;
+	}
+	/*
+	 * Moved to another tenant (or quarantined): the flows it tracked were
+	 * judged by the old tenant's policy. Forgotten, their next packets are
+	 * judged by the new one (SPEC §3.13).
+	 */
+	if (reattach && (old.tenant_id != rec.tenant_id || old.flags != rec.flags))
+		dp_ct_purge(dp, k.netns_cookie, k.ifindex);
+
+	/* 3. Attach: from here on every packet is judged (default deny). */
+	if (ap.peer) {
+		dp_netns_leave(&g);
+		err = dp_netns_enter(ap.dev.netns, &g);
+		if (err) {
+			pr_err("cannot enter network namespace %s: %s",
+			       *ap.dev.netns ? ap.dev.netns : "(host)", strerror(-err));
+			goto leave;
+		}
+	}
+	err = tc_attach_one(ap.dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap.peer, true)], tcx);
+	if (!err)
+		err = tc_attach_one(ap.dev.ifindex, BPF_TC_EGRESS,
+				    dp->progs[tc_prog(ap.peer, false)], tcx);
+	if (err) {
+		pr_err("cannot attach tc programs to %s: %s", ap.dev.ifname, strerror(-err));
+		goto leave;
+	}
+	dp_netns_leave(&g);
+	/* 4. A macvlan: the guard on its parent, out of the workload's reach. */
+	if (ap.guard) {
+		err = guard_attach(dp, &rec, &k);
+		if (err)
+			goto leave;
+	}
+	/* An attach point that changed (a record of an older build): the old one goes. */
+	if (reattach) {
+		dp__ep_key(&old, &old_k);
+		if (old_k.netns_cookie != k.netns_cookie || old_k.ifindex != k.ifindex) {
+			dp_tc_detach_record(dp, &old);
+			bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &old_k);
+		}
+		if (old.guard && (!rec.guard || memcmp(old.mac, rec.mac, 6) ||
+				  old.guard_ifindex != rec.guard_ifindex))
+			dp_guard_detach(dp, &old);
+	}
+leave:
+	dp_netns_leave(&g);
+	free(found_addrs);
+	free(merged);
+	return err;
+}
+
+int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname)
+{
+	struct iface_id iid = { .netns = netns ? netns : "", .ifname = ifname };
+	struct nf_ep_record r;
+	struct netns_guard g;
+
+	/* Identify by (cookie, ifindex) when the netns still exists, else by name. */
+	if (!dp_netns_enter(iid.netns, &g)) {
+		if (dp_cur_netns_cookie(&iid.cookie))
+			iid.cookie = 0;
+		iid.ifindex = if_nametoindex(ifname);
+		dp_netns_leave(&g);
+	}
+	if (dp_find_record(dp, match_iface, &iid, &r)) {
+		iid.cookie = 0;
+		iid.ifindex = 0;
+		if (dp_find_record(dp, match_iface, &iid, &r))
+			return -ENOENT;
+	}
+	return dp_detach_record(dp, &r);
+}
+
+int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
+{
+	struct iface_id iid = { .netns = netns ? netns : "", .ifname = ifname };
+	struct nf_ep_record r;
+	struct netns_guard g;
+	struct nf_endpoint v;
+	struct nf_ep_key k;
+	uint64_t cookie;
+	bool attached;
+	int err;
+
+	err = dp_netns_enter(iid.netns, &g);
+	if (err)
+		return -ENOENT;
+	iid.ifindex = if_nametoindex(ifname);
+	err = !iid.ifindex || dp_cur_netns_cookie(&iid.cookie);
+	dp_netns_leave(&g);
+	if (err || dp_find_record(dp, match_iface, &iid, &r))
+		return -ENOENT;
+	/* the programs, where the record says they run */
+	dp__ep_key(&r, &k);
+	if (dp_netns_enter(r.attach_ifindex ? r.attach_netns : r.netns, &g))
+		return -ENOENT;
+	attached = !dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
+		   tc_has_prog(k.ifindex, BPF_TC_INGRESS,
+			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, true)])) &&
+		   tc_has_prog(k.ifindex, BPF_TC_EGRESS,
+			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, false)]));
+	dp_netns_leave(&g);
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v))
+		return -ENOENT;
+	if (!attached)
+		return -ENOENT;
+	return 0;
+}
