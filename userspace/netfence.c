@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "monitor", cmd_monitor, "live stream of drop events" },
 	{ "serve", cmd_serve, "Prometheus /metrics; watch a policy directory; follow node addresses; fence unattached interfaces" },
 	{ "reset", cmd_reset, "detach everything, remove all state" },
+	{ "upgrade", cmd_upgrade, "replace the loaded datapath in place" },
 };
 
 static void usage(FILE *f)

@@ -27,6 +27,7 @@ int cmd_check(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 /*
  * The option loop every command has, as an iterator:

@@ -560,7 +560,11 @@ static int scrape(char **buf, size_t *len)
 		if (ret == -ENOENT) {
 			ret = 0; /* reset meanwhile */
 		} else if (!ret) {
+			struct nf_meta meta;
+
 			ret = metrics__collect(&m, dp__maps(dp));
+			if (!dp__meta(&meta))
+				snprintf(m.datapath, sizeof(m.datapath), "%u", meta.version);
 			dp__close(dp);
 		}
 	}

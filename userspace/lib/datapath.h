@@ -112,7 +112,31 @@ const struct nf_maps *dp__maps(const struct nf_dp *dp);
  * a private instance's own directory). */
 const char *dp__tenant_dir(const struct nf_dp *dp);
 
-/* Node lock (flock on NF_LOCK_FILE), held by every state-changing command. */
+/* ---- version and upgrade (SPEC §10.1, dp/upgrade.c) ---- */
+/* What is loaded (nf_meta; version 0 and build "unrecorded" for a datapath
+ * loaded before versions were recorded); -ENOENT when nothing is. */
+int dp__meta(struct nf_meta *m);
+/* What this build would load. */
+void dp__meta_self(struct nf_meta *m);
+struct nf_upgrade_opts {
+	bool dry_run;		/* say what would be done, change nothing */
+	bool allow_downgrade;	/* replace a newer datapath too */
+	bool verbose;		/* say what is done on stdout */
+};
+/*
+ * Replace the loaded datapath by this build's in place: maps of unchanged
+ * layout reused, changed ones carried over, every endpoint's programs
+ * replaced hook by hook, pins switched last. Takes the node lock. 0 when
+ * done or already this build's; -EPROTO (said) when the loaded one is newer
+ * and !allow_downgrade. dp__open(.., true) does the same implicitly.
+ */
+int dp__upgrade(const struct nf_upgrade_opts *o);
+
+/*
+ * Node lock (flock on NF_LOCK_FILE), held by every state-changing command.
+ * Refused (-EPROTO, said) when the loaded datapath is newer than this build,
+ * and (-ESTALE, said) when it was replaced since this process opened it.
+ */
 int dp__lock(void);
 void dp__unlock(int fd);
 

@@ -630,6 +630,10 @@ int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
 	family(f, "netfence_build_info", "gauge", "Build information; the value is always 1.");
 	fputs("netfence_build_info{version=\"", f);
 	put_label_value(f, m->version);
+	if (m->datapath[0]) {
+		fputs("\",datapath=\"", f);
+		put_label_value(f, m->datapath);
+	}
 	fputs("\"} 1\n", f);
 
 	if (fclose(f)) {

@@ -56,6 +56,7 @@ struct nf_metrics {
 	bool have_unfenced; /* serve: unfenced_ifaces valid */
 	uint64_t unfenced_ifaces; /* netfence_unfenced_interfaces_total */
 	char version[64]; /* netfence_build_info{version} */
+	char datapath[16]; /* netfence_build_info{datapath}: the loaded version, "" = none */
 };
 
 void metrics__init(struct nf_metrics *m);

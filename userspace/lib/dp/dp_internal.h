@@ -15,6 +15,16 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Where our programs sit on an interface (tc.c; upgrade.c replaces them there). */
+#define NF_TC_HANDLE		0x4e46	/* "NF" */
+#define NF_TC_PRIO		1	/* run first */
+#define NF_TC_GUARD_HANDLE	0x4e47	/* "NG": beside our own filter, never replacing it */
+#define NF_TC_GUARD_PRIO	2
+#define NF_TCX_INGRESS	46	/* enum bpf_attach_type (uapi 6.6), newer than these headers */
+#define NF_TCX_EGRESS	47
+#define NF_F_REPLACE	(1U << 2)	/* BPF_F_REPLACE */
+#define NF_F_BEFORE	(1U << 3)
+
 struct nf_dp {
 	struct nf_maps maps;
 	int progs[NF_PROG__COUNT];
@@ -27,6 +37,24 @@ struct nf_dp {
 
 /* ---- load.c ---- */
 int dp_mkdir_p(const char *path);
+/* flock(LOCK_EX) on a file under NF_RUN_DIR: its fd, or -errno. */
+int dp_lock_file(const char *path);
+/* Every pin opened (no load, no version check); -ENOENT when one is missing. */
+int dp_open_pinned(struct nf_dp **out);
+/* An instance over a loaded skeleton (which it takes over), its sweep started. */
+int dp_from_skel(struct nf_dp **out, struct netfence_bpf *skel);
+int dp_config_defaults(struct nf_dp *dp);
+
+/* ---- upgrade.c ---- */
+/* The pinned datapath replaced by this build's (node lock held): 0 when done
+ * or nothing to do; -EPROTO (said) when the loaded one is newer. */
+int dp_upgrade_locked(const struct nf_upgrade_opts *o);
+/* Whether any pin of a datapath exists (a complete one or not). */
+bool dp_any_pin(void);
+/* -EPROTO (said) when the loaded datapath is newer than this build. */
+int dp_check_version(void);
+/* Whether the loaded datapath is this build's. */
+bool dp_is_current(void);
 /* The kernel's id of a program fd, 0 when it can't be read. */
 __u32 dp_prog_id(int fd);
 /* NETFENCE_TC_HOOK: *tcx true for "tcx"; -EINVAL (said) for a bad value. */

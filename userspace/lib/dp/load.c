@@ -29,7 +29,6 @@
 #include "netfence.skel.h"
 
 #define NF_TENANT_DIR	NF_RUN_DIR "/tenants"
-#define NF_LOAD_LOCK	NF_RUN_DIR "/load.lock"
 #define NF_DEFAULT_EVENTS_PER_SEC 100
 
 /* The names of NF_MAPS and NF_PROGS (datapath.h), by id. */
@@ -127,7 +126,7 @@ int dp__cgroup2_root(char *buf, size_t len)
 	return err;
 }
 
-static int lock_file(const char *path)
+int dp_lock_file(const char *path)
 {
 	int fd, err;
 
@@ -145,12 +144,48 @@ static int lock_file(const char *path)
 	return fd;
 }
 
+/* The pinned program this process opened (0: none), for dp__lock(). */
+static __u32 opened_id;
+
+/* Any program pin identifies a load: every upgrade replaces them all. */
+static __u32 pinned_id(void)
+{
+	char path[PATH_MAX];
+	__u32 id;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, prog_names[NF_PROG_TC_PEER_EGRESS]);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	id = dp_prog_id(fd);
+	close(fd);
+	return id;
+}
+
 int dp__lock(void)
 {
-	int fd = lock_file(NF_LOCK_FILE);
+	int fd = dp_lock_file(NF_LOCK_FILE), err;
 
-	if (fd < 0)
+	if (fd < 0) {
 		pr_err("cannot take the node lock %s: %s", NF_LOCK_FILE, strerror(-fd));
+		return fd;
+	}
+	if (!opened_id)
+		return fd;
+	/* SPEC §10.1, §10.4: never write into a datapath another netfence
+	 * replaced while this one waited, nor into a newer one. */
+	if (pinned_id() != opened_id) {
+		pr_err("the datapath was replaced (upgraded or reset) while this command waited "
+		       "for the node lock: nothing changed, run it again");
+		close(fd);
+		return -ESTALE;
+	}
+	err = dp_check_version();
+	if (err) {
+		close(fd);
+		return err;
+	}
 	return fd;
 }
 
@@ -288,7 +323,7 @@ static int open_pins(struct nf_dp *dp)
 	return mmap_tenants(dp);
 }
 
-static int config_defaults(struct nf_dp *dp)
+int dp_config_defaults(struct nf_dp *dp)
 {
 	struct nf_config cfg = {
 		.flags = NF_CFG_ALLOW_HOST_INGRESS,
@@ -347,7 +382,7 @@ static int fill_fds_from_skel(struct nf_dp *dp)
 	return 0;
 }
 
-/* Load the object, reusing whatever map pins exist, and pin the rest. */
+/* Load the object and pin everything (nothing is pinned: dp__open()). */
 static int load_and_pin(struct nf_dp *dp)
 {
 	char path[PATH_MAX];
@@ -391,9 +426,17 @@ static int load_and_pin(struct nf_dp *dp)
 	err = fill_fds_from_skel(dp);
 	if (err)
 		return err;
-	err = config_defaults(dp);
+	err = dp_config_defaults(dp);
 	if (err)
 		return err;
+	{
+		struct nf_meta meta;
+		__u32 zero = 0;
+
+		dp__meta_self(&meta);
+		if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.nf_meta), &zero, &meta, BPF_ANY))
+			return -errno;
+	}
 	dp->pinned = true;
 	err = mmap_tenants(dp);
 	if (!err)
@@ -502,62 +545,126 @@ bool dp__is_loaded(void)
 	return access(path, F_OK) == 0;
 }
 
-int dp__open(struct nf_dp **out, bool load)
+int dp_open_pinned(struct nf_dp **out)
 {
-	struct nf_dp *dp;
-	int err, lfd;
+	struct nf_dp *dp = calloc(1, sizeof(*dp));
+	int err;
 
 	*out = NULL;
-	nf_log_setup_libbpf();
-	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
 	fds_init(dp);
-	err = dp__ensure_bpffs();
-	if (err)
-		goto fail;
-	err = open_pins(dp);
-	if (!err)
-		goto done;
-	dp__close(dp);
-	if (!load)
-		return -ENOENT;
-
-	dp = calloc(1, sizeof(*dp));
-	if (!dp)
-		return -ENOMEM;
-	fds_init(dp);
-	/* Serialize first loads (CNI ADDs in parallel); then look again. */
-	lfd = lock_file(NF_LOAD_LOCK);
-	if (lfd < 0) {
-		err = lfd;
-		goto fail;
-	}
 	err = open_pins(dp);
 	if (err) {
 		dp__close(dp);
-		dp = calloc(1, sizeof(*dp));
-		if (!dp) {
-			close(lfd);
-			return -ENOMEM;
-		}
-		fds_init(dp);
-		err = load_and_pin(dp);
-	}
-	close(lfd);
-	if (err)
-		goto fail;
-done:
-	if (load) {
-		err = apply_env_config(dp);
-		if (err)
-			goto fail;
+		return err;
 	}
 	*out = dp;
 	return 0;
-fail:
+}
+
+int dp_from_skel(struct nf_dp **out, struct netfence_bpf *skel)
+{
+	struct nf_dp *dp = calloc(1, sizeof(*dp));
+	int err;
+
+	*out = NULL;
+	if (!dp) {
+		netfence_bpf__destroy(skel);
+		return -ENOMEM;
+	}
+	fds_init(dp);
+	dp->skel = skel;
+	dp->pinned = true;	/* it will be: never the private instance's cleanup */
+	err = fill_fds_from_skel(dp);
+	if (!err)
+		err = mmap_tenants(dp);
+	if (!err)
+		err = gc_start(dp);
+	if (err) {
+		dp__close(dp);
+		return err;
+	}
+	*out = dp;
+	return 0;
+}
+
+/* The first load on this node: nothing is pinned yet (node lock held). */
+static int first_load(void)
+{
+	struct nf_dp *dp = calloc(1, sizeof(*dp));
+	int err;
+
+	if (!dp)
+		return -ENOMEM;
+	fds_init(dp);
+	err = load_and_pin(dp);
 	dp__close(dp);
 	return err;
+}
+
+static bool env_settings(void)
+{
+	const char *h = getenv("NETFENCE_ALLOW_HOST_INGRESS"), *c = getenv("NETFENCE_CT_TENANT_MAX");
+
+	return (h && *h) || (c && *c);
+}
+
+/*
+ * Opened for changes (load): the datapath is this build's, loaded first if
+ * nothing is, upgraded in place if another build's is (SPEC §10.1: a newer
+ * one is refused), completed if a load was interrupted; and the settings of
+ * the environment written. All of that under the node lock, so it is
+ * serialized with every state-changing command; the common case (this
+ * build's, no settings) takes no lock here.
+ */
+int dp__open(struct nf_dp **out, bool load)
+{
+	struct nf_upgrade_opts quiet = {};
+	struct nf_dp *dp = NULL;
+	int err, lock;
+
+	*out = NULL;
+	nf_log_setup_libbpf();
+	if (load && dp__check_env())
+		return -EINVAL;
+	err = dp__ensure_bpffs();
+	if (err)
+		return err;
+	err = dp_open_pinned(&dp);
+	if (!load) {
+		if (err)
+			return -ENOENT;
+		goto done;
+	}
+	if (!err && !env_settings() && dp_is_current())
+		goto done;
+	dp__close(dp);
+	dp = NULL;
+	lock = dp_lock_file(NF_LOCK_FILE);
+	if (lock < 0) {
+		pr_err("cannot take the node lock %s: %s", NF_LOCK_FILE, strerror(-lock));
+		return lock;
+	}
+	if (!dp_any_pin())
+		err = first_load();
+	else if (!dp_is_current())
+		err = dp_upgrade_locked(&quiet);
+	else
+		err = 0;
+	if (!err)
+		err = dp_open_pinned(&dp);
+	if (!err)
+		err = apply_env_config(dp);
+	close(lock);
+	if (err) {
+		dp__close(dp);
+		return err;
+	}
+done:
+	opened_id = dp_prog_id(dp->progs[NF_PROG_TC_PEER_EGRESS]);
+	*out = dp;
+	return 0;
 }
 
 int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
@@ -591,7 +698,7 @@ int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
 	}
 	err = fill_fds_from_skel(dp);
 	if (!err)
-		err = config_defaults(dp);
+		err = dp_config_defaults(dp);
 	if (!err)
 		err = mmap_tenants(dp);
 	if (!err)

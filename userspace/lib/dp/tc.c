@@ -18,9 +18,6 @@
 #include "log.h"
 #include "vethpeer.h"
 
-#define NF_TC_HANDLE	0x4e46		/* "NF" */
-#define NF_TC_PRIO	1		/* run first */
-
 /*
  * Interface hooks. By default a cls_bpf filter (direct action, our handle and
  * priority 1: it runs first) on the clsact qdisc. With NETFENCE_TC_HOOK=tcx,
@@ -32,9 +29,7 @@
  * filter, which alone would more than double a CNI ADD. A kernel without tcx
  * gets the filter either way.
  */
-#define NF_TCX_INGRESS	46	/* enum bpf_attach_type (uapi 6.6), newer than these headers */
-#define NF_TCX_EGRESS	47
-#define NF_F_BEFORE	(1U << 3)
+/* NF_TCX_INGRESS, NF_TCX_EGRESS, NF_F_BEFORE: dp_internal.h */
 
 /* An interface endpoint's program: on the host-side peer of its veth, or on itself. */
 static enum nf_prog_id tc_prog(bool peer, bool ingress)
@@ -161,8 +156,6 @@ void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	dp_netns_leave(&g);
 }
 
-#define NF_TC_GUARD_HANDLE	0x4e47		/* "NG": beside our own filter, never replacing it */
-#define NF_TC_GUARD_PRIO	2
 
 static void guard_key(const struct nf_ep_record *r, struct nf_guard_key *gk)
 {
