@@ -18,6 +18,7 @@
 #include "dp_internal.h"
 #include "log.h"
 
+/* The cgroup id the kernel reports: the directory's file handle (kernfs id). */
 int dp__cgroup_id(const char *dir, uint64_t *id)
 {
 	struct {
