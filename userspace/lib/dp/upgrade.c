@@ -32,6 +32,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -300,19 +301,18 @@ static void replace_tc(struct up_progs *up, int ifindex, enum bpf_tc_attach_poin
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, q, .handle = handle, .priority = prio);
-	int nfd, old;
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = prio,
+		    .flags = BPF_TC_F_REPLACE);
+	libbpf_print_fn_t print = libbpf_set_print(NULL);	/* no filter: not an error */
+	int err = bpf_tc_query(&hook, &q), old;
 
-	if (bpf_tc_query(&hook, &q))
+	libbpf_set_print(print);
+	if (err)
 		return;
-	nfd = successor(up, q.prog_id, &old);
-	if (nfd < 0)
+	o.prog_fd = successor(up, q.prog_id, &old);
+	if (o.prog_fd < 0)
 		return;
-	{
-		LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = prio, .prog_fd = nfd,
-			    .flags = BPF_TC_F_REPLACE);
-
-		count(up, bpf_tc_attach(&hook, &o), "tc", where);
-	}
+	count(up, bpf_tc_attach(&hook, &o), "tc", where);
 	close(old);
 }
 
@@ -350,21 +350,22 @@ static void replace_tcx(struct up_progs *up, int ifindex, __u32 type, const char
 	}
 }
 
+/* An interface's hooks: our filter (or a macvlan parent's guard filter) and tcx. */
 static void replace_iface(struct up_progs *up, const char *netns, uint32_t ifindex,
-			  const char *ifname)
+			  const char *ifname, bool guard)
 {
+	__u32 handle = guard ? NF_TC_GUARD_HANDLE : NF_TC_HANDLE;
+	__u32 prio = guard ? NF_TC_GUARD_PRIO : NF_TC_PRIO;
 	struct netns_guard g;
 	char where[320];
 
 	if (!ifindex || dp_netns_enter(netns, &g))
 		return;	/* gone: nothing runs there */
 	snprintf(where, sizeof(where), "%s%s%s", ifname, *netns ? " in " : "", netns);
-	replace_tc(up, (int)ifindex, BPF_TC_INGRESS, NF_TC_HANDLE, NF_TC_PRIO, where);
-	replace_tc(up, (int)ifindex, BPF_TC_EGRESS, NF_TC_HANDLE, NF_TC_PRIO, where);
-	replace_tc(up, (int)ifindex, BPF_TC_INGRESS, NF_TC_GUARD_HANDLE, NF_TC_GUARD_PRIO, where);
-	replace_tc(up, (int)ifindex, BPF_TC_EGRESS, NF_TC_GUARD_HANDLE, NF_TC_GUARD_PRIO, where);
 	replace_tcx(up, (int)ifindex, NF_TCX_INGRESS, where);
 	replace_tcx(up, (int)ifindex, NF_TCX_EGRESS, where);
+	replace_tc(up, (int)ifindex, BPF_TC_INGRESS, handle, prio, where);
+	replace_tc(up, (int)ifindex, BPF_TC_EGRESS, handle, prio, where);
 	dp_netns_leave(&g);
 }
 
@@ -416,11 +417,11 @@ static void replace_endpoints(struct nf_dp *dp, struct up_progs *up)
 			continue;
 		}
 		if (r->attach_peer)
-			replace_iface(up, r->attach_netns, r->attach_ifindex, r->attach_ifname);
+			replace_iface(up, r->attach_netns, r->attach_ifindex, r->attach_ifname, false);
 		else
-			replace_iface(up, r->netns, r->ifindex, r->ifname);
+			replace_iface(up, r->netns, r->ifindex, r->ifname, false);
 		if (r->guard)
-			replace_iface(up, r->guard_netns, r->guard_ifindex, r->guard_ifname);
+			replace_iface(up, r->guard_netns, r->guard_ifindex, r->guard_ifname, true);
 	}
 	free(recs);
 }
@@ -462,12 +463,17 @@ static void recount_usage(struct nf_dp *dp)
 	}
 }
 
-/* Pin obj_fd at NF_PIN_ROOT/name in one step: beside it first, then renamed over. */
+/* bpffs refuses names with a dot: new pins wait in this directory. */
+#define NEXT_DIR	NF_PIN_ROOT "/upgrade_next"
+
+/* Pin obj_fd at NF_PIN_ROOT/name in one step: aside first, then renamed over. */
 static int pin_switch(int obj_fd, const char *name)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.next", NF_PIN_ROOT, name);
+	if (mkdir(NEXT_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s/%s", NEXT_DIR, name);
 	snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, name);
 	unlink(tmp);
 	if (bpf_obj_pin(obj_fd, tmp) || rename(tmp, path)) {
@@ -686,6 +692,7 @@ int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 	err = pin_switch(bpf_map__fd(dp->skel->maps.nf_meta), "nf_meta");
 	if (err)
 		goto out;
+	rmdir(NEXT_DIR);
 	if (up->failed) {
 		pr_err("upgrade: %zu hooks still run the old programs (said above); "
 		       "`netfence upgrade` replaces them", up->failed);
@@ -711,7 +718,7 @@ bool dp_any_pin(void)
 	if (!d)
 		return false;
 	while (!any && (de = readdir(d)))
-		any = de->d_name[0] != '.';
+		any = de->d_name[0] != '.' && de->d_type != DT_DIR;
 	closedir(d);
 	return any;
 }
