@@ -11,22 +11,15 @@
 #   S runs unfenced servers and peers.
 #
 # The test runs in its own mount namespace with its own bpffs at /sys/fs/bpf and
-# tmpfs at /run/netfence: its `netfence reset` can't touch a datapath someone
-# else is using on this node (a bench, another test), and theirs can't touch it.
+# tmpfs at /run/netfence (tests/e2e/lib/private.sh; run directly, it starts
+# itself there): its `netfence reset` can't touch a datapath someone else is
+# using on this node (a bench, another test), and theirs can't touch it.
 # cgroups and network namespaces are global; only ones created here are used.
 set -u
 self=$(realpath "$0")
 cd "$(dirname "$self")/../.." || exit 1
 if [ -z "${NF_CG_PRIVATE:-}" ]; then
-	NF_CG_PRIVATE=1 exec unshare --mount --propagation private bash "$self" "$@"
-fi
-if ! mount -t bpf bpf /sys/fs/bpf; then
-	echo "cannot mount a private bpffs"
-	exit 1
-fi
-if ! mkdir -p /run/netfence || ! mount -t tmpfs -o mode=0700 tmpfs /run/netfence; then
-	echo "cannot mount a private /run/netfence"
-	exit 1
+	exec unshare --mount --propagation private tests/e2e/lib/private.sh bash "$self" "$@"
 fi
 
 . tests/e2e/lib/net.sh
@@ -35,10 +28,7 @@ nf_init
 # The cgroup v2 mount, found as netfence finds it (dp__cgroup2_root): the first
 # cgroup2 entry of /proc/self/mountinfo (on hybrid hosts /sys/fs/cgroup/unified).
 CGROOT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
-if [ -z "$CGROOT" ]; then
-	echo "SKIP: no cgroup v2 hierarchy mounted"
-	exit 0
-fi
+[ -n "$CGROOT" ] || nf_skip "no cgroup v2 hierarchy mounted"
 
 P=$NF_PREFIX
 C=$P-c S=$P-s
@@ -57,7 +47,7 @@ cg_cleanup() {
 	done
 	for p in "${_nf_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	"$NF" reset >/dev/null 2>&1
+	nf_reset "$NF" || rc=1
 	[ -e "$FOREIGN_PIN" ] && bpftool cgroup detach "$CG" egress pinned "$FOREIGN_PIN" 2>/dev/null
 	rm -f "$FOREIGN_PIN"
 	for ((i = ${#_cgs[@]} - 1; i >= 0; i--)); do

@@ -6,11 +6,10 @@
 # leaves nothing behind (namespaces, state file, work directory).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/lib/common.sh
+nf_require_private	# the demo resets netfence when it finds none of its own
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skip: the demo needs root"
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || nf_skip "the demo needs root"
 before=$(ls -d /tmp/nfdemo.* 2>/dev/null | sort)
 NO_COLOR=1 scripts/demo.sh </dev/null
 rc=$?

@@ -34,7 +34,7 @@ cleanup() {
 	wait 2>/dev/null
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
-	"$NETFENCE" reset >/dev/null 2>&1
+	nf_reset "$NETFENCE" || rc=1
 	[[ "$WORK" == /tmp/nfmet.* ]] && rm -rf "$WORK"
 	[ "$rc" -eq 0 ] && [ "$FAILS" -ne 0 ] && rc=1
 	echo "$FAILS failure(s)"

@@ -1,11 +1,14 @@
 # Shared by the observability e2e tests (metrics, monitor, policy-dir):
 # result reporting into FAILS, netns entry without remounting /sys, a free
-# loopback port. Source it after setting FAILS=0.
+# loopback port. Source it after setting FAILS=0. Only in a private mount
+# namespace of lib/private.sh (lib/common.sh); reset with nf_reset.
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+nf_require_private
 log() { echo "# $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 die() { echo "FATAL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 0; }
+skip() { nf_skip "$@"; }	# exit 77: tests/run.sh counts it as skipped
 in_ns() { local ns=$1; shift; nsenter --net="/var/run/netns/$ns" "$@"; }
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 

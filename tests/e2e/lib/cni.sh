@@ -9,7 +9,12 @@
 #             veths, macvlan parent), so the host's own network is untouched.
 #   $P-<pod>  one netns per pod.
 # Plugins are run with nsenter --net (not `ip netns exec`, which remounts /sys
-# and hides the bpffs pins).
+# and hides the bpffs pins). Only in a private mount namespace of
+# lib/private.sh (lib/common.sh): its `netfence reset` and host-local IPAM
+# state must never be the node's.
+
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+nf_require_private
 
 NETFENCE=${NETFENCE:-build/netfence}
 NETFENCE_CNI=${NETFENCE_CNI:-build/netfence-cni}
@@ -27,7 +32,7 @@ log() { echo "# $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 pass() { echo "ok: $*"; }
 die() { echo "FATAL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 0; }
+skip() { nf_skip "$@"; }	# exit 77: tests/run.sh counts it as skipped
 netns_path() { echo "/var/run/netns/$1"; }
 in_ns() { local ns=$1; shift; nsenter --net="$(netns_path "$ns")" "$@"; }
 
@@ -77,7 +82,7 @@ cni_cleanup() {
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
 		ip netns del "$ns" 2>/dev/null
 	done
-	"$NETFENCE" reset >/dev/null 2>&1
+	nf_reset "$NETFENCE" || rc=1
 	rm -rf /run/netfence/cni/"$P"-*	# netfence-cni's GC markers of our networks
 	rmdir /run/netfence/cni 2>/dev/null
 	[[ "$WORK" == /tmp/nfcni.* ]] && rm -rf "$WORK"

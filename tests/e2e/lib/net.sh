@@ -2,6 +2,11 @@
 # Source it; set NF=build/netfence beforehand if needed.
 # Every test gets a unique prefix; everything it creates is removed by
 # nf_cleanup (installed as an EXIT trap by nf_init).
+# Only in a private mount namespace of lib/private.sh (tests/run.sh): its
+# `netfence reset` must never meet the node's real netfence state.
+
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+nf_require_private
 
 NF=${NF:-build/netfence}
 NF_PREFIX=${NF_PREFIX:-nfe$$}
@@ -11,7 +16,7 @@ _nf_fail=0
 
 nf_init() {
 	trap nf_cleanup EXIT
-	"$NF" reset >/dev/null 2>&1 || true
+	nf_reset "$NF" || exit 1
 }
 
 nf_cleanup() {
@@ -20,7 +25,7 @@ nf_cleanup() {
 	[ "$_nf_fail" -ne 0 ] && [ "$rc" -eq 0 ] && rc=1
 	for p in "${_nf_pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	"$NF" reset >/dev/null 2>&1
+	nf_reset "$NF" || rc=1
 	for n in "${_nf_netns[@]}"; do ip netns del "$n" 2>/dev/null; done
 	exit $rc
 }

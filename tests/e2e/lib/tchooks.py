@@ -3,6 +3,7 @@
 """BPF programs on an interface's tcx hooks (Linux 6.6+), for the e2e tests.
 
     tchooks.py count IFNAME    programs at tcx ingress + egress
+    tchooks.py ids IFNAME      their ids: "ingress ID..." and "egress ID..." lines
     tchooks.py detach IFNAME   detach every one of them (another tool's doing)
 
 Run it inside the interface's network namespace. iproute2 and this
@@ -40,12 +41,16 @@ def prog_ids(ifindex, attach_type):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "detach"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "ids", "detach"):
         sys.exit(__doc__)
     ifindex = socket.if_nametoindex(sys.argv[2])
     hooks = {t: prog_ids(ifindex, t) for t in (TCX_INGRESS, TCX_EGRESS)}
     if sys.argv[1] == "count":
         print(sum(len(v) for v in hooks.values()))
+        return
+    if sys.argv[1] == "ids":
+        for name, attach_type in (("ingress", TCX_INGRESS), ("egress", TCX_EGRESS)):
+            print(name, *hooks[attach_type])
         return
     for attach_type, ids in hooks.items():
         for pid in ids:
