@@ -4,6 +4,7 @@
 
     tchooks.py count IFNAME    programs at tcx ingress + egress
     tchooks.py detach IFNAME   detach every one of them (another tool's doing)
+    tchooks.py ids IFNAME      their ids, one "ingress|egress ID" line each
 
 Run it inside the interface's network namespace. iproute2 and this
 machine's bpftool predate tcx, so this speaks the bpf() syscall itself.
@@ -40,12 +41,17 @@ def prog_ids(ifindex, attach_type):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "detach"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "detach", "ids"):
         sys.exit(__doc__)
     ifindex = socket.if_nametoindex(sys.argv[2])
     hooks = {t: prog_ids(ifindex, t) for t in (TCX_INGRESS, TCX_EGRESS)}
     if sys.argv[1] == "count":
         print(sum(len(v) for v in hooks.values()))
+        return
+    if sys.argv[1] == "ids":
+        for attach_type, ids in hooks.items():
+            for pid in ids:
+                print("ingress" if attach_type == TCX_INGRESS else "egress", pid)
         return
     for attach_type, ids in hooks.items():
         for pid in ids:
