@@ -50,7 +50,7 @@ fi
 nf_init
 
 P=$NF_PREFIX
-A=$P-a B=$P-b C=$P-c S=$P-s
+A=$P-a B=$P-b C=$P-c S=$P-s M=$P-m
 CG=$CGROOT/$P
 WORK=$(mktemp -d)
 PIN=/sys/fs/bpf/netfence
@@ -60,7 +60,7 @@ _cg_made=0
 up_cleanup() {
 	local rc=$? p
 	trap - EXIT
-	touch "$WORK/stop" "$WORK"/*/stop 2>/dev/null
+	stop_all
 	if [ "$_cg_made" = 1 ] && [ -f "$CG/cgroup.procs" ]; then
 		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$CG/cgroup.procs"
 	fi
@@ -77,6 +77,13 @@ up_cleanup() {
 }
 trap up_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# stop_all: the streams (DIR/stop) and the denied loops ($WORK/stop) end
+stop_all() {
+	local d
+	touch "$WORK/stop"
+	for d in "$WORK"/*/; do touch "$d/stop"; done
+}
 
 # in_cg CMD...: CMD in netns C inside the cgroup $CG; cg_bg: the same in the background
 in_cg() { nsenter --net=/var/run/netns/"$C" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@"; }
@@ -418,16 +425,19 @@ expect_eq "nf_ct value size" "$(value_size nf_ct)" 40
 expect_flowing "v2 again"
 
 step "metrics: netfence_build_info names the datapath version"
+# in a namespace of its own: serve trusts the addresses of its namespace as
+# the node's (ingress from them is allowed), and S's must stay untrusted
+nf_netns "$M"
 PORT=$(( 20000 + $$ % 20000 ))
-nf_bg "$S" "$NEXT" serve --listen 127.0.0.1:$PORT >"$WORK/serve.log" 2>&1
-for _ in $(seq 50); do in_ns "$S" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$PORT/metrics" && break; sleep 0.1; done
+nf_bg "$M" "$NEXT" serve --listen 127.0.0.1:$PORT >"$WORK/serve.log" 2>&1
+for _ in $(seq 50); do in_ns "$M" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$PORT/metrics" && break; sleep 0.1; done
 line=$(grep '^netfence_build_info{' "$WORK/metrics" 2>/dev/null)
 [[ $line == *'datapath="2"'* && $line == *'version="'*'-next"'* && $line == *' 1' ]] &&
 	ok "metric: $line" || fail "netfence_build_info: '$line' ($(head -3 "$WORK/serve.log" | tr '\n' ' '))"
 
 step "stop: nothing lost, nothing retransmitted, nothing denied got through"
 probes "end"
-touch "$WORK/stop" "$WORK"/*/stop
+stop_all
 for s in $STREAMS; do
 	for _ in $(seq 50); do [ -s "$WORK/$s/result" ] && break; sleep 0.1; done
 done
