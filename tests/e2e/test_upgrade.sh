@@ -290,6 +290,10 @@ for s in $STREAMS; do
 	for _ in $(seq 100); do [ -e "$WORK/$s/ready" ] && break; sleep 0.1; done
 	[ -e "$WORK/$s/ready" ] || fail "stream $s did not start: $(cat "$WORK/$s/result")"
 done
+# every drop, with its ports: none may be of a stream (nor of the new flows
+# made from ports 42001-42003), and nothing may be lost on the way
+nf_bg "$S" "$NF" monitor --json >"$WORK/monitor.jsonl" 2>"$WORK/monitor.err"
+MONITOR=${_nf_pids[-1]}
 mkdir -p "$WORK/deny"
 bg_in "$A" python3 "$ST" deny "$WORK/stop" 10.251.1.1:5999:22 >"$WORK/deny/a"
 bg_in "$B" python3 "$ST" deny "$WORK/stop" 10.251.2.1:5999:22 >"$WORK/deny/b"
@@ -443,11 +447,35 @@ for s in $STREAMS; do
 done
 for _ in $(seq 50); do [ -s "$WORK/deny/a" ] && [ -s "$WORK/deny/b" ] && [ -s "$WORK/deny/c" ] && [ -s "$WORK/deny/s" ] && break; sleep 0.1; done
 kv() { tr ' ' '\n' <"$2" | sed -n "s/^$1=//p"; }
+sleep 0.5	# the last drop events on their way
+kill -TERM "$MONITOR" 2>/dev/null
+wait "$MONITOR" 2>/dev/null
+lost=$(jq -s '[.[] | .lost // 0] | add // 0' "$WORK/monitor.jsonl")
+denied=$(jq -s '[.[] | select(.reason != null)] | length' "$WORK/monitor.jsonl")
+expect_eq "monitor: drop events lost" "$lost" 0
+[ "$denied" -gt 0 ] && ok "monitor saw the $denied drops of the denied loops" ||
+	fail "monitor saw no drop at all: $(head -3 "$WORK/monitor.err")"
+jq -c 'select(.reason != null and ([.sport, .dport] | any(. != null and ((. >= 41001 and . <= 41006) or (. >= 42001 and . <= 42003)))))' \
+	"$WORK/monitor.jsonl" >"$WORK/stream-drops"
+expect_eq "netfence drops of the streams' and new flows' packets" "$(wc -l <"$WORK/stream-drops")" 0
+head -5 "$WORK/stream-drops" | sed 's/^/    | /'
+# retransmits caused by netfence: drops of the flow (above). A loaded machine
+# can make TCP retransmit on its own (a tail loss probe fires when an ACK
+# comes late): those are reported, not counted against netfence.
+retrans_ok() { # DESC N
+	if [ "$2" = 0 ]; then
+		ok "$1: 0"
+	elif [ -s "$WORK/stream-drops" ]; then
+		fail "$1: $2, and netfence dropped stream packets"
+	else
+		ok "$1: $2, none caused by netfence (no drop of any stream packet; the machine's load)"
+	fi
+}
 for s in a-tcp b-tcp c-tcp; do
 	r=$(cat "$WORK/$s/result")
 	[ "$(kv cut "$WORK/$s/result")" = 0 ] && [ "$(kv rounds "$WORK/$s/result")" -gt 0 ] &&
 		ok "TCP stream $s never cut: $r" || fail "TCP stream $s: '$r'"
-	expect_eq "TCP stream $s: sender's retransmits" "$(kv retrans "$WORK/$s/result")" 0
+	retrans_ok "TCP stream $s: sender's retransmits" "$(kv retrans "$WORK/$s/result")"
 done
 # the servers report a connection when it ends
 for _ in $(seq 50); do
@@ -456,8 +484,9 @@ for _ in $(seq 50); do
 done
 srv=$(cat "$WORK/s/tcp8080.out" "$WORK/s/tcp9000.out" 2>/dev/null | grep -E '^conn 4100[135] ')
 expect_eq "TCP streams: echo servers' connections reported" "$(wc -l <<<"$srv")" 3
-bad=$(grep -v ' retrans=0$' <<<"$srv" | tr '\n' ';')
-[ -z "$bad" ] && ok "TCP streams: the echo servers' retransmits are 0" || fail "echo servers retransmitted: $bad"
+while read -r _ port _ r; do
+	retrans_ok "TCP stream from port $port: echo server's retransmits" "${r#retrans=}"
+done <<<"$srv"
 for s in a-udp b-udp c-udp; do
 	r=$(cat "$WORK/$s/result")
 	[ "$(kv lost "$WORK/$s/result")" = 0 ] && [ "$(kv sent "$WORK/$s/result")" -gt 0 ] &&

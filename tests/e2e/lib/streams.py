@@ -20,7 +20,9 @@ it belongs to.
         Prints "sent=N got=N lost=N dup=N" (lost: numbers sent and never echoed).
   streams.py deny STOPFILE TARGET...
         TARGET is HOST:UDPPORT:TCPPORT. Until STOPFILE exists: a datagram to each
-        UDPPORT every 5 ms, a connect() (0.3 s timeout) to each TCPPORT in turn.
+        UDPPORT every 100 ms, a connect() (0.3 s timeout) to each TCPPORT in turn,
+        0.1 s apart (slow enough that every drop event reaches `netfence monitor`:
+        the kernel sends at most 100 a second per CPU).
         Prints "udp_sent=N udp_refused=N tcp_ok=N tcp_denied=N" (refused: the send
         failed, e.g. EPERM from a cgroup hook; tcp_ok: a connection was made).
   streams.py sink OUT UDPPORT TCPPORT
@@ -221,7 +223,7 @@ def deny(stopfile, targets):
                 except (OSError, socket.timeout):
                     c["tcp_denied"] += 1
                 s.close()
-                time.sleep(0.05)  # an EPERM comes at once: don't spin
+                time.sleep(0.1)  # an EPERM comes at once: don't spin
 
     th = threading.Thread(target=tcp_loop, daemon=True)
     th.start()
@@ -235,7 +237,7 @@ def deny(stopfile, targets):
                 c["udp_sent"] += 1
             except OSError:
                 c["udp_refused"] += 1
-        time.sleep(0.005)
+        time.sleep(0.1)
     stopped.set()
     th.join()
     print(" ".join("%s=%d" % kv for kv in c.items()), flush=True)
