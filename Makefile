@@ -146,7 +146,7 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/next/netfence
 	$(Q)bench/run.sh
 
 install: $(OUTPUT)/netfence $(OUTPUT)/netfence-cni

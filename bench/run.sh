@@ -17,7 +17,7 @@
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
-#   BENCH_ONLY="prog veth apply replace loss cni"  a subset (development)
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni"  a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUTPUT:-build}
@@ -46,7 +46,7 @@ REPLACES=${BENCH_REPLACES:-$(q 20 10)}
 LOSS_REPLACES=${BENCH_LOSS_REPLACES:-100}
 CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
 CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss cni}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -59,6 +59,8 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/apply.sh
 # shellcheck source=bench/lib/cni.sh
 . bench/lib/cni.sh
+# shellcheck source=bench/lib/upgrade.sh
+. bench/lib/upgrade.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -97,6 +99,9 @@ fi
 if want loss; then
 	[ -z "${NF_VETH_WHY+x}" ] && NF_VETH_WHY=$NF_WHY && [ -z "$NF_WHY" ] && veth_prepare
 	bench_loss "$LOSS_REPLACES"
+fi
+if want upgrade; then
+	bench_upgrade
 fi
 if want cni; then
 	bench_cni "$CNI_COUNT" "$CNI_PARALLEL"

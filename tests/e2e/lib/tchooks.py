@@ -3,8 +3,8 @@
 """BPF programs on an interface's tcx hooks (Linux 6.6+), for the e2e tests.
 
     tchooks.py count IFNAME    programs at tcx ingress + egress
-    tchooks.py ids IFNAME      their ids: "ingress ID..." and "egress ID..." lines
     tchooks.py detach IFNAME   detach every one of them (another tool's doing)
+    tchooks.py ids IFNAME      their ids, one "ingress|egress ID" line each
 
 Run it inside the interface's network namespace. iproute2 and this
 machine's bpftool predate tcx, so this speaks the bpf() syscall itself.
@@ -41,7 +41,7 @@ def prog_ids(ifindex, attach_type):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "ids", "detach"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("count", "detach", "ids"):
         sys.exit(__doc__)
     ifindex = socket.if_nametoindex(sys.argv[2])
     hooks = {t: prog_ids(ifindex, t) for t in (TCX_INGRESS, TCX_EGRESS)}
@@ -49,8 +49,9 @@ def main():
         print(sum(len(v) for v in hooks.values()))
         return
     if sys.argv[1] == "ids":
-        for name, attach_type in (("ingress", TCX_INGRESS), ("egress", TCX_EGRESS)):
-            print(name, *hooks[attach_type])
+        for attach_type, ids in hooks.items():
+            for pid in ids:
+                print("ingress" if attach_type == TCX_INGRESS else "egress", pid)
         return
     for attach_type, ids in hooks.items():
         for pid in ids:
