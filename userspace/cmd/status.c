@@ -173,7 +173,11 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 	if (!loaded) {
 		printf("datapath not loaded\n");
 	} else {
-		printf("datapath: loaded (%s)\n", NF_PIN_ROOT);
+		struct nf_meta meta = {};
+
+		dp__meta(&meta);
+		printf("datapath: version %u, build %s, loaded (%s)\n", meta.version, meta.build,
+		       NF_PIN_ROOT);
 	}
 
 	if (loaded) {
@@ -268,6 +272,16 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 
 	json_object_set_new(dp, "loaded", json_boolean(loaded));
 	json_object_set_new(dp, "pin_root", json_string(NF_PIN_ROOT));
+	if (loaded) {
+		struct nf_meta meta = {};
+		char hash[24];
+
+		dp__meta(&meta);
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)meta.object_hash);
+		json_object_set_new(dp, "version", json_integer(meta.version));
+		json_object_set_new(dp, "build", json_string(meta.build));
+		json_object_set_new(dp, "object_hash", json_string(hash));
+	}
 	json_object_set_new(root, "datapath", dp);
 	json_object_set_new(root, "tenants", tenants);
 	json_object_set_new(root, "endpoints", endpoints);
