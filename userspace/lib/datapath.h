@@ -150,6 +150,18 @@ uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create);
 /* Free an id nothing refers to (no policy entry, endpoint or address names
  * it): one just created by an operation that then failed. */
 void dp__tenant_forget(struct nf_dp *dp, uint32_t id);
+/*
+ * SPEC §10.2: free a tenant nothing refers to (no stored object, no endpoint,
+ * no selector naming it: the caller checks): every entry it owns, in both
+ * parities, its counters, flows, identities and records. The id may be
+ * reused; its epoch goes on rising, so nothing of the old tenant counts for
+ * the next one.
+ */
+int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id);
+/* Remove the entries of the parity not in force of every tenant whose last
+ * flip is older than a second (no packet can still use them); how many
+ * tenants had some. Node lock held. */
+int dp__sweep_old_parity(struct nf_dp *dp);
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
 int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
 

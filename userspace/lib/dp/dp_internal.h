@@ -60,6 +60,10 @@ __u32 dp_prog_id(int fd);
 /* NETFENCE_TC_HOOK: *tcx true for "tcx"; -EINVAL (said) for a bad value. */
 int dp_tc_hook_tcx(bool *tcx);
 
+/* ---- install.c ---- */
+/* Every entry of the tenant's policy, both parities, with its records. */
+void dp_policy_purge(struct nf_dp *dp, uint32_t id);
+
 /* ---- tenants.c ---- */
 void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n);
 

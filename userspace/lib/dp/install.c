@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/stat.h>
@@ -313,4 +314,74 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 	ti->n_rules[1] = 0;
 	__atomic_add_fetch(&ti->epoch, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * The entries of the parity not in force, once no packet can still be
+ * using them: an epoch flip is older than NF_OLD_PARITY_GRACE_S (a packet
+ * reads the epoch and the entries within one RCU read section, microseconds).
+ * The key records are written just before each flip, so their age is the
+ * flip's. Called by state-changing commands under the node lock.
+ */
+#define NF_OLD_PARITY_GRACE_S	1
+
+int dp__sweep_old_parity(struct nf_dp *dp)
+{
+	uint32_t id;
+	int swept = 0;
+
+	for (id = 1; id < NF_MAX_TENANTS; id++) {
+		struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
+		struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
+		bool old = !(dp->tenants[id].epoch & 1);
+		char path[PATH_MAX];
+		struct stat st;
+		size_t nt, np;
+
+		if (!dp->tenants[id].name[0])
+			continue;
+		record_path(path, sizeof(path), dp->tenant_dir, id, "trie");
+		if (stat(path, &st) || st.st_mtime > time(NULL) - NF_OLD_PARITY_GRACE_S)
+			continue;
+		if (record_read(dp->tenant_dir, id, &rt) || record_read(dp->tenant_dir, id, &rp))
+			goto next;
+		nt = rt.n;
+		np = rp.n;
+		record_drop_parity(dp->maps.fd[NF_MAP_POLICY], &rt, old, policy_key_parity);
+		record_drop_parity(dp->maps.fd[NF_MAP_PORTS], &rp, old, port_key_parity);
+		if (rt.n == nt && rp.n == np)
+			goto next;	/* nothing of the old parity */
+		/* a failed rewrite keeps keys already deleted: harmless, deleted again */
+		record_write(dp->tenant_dir, id, "trie", rt.key_size, rt.keys, rt.n, NULL, 0);
+		record_write(dp->tenant_dir, id, "ports", rp.key_size, rp.keys, rp.n, NULL, 0);
+		swept++;
+next:
+		free(rt.keys);
+		free(rp.keys);
+	}
+	return swept;
+}
+
+/* Remove every entry of the tenant's policy, in both parities, and its records. */
+void dp_policy_purge(struct nf_dp *dp, uint32_t id)
+{
+	struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
+	struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
+	char path[PATH_MAX];
+	unsigned p;
+
+	if (!record_read(dp->tenant_dir, id, &rt))
+		keys_delete(dp->maps.fd[NF_MAP_POLICY], rt.keys, rt.n, rt.key_size);
+	if (!record_read(dp->tenant_dir, id, &rp))
+		keys_delete(dp->maps.fd[NF_MAP_PORTS], rp.keys, rp.n, rp.key_size);
+	free(rt.keys);
+	free(rp.keys);
+	record_path(path, sizeof(path), dp->tenant_dir, id, "trie");
+	unlink(path);
+	record_path(path, sizeof(path), dp->tenant_dir, id, "ports");
+	unlink(path);
+	for (p = 0; p < 2; p++) {
+		snprintf(path, sizeof(path), "%s/%u.rules.%u.json", dp->tenant_dir, id, p);
+		unlink(path);
+	}
 }

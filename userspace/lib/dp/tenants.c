@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <bpf/bpf.h>
 
 #include "dp_internal.h"
 #include "log.h"
@@ -72,4 +73,77 @@ void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n)
 		__atomic_fetch_sub(&dp->usage[tenant_id].frags, n, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_sub(&dp->usage[tenant_id].ct, n, __ATOMIC_RELAXED);
+}
+
+/* Delete every entry of map fd (key_size, value_size) that owned() says is
+ * id's; value_size 0: owned() decides by the key alone (per-CPU values). */
+static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t id,
+			   bool (*owned)(const void *key, const void *value, uint32_t id))
+{
+	unsigned char key[64], next[64], value[256];
+	size_t n = 0, guard = 0;
+	bool first = true;
+
+	if (key_size > sizeof(key) || value_size > sizeof(value))
+		return 0;
+	while (guard++ < (1u << 22) && !bpf_map_get_next_key(fd, first ? NULL : key, next)) {
+		memcpy(key, next, key_size);
+		first = false;
+		if ((value_size && bpf_map_lookup_elem(fd, key, value)) || !owned(key, value, id))
+			continue;
+		if (!bpf_map_delete_elem(fd, key))
+			n++;
+	}
+	return n;
+}
+
+static bool stats_owned(const void *k, const void *v, uint32_t id)
+{
+	return ((const struct nf_stats_key *)k)->tenant_id == id;
+}
+
+static bool ct_owned(const void *k, const void *v, uint32_t id)
+{
+	return ((const struct nf_ct_val *)v)->tenant_id == id;
+}
+
+static bool frag_owned(const void *k, const void *v, uint32_t id)
+{
+	return ((const struct nf_frag_val *)v)->tenant_id == id;
+}
+
+static bool ipcache_owned(const void *k, const void *v, uint32_t id)
+{
+	return ((const struct nf_ipcache_val *)v)->id == id;
+}
+
+/*
+ * SPEC §10.2: free a tenant that nothing refers to (no stored object, no
+ * endpoint, no selector naming it: the caller's to know). Every entry it
+ * owns goes: its policy in both parities with the key records and rule
+ * names, its counters, tracked flows and fragments, identities naming it;
+ * its shares are zeroed. The slot's epoch stays and goes on rising with the
+ * next owner, so nothing keyed by (id, epoch) of the old tenant (peer cache
+ * entries, tracked flows' epochs) can ever match the new one.
+ */
+int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id)
+{
+	size_t n;
+
+	if (!id || id >= NF_MAX_TENANTS || !dp->tenants[id].name[0])
+		return -ENOENT;
+	dp_policy_purge(dp, id);
+	n = delete_owned(dp->maps.fd[NF_MAP_IPCACHE], sizeof(struct nf_lpm_addr_key),
+			 sizeof(struct nf_ipcache_val), id, ipcache_owned);
+	if (n)
+		dp__ipcache_changed(dp);
+	delete_owned(dp->maps.fd[NF_MAP_STATS], sizeof(struct nf_stats_key), 0, id, stats_owned);
+	delete_owned(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
+		     id, ct_owned);
+	delete_owned(dp->maps.fd[NF_MAP_FRAGS], sizeof(struct nf_frag_key),
+		     sizeof(struct nf_frag_val), id, frag_owned);
+	__atomic_store_n(&dp->usage[id].ct, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->usage[id].frags, 0, __ATOMIC_RELAXED);
+	dp__tenant_forget(dp, id);
+	return 0;
 }
