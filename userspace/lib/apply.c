@@ -21,9 +21,7 @@
 #include "datapath.h"
 #include "log.h"
 #include "policy.h"
-
-#define NF_OBJ_DIR	NF_RUN_DIR "/objects"
-#define NF_APPLIES	NF_RUN_DIR "/applies"
+#include "store.h"
 
 enum obj_kind { OBJ_POLICY, OBJ_TENANT };
 
@@ -96,10 +94,10 @@ static struct obj *objset_find(struct objset *s, const char *tenant, enum obj_ki
 	return NULL;
 }
 
-static void obj_path(char *buf, size_t len, const struct obj *o)
+static int obj_path(char *buf, size_t len, const struct obj *o)
 {
-	snprintf(buf, len, "%s/%s/%s-%s.json", NF_OBJ_DIR, o->tenant,
-		 o->kind == OBJ_POLICY ? "networkpolicy" : "tenant", o->name);
+	return store__object_path(buf, len, o->tenant,
+				  o->kind == OBJ_POLICY ? NF_STORE_POLICY : NF_STORE_TENANT, o->name);
 }
 
 /*
@@ -110,76 +108,30 @@ static void obj_path(char *buf, size_t len, const struct obj *o)
  */
 static int store_load(struct nf_docset *ds, const char *const *only, size_t n_only)
 {
-	struct dirent *de;
-	size_t i;
-	DIR *d;
+	char path[PATH_MAX], **all = NULL;
+	size_t i, j, n_all = 0;
 	int err = 0;
 
-	if (only) {
-		for (i = 0; i < n_only && !err; i++) {
-			char path[PATH_MAX];
-			size_t j;
-
-			for (j = 0; j < i && strcmp(only[j], only[i]); j++)
-				;
-			if (j < i)
-				continue;	/* named twice */
-			snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, only[i]);
-			if (access(path, F_OK))
-				continue;
-			err = policy__load_path(ds, path);
-		}
-		goto check;
+	if (!only) {
+		err = store__list_tenants(&all, &n_all);
+		only = (const char *const *)all;
+		n_only = n_all;
 	}
-	d = opendir(NF_OBJ_DIR);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-
-		if (de->d_name[0] == '.')
+	for (i = 0; i < n_only && !err; i++) {
+		for (j = 0; j < i && strcmp(only[j], only[i]); j++)
+			;
+		if (j < i)
+			continue;	/* named twice */
+		if (store__tenant_dir(path, sizeof(path), only[i]) || access(path, F_OK))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, de->d_name);
 		err = policy__load_path(ds, path);
-		if (err)
-			break;
 	}
-	closedir(d);
-check:
+	store__free_names(all, n_all);
 	if (!err && ds->n_problems) {
 		pr_err("the stored state in %s is damaged: %s (run 'netfence reset' and apply again)",
-		       NF_OBJ_DIR, ds->problems[0]);
+		       NF_STORE_OBJECTS, ds->problems[0]);
 		err = -EUCLEAN;
 	}
-	return err;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
-	int fd, err = 0;
-	size_t len = strlen(text);
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		mkdir(NF_RUN_DIR, 0755);
-		mkdir(NF_OBJ_DIR, 0755);
-		mkdir(dir, 0755);
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		err = -EIO;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
 	return err;
 }
 
@@ -193,16 +145,15 @@ static void count_apply(bool ok)
 		n_ok++;
 	else
 		n_err++;
-	snprintf(buf, sizeof(buf), "ok %llu\nerror %llu", (unsigned long long)n_ok,
+	snprintf(buf, sizeof(buf), "ok %llu\nerror %llu\n", (unsigned long long)n_ok,
 		 (unsigned long long)n_err);
-	mkdir(NF_RUN_DIR, 0755);
-	write_file(NF_APPLIES, buf);
+	store__write(NF_STORE_APPLIES, buf, strlen(buf));
 }
 
 int apply__counts(uint64_t *ok, uint64_t *err)
 {
 	unsigned long long a = 0, b = 0;
-	FILE *f = fopen(NF_APPLIES, "r");
+	FILE *f = fopen(NF_STORE_APPLIES, "r");
 
 	*ok = 0;
 	*err = 0;
@@ -291,68 +242,36 @@ static int selector_names(struct nf_policy *const *pols, size_t n_pols, const ch
 }
 
 /*
- * The selector index. NF_REFS_DIR/<name>/<tenant> exists when the stored
+ * The selector index. refs/<name>/<tenant> exists when the stored
  * policies of <tenant> name <name> in a namespace selector. A name without
  * a tenant id compiles to nothing (nf_tenant_id_fn in compile.h), so when
  * <name> gets its id the index says which tenants to recompile, without
  * reading every tenant's policies. It is derived from the store and may say
  * more than the store (an extra recompile is harmless), never less: names
  * are added before the store gains them and removed after it loses them.
- * NF_REFS_COMPLETE marks an index built from the whole store; without it
+ * refs/.complete marks an index built from the whole store; without it
  * (state written by a build that kept no index) the first reader builds it.
  *
- * NF_REFS_DIR/.pending-<name>: <name> is getting its id and the tenants
+ * refs/.pending-<name>: <name> is getting its id and the tenants
  * naming it may not be recompiled yet. Written before the id is created,
  * removed once they are installed; whoever next gives <name> an address
  * (attach, CNI ADD, a Tenant object) finishes that first (kill -9 safety).
  * Tenant names are DNS-1123 labels: they never start with '.'.
  */
-#define NF_REFS_DIR	 NF_RUN_DIR "/refs"
-#define NF_REFS_COMPLETE NF_REFS_DIR "/.complete"
-
-static int mkdir_ok(const char *path)
-{
-	return mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
-}
-
-static int touch(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
-static int refs_dirs(void)
-{
-	int err = mkdir_ok(NF_RUN_DIR);
-
-	return err ? err : mkdir_ok(NF_REFS_DIR);
-}
-
 static int refs_link(const char *name, const char *tenant)
 {
 	char path[PATH_MAX];
-	int err;
+	int err = store__ref_path(path, sizeof(path), name, tenant);
 
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
-	err = mkdir_ok(path);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
-	return touch(path);
+	return err ? err : store__touch(path);
 }
 
 static void refs_unlink(const char *name, const char *tenant)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
-	rmdir(path);	/* when empty */
+	if (!store__ref_path(path, sizeof(path), name, tenant))
+		store__remove(path, NF_STORE_REFS);	/* and refs/<name> when empty */
 }
 
 /* add: link the names in `now` not in `was`; else unlink those in `was` not
@@ -364,11 +283,6 @@ static int refs_update(const char *tenant, const struct strlist *was, const stru
 	size_t i, j = 0;
 	int err;
 
-	if (add && from->n) {
-		err = refs_dirs();
-		if (err)
-			return err;
-	}
 	for (i = 0; i < from->n; i++) {
 		while (j < other->n && strcmp(other->v[j], from->v[i]) < 0)
 			j++;
@@ -395,8 +309,6 @@ static int refs_rebuild(void)
 	if (!ds)
 		return -ENOMEM;
 	err = store_load(ds, NULL, 0);
-	if (!err)
-		err = refs_dirs();
 	for (i = 0; !err && i < ds->n_policies; i++) {
 		struct nf_policy *p = ds->policies[i];
 
@@ -406,7 +318,7 @@ static int refs_rebuild(void)
 			err = refs_link(names.v[j], p->tenant);
 	}
 	if (!err)
-		err = touch(NF_REFS_COMPLETE);
+		err = store__touch(NF_STORE_REFS_COMPLETE);
 	free(names.v);
 	policy__docset_free(ds);
 	return err;
@@ -421,15 +333,16 @@ static int refs_of(const char *name, struct strlist *out, struct strlist *keep)
 	DIR *d;
 	int err = 0;
 
-	if (access(NF_REFS_COMPLETE, F_OK)) {
+	if (access(NF_STORE_REFS_COMPLETE, F_OK)) {
 		err = refs_rebuild();
 		if (err) {
-			pr_err("cannot index the stored policies in %s: %s", NF_REFS_DIR,
+			pr_err("cannot index the stored policies in %s: %s", NF_STORE_REFS,
 			       strerror(-err));
 			return err;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
+	if (store__ref_path(path, sizeof(path), name, NULL))
+		return 0;
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -452,34 +365,27 @@ static int refs_of(const char *name, struct strlist *out, struct strlist *keep)
 	return err;
 }
 
-static void pending_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/.pending-%s", NF_REFS_DIR, name);
-}
-
 static bool pending(const char *name)
 {
 	char path[PATH_MAX];
 
-	pending_path(path, sizeof(path), name);
-	return !access(path, F_OK);
+	return !store__pending_path(path, sizeof(path), name) && !access(path, F_OK);
 }
 
 static int pending_set(const char *name)
 {
 	char path[PATH_MAX];
-	int err = refs_dirs();
+	int err = store__pending_path(path, sizeof(path), name);
 
-	pending_path(path, sizeof(path), name);
-	return err ? err : touch(path);
+	return err ? err : store__touch(path);
 }
 
 static void pending_clear(const char *name)
 {
 	char path[PATH_MAX];
 
-	pending_path(path, sizeof(path), name);
-	unlink(path);
+	if (!store__pending_path(path, sizeof(path), name))
+		unlink(path);
 }
 
 /* ---- plans: the tenants one operation compiles and installs ---- */
@@ -602,10 +508,17 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
 }
 
 /*
- * The core, node lock held: desired = stored, with `input` objects added or
- * replaced, and (prune) stored objects absent from input removed, or
+ * One change, node lock held: desired = stored, with `input` objects added
+ * or replaced, and (prune) stored objects absent from input removed, or
  * (del_tenant) the named objects removed. `ensure`: a tenant that is about to
- * get an endpoint and so needs an id.
+ * get an endpoint and so needs an id. It runs in four phases (apply_locked):
+ *
+ *   plan     which tenants change and their desired policies; ids for every
+ *            tenant that will hold objects, and the referrers of those that
+ *            get one (below)
+ *   compile  every planned tenant, before the kernel sees anything
+ *   install  each tenant's atomic swap, then the identities (Tenant CIDRs)
+ *   commit   the store follows the kernel: objects, selector index, markers
  *
  * Tenant ids go only to tenants with objects or endpoints; a tenant that
  * gets its id here makes every stored tenant whose policies name it a plan
@@ -613,103 +526,126 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
  * address carries the new id: a NotIn selector compiled while the name had
  * no id would otherwise let that address in.
  */
-static int apply_locked(struct nf_dp *dp, struct nf_docset *input, bool prune,
-			const char *del_tenant, const char *del_policy, const char *ensure,
-			struct nf_apply_result *res)
+struct change {
+	struct nf_dp *dp;
+	/* what is asked */
+	struct nf_docset *input;
+	bool prune;
+	const char *del_tenant, *del_policy, *ensure;
+	/* plan */
+	struct nf_docset *stored_ds, *extra_ds;
+	struct objset stored, in;
+	struct planset plans;	/* [0, n_changed): their objects change; then referrers */
+	size_t n_changed, n_referrers;
+	struct strlist only;	/* the tenants whose stored objects were read (no prune) */
+	struct strlist created;	/* got their id here, or finish getting it (pending) */
+	struct strlist fresh;	/* ... of which the id is new */
+	struct strlist keep;	/* strings owned by the change */
+	/* install */
+	bool installing;	/* the kernel may have changed: ids are kept */
+};
+
+/* ---- plan ---- */
+
+/* The stored objects the change may touch: every tenant's when pruning. */
+static int plan_read_store(struct change *c)
 {
-	struct nf_docset *stored_ds = policy__docset_new(), *extra_ds = NULL;
-	struct strlist only = {}, want = {}, created = {}, fresh = {}, need = {}, keep = {};
-	struct strlist refs = {}, was = {}, now = {};
-	struct objset stored = {}, in = {};
-	struct planset plans = {};
-	size_t n_changed = 0, n_referrers = 0, i, j;
-	bool installing = false;
+	size_t i;
 	int err = 0;
 
-	if (!stored_ds)
+	c->stored_ds = policy__docset_new();
+	if (!c->stored_ds)
 		return -ENOMEM;
-	if (prune) {
-		err = store_load(stored_ds, NULL, 0);
+	if (c->prune) {
+		err = store_load(c->stored_ds, NULL, 0);
 	} else {
-		if (del_tenant)
-			err = strlist_add(&only, del_tenant);
-		if (!err && ensure)
-			err = strlist_add(&only, ensure);
-		for (i = 0; !err && input && i < input->n_policies; i++)
-			err = strlist_add(&only, input->policies[i]->tenant);
-		for (i = 0; !err && input && i < input->n_tenants; i++)
-			err = strlist_add(&only, input->tenants[i]->name);
-		if (!err && only.n)
-			err = store_load(stored_ds, only.v, only.n);
+		if (c->del_tenant)
+			err = strlist_add(&c->only, c->del_tenant);
+		if (!err && c->ensure)
+			err = strlist_add(&c->only, c->ensure);
+		for (i = 0; !err && c->input && i < c->input->n_policies; i++)
+			err = strlist_add(&c->only, c->input->policies[i]->tenant);
+		for (i = 0; !err && c->input && i < c->input->n_tenants; i++)
+			err = strlist_add(&c->only, c->input->tenants[i]->name);
+		if (!err && c->only.n)
+			err = store_load(c->stored_ds, c->only.v, c->only.n);
 	}
-	if (err)
-		goto out;
-	err = objset_from_docset(&stored, stored_ds, false);
-	if (!err && input)
-		err = objset_from_docset(&in, input, true);
-	if (err)
-		goto out;
+	if (!err)
+		err = objset_from_docset(&c->stored, c->stored_ds, false);
+	if (!err && c->input)
+		err = objset_from_docset(&c->in, c->input, true);
+	return err;
+}
 
-	/* Which tenants change: a new or different object, or a removed one. */
-	for (i = 0; !err && i < in.n; i++) {
-		struct obj *s = objset_find(&stored, in.v[i].tenant, in.v[i].kind, in.v[i].name);
+/* Which tenants change: a new or different policy, or a removed one; marks
+ * the removed stored objects. -ENOENT: a delete that names nothing. */
+static int plan_changes(struct change *c)
+{
+	bool any_removed = false;
+	size_t i;
+	int err = 0;
 
-		if (s && !strcmp(s->json, in.v[i].json))
+	for (i = 0; !err && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i];
+		struct obj *s = objset_find(&c->stored, o->tenant, o->kind, o->name);
+
+		if (s && !strcmp(s->json, o->json))
 			continue;
-		if (in.v[i].kind == OBJ_POLICY)
-			err = plan_add(&plans, in.v[i].tenant, false);
+		if (o->kind == OBJ_POLICY)
+			err = plan_add(&c->plans, o->tenant, false);
 	}
-	for (i = 0; !err && i < stored.n; i++) {
-		struct obj *s = &stored.v[i];
+	for (i = 0; !err && i < c->stored.n; i++) {
+		struct obj *s = &c->stored.v[i];
 
-		if (del_tenant)
-			s->removed = !strcmp(s->tenant, del_tenant) &&
-				     (!del_policy || (s->kind == OBJ_POLICY && !strcmp(s->name, del_policy)));
-		else if (prune)
-			s->removed = !objset_find(&in, s->tenant, s->kind, s->name);
+		if (c->del_tenant)
+			s->removed = !strcmp(s->tenant, c->del_tenant) &&
+				     (!c->del_policy ||
+				      (s->kind == OBJ_POLICY && !strcmp(s->name, c->del_policy)));
+		else if (c->prune)
+			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
+		any_removed |= s->removed;
 		if (s->removed && s->kind == OBJ_POLICY)
-			err = plan_add(&plans, s->tenant, false);
+			err = plan_add(&c->plans, s->tenant, false);
 	}
 	if (err)
-		goto out;
-	if (del_tenant) {
-		bool any = false;
+		return err;
+	if (c->del_tenant && !any_removed)
+		return -ENOENT;
+	c->n_changed = c->plans.n;
+	for (i = 0; !err && i < c->plans.n; i++)
+		err = plan_fill(&c->plans.v[i], &c->in, &c->stored);
+	return err;
+}
 
-		for (i = 0; i < stored.n; i++)
-			any |= stored.v[i].removed;
-		if (!any) {
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	n_changed = plans.n;
-	for (i = 0; !err && i < plans.n; i++)
-		err = plan_fill(&plans.v[i], &in, &stored);
-	if (err)
-		goto out;
+/* An id for every tenant that will hold objects, and for `ensure`. A tenant
+ * that gets one (or was getting one when a command died) is `created`. */
+static int plan_ids(struct change *c)
+{
+	struct strlist want = {};
+	size_t i;
+	int err = 0;
 
-	/* Ids: every tenant that will hold objects, and `ensure`. */
-	for (i = 0; !err && i < plans.n; i++)
-		if (plans.v[i].n_pols && !strlist_has(&want, plans.v[i].tenant))
-			err = strlist_add(&want, plans.v[i].tenant);
-	for (i = 0; !err && i < in.n; i++)
-		if (in.v[i].kind == OBJ_TENANT && !strlist_has(&want, in.v[i].tenant))
-			err = strlist_add(&want, in.v[i].tenant);
-	if (!err && ensure && !strlist_has(&want, ensure))
-		err = strlist_add(&want, ensure);
+	for (i = 0; !err && i < c->plans.n; i++)
+		if (c->plans.v[i].n_pols && !strlist_has(&want, c->plans.v[i].tenant))
+			err = strlist_add(&want, c->plans.v[i].tenant);
+	for (i = 0; !err && i < c->in.n; i++)
+		if (c->in.v[i].kind == OBJ_TENANT && !strlist_has(&want, c->in.v[i].tenant))
+			err = strlist_add(&want, c->in.v[i].tenant);
+	if (!err && c->ensure && !strlist_has(&want, c->ensure))
+		err = strlist_add(&want, c->ensure);
 	for (i = 0; !err && i < want.n; i++) {
 		const char *w = want.v[i];
-		uint32_t id = dp__tenant_id(dp, w, false);
+		uint32_t id = dp__tenant_id(c->dp, w, false);
 
 		if (id && !pending(w))
 			continue;
 		err = pending_set(w);
 		if (err) {
-			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
+			pr_err("cannot write %s: %s", NF_STORE_REFS, strerror(-err));
 			break;
 		}
 		if (!id) {
-			id = dp__tenant_id(dp, w, true);
+			id = dp__tenant_id(c->dp, w, true);
 			if (!id) {
 				pending_clear(w);
 				pr_err("no free tenant id for %s (at most %d tenants)", w,
@@ -717,201 +653,265 @@ static int apply_locked(struct nf_dp *dp, struct nf_docset *input, bool prune,
 				err = -EUSERS;
 				break;
 			}
-			err = strlist_add(&fresh, w);
+			err = strlist_add(&c->fresh, w);
 		}
 		if (!err)
-			err = strlist_add(&created, w);
+			err = strlist_add(&c->created, w);
 	}
-	/* The tenants that name a tenant that got its id here. */
-	for (i = 0; !err && i < created.n; i++) {
+	free(want.v);
+	return err;
+}
+
+/* The tenants whose stored policies name a tenant that got its id here
+ * (and `ensure`'s own stored policies, should they exist without an id). */
+static int plan_referrers(struct change *c)
+{
+	struct strlist refs = {}, need = {};
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; !err && i < c->created.n; i++) {
 		refs.n = 0;
-		err = refs_of(created.v[i], &refs, &keep);
-		/* ... and its own stored policies, should they exist without an id */
-		if (!err && ensure && !strcmp(created.v[i], ensure))
-			err = strlist_add(&refs, ensure);
+		err = refs_of(c->created.v[i], &refs, &c->keep);
+		if (!err && c->ensure && !strcmp(c->created.v[i], c->ensure))
+			err = strlist_add(&refs, c->ensure);
 		for (j = 0; !err && j < refs.n; j++) {
-			if (plan_find(&plans, refs.v[j]))
+			if (plan_find(&c->plans, refs.v[j]))
 				continue;
-			err = plan_add(&plans, refs.v[j], true);
-			if (!err && !prune && !strlist_has(&only, refs.v[j]))
+			err = plan_add(&c->plans, refs.v[j], true);
+			if (!err && !c->prune && !strlist_has(&c->only, refs.v[j]))
 				err = strlist_add(&need, refs.v[j]);
 		}
 	}
 	if (!err && need.n) {
-		extra_ds = policy__docset_new();
-		err = extra_ds ? store_load(extra_ds, need.v, need.n) : -ENOMEM;
+		c->extra_ds = policy__docset_new();
+		err = c->extra_ds ? store_load(c->extra_ds, need.v, need.n) : -ENOMEM;
 		if (!err)
-			err = objset_from_docset(&stored, extra_ds, false);
+			err = objset_from_docset(&c->stored, c->extra_ds, false);
 	}
-	for (i = n_changed; !err && i < plans.n; i++)
-		err = plan_fill(&plans.v[i], &in, &stored);
-	if (err)
-		goto out;
+	for (i = c->n_changed; !err && i < c->plans.n; i++)
+		err = plan_fill(&c->plans.v[i], &c->in, &c->stored);
+	free(refs.v);
+	free(need.v);
+	return err;
+}
 
-	/* Compile every plan before the kernel sees anything. */
-	for (i = 0; i < plans.n; i++) {
-		struct tenant_plan *p = &plans.v[i];
-		struct nf_tenant_info ti;
+static int plan(struct change *c)
+{
+	int err = plan_read_store(c);
 
-		p->id = dp__tenant_id(dp, p->tenant, false);
-		if (!p->id || !p->n_pols)
-			continue;	/* nothing installed: no id; removal: below */
-		if (p->referrer)
-			n_referrers++;
-		dp__tenant_info(dp, p->id, &ti);
-		err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, dp,
-				      &p->compiled);
-		if (err) {
-			if (err == -ENOSPC)
-				pr_err("tenant %s: the policy does not fit the datapath's maps", p->tenant);
-			else
-				pr_err("tenant %s: compile failed: %s", p->tenant, strerror(-err));
-			goto out;
-		}
-	}
-	/* The index learns new names before the store holds them. */
-	for (i = 0; i < n_changed; i++) {
-		err = plan_names(&plans.v[i], &stored, &was, &now);
+	if (!err)
+		err = plan_changes(c);
+	if (!err)
+		err = plan_ids(c);
+	if (!err)
+		err = plan_referrers(c);
+	return err;
+}
+
+/* ---- compile ---- */
+
+static int compile_plan(struct change *c, struct tenant_plan *p)
+{
+	struct nf_tenant_info ti;
+	int err;
+
+	p->id = dp__tenant_id(c->dp, p->tenant, false);
+	if (!p->id || !p->n_pols)
+		return 0;	/* nothing installed: no id; removal: install_all */
+	if (p->referrer)
+		c->n_referrers++;
+	dp__tenant_info(c->dp, p->id, &ti);
+	err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, c->dp,
+			      &p->compiled);
+	if (err == -ENOSPC)
+		pr_err("tenant %s: the policy does not fit the datapath's maps", p->tenant);
+	else if (err)
+		pr_err("tenant %s: compile failed: %s", p->tenant, strerror(-err));
+	return err;
+}
+
+/* Every plan, before the kernel sees anything; then the selector index
+ * learns the new names (before the store holds them). */
+static int compile_all(struct change *c)
+{
+	struct strlist was = {}, now = {};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->plans.n; i++)
+		err = compile_plan(c, &c->plans.v[i]);
+	for (i = 0; !err && i < c->n_changed; i++) {
+		err = plan_names(&c->plans.v[i], &c->stored, &was, &now);
 		if (!err)
-			err = refs_update(plans.v[i].tenant, &was, &now, true);
-		if (err) {
-			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
-			goto out;
-		}
+			err = refs_update(c->plans.v[i].tenant, &was, &now, true);
+		if (err)
+			pr_err("cannot write %s: %s", NF_STORE_REFS, strerror(-err));
 	}
-	if (n_referrers)
-		pr_info("recompiling %zu tenant%s whose policies name %s", n_referrers,
-			n_referrers == 1 ? "" : "s", created.n == 1 ? created.v[0] : "new tenants");
+	free(was.v);
+	free(now.v);
+	return err;
+}
 
-	/*
-	 * Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
-	 * naming a tenant that just got its id knows that id before an address
-	 * carries it.
-	 */
-	installing = true;
-	for (i = 0; i < plans.n; i++) {
-		struct tenant_plan *p = &plans.v[i];
+/* ---- install ---- */
+
+/* Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
+ * naming a tenant that just got its id knows that id before an address
+ * carries it. */
+static int install_all(struct change *c)
+{
+	size_t i;
+	int err = 0;
+
+	if (c->n_referrers)
+		pr_info("recompiling %zu tenant%s whose policies name %s", c->n_referrers,
+			c->n_referrers == 1 ? "" : "s",
+			c->created.n == 1 ? c->created.v[0] : "new tenants");
+	c->installing = true;
+	for (i = 0; i < c->plans.n; i++) {
+		struct tenant_plan *p = &c->plans.v[i];
 
 		if (p->compiled)
-			err = dp__install_policy(dp, p->compiled);
+			err = dp__install_policy(c->dp, p->compiled);
 		else if (!p->referrer && p->id)
-			err = dp__remove_policy(dp, p->id);
+			err = dp__remove_policy(c->dp, p->id);
 		if (err) {
 			pr_err("tenant %s: install failed: %s (its previous policy stays in force)",
 			       p->tenant, strerror(-err));
-			goto out;
+			return err;
 		}
 	}
-	for (i = 0; i < in.n; i++) {
-		struct obj *s;
+	for (i = 0; !err && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i], *s;
 
-		if (in.v[i].kind != OBJ_TENANT)
+		if (o->kind != OBJ_TENANT)
 			continue;
-		s = objset_find(&stored, in.v[i].tenant, OBJ_TENANT, in.v[i].name);
-		if (s && !strcmp(s->json, in.v[i].json))
-			continue;
-		err = apply_tenant_cidrs(dp, s, &in.v[i]);
+		s = objset_find(&c->stored, o->tenant, OBJ_TENANT, o->name);
+		if (!s || strcmp(s->json, o->json))
+			err = apply_tenant_cidrs(c->dp, s, o);
+	}
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].kind == OBJ_TENANT && c->stored.v[i].removed)
+			apply_tenant_cidrs(c->dp, &c->stored.v[i], NULL);
+	return err;
+}
+
+/* ---- commit ---- */
+
+/* The store follows the kernel; the index forgets names after the store
+ * has; the tenants that got their ids are no longer pending. */
+static int commit_store(struct change *c)
+{
+	struct strlist was = {}, now = {};
+	char path[PATH_MAX];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->in.n; i++) {
+		const struct obj *o = &c->in.v[i];
+
+		err = obj_path(path, sizeof(path), o);
+		if (!err)
+			err = store__write2(path, o->json, strlen(o->json), "\n", 1);
 		if (err)
-			goto out;
-	}
-	for (i = 0; i < stored.n; i++)
-		if (stored.v[i].kind == OBJ_TENANT && stored.v[i].removed)
-			apply_tenant_cidrs(dp, &stored.v[i], NULL);
-
-	/* The store follows the kernel. */
-	for (i = 0; i < in.n; i++) {
-		char path[PATH_MAX];
-
-		obj_path(path, sizeof(path), &in.v[i]);
-		err = write_file(path, in.v[i].json);
-		if (err) {
 			pr_err("cannot write %s: %s", path, strerror(-err));
-			goto out;
-		}
 	}
-	for (i = 0; i < stored.n; i++) {
-		char path[PATH_MAX];
-
-		if (!stored.v[i].removed)
-			continue;
-		obj_path(path, sizeof(path), &stored.v[i]);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, stored.v[i].tenant);
-		rmdir(path);	/* when empty */
-	}
-	/* ... and the index forgets names after the store has. */
-	for (i = 0; i < n_changed; i++)
-		if (!plan_names(&plans.v[i], &stored, &was, &now))
-			refs_update(plans.v[i].tenant, &was, &now, false);
-	for (i = 0; i < created.n; i++)
-		pending_clear(created.v[i]);
-	if (res) {
-		res->n_policies = input ? input->n_policies : 0;
-		res->n_tenant_objs = input ? input->n_tenants : 0;
-		res->n_tenants_changed = n_changed;
-	}
-	err = 0;
-out:
-	/* Nothing installed: the ids created here were never used; give them back. */
-	if (err && !installing) {
-		for (i = 0; i < fresh.n; i++) {
-			dp__tenant_forget(dp, dp__tenant_id(dp, fresh.v[i], false));
-			pending_clear(fresh.v[i]);
-		}
-	}
-	for (i = 0; i < plans.n; i++) {
-		free(plans.v[i].pols);
-		compile__free(plans.v[i].compiled);
-	}
-	free(plans.v);
-	for (i = 0; i < keep.n; i++)
-		free((char *)keep.v[i]);
-	free(keep.v);
-	free(only.v);
-	free(want.v);
-	free(created.v);
-	free(fresh.v);
-	free(need.v);
-	free(refs.v);
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].removed && !obj_path(path, sizeof(path), &c->stored.v[i]))
+			store__remove(path, NF_STORE_OBJECTS);
+	if (err)
+		return err;
+	for (i = 0; i < c->n_changed; i++)
+		if (!plan_names(&c->plans.v[i], &c->stored, &was, &now))
+			refs_update(c->plans.v[i].tenant, &was, &now, false);
+	for (i = 0; i < c->created.n; i++)
+		pending_clear(c->created.v[i]);
 	free(was.v);
 	free(now.v);
-	free(stored.v);
-	free(in.v);
-	policy__docset_free(stored_ds);
-	policy__docset_free(extra_ds);
+	return 0;
+}
+
+static void change_free(struct change *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->plans.n; i++) {
+		free(c->plans.v[i].pols);
+		compile__free(c->plans.v[i].compiled);
+	}
+	free(c->plans.v);
+	for (i = 0; i < c->keep.n; i++)
+		free((char *)c->keep.v[i]);
+	free(c->keep.v);
+	free(c->only.v);
+	free(c->created.v);
+	free(c->fresh.v);
+	free(c->stored.v);
+	free(c->in.v);
+	policy__docset_free(c->stored_ds);
+	policy__docset_free(c->extra_ds);
+}
+
+static int apply_locked(struct change *c, struct nf_apply_result *res)
+{
+	size_t i;
+	int err;
+
+	err = plan(c);
+	if (!err)
+		err = compile_all(c);
+	if (!err)
+		err = install_all(c);
+	if (!err)
+		err = commit_store(c);
+	if (!err && res) {
+		res->n_policies = c->input ? c->input->n_policies : 0;
+		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
+		res->n_tenants_changed = c->n_changed;
+	}
+	/* Nothing installed: the ids created here were never used; give them back. */
+	if (err && !c->installing) {
+		for (i = 0; i < c->fresh.n; i++) {
+			dp__tenant_forget(c->dp, dp__tenant_id(c->dp, c->fresh.v[i], false));
+			pending_clear(c->fresh.v[i]);
+		}
+	}
+	change_free(c);
 	return err;
 }
 
 static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
 			const char *del_policy, struct nf_apply_result *res)
 {
-	struct nf_dp *dp = NULL;
+	struct change c = { .input = input, .prune = prune, .del_tenant = del_tenant,
+			    .del_policy = del_policy };
 	int lock, err;
 
-	err = dp__open(&dp, true);
+	err = dp__open(&c.dp, true);
 	if (err)
 		return err;
 	lock = dp__lock();
 	if (lock < 0) {
-		dp__close(dp);
+		dp__close(c.dp);
 		return lock;
 	}
-	err = apply_locked(dp, input, prune, del_tenant, del_policy, NULL, res);
-	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
+	err = apply_locked(&c, res);
+	dp__sync_host_addrs(c.dp);	/* SPEC §3.8: every change refreshes them */
 	count_apply(!err || err == -ENOENT);
 	dp__unlock(lock);
-	dp__close(dp);
+	dp__close(c.dp);
 	return err;
 }
 
 int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 {
+	struct change c = { .dp = dp, .ensure = tenant };
 	int err;
 
 	*id = dp__tenant_id(dp, tenant, false);
 	if (*id && !pending(tenant))
 		return 0;
-	err = apply_locked(dp, NULL, false, NULL, NULL, tenant, NULL);
+	err = apply_locked(&c, NULL);
 	if (err)
 		return err;
 	*id = dp__tenant_id(dp, tenant, false);
@@ -967,8 +967,7 @@ int apply__stored_policies(const char *tenant, struct nf_docset **out)
 	*out = NULL;
 	if (!ds)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, tenant);
-	if (access(path, F_OK)) {
+	if (store__tenant_dir(path, sizeof(path), tenant) || access(path, F_OK)) {
 		*out = ds;
 		return 0;
 	}
