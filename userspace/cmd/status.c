@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <jansson.h>
 #include "cmd.h"
+#include "apply.h"
 #include "datapath.h"
 #include "log.h"
 #include "metrics.h"
@@ -288,6 +289,7 @@ int cmd_status(int argc, char **argv)
 	nf_log_setup_libbpf();
 
 	metrics__init(&m);
+	apply__settle();	/* a killed apply's journal: describe the kernel */
 	if (dp__is_loaded()) {
 		err = dp__open(&dp, false);
 		if (err == -ENOENT) {

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "apply.h"
 #include "compile.h"
@@ -485,22 +487,22 @@ static uint32_t id_cb(const char *name, void *ctx)
 /* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new.
  * The tenant's id exists already (apply_locked gives every tenant with
  * objects one, before anything is installed). */
-static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const struct obj *want)
+static int tenant_cidrs(struct nf_dp *dp, const char *tenant, const struct nf_tenant_obj *from,
+			const struct nf_tenant_obj *to)
 {
 	uint32_t id;
 	size_t i;
 	int err;
 
-	if (stored && stored->tobj)
-		for (i = 0; i < stored->tobj->n_cidrs; i++)
-			dp__ipcache_del(dp, &stored->tobj->cidrs[i]);
-	if (!want || want->removed || !want->tobj)
+	for (i = 0; from && i < from->n_cidrs; i++)
+		dp__ipcache_del(dp, &from->cidrs[i]);
+	if (!to)
 		return 0;
-	id = dp__tenant_id(dp, want->tenant, false);
+	id = dp__tenant_id(dp, tenant, false);
 	if (!id)
 		return -ENOENT;
-	for (i = 0; i < want->tobj->n_cidrs; i++) {
-		err = dp__ipcache_set(dp, &want->tobj->cidrs[i], id);
+	for (i = 0; i < to->n_cidrs; i++) {
+		err = dp__ipcache_set(dp, &to->cidrs[i], id);
 		if (err)
 			return err;
 	}
@@ -516,9 +518,15 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
  *   plan     which tenants change and their desired policies; ids for every
  *            tenant that will hold objects, and the referrers of those that
  *            get one (below)
- *   compile  every planned tenant, before the kernel sees anything
- *   install  each tenant's atomic swap, then the identities (Tenant CIDRs)
- *   commit   the store follows the kernel: objects, selector index, markers
+ *   compile  every planned tenant, before the kernel sees anything; then
+ *            the journal records the new objects of every touched tenant
+ *   install  each tenant's atomic swap, then the identities (Tenant CIDRs);
+ *            if one fails, every tenant installed so far goes back to its
+ *            stored objects (all or nothing, SPEC §10.3)
+ *   commit   the store follows the kernel: objects, selector index,
+ *            markers; then the journal is removed
+ *
+ * kill -9 at any instant: see "Crash safety" below.
  *
  * Tenant ids go only to tenants with objects or endpoints; a tenant that
  * gets its id here makes every stored tenant whose policies name it a plan
@@ -532,6 +540,10 @@ struct change {
 	struct nf_docset *input;
 	bool prune;
 	const char *del_tenant, *del_policy, *ensure;
+	/* prune only these tenants (recovery: the journal's), not every tenant */
+	struct strlist scope;
+	bool recovering;	/* the journal exists already: it describes this change */
+	bool committing;	/* ... and its install was complete: only commit is left */
 	/* plan */
 	struct nf_docset *stored_ds, *extra_ds;
 	struct objset stored, in;
@@ -543,7 +555,14 @@ struct change {
 	struct strlist keep;	/* strings owned by the change */
 	/* install */
 	bool installing;	/* the kernel may have changed: ids are kept */
+	size_t n_installed;	/* plans [0, n_installed) were swapped */
+	bool cidrs_started;	/* Tenant CIDRs may have changed */
 };
+
+static bool in_scope(const struct change *c, const char *tenant)
+{
+	return !c->scope.n || strlist_has(&c->scope, tenant);
+}
 
 /* ---- plan ---- */
 
@@ -556,9 +575,11 @@ static int plan_read_store(struct change *c)
 	c->stored_ds = policy__docset_new();
 	if (!c->stored_ds)
 		return -ENOMEM;
-	if (c->prune) {
+	if (c->prune && !c->scope.n) {
 		err = store_load(c->stored_ds, NULL, 0);
 	} else {
+		for (i = 0; !err && i < c->scope.n; i++)
+			err = strlist_add(&c->only, c->scope.v[i]);
 		if (c->del_tenant)
 			err = strlist_add(&c->only, c->del_tenant);
 		if (!err && c->ensure)
@@ -601,7 +622,7 @@ static int plan_changes(struct change *c)
 			s->removed = !strcmp(s->tenant, c->del_tenant) &&
 				     (!c->del_policy ||
 				      (s->kind == OBJ_POLICY && !strcmp(s->name, c->del_policy)));
-		else if (c->prune)
+		else if (c->prune && in_scope(c, s->tenant))
 			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
 		any_removed |= s->removed;
 		if (s->removed && s->kind == OBJ_POLICY)
@@ -679,7 +700,7 @@ static int plan_referrers(struct change *c)
 			if (plan_find(&c->plans, refs.v[j]))
 				continue;
 			err = plan_add(&c->plans, refs.v[j], true);
-			if (!err && !c->prune && !strlist_has(&c->only, refs.v[j]))
+			if (!err && !(c->prune && !c->scope.n) && !strlist_has(&c->only, refs.v[j]))
 				err = strlist_add(&need, refs.v[j]);
 		}
 	}
@@ -753,7 +774,138 @@ static int compile_all(struct change *c)
 	return err;
 }
 
+/* ---- the journal ---- */
+
+/*
+ * The tenants whose objects this change adds, replaces or removes (policies
+ * and Tenant objects; referrers' objects do not change).
+ */
+static int touched_tenants(const struct change *c, struct strlist *out)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->in.n; i++) {
+		const struct obj *o = &c->in.v[i];
+		struct obj *s = objset_find((struct objset *)&c->stored, o->tenant, o->kind, o->name);
+
+		if ((!s || strcmp(s->json, o->json)) && !strlist_has(out, o->tenant))
+			err = strlist_add(out, o->tenant);
+	}
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].removed && !strlist_has(out, c->stored.v[i].tenant))
+			err = strlist_add(out, c->stored.v[i].tenant);
+	return err;
+}
+
+/*
+ * NF_STORE_JOURNAL: {"commit": BOOL, "tenants": [NAME...], "objects": [JSON...]}.
+ * objects: the whole desired state of each tenant named (the input's
+ * objects and the stored ones neither replaced nor removed), as the store
+ * would hold them. commit: the kernel has all of it; only the store is left.
+ * Written with store__write: it exists whole or not at all.
+ */
+static int journal_write(struct change *c, bool commit)
+{
+	struct strlist tenants = {};
+	json_t *root, *jt, *jo;
+	char *text = NULL;
+	size_t i;
+	int err;
+
+	err = touched_tenants(c, &tenants);
+	if (err || !tenants.n) {
+		free(tenants.v);
+		return err;	/* no object changes: ids and referrers only (pending markers) */
+	}
+	root = json_object();
+	jt = json_array();
+	jo = json_array();
+	json_object_set_new(root, "commit", json_boolean(commit));
+	json_object_set_new(root, "tenants", jt);
+	json_object_set_new(root, "objects", jo);
+	for (i = 0; i < tenants.n; i++)
+		json_array_append_new(jt, json_string(tenants.v[i]));
+	for (i = 0; i < c->in.n; i++)
+		if (strlist_has(&tenants, c->in.v[i].tenant))
+			json_array_append_new(jo, json_string(c->in.v[i].json));
+	for (i = 0; i < c->stored.n; i++) {
+		const struct obj *s = &c->stored.v[i];
+
+		if (!s->removed && strlist_has(&tenants, s->tenant) &&
+		    !objset_find(&c->in, s->tenant, s->kind, s->name))
+			json_array_append_new(jo, json_string(s->json));
+	}
+	text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	free(tenants.v);
+	if (!text)
+		return -ENOMEM;
+	err = store__write(NF_STORE_JOURNAL, text, strlen(text));
+	free(text);
+	if (err)
+		pr_err("cannot write %s: %s", NF_STORE_JOURNAL, strerror(-err));
+	return err;
+}
+
+/* The journal as a change to finish: its objects as input, pruning its tenants. */
+static int journal_read(struct change *c)
+{
+	json_t *root, *v;
+	size_t i;
+	int err = 0;
+
+	root = json_load_file(NF_STORE_JOURNAL, 0, NULL);
+	if (!root || !json_is_array(json_object_get(root, "tenants")) ||
+	    !json_is_array(json_object_get(root, "objects"))) {
+		json_decref(root);
+		return -EUCLEAN;
+	}
+	c->input = policy__docset_new();
+	if (!c->input) {
+		json_decref(root);
+		return -ENOMEM;
+	}
+	c->prune = true;
+	c->recovering = true;
+	c->committing = json_is_true(json_object_get(root, "commit"));
+	json_array_foreach(json_object_get(root, "tenants"), i, v) {
+		char *t = strdup(json_string_value(v) ?: "");
+
+		if (!t || strlist_add(&c->keep, t) || strlist_add(&c->scope, t)) {
+			free(t);
+			err = -ENOMEM;
+			break;
+		}
+	}
+	json_array_foreach(json_object_get(root, "objects"), i, v) {
+		if (err)
+			break;
+		err = policy__load_json(c->input, NF_STORE_JOURNAL, json_string_value(v) ?: "",
+					json_string_length(v));
+	}
+	json_decref(root);
+	if (!err && c->input->n_problems)
+		err = -EUCLEAN;
+	return err;
+}
+
 /* ---- install ---- */
+
+/*
+ * Test-only fault injection: NETFENCE_TEST_FAIL_INSTALL=<tenant> makes the
+ * install of that tenant fail as a full map would, after the tenants before
+ * it were installed (the e2e tests of all-or-nothing use it).
+ */
+static int test_fail_install(const char *tenant)
+{
+	const char *v = getenv("NETFENCE_TEST_FAIL_INSTALL");
+
+	if (!v || strcmp(v, tenant))
+		return 0;
+	pr_err("tenant %s: NETFENCE_TEST_FAIL_INSTALL (test only)", tenant);
+	return -ENOSPC;
+}
 
 /* Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
  * naming a tenant that just got its id knows that id before an address
@@ -771,16 +923,18 @@ static int install_all(struct change *c)
 	for (i = 0; i < c->plans.n; i++) {
 		struct tenant_plan *p = &c->plans.v[i];
 
-		if (p->compiled)
+		err = test_fail_install(p->tenant);
+		if (!err && p->compiled)
 			err = dp__install_policy(c->dp, p->compiled);
-		else if (!p->referrer && p->id)
+		else if (!err && !p->referrer && p->id)
 			err = dp__remove_policy(c->dp, p->id);
 		if (err) {
-			pr_err("tenant %s: install failed: %s (its previous policy stays in force)",
-			       p->tenant, strerror(-err));
+			pr_err("tenant %s: install failed: %s", p->tenant, strerror(-err));
 			return err;
 		}
+		c->n_installed = i + 1;
 	}
+	c->cidrs_started = true;
 	for (i = 0; !err && i < c->in.n; i++) {
 		struct obj *o = &c->in.v[i], *s;
 
@@ -788,11 +942,73 @@ static int install_all(struct change *c)
 			continue;
 		s = objset_find(&c->stored, o->tenant, OBJ_TENANT, o->name);
 		if (!s || strcmp(s->json, o->json))
-			err = apply_tenant_cidrs(c->dp, s, o);
+			err = tenant_cidrs(c->dp, o->tenant, s ? s->tobj : NULL, o->tobj);
 	}
 	for (i = 0; !err && i < c->stored.n; i++)
 		if (c->stored.v[i].kind == OBJ_TENANT && c->stored.v[i].removed)
-			apply_tenant_cidrs(c->dp, &c->stored.v[i], NULL);
+			tenant_cidrs(c->dp, c->stored.v[i].tenant, c->stored.v[i].tobj, NULL);
+	return err;
+}
+
+/*
+ * All or nothing: undo install_all after a failure. The identities go back
+ * first (no address carries a changed id any more), then every installed
+ * tenant whose objects change gets its stored (previous) objects compiled
+ * and installed again: the store is untouched until commit. Referrers stay
+ * as installed: their objects did not change, and their new tables are the
+ * right ones for the ids as they are now (an id given out here is kept, as
+ * its pending marker is). When recovering, the interrupted command may have
+ * installed any of the touched tenants and identities: all go back.
+ * 0 when every tenant is back.
+ */
+static int roll_back(struct change *c)
+{
+	size_t n_back = c->recovering ? c->n_changed : c->n_installed;
+	bool cidrs = c->recovering || c->cidrs_started;
+	struct nf_policy **pols = NULL;
+	size_t i, j, n;
+	int err = 0, e;
+
+	pr_err("rolling back %zu tenant%s: none of this change is applied", n_back,
+	       n_back == 1 ? "" : "s");
+	for (i = 0; cidrs && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i], *s;
+
+		if (o->kind != OBJ_TENANT)
+			continue;
+		s = objset_find(&c->stored, o->tenant, OBJ_TENANT, o->name);
+		if (!s || strcmp(s->json, o->json))
+			tenant_cidrs(c->dp, o->tenant, o->tobj, s ? s->tobj : NULL);
+	}
+	for (i = 0; cidrs && i < c->stored.n; i++)
+		if (c->stored.v[i].kind == OBJ_TENANT && c->stored.v[i].removed)
+			tenant_cidrs(c->dp, c->stored.v[i].tenant, NULL, c->stored.v[i].tobj);
+	pols = calloc(c->stored.n + 1, sizeof(*pols));
+	if (!pols)
+		return -ENOMEM;
+	for (i = 0; i < n_back; i++) {
+		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols };
+
+		if (c->plans.v[i].referrer)
+			continue;
+		for (j = 0, n = 0; j < c->stored.n; j++)
+			if (c->stored.v[j].kind == OBJ_POLICY &&
+			    !strcmp(c->stored.v[j].tenant, p.tenant))
+				pols[n++] = c->stored.v[j].pol;
+		p.n_pols = n;
+		e = compile_plan(c, &p);
+		if (!e && !p.id)
+			continue;	/* never had an id: nothing installed */
+		if (!e)
+			e = p.compiled ? dp__install_policy(c->dp, p.compiled) :
+					 dp__remove_policy(c->dp, p.id);
+		compile__free(p.compiled);
+		if (e) {
+			pr_err("tenant %s: cannot roll back: %s", p.tenant, strerror(-e));
+			err = err ?: e;
+		}
+	}
+	free(pols);
 	return err;
 }
 
@@ -844,6 +1060,7 @@ static void change_free(struct change *c)
 		free((char *)c->keep.v[i]);
 	free(c->keep.v);
 	free(c->only.v);
+	free(c->scope.v);
 	free(c->created.v);
 	free(c->fresh.v);
 	free(c->stored.v);
@@ -858,12 +1075,23 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 	int err;
 
 	err = plan(c);
-	if (!err)
+	if (!err && !c->committing) {
 		err = compile_all(c);
-	if (!err)
-		err = install_all(c);
+		if (!err && !c->recovering)
+			err = journal_write(c, false);
+		if (!err)
+			err = install_all(c);
+		/* all or nothing; once back on the old state nothing is left to finish */
+		if (err && (c->installing || c->recovering) && !roll_back(c))
+			unlink(NF_STORE_JOURNAL);
+		/* from here on the change completes, it never goes back */
+		if (!err)
+			err = journal_write(c, true);
+	}
 	if (!err)
 		err = commit_store(c);
+	if (!err)
+		unlink(NF_STORE_JOURNAL);
 	if (!err && res) {
 		res->n_policies = c->input ? c->input->n_policies : 0;
 		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
@@ -875,9 +1103,59 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 			dp__tenant_forget(c->dp, dp__tenant_id(c->dp, c->fresh.v[i], false));
 			pending_clear(c->fresh.v[i]);
 		}
+		if (!c->recovering)
+			unlink(NF_STORE_JOURNAL);
 	}
 	change_free(c);
 	return err;
+}
+
+/*
+ * Crash safety (SPEC §10.3). The store is the desired state and the kernel
+ * follows it; a change writes, under the node lock and before the kernel
+ * sees anything, the journal (NF_STORE_JOURNAL: the new objects of every
+ * tenant it touches), then installs each tenant (atomic per tenant), marks
+ * the journal "commit", writes the store and removes the journal. A command
+ * killed at any instant leaves each tenant on its old or its new tables (one
+ * epoch flip each) and, if it got as far as the journal, the journal. The
+ * next command that takes the lock (apply, delete, attach, CNI ADD, serve's
+ * policy-dir) finishes it first: before "commit", by installing the
+ * journal's objects again and committing them (if that install fails, every
+ * tenant goes back to the stored objects, which are still the old ones);
+ * after "commit", by writing the store. Either way all of the touched
+ * tenants end on the new state or all on the old one. Before the journal
+ * exists nothing but tenant ids changed (their pending markers cover them).
+ * status and check finish it too when no command holds the lock, so that
+ * they describe what the kernel enforces.
+ * 0 when nothing is left to finish (finished or rolled back).
+ */
+static int recover(struct nf_dp *dp)
+{
+	struct change c = { .dp = dp };
+	struct nf_docset *input;
+	int err;
+
+	if (access(NF_STORE_JOURNAL, F_OK))
+		return 0;
+	err = journal_read(&c);
+	input = c.input;
+	if (err) {
+		pr_err("%s is damaged: %s (run 'netfence reset' and apply again)", NF_STORE_JOURNAL,
+		       strerror(-err));
+		change_free(&c);
+		policy__docset_free(input);
+		return err;
+	}
+	pr_warn("finishing a change to %zu tenant%s that was interrupted", c.scope.n,
+		c.scope.n == 1 ? "" : "s");
+	err = apply_locked(&c, NULL);
+	policy__docset_free(input);
+	if (!access(NF_STORE_JOURNAL, F_OK)) {
+		pr_err("an interrupted change could not be finished or rolled back: %s",
+		       strerror(-(err ?: EAGAIN)));
+		return err ?: -EAGAIN;
+	}
+	return 0;
 }
 
 static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
@@ -895,7 +1173,9 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 		dp__close(c.dp);
 		return lock;
 	}
-	err = apply_locked(&c, res);
+	err = recover(c.dp);
+	if (!err)
+		err = apply_locked(&c, res);
 	dp__sync_host_addrs(c.dp);	/* SPEC §3.8: every change refreshes them */
 	count_apply(!err || err == -ENOENT);
 	dp__unlock(lock);
@@ -908,6 +1188,9 @@ int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 	struct change c = { .dp = dp, .ensure = tenant };
 	int err;
 
+	err = recover(dp);
+	if (err)
+		return err;
 	*id = dp__tenant_id(dp, tenant, false);
 	if (*id && !pending(tenant))
 		return 0;
@@ -916,6 +1199,27 @@ int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 		return err;
 	*id = dp__tenant_id(dp, tenant, false);
 	return *id ? 0 : -EUSERS;
+}
+
+int apply__settle(void)
+{
+	struct nf_dp *dp = NULL;
+	int lock, err;
+
+	if (access(NF_STORE_JOURNAL, F_OK) || dp__open(&dp, false))
+		return 0;
+	/* a command holding the lock is changing things: it finishes first */
+	lock = open(NF_LOCK_FILE, O_RDWR | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
+		if (lock >= 0)
+			close(lock);
+		dp__close(dp);
+		return 0;
+	}
+	err = recover(dp);
+	close(lock);
+	dp__close(dp);
+	return err;
 }
 
 int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply_result *res)
@@ -967,6 +1271,7 @@ int apply__stored_policies(const char *tenant, struct nf_docset **out)
 	*out = NULL;
 	if (!ds)
 		return -ENOMEM;
+	apply__settle();	/* describe what the kernel enforces */
 	if (store__tenant_dir(path, sizeof(path), tenant) || access(path, F_OK)) {
 		*out = ds;
 		return 0;
