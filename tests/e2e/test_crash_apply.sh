@@ -4,7 +4,10 @@
 # killed (SPEC §10.3):
 #  1. a failed install of one tenant (the test-only NETFENCE_TEST_FAIL_INSTALL)
 #     leaves every tenant of the apply on its old policy, exit 1;
-#  2. `apply` of a large multi-tenant set killed with SIGKILL at random
+#  2. an apply killed right after the 3rd tenant's swap (the test-only
+#     NETFENCE_TEST_STOP_AFTER stops it there): the next command installs the
+#     rest (all new); and when that install fails too, it rolls all back;
+#  3. `apply` of a large multi-tenant set killed with SIGKILL at random
 #     instants of its run: the next command succeeds, and every tenant
 #     enforces the old set or every tenant the new one, as `check` says and
 #     real probes show.
@@ -137,15 +140,49 @@ DUR_MS=$((($(date +%s%N) - t0) / 1000000))
 expect_uniform "after the new set"
 [ "$STATE" = new ] && ok "every tenant on the new set" || fail "state $STATE, want new"
 
-# kill at a random instant of the apply's run (it took DUR_MS just now), a
-# little past its end too
+# stopped_apply SET: an apply of SET stopped right after the 3rd tenant's
+# swap, then killed; the journal is left.
+stopped_apply() {
+	local pid st i
+	NETFENCE_TEST_STOP_AFTER="$P-2" "$NF" apply "$WORK/$1.json" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 600); do	# until it stops (or ends): no timing involved
+		st=$(awk '{ print $3 }' /proc/$pid/stat 2>/dev/null)
+		[ "$st" = T ] || [ -z "$st" ] || [ "$st" = Z ] && break
+		sleep 0.1
+	done
+	[ "$st" = T ] || fail "the apply did not stop after $P-2 (state '$st')"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	[ -e /run/netfence/objects/.journal ] && ok "killed after $P-2's swap: journal left" ||
+		fail "killed after $P-2's swap: no journal"
+}
+echo "killed after the 3rd tenant's swap: the next command finishes the apply"
+stopped_apply old
+"$NF" status >/dev/null 2>&1 && ok "status" || fail "status after the kill"
+expect_uniform "after status finished the interrupted apply"
+[ "$STATE" = old ] && ok "every tenant on the set applied" || fail "state $STATE, want old"
+[ ! -e /run/netfence/objects/.journal ] && ok "journal gone" || fail "journal left"
+echo "... and when finishing it fails, the next command rolls every tenant back"
+stopped_apply new
+out=$(NETFENCE_TEST_FAIL_INSTALL="$P-f1" "$NF" status 2>&1 >/dev/null)
+grep -q "rolling back" <<<"$out" && ok "status rolls back" || fail "no roll back: $out"
+expect_uniform "after the roll back"
+[ "$STATE" = old ] && ok "every tenant back on the previous set" || fail "state $STATE, want old"
+[ ! -e /run/netfence/objects/.journal ] && ok "journal gone" || fail "journal left"
+
+# kill at a random instant of the apply's run (the one above took DUR_MS),
+# a little past its end too
 echo "kill -9 at random instants of apply ($ITER times, ${#TENANTS[@]} tenants, ~$DUR_MS ms each)"
 killed=0 journals=0 olds=0 news=0
 for k in $(seq "$ITER"); do
 	[ "$STATE" = old ] && want=new || want=old
 	"$NF" apply "$WORK/$want.json" >/dev/null 2>&1 &
 	pid=$!
-	ms=$(((RANDOM * 32768 + RANDOM) % (DUR_MS * 5 / 4 + 1)))
+	# odd iterations anywhere in the run, even ones in its second half
+	# (install and commit come last: parsing and compiling take most of it)
+	lo=$((k % 2 ? 0 : DUR_MS / 2))
+	ms=$((lo + (RANDOM * 32768 + RANDOM) % (DUR_MS * 5 / 4 - lo + 1)))
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null

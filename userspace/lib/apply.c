@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -907,6 +908,19 @@ static int test_fail_install(const char *tenant)
 	return -ENOSPC;
 }
 
+/*
+ * Test-only: NETFENCE_TEST_STOP_AFTER=<tenant> stops the process (SIGSTOP)
+ * right after that tenant's swap, so that a test can kill -9 it at exactly
+ * that point of an install.
+ */
+static void test_stop_after(const char *tenant)
+{
+	const char *v = getenv("NETFENCE_TEST_STOP_AFTER");
+
+	if (v && !strcmp(v, tenant))
+		raise(SIGSTOP);
+}
+
 /* Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
  * naming a tenant that just got its id knows that id before an address
  * carries it. */
@@ -933,6 +947,7 @@ static int install_all(struct change *c)
 			return err;
 		}
 		c->n_installed = i + 1;
+		test_stop_after(p->tenant);
 	}
 	c->cidrs_started = true;
 	for (i = 0; !err && i < c->in.n; i++) {
