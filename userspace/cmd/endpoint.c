@@ -167,6 +167,8 @@ int cmd_detach(int argc, char **argv)
 	if (err == -ENOENT)
 		pr_err("no such endpoint: %s%s%s", cgroup ? cgroup : iface, *netns ? " in " : "",
 		       netns);
+	if (!err)
+		apply__reclaim(dp);	/* its tenant may be left with nothing */
 	dp__sync_host_addrs(dp);
 	dp__unlock(lock);
 	dp__close(dp);

@@ -207,6 +207,7 @@ int cmd_check(int argc, char **argv)
 	if (port < 0)
 		port = 0;
 
+	apply__settle();	/* a killed apply's journal: describe what the kernel enforces */
 	err = dp__open(&dp, false);
 	if (err) {
 		pr_err("the datapath is not loaded (nothing attached, nothing applied)");

@@ -3,10 +3,9 @@
  * netfence status [--json]: is the datapath loaded, tenants (id, name, epoch,
  * rules per direction, endpoints), endpoints (interface + netns or cgroup,
  * owner), the policies each tenant has in the state store
- * (NF_RUN_DIR/objects/<tenant>/<kind>-<name>.json) and map usage.
+ * (store__list) and map usage.
  * Works without the datapath: says so and exits 0.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,11 +14,11 @@
 #include <bpf/bpf.h>
 #include <jansson.h>
 #include "cmd.h"
+#include "apply.h"
 #include "datapath.h"
 #include "log.h"
 #include "metrics.h"
-
-#define NF_OBJECTS_DIR NF_RUN_DIR "/objects"
+#include "store.h"
 
 static void usage(FILE *f)
 {
@@ -32,88 +31,6 @@ static void usage(FILE *f)
 		   "  -h, --help  this help\n");
 }
 
-struct stored {
-	char tenant[NF_TENANT_NAME_LEN];
-	char kind[64];
-	char name[256];
-};
-
-static int cmp_stored(const void *a, const void *b)
-{
-	const struct stored *x = a, *y = b;
-	int r = strcmp(x->tenant, y->tenant);
-
-	if (!r)
-		r = strcmp(x->kind, y->kind);
-	return r ? r : strcmp(x->name, y->name);
-}
-
-/* Every object file of the state store; "<kind>-<name>.json" (kind has no '-'). */
-static int list_stored(struct stored **out, size_t *n)
-{
-	struct stored *v = NULL, *nv;
-	struct dirent *td, *fd;
-	DIR *top, *sub;
-	size_t cnt = 0;
-
-	*out = NULL;
-	*n = 0;
-	top = opendir(NF_OBJECTS_DIR);
-	if (!top)
-		return errno == ENOENT ? 0 : -errno;
-	while ((td = readdir(top))) {
-		char path[512];
-
-		if (td->d_name[0] == '.' || strlen(td->d_name) >= NF_TENANT_NAME_LEN)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", NF_OBJECTS_DIR, td->d_name);
-		sub = opendir(path);
-		if (!sub)
-			continue;
-		while ((fd = readdir(sub))) {
-			size_t len = strlen(fd->d_name);
-			const char *dash;
-			struct stored *s;
-
-			if (fd->d_name[0] == '.' || len < 6 ||
-			    strcmp(fd->d_name + len - 5, ".json"))
-				continue;
-			nv = realloc(v, (cnt + 1) * sizeof(*v));
-			if (!nv) {
-				closedir(sub);
-				closedir(top);
-				free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-			s = &v[cnt++];
-			memset(s, 0, sizeof(*s));
-			snprintf(s->tenant, sizeof(s->tenant), "%s", td->d_name);
-			dash = strchr(fd->d_name, '-');
-			if (dash && (size_t)(dash - fd->d_name) < sizeof(s->kind)) {
-				memcpy(s->kind, fd->d_name, dash - fd->d_name);
-				/* apply.c stores kinds in lower case */
-				if (!strcmp(s->kind, "networkpolicy"))
-					snprintf(s->kind, sizeof(s->kind), "NetworkPolicy");
-				else if (!strcmp(s->kind, "tenant"))
-					snprintf(s->kind, sizeof(s->kind), "Tenant");
-				snprintf(s->name, sizeof(s->name), "%.*s",
-					 (int)(fd->d_name + len - 5 - dash - 1), dash + 1);
-			} else {
-				snprintf(s->name, sizeof(s->name), "%.*s", (int)(len - 5),
-					 fd->d_name);
-			}
-		}
-		closedir(sub);
-	}
-	closedir(top);
-	if (cnt > 1)
-		qsort(v, cnt, sizeof(*v), cmp_stored);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
 static const char *tenant_of(const struct nf_metrics *m, uint32_t id)
 {
 	size_t i;
@@ -124,7 +41,7 @@ static const char *tenant_of(const struct nf_metrics *m, uint32_t id)
 	return NF_METRICS_UNKNOWN_TENANT;
 }
 
-static void policies_line(const struct stored *st, size_t n_st, const char *tenant)
+static void policies_line(const struct nf_store_obj *st, size_t n_st, const char *tenant)
 {
 	size_t i;
 	int k = 0;
@@ -132,8 +49,7 @@ static void policies_line(const struct stored *st, size_t n_st, const char *tena
 	for (i = 0; i < n_st; i++) {
 		if (strcmp(st[i].tenant, tenant))
 			continue;
-		printf("%s%s%s%s", k++ ? ", " : "", st[i].kind, st[i].kind[0] ? "/" : "",
-		       st[i].name);
+		printf("%s%s/%s", k++ ? ", " : "", store__kind_name(st[i].kind), st[i].name);
 	}
 	if (!k)
 		printf("(none)");
@@ -166,7 +82,7 @@ static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, si
 }
 
 static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		       const bool *quar, size_t n_eps, const struct stored *st, size_t n_st)
+		       const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st)
 {
 	size_t i, j;
 
@@ -244,7 +160,7 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 		       m->maps[i].capacity ? 100.0 * m->maps[i].entries / m->maps[i].capacity : 0);
 }
 
-static json_t *policies_json(const struct stored *st, size_t n_st, const char *tenant)
+static json_t *policies_json(const struct nf_store_obj *st, size_t n_st, const char *tenant)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -255,7 +171,7 @@ static json_t *policies_json(const struct stored *st, size_t n_st, const char *t
 		if (strcmp(st[i].tenant, tenant))
 			continue;
 		o = json_object();
-		json_object_set_new(o, "kind", json_string(st[i].kind));
+		json_object_set_new(o, "kind", json_string(store__kind_name(st[i].kind)));
 		json_object_set_new(o, "name", json_string(st[i].name));
 		json_array_append_new(a, o);
 	}
@@ -263,7 +179,7 @@ static json_t *policies_json(const struct stored *st, size_t n_st, const char *t
 }
 
 static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		      const bool *quar, size_t n_eps, const struct stored *st, size_t n_st)
+		      const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st)
 {
 	json_t *root = json_object(), *dp = json_object(), *tenants = json_array();
 	json_t *endpoints = json_array(), *maps = json_array(), *stored = json_array();
@@ -373,7 +289,7 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 int cmd_status(int argc, char **argv)
 {
 	struct nf_ep_record *eps = NULL;
-	struct stored *st = NULL;
+	struct nf_store_obj *st = NULL;
 	bool *quar = NULL;
 	size_t n_eps = 0, n_st = 0;
 	struct nf_metrics m;
@@ -387,6 +303,7 @@ int cmd_status(int argc, char **argv)
 	nf_log_setup_libbpf();
 
 	metrics__init(&m);
+	apply__settle();	/* a killed apply's journal: describe the kernel */
 	if (dp__is_loaded()) {
 		err = dp__open(&dp, false);
 		if (err == -ENOENT) {
@@ -401,9 +318,9 @@ int cmd_status(int argc, char **argv)
 		}
 	}
 	if (!err) {
-		err = list_stored(&st, &n_st);
+		err = store__list(NULL, &st, &n_st);
 		if (err)
-			pr_warn("reading %s: %s", NF_OBJECTS_DIR, strerror(-err));
+			pr_warn("reading %s: %s", NF_STORE_OBJECTS, strerror(-err));
 		err = 0;
 	}
 	if (!err) {

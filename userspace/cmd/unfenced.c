@@ -61,6 +61,7 @@
 
 #include "datapath.h"
 #include "log.h"
+#include "store.h"
 #include "unfenced.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -691,9 +692,8 @@ static void rescan(struct nf_unfenced *u, struct ns_watch *w)
 static void watch_dir(struct nf_unfenced *u)
 {
 	u->next_dir = ts_after(NF_DIR_RETRY_MS);
-	mkdir(NF_RUN_DIR, 0755);
-	mkdir(NF_EP_DIR, 0755);
-	u->wd = inotify_add_watch(u->ifd, NF_EP_DIR,
+	store__mkdirs(NF_STORE_ENDPOINTS);
+	u->wd = inotify_add_watch(u->ifd, NF_STORE_ENDPOINTS,
 				  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
 					  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 	if (u->wd >= 0)

@@ -22,6 +22,7 @@
 #include "cni_conf.h"
 #include "datapath.h"
 #include "log.h"
+#include "store.h"
 
 #define STDIN_MAX (16u << 20) /* a config larger than this is not a config */
 
@@ -138,20 +139,13 @@ static int find_owner(struct nf_dp *dp, const char *owner, struct nf_ep_record *
 static void marker_write(const char *network, const char *owner)
 {
 	char path[PATH_MAX];
-	int fd;
+	int ret;
 
 	if (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
 		return; /* no usable network name: nothing GC could scope by */
-	mkdir(NF_RUN_DIR, 0755);
-	mkdir(NF_CNI_STATE_DIR, 0755);
-	*strrchr(path, '/') = '\0';
-	mkdir(path, 0755);
-	path[strlen(path)] = '/';
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		pr_warn("cni: cannot record %s for GC: %s: %s", owner, path, strerror(errno));
-	else
-		close(fd);
+	ret = store__touch(path);
+	if (ret)
+		pr_warn("cni: cannot record %s for GC: %s: %s", owner, path, strerror(-ret));
 }
 
 /* Remove the marker; with the node lock held (tidy), also the directories it
@@ -162,12 +156,10 @@ static void marker_remove(const char *network, const char *owner, bool tidy)
 
 	if (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network, owner))
 		return;
-	unlink(path);
-	if (!tidy)
-		return;
-	*strrchr(path, '/') = '\0';
-	if (!rmdir(path))
-		rmdir(NF_CNI_STATE_DIR);
+	if (tidy)
+		store__remove(path, NF_RUN_DIR);	/* and cni/<network>, cni when empty */
+	else
+		unlink(path);
 }
 
 /* Remove every endpoint record of one owner. */
@@ -312,8 +304,10 @@ static int cni_del(const struct cni_conf *conf, const struct cni_env *env, struc
 		dp_err(err, ret, "listing endpoints");
 	else
 		ret = detach_owner(dp, recs, n, owner, err);
-	if (!ret)
+	if (!ret) {
 		marker_remove(conf->name, owner, true);
+		apply__reclaim(dp);	/* its tenant may be left with nothing */
+	}
 	dp__sync_host_addrs(dp);
 	dp__unlock(lock);
 out:

@@ -10,20 +10,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "apply.h"
 #include "compile.h"
 #include "datapath.h"
 #include "log.h"
 #include "policy.h"
-
-#define NF_OBJ_DIR	NF_RUN_DIR "/objects"
-#define NF_APPLIES	NF_RUN_DIR "/applies"
+#include "store.h"
 
 enum obj_kind { OBJ_POLICY, OBJ_TENANT };
 
@@ -96,10 +97,10 @@ static struct obj *objset_find(struct objset *s, const char *tenant, enum obj_ki
 	return NULL;
 }
 
-static void obj_path(char *buf, size_t len, const struct obj *o)
+static int obj_path(char *buf, size_t len, const struct obj *o)
 {
-	snprintf(buf, len, "%s/%s/%s-%s.json", NF_OBJ_DIR, o->tenant,
-		 o->kind == OBJ_POLICY ? "networkpolicy" : "tenant", o->name);
+	return store__object_path(buf, len, o->tenant,
+				  o->kind == OBJ_POLICY ? NF_STORE_POLICY : NF_STORE_TENANT, o->name);
 }
 
 /*
@@ -110,76 +111,30 @@ static void obj_path(char *buf, size_t len, const struct obj *o)
  */
 static int store_load(struct nf_docset *ds, const char *const *only, size_t n_only)
 {
-	struct dirent *de;
-	size_t i;
-	DIR *d;
+	char path[PATH_MAX], **all = NULL;
+	size_t i, j, n_all = 0;
 	int err = 0;
 
-	if (only) {
-		for (i = 0; i < n_only && !err; i++) {
-			char path[PATH_MAX];
-			size_t j;
-
-			for (j = 0; j < i && strcmp(only[j], only[i]); j++)
-				;
-			if (j < i)
-				continue;	/* named twice */
-			snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, only[i]);
-			if (access(path, F_OK))
-				continue;
-			err = policy__load_path(ds, path);
-		}
-		goto check;
+	if (!only) {
+		err = store__list_tenants(&all, &n_all);
+		only = (const char *const *)all;
+		n_only = n_all;
 	}
-	d = opendir(NF_OBJ_DIR);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-
-		if (de->d_name[0] == '.')
+	for (i = 0; i < n_only && !err; i++) {
+		for (j = 0; j < i && strcmp(only[j], only[i]); j++)
+			;
+		if (j < i)
+			continue;	/* named twice */
+		if (store__tenant_dir(path, sizeof(path), only[i]) || access(path, F_OK))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, de->d_name);
 		err = policy__load_path(ds, path);
-		if (err)
-			break;
 	}
-	closedir(d);
-check:
+	store__free_names(all, n_all);
 	if (!err && ds->n_problems) {
 		pr_err("the stored state in %s is damaged: %s (run 'netfence reset' and apply again)",
-		       NF_OBJ_DIR, ds->problems[0]);
+		       NF_STORE_OBJECTS, ds->problems[0]);
 		err = -EUCLEAN;
 	}
-	return err;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
-	int fd, err = 0;
-	size_t len = strlen(text);
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		mkdir(NF_RUN_DIR, 0755);
-		mkdir(NF_OBJ_DIR, 0755);
-		mkdir(dir, 0755);
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-		err = -EIO;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
 	return err;
 }
 
@@ -193,16 +148,15 @@ static void count_apply(bool ok)
 		n_ok++;
 	else
 		n_err++;
-	snprintf(buf, sizeof(buf), "ok %llu\nerror %llu", (unsigned long long)n_ok,
+	snprintf(buf, sizeof(buf), "ok %llu\nerror %llu\n", (unsigned long long)n_ok,
 		 (unsigned long long)n_err);
-	mkdir(NF_RUN_DIR, 0755);
-	write_file(NF_APPLIES, buf);
+	store__write(NF_STORE_APPLIES, buf, strlen(buf));
 }
 
 int apply__counts(uint64_t *ok, uint64_t *err)
 {
 	unsigned long long a = 0, b = 0;
-	FILE *f = fopen(NF_APPLIES, "r");
+	FILE *f = fopen(NF_STORE_APPLIES, "r");
 
 	*ok = 0;
 	*err = 0;
@@ -291,68 +245,36 @@ static int selector_names(struct nf_policy *const *pols, size_t n_pols, const ch
 }
 
 /*
- * The selector index. NF_REFS_DIR/<name>/<tenant> exists when the stored
+ * The selector index. refs/<name>/<tenant> exists when the stored
  * policies of <tenant> name <name> in a namespace selector. A name without
  * a tenant id compiles to nothing (nf_tenant_id_fn in compile.h), so when
  * <name> gets its id the index says which tenants to recompile, without
  * reading every tenant's policies. It is derived from the store and may say
  * more than the store (an extra recompile is harmless), never less: names
  * are added before the store gains them and removed after it loses them.
- * NF_REFS_COMPLETE marks an index built from the whole store; without it
+ * refs/.complete marks an index built from the whole store; without it
  * (state written by a build that kept no index) the first reader builds it.
  *
- * NF_REFS_DIR/.pending-<name>: <name> is getting its id and the tenants
+ * refs/.pending-<name>: <name> is getting its id and the tenants
  * naming it may not be recompiled yet. Written before the id is created,
  * removed once they are installed; whoever next gives <name> an address
  * (attach, CNI ADD, a Tenant object) finishes that first (kill -9 safety).
  * Tenant names are DNS-1123 labels: they never start with '.'.
  */
-#define NF_REFS_DIR	 NF_RUN_DIR "/refs"
-#define NF_REFS_COMPLETE NF_REFS_DIR "/.complete"
-
-static int mkdir_ok(const char *path)
-{
-	return mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
-}
-
-static int touch(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
-static int refs_dirs(void)
-{
-	int err = mkdir_ok(NF_RUN_DIR);
-
-	return err ? err : mkdir_ok(NF_REFS_DIR);
-}
-
 static int refs_link(const char *name, const char *tenant)
 {
 	char path[PATH_MAX];
-	int err;
+	int err = store__ref_path(path, sizeof(path), name, tenant);
 
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
-	err = mkdir_ok(path);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
-	return touch(path);
+	return err ? err : store__touch(path);
 }
 
 static void refs_unlink(const char *name, const char *tenant)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s/%s", NF_REFS_DIR, name, tenant);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
-	rmdir(path);	/* when empty */
+	if (!store__ref_path(path, sizeof(path), name, tenant))
+		store__remove(path, NF_STORE_REFS);	/* and refs/<name> when empty */
 }
 
 /* add: link the names in `now` not in `was`; else unlink those in `was` not
@@ -364,11 +286,6 @@ static int refs_update(const char *tenant, const struct strlist *was, const stru
 	size_t i, j = 0;
 	int err;
 
-	if (add && from->n) {
-		err = refs_dirs();
-		if (err)
-			return err;
-	}
 	for (i = 0; i < from->n; i++) {
 		while (j < other->n && strcmp(other->v[j], from->v[i]) < 0)
 			j++;
@@ -395,8 +312,6 @@ static int refs_rebuild(void)
 	if (!ds)
 		return -ENOMEM;
 	err = store_load(ds, NULL, 0);
-	if (!err)
-		err = refs_dirs();
 	for (i = 0; !err && i < ds->n_policies; i++) {
 		struct nf_policy *p = ds->policies[i];
 
@@ -406,7 +321,7 @@ static int refs_rebuild(void)
 			err = refs_link(names.v[j], p->tenant);
 	}
 	if (!err)
-		err = touch(NF_REFS_COMPLETE);
+		err = store__touch(NF_STORE_REFS_COMPLETE);
 	free(names.v);
 	policy__docset_free(ds);
 	return err;
@@ -421,15 +336,16 @@ static int refs_of(const char *name, struct strlist *out, struct strlist *keep)
 	DIR *d;
 	int err = 0;
 
-	if (access(NF_REFS_COMPLETE, F_OK)) {
+	if (access(NF_STORE_REFS_COMPLETE, F_OK)) {
 		err = refs_rebuild();
 		if (err) {
-			pr_err("cannot index the stored policies in %s: %s", NF_REFS_DIR,
+			pr_err("cannot index the stored policies in %s: %s", NF_STORE_REFS,
 			       strerror(-err));
 			return err;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/%s", NF_REFS_DIR, name);
+	if (store__ref_path(path, sizeof(path), name, NULL))
+		return 0;
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -452,34 +368,27 @@ static int refs_of(const char *name, struct strlist *out, struct strlist *keep)
 	return err;
 }
 
-static void pending_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/.pending-%s", NF_REFS_DIR, name);
-}
-
 static bool pending(const char *name)
 {
 	char path[PATH_MAX];
 
-	pending_path(path, sizeof(path), name);
-	return !access(path, F_OK);
+	return !store__pending_path(path, sizeof(path), name) && !access(path, F_OK);
 }
 
 static int pending_set(const char *name)
 {
 	char path[PATH_MAX];
-	int err = refs_dirs();
+	int err = store__pending_path(path, sizeof(path), name);
 
-	pending_path(path, sizeof(path), name);
-	return err ? err : touch(path);
+	return err ? err : store__touch(path);
 }
 
 static void pending_clear(const char *name)
 {
 	char path[PATH_MAX];
 
-	pending_path(path, sizeof(path), name);
-	unlink(path);
+	if (!store__pending_path(path, sizeof(path), name))
+		unlink(path);
 }
 
 /* ---- plans: the tenants one operation compiles and installs ---- */
@@ -579,22 +488,22 @@ static uint32_t id_cb(const char *name, void *ctx)
 /* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new.
  * The tenant's id exists already (apply_locked gives every tenant with
  * objects one, before anything is installed). */
-static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const struct obj *want)
+static int tenant_cidrs(struct nf_dp *dp, const char *tenant, const struct nf_tenant_obj *from,
+			const struct nf_tenant_obj *to)
 {
 	uint32_t id;
 	size_t i;
 	int err;
 
-	if (stored && stored->tobj)
-		for (i = 0; i < stored->tobj->n_cidrs; i++)
-			dp__ipcache_del(dp, &stored->tobj->cidrs[i]);
-	if (!want || want->removed || !want->tobj)
+	for (i = 0; from && i < from->n_cidrs; i++)
+		dp__ipcache_del(dp, &from->cidrs[i]);
+	if (!to)
 		return 0;
-	id = dp__tenant_id(dp, want->tenant, false);
+	id = dp__tenant_id(dp, tenant, false);
 	if (!id)
 		return -ENOENT;
-	for (i = 0; i < want->tobj->n_cidrs; i++) {
-		err = dp__ipcache_set(dp, &want->tobj->cidrs[i], id);
+	for (i = 0; i < to->n_cidrs; i++) {
+		err = dp__ipcache_set(dp, &to->cidrs[i], id);
 		if (err)
 			return err;
 	}
@@ -602,10 +511,23 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
 }
 
 /*
- * The core, node lock held: desired = stored, with `input` objects added or
- * replaced, and (prune) stored objects absent from input removed, or
+ * One change, node lock held: desired = stored, with `input` objects added
+ * or replaced, and (prune) stored objects absent from input removed, or
  * (del_tenant) the named objects removed. `ensure`: a tenant that is about to
- * get an endpoint and so needs an id.
+ * get an endpoint and so needs an id. It runs in four phases (apply_locked):
+ *
+ *   plan     which tenants change and their desired policies; ids for every
+ *            tenant that will hold objects, and the referrers of those that
+ *            get one (below)
+ *   compile  every planned tenant, before the kernel sees anything; then
+ *            the journal records the new objects of every touched tenant
+ *   install  each tenant's atomic swap, then the identities (Tenant CIDRs);
+ *            if one fails, every tenant installed so far goes back to its
+ *            stored objects (all or nothing, SPEC §10.3)
+ *   commit   the store follows the kernel: objects, selector index,
+ *            markers; then the journal is removed
+ *
+ * kill -9 at any instant: see "Crash safety" below.
  *
  * Tenant ids go only to tenants with objects or endpoints; a tenant that
  * gets its id here makes every stored tenant whose policies name it a plan
@@ -613,103 +535,139 @@ static int apply_tenant_cidrs(struct nf_dp *dp, const struct obj *stored, const 
  * address carries the new id: a NotIn selector compiled while the name had
  * no id would otherwise let that address in.
  */
-static int apply_locked(struct nf_dp *dp, struct nf_docset *input, bool prune,
-			const char *del_tenant, const char *del_policy, const char *ensure,
-			struct nf_apply_result *res)
+struct change {
+	struct nf_dp *dp;
+	/* what is asked */
+	struct nf_docset *input;
+	bool prune;
+	const char *del_tenant, *del_policy, *ensure;
+	/* prune only these tenants (recovery: the journal's), not every tenant */
+	struct strlist scope;
+	bool recovering;	/* the journal exists already: it describes this change */
+	bool committing;	/* ... and its install was complete: only commit is left */
+	/* plan */
+	struct nf_docset *stored_ds, *extra_ds;
+	struct objset stored, in;
+	struct planset plans;	/* [0, n_changed): their objects change; then referrers */
+	size_t n_changed, n_referrers;
+	struct strlist only;	/* the tenants whose stored objects were read (no prune) */
+	struct strlist created;	/* got their id here, or finish getting it (pending) */
+	struct strlist fresh;	/* ... of which the id is new */
+	struct strlist keep;	/* strings owned by the change */
+	/* install */
+	bool installing;	/* the kernel may have changed: ids are kept */
+	size_t n_installed;	/* plans [0, n_installed) were swapped */
+	bool cidrs_started;	/* Tenant CIDRs may have changed */
+};
+
+static bool in_scope(const struct change *c, const char *tenant)
 {
-	struct nf_docset *stored_ds = policy__docset_new(), *extra_ds = NULL;
-	struct strlist only = {}, want = {}, created = {}, fresh = {}, need = {}, keep = {};
-	struct strlist refs = {}, was = {}, now = {};
-	struct objset stored = {}, in = {};
-	struct planset plans = {};
-	size_t n_changed = 0, n_referrers = 0, i, j;
-	bool installing = false;
+	return !c->scope.n || strlist_has(&c->scope, tenant);
+}
+
+/* ---- plan ---- */
+
+/* The stored objects the change may touch: every tenant's when pruning. */
+static int plan_read_store(struct change *c)
+{
+	size_t i;
 	int err = 0;
 
-	if (!stored_ds)
+	c->stored_ds = policy__docset_new();
+	if (!c->stored_ds)
 		return -ENOMEM;
-	if (prune) {
-		err = store_load(stored_ds, NULL, 0);
+	if (c->prune && !c->scope.n) {
+		err = store_load(c->stored_ds, NULL, 0);
 	} else {
-		if (del_tenant)
-			err = strlist_add(&only, del_tenant);
-		if (!err && ensure)
-			err = strlist_add(&only, ensure);
-		for (i = 0; !err && input && i < input->n_policies; i++)
-			err = strlist_add(&only, input->policies[i]->tenant);
-		for (i = 0; !err && input && i < input->n_tenants; i++)
-			err = strlist_add(&only, input->tenants[i]->name);
-		if (!err && only.n)
-			err = store_load(stored_ds, only.v, only.n);
+		for (i = 0; !err && i < c->scope.n; i++)
+			err = strlist_add(&c->only, c->scope.v[i]);
+		if (c->del_tenant)
+			err = strlist_add(&c->only, c->del_tenant);
+		if (!err && c->ensure)
+			err = strlist_add(&c->only, c->ensure);
+		for (i = 0; !err && c->input && i < c->input->n_policies; i++)
+			err = strlist_add(&c->only, c->input->policies[i]->tenant);
+		for (i = 0; !err && c->input && i < c->input->n_tenants; i++)
+			err = strlist_add(&c->only, c->input->tenants[i]->name);
+		if (!err && c->only.n)
+			err = store_load(c->stored_ds, c->only.v, c->only.n);
 	}
-	if (err)
-		goto out;
-	err = objset_from_docset(&stored, stored_ds, false);
-	if (!err && input)
-		err = objset_from_docset(&in, input, true);
-	if (err)
-		goto out;
+	if (!err)
+		err = objset_from_docset(&c->stored, c->stored_ds, false);
+	if (!err && c->input)
+		err = objset_from_docset(&c->in, c->input, true);
+	return err;
+}
 
-	/* Which tenants change: a new or different object, or a removed one. */
-	for (i = 0; !err && i < in.n; i++) {
-		struct obj *s = objset_find(&stored, in.v[i].tenant, in.v[i].kind, in.v[i].name);
+/* Which tenants change: a new or different policy, or a removed one; marks
+ * the removed stored objects. -ENOENT: a delete that names nothing. */
+static int plan_changes(struct change *c)
+{
+	bool any_removed = false;
+	size_t i;
+	int err = 0;
 
-		if (s && !strcmp(s->json, in.v[i].json))
+	for (i = 0; !err && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i];
+		struct obj *s = objset_find(&c->stored, o->tenant, o->kind, o->name);
+
+		if (s && !strcmp(s->json, o->json))
 			continue;
-		if (in.v[i].kind == OBJ_POLICY)
-			err = plan_add(&plans, in.v[i].tenant, false);
+		if (o->kind == OBJ_POLICY)
+			err = plan_add(&c->plans, o->tenant, false);
 	}
-	for (i = 0; !err && i < stored.n; i++) {
-		struct obj *s = &stored.v[i];
+	for (i = 0; !err && i < c->stored.n; i++) {
+		struct obj *s = &c->stored.v[i];
 
-		if (del_tenant)
-			s->removed = !strcmp(s->tenant, del_tenant) &&
-				     (!del_policy || (s->kind == OBJ_POLICY && !strcmp(s->name, del_policy)));
-		else if (prune)
-			s->removed = !objset_find(&in, s->tenant, s->kind, s->name);
+		if (c->del_tenant)
+			s->removed = !strcmp(s->tenant, c->del_tenant) &&
+				     (!c->del_policy ||
+				      (s->kind == OBJ_POLICY && !strcmp(s->name, c->del_policy)));
+		else if (c->prune && in_scope(c, s->tenant))
+			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
+		any_removed |= s->removed;
 		if (s->removed && s->kind == OBJ_POLICY)
-			err = plan_add(&plans, s->tenant, false);
+			err = plan_add(&c->plans, s->tenant, false);
 	}
 	if (err)
-		goto out;
-	if (del_tenant) {
-		bool any = false;
+		return err;
+	if (c->del_tenant && !any_removed)
+		return -ENOENT;
+	c->n_changed = c->plans.n;
+	for (i = 0; !err && i < c->plans.n; i++)
+		err = plan_fill(&c->plans.v[i], &c->in, &c->stored);
+	return err;
+}
 
-		for (i = 0; i < stored.n; i++)
-			any |= stored.v[i].removed;
-		if (!any) {
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	n_changed = plans.n;
-	for (i = 0; !err && i < plans.n; i++)
-		err = plan_fill(&plans.v[i], &in, &stored);
-	if (err)
-		goto out;
+/* An id for every tenant that will hold objects, and for `ensure`. A tenant
+ * that gets one (or was getting one when a command died) is `created`. */
+static int plan_ids(struct change *c)
+{
+	struct strlist want = {};
+	size_t i;
+	int err = 0;
 
-	/* Ids: every tenant that will hold objects, and `ensure`. */
-	for (i = 0; !err && i < plans.n; i++)
-		if (plans.v[i].n_pols && !strlist_has(&want, plans.v[i].tenant))
-			err = strlist_add(&want, plans.v[i].tenant);
-	for (i = 0; !err && i < in.n; i++)
-		if (in.v[i].kind == OBJ_TENANT && !strlist_has(&want, in.v[i].tenant))
-			err = strlist_add(&want, in.v[i].tenant);
-	if (!err && ensure && !strlist_has(&want, ensure))
-		err = strlist_add(&want, ensure);
+	for (i = 0; !err && i < c->plans.n; i++)
+		if (c->plans.v[i].n_pols && !strlist_has(&want, c->plans.v[i].tenant))
+			err = strlist_add(&want, c->plans.v[i].tenant);
+	for (i = 0; !err && i < c->in.n; i++)
+		if (c->in.v[i].kind == OBJ_TENANT && !strlist_has(&want, c->in.v[i].tenant))
+			err = strlist_add(&want, c->in.v[i].tenant);
+	if (!err && c->ensure && !strlist_has(&want, c->ensure))
+		err = strlist_add(&want, c->ensure);
 	for (i = 0; !err && i < want.n; i++) {
 		const char *w = want.v[i];
-		uint32_t id = dp__tenant_id(dp, w, false);
+		uint32_t id = dp__tenant_id(c->dp, w, false);
 
 		if (id && !pending(w))
 			continue;
 		err = pending_set(w);
 		if (err) {
-			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
+			pr_err("cannot write %s: %s", NF_STORE_REFS, strerror(-err));
 			break;
 		}
 		if (!id) {
-			id = dp__tenant_id(dp, w, true);
+			id = dp__tenant_id(c->dp, w, true);
 			if (!id) {
 				pending_clear(w);
 				pr_err("no free tenant id for %s (at most %d tenants)", w,
@@ -717,205 +675,620 @@ static int apply_locked(struct nf_dp *dp, struct nf_docset *input, bool prune,
 				err = -EUSERS;
 				break;
 			}
-			err = strlist_add(&fresh, w);
+			err = strlist_add(&c->fresh, w);
 		}
 		if (!err)
-			err = strlist_add(&created, w);
+			err = strlist_add(&c->created, w);
 	}
-	/* The tenants that name a tenant that got its id here. */
-	for (i = 0; !err && i < created.n; i++) {
+	free(want.v);
+	return err;
+}
+
+/* The tenants whose stored policies name a tenant that got its id here
+ * (and `ensure`'s own stored policies, should they exist without an id). */
+static int plan_referrers(struct change *c)
+{
+	struct strlist refs = {}, need = {};
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; !err && i < c->created.n; i++) {
 		refs.n = 0;
-		err = refs_of(created.v[i], &refs, &keep);
-		/* ... and its own stored policies, should they exist without an id */
-		if (!err && ensure && !strcmp(created.v[i], ensure))
-			err = strlist_add(&refs, ensure);
+		err = refs_of(c->created.v[i], &refs, &c->keep);
+		if (!err && c->ensure && !strcmp(c->created.v[i], c->ensure))
+			err = strlist_add(&refs, c->ensure);
 		for (j = 0; !err && j < refs.n; j++) {
-			if (plan_find(&plans, refs.v[j]))
+			if (plan_find(&c->plans, refs.v[j]))
 				continue;
-			err = plan_add(&plans, refs.v[j], true);
-			if (!err && !prune && !strlist_has(&only, refs.v[j]))
+			err = plan_add(&c->plans, refs.v[j], true);
+			if (!err && !(c->prune && !c->scope.n) && !strlist_has(&c->only, refs.v[j]))
 				err = strlist_add(&need, refs.v[j]);
 		}
 	}
 	if (!err && need.n) {
-		extra_ds = policy__docset_new();
-		err = extra_ds ? store_load(extra_ds, need.v, need.n) : -ENOMEM;
+		c->extra_ds = policy__docset_new();
+		err = c->extra_ds ? store_load(c->extra_ds, need.v, need.n) : -ENOMEM;
 		if (!err)
-			err = objset_from_docset(&stored, extra_ds, false);
+			err = objset_from_docset(&c->stored, c->extra_ds, false);
 	}
-	for (i = n_changed; !err && i < plans.n; i++)
-		err = plan_fill(&plans.v[i], &in, &stored);
-	if (err)
-		goto out;
-
-	/* Compile every plan before the kernel sees anything. */
-	for (i = 0; i < plans.n; i++) {
-		struct tenant_plan *p = &plans.v[i];
-		struct nf_tenant_info ti;
-
-		p->id = dp__tenant_id(dp, p->tenant, false);
-		if (!p->id || !p->n_pols)
-			continue;	/* nothing installed: no id; removal: below */
-		if (p->referrer)
-			n_referrers++;
-		dp__tenant_info(dp, p->id, &ti);
-		err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, dp,
-				      &p->compiled);
-		if (err) {
-			if (err == -ENOSPC)
-				pr_err("tenant %s: the policy does not fit the datapath's maps", p->tenant);
-			else
-				pr_err("tenant %s: compile failed: %s", p->tenant, strerror(-err));
-			goto out;
-		}
-	}
-	/* The index learns new names before the store holds them. */
-	for (i = 0; i < n_changed; i++) {
-		err = plan_names(&plans.v[i], &stored, &was, &now);
-		if (!err)
-			err = refs_update(plans.v[i].tenant, &was, &now, true);
-		if (err) {
-			pr_err("cannot write %s: %s", NF_REFS_DIR, strerror(-err));
-			goto out;
-		}
-	}
-	if (n_referrers)
-		pr_info("recompiling %zu tenant%s whose policies name %s", n_referrers,
-			n_referrers == 1 ? "" : "s", created.n == 1 ? created.v[0] : "new tenants");
-
-	/*
-	 * Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
-	 * naming a tenant that just got its id knows that id before an address
-	 * carries it.
-	 */
-	installing = true;
-	for (i = 0; i < plans.n; i++) {
-		struct tenant_plan *p = &plans.v[i];
-
-		if (p->compiled)
-			err = dp__install_policy(dp, p->compiled);
-		else if (!p->referrer && p->id)
-			err = dp__remove_policy(dp, p->id);
-		if (err) {
-			pr_err("tenant %s: install failed: %s (its previous policy stays in force)",
-			       p->tenant, strerror(-err));
-			goto out;
-		}
-	}
-	for (i = 0; i < in.n; i++) {
-		struct obj *s;
-
-		if (in.v[i].kind != OBJ_TENANT)
-			continue;
-		s = objset_find(&stored, in.v[i].tenant, OBJ_TENANT, in.v[i].name);
-		if (s && !strcmp(s->json, in.v[i].json))
-			continue;
-		err = apply_tenant_cidrs(dp, s, &in.v[i]);
-		if (err)
-			goto out;
-	}
-	for (i = 0; i < stored.n; i++)
-		if (stored.v[i].kind == OBJ_TENANT && stored.v[i].removed)
-			apply_tenant_cidrs(dp, &stored.v[i], NULL);
-
-	/* The store follows the kernel. */
-	for (i = 0; i < in.n; i++) {
-		char path[PATH_MAX];
-
-		obj_path(path, sizeof(path), &in.v[i]);
-		err = write_file(path, in.v[i].json);
-		if (err) {
-			pr_err("cannot write %s: %s", path, strerror(-err));
-			goto out;
-		}
-	}
-	for (i = 0; i < stored.n; i++) {
-		char path[PATH_MAX];
-
-		if (!stored.v[i].removed)
-			continue;
-		obj_path(path, sizeof(path), &stored.v[i]);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s", NF_OBJ_DIR, stored.v[i].tenant);
-		rmdir(path);	/* when empty */
-	}
-	/* ... and the index forgets names after the store has. */
-	for (i = 0; i < n_changed; i++)
-		if (!plan_names(&plans.v[i], &stored, &was, &now))
-			refs_update(plans.v[i].tenant, &was, &now, false);
-	for (i = 0; i < created.n; i++)
-		pending_clear(created.v[i]);
-	if (res) {
-		res->n_policies = input ? input->n_policies : 0;
-		res->n_tenant_objs = input ? input->n_tenants : 0;
-		res->n_tenants_changed = n_changed;
-	}
-	err = 0;
-out:
-	/* Nothing installed: the ids created here were never used; give them back. */
-	if (err && !installing) {
-		for (i = 0; i < fresh.n; i++) {
-			dp__tenant_forget(dp, dp__tenant_id(dp, fresh.v[i], false));
-			pending_clear(fresh.v[i]);
-		}
-	}
-	for (i = 0; i < plans.n; i++) {
-		free(plans.v[i].pols);
-		compile__free(plans.v[i].compiled);
-	}
-	free(plans.v);
-	for (i = 0; i < keep.n; i++)
-		free((char *)keep.v[i]);
-	free(keep.v);
-	free(only.v);
-	free(want.v);
-	free(created.v);
-	free(fresh.v);
-	free(need.v);
+	for (i = c->n_changed; !err && i < c->plans.n; i++)
+		err = plan_fill(&c->plans.v[i], &c->in, &c->stored);
 	free(refs.v);
+	free(need.v);
+	return err;
+}
+
+static int plan(struct change *c)
+{
+	int err = plan_read_store(c);
+
+	if (!err)
+		err = plan_changes(c);
+	if (!err)
+		err = plan_ids(c);
+	if (!err)
+		err = plan_referrers(c);
+	return err;
+}
+
+/* ---- compile ---- */
+
+static int compile_plan(struct change *c, struct tenant_plan *p)
+{
+	struct nf_tenant_info ti;
+	int err;
+
+	p->id = dp__tenant_id(c->dp, p->tenant, false);
+	if (!p->id || !p->n_pols)
+		return 0;	/* nothing installed: no id; removal: install_all */
+	if (p->referrer)
+		c->n_referrers++;
+	dp__tenant_info(c->dp, p->id, &ti);
+	err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, c->dp,
+			      &p->compiled);
+	if (err == -ENOSPC)
+		pr_err("tenant %s: the policy does not fit the datapath's maps", p->tenant);
+	else if (err)
+		pr_err("tenant %s: compile failed: %s", p->tenant, strerror(-err));
+	return err;
+}
+
+/* Every plan, before the kernel sees anything; then the selector index
+ * learns the new names (before the store holds them). */
+static int compile_all(struct change *c)
+{
+	struct strlist was = {}, now = {};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->plans.n; i++)
+		err = compile_plan(c, &c->plans.v[i]);
+	for (i = 0; !err && i < c->n_changed; i++) {
+		err = plan_names(&c->plans.v[i], &c->stored, &was, &now);
+		if (!err)
+			err = refs_update(c->plans.v[i].tenant, &was, &now, true);
+		if (err)
+			pr_err("cannot write %s: %s", NF_STORE_REFS, strerror(-err));
+	}
 	free(was.v);
 	free(now.v);
-	free(stored.v);
-	free(in.v);
-	policy__docset_free(stored_ds);
-	policy__docset_free(extra_ds);
 	return err;
+}
+
+/* ---- the journal ---- */
+
+/*
+ * The tenants whose objects this change adds, replaces or removes (policies
+ * and Tenant objects; referrers' objects do not change).
+ */
+static int touched_tenants(const struct change *c, struct strlist *out)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->in.n; i++) {
+		const struct obj *o = &c->in.v[i];
+		struct obj *s = objset_find((struct objset *)&c->stored, o->tenant, o->kind, o->name);
+
+		if ((!s || strcmp(s->json, o->json)) && !strlist_has(out, o->tenant))
+			err = strlist_add(out, o->tenant);
+	}
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].removed && !strlist_has(out, c->stored.v[i].tenant))
+			err = strlist_add(out, c->stored.v[i].tenant);
+	return err;
+}
+
+/*
+ * NF_STORE_JOURNAL: {"commit": BOOL, "tenants": [NAME...], "objects": [JSON...]}.
+ * objects: the whole desired state of each tenant named (the input's
+ * objects and the stored ones neither replaced nor removed), as the store
+ * would hold them. commit: the kernel has all of it; only the store is left.
+ * Written with store__write: it exists whole or not at all.
+ */
+static int journal_write(struct change *c, bool commit)
+{
+	struct strlist tenants = {};
+	json_t *root, *jt, *jo;
+	char *text = NULL;
+	size_t i;
+	int err;
+
+	err = touched_tenants(c, &tenants);
+	if (err || !tenants.n) {
+		free(tenants.v);
+		return err;	/* no object changes: ids and referrers only (pending markers) */
+	}
+	root = json_object();
+	jt = json_array();
+	jo = json_array();
+	json_object_set_new(root, "commit", json_boolean(commit));
+	json_object_set_new(root, "tenants", jt);
+	json_object_set_new(root, "objects", jo);
+	for (i = 0; i < tenants.n; i++)
+		json_array_append_new(jt, json_string(tenants.v[i]));
+	for (i = 0; i < c->in.n; i++)
+		if (strlist_has(&tenants, c->in.v[i].tenant))
+			json_array_append_new(jo, json_string(c->in.v[i].json));
+	for (i = 0; i < c->stored.n; i++) {
+		const struct obj *s = &c->stored.v[i];
+
+		if (!s->removed && strlist_has(&tenants, s->tenant) &&
+		    !objset_find(&c->in, s->tenant, s->kind, s->name))
+			json_array_append_new(jo, json_string(s->json));
+	}
+	text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	free(tenants.v);
+	if (!text)
+		return -ENOMEM;
+	err = store__write(NF_STORE_JOURNAL, text, strlen(text));
+	free(text);
+	if (err)
+		pr_err("cannot write %s: %s", NF_STORE_JOURNAL, strerror(-err));
+	return err;
+}
+
+/* The journal as a change to finish: its objects as input, pruning its tenants. */
+static int journal_read(struct change *c)
+{
+	json_t *root, *v;
+	size_t i;
+	int err = 0;
+
+	root = json_load_file(NF_STORE_JOURNAL, 0, NULL);
+	if (!root || !json_is_array(json_object_get(root, "tenants")) ||
+	    !json_is_array(json_object_get(root, "objects"))) {
+		json_decref(root);
+		return -EUCLEAN;
+	}
+	c->input = policy__docset_new();
+	if (!c->input) {
+		json_decref(root);
+		return -ENOMEM;
+	}
+	c->prune = true;
+	c->recovering = true;
+	c->committing = json_is_true(json_object_get(root, "commit"));
+	json_array_foreach(json_object_get(root, "tenants"), i, v) {
+		char *t = strdup(json_string_value(v) ?: "");
+
+		if (!t || strlist_add(&c->keep, t) || strlist_add(&c->scope, t)) {
+			free(t);
+			err = -ENOMEM;
+			break;
+		}
+	}
+	json_array_foreach(json_object_get(root, "objects"), i, v) {
+		if (err)
+			break;
+		err = policy__load_json(c->input, NF_STORE_JOURNAL, json_string_value(v) ?: "",
+					json_string_length(v));
+	}
+	json_decref(root);
+	if (!err && c->input->n_problems)
+		err = -EUCLEAN;
+	return err;
+}
+
+/* ---- install ---- */
+
+/*
+ * Test-only fault injection: NETFENCE_TEST_FAIL_INSTALL=<tenant> makes the
+ * install of that tenant fail as a full map would, after the tenants before
+ * it were installed (the e2e tests of all-or-nothing use it).
+ */
+static int test_fail_install(const char *tenant)
+{
+	const char *v = getenv("NETFENCE_TEST_FAIL_INSTALL");
+
+	if (!v || strcmp(v, tenant))
+		return 0;
+	pr_err("tenant %s: NETFENCE_TEST_FAIL_INSTALL (test only)", tenant);
+	return -ENOSPC;
+}
+
+/*
+ * Test-only: NETFENCE_TEST_STOP_AFTER=<tenant> stops the process (SIGSTOP)
+ * right after that tenant's swap, so that a test can kill -9 it at exactly
+ * that point of an install.
+ */
+static void test_stop_after(const char *tenant)
+{
+	const char *v = getenv("NETFENCE_TEST_STOP_AFTER");
+
+	if (v && !strcmp(v, tenant))
+		raise(SIGSTOP);
+}
+
+/* Each tenant's atomic swap, then the identities (Tenant CIDRs): a rule
+ * naming a tenant that just got its id knows that id before an address
+ * carries it. */
+static int install_all(struct change *c)
+{
+	size_t i;
+	int err = 0;
+
+	if (c->n_referrers)
+		pr_info("recompiling %zu tenant%s whose policies name %s", c->n_referrers,
+			c->n_referrers == 1 ? "" : "s",
+			c->created.n == 1 ? c->created.v[0] : "new tenants");
+	c->installing = true;
+	for (i = 0; i < c->plans.n; i++) {
+		struct tenant_plan *p = &c->plans.v[i];
+
+		err = test_fail_install(p->tenant);
+		if (!err && p->compiled)
+			err = dp__install_policy(c->dp, p->compiled);
+		else if (!err && !p->referrer && p->id)
+			err = dp__remove_policy(c->dp, p->id);
+		if (err) {
+			pr_err("tenant %s: install failed: %s", p->tenant, strerror(-err));
+			return err;
+		}
+		c->n_installed = i + 1;
+		test_stop_after(p->tenant);
+	}
+	c->cidrs_started = true;
+	for (i = 0; !err && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i], *s;
+
+		if (o->kind != OBJ_TENANT)
+			continue;
+		s = objset_find(&c->stored, o->tenant, OBJ_TENANT, o->name);
+		if (!s || strcmp(s->json, o->json))
+			err = tenant_cidrs(c->dp, o->tenant, s ? s->tobj : NULL, o->tobj);
+	}
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].kind == OBJ_TENANT && c->stored.v[i].removed)
+			tenant_cidrs(c->dp, c->stored.v[i].tenant, c->stored.v[i].tobj, NULL);
+	return err;
+}
+
+/*
+ * All or nothing: undo install_all after a failure. The identities go back
+ * first (no address carries a changed id any more), then every installed
+ * tenant whose objects change gets its stored (previous) objects compiled
+ * and installed again: the store is untouched until commit. Referrers stay
+ * as installed: their objects did not change, and their new tables are the
+ * right ones for the ids as they are now (an id given out here is kept, as
+ * its pending marker is). When recovering, the interrupted command may have
+ * installed any of the touched tenants and identities: all go back.
+ * 0 when every tenant is back.
+ */
+static int roll_back(struct change *c)
+{
+	size_t n_back = c->recovering ? c->n_changed : c->n_installed;
+	bool cidrs = c->recovering || c->cidrs_started;
+	struct nf_policy **pols = NULL;
+	size_t i, j, n;
+	int err = 0, e;
+
+	pr_err("rolling back %zu tenant%s: none of this change is applied", n_back,
+	       n_back == 1 ? "" : "s");
+	for (i = 0; cidrs && i < c->in.n; i++) {
+		struct obj *o = &c->in.v[i], *s;
+
+		if (o->kind != OBJ_TENANT)
+			continue;
+		s = objset_find(&c->stored, o->tenant, OBJ_TENANT, o->name);
+		if (!s || strcmp(s->json, o->json))
+			tenant_cidrs(c->dp, o->tenant, o->tobj, s ? s->tobj : NULL);
+	}
+	for (i = 0; cidrs && i < c->stored.n; i++)
+		if (c->stored.v[i].kind == OBJ_TENANT && c->stored.v[i].removed)
+			tenant_cidrs(c->dp, c->stored.v[i].tenant, NULL, c->stored.v[i].tobj);
+	pols = calloc(c->stored.n + 1, sizeof(*pols));
+	if (!pols)
+		return -ENOMEM;
+	for (i = 0; i < n_back; i++) {
+		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols };
+
+		if (c->plans.v[i].referrer)
+			continue;
+		for (j = 0, n = 0; j < c->stored.n; j++)
+			if (c->stored.v[j].kind == OBJ_POLICY &&
+			    !strcmp(c->stored.v[j].tenant, p.tenant))
+				pols[n++] = c->stored.v[j].pol;
+		p.n_pols = n;
+		e = compile_plan(c, &p);
+		if (!e && !p.id)
+			continue;	/* never had an id: nothing installed */
+		if (!e)
+			e = p.compiled ? dp__install_policy(c->dp, p.compiled) :
+					 dp__remove_policy(c->dp, p.id);
+		compile__free(p.compiled);
+		if (e) {
+			pr_err("tenant %s: cannot roll back: %s", p.tenant, strerror(-e));
+			err = err ?: e;
+		}
+	}
+	free(pols);
+	return err;
+}
+
+/* ---- commit ---- */
+
+/* The store follows the kernel; the index forgets names after the store
+ * has; the tenants that got their ids are no longer pending. */
+static int commit_store(struct change *c)
+{
+	struct strlist was = {}, now = {};
+	char path[PATH_MAX];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->in.n; i++) {
+		const struct obj *o = &c->in.v[i];
+
+		err = obj_path(path, sizeof(path), o);
+		if (!err)
+			err = store__write2(path, o->json, strlen(o->json), "\n", 1);
+		if (err)
+			pr_err("cannot write %s: %s", path, strerror(-err));
+	}
+	for (i = 0; !err && i < c->stored.n; i++)
+		if (c->stored.v[i].removed && !obj_path(path, sizeof(path), &c->stored.v[i]))
+			store__remove(path, NF_STORE_OBJECTS);
+	if (err)
+		return err;
+	for (i = 0; i < c->n_changed; i++)
+		if (!plan_names(&c->plans.v[i], &c->stored, &was, &now))
+			refs_update(c->plans.v[i].tenant, &was, &now, false);
+	for (i = 0; i < c->created.n; i++)
+		pending_clear(c->created.v[i]);
+	free(was.v);
+	free(now.v);
+	return 0;
+}
+
+static void change_free(struct change *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->plans.n; i++) {
+		free(c->plans.v[i].pols);
+		compile__free(c->plans.v[i].compiled);
+	}
+	free(c->plans.v);
+	for (i = 0; i < c->keep.n; i++)
+		free((char *)c->keep.v[i]);
+	free(c->keep.v);
+	free(c->only.v);
+	free(c->scope.v);
+	free(c->created.v);
+	free(c->fresh.v);
+	free(c->stored.v);
+	free(c->in.v);
+	policy__docset_free(c->stored_ds);
+	policy__docset_free(c->extra_ds);
+}
+
+static int apply_locked(struct change *c, struct nf_apply_result *res)
+{
+	size_t i;
+	int err;
+
+	err = plan(c);
+	if (!err && !c->committing) {
+		err = compile_all(c);
+		if (!err && !c->recovering)
+			err = journal_write(c, false);
+		if (!err)
+			err = install_all(c);
+		/* all or nothing; once back on the old state nothing is left to finish */
+		if (err && (c->installing || c->recovering) && !roll_back(c))
+			unlink(NF_STORE_JOURNAL);
+		/* from here on the change completes, it never goes back */
+		if (!err)
+			err = journal_write(c, true);
+	}
+	if (!err)
+		err = commit_store(c);
+	if (!err)
+		unlink(NF_STORE_JOURNAL);
+	if (!err && res) {
+		res->n_policies = c->input ? c->input->n_policies : 0;
+		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
+		res->n_tenants_changed = c->n_changed;
+	}
+	/* Nothing installed: the ids created here were never used; give them back. */
+	if (err && !c->installing) {
+		for (i = 0; i < c->fresh.n; i++) {
+			dp__tenant_forget(c->dp, dp__tenant_id(c->dp, c->fresh.v[i], false));
+			pending_clear(c->fresh.v[i]);
+		}
+		if (!c->recovering)
+			unlink(NF_STORE_JOURNAL);
+	}
+	change_free(c);
+	return err;
+}
+
+/*
+ * Crash safety (SPEC §10.3). The store is the desired state and the kernel
+ * follows it; a change writes, under the node lock and before the kernel
+ * sees anything, the journal (NF_STORE_JOURNAL: the new objects of every
+ * tenant it touches), then installs each tenant (atomic per tenant), marks
+ * the journal "commit", writes the store and removes the journal. A command
+ * killed at any instant leaves each tenant on its old or its new tables (one
+ * epoch flip each) and, if it got as far as the journal, the journal. The
+ * next command that takes the lock (apply, delete, attach, CNI ADD, serve's
+ * policy-dir) finishes it first: before "commit", by installing the
+ * journal's objects again and committing them (if that install fails, every
+ * tenant goes back to the stored objects, which are still the old ones);
+ * after "commit", by writing the store. Either way all of the touched
+ * tenants end on the new state or all on the old one. Before the journal
+ * exists nothing but tenant ids changed (their pending markers cover them).
+ * status and check finish it too when no command holds the lock, so that
+ * they describe what the kernel enforces.
+ * 0 when nothing is left to finish (finished or rolled back).
+ */
+static int recover(struct nf_dp *dp)
+{
+	struct change c = { .dp = dp };
+	struct nf_docset *input;
+	int err;
+
+	if (access(NF_STORE_JOURNAL, F_OK))
+		return 0;
+	err = journal_read(&c);
+	input = c.input;
+	if (err) {
+		pr_err("%s is damaged: %s (run 'netfence reset' and apply again)", NF_STORE_JOURNAL,
+		       strerror(-err));
+		change_free(&c);
+		policy__docset_free(input);
+		return err;
+	}
+	pr_warn("finishing a change to %zu tenant%s that was interrupted", c.scope.n,
+		c.scope.n == 1 ? "" : "s");
+	err = apply_locked(&c, NULL);
+	policy__docset_free(input);
+	if (!access(NF_STORE_JOURNAL, F_OK)) {
+		pr_err("an interrupted change could not be finished or rolled back: %s",
+		       strerror(-(err ?: EAGAIN)));
+		return err ?: -EAGAIN;
+	}
+	return 0;
+}
+
+/* Whether directory path has an entry (not . or ..). */
+static bool dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+int apply__reclaim(struct nf_dp *dp)
+{
+	struct nf_ep_record *eps = NULL;
+	bool used[NF_MAX_TENANTS] = {};
+	size_t n_eps = 0, i;
+	int n = 0;
+	uint32_t id;
+
+	if (access(NF_STORE_REFS_COMPLETE, F_OK) && refs_rebuild())
+		return 0;	/* without the whole index, a named tenant could look unnamed */
+	if (dp__list_endpoints(dp, &eps, &n_eps))
+		return 0;
+	for (i = 0; i < n_eps; i++)
+		if (eps[i].tenant_id < NF_MAX_TENANTS)
+			used[eps[i].tenant_id] = true;
+	free(eps);
+	for (id = 1; id < NF_MAX_TENANTS; id++) {
+		char name[NF_TENANT_NAME_LEN], path[PATH_MAX];
+
+		if (used[id] || dp__tenant_name(dp, id, name, sizeof(name)))
+			continue;
+		if (pending(name))
+			continue;	/* getting its id: its referrers are not recompiled yet */
+		if (!store__tenant_dir(path, sizeof(path), name) && dir_has_entries(path))
+			continue;	/* stored objects */
+		if (!store__ref_path(path, sizeof(path), name, NULL) && dir_has_entries(path))
+			continue;	/* a selector names it: its id is in their tables */
+		if (!dp__tenant_reclaim(dp, id))
+			n++;
+	}
+	if (n)
+		pr_debug("reclaimed %d tenant id%s", n, n == 1 ? "" : "s");
+	return n;
 }
 
 static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
 			const char *del_policy, struct nf_apply_result *res)
 {
-	struct nf_dp *dp = NULL;
+	struct change c = { .input = input, .prune = prune, .del_tenant = del_tenant,
+			    .del_policy = del_policy };
 	int lock, err;
 
-	err = dp__open(&dp, true);
+	err = dp__open(&c.dp, true);
 	if (err)
 		return err;
 	lock = dp__lock();
 	if (lock < 0) {
-		dp__close(dp);
+		dp__close(c.dp);
 		return lock;
 	}
-	err = apply_locked(dp, input, prune, del_tenant, del_policy, NULL, res);
-	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
+	err = recover(c.dp);
+	if (!err)
+		err = apply_locked(&c, res);
+	if (!err) {	/* SPEC §10.2 */
+		apply__reclaim(c.dp);
+		dp__sweep_old_parity(c.dp);
+	}
+	dp__sync_host_addrs(c.dp);	/* SPEC §3.8: every change refreshes them */
 	count_apply(!err || err == -ENOENT);
 	dp__unlock(lock);
-	dp__close(dp);
+	dp__close(c.dp);
 	return err;
 }
 
 int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 {
+	struct change c = { .dp = dp, .ensure = tenant };
 	int err;
 
+	err = recover(dp);
+	if (err)
+		return err;
 	*id = dp__tenant_id(dp, tenant, false);
 	if (*id && !pending(tenant))
 		return 0;
-	err = apply_locked(dp, NULL, false, NULL, NULL, tenant, NULL);
+	err = apply_locked(&c, NULL);
 	if (err)
 		return err;
 	*id = dp__tenant_id(dp, tenant, false);
 	return *id ? 0 : -EUSERS;
+}
+
+int apply__settle(void)
+{
+	struct nf_dp *dp = NULL;
+	int lock, err;
+
+	if (access(NF_STORE_JOURNAL, F_OK) || dp__open(&dp, false))
+		return 0;
+	/* a command holding the lock is changing things: it finishes first */
+	lock = open(NF_LOCK_FILE, O_RDWR | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB)) {
+		if (lock >= 0)
+			close(lock);
+		dp__close(dp);
+		return 0;
+	}
+	err = recover(dp);
+	close(lock);
+	dp__close(dp);
+	return err;
 }
 
 int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply_result *res)

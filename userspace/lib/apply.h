@@ -20,8 +20,9 @@ struct nf_apply_result {
  * Load + validate every path; on any problem print each line to stderr and
  * return -EINVAL with nothing changed. Otherwise take the node lock, store the
  * objects (prune: the input becomes the whole desired state), recompile every
- * tenant whose objects changed and install each atomically. Runtime failures
- * (-errno) leave every tenant not yet swapped on its old policy.
+ * tenant whose objects changed and install each atomically. All or nothing:
+ * on a runtime failure (-errno) every tenant is back on its old policy, and
+ * after a kill -9 the next command finishes the change (see recover()).
  * Counts the result in /run/netfence/applies (see apply__counts).
  */
 int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply_result *res);
@@ -42,6 +43,21 @@ struct nf_dp;
  * are logged; nothing changed unless a recompiled tenant was installed.
  */
 int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id);
+
+/*
+ * Finish a change that a killed command left (its journal) if no command
+ * holds the node lock; for read-only commands (status, check), so that the
+ * store they read is what the kernel enforces. 0 or -errno (logged).
+ */
+int apply__settle(void);
+
+/*
+ * SPEC §10.2: reclaim (dp__tenant_reclaim) every tenant that has no stored
+ * objects, no endpoint, and that no stored selector names. Node lock held;
+ * called after every apply and delete and after detaching endpoints.
+ * Returns how many were reclaimed.
+ */
+int apply__reclaim(struct nf_dp *dp);
 
 /* Applies so far on this node: ok and error (netfence_policy_applies_total). */
 int apply__counts(uint64_t *ok, uint64_t *err);

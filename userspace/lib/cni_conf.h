@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <netfence/abi.h>
 #include "policy.h"
+#include "store.h"
 
 /* Error codes of the CNI spec ("Error" section). */
 #define CNI_ERR_INCOMPATIBLE_VERSION 1
@@ -135,7 +136,7 @@ bool cni_gc__is_listed(const char *owner, char *const *owners, size_t n);
  * fence. ADD leaves a marker file DIR/<network>/<cid>@<ifname> (a container
  * id never holds '@'); DEL and GC remove it; GC walks its network's markers.
  */
-#define NF_CNI_STATE_DIR "/run/netfence/cni"
+#define NF_CNI_STATE_DIR NF_STORE_CNI
 /* CNI network names: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$, at most 128 characters. */
 bool cni_network_name_valid(const char *name);
 /* DIR/<network>/<cid>@<ifname>; -EINVAL (bad network or owner), -ENAMETOOLONG. */

@@ -10,7 +10,7 @@
  * (nf_hostaddr_watch_*), so an address added to the node is trusted within a
  * second and one removed stops being trusted.
  *
- * Which entries are the node's is remembered in NF_HOST_ADDRS (one address a
+ * Which entries are the node's is remembered in NF_STORE_HOST_ADDRS (one address a
  * line), so a sync costs one address dump and a lookup per address instead of
  * a walk of the whole ipcache (pods on other nodes, tenant CIDRs). Without
  * that file (first load, or /run wiped under a loaded datapath) the ipcache
@@ -46,8 +46,7 @@
 
 #include "dp_internal.h"
 #include "log.h"
-
-#define NF_HOST_ADDRS NF_RUN_DIR "/host_addrs"
+#include "store.h"
 
 struct addr_set {
 	__u8 (*a)[16];
@@ -191,7 +190,7 @@ out:
 static int read_known(struct addr_set *s)
 {
 	char line[INET6_ADDRSTRLEN + 2];
-	FILE *f = fopen(NF_HOST_ADDRS, "r");
+	FILE *f = fopen(NF_STORE_HOST_ADDRS, "r");
 	__u8 a[16];
 	int err = 0;
 
@@ -227,19 +226,20 @@ static int scan_known(struct nf_dp *dp, struct addr_set *s)
 
 static int write_known(const struct addr_set *s)
 {
-	char tmp[] = NF_HOST_ADDRS ".tmp", buf[INET6_ADDRSTRLEN];
-	FILE *f = fopen(tmp, "w");
-	size_t i;
+	char *text = malloc(s->n * INET6_ADDRSTRLEN + 1);
+	size_t i, len = 0;
+	int err;
 
-	if (!f)
-		return -errno;
-	for (i = 0; i < s->n; i++)
-		fprintf(f, "%s\n", inet_ntop(AF_INET6, s->a[i], buf, sizeof(buf)));
-	if (fclose(f)) {
-		unlink(tmp);
-		return -EIO;
+	if (!text)
+		return -ENOMEM;
+	for (i = 0; i < s->n; i++) {
+		inet_ntop(AF_INET6, s->a[i], text + len, INET6_ADDRSTRLEN);
+		len += strlen(text + len);
+		text[len++] = '\n';
 	}
-	return rename(tmp, NF_HOST_ADDRS) ? -errno : 0;
+	err = store__write(NF_STORE_HOST_ADDRS, text, len);
+	free(text);
+	return err;
 }
 
 static bool is_link_local(const __u8 *a)
@@ -341,7 +341,7 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	if (file_stale && dp->pinned) {
 		err = write_known(&now);
 		if (err)
-			pr_warn("cannot write %s: %s", NF_HOST_ADDRS, strerror(-err));
+			pr_warn("cannot write %s: %s", NF_STORE_HOST_ADDRS, strerror(-err));
 		err = 0;
 	}
 out:
