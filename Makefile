@@ -112,7 +112,7 @@ $(OUTPUT)/bench/%: bench/%.c $(LIB) $(SKELS) $(LIBMK) | $(OUTPUT)/bench
 # libFuzzer target: parser + validator + compiler, sanitizers on. It links
 # only what those sources use: jansson (the parser) and libbpf (log.c hands
 # libbpf its print callback); no skeletons, no netlink, no libmicrohttpd.
-FUZZ_LIB_SRCS := $(wildcard userspace/lib/policy/*.c) $(addprefix userspace/lib/,compile.c lookup.c refeval.c log.c)
+FUZZ_LIB_SRCS := $(wildcard userspace/lib/policy/*.c) $(addprefix userspace/lib/,compile.c lookup.c refeval.c log.c store.c)
 FUZZ_LDLIBS := -ljansson -lbpf
 $(OUTPUT)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(FUZZ_LIB_SRCS) $(LIB_HDRS) $(LIBMK) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)

@@ -16,9 +16,10 @@
 #include <netfence/abi.h>
 #include "compile.h"
 
-#define NF_RUN_DIR	"/run/netfence"
+#include "store.h"	/* NF_RUN_DIR and its layout */
+
 #define NF_LOCK_FILE	NF_RUN_DIR "/lock"
-#define NF_EP_DIR	NF_RUN_DIR "/endpoints"	/* endpoint records, <ep_id>.json */
+#define NF_EP_DIR	NF_STORE_ENDPOINTS	/* endpoint records, <ep_id>.json */
 
 /*
  * The maps of the BPF object (bpf/lib/maps.bpf.h) that userspace uses, listed

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include "compile.h"
 #include "lookup.h"
+#include "store.h"
 
 /* ---- the lookup: bpf/lib/policy.bpf.h, line for line ---- */
 
@@ -322,7 +323,7 @@ static const char *const dir_names[NF_DIR_MAX] = { "ingress", "egress" };
 
 int lookup__names_write(const char *dir, const char *tenant, const struct nf_compiled *c)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX], *text;
 	json_t *o, *runs, *run = NULL;
 	uint32_t count = 0;
 	size_t i;
@@ -355,19 +356,13 @@ int lookup__names_write(const char *dir, const char *tenant, const struct nf_com
 		json_decref(o);
 		return err;
 	}
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		err = -errno;
-		json_decref(o);
-		return err;
-	}
 	names_path(path, sizeof(path), dir, c->tenant_id, c->epoch & 1);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	err = json_dump_file(o, tmp, JSON_COMPACT) ? -EIO : 0;
+	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
+	if (!text)
+		return -ENOMEM;
+	err = store__write(path, text, strlen(text));
+	free(text);
 	return err;
 }
 

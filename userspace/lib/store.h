@@ -3,7 +3,7 @@
  * The state store: /run/netfence, what the kernel cannot hold. Its layout,
  * one place:
  *
- *   lock, load.lock                      node lock, first-load lock (datapath)
+ *   lock                                 node lock (datapath.h)
  *   objects/<tenant>/<kind>-<name>.json  the desired state (apply.c); kind is
  *                                        "networkpolicy" or "tenant"
  *   objects/.journal                     a change in progress (apply.c, SPEC §10.3)
@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <netfence/abi.h>
 
-#define NF_RUN_DIR		"/run/netfence"	/* also in datapath.h, same text */
+#define NF_RUN_DIR		"/run/netfence"
 #define NF_STORE_OBJECTS	NF_RUN_DIR "/objects"
 #define NF_STORE_JOURNAL	NF_STORE_OBJECTS "/.journal"
 #define NF_STORE_REFS		NF_RUN_DIR "/refs"

@@ -36,7 +36,6 @@ struct nf_dp {
 };
 
 /* ---- load.c ---- */
-int dp_mkdir_p(const char *path);
 /* flock(LOCK_EX) on a file under NF_RUN_DIR: its fd, or -errno. */
 int dp_lock_file(const char *path);
 /* Every pin opened (no load, no version check); -ENOENT when one is missing. */

@@ -26,14 +26,11 @@ void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id)
 
 int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs, size_t n)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[64];
+	char path[PATH_MAX], buf[64], *text;
 	json_t *o, *a;
 	size_t i;
 	int err;
 
-	err = dp_mkdir_p(NF_EP_DIR);
-	if (err)
-		return err;
 	a = json_array();
 	for (i = 0; i < n; i++) {
 		inet_ntop(AF_INET6, addrs[i].addr, buf, sizeof(buf));
@@ -61,11 +58,12 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 	if (!o)
 		return -ENOMEM;
 	dp_ep_record_path(path, sizeof(path), r->ep_id);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	err = json_dump_file(o, tmp, JSON_COMPACT) ? -EIO : 0;
+	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!err && rename(tmp, path))
-		err = -errno;
+	if (!text)
+		return -ENOMEM;
+	err = store__write(path, text, strlen(text));
+	free(text);
 	return err;
 }
 

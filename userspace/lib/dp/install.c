@@ -79,27 +79,10 @@ out:
 static int record_write(const char *dir, uint32_t tenant_id, const char *suffix, size_t key_size,
 			const void *a, size_t n_a, const void *b, size_t n_b)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int fd, err;
+	char path[PATH_MAX];
 
-	err = dp_mkdir_p(dir);
-	if (err)
-		return err;
 	record_path(path, sizeof(path), dir, tenant_id, suffix);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if ((n_a && write(fd, a, n_a * key_size) != (ssize_t)(n_a * key_size)) ||
-	    (n_b && write(fd, b, n_b * key_size) != (ssize_t)(n_b * key_size)))
-		err = -EIO;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	return store__write2(path, a, n_a * key_size, b, n_b * key_size);
 }
 
 static bool port_key_parity(const void *k)

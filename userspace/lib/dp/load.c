@@ -28,7 +28,6 @@
 #include "log.h"
 #include "netfence.skel.h"
 
-#define NF_TENANT_DIR	NF_RUN_DIR "/tenants"
 #define NF_DEFAULT_EVENTS_PER_SEC 100
 
 /* The names of NF_MAPS and NF_PROGS (datapath.h), by id. */
@@ -36,25 +35,6 @@
 static const char *const map_names[NF_MAP__COUNT] = { NF_MAPS(NF_LIST_NAME) };
 static const char *const prog_names[NF_PROG__COUNT] = { NF_PROGS(NF_LIST_NAME) };
 #undef NF_LIST_NAME
-
-int dp_mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static void rm_rf(const char *path)
 {
@@ -86,7 +66,7 @@ int dp__ensure_bpffs(void)
 
 	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
 		return 0;
-	err = dp_mkdir_p("/sys/fs/bpf");
+	err = store__mkdirs("/sys/fs/bpf");
 	if (err) {
 		pr_err("cannot create /sys/fs/bpf: %s", strerror(-err));
 		return err;
@@ -130,7 +110,7 @@ int dp_lock_file(const char *path)
 {
 	int fd, err;
 
-	err = dp_mkdir_p(NF_RUN_DIR);
+	err = store__mkdirs(NF_RUN_DIR);
 	if (err)
 		return err;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -204,7 +184,7 @@ static void fds_init(struct nf_dp *dp)
 {
 	size_t i;
 
-	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "%s", NF_TENANT_DIR);
+	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "%s", NF_STORE_KEY_RECORDS);
 	for (i = 0; i < NF_MAP__COUNT; i++)
 		dp->maps.fd[i] = -1;
 	for (i = 0; i < NF_PROG__COUNT; i++)
@@ -390,7 +370,7 @@ static int load_and_pin(struct nf_dp *dp)
 	struct bpf_program *prog;
 	int err;
 
-	err = dp_mkdir_p(NF_PIN_ROOT);
+	err = store__mkdirs(NF_PIN_ROOT);
 	if (err) {
 		pr_err("cannot create %s: %s", NF_PIN_ROOT, strerror(-err));
 		return err;
@@ -751,11 +731,11 @@ int dp__reset(void)
 	}
 	rm_rf(NF_PIN_ROOT);
 	rm_rf(NF_EP_DIR);
-	rm_rf(NF_TENANT_DIR);
-	rm_rf(NF_RUN_DIR "/objects");
-	rm_rf(NF_RUN_DIR "/refs");
-	rm_rf(NF_RUN_DIR "/cni");
-	unlink(NF_RUN_DIR "/applies");
-	unlink(NF_RUN_DIR "/host_addrs");
+	rm_rf(NF_STORE_KEY_RECORDS);
+	rm_rf(NF_STORE_OBJECTS);	/* and the journal */
+	rm_rf(NF_STORE_REFS);
+	rm_rf(NF_STORE_CNI);
+	unlink(NF_STORE_APPLIES);
+	unlink(NF_STORE_HOST_ADDRS);
 	return 0;
 }
