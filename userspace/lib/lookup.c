@@ -323,7 +323,7 @@ static const char *const dir_names[NF_DIR_MAX] = { "ingress", "egress" };
 
 int lookup__names_write(const char *dir, const char *tenant, const struct nf_compiled *c)
 {
-	char path[PATH_MAX], *text;
+	char path[PATH_MAX];
 	json_t *o, *runs, *run = NULL;
 	uint32_t count = 0;
 	size_t i;
@@ -357,13 +357,7 @@ int lookup__names_write(const char *dir, const char *tenant, const struct nf_com
 		return err;
 	}
 	names_path(path, sizeof(path), dir, c->tenant_id, c->epoch & 1);
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!text)
-		return -ENOMEM;
-	err = store__write(path, text, strlen(text));
-	free(text);
-	return err;
+	return store__write_json(path, o);
 }
 
 void lookup__names_free(struct nf_rule_names *n)

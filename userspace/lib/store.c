@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "store.h"
 
@@ -99,6 +100,19 @@ static int write_all(int fd, const void *data, size_t len)
 		len -= w;
 	}
 	return 0;
+}
+
+int store__write_json(const char *path, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int err;
+
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	err = store__write(path, text, strlen(text));
+	free(text);
+	return err;
 }
 
 int store__write2(const char *path, const void *a, size_t len_a, const void *b, size_t len_b)

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <netfence/abi.h>
 
 #define NF_RUN_DIR		"/run/netfence"
@@ -48,6 +49,8 @@
 int store__write(const char *path, const void *data, size_t len);
 /* The same for two pieces written one after the other (a buffer and a suffix). */
 int store__write2(const char *path, const void *a, size_t len_a, const void *b, size_t len_b);
+/* A JSON document, compact, written as store__write does; takes o over (NULL: -ENOMEM). */
+int store__write_json(const char *path, json_t *o);
 /* mkdir -p; 0 if it exists. */
 int store__mkdirs(const char *dir);
 /* An empty marker file (its directories created); 0 if it exists. */

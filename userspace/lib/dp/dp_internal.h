@@ -96,6 +96,8 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r);
 
+int dp_tcx_attach(int ifindex, __u32 type, int prog_fd, __u32 flags, int replace_fd);
+
 /* ---- cgroup.c ---- */
 void dp_cg_detach_progs(struct nf_dp *dp, const char *dir);
 

@@ -26,10 +26,9 @@ void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id)
 
 int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs, size_t n)
 {
-	char path[PATH_MAX], buf[64], *text;
+	char path[PATH_MAX], buf[64];
 	json_t *o, *a;
 	size_t i;
-	int err;
 
 	a = json_array();
 	for (i = 0; i < n; i++) {
@@ -58,13 +57,7 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 	if (!o)
 		return -ENOMEM;
 	dp_ep_record_path(path, sizeof(path), r->ep_id);
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!text)
-		return -ENOMEM;
-	err = store__write(path, text, strlen(text));
-	free(text);
-	return err;
+	return store__write_json(path, o);
 }
 
 int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **addrs, size_t *n)

@@ -44,8 +44,12 @@ static __u32 tcx_type(enum bpf_tc_attach_point point)
 	return point == BPF_TC_INGRESS ? NF_TCX_INGRESS : NF_TCX_EGRESS;
 }
 
-/* BPF_PROG_ATTACH for tcx: libbpf 1.1 predates its fields (relative_fd, expected_revision). */
-static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+/*
+ * BPF_PROG_ATTACH for tcx: libbpf 1.1 predates its fields (relative_fd,
+ * expected_revision). flags NF_F_BEFORE (relative_fd 0: in front of all) or
+ * NF_F_REPLACE (replace_fd's place). 0 or -errno.
+ */
+int dp_tcx_attach(int ifindex, __u32 type, int prog_fd, __u32 flags, int replace_fd)
 {
 	struct {
 		__u32 target_ifindex;
@@ -53,18 +57,24 @@ static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 		__u32 attach_type;
 		__u32 attach_flags;
 		__u32 replace_bpf_fd;
-		__u32 relative_fd;	/* 0 with BPF_F_BEFORE: in front of all */
+		__u32 relative_fd;
 		__u64 expected_revision;
 	} attr = {
 		.target_ifindex = (__u32)ifindex,
 		.attach_bpf_fd = (__u32)prog_fd,
-		.attach_type = tcx_type(point),
-		.attach_flags = NF_F_BEFORE,
+		.attach_type = type,
+		.attach_flags = flags,
+		.replace_bpf_fd = replace_fd > 0 ? (__u32)replace_fd : 0,
 	};
 
-	if (!syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)))
-		return 0;
-	return errno == EEXIST ? 0 : -errno;	/* EEXIST: this program is there already */
+	return syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) ? -errno : 0;
+}
+
+static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
+{
+	int err = dp_tcx_attach(ifindex, tcx_type(point), prog_fd, NF_F_BEFORE, 0);
+
+	return err == -EEXIST ? 0 : err;	/* EEXIST: this program is there already */
 }
 
 static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool tcx)

@@ -325,27 +325,12 @@ static void replace_tcx(struct up_progs *up, int ifindex, __u32 type, const char
 	if (bpf_prog_query_opts(ifindex, type, &q))
 		return;
 	for (i = 0; i < q.prog_cnt && i < 64; i++) {
-		struct {
-			__u32 target_ifindex;
-			__u32 attach_bpf_fd;
-			__u32 attach_type;
-			__u32 attach_flags;
-			__u32 replace_bpf_fd;
-			__u32 relative_fd;
-			__u64 expected_revision;
-		} attr = {};
 		int nfd, old;
 
 		nfd = successor(up, ids[i], &old);
 		if (nfd < 0)
 			continue;
-		attr.target_ifindex = (__u32)ifindex;
-		attr.attach_bpf_fd = (__u32)nfd;
-		attr.attach_type = type;
-		attr.attach_flags = NF_F_REPLACE;
-		attr.replace_bpf_fd = (__u32)old;
-		count(up, syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr)) ? -errno : 0,
-		      "tcx", where);
+		count(up, dp_tcx_attach(ifindex, type, nfd, NF_F_REPLACE, old), "tcx", where);
 		close(old);
 	}
 }
