@@ -123,6 +123,7 @@ struct nf_upgrade_opts {
 	bool dry_run;		/* say what would be done, change nothing */
 	bool allow_downgrade;	/* replace a newer datapath too */
 	bool verbose;		/* say what is done on stdout */
+	bool complete;		/* this build's, but pins are missing: load what is */
 };
 /*
  * Replace the loaded datapath by this build's in place: maps of unchanged

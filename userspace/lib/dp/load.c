@@ -626,12 +626,18 @@ int dp__open(struct nf_dp **out, bool load)
 		pr_err("cannot take the node lock %s: %s", NF_LOCK_FILE, strerror(-lock));
 		return lock;
 	}
-	if (!dp_any_pin())
+	if (!dp_any_pin()) {
 		err = first_load();
-	else if (!dp_is_current())
-		err = dp_upgrade_locked(&quiet);
-	else
-		err = 0;
+	} else {
+		/* again, under the lock. A pin missing (an interrupted load, a
+		 * removed pin): the rest is kept, never loaded over with defaults
+		 * (nf_config's settings would be lost). */
+		err = dp_open_pinned(&dp);
+		dp__close(dp);
+		dp = NULL;
+		quiet.complete = err != 0;
+		err = quiet.complete || !dp_is_current() ? dp_upgrade_locked(&quiet) : 0;
+	}
 	if (!err)
 		err = dp_open_pinned(&dp);
 	if (!err)

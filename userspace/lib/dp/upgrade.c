@@ -535,7 +535,7 @@ int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 	if (err)
 		return err;
 	dp__meta_self(&self);
-	if (was.version == self.version && was.object_hash == self.object_hash) {
+	if (was.version == self.version && was.object_hash == self.object_hash && !o->complete) {
 		if (o->verbose)
 			printf("the loaded datapath is this build's (version %u, %s): nothing to do\n",
 			       was.version, was.build);
