@@ -17,7 +17,10 @@
 #   - teardown: detach e1 and e2; `delete` tenants 0..4 one by one (0 keeps
 #     its id: the last tenant's selector names it; 1..4 are freed at once),
 #     then the last tenant (0 is freed with it; the last stays, named by the
-#     one before); then `apply --prune` of an empty directory removes the rest;
+#     one before); then `apply --prune` removes the rest
+#     (a directory holding only the keeper's policy: a tenant that lives
+#     through every round and whose policy is replaced by one of the same
+#     size each round, so its previous parity must be swept);
 #   - after >1 s and one more state-changing command (the old parity is
 #     swept): every map's usage equals the baseline measured before round 1.
 # Ids are reused (the lowest free first): a round's ids equal the first's.
@@ -55,7 +58,18 @@ for i in 1 2; do
 done
 udp_server "$S" 7001
 udp_server "$S" 7002
-mkdir "$WORK/empty"
+mkdir "$WORK/keep"
+KEEP=$P-keep
+# keeper VARIANT: the keeper's policy; variants differ in ports only (same entries)
+keeper() {
+	cat >"$WORK/keep/keep.json" <<JSON
+{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+ "metadata":{"name":"keep","namespace":"$KEEP"},
+ "spec":{"podSelector":{},"policyTypes":["Ingress","Egress"],
+  "ingress":[{"from":[{"ipBlock":{"cidr":"10.247.0.0/16"}}],"ports":[{"port":$((1000 + $1))},{"protocol":"UDP","port":$((2000 + $1))}]}],
+  "egress":[{"to":[{"ipBlock":{"cidr":"10.248.0.0/16"}}],"ports":[{"port":$((3000 + $1))}]}]}}
+JSON
+}
 
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
@@ -132,8 +146,11 @@ open_policy() {
 JSON
 }
 
-# the datapath loaded, no tenant: the baseline
-run "load (empty prune apply)" "$NF" apply --prune "$WORK/empty"
+# the datapath loaded, the keeper only: the baseline
+keeper 0
+run "load, the keeper" "$NF" apply --prune "$WORK/keep"
+sleep 2.1
+run "one more change (sweeps nothing: no old parity yet)" "$NF" apply --prune "$WORK/keep"
 BASE=$(usage)
 echo "baseline: $BASE"
 [ -n "$BASE" ] && [ "$BASE" != null ] || fail "no map usage in status --json"
@@ -147,8 +164,8 @@ for r in $(seq 1 "$R"); do
 	policies "$r" >"$WORK/round.json"
 	run "round $r: apply $PER tenants" "$NF" apply "$WORK/round.json"
 	ids=$(ids_json)
-	expect_eq "round $r: tenants with ids" "$(jq length <<<"$ids")" "$PER"
-	sorted=$(jq -c '[.[]] | sort' <<<"$ids")
+	expect_eq "round $r: tenants with ids (and the keeper)" "$(jq length <<<"$ids")" "$((PER + 1))"
+	sorted=$(jq -c --arg k "$KEEP" '[to_entries[] | select(.key != $k) | .value] | sort' <<<"$ids")
 	if [ -z "$first_ids" ]; then
 		first_ids=$sorted
 	else
@@ -205,20 +222,21 @@ for r in $(seq 1 "$R"); do
 	expect_eq "round $r: $pre-0 deleted but named by $pre-$((PER - 1)): keeps id" \
 		"$(id_of "$ids" "$pre-0")" "$id0"
 	expect_eq "round $r: 1..4 deleted and named by no one: freed" \
-		"$(jq length <<<"$ids")" "$((PER - 4))"
+		"$(jq length <<<"$ids")" "$((PER - 4 + 1))"
 	idl=$(id_of "$ids" "$pre-$((PER - 1))")
 	run "round $r: delete $pre-$((PER - 1))" "$NF" delete "$pre-$((PER - 1))"
 	ids=$(ids_json)
 	expect_eq "round $r: $pre-0 freed with the selector naming it" "$(id_of "$ids" "$pre-0")" ""
 	expect_eq "round $r: $pre-$((PER - 1)) deleted but named by $pre-$((PER - 2)): keeps id" \
 		"$(id_of "$ids" "$pre-$((PER - 1))")" "$idl"
-	expect_eq "round $r: tenants with ids" "$(jq length <<<"$ids")" "$((PER - 5))"
-	run "round $r: prune to nothing" "$NF" apply --prune "$WORK/empty"
-	expect_eq "round $r: tenants after the prune" "$("$NF" status --json | jq '.tenants | length')" 0
+	expect_eq "round $r: tenants with ids" "$(jq length <<<"$ids")" "$((PER - 5 + 1))"
+	keeper "$r"
+	run "round $r: prune to the keeper (its policy replaced)" "$NF" apply --prune "$WORK/keep"
+	expect_eq "round $r: tenants after the prune" "$("$NF" status --json | jq -c '[.tenants[].name]')" "[\"$KEEP\"]"
 	# the old parity goes with the next change once its flip is over 1 s old
 	# (file times are whole seconds: wait 2)
 	sleep 2.1
-	run "round $r: one more change (sweeps the old parity)" "$NF" apply --prune "$WORK/empty"
+	run "round $r: one more change (sweeps the old parity)" "$NF" apply --prune "$WORK/keep"
 	expect_eq "round $r: map usage back to the baseline" "$(usage)" "$BASE"
 	echo "round $r: $PER tenants in $(since "$t") s"
 done
