@@ -310,9 +310,11 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 
 int dp__sweep_old_parity(struct nf_dp *dp)
 {
+	struct timespec now;
 	uint32_t id;
 	int swept = 0;
 
+	clock_gettime(CLOCK_REALTIME, &now);
 	for (id = 1; id < NF_MAX_TENANTS; id++) {
 		struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
 		struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
@@ -324,8 +326,10 @@ int dp__sweep_old_parity(struct nf_dp *dp)
 		if (!dp->tenants[id].name[0])
 			continue;
 		record_path(path, sizeof(path), dp->tenant_dir, id, "trie");
-		if (stat(path, &st) || st.st_mtime > time(NULL) - NF_OLD_PARITY_GRACE_S)
-			continue;
+		if (stat(path, &st) || st.st_mtim.tv_sec + NF_OLD_PARITY_GRACE_S > now.tv_sec ||
+		    (st.st_mtim.tv_sec + NF_OLD_PARITY_GRACE_S == now.tv_sec &&
+		     st.st_mtim.tv_nsec > now.tv_nsec))
+			continue;	/* flipped less than a second ago */
 		if (record_read(dp->tenant_dir, id, &rt) || record_read(dp->tenant_dir, id, &rp))
 			goto next;
 		nt = rt.n;
