@@ -514,21 +514,184 @@ static const char *map_fate(const struct up_map *u)
 	return "new, entries carried over";
 }
 
+/* One upgrade in progress: this build's object and the fate of each map. */
+struct upgrade {
+	const struct nf_upgrade_opts *o;
+	struct netfence_bpf *skel;	/* until loaded into dp */
+	struct nf_dp *dp;		/* the new datapath */
+	struct up_map maps[64];
+	size_t n_maps;
+	struct up_progs *up;
+};
+
+static bool carried(const struct up_map *u)
+{
+	return !u->reuse && u->old_fd >= 0 && !always_new(bpf_map__name(u->m));
+}
+
+/* 1. Which pinned maps this build's object can use as they are. */
+static int plan_maps(struct upgrade *g)
+{
+	struct bpf_map *m;
+	int err;
+
+	bpf_object__for_each_map(m, g->skel->obj) {
+		struct up_map *u;
+		char path[PATH_MAX];
+		__u32 len = sizeof(u->old);
+
+		if (bpf_map__is_internal(m))
+			continue;
+		if (g->n_maps == ARRAY_SIZE(g->maps))
+			return -E2BIG;
+		u = &g->maps[g->n_maps++];
+		u->m = m;
+		snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, bpf_map__name(m));
+		u->old_fd = bpf_obj_get(path);
+		if (u->old_fd >= 0 && bpf_obj_get_info_by_fd(u->old_fd, &u->old, &len)) {
+			close(u->old_fd);
+			u->old_fd = -1;
+		}
+		u->reuse = u->old_fd >= 0 && !always_new(bpf_map__name(m)) &&
+			   same_layout(&u->old, m);
+		if (u->reuse) {
+			err = bpf_map__reuse_fd(m, u->old_fd);
+			if (err)
+				return err;
+		}
+		if (g->o->verbose)
+			printf("  map %-16s %s\n", bpf_map__name(m), map_fate(u));
+	}
+	return 0;
+}
+
+/* 2. Load; carry the entries of changed maps over; a datapath over it. */
+static int load_new(struct upgrade *g, const struct nf_meta *self)
+{
+	__u32 zero = 0;
+	size_t i, n;
+	int err;
+
+	err = netfence_bpf__load(g->skel);
+	if (err) {
+		pr_err("upgrade: cannot load the new datapath: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < g->n_maps; i++) {
+		struct up_map *u = &g->maps[i];
+
+		if (!carried(u))
+			continue;
+		err = copy_entries(u->old_fd, &u->old, bpf_map__fd(u->m), u->m, BPF_NOEXIST, &n);
+		if (err)
+			return err;
+		if (g->o->verbose)
+			printf("  %s: %zu entries carried over\n", bpf_map__name(u->m), n);
+	}
+	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.nf_meta), &zero, self, BPF_ANY))
+		return -errno;
+	err = dp_from_skel(&g->dp, g->skel);	/* takes the skeleton over; starts its sweep */
+	g->skel = NULL;
+	if (!err && !maps_had(g->maps, g->n_maps, "nf_config"))
+		err = dp_config_defaults(g->dp);
+	return err;
+}
+
+/* 3. Every endpoint's programs, replaced where they run. */
+static int replace_programs(struct upgrade *g)
+{
+	struct bpf_program *prog;
+	struct up_progs *up;
+
+	up = g->up = calloc(1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	bpf_object__for_each_program(prog, g->dp->skel->obj) {
+		struct bpf_prog_info info;
+		int fd = bpf_program__fd(prog);
+
+		if (up->n == ARRAY_SIZE(up->p) || prog_info(fd, &info))
+			continue;
+		snprintf(up->p[up->n].name, sizeof(up->p[0].name), "%s", info.name);
+		up->p[up->n].fd = fd;
+		up->p[up->n].id = info.id;
+		up->n++;
+	}
+	replace_endpoints(g->dp, up);
+	if (g->o->verbose)
+		printf("  %zu hooks now run the new programs\n", up->replaced);
+	return 0;
+}
+
+/* 4. What the old programs tracked meanwhile; the shares recounted. */
+static void carry_late_entries(struct upgrade *g)
+{
+	bool tracking = false;
+	size_t i, n;
+
+	for (i = 0; i < g->n_maps; i++) {
+		struct up_map *u = &g->maps[i];
+		const char *name = bpf_map__name(u->m);
+
+		if (!carried(u) || is_array(u->old.type))
+			continue;
+		copy_entries(u->old_fd, &u->old, bpf_map__fd(u->m), u->m, BPF_NOEXIST, &n);
+		tracking |= !strcmp(name, "nf_ct") || !strcmp(name, "nf_frags");
+	}
+	if (tracking)
+		recount_usage(g->dp);
+}
+
+/* 5. The pins: programs, new maps, what this build dropped, nf_meta last. */
+static int switch_pins(struct upgrade *g)
+{
+	struct bpf_program *prog;
+	size_t i;
+	int err;
+
+	bpf_object__for_each_program(prog, g->dp->skel->obj) {
+		err = pin_switch(bpf_program__fd(prog), bpf_program__name(prog));
+		if (err)
+			return err;
+	}
+	for (i = 0; i < g->n_maps; i++) {
+		if (g->maps[i].reuse || !strcmp(bpf_map__name(g->maps[i].m), "nf_meta"))
+			continue;
+		err = pin_switch(bpf_map__fd(g->maps[i].m), bpf_map__name(g->maps[i].m));
+		if (err)
+			return err;
+	}
+	unpin_others(g->dp->skel);
+	err = pin_switch(bpf_map__fd(g->dp->skel->maps.nf_meta), "nf_meta");
+	rmdir(NEXT_DIR);
+	return err;
+}
+
+static void dry_run_endpoints(void)
+{
+	struct nf_ep_record *recs;
+	struct nf_dp *old;
+	size_t n;
+
+	if (dp_open_pinned(&old))
+		return;
+	if (!dp__list_endpoints(old, &recs, &n)) {
+		printf("  programs replaced at %zu endpoints\n", n);
+		free(recs);
+	}
+	dp__close(old);
+}
+
 /*
- * Replace the loaded datapath by this build's (node lock held). 0 when done
- * or nothing to do, -EPROTO when the loaded one is newer and !allow_downgrade.
+ * Replace the loaded datapath by this build's (node lock held): the steps of
+ * the comment at the top. 0 when done or nothing to do, -EPROTO (said) when
+ * the loaded one is newer and !allow_downgrade.
  */
 int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 {
+	struct upgrade g = { .o = o };
 	struct nf_meta was, self;
-	struct netfence_bpf *skel = NULL;
-	struct up_map maps[64];
-	struct up_progs *up = NULL;
-	struct nf_dp *old = NULL, *dp = NULL;
-	struct bpf_program *prog;
-	struct bpf_map *m;
-	size_t n_maps = 0, i, n;
-	bool migrated_ct = false;
+	size_t i;
 	int err;
 
 	err = dp__meta(&was);
@@ -547,150 +710,31 @@ int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 		printf("%s datapath version %u (build %s) -> version %u (build %s)\n",
 		       o->dry_run ? "would upgrade" : "upgrading", was.version, was.build,
 		       self.version, self.build);
-	err = dp_open_pinned(&old);	/* for the dry run's count of endpoints */
-	if (err && err != -ENOENT)
-		return err;
-	err = 0;
-	skel = netfence_bpf__open();
-	if (!skel) {
-		err = -errno;
-		goto out;
+	g.skel = netfence_bpf__open();
+	if (!g.skel)
+		return -errno;
+	err = plan_maps(&g);
+	if (!err && o->dry_run)
+		dry_run_endpoints();
+	else if (!err)
+		err = load_new(&g, &self);
+	if (!err && !o->dry_run)
+		err = replace_programs(&g);
+	if (!err && !o->dry_run) {
+		carry_late_entries(&g);
+		err = switch_pins(&g);
 	}
-	bpf_object__for_each_map(m, skel->obj) {
-		struct up_map *u;
-		char path[PATH_MAX];
-		__u32 len = sizeof(u->old);
-
-		if (bpf_map__is_internal(m))
-			continue;
-		if (n_maps == ARRAY_SIZE(maps)) {
-			err = -E2BIG;
-			goto out;
-		}
-		u = &maps[n_maps++];
-		u->m = m;
-		snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, bpf_map__name(m));
-		u->old_fd = bpf_obj_get(path);
-		if (u->old_fd >= 0 && bpf_obj_get_info_by_fd(u->old_fd, &u->old, &len)) {
-			close(u->old_fd);
-			u->old_fd = -1;
-		}
-		u->reuse = u->old_fd >= 0 && !always_new(bpf_map__name(m)) &&
-			   same_layout(&u->old, m);
-		if (u->reuse) {
-			err = bpf_map__reuse_fd(m, u->old_fd);
-			if (err)
-				goto out;
-		}
-		if (o->verbose)
-			printf("  map %-16s %s\n", bpf_map__name(m), map_fate(u));
-	}
-	if (o->dry_run) {
-		struct nf_ep_record *recs;
-
-		if (old && !dp__list_endpoints(old, &recs, &n)) {
-			printf("  programs replaced at %zu endpoints\n", n);
-			free(recs);
-		}
-		goto out;
-	}
-	err = netfence_bpf__load(skel);
-	if (err) {
-		pr_err("upgrade: cannot load the new datapath: %s", strerror(-err));
-		goto out;
-	}
-	/* 2. carry the entries of changed maps over */
-	for (i = 0; i < n_maps; i++) {
-		struct up_map *u = &maps[i];
-
-		if (u->reuse || u->old_fd < 0 || always_new(bpf_map__name(u->m)))
-			continue;
-		err = copy_entries(u->old_fd, &u->old, bpf_map__fd(u->m), u->m, BPF_NOEXIST, &n);
-		if (err)
-			goto out;
-		if (!strcmp(bpf_map__name(u->m), "nf_ct") || !strcmp(bpf_map__name(u->m), "nf_frags"))
-			migrated_ct = true;
-		if (o->verbose)
-			printf("  %s: %zu entries carried over\n", bpf_map__name(u->m), n);
-	}
-	{
-		__u32 zero = 0;
-
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.nf_meta), &zero, &self, BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-	}
-	err = dp_from_skel(&dp, skel);	/* takes the skeleton over; starts its sweep */
-	skel = NULL;
-	if (err)
-		goto out;
-	if (!maps_had(maps, n_maps, "nf_config")) {
-		err = dp_config_defaults(dp);
-		if (err)
-			goto out;
-	}
-	/* 3. every endpoint's programs */
-	up = calloc(1, sizeof(*up));
-	if (!up) {
-		err = -ENOMEM;
-		goto out;
-	}
-	bpf_object__for_each_program(prog, dp->skel->obj) {
-		struct bpf_prog_info info;
-		int fd = bpf_program__fd(prog);
-
-		if (up->n == ARRAY_SIZE(up->p) || prog_info(fd, &info))
-			continue;
-		snprintf(up->p[up->n].name, sizeof(up->p[0].name), "%s", info.name);
-		up->p[up->n].fd = fd;
-		up->p[up->n].id = info.id;
-		up->n++;
-	}
-	replace_endpoints(dp, up);
-	if (o->verbose)
-		printf("  %zu hooks now run the new programs\n", up->replaced);
-	/* 4. what the old programs tracked meanwhile; the shares recounted */
-	for (i = 0; i < n_maps; i++) {
-		struct up_map *u = &maps[i];
-
-		if (u->reuse || u->old_fd < 0 || always_new(bpf_map__name(u->m)) ||
-		    is_array(u->old.type))
-			continue;
-		copy_entries(u->old_fd, &u->old, bpf_map__fd(u->m), u->m, BPF_NOEXIST, &n);
-	}
-	if (migrated_ct)
-		recount_usage(dp);
-	/* 5. the pins, nf_meta last */
-	bpf_object__for_each_program(prog, dp->skel->obj) {
-		err = pin_switch(bpf_program__fd(prog), bpf_program__name(prog));
-		if (err)
-			goto out;
-	}
-	for (i = 0; i < n_maps; i++)
-		if (!maps[i].reuse && strcmp(bpf_map__name(maps[i].m), "nf_meta")) {
-			err = pin_switch(bpf_map__fd(maps[i].m), bpf_map__name(maps[i].m));
-			if (err)
-				goto out;
-		}
-	unpin_others(dp->skel);
-	err = pin_switch(bpf_map__fd(dp->skel->maps.nf_meta), "nf_meta");
-	if (err)
-		goto out;
-	rmdir(NEXT_DIR);
-	if (up->failed) {
+	if (!err && g.up && g.up->failed) {
 		pr_err("upgrade: %zu hooks still run the old programs (said above); "
-		       "`netfence upgrade` replaces them", up->failed);
+		       "`netfence upgrade` replaces them", g.up->failed);
 		err = -EIO;
 	}
-out:
-	for (i = 0; i < n_maps; i++)
-		if (maps[i].old_fd >= 0)
-			close(maps[i].old_fd);
-	free(up);
-	netfence_bpf__destroy(skel);
-	dp__close(dp);
-	dp__close(old);
+	for (i = 0; i < g.n_maps; i++)
+		if (g.maps[i].old_fd >= 0)
+			close(g.maps[i].old_fd);
+	free(g.up);
+	netfence_bpf__destroy(g.skel);
+	dp__close(g.dp);
 	return err;
 }
 
