@@ -231,30 +231,25 @@ static size_t page_round(size_t sz)
 #define TENANTS_MAP_SIZE page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info))
 #define USAGE_MAP_SIZE	 page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_usage))
 
-/* nf_tenants and nf_usage, mmapped (both BPF_F_MMAPABLE arrays). */
+/* A BPF_F_MMAPABLE array of the datapath, mapped shared. */
+static void *mmap_array(struct nf_dp *dp, enum nf_map_id id, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dp->maps.fd[id], 0);
+
+	if (p != MAP_FAILED)
+		return p;
+	pr_err("cannot mmap %s: %s", map_names[id], strerror(errno));
+	return NULL;
+}
+
+/* nf_tenants and nf_usage, mmapped. */
 static int mmap_tenants(struct nf_dp *dp)
 {
-	void *p;
-
-	p = mmap(NULL, TENANTS_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 dp->maps.fd[NF_MAP_TENANTS], 0);
-	if (p == MAP_FAILED) {
-		int err = -errno;
-
-		pr_err("cannot mmap nf_tenants: %s", strerror(-err));
-		return err;
-	}
-	dp->tenants = p;
-	p = mmap(NULL, USAGE_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 dp->maps.fd[NF_MAP_USAGE], 0);
-	if (p == MAP_FAILED) {
-		int err = -errno;
-
-		pr_err("cannot mmap nf_usage: %s", strerror(-err));
-		return err;
-	}
-	dp->usage = p;
-	return 0;
+	dp->tenants = mmap_array(dp, NF_MAP_TENANTS, TENANTS_MAP_SIZE);
+	if (!dp->tenants)
+		return -ENOMEM;
+	dp->usage = mmap_array(dp, NF_MAP_USAGE, USAGE_MAP_SIZE);
+	return dp->usage ? 0 : -ENOMEM;
 }
 
 /*
