@@ -123,7 +123,16 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const s
 	return lookup__judge(&src, tid, epoch, q, peer_id, rule);
 }
 
-int cmd_check(int argc, char **argv)
+/* What `check` is asked: the options, and the query they make. */
+struct check_args {
+	const char *tenant, *direction, *peer, *proto_s;
+	long port;		/* -1: not given; 0 for icmp */
+	bool is_icmp;
+	struct nf_query q;
+};
+
+/* The options into a; -1 to go on, or the exit code to return now. */
+static int check_parse_opts(struct check_args *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' }, { "direction", required_argument, NULL, 'd' },
@@ -132,30 +141,19 @@ int cmd_check(int argc, char **argv)
 		{},
 	};
 	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = check_usage };
-	const char *tenant = NULL, *direction = NULL, *peer = NULL, *proto_s = NULL;
-	const char *dirname;
-	char peer_name[NF_TENANT_NAME_LEN] = "";
-	uint8_t addr[16], dir, proto = 0;
-	long port = -1;
-	uint32_t tid, peer_id, rule;
-	struct nf_rule_names *names = NULL;
-	struct nf_query q = {};
-	struct nf_dp *dp;
-	struct nf_tenant_info ti;
-	bool v4, is_icmp;
-	int c, err, ret = NF_EXIT_OK;
+	int c;
 
 	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
-		case 't': tenant = optarg; break;
-		case 'd': direction = optarg; break;
-		case 'p': peer = optarg; break;
-		case 'P': proto_s = optarg; break;
+		case 't': a->tenant = optarg; break;
+		case 'd': a->direction = optarg; break;
+		case 'p': a->peer = optarg; break;
+		case 'P': a->proto_s = optarg; break;
 		case 'n': {
 			char *end;
 
-			port = strtol(optarg, &end, 10);
-			if (*end || port < 1 || port > 65535) {
+			a->port = strtol(optarg, &end, 10);
+			if (*end || a->port < 1 || a->port > 65535) {
 				fprintf(stderr, "netfence check: --port: \"%s\" is not a port (1-65535)\n",
 					optarg);
 				return NF_EXIT_USAGE;
@@ -166,70 +164,64 @@ int cmd_check(int argc, char **argv)
 	}
 	if (o.ret >= 0)
 		return o.ret;
-	if (optind < argc || !tenant || !direction || !peer) {
+	if (optind < argc || !a->tenant || !a->direction || !a->peer) {
 		fputs(check_usage, stderr);
 		return NF_EXIT_USAGE;
 	}
-	if (!strcmp(direction, "ingress")) {
-		dir = NF_DIR_INGRESS;
-	} else if (!strcmp(direction, "egress")) {
-		dir = NF_DIR_EGRESS;
+	return -1;
+}
+
+/* The direction, peer, protocol and port as a query (a->q); 0 or
+ * NF_EXIT_USAGE after saying which is wrong. */
+static int check_make_query(struct check_args *a)
+{
+	struct nf_query *q = &a->q;
+	bool v4;
+
+	if (!strcmp(a->direction, "ingress")) {
+		q->dir = NF_DIR_INGRESS;
+	} else if (!strcmp(a->direction, "egress")) {
+		q->dir = NF_DIR_EGRESS;
 	} else {
 		fprintf(stderr, "netfence check: --direction: \"%s\" is not ingress or egress\n",
-			direction);
+			a->direction);
 		return NF_EXIT_USAGE;
 	}
-	dirname = dir == NF_DIR_INGRESS ? "ingress" : "egress";
-	if (nf_parse_addr(peer, addr, &v4)) {
-		fprintf(stderr, "netfence check: --peer: \"%s\" is not an IP address\n", peer);
+	if (nf_parse_addr(a->peer, q->addr, &v4)) {
+		fprintf(stderr, "netfence check: --peer: \"%s\" is not an IP address\n", a->peer);
 		return NF_EXIT_USAGE;
 	}
-	if (!proto_s)
-		proto_s = "tcp";
-	if (!strcmp(proto_s, "tcp"))
-		proto = IPPROTO_TCP;
-	else if (!strcmp(proto_s, "udp"))
-		proto = IPPROTO_UDP;
-	else if (!strcmp(proto_s, "sctp"))
-		proto = IPPROTO_SCTP;
-	else if (!strcmp(proto_s, "icmp"))
-		proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	if (!a->proto_s)
+		a->proto_s = "tcp";
+	if (!strcmp(a->proto_s, "tcp"))
+		q->proto = IPPROTO_TCP;
+	else if (!strcmp(a->proto_s, "udp"))
+		q->proto = IPPROTO_UDP;
+	else if (!strcmp(a->proto_s, "sctp"))
+		q->proto = IPPROTO_SCTP;
+	else if (!strcmp(a->proto_s, "icmp"))
+		q->proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	else {
 		fprintf(stderr, "netfence check: --proto: \"%s\" is not tcp, udp, sctp or icmp\n",
-			proto_s);
+			a->proto_s);
 		return NF_EXIT_USAGE;
 	}
-	is_icmp = proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
-	if (!is_icmp && port < 0) {
-		fprintf(stderr, "netfence check: --port is required for %s\n", proto_s);
+	a->is_icmp = q->proto == IPPROTO_ICMP || q->proto == IPPROTO_ICMPV6;
+	if (!a->is_icmp && a->port < 0) {
+		fprintf(stderr, "netfence check: --port is required for %s\n", a->proto_s);
 		return NF_EXIT_USAGE;
 	}
-	if (port < 0)
-		port = 0;
+	if (a->port < 0)
+		a->port = 0;
+	q->port = (uint16_t)a->port;
+	return 0;
+}
 
-	apply__settle();	/* a killed apply's journal: describe what the kernel enforces */
-	err = dp__open(&dp, false);
-	if (err) {
-		pr_err("the datapath is not loaded (nothing attached, nothing applied)");
-		return NF_EXIT_FAIL;
-	}
-	tid = dp__tenant_id(dp, tenant, false);
-	if (!tid) {
-		printf("deny: tenant %s is unknown here: default deny\n", tenant);
-		goto out;
-	}
-	q.dir = dir;
-	memcpy(q.addr, addr, sizeof(q.addr));
-	q.proto = proto;
-	q.port = (uint16_t)port;
-	err = dp__tenant_info(dp, tid, &ti);
-	if (!err)
-		err = check_verdict(dp, tid, ti.epoch, &q, &peer_id, &rule);
-	if (err) {
-		pr_err("cannot read the policy tables: %s", strerror(-err));
-		ret = NF_EXIT_FAIL;
-		goto out;
-	}
+/* Whose address the peer is: this node, a tenant's, or the world's. */
+static void check_print_peer(struct nf_dp *dp, const char *peer, uint32_t peer_id)
+{
+	char peer_name[NF_TENANT_NAME_LEN] = "";
+
 	if (peer_id && peer_id != NF_ID_HOST)
 		dp__tenant_name(dp, peer_id, peer_name, sizeof(peer_name));
 	printf("peer %s: %s\n", peer,
@@ -237,38 +229,87 @@ int cmd_check(int argc, char **argv)
 	       peer_id ? "" : "not a known tenant's address (world)");
 	if (peer_id && peer_id != NF_ID_HOST)
 		printf("  belongs to tenant %s\n", peer_name);
-	if (rule == NF_RULE_HOST) {
-		printf("allow: ingress from the node's own addresses is always allowed\n");
-		goto out;
-	}
-	if (!rule) {
-		char what[32];
+}
 
-		if (is_icmp)
-			snprintf(what, sizeof(what), "icmp");
-		else
-			snprintf(what, sizeof(what), "%s/%ld", proto_s, port);
-		printf("deny: no rule of tenant %s allows %s %s %s %s (default deny; %u %s rule%s "
-		       "installed)\n",
-		       tenant, dirname, dir == NF_DIR_EGRESS ? "to" : "from", peer, what,
-		       ti.n_rules[dir], dirname, ti.n_rules[dir] == 1 ? "" : "s");
-		goto out;
-	}
-	/* Name the rule: the names written when this epoch's tables were installed. */
-	if (!lookup__names_read(dp__tenant_dir(dp), tid, tenant, ti.epoch, &names)) {
-		uint8_t rdir;
-		uint32_t index;
-		const char *pol = lookup__rule_name(names, rule, &rdir, &index);
+/* No rule allows the flow: what was asked, and how many rules there are. */
+static void check_print_deny(const struct check_args *a, const struct nf_tenant_info *ti)
+{
+	uint8_t dir = a->q.dir;
+	const char *dirname = dir == NF_DIR_INGRESS ? "ingress" : "egress";
+	char what[32];
 
-		if (pol) {
-			printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, pol,
-			       rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
-			goto out;
-		}
-	}
-	printf("allow: rule #%u of tenant %s\n", rule, tenant);
-out:
+	if (a->is_icmp)
+		snprintf(what, sizeof(what), "icmp");
+	else
+		snprintf(what, sizeof(what), "%s/%ld", a->proto_s, a->port);
+	printf("deny: no rule of tenant %s allows %s %s %s %s (default deny; %u %s rule%s "
+	       "installed)\n",
+	       a->tenant, dirname, dir == NF_DIR_EGRESS ? "to" : "from", a->peer, what,
+	       ti->n_rules[dir], dirname, ti->n_rules[dir] == 1 ? "" : "s");
+}
+
+/* A rule allows the flow: its policy and place in the spec, from the names
+ * written when this epoch's tables were installed; else its number. */
+static void check_print_allow(struct nf_dp *dp, const char *tenant, uint32_t tid, uint32_t epoch,
+			      uint32_t rule)
+{
+	struct nf_rule_names *names = NULL;
+	const char *pol = NULL;
+	uint32_t index;
+	uint8_t rdir;
+
+	if (!lookup__names_read(dp__tenant_dir(dp), tid, tenant, epoch, &names))
+		pol = lookup__rule_name(names, rule, &rdir, &index);
+	if (pol)
+		printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, pol,
+		       rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
+	else
+		printf("allow: rule #%u of tenant %s\n", rule, tenant);
 	lookup__names_free(names);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct check_args a = { .port = -1 };
+	uint32_t tid, peer_id, rule;
+	struct nf_tenant_info ti;
+	struct nf_dp *dp;
+	int err, ret;
+
+	ret = check_parse_opts(&a, argc, argv);
+	if (ret >= 0)
+		return ret;
+	ret = check_make_query(&a);
+	if (ret)
+		return ret;
+
+	apply__settle();	/* a killed apply's journal: describe what the kernel enforces */
+	err = dp__open(&dp, false);
+	if (err) {
+		pr_err("the datapath is not loaded (nothing attached, nothing applied)");
+		return NF_EXIT_FAIL;
+	}
+	tid = dp__tenant_id(dp, a.tenant, false);
+	if (!tid) {
+		printf("deny: tenant %s is unknown here: default deny\n", a.tenant);
+		goto out;
+	}
+	err = dp__tenant_info(dp, tid, &ti);
+	if (!err)
+		err = check_verdict(dp, tid, ti.epoch, &a.q, &peer_id, &rule);
+	if (err) {
+		pr_err("cannot read the policy tables: %s", strerror(-err));
+		ret = NF_EXIT_FAIL;
+		goto out;
+	}
+	check_print_peer(dp, a.peer, peer_id);
+	if (rule == NF_RULE_HOST)
+		printf("allow: ingress from the node's own addresses is always allowed\n");
+	else if (!rule)
+		check_print_deny(&a, &ti);
+	else
+		check_print_allow(dp, a.tenant, tid, ti.epoch, rule);
+out:
 	dp__close(dp);
 	return ret;
 }

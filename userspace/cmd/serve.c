@@ -823,7 +823,26 @@ static void raise_nofile(void)
 	}
 }
 
-int cmd_serve(int argc, char **argv)
+/* ---- cmd_serve: options, credentials, HTTP, watches, main loop, shutdown ---- */
+
+struct serve {
+	/* options */
+	const char *listen, *cert_path, *key_path, *token_path;
+	unsigned int max_conn, max_ip, timeout_s;
+	struct sockaddr_storage ss;
+	bool v6;
+	/* running */
+	char *cert, *key;
+	size_t cert_len, key_len;
+	bool guard_started;
+	struct MHD_Daemon *d;
+	struct nf_unfenced *uf;
+	struct watcher w;
+	int sfd, nlfd;
+};
+
+/* The options into s; -1 to go on, or the exit code to return now. */
+static int serve_parse_opts(struct serve *s, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -839,51 +858,38 @@ int cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cmd_opts o = { .shortopts = "l:d:vh", .longopts = opts, .usage_fn = usage };
-	const char *listen = NF_SERVE_DEFAULT_LISTEN, *cert_path = NULL, *key_path = NULL;
-	const char *token_path = NULL;
-	unsigned int max_conn = NF_SERVE_CONN_LIMIT, max_ip = NF_SERVE_PER_IP_LIMIT;
-	unsigned int timeout_s = NF_SERVE_CONN_TIMEOUT;
-	struct watcher w = { .ifd = -1, .wd = -1 };
-	struct nf_unfenced *uf = NULL;
-	struct MHD_Daemon *d = NULL;
-	struct sockaddr_storage ss;
-	char *cert = NULL, *key = NULL;
-	size_t cert_len = 0, key_len = 0;
-	bool v6 = false, guard_started = false;
-	unsigned int flags;
-	sigset_t mask;
-	int sfd = -1, nlfd = -1, rc = NF_EXIT_FAIL, c, err;
+	int c;
 
 	while ((c = cmd_getopt(&o, argc, argv))) {
 		switch (c) {
 		case 'l':
-			listen = optarg;
+			s->listen = optarg;
 			break;
 		case 'd':
-			w.dir = optarg;
+			s->w.dir = optarg;
 			break;
 		case 'C':
-			cert_path = optarg;
+			s->cert_path = optarg;
 			break;
 		case 'K':
-			key_path = optarg;
+			s->key_path = optarg;
 			break;
 		case 'T':
-			token_path = optarg;
+			s->token_path = optarg;
 			break;
 		case 'M':
-			max_conn = parse_count("--max-connections", optarg, 65536);
-			if (!max_conn)
+			s->max_conn = parse_count("--max-connections", optarg, 65536);
+			if (!s->max_conn)
 				return NF_EXIT_USAGE;
 			break;
 		case 'P':
-			max_ip = parse_count("--max-client-connections", optarg, 65536);
-			if (!max_ip)
+			s->max_ip = parse_count("--max-client-connections", optarg, 65536);
+			if (!s->max_ip)
 				return NF_EXIT_USAGE;
 			break;
 		case 'R':
-			timeout_s = parse_count("--request-timeout", optarg, 3600);
-			if (!timeout_s)
+			s->timeout_s = parse_count("--request-timeout", optarg, 3600);
+			if (!s->timeout_s)
 				return NF_EXIT_USAGE;
 			break;
 		case 'v':
@@ -897,60 +903,84 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return NF_EXIT_USAGE;
 	}
-	nf_log_set_daemon(1);
-	nf_log_setup_libbpf();
-	if (parse_listen(listen, &ss, &v6)) {
+	return -1;
+}
+
+/* The options that must agree with each other or with the system; 0 or
+ * NF_EXIT_USAGE after saying what is wrong. */
+static int serve_check_opts(struct serve *s)
+{
+	if (parse_listen(s->listen, &s->ss, &s->v6)) {
 		pr_err("--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9471 or [::1]:9471",
-		       listen);
+		       s->listen);
 		return NF_EXIT_USAGE;
 	}
-	if (w.dir) {
+	if (s->w.dir) {
 		struct stat st;
 
-		if (stat(w.dir, &st) || !S_ISDIR(st.st_mode)) {
-			pr_err("--policy-dir %s: not a directory", w.dir);
+		if (stat(s->w.dir, &st) || !S_ISDIR(st.st_mode)) {
+			pr_err("--policy-dir %s: not a directory", s->w.dir);
 			return NF_EXIT_USAGE;
 		}
 	}
-	if (!cert_path != !key_path) {
+	if (!s->cert_path != !s->key_path) {
 		pr_err("--tls-cert and --tls-key go together: give both or neither");
 		return NF_EXIT_USAGE;
 	}
-	if (max_ip > max_conn) {
-		pr_err("--max-client-connections %u is above --max-connections %u", max_ip,
-		       max_conn);
+	if (s->max_ip > s->max_conn) {
+		pr_err("--max-client-connections %u is above --max-connections %u", s->max_ip,
+		       s->max_conn);
 		return NF_EXIT_USAGE;
 	}
-	rc = NF_EXIT_USAGE;
-	if (cert_path) {
-		err = read_file(cert_path, NF_FILE_MAX, &cert, &cert_len);
+	return 0;
+}
+
+/* The certificate, key and token files read; false after saying which
+ * (the caller exits NF_EXIT_USAGE). */
+static bool serve_read_credentials(struct serve *s)
+{
+	int err;
+
+	if (s->cert_path) {
+		err = read_file(s->cert_path, NF_FILE_MAX, &s->cert, &s->cert_len);
 		if (err) {
-			pr_err("--tls-cert %s: %s", cert_path, file_err(err));
-			goto out;
+			pr_err("--tls-cert %s: %s", s->cert_path, file_err(err));
+			return false;
 		}
-		err = read_file(key_path, NF_FILE_MAX, &key, &key_len);
+		err = read_file(s->key_path, NF_FILE_MAX, &s->key, &s->key_len);
 		if (err) {
-			pr_err("--tls-key %s: %s", key_path, file_err(err));
-			goto out;
+			pr_err("--tls-key %s: %s", s->key_path, file_err(err));
+			return false;
 		}
 	}
-	if (token_path && token_load(token_path))
-		goto out;
-	rc = NF_EXIT_FAIL;
+	return !(s->token_path && token_load(s->token_path));
+}
+
+/* libmicrohttpd loaded and, with TLS, the certificate and key checked;
+ * 0 or the exit code. */
+static int serve_open_mhd(struct serve *s)
+{
+	int err;
+
 	if (mhd_open())
-		goto out;
-	if (cert) {
+		return NF_EXIT_FAIL;
+	if (s->cert) {
 		if (mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			pr_err("%s was built without TLS support", NF_MHD_SONAME);
-			goto out;
+			return NF_EXIT_FAIL;
 		}
-		err = tls_check(cert_path, cert, cert_len, key_path, key, key_len);
-		if (err) {
-			rc = err == -EINVAL ? NF_EXIT_USAGE : NF_EXIT_FAIL;
-			goto out;
-		}
+		err = tls_check(s->cert_path, s->cert, s->cert_len, s->key_path, s->key,
+				s->key_len);
+		if (err)
+			return err == -EINVAL ? NF_EXIT_USAGE : NF_EXIT_FAIL;
 	}
-	raise_nofile();
+	return 0;
+}
+
+/* The stop signals on s->sfd; the guard thread running. */
+static bool serve_start_signals_guard(struct serve *s)
+{
+	sigset_t mask;
 
 	/* Block the stop signals in every thread (MHD's inherits the mask) and
 	 * take them through a signalfd in the main loop. */
@@ -958,141 +988,227 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (s->sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
 		pr_err("signalfd: %s", strerror(errno));
-		goto out;
+		return false;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	guard.max = max_conn;
-	guard.timeout_s = timeout_s;
+	guard.max = s->max_conn;
+	guard.timeout_s = s->timeout_s;
 	if (pthread_create(&guard.thread, NULL, guard_main, NULL)) {
 		pr_err("cannot start the connection guard thread");
-		goto out;
+		return false;
 	}
-	guard_started = true;
+	s->guard_started = true;
+	return true;
+}
+
+/* libmicrohttpd listening on --listen. */
+static bool serve_start_http(struct serve *s)
+{
+	unsigned int flags;
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-	if (v6)
+	if (s->v6)
 		flags |= MHD_USE_IPv6;
-	if (cert)
+	if (s->cert)
 		flags |= MHD_USE_TLS;
-	d = mhd.start_daemon(
+	s->d = mhd.start_daemon(
 		flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-		max_conn + NF_SERVE_CONN_SLACK, MHD_OPTION_PER_IP_CONNECTION_LIMIT, max_ip,
-		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->ss, MHD_OPTION_CONNECTION_LIMIT,
+		s->max_conn + NF_SERVE_CONN_SLACK, MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->max_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
 		on_connection, NULL,
 		/* without TLS these two end the list */
-		cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-		MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-	if (!d) {
-		pr_err("cannot listen on %s (address in use or not local?)", listen);
-		goto out;
+		s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
+		MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+	if (!s->d) {
+		pr_err("cannot listen on %s (address in use or not local?)", s->listen);
+		return false;
 	}
 	pr_info("serving metrics on %s://%s/metrics (%s; at most %u connections, %u per "
 		"client, %us per request)",
-		cert ? "https" : "http", listen,
-		token.tok ? "bearer token required" : "no token", max_conn, max_ip, timeout_s);
+		s->cert ? "https" : "http", s->listen,
+		token.tok ? "bearer token required" : "no token", s->max_conn, s->max_ip,
+		s->timeout_s);
+	return true;
+}
+
+/* The node's addresses, the unfenced interfaces and --policy-dir watched,
+ * and each brought up to date once. */
+static bool serve_start_watches(struct serve *s)
+{
+	struct watcher *w = &s->w;
+	int err;
 
 	/* Node addresses: watch first, then sync, so no change falls between. */
-	nlfd = nf_hostaddr_watch_open();
-	if (nlfd < 0) {
-		pr_err("cannot watch the node's addresses (rtnetlink): %s", strerror(-nlfd));
-		goto out;
+	s->nlfd = nf_hostaddr_watch_open();
+	if (s->nlfd < 0) {
+		pr_err("cannot watch the node's addresses (rtnetlink): %s", strerror(-s->nlfd));
+		return false;
 	}
 	sync_host_addrs();
 
-	err = unfenced__open(&uf);
+	err = unfenced__open(&s->uf);
 	if (err) {
 		pr_err("cannot start the unfenced-interface watcher: %s", strerror(-err));
-		goto out;
+		return false;
 	}
 
-	if (w.dir) {
-		w.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (w.ifd < 0) {
+	if (w->dir) {
+		w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (w->ifd < 0) {
 			pr_err("inotify: %s", strerror(errno));
-			goto out;
+			return false;
 		}
-		if (!add_watch(&w)) {
-			pr_err("watching %s: %s", w.dir, strerror(errno));
-			goto out;
+		if (!add_watch(w)) {
+			pr_err("watching %s: %s", w->dir, strerror(errno));
+			return false;
 		}
-		pr_info("policy-dir: watching %s", w.dir);
-		apply_dir(&w);
+		pr_info("policy-dir: watching %s", w->dir);
+		apply_dir(w);
 	}
+	return true;
+}
+
+/* How long poll may wait: until the unfenced watcher's next retry or the
+ * debounced apply, and at most a second while DIR is gone (-1: no limit). */
+static int serve_poll_timeout(const struct serve *s)
+{
+	const struct watcher *w = &s->w;
+	long timeout = unfenced__timeout_ms(s->uf), t;
+
+	if (w->pending) {
+		t = ms_until(&w->due);
+		if (t < 0)
+			t = 0;
+		if (timeout < 0 || t < timeout)
+			timeout = t;
+	}
+	if (w->dir && w->wd < 0 && (timeout < 0 || timeout > 1000))
+		timeout = 1000;
+	return (int)timeout;
+}
+
+/* A signal taken from the signalfd: true when it stops serve; SIGHUP
+ * re-applies --policy-dir. */
+static bool serve_take_signal(struct serve *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sfd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	if (si.ssi_signo == SIGHUP) {
+		pr_info("SIGHUP: re-applying");
+		if (s->w.dir)
+			schedule(&s->w);
+		return false;
+	}
+	pr_info("%s: stopping", strsignal(si.ssi_signo));
+	return true;
+}
+
+/* --policy-dir after a poll: its events read (readable), the watch set
+ * again once DIR is back, the debounced apply run when due. */
+static void watcher_run(struct watcher *w, bool readable)
+{
+	if (readable)
+		read_events(w);
+	if (w->dir && w->wd < 0 && add_watch(w)) {
+		pr_info("policy-dir: %s is back", w->dir);
+		schedule(w);
+	}
+	if (w->pending && ms_until(&w->due) <= 0)
+		apply_dir(w);
+}
+
+/* Until a stop signal (NF_EXIT_OK) or a poll failure (NF_EXIT_FAIL). */
+static int serve_loop(struct serve *s)
+{
+	struct watcher *w = &s->w;
 
 	for (;;) {
 		struct pollfd pfd[4] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = nlfd, .events = POLLIN },
-			{ .fd = unfenced__fd(uf), .events = POLLIN },
-			{ .fd = w.ifd, .events = POLLIN },
+			{ .fd = s->sfd, .events = POLLIN },
+			{ .fd = s->nlfd, .events = POLLIN },
+			{ .fd = unfenced__fd(s->uf), .events = POLLIN },
+			{ .fd = w->ifd, .events = POLLIN },
 		};
-		long timeout = unfenced__timeout_ms(uf), t;
 		int n;
 
-		if (w.pending) {
-			t = ms_until(&w.due);
-			if (t < 0)
-				t = 0;
-			if (timeout < 0 || t < timeout)
-				timeout = t;
-		}
-		if (w.dir && w.wd < 0 && (timeout < 0 || timeout > 1000))
-			timeout = 1000;
-		n = poll(pfd, w.ifd >= 0 ? 4 : 3, (int)timeout);
+		n = poll(pfd, w->ifd >= 0 ? 4 : 3, serve_poll_timeout(s));
 		if (n < 0 && errno != EINTR) {
 			pr_err("poll: %s", strerror(errno));
-			goto out;
+			return NF_EXIT_FAIL;
 		}
-		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
-					pr_info("SIGHUP: re-applying");
-					if (w.dir)
-						schedule(&w);
-				} else {
-					pr_info("%s: stopping", strsignal(si.ssi_signo));
-					rc = NF_EXIT_OK;
-					goto out;
-				}
-			}
-		}
-		if (n > 0 && (pfd[1].revents & POLLIN) && nf_hostaddr_watch_drain(nlfd))
+		if (n > 0 && (pfd[0].revents & POLLIN) && serve_take_signal(s))
+			return NF_EXIT_OK;
+		if (n > 0 && (pfd[1].revents & POLLIN) && nf_hostaddr_watch_drain(s->nlfd))
 			sync_host_addrs();
-		unfenced__run(uf);
-		if (n > 0 && w.ifd >= 0 && (pfd[3].revents & POLLIN))
-			read_events(&w);
-		if (w.dir && w.wd < 0 && add_watch(&w)) {
-			pr_info("policy-dir: %s is back", w.dir);
-			schedule(&w);
-		}
-		if (w.pending && ms_until(&w.due) <= 0)
-			apply_dir(&w);
+		unfenced__run(s->uf);
+		watcher_run(w, n > 0 && w->ifd >= 0 && (pfd[3].revents & POLLIN));
 	}
-out:
-	if (d)
-		mhd.stop_daemon(d);
-	if (guard_started) {
+}
+
+/* Everything serve started stopped, in reverse; what it holds freed. */
+static void serve_stop(struct serve *s)
+{
+	if (s->d)
+		mhd.stop_daemon(s->d);
+	if (s->guard_started) {
 		pthread_mutex_lock(&guard.mu);
 		guard.stop = true;
 		pthread_mutex_unlock(&guard.mu);
 		pthread_join(guard.thread, NULL);
 	}
-	unfenced__close(uf);
-	if (nlfd >= 0)
-		close(nlfd);
-	if (w.ifd >= 0)
-		close(w.ifd);
-	if (sfd >= 0)
-		close(sfd);
-	free(cert);
-	free(key);
+	unfenced__close(s->uf);
+	if (s->nlfd >= 0)
+		close(s->nlfd);
+	if (s->w.ifd >= 0)
+		close(s->w.ifd);
+	if (s->sfd >= 0)
+		close(s->sfd);
+	free(s->cert);
+	free(s->key);
 	free(token.tok);
 	token.tok = NULL;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve s = {
+		.listen = NF_SERVE_DEFAULT_LISTEN,
+		.max_conn = NF_SERVE_CONN_LIMIT,
+		.max_ip = NF_SERVE_PER_IP_LIMIT,
+		.timeout_s = NF_SERVE_CONN_TIMEOUT,
+		.w = { .ifd = -1, .wd = -1 },
+		.sfd = -1,
+		.nlfd = -1,
+	};
+	int rc;
+
+	rc = serve_parse_opts(&s, argc, argv);
+	if (rc >= 0)
+		return rc;
+	nf_log_set_daemon(1);
+	nf_log_setup_libbpf();
+	rc = serve_check_opts(&s);
+	if (rc)
+		return rc;
+	if (!serve_read_credentials(&s)) {
+		rc = NF_EXIT_USAGE;
+		goto out;
+	}
+	rc = serve_open_mhd(&s);
+	if (rc)
+		goto out;
+	raise_nofile();
+	rc = NF_EXIT_FAIL;
+	if (serve_start_signals_guard(&s) && serve_start_http(&s) && serve_start_watches(&s))
+		rc = serve_loop(&s);
+out:
+	serve_stop(&s);
 	return rc;
 }

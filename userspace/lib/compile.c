@@ -378,15 +378,13 @@ static int abuild__peer(struct abuild *ab, uint32_t ref, const uint8_t *addr, un
 	return 0;
 }
 
-static int compile__addr_dir(struct cctx *cx, uint8_t dir)
+/* The ipBlock peers of direction dir's rules (a rule without peers: ::/0). */
+static int abuild__collect(struct abuild *ab, const struct cctx *cx, uint8_t dir)
 {
 	static const uint8_t zero[16];
-	struct anode stack[130];
-	struct abuild ab = {};
-	size_t i, j, depth = 0, n_tmp;
-	uint32_t ref, cls, parent;
-	bool has_except;
-	int err = 0;
+	uint32_t ref;
+	size_t i;
+	int err;
 
 	for (ref = 1; ref <= cx->n_rule; ref++) {
 		const struct nf_rule *r = cx->rule[ref - 1];
@@ -394,9 +392,9 @@ static int compile__addr_dir(struct cctx *cx, uint8_t dir)
 		if (cx->rule_dir[ref - 1] != dir)
 			continue;
 		if (!r->n_peers) {
-			err = abuild__peer(&ab, ref, zero, 0, true, NULL, 0);
+			err = abuild__peer(ab, ref, zero, 0, true, NULL, 0);
 			if (err)
-				goto out;
+				return err;
 			continue;
 		}
 		for (i = 0; i < r->n_peers; i++) {
@@ -404,77 +402,107 @@ static int compile__addr_dir(struct cctx *cx, uint8_t dir)
 
 			if (p->kind != NF_PK_IPBLOCK)
 				continue;
-			err = abuild__peer(&ab, ref, p->cidr.addr, p->cidr.plen, p->cidr.is_v4,
+			err = abuild__peer(ab, ref, p->cidr.addr, p->cidr.plen, p->cidr.is_v4,
 					   p->except, p->n_except);
 			if (err)
-				goto out;
+				return err;
 		}
 	}
-	if (!ab.n_evs)
+	return 0;
+}
+
+/*
+ * The DFS path moved to the prefix of evs[i, j): the prefixes that do not
+ * contain it left, it entered; each peer's in_except follows. Returns
+ * whether the prefix is one of its peers' excepts.
+ */
+static bool abuild__enter(struct abuild *ab, struct anode *stack, size_t *depth, size_t i,
+			  size_t j)
+{
+	const struct aev *node = &ab->evs[i];
+	bool has_except = false;
+	size_t k;
+
+	/* Leave the prefixes that do not contain this one. */
+	while (*depth) {
+		const struct aev *top = &ab->evs[stack[*depth - 1].ev_start];
+
+		if (top->plen <= node->plen && addr__prefix_eq(top->addr, node->addr, top->plen))
+			break;
+		(*depth)--;
+		for (k = stack[*depth].ev_start; k < stack[*depth].ev_end; k++)
+			if (ab->evs[k].except)
+				ab->peers[ab->evs[k].peer].in_except--;
+	}
+	for (k = i; k < j; k++) {
+		if (ab->evs[k].except) {
+			ab->peers[ab->evs[k].peer].in_except++;
+			has_except = true;
+		}
+	}
+	stack[(*depth)++] = (struct anode){ .ev_start = i, .ev_end = j };
+	return has_except;
+}
+
+/*
+ * Rules with an active peer: peers whose cidr encloses us, not
+ * excepted. Without an except here that is the enclosing
+ * prefix's set plus the peers starting here; else walk the path.
+ * Into cx->tmp, sorted and unique; their number in *n_out.
+ */
+static int abuild__node_rules(struct cctx *cx, const struct abuild *ab, const struct anode *stack,
+			      size_t depth, bool has_except, uint32_t parent, size_t *n_out)
+{
+	size_t n_tmp = 0, d = has_except ? 0 : depth - 1, k;
+
+	if (!has_except && parent) {
+		const struct rset *ps = &cx->sets[parent - 1];
+
+		if (ARR_RESERVE(cx->tmp, cx->cap_tmp, ps->n))
+			return -ENOMEM;
+		memcpy(cx->tmp, cx->pool + ps->off, ps->n * sizeof(*cx->tmp));
+		n_tmp = ps->n;
+	}
+	for (; d < depth; d++) {
+		for (k = stack[d].ev_start; k < stack[d].ev_end; k++) {
+			const struct aev *ev = &ab->evs[k];
+
+			if (ev->except || ab->peers[ev->peer].in_except)
+				continue;
+			if (ARR_RESERVE(cx->tmp, cx->cap_tmp, n_tmp + 1))
+				return -ENOMEM;
+			cx->tmp[n_tmp++] = ab->peers[ev->peer].rule;
+		}
+	}
+	*n_out = refs__sort_unique(cx->tmp, (uint32_t)n_tmp);
+	return 0;
+}
+
+static int compile__addr_dir(struct cctx *cx, uint8_t dir)
+{
+	struct anode stack[130];
+	struct abuild ab = {};
+	size_t i, j, depth = 0, n_tmp;
+	uint32_t cls, parent;
+	bool has_except;
+	int err;
+
+	err = abuild__collect(&ab, cx, dir);
+	if (err || !ab.n_evs)
 		goto out;
 	qsort(ab.evs, ab.n_evs, sizeof(*ab.evs), aev_cmp);
 
 	for (i = 0; i < ab.n_evs; i = j) {
 		const struct aev *node = &ab.evs[i];
-		size_t d, k;
 
 		for (j = i + 1; j < ab.n_evs && ab.evs[j].plen == node->plen &&
 		     !memcmp(ab.evs[j].addr, node->addr, 16); j++)
 			;
-		/* Leave the prefixes that do not contain this one. */
-		while (depth) {
-			const struct aev *top = &ab.evs[stack[depth - 1].ev_start];
-
-			if (top->plen <= node->plen &&
-			    addr__prefix_eq(top->addr, node->addr, top->plen))
-				break;
-			depth--;
-			for (k = stack[depth].ev_start; k < stack[depth].ev_end; k++)
-				if (ab.evs[k].except)
-					ab.peers[ab.evs[k].peer].in_except--;
-		}
-		has_except = false;
-		for (k = i; k < j; k++) {
-			if (ab.evs[k].except) {
-				ab.peers[ab.evs[k].peer].in_except++;
-				has_except = true;
-			}
-		}
-		parent = depth ? stack[depth - 1].cls : 0;
-		stack[depth++] = (struct anode){ .ev_start = i, .ev_end = j };
-
-		/*
-		 * Rules with an active peer: peers whose cidr encloses us, not
-		 * excepted. Without an except here that is the enclosing
-		 * prefix's set plus the peers starting here; else walk the path.
-		 */
-		n_tmp = 0;
-		d = has_except ? 0 : depth - 1;
-		if (!has_except && parent) {
-			const struct rset *ps = &cx->sets[parent - 1];
-
-			if (ARR_RESERVE(cx->tmp, cx->cap_tmp, ps->n)) {
-				err = -ENOMEM;
-				goto out;
-			}
-			memcpy(cx->tmp, cx->pool + ps->off, ps->n * sizeof(*cx->tmp));
-			n_tmp = ps->n;
-		}
-		for (; d < depth; d++) {
-			for (k = stack[d].ev_start; k < stack[d].ev_end; k++) {
-				const struct aev *ev = &ab.evs[k];
-
-				if (ev->except || ab.peers[ev->peer].in_except)
-					continue;
-				if (ARR_RESERVE(cx->tmp, cx->cap_tmp, n_tmp + 1)) {
-					err = -ENOMEM;
-					goto out;
-				}
-				cx->tmp[n_tmp++] = ab.peers[ev->peer].rule;
-			}
-		}
-		n_tmp = refs__sort_unique(cx->tmp, (uint32_t)n_tmp);
-		err = cctx__intern(cx, cx->tmp, (uint32_t)n_tmp, &cls);
+		has_except = abuild__enter(&ab, stack, &depth, i, j);
+		parent = depth > 1 ? stack[depth - 2].cls : 0;
+		err = abuild__node_rules(cx, &ab, stack, depth, has_except, parent, &n_tmp);
+		if (!err)
+			err = cctx__intern(cx, cx->tmp, (uint32_t)n_tmp, &cls);
 		if (err)
 			goto out;
 		stack[depth - 1].cls = cls;
@@ -514,21 +542,32 @@ static int iocc_cmp(const void *a, const void *b)
 	return (int)x->negate - (int)y->negate;
 }
 
-static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_fn, void *id_ctx)
-{
-	static const uint8_t zero[16];
-	struct iocc *occ = NULL;
-	size_t n_occ = 0, cap_occ = 0, n_def = 0, i, j, k;
-	uint32_t *nneg = NULL, *def = NULL;
-	uint32_t ref, peer_seq = 0, cls_def = 0;
-	int err = 0;
+/* One direction's tenant-name peers, by name. */
+struct ibuild {
+	struct iocc *occ;	/* each name of each namespaceSelector peer */
+	size_t n_occ, cap_occ;
+	uint32_t *nneg;		/* nneg[ref]: rule ref's negated peers */
+	uint32_t *def;		/* the rules with a negated peer, sorted */
+	size_t n_def;
+};
 
-	nneg = calloc(cx->n_rule + 1, sizeof(*nneg));
-	def = calloc(cx->n_rule + 1, sizeof(*def));
-	if (!nneg || !def) {
-		err = -ENOMEM;
-		goto out;
-	}
+static void ibuild__fini(struct ibuild *ib)
+{
+	free(ib->occ);
+	free(ib->nneg);
+	free(ib->def);
+}
+
+/* The tenant-name peers of direction dir's rules. */
+static int ibuild__collect(struct ibuild *ib, const struct cctx *cx, uint8_t dir)
+{
+	uint32_t ref, peer_seq = 0;
+	size_t i, j;
+
+	ib->nneg = calloc(cx->n_rule + 1, sizeof(*ib->nneg));
+	ib->def = calloc(cx->n_rule + 1, sizeof(*ib->def));
+	if (!ib->nneg || !ib->def)
+		return -ENOMEM;
 	for (ref = 1; ref <= cx->n_rule; ref++) {
 		const struct nf_rule *r = cx->rule[ref - 1];
 
@@ -541,24 +580,112 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 				continue;
 			peer_seq++;
 			if (p->negate)
-				nneg[ref]++;
+				ib->nneg[ref]++;
 			for (j = 0; j < p->n_names; j++) {
 				if (!p->names[j])
 					continue;
-				if (ARR_RESERVE(occ, cap_occ, n_occ + 1)) {
-					err = -ENOMEM;
-					goto out;
-				}
-				occ[n_occ++] = (struct iocc){ .name = p->names[j], .rule = ref,
-							      .peer = peer_seq,
-							      .negate = p->negate };
+				if (ARR_RESERVE(ib->occ, ib->cap_occ, ib->n_occ + 1))
+					return -ENOMEM;
+				ib->occ[ib->n_occ++] = (struct iocc){ .name = p->names[j],
+								      .rule = ref,
+								      .peer = peer_seq,
+								      .negate = p->negate };
 			}
 		}
-		if (nneg[ref])
-			def[n_def++] = ref;
+		if (ib->nneg[ref])
+			ib->def[ib->n_def++] = ref;
 	}
+	return 0;
+}
+
+/*
+ * The rules that let tenant occ[i].name in (occ[i, j): its occurrences,
+ * sorted by rule) into cx->tmp, sorted; their number in *n_set.
+ */
+static int ibuild__name_rules(struct cctx *cx, const struct ibuild *ib, size_t i, size_t j,
+			      size_t *n_set)
+{
+	const struct iocc *occ = ib->occ;
+	const uint32_t *def = ib->def;
+	size_t n_def = ib->n_def, n_pos = 0, n_excl = 0, a, b, k;
+
+	if (ARR_RESERVE(cx->tmp, cx->cap_tmp, (j - i) + n_def) ||
+	    ARR_RESERVE(cx->tmp2, cx->cap_tmp2, j - i) ||
+	    ARR_RESERVE(cx->tmp3, cx->cap_tmp3, j - i))
+		return -ENOMEM;
+	/* tmp2: rules selecting the name; tmp3: rules whose every negated peer names it */
+	for (k = i; k < j; ) {
+		uint32_t r = occ[k].rule, n_negp = 0, last_peer = 0;
+		bool pos = false;
+
+		for (; k < j && occ[k].rule == r; k++) {
+			if (!occ[k].negate)
+				pos = true;
+			else if (occ[k].peer != last_peer)
+				n_negp++, last_peer = occ[k].peer;
+		}
+		if (pos)
+			cx->tmp2[n_pos++] = r;
+		if (n_negp && n_negp == ib->nneg[r])
+			cx->tmp3[n_excl++] = r;
+	}
+	/* (def - excluded) | positive; all three are sorted */
+	*n_set = 0;
+	for (a = 0, b = 0, k = 0; a < n_def || k < n_pos; ) {
+		uint32_t r;
+
+		if (a < n_def) {
+			while (b < n_excl && cx->tmp3[b] < def[a])
+				b++;
+			if (b < n_excl && cx->tmp3[b] == def[a]) {
+				a++;
+				continue;
+			}
+		}
+		if (k >= n_pos || (a < n_def && def[a] < cx->tmp2[k])) {
+			r = def[a++];
+		} else if (a < n_def && def[a] == cx->tmp2[k]) {
+			r = def[a++];
+			k++;
+		} else {
+			r = cx->tmp2[k++];
+		}
+		cx->tmp[(*n_set)++] = r;
+	}
+	return 0;
+}
+
+/* The identity entry of tenant name: class cls, keyed by the tenant's id. */
+static int ident__emit(struct cctx *cx, uint8_t dir, const char *name, uint32_t cls,
+		       nf_tenant_id_fn id_fn, void *id_ctx)
+{
+	uint8_t data[16] = {};
+	uint32_t id;
+	__be32 be;
+
+	id = id_fn(name, id_ctx);
+	if (!id)
+		return 0;	/* no id: no address can carry it (see nf_tenant_id_fn) */
+	if (id == NF_ID_HOST)
+		return 0;	/* the node is never a tenant peer */
+	be = htonl(id);
+	memcpy(data, &be, sizeof(be));
+	return cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS + 32, data, cls);
+}
+
+static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_fn, void *id_ctx)
+{
+	static const uint8_t zero[16];
+	struct ibuild ib = {};
+	uint32_t cls_def = 0, cls;
+	size_t i, j, n_set;
+	int err;
+
+	err = ibuild__collect(&ib, cx, dir);
+	if (err)
+		goto out;
 	/* A tenant named nowhere: the rules with a negated selector. */
-	err = cctx__intern(cx, def, (uint32_t)n_def, &cls_def);
+	err = cctx__intern(cx, ib.def, (uint32_t)ib.n_def, &cls_def);
 	if (err)
 		goto out;
 	if (cls_def) {
@@ -566,82 +693,26 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 		if (err)
 			goto out;
 	}
-	if (!n_occ)
+	if (!ib.n_occ)
 		goto out;
-	qsort(occ, n_occ, sizeof(*occ), iocc_cmp);
+	qsort(ib.occ, ib.n_occ, sizeof(*ib.occ), iocc_cmp);
 
-	for (i = 0; i < n_occ; i = j) {
-		size_t n_pos = 0, n_excl = 0, n_set = 0, a, b;
-		uint8_t data[16] = {};
-		uint32_t id, cls;
-		__be32 be;
-
-		for (j = i + 1; j < n_occ && !strcmp(occ[j].name, occ[i].name); j++)
+	for (i = 0; i < ib.n_occ; i = j) {
+		for (j = i + 1; j < ib.n_occ && !strcmp(ib.occ[j].name, ib.occ[i].name); j++)
 			;
-		if (ARR_RESERVE(cx->tmp, cx->cap_tmp, (j - i) + n_def) ||
-		    ARR_RESERVE(cx->tmp2, cx->cap_tmp2, j - i) ||
-		    ARR_RESERVE(cx->tmp3, cx->cap_tmp3, j - i)) {
-			err = -ENOMEM;
-			goto out;
-		}
-		/* tmp2: rules selecting the name; tmp3: rules whose every negated peer names it */
-		for (k = i; k < j; ) {
-			uint32_t r = occ[k].rule, n_negp = 0, last_peer = 0;
-			bool pos = false;
-
-			for (; k < j && occ[k].rule == r; k++) {
-				if (!occ[k].negate)
-					pos = true;
-				else if (occ[k].peer != last_peer)
-					n_negp++, last_peer = occ[k].peer;
-			}
-			if (pos)
-				cx->tmp2[n_pos++] = r;
-			if (n_negp && n_negp == nneg[r])
-				cx->tmp3[n_excl++] = r;
-		}
-		/* (def - excluded) | positive; all three are sorted */
-		for (a = 0, b = 0, k = 0; a < n_def || k < n_pos; ) {
-			uint32_t r;
-
-			if (a < n_def) {
-				while (b < n_excl && cx->tmp3[b] < def[a])
-					b++;
-				if (b < n_excl && cx->tmp3[b] == def[a]) {
-					a++;
-					continue;
-				}
-			}
-			if (k >= n_pos || (a < n_def && def[a] < cx->tmp2[k])) {
-				r = def[a++];
-			} else if (a < n_def && def[a] == cx->tmp2[k]) {
-				r = def[a++];
-				k++;
-			} else {
-				r = cx->tmp2[k++];
-			}
-			cx->tmp[n_set++] = r;
-		}
-		err = cctx__intern(cx, cx->tmp, (uint32_t)n_set, &cls);
+		err = ibuild__name_rules(cx, &ib, i, j, &n_set);
+		if (!err)
+			err = cctx__intern(cx, cx->tmp, (uint32_t)n_set, &cls);
 		if (err)
 			goto out;
 		if (cls == cls_def)
 			continue;	/* the default entry already says it */
-		id = id_fn(occ[i].name, id_ctx);
-		if (!id)
-			continue;	/* no id: no address can carry it (see nf_tenant_id_fn) */
-		if (id == NF_ID_HOST)
-			continue;	/* the node is never a tenant peer */
-		be = htonl(id);
-		memcpy(data, &be, sizeof(be));
-		err = cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS + 32, data, cls);
+		err = ident__emit(cx, dir, ib.occ[i].name, cls, id_fn, id_ctx);
 		if (err)
 			goto out;
 	}
 out:
-	free(occ);
-	free(nneg);
-	free(def);
+	ibuild__fini(&ib);
 	return err;
 }
 

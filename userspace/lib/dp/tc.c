@@ -269,19 +269,221 @@ void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r)
 	dp_netns_leave(&g);
 }
 
+/*
+ * The interface of ep in its network namespace (entered: g): its ifindex
+ * and netns cookie (iid) and where its programs go (ap).
+ */
+static int iface_locate(const struct nf_iface_ep *ep, const struct netns_guard *g,
+			struct iface_id *iid, struct nf_attach_point *ap)
+{
+	int ifindex, err;
+
+	ifindex = if_nametoindex(ep->ifname);
+	if (!ifindex) {
+		pr_err("no interface %s in network namespace %s", ep->ifname,
+		       *ep->netns ? ep->netns : "(current)");
+		return -ENODEV;
+	}
+	err = dp_cur_netns_cookie(&iid->cookie);
+	if (err) {
+		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
+		return err;
+	}
+	iid->ifindex = ifindex;
+	/* Where its programs go: the veth's host-side peer, else the interface. */
+	err = vethpeer__find(ifindex, g->orig, ap);
+	if (err) {
+		pr_err("cannot inspect interface %s: %s", ep->ifname, strerror(-err));
+		return err;
+	}
+	if (!ap->peer) {
+		snprintf(ap->dev.netns, sizeof(ap->dev.netns), "%s", ep->netns);
+		snprintf(ap->dev.ifname, sizeof(ap->dev.ifname), "%s", ep->ifname);
+		ap->dev.ifindex = ifindex;
+		ap->dev.cookie = iid->cookie;
+	}
+	return 0;
+}
+
+/*
+ * The endpoint's addresses (*out, allocated), read in its netns.
+ * Without given addresses the interface's current ones are the endpoint's.
+ * With given ones (CNI prevResult), its IPv6 link-local addresses are
+ * added: the kernel sources MLD and ND from them, and they are the
+ * endpoint's own.
+ */
+static int iface_addrs(const struct nf_iface_ep *ep, struct nf_cidr **out, size_t *n_out)
+{
+	struct nf_cidr *found = NULL, *merged;
+	size_t n_found = 0, n_ll = 0, i;
+	int err;
+
+	err = dp_iface_addrs(ep->ifname, &found, &n_found);
+	if (err)
+		return err;
+	if (!ep->n_addrs) {
+		*out = found;
+		*n_out = n_found;
+		return 0;
+	}
+	merged = calloc(ep->n_addrs + n_found + 1, sizeof(*merged));
+	if (!merged) {
+		free(found);
+		return -ENOMEM;
+	}
+	memcpy(merged, ep->addrs, ep->n_addrs * sizeof(*merged));
+	for (i = 0; i < n_found; i++)
+		if (found[i].addr[0] == 0xfe && (found[i].addr[1] & 0xc0) == 0x80)
+			merged[ep->n_addrs + n_ll++] = found[i];
+	free(found);
+	*out = merged;
+	*n_out = ep->n_addrs + n_ll;
+	return 0;
+}
+
+/*
+ * The endpoint's id (rec->ep_id). Same interface again: keep its id
+ * (idempotent) and its endpoint entry (no window without one: that would
+ * drop as unregistered), forget only addresses it no longer has; *old is
+ * its record then (*reattach).
+ */
+static int iface_ep_id(struct nf_dp *dp, const struct iface_id *iid, const struct nf_cidr *addrs,
+		       size_t n_addrs, struct nf_ep_record *rec, struct nf_ep_record *old,
+		       bool *reattach)
+{
+	if (!dp_find_record(dp, match_iface, iid, old)) {
+		struct nf_cidr *old_addrs = NULL;
+		size_t n_old = 0;
+
+		*reattach = true;
+		rec->ep_id = old->ep_id;
+		if (!dp_ep_record_read(old->ep_id, old, &old_addrs, &n_old))
+			dp_ep_addrs_remove(dp, old, old_addrs, n_old, addrs, n_addrs);
+		free(old_addrs);
+		return 0;
+	}
+	rec->ep_id = dp__alloc_ep_id(dp);
+	if (!rec->ep_id) {
+		pr_err("too many endpoints (%u)", NF_MAX_ENDPOINTS);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* The rest of the endpoint's record: what it is and where its programs go. */
+static void iface_record_fill(struct nf_ep_record *rec, const struct nf_iface_ep *ep,
+			      const struct iface_id *iid, const struct nf_attach_point *ap)
+{
+	rec->tenant_id = ep->tenant_id;
+	snprintf(rec->netns, sizeof(rec->netns), "%s", ep->netns);
+	snprintf(rec->ifname, sizeof(rec->ifname), "%s", ep->ifname);
+	rec->ifindex = iid->ifindex;
+	rec->netns_cookie = iid->cookie;
+	snprintf(rec->owner, sizeof(rec->owner), "%s", ep->owner);
+	rec->attach_peer = ap->peer;
+	snprintf(rec->attach_netns, sizeof(rec->attach_netns), "%s", ap->dev.netns);
+	snprintf(rec->attach_ifname, sizeof(rec->attach_ifname), "%s", ap->dev.ifname);
+	rec->attach_ifindex = ap->dev.ifindex;
+	rec->attach_cookie = ap->dev.cookie;
+	rec->guard = ap->guard;
+	snprintf(rec->guard_netns, sizeof(rec->guard_netns), "%s", ap->parent.netns);
+	snprintf(rec->guard_ifname, sizeof(rec->guard_ifname), "%s", ap->parent.ifname);
+	rec->guard_ifindex = ap->parent.ifindex;
+	rec->guard_cookie = ap->parent.cookie;
+	memcpy(rec->mac, ap->mac, 6);
+	rec->flags = ep->flags & NF_EPF_DENY_ALL;
+}
+
+/* The endpoint in the maps: addresses (anti-spoofing, identity), then the
+ * endpoint itself (*k: its key). */
+static int iface_register(struct nf_dp *dp, const struct nf_ep_record *rec,
+			  const struct nf_cidr *addrs, size_t n_addrs, struct nf_ep_key *k)
+{
+	struct nf_endpoint v = {};
+	size_t i;
+	int err;
+
+	for (i = 0; i < n_addrs; i++) {
+		struct nf_ep_addr_key ak = { .ep_id = rec->ep_id };
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val iv = { .id = rec->tenant_id, .flags = rec->ep_id };
+		__u8 one = 1;
+
+		memcpy(ak.addr, addrs[i].addr, 16);
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak, &one, BPF_ANY) ||
+		    bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &iv, BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot register the endpoint's addresses: %s", strerror(-err));
+			return err;
+		}
+	}
+	dp__ipcache_changed(dp);
+	dp__ep_key(rec, k);
+	v.tenant_id = rec->tenant_id;
+	v.ep_id = rec->ep_id;
+	v.flags = rec->flags;
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_ENDPOINTS], k, &v, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot register the endpoint: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Both tc programs on the attach point, entered in its netns (g: the
+ * interface's netns before, the attach point's after). */
+static int iface_attach_progs(struct nf_dp *dp, const struct nf_attach_point *ap, bool tcx,
+			      struct netns_guard *g)
+{
+	int err;
+
+	if (ap->peer) {
+		dp_netns_leave(g);
+		err = dp_netns_enter(ap->dev.netns, g);
+		if (err) {
+			pr_err("cannot enter network namespace %s: %s",
+			       *ap->dev.netns ? ap->dev.netns : "(host)", strerror(-err));
+			return err;
+		}
+	}
+	err = tc_attach_one(ap->dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap->peer, true)],
+			    tcx);
+	if (!err)
+		err = tc_attach_one(ap->dev.ifindex, BPF_TC_EGRESS,
+				    dp->progs[tc_prog(ap->peer, false)], tcx);
+	if (err)
+		pr_err("cannot attach tc programs to %s: %s", ap->dev.ifname, strerror(-err));
+	return err;
+}
+
+/* An attach point that changed (a record of an older build): the old one goes. */
+static void iface_forget_old(struct nf_dp *dp, const struct nf_ep_record *old,
+			     const struct nf_ep_record *rec, const struct nf_ep_key *k)
+{
+	struct nf_ep_key old_k;
+
+	dp__ep_key(old, &old_k);
+	if (old_k.netns_cookie != k->netns_cookie || old_k.ifindex != k->ifindex) {
+		dp_tc_detach_record(dp, old);
+		bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &old_k);
+	}
+	if (old->guard && (!rec->guard || memcmp(old->mac, rec->mac, 6) ||
+			   old->guard_ifindex != rec->guard_ifindex))
+		dp_guard_detach(dp, old);
+}
+
 int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 {
-	struct nf_cidr *found_addrs = NULL, *merged = NULL;
-	const struct nf_cidr *addrs = ep->addrs;
-	size_t n_addrs = ep->n_addrs, n_found = 0, i;
+	struct nf_cidr *addrs = NULL;
+	size_t n_addrs = 0;
 	struct nf_ep_record rec = {}, old;
 	struct nf_attach_point ap;
 	struct netns_guard g;
 	struct iface_id iid = {};
-	struct nf_ep_key k = {}, old_k;
-	struct nf_endpoint v = {};
+	struct nf_ep_key k = {};
 	bool tcx, reattach = false;
-	int ifindex, err;
+	int err;
 
 	if (!ep->tenant_id)
 		return -EINVAL;
@@ -293,99 +495,14 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		pr_err("cannot enter network namespace %s: %s", ep->netns, strerror(-err));
 		return err;
 	}
-	ifindex = if_nametoindex(ep->ifname);
-	if (!ifindex) {
-		err = -ENODEV;
-		pr_err("no interface %s in network namespace %s", ep->ifname,
-		       *ep->netns ? ep->netns : "(current)");
-		goto leave;
-	}
-	err = dp_cur_netns_cookie(&iid.cookie);
-	if (err) {
-		pr_err("cannot read the network namespace cookie: %s", strerror(-err));
-		goto leave;
-	}
-	/* Where its programs go: the veth's host-side peer, else the interface. */
-	err = vethpeer__find(ifindex, g.orig, &ap);
-	if (err) {
-		pr_err("cannot inspect interface %s: %s", ep->ifname, strerror(-err));
-		goto leave;
-	}
-	if (!ap.peer) {
-		snprintf(ap.dev.netns, sizeof(ap.dev.netns), "%s", ep->netns);
-		snprintf(ap.dev.ifname, sizeof(ap.dev.ifname), "%s", ep->ifname);
-		ap.dev.ifindex = ifindex;
-		ap.dev.cookie = iid.cookie;
-	}
-	/*
-	 * Without given addresses the interface's current ones are the endpoint's.
-	 * With given ones (CNI prevResult), its IPv6 link-local addresses are
-	 * added: the kernel sources MLD and ND from them, and they are the
-	 * endpoint's own.
-	 */
-	err = dp_iface_addrs(ep->ifname, &found_addrs, &n_found);
+	err = iface_locate(ep, &g, &iid, &ap);
+	if (!err)
+		err = iface_addrs(ep, &addrs, &n_addrs);
+	if (!err)
+		err = iface_ep_id(dp, &iid, addrs, n_addrs, &rec, &old, &reattach);
 	if (err)
 		goto leave;
-	if (!n_addrs) {
-		addrs = found_addrs;
-		n_addrs = n_found;
-	} else {
-		size_t n_ll = 0;
-
-		merged = calloc(n_addrs + n_found + 1, sizeof(*merged));
-		if (!merged) {
-			err = -ENOMEM;
-			goto leave;
-		}
-		memcpy(merged, ep->addrs, n_addrs * sizeof(*merged));
-		for (i = 0; i < n_found; i++)
-			if (found_addrs[i].addr[0] == 0xfe && (found_addrs[i].addr[1] & 0xc0) == 0x80)
-				merged[n_addrs + n_ll++] = found_addrs[i];
-		addrs = merged;
-		n_addrs += n_ll;
-	}
-	iid.ifindex = ifindex;
-
-	/*
-	 * Same interface again: keep its id (idempotent) and its endpoint entry
-	 * (no window without one: that would drop as unregistered), forget only
-	 * addresses it no longer has.
-	 */
-	if (!dp_find_record(dp, match_iface, &iid, &old)) {
-		struct nf_cidr *old_addrs = NULL;
-		size_t n_old = 0;
-
-		reattach = true;
-		rec.ep_id = old.ep_id;
-		if (!dp_ep_record_read(old.ep_id, &old, &old_addrs, &n_old))
-			dp_ep_addrs_remove(dp, &old, old_addrs, n_old, addrs, n_addrs);
-		free(old_addrs);
-	} else {
-		rec.ep_id = dp__alloc_ep_id(dp);
-		if (!rec.ep_id) {
-			err = -ENOSPC;
-			pr_err("too many endpoints (%u)", NF_MAX_ENDPOINTS);
-			goto leave;
-		}
-	}
-	rec.tenant_id = ep->tenant_id;
-	snprintf(rec.netns, sizeof(rec.netns), "%s", ep->netns);
-	snprintf(rec.ifname, sizeof(rec.ifname), "%s", ep->ifname);
-	rec.ifindex = ifindex;
-	rec.netns_cookie = iid.cookie;
-	snprintf(rec.owner, sizeof(rec.owner), "%s", ep->owner);
-	rec.attach_peer = ap.peer;
-	snprintf(rec.attach_netns, sizeof(rec.attach_netns), "%s", ap.dev.netns);
-	snprintf(rec.attach_ifname, sizeof(rec.attach_ifname), "%s", ap.dev.ifname);
-	rec.attach_ifindex = ap.dev.ifindex;
-	rec.attach_cookie = ap.dev.cookie;
-	rec.guard = ap.guard;
-	snprintf(rec.guard_netns, sizeof(rec.guard_netns), "%s", ap.parent.netns);
-	snprintf(rec.guard_ifname, sizeof(rec.guard_ifname), "%s", ap.parent.ifname);
-	rec.guard_ifindex = ap.parent.ifindex;
-	rec.guard_cookie = ap.parent.cookie;
-	memcpy(rec.mac, ap.mac, 6);
-	rec.flags = ep->flags & NF_EPF_DENY_ALL;
+	iface_record_fill(&rec, ep, &iid, &ap);
 
 	/* 1. The record first: an interrupted attach leaves what detach can remove. */
 	err = dp_ep_record_write(&rec, addrs, n_addrs);
@@ -394,31 +511,9 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		goto leave;
 	}
 	/* 2. Maps: addresses (anti-spoofing, identity), then the endpoint itself. */
-	for (i = 0; i < n_addrs; i++) {
-		struct nf_ep_addr_key ak = { .ep_id = rec.ep_id };
-		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
-		struct nf_ipcache_val iv = { .id = rec.tenant_id, .flags = rec.ep_id };
-		__u8 one = 1;
-
-		memcpy(ak.addr, addrs[i].addr, 16);
-		memcpy(lk.addr, addrs[i].addr, 16);
-		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_EP_ADDRS], &ak, &one, BPF_ANY) ||
-		    bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &iv, BPF_ANY)) {
-			err = -errno;
-			pr_err("cannot register the endpoint's addresses: %s", strerror(-err));
-			goto leave;
-		}
-	}
-	dp__ipcache_changed(dp);
-	dp__ep_key(&rec, &k);
-	v.tenant_id = rec.tenant_id;
-	v.ep_id = rec.ep_id;
-	v.flags = rec.flags;
-	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v, BPF_ANY)) {
-		err = -errno;
-		pr_err("cannot register the endpoint: %s", strerror(-err));
+	err = iface_register(dp, &rec, addrs, n_addrs, &k);
+	if (err)
 		goto leave;
-	}
 	/*
 	 * Moved to another tenant (or quarantined): the flows it tracked were
 	 * judged by the old tenant's policy. Forgotten, their next packets are
@@ -428,23 +523,9 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		dp_ct_purge(dp, k.netns_cookie, k.ifindex);
 
 	/* 3. Attach: from here on every packet is judged (default deny). */
-	if (ap.peer) {
-		dp_netns_leave(&g);
-		err = dp_netns_enter(ap.dev.netns, &g);
-		if (err) {
-			pr_err("cannot enter network namespace %s: %s",
-			       *ap.dev.netns ? ap.dev.netns : "(host)", strerror(-err));
-			goto leave;
-		}
-	}
-	err = tc_attach_one(ap.dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap.peer, true)], tcx);
-	if (!err)
-		err = tc_attach_one(ap.dev.ifindex, BPF_TC_EGRESS,
-				    dp->progs[tc_prog(ap.peer, false)], tcx);
-	if (err) {
-		pr_err("cannot attach tc programs to %s: %s", ap.dev.ifname, strerror(-err));
+	err = iface_attach_progs(dp, &ap, tcx, &g);
+	if (err)
 		goto leave;
-	}
 	dp_netns_leave(&g);
 	/* 4. A macvlan: the guard on its parent, out of the workload's reach. */
 	if (ap.guard) {
@@ -452,21 +533,11 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		if (err)
 			goto leave;
 	}
-	/* An attach point that changed (a record of an older build): the old one goes. */
-	if (reattach) {
-		dp__ep_key(&old, &old_k);
-		if (old_k.netns_cookie != k.netns_cookie || old_k.ifindex != k.ifindex) {
-			dp_tc_detach_record(dp, &old);
-			bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &old_k);
-		}
-		if (old.guard && (!rec.guard || memcmp(old.mac, rec.mac, 6) ||
-				  old.guard_ifindex != rec.guard_ifindex))
-			dp_guard_detach(dp, &old);
-	}
+	if (reattach)
+		iface_forget_old(dp, &old, &rec, &k);
 leave:
 	dp_netns_leave(&g);
-	free(found_addrs);
-	free(merged);
+	free(addrs);
 	return err;
 }
 
