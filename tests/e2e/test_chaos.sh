@@ -41,6 +41,8 @@
 # Probe patterns: 7000 (only 7000 answers), 7001, open (both), deny (none).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# the interpreter itself: a version manager's shim costs ~0.5 s a start here
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
 . tests/e2e/lib/cni.sh
 
 ITERS=${NF_CHAOS_ITERS:-100}
@@ -94,10 +96,26 @@ policy_set() {
 
 # --- pods ---
 POD_LIST=(x0 x1 x2 x3 c0)
-declare -A IP
+declare -A IP HOSTIF
 bridge_add() { # bridge_add POD: the pod's network (bridge plugin only)
 	cni ADD "$CONFB" "$1" eth0 "" >/dev/null || { fail "bridge ADD $1"; return 1; }
 	IP[$1]=$(pod_ip "$CONFB" "$1" eth0)
+	# its veth's host side (in the node netns): where netfence's programs go
+	HOSTIF[$1]=$(jq -r --arg br "${IFP}br" '[.interfaces[] | select(.sandbox == null and
+		.name != $br) | .name][0]' "$WORK/cache/$P-net-$P-$1-eth0.json")
+}
+# progs_on HOSTIF: netfence's programs on that node interface (tc ingress +
+# egress; with NETFENCE_TC_HOOK=tcx the tcx ones)
+progs_on() {
+	local n=0 d
+	if [ "${NETFENCE_TC_HOOK:-}" = tcx ]; then
+		in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" count "$1" 2>/dev/null || echo 0
+		return
+	fi
+	for d in ingress egress; do
+		n=$((n + $(in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
+	done
+	echo "$n"
 }
 for pod in cl "${POD_LIST[@]}"; do
 	pod_add "$pod"
@@ -170,10 +188,10 @@ status_vs_kernel() {
 		return 1
 	fi
 	for pod in "${POD_LIST[@]}"; do
-		n=$(tc_filters "$pod" eth0)
+		n=$(progs_on "${HOSTIF[$pod]}")
 		# CNI endpoints are owned by "<container id>/eth0", attach ones by nobody: match the
 		# interface (the host-side peer where the programs run) instead
-		tenant=$(jq -r --arg i "$(attach_dev "$pod" eth0 | cut -d' ' -f2)" \
+		tenant=$(jq -r --arg i "${HOSTIF[$pod]}" \
 			'[.endpoints[] | select(.attach.iface == $i) | .tenant][0] // ""' <<<"$STATUS_JSON")
 		listed=$([ -n "$tenant" ] && echo 1 || echo 0)
 		if [ "$n" = 1 ] || { [ "$listed" = 1 ] && [ "$n" != 2 ]; } ||
