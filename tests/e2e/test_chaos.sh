@@ -88,9 +88,12 @@ print(json.dumps({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
     "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": [{}], "ingress": ing}}))
 PY
 }
-# policy_set PORT: serve's directory content (both serve tenants, large)
+# policy_set PORT: serve's directory content: the serve tenants' policies
+# (large) on PORT, and the others' as they are applied (serve prunes every
+# object the directory does not hold)
 policy_set() {
-	{ policy "$P-s0" "$1" 3000; policy "$P-s1" "$1" 3000; } |
+	{ policy "$P-s0" "$1" 3000; policy "$P-s1" "$1" 3000
+	  policy "$P-a" 7000; policy "$P-b" 7001; policy "$P-d" 7000; } |
 		jq -s '{apiVersion: "v1", kind: "List", items: .}'
 }
 
@@ -338,6 +341,10 @@ it_detach() {
 it_quiet_attach() { x0_attach "$P-a" >/dev/null || fail "attach x0"; X0_TENANT=$P-a; WANT[x0]=7000; }
 it_delete() {
 	local res
+	if [ "${WANT[x1]}" = deny ]; then
+		"$NETFENCE" apply "$WORK/d.json" >/dev/null || fail "$ITW: apply $P-d/p"
+		WANT[x1]=7000
+	fi
 	"$NETFENCE" delete "$P-d/p" >/dev/null 2>&1 &
 	kill_after $! "$(rnd_ms "${DUR[delete]}")"; res=$RES
 	WANT[x1]=deny
@@ -393,9 +400,14 @@ it_serve() {
 	kill_after "$SERVE_PID" "$(rnd_ms "${DUR[serve]}")"; res=$RES
 	rm -f "$WORK/pids/serve"
 	WANT[x2]=$other WANT[x3]=$other ALT[x2]=$SERVE_SET ALT[x3]=$SERVE_SET
+	# the directory holds $P-d/p: a delete of it is undone by the directory's apply
+	x1_was=${WANT[x1]}
+	WANT[x1]=7000 ALT[x1]=$x1_was
 	if verify "$ITW: serve applying $SERVE_SET -> $other $res"; then
 		[ "${GOT[x2]}" = "${GOT[x3]}" ] ||
 			fail "$ITW: the serve tenants are on different sets: x2 ${GOT[x2]}, x3 ${GOT[x3]}"
+		[ "${GOT[x1]}" = "$([ "${GOT[x2]}" = "$other" ] && echo 7000 || echo "$x1_was")" ] ||
+			fail "$ITW: the directory's apply is half done: x2 ${GOT[x2]}, x1 ${GOT[x1]}"
 		status_vs_kernel "$ITW (before the re-run)"
 	fi
 	STEP="serve $SERVE_SET -> $other ($res, probes ${GOT[x2]} ${GOT[x3]})"
