@@ -45,7 +45,7 @@ cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
 . tests/e2e/lib/cni.sh
 
-ITERS=${NF_CHAOS_ITERS:-42}	# 6 of each kind; ~5 s each here
+ITERS=${NF_CHAOS_ITERS:-28}	# 4 of each kind; ~7 s each on this loaded machine
 T_START=$(date +%s)
 cni_setup
 command -v curl >/dev/null || die "curl not found"
@@ -60,17 +60,23 @@ write_conflist "$CONF" "$P-net" 1.0.0 "$BRIDGE"
 jq '.plugins |= .[:1]' "$CONF" >"$CONFB"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# rnd_ms DUR: a random instant in [0, DUR * 5/4] ms (a little past the end too)
-rnd_ms() { echo $(((RANDOM * 32768 + RANDOM) % ($1 * 5 / 4 + 1))); }
+# No forks between starting a process and killing it (a fork takes tens of
+# ms on this machine, as long as the commands themselves): no $(...) there.
 # sleep_ms MS: without starting a process (a fork costs tens of ms here):
 # read with a timeout from a FIFO nobody writes to
 mkfifo "$WORK/never"
 exec 9<>"$WORK/never"
-sleep_ms() { read -r -t "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" -u 9 || true; }
-# kill_after PID MS: kill -9 PID after MS ms; RES = "killed at MS ms" or
-# "finished" (it ended first). KILLS counts the kills.
+sleep_ms() {
+	local t
+	printf -v t %d.%03d $(($1 / 1000)) $(($1 % 1000))
+	read -r -t "$t" -u 9 || true
+}
+# kill_after PID DUR: kill -9 PID at a random instant in [0, DUR * 5/4] ms
+# (a little past the end too); RES = "killed at MS ms" or "finished" (it
+# ended first). KILLS counts the kills.
 KILLS=0
 kill_after() {
+	set -- "$1" $(((RANDOM * 32768 + RANDOM) % ($2 * 5 / 4 + 1)))
 	sleep_ms "$2"
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
@@ -322,7 +328,7 @@ it_attach() { # fresh when x0 is not attached, else to the other tenant
 	local to res
 	if [ -z "$X0_TENANT" ]; then to=$P-a; elif [ "$X0_TENANT" = "$P-a" ]; then to=$P-b; else to=$P-a; fi
 	"$NETFENCE" attach --tenant "$to" --iface eth0 --netns "$X0NS" >/dev/null 2>&1 &
-	kill_after $! "$(rnd_ms "${DUR[attach]}")"; res=$RES
+	kill_after $! "${DUR[attach]}"; res=$RES
 	ALT[x0]=$(pattern_of_x0)
 	X0_TENANT=$to
 	WANT[x0]=$(pattern_of_x0)
@@ -334,7 +340,7 @@ it_detach() {
 	local res
 	[ -n "$X0_TENANT" ] || it_quiet_attach
 	"$NETFENCE" detach --iface eth0 --netns "$X0NS" >/dev/null 2>&1 &
-	kill_after $! "$(rnd_ms "${DUR[detach]}")"; res=$RES
+	kill_after $! "${DUR[detach]}"; res=$RES
 	ALT[x0]=$(pattern_of_x0)
 	X0_TENANT=""
 	WANT[x0]=open
@@ -350,7 +356,7 @@ it_delete() {
 		WANT[x1]=7000
 	fi
 	"$NETFENCE" delete "$P-d/p" >/dev/null 2>&1 &
-	kill_after $! "$(rnd_ms "${DUR[delete]}")"; res=$RES
+	kill_after $! "${DUR[delete]}"; res=$RES
 	WANT[x1]=deny
 	ALT[x1]=7000
 	verify "$ITW: delete $res" && status_vs_kernel "$ITW (before the re-run)"
@@ -361,7 +367,7 @@ it_cniadd() {
 	local res
 	[ $C0_ON = 0 ] || it_cnidel_full
 	nfcni_bg ADD c0
-	kill_after $! "$(rnd_ms "${DUR[cniadd]}")"; res=$RES
+	kill_after $! "${DUR[cniadd]}"; res=$RES
 	C0_ON=1
 	WANT[c0]=7000
 	ALT[c0]=open
@@ -384,7 +390,7 @@ it_cnidel() {
 		C0_ON=1
 	fi
 	nfcni_bg DEL c0
-	kill_after $! "$(rnd_ms "${DUR[cnidel]}")"; res=$RES
+	kill_after $! "${DUR[cnidel]}"; res=$RES
 	C0_ON=0
 	WANT[c0]=open
 	ALT[c0]=7000
@@ -401,7 +407,7 @@ it_serve() {
 	[ "$SERVE_SET" = 7000 ] && other=7001 || other=7000
 	cp "$WORK/$([ $other = 7000 ] && echo old || echo new).json" "$PDIR/.policy.json.tmp"
 	mv "$PDIR/.policy.json.tmp" "$PDIR/policy.json"	# an atomic change of the directory
-	kill_after "$SERVE_PID" "$(rnd_ms "${DUR[serve]}")"; res=$RES
+	kill_after "$SERVE_PID" "${DUR[serve]}"; res=$RES
 	rm -f "$WORK/pids/serve"
 	WANT[x2]=$other WANT[x3]=$other ALT[x2]=$SERVE_SET ALT[x3]=$SERVE_SET
 	# the directory holds $P-d/p: a delete of it is undone by the directory's apply
