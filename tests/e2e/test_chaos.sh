@@ -4,7 +4,7 @@
 # apply (test_crash_apply.sh has that): attach (fresh, and re-attach to
 # another tenant), detach, delete, CNI ADD and CNI DEL of netfence-cni in a
 # real bridge chain, and `serve --policy-dir` while it applies a changed
-# directory (SPEC §10.3). NF_CHAOS_ITERS kills in all (default 100), the
+# directory (SPEC §10.3). NF_CHAOS_ITERS kills in all (default 28, ~4 min on a loaded 2-core machine), the
 # kinds in turn. After each kill:
 #  - the kernel enforces old-or-new for every endpoint (real TCP probes from an
 #    unfenced pod to every pod on both test ports, all at once);
