@@ -144,7 +144,8 @@ snapshot() {
 }
 snapshot "$WORK/before"
 npins=$(grep -c ' \(map\|prog\|link\) ' "$WORK/before/pins")
-nprogs=$(($(grep -c ' id [0-9]' "$WORK/before/tc") + $(grep '^tcx ' "$WORK/before/tc" | wc -w) - 12))
+# cls_bpf filters by their "id N", tcx programs one "tcx DEV ingress|egress ID" line each
+nprogs=$(($(grep -c ' id [0-9]' "$WORK/before/tc") + $(grep -c '^tcx ' "$WORK/before/tc")))
 [ "$npins" -gt 0 ] && ok "production pins: $npins" || fail "no production pins under /sys/fs/bpf"
 [ "$nprogs" -eq 2 ] && ok "programs on $IF's endpoint: $nprogs" || fail "$nprogs programs on $IF's endpoint, want 2"
 grep -q "$T" "$WORK/before/status" && ok "status shows tenant $T" || fail "status does not show $T"
