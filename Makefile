@@ -81,6 +81,12 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
+# The build of the datapath (struct nf_meta.object_hash): a digest of the
+# object, computed here once rather than by every command at run time.
+$(OUTPUT)/netfence.objhash.h: $(OUTPUT)/netfence.bpf.o
+	$(call msg,GEN,$@)
+	$(Q)printf '#define NF_OBJECT_HASH 0x%sULL\n' "$$(sha256sum $< | cut -c1-16)" > $@
+
 $(OUTPUT)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(LIBMK) | $(OUTPUT)/lib
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS) -c $< -o $@
@@ -161,5 +167,5 @@ clean:
 	rm -rf $(OUTPUT)
 
 # Only the loader needs the skeletons.
-$(filter $(OUTPUT)/lib/dp/%,$(LIB_OBJS)): $(SKELS)
+$(filter $(OUTPUT)/lib/dp/%,$(LIB_OBJS)): $(SKELS) $(OUTPUT)/netfence.objhash.h
 FORCE:

@@ -43,7 +43,7 @@
 struct nf_meta {
 	__u32 version;		/* NF_DATAPATH_VERSION */
 	__u32 pad;
-	__u64 object_hash;	/* FNV-1a of the BPF object: the build of the datapath */
+	__u64 object_hash;	/* a digest of the BPF object: the build of the datapath */
 	char build[48];		/* the netfence version that loaded it (git describe) */
 };
 

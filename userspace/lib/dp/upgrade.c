@@ -40,33 +40,15 @@
 #include "dp_internal.h"
 #include "log.h"
 #include "netfence.skel.h"
+#include "netfence.objhash.h"
 
 #define META_PIN	NF_PIN_ROOT "/nf_meta"
-
-/* FNV-1a over the BPF object this netfence carries: the build of its datapath. */
-static uint64_t object_hash(void)
-{
-	static uint64_t cached;
-	const unsigned char *p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t sz, i;
-
-	if (cached)
-		return cached;
-	p = netfence_bpf__elf_bytes(&sz);
-	for (i = 0; i < sz; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	cached = h;
-	return h;
-}
 
 void dp__meta_self(struct nf_meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->version = NF_DATAPATH_VERSION;
-	m->object_hash = object_hash();
+	m->object_hash = NF_OBJECT_HASH;	/* the Makefile's digest of the object */
 	snprintf(m->build, sizeof(m->build), "%s", NF_VERSION);
 }
 
