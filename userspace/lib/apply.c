@@ -1275,7 +1275,7 @@ int apply__settle(void)
 	struct nf_dp *dp = NULL;
 	int lock, err;
 
-	if (access(NF_STORE_JOURNAL, F_OK) || dp__open(&dp, false))
+	if ((access(NF_STORE_JOURNAL, F_OK) && !dp__changes_pending()) || dp__open(&dp, false))
 		return 0;
 	/* a command holding the lock is changing things: it finishes first */
 	lock = open(NF_LOCK_FILE, O_RDWR | O_CLOEXEC);
@@ -1285,7 +1285,8 @@ int apply__settle(void)
 		dp__close(dp);
 		return 0;
 	}
-	err = recover(dp);
+	err = access(NF_STORE_JOURNAL, F_OK) ? 0 : recover(dp);
+	dp__reconcile(dp);
 	close(lock);
 	dp__close(dp);
 	return err;

@@ -45,7 +45,8 @@ struct nf_dp;
 int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id);
 
 /*
- * Finish a change that a killed command left (its journal) if no command
+ * Finish a change that a killed command left (its journal, endpoint
+ * changes in progress: dp__reconcile) if no command
  * holds the node lock; for read-only commands (status, check), so that the
  * store they read is what the kernel enforces. 0 or -errno (logged).
  */

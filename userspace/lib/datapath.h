@@ -262,6 +262,10 @@ void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k);
 int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
 /* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
+/* Endpoint changes a killed command left half done (SPEC §10.3): true if
+ * any; dp__reconcile (node lock held; dp__lock does it) finishes them. */
+bool dp__changes_pending(void);
+void dp__reconcile(struct nf_dp *dp);
 
 /* ---- everything ---- */
 int dp__reset(void);

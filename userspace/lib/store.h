@@ -11,6 +11,8 @@
  *   refs/.pending-<name>, refs/.complete
  *   tenants/<id>.trie, <id>.ports        key records of installed policy (datapath)
  *   endpoints/<ep_id>.json               endpoint records (datapath)
+ *   pending/<ep_id>                      an endpoint change in progress:
+ *                                        "attach" or "detach" (datapath)
  *   cni/<network>/<cid>@<ifname>         which network added an endpoint (cni_conf.h)
  *   applies                              apply counters
  *   host_addrs                           node addresses in the ipcache (hostaddr.c)
@@ -37,6 +39,7 @@
 #define NF_STORE_REFS_COMPLETE	NF_STORE_REFS "/.complete"
 #define NF_STORE_KEY_RECORDS	NF_RUN_DIR "/tenants"
 #define NF_STORE_ENDPOINTS	NF_RUN_DIR "/endpoints"
+#define NF_STORE_PENDING	NF_RUN_DIR "/pending"
 #define NF_STORE_CNI		NF_RUN_DIR "/cni"
 #define NF_STORE_APPLIES	NF_RUN_DIR "/applies"
 #define NF_STORE_HOST_ADDRS	NF_RUN_DIR "/host_addrs"

@@ -151,6 +151,7 @@ static int cg_attach_progs(struct nf_dp *dp, int cgfd, const char *dir)
 			       err == -EPERM ? " (a non-multi program is attached there)" : "");
 			return err;
 		}
+		dp_test_stop_at("cgroup-attach-progs");
 	}
 	return 0;
 }
@@ -227,6 +228,9 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 	}
 	memcpy(rec.cgroup, real, strlen(real) + 1);
 	rec.cgroup_id = cgid;
+	err = dp_intent_begin(rec.ep_id, DP_INTENT_ATTACH);
+	if (err)
+		goto out;
 	err = dp_ep_record_write(&rec, NULL, 0);
 	if (err)
 		goto out;
@@ -254,6 +258,8 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		    cg_below(recs[i].cgroup, real))
 			dp_cg_detach_progs(dp, recs[i].cgroup);
 out:
+	if (rec.ep_id)
+		dp_intent_end(rec.ep_id);
 	free(recs);
 	close(fd);
 	return err;

@@ -92,6 +92,22 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 
+/*
+ * SPEC §10.3: an endpoint change in progress (NF_STORE_PENDING/<ep_id>),
+ * marked before its first step and unmarked after its last. A command
+ * killed in between leaves the mark, and the next one to take the node
+ * lock finishes the change (dp__reconcile): an attach is completed (both
+ * directions, every hook) or, if its interface or cgroup is gone, undone; a
+ * detach is completed. Never a record without its programs, nor programs
+ * half attached.
+ */
+enum dp_intent { DP_INTENT_ATTACH, DP_INTENT_DETACH };
+int dp_intent_begin(uint32_t ep_id, enum dp_intent what);
+void dp_intent_end(uint32_t ep_id);
+/* Test-only: NETFENCE_TEST_STOP_AT=<point> stops the process (SIGSTOP) at
+ * that point, so that a test can kill -9 it exactly there. */
+void dp_test_stop_at(const char *point);
+
 /* ---- tc.c ---- */
 void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r);

@@ -6,12 +6,15 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <jansson.h>
@@ -319,6 +322,10 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 
 	if (!dp_ep_record_read(r->ep_id, &full, &addrs, &n))
 		r = &full;
+	if (dp_intent_begin(r->ep_id, DP_INTENT_DETACH)) {
+		free(addrs);
+		return -EIO;
+	}
 	if (r->is_cgroup) {
 		dp_cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
 	} else {
@@ -327,6 +334,7 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		if (r->guard)
 			dp_guard_detach(dp, r);
 	}
+	dp_test_stop_at("detach-progs");
 	ep_maps_remove(dp, r, addrs, n);
 	if (r->is_cgroup) {
 		dp_ct_purge(dp, r->cgroup_id, 0);
@@ -339,6 +347,7 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	free(addrs);
 	dp_ep_record_path(path, sizeof(path), r->ep_id);
 	unlink(path);
+	dp_intent_end(r->ep_id);
 	return 0;
 }
 
@@ -349,4 +358,150 @@ int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id)
 	if (dp_ep_record_read(ep_id, &r, NULL, NULL))
 		return 0;
 	return dp_detach_record(dp, &r);
+}
+
+/* ------------------------------------------------- changes in progress */
+
+static void intent_path(char *buf, size_t len, uint32_t ep_id)
+{
+	snprintf(buf, len, "%s/%u", NF_STORE_PENDING, ep_id);
+}
+
+int dp_intent_begin(uint32_t ep_id, enum dp_intent what)
+{
+	static const char *const words[] = { [DP_INTENT_ATTACH] = "attach",
+					     [DP_INTENT_DETACH] = "detach" };
+	char path[PATH_MAX];
+	int err;
+
+	intent_path(path, sizeof(path), ep_id);
+	err = store__write(path, words[what], strlen(words[what]));
+	if (err)
+		pr_err("cannot mark endpoint %u's change in %s: %s", ep_id, NF_STORE_PENDING,
+		       strerror(-err));
+	return err;
+}
+
+void dp_intent_end(uint32_t ep_id)
+{
+	char path[PATH_MAX];
+
+	intent_path(path, sizeof(path), ep_id);
+	unlink(path);
+}
+
+void dp_test_stop_at(const char *point)
+{
+	const char *v = getenv("NETFENCE_TEST_STOP_AT");
+
+	if (v && !strcmp(v, point))
+		raise(SIGSTOP);
+}
+
+/* The interface of record r, as it was attached: same netns, same ifindex. */
+static bool iface_same(const struct nf_ep_record *r)
+{
+	struct netns_guard g;
+	uint64_t cookie;
+	bool same;
+
+	if (dp__netns_cookie(r->netns, &cookie) || cookie != r->netns_cookie)
+		return false;
+	if (dp_netns_enter(r->netns, &g))
+		return false;
+	same = if_nametoindex(r->ifname) == r->ifindex;
+	dp_netns_leave(&g);
+	return same;
+}
+
+/* Finish an attach a killed command began: attach again from its record
+ * (idempotent), or undo it if what it fenced is gone. */
+static int reconcile_attach(struct nf_dp *dp, const struct nf_ep_record *r,
+			    const struct nf_cidr *addrs, size_t n)
+{
+	struct nf_iface_ep ep = { .tenant_id = r->tenant_id, .flags = r->flags };
+	struct nf_cidr *own;
+	uint64_t cgid;
+	size_t i;
+	int err;
+
+	if (r->is_cgroup) {
+		if (dp__cgroup_id(r->cgroup, &cgid) || cgid != r->cgroup_id)
+			return dp_detach_record(dp, r);
+		return dp__attach_cgroup(dp, r->cgroup, r->tenant_id);
+	}
+	if (!iface_same(r))
+		return dp_detach_record(dp, r);
+	/* Its link-local addresses are read from the interface again. */
+	own = calloc(n + 1, sizeof(*own));
+	if (!own)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (!(addrs[i].addr[0] == 0xfe && (addrs[i].addr[1] & 0xc0) == 0x80))
+			own[ep.n_addrs++] = addrs[i];
+	ep.addrs = own;
+	snprintf(ep.netns, sizeof(ep.netns), "%s", r->netns);
+	snprintf(ep.ifname, sizeof(ep.ifname), "%s", r->ifname);
+	snprintf(ep.owner, sizeof(ep.owner), "%s", r->owner);
+	err = dp__attach_iface(dp, &ep);
+	free(own);
+	return err;
+}
+
+bool dp__changes_pending(void)
+{
+	struct dirent *de;
+	DIR *d = opendir(NF_STORE_PENDING);
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = de->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+void dp__reconcile(struct nf_dp *dp)
+{
+	struct dirent *de;
+	DIR *d = opendir(NF_STORE_PENDING);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct nf_ep_record r;
+		struct nf_cidr *addrs = NULL;
+		char path[PATH_MAX], what[16] = "";
+		size_t n = 0;
+		char *end;
+		unsigned long id = strtoul(de->d_name, &end, 10);
+		FILE *f;
+		int err = 0;
+
+		if (end == de->d_name || *end || !id || id > UINT32_MAX)
+			continue;
+		intent_path(path, sizeof(path), id);
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(what, sizeof(what), f))
+				what[0] = 0;
+			fclose(f);
+		}
+		if (!dp_ep_record_read(id, &r, &addrs, &n)) {
+			pr_info("endpoint %lu: finishing the %s a killed command began", id,
+				*what ? what : "change");
+			if (!strcmp(what, "attach"))
+				err = reconcile_attach(dp, &r, addrs, n);
+			else
+				err = dp_detach_record(dp, &r);
+			if (err)
+				pr_err("endpoint %lu: cannot finish the %s: %s", id, what,
+				       strerror(-err));
+		}
+		free(addrs);
+		if (!err)
+			dp_intent_end(id);
+	}
+	closedir(d);
 }

@@ -126,6 +126,9 @@ int dp_lock_file(const char *path)
 
 /* The pinned program this process opened (0: none), for dp__lock(). */
 static __u32 opened_id;
+/* ... and the datapath it opened, whose interrupted endpoint changes
+ * dp__lock() finishes. */
+static struct nf_dp *opened_dp;
 
 /* Any program pin identifies a load: every upgrade replaces them all. */
 static __u32 pinned_id(void)
@@ -166,6 +169,8 @@ int dp__lock(void)
 		close(fd);
 		return err;
 	}
+	if (opened_dp)
+		dp__reconcile(opened_dp);
 	return fd;
 }
 
@@ -644,6 +649,7 @@ int dp__open(struct nf_dp **out, bool load)
 	}
 done:
 	opened_id = dp_prog_id(dp->progs[NF_PROG_TC_PEER_EGRESS]);
+	opened_dp = dp;
 	*out = dp;
 	return 0;
 }
@@ -699,6 +705,8 @@ void dp__close(struct nf_dp *dp)
 
 	if (!dp)
 		return;
+	if (dp == opened_dp)
+		opened_dp = NULL;
 	for (i = 0; i < NF_MAP__COUNT; i++)
 		if (dp->maps.fd[i] > 0)
 			close(dp->maps.fd[i]);

@@ -449,6 +449,7 @@ static int iface_attach_progs(struct nf_dp *dp, const struct nf_attach_point *ap
 	}
 	err = tc_attach_one(ap->dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap->peer, true)],
 			    tcx);
+	dp_test_stop_at("attach-progs");
 	if (!err)
 		err = tc_attach_one(ap->dev.ifindex, BPF_TC_EGRESS,
 				    dp->progs[tc_prog(ap->peer, false)], tcx);
@@ -504,6 +505,10 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		goto leave;
 	iface_record_fill(&rec, ep, &iid, &ap);
 
+	/* 0. Marked in progress: a killed attach is finished by the next command. */
+	err = dp_intent_begin(rec.ep_id, DP_INTENT_ATTACH);
+	if (err)
+		goto leave;
 	/* 1. The record first: an interrupted attach leaves what detach can remove. */
 	err = dp_ep_record_write(&rec, addrs, n_addrs);
 	if (err) {
@@ -536,6 +541,10 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	if (reattach)
 		iface_forget_old(dp, &old, &rec, &k);
 leave:
+	/* A failure is the caller's to report (CNI DEL undoes it); only a
+	 * kill leaves the mark. */
+	if (rec.ep_id)
+		dp_intent_end(rec.ep_id);
 	dp_netns_leave(&g);
 	free(addrs);
 	return err;
