@@ -27,6 +27,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=u
 # libmicrohttpd is dlopen()ed by `serve` (userspace/cmd/serve.c), not linked:
 # its GnuTLS dependencies cost every other command ~3.5 ms of loading.
 LDLIBS := -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -ldl -lpthread
+# Every command is a short process: loading and relocating shared libraries
+# was half of its CPU time (`perf stat` of a one-policy apply: 8-9.5 ms
+# dynamic, 6 ms with these libraries static, 4 ms fully static). netfence
+# links them statically (glibc stays shared: `serve` dlopen()s libmicrohttpd);
+# netfence-cni, which loads nothing, is fully static, like the CNI
+# reference plugins it runs beside.
+NF_LDLIBS := -Wl,-Bstatic -lbpf -lelf -lz -ljansson -lnl-route-3 -lnl-3 -Wl,-Bdynamic -ldl -lpthread
+CNI_LDLIBS := -static $(LDLIBS)
 NL_CFLAGS := $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 CFLAGS += $(NL_CFLAGS)
 
@@ -101,11 +109,14 @@ $(OUTPUT)/%.o: userspace/%.c $(LIB_HDRS) $(wildcard userspace/*.h userspace/cmd/
 
 $(OUTPUT)/netfence: $(CMD_OBJS) $(LIB)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(NF_LDLIBS) -o $@
 
+# (glibc warns that libnl's unused name lookups would need its NSS modules)
 $(OUTPUT)/netfence-cni: $(CNI_OBJS) $(LIB)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)rm -f $@; $(CC) $(CFLAGS) $^ $(CNI_LDLIBS) -o $@ 2>&1 | \
+		{ grep -v 'statically linked applications requires at runtime\|in function .nl_' >&2 || true; }; \
+		test -x $@
 
 $(OUTPUT)/tests/%: tests/%.c $(TEST_COMMON) $(wildcard tests/common/*.h) $(LIB) $(SKELS) $(LIBMK) | $(OUTPUT)/tests/unit $(OUTPUT)/tests/bpf
 	$(call msg,TEST,$@)
