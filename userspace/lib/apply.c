@@ -273,8 +273,10 @@ static void refs_unlink(const char *name, const char *tenant)
 {
 	char path[PATH_MAX];
 
-	if (!store__ref_path(path, sizeof(path), name, tenant))
+	if (!store__ref_path(path, sizeof(path), name, tenant)) {
+		store__reclaim_mark(name);	/* named no more, it may be free */
 		store__remove(path, NF_STORE_REFS);	/* and refs/<name> when empty */
+	}
 }
 
 /* add: link the names in `now` not in `was`; else unlink those in `was` not
@@ -1048,8 +1050,10 @@ static int commit_store(struct change *c)
 			pr_err("cannot write %s: %s", path, strerror(-err));
 	}
 	for (i = 0; !err && i < c->stored.n; i++)
-		if (c->stored.v[i].removed && !obj_path(path, sizeof(path), &c->stored.v[i]))
+		if (c->stored.v[i].removed && !obj_path(path, sizeof(path), &c->stored.v[i])) {
+			store__reclaim_mark(c->stored.v[i].tenant);
 			store__remove(path, NF_STORE_OBJECTS);
+		}
 	if (err)
 		return err;
 	for (i = 0; i < c->n_changed; i++)
@@ -1188,38 +1192,100 @@ static bool dir_has_entries(const char *path)
 	return any;
 }
 
+/* Whether tenant `name` (id) is still kept by something: an endpoint, a
+ * pending id, stored objects, a selector naming it. */
+static bool reclaim_kept(const char *name, uint32_t id, const bool *has_endpoint)
+{
+	char path[PATH_MAX];
+
+	if (has_endpoint[id])
+		return true;
+	if (pending(name))
+		return true;	/* getting its id: its referrers are not recompiled yet */
+	if (!store__tenant_dir(path, sizeof(path), name) && dir_has_entries(path))
+		return true;	/* stored objects */
+	if (!store__ref_path(path, sizeof(path), name, NULL) && dir_has_entries(path))
+		return true;	/* a selector names it: its id is in their tables */
+	return false;
+}
+
+static void reclaim_unmark(const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", NF_STORE_RECLAIM, name) < (int)sizeof(path))
+		unlink(path);
+}
+
+/* The candidates: the tenants marked in reclaim/ (a mark is removed once
+ * looked at: what keeps the tenant now marks it again when it goes), or every
+ * tenant the first time (reclaim/.complete absent: a store of an older
+ * build). */
+static int reclaim_candidates(struct nf_dp *dp, bool full, bool *cand)
+{
+	struct dirent *de;
+	bool any = false;
+	uint32_t id;
+	DIR *d;
+
+	if (full) {
+		char name[NF_TENANT_NAME_LEN];
+
+		for (id = 1; id < NF_MAX_TENANTS; id++)
+			any |= cand[id] = !dp__tenant_name(dp, id, name, sizeof(name));
+		return any;
+	}
+	d = opendir(NF_STORE_RECLAIM);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		id = dp__tenant_id(dp, de->d_name, false);
+		if (id && id < NF_MAX_TENANTS)
+			any |= cand[id] = true;
+		else
+			reclaim_unmark(de->d_name);	/* no such tenant (any more) */
+	}
+	closedir(d);
+	return any;
+}
+
 int apply__reclaim(struct nf_dp *dp)
 {
-	struct nf_ep_record *eps = NULL;
-	bool used[NF_MAX_TENANTS] = {};
-	size_t n_eps = 0, i;
+	bool full = access(NF_STORE_RECLAIM_COMPLETE, F_OK) != 0;
+	bool *cand = calloc(NF_MAX_TENANTS, sizeof(bool));
+	bool *has_endpoint = calloc(NF_MAX_TENANTS, sizeof(bool));
 	int n = 0;
 	uint32_t id;
 
+	if (!cand || !has_endpoint)
+		goto out;
 	if (access(NF_STORE_REFS_COMPLETE, F_OK) && refs_rebuild())
-		return 0;	/* without the whole index, a named tenant could look unnamed */
-	if (dp__list_endpoints(dp, &eps, &n_eps))
-		return 0;
-	for (i = 0; i < n_eps; i++)
-		if (eps[i].tenant_id < NF_MAX_TENANTS)
-			used[eps[i].tenant_id] = true;
-	free(eps);
+		goto out;	/* without the whole index, a named tenant could look unnamed */
+	if (!reclaim_candidates(dp, full, cand))
+		goto done;
+	if (dp__tenants_with_endpoints(dp, has_endpoint))
+		goto out;
 	for (id = 1; id < NF_MAX_TENANTS; id++) {
-		char name[NF_TENANT_NAME_LEN], path[PATH_MAX];
+		char name[NF_TENANT_NAME_LEN];
 
-		if (used[id] || dp__tenant_name(dp, id, name, sizeof(name)))
+		if (!cand[id] || dp__tenant_name(dp, id, name, sizeof(name)))
 			continue;
-		if (pending(name))
-			continue;	/* getting its id: its referrers are not recompiled yet */
-		if (!store__tenant_dir(path, sizeof(path), name) && dir_has_entries(path))
-			continue;	/* stored objects */
-		if (!store__ref_path(path, sizeof(path), name, NULL) && dir_has_entries(path))
-			continue;	/* a selector names it: its id is in their tables */
-		if (!dp__tenant_reclaim(dp, id))
+		/* Unmarked once looked at (a kill before that leaves the mark):
+		 * what keeps it now marks it again when it goes. */
+		if (!reclaim_kept(name, id, has_endpoint) && !dp__tenant_reclaim(dp, id))
 			n++;
+		reclaim_unmark(name);
 	}
 	if (n)
 		pr_debug("reclaimed %d tenant id%s", n, n == 1 ? "" : "s");
+done:
+	if (full)
+		store__touch(NF_STORE_RECLAIM_COMPLETE);
+out:
+	free(cand);
+	free(has_endpoint);
 	return n;
 }
 
@@ -1267,6 +1333,8 @@ int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 	if (err)
 		return err;
 	*id = dp__tenant_id(dp, tenant, false);
+	if (*id)	/* its endpoint keeps it; if the attach fails, nothing does */
+		store__reclaim_mark(tenant);
 	return *id ? 0 : -EUSERS;
 }
 

@@ -54,9 +54,11 @@ int apply__settle(void);
 
 /*
  * SPEC §10.2: reclaim (dp__tenant_reclaim) every tenant that has no stored
- * objects, no endpoint, and that no stored selector names. Node lock held;
- * called after every apply and delete and after detaching endpoints.
- * Returns how many were reclaimed.
+ * objects, no endpoint, and that no stored selector names. Only the tenants
+ * marked in reclaim/ (store__reclaim_mark: something that kept them went)
+ * are looked at, every tenant the first time. Node lock held; called after
+ * every apply and delete and after detaching endpoints. Returns how many
+ * were reclaimed.
  */
 int apply__reclaim(struct nf_dp *dp);
 

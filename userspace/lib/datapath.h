@@ -160,9 +160,10 @@ void dp__tenant_forget(struct nf_dp *dp, uint32_t id);
  * the next one.
  */
 int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id);
-/* Remove the entries of the parity not in force of every tenant whose last
- * flip is older than a second (no packet can still use them); how many
- * tenants had some. Node lock held. */
+/* Remove the entries of the parity not in force of the tenants that flipped
+ * more than a second ago (no packet can still use them; each flip leaves a
+ * mark, so only those tenants are visited); how many were done. Node lock
+ * held. */
 int dp__sweep_old_parity(struct nf_dp *dp);
 int dp__tenant_name(struct nf_dp *dp, uint32_t id, char *buf, size_t len);
 int dp__tenant_info(struct nf_dp *dp, uint32_t id, struct nf_tenant_info *out);
@@ -262,6 +263,9 @@ void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k);
 int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
 /* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
+/* used[id] = true for every tenant id with an endpoint (interface or
+ * cgroup), read from the maps; used has NF_MAX_TENANTS entries. Lock held. */
+int dp__tenants_with_endpoints(struct nf_dp *dp, bool *used);
 /* Endpoint changes a killed command left half done (SPEC §10.3): true if
  * any; dp__reconcile (node lock held; dp__lock does it) finishes them. */
 bool dp__changes_pending(void);

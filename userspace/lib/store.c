@@ -168,6 +168,16 @@ int store__touch(const char *path)
 	return 0;
 }
 
+void store__reclaim_mark(const char *tenant)
+{
+	char path[PATH_MAX];
+
+	if (!*tenant || *tenant == '.' || strchr(tenant, '/') ||
+	    snprintf(path, sizeof(path), "%s/%s", NF_STORE_RECLAIM, tenant) >= (int)sizeof(path))
+		return;
+	store__touch(path);
+}
+
 void store__remove(const char *path, const char *top)
 {
 	size_t top_len = strlen(top);

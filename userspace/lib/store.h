@@ -11,6 +11,10 @@
  *   refs/.pending-<name>, refs/.complete
  *   tenants/<id>.trie, <id>.ports        key records of installed policy (datapath)
  *   endpoints/<ep_id>.json               endpoint records (datapath)
+ *   reclaim/<tenant>                     what kept <tenant> (an object, a
+ *                                        selector naming it, an endpoint) went:
+ *                                        apply__reclaim looks at it
+ *   reclaim/.complete                    every tenant was looked at once
  *   pending/<ep_id>                      an endpoint change in progress:
  *                                        "attach" or "detach" (datapath)
  *   cni/<network>/<cid>@<ifname>         which network added an endpoint (cni_conf.h)
@@ -40,6 +44,8 @@
 #define NF_STORE_KEY_RECORDS	NF_RUN_DIR "/tenants"
 #define NF_STORE_ENDPOINTS	NF_RUN_DIR "/endpoints"
 #define NF_STORE_PENDING	NF_RUN_DIR "/pending"
+#define NF_STORE_RECLAIM	NF_RUN_DIR "/reclaim"
+#define NF_STORE_RECLAIM_COMPLETE NF_STORE_RECLAIM "/.complete"
 #define NF_STORE_CNI		NF_RUN_DIR "/cni"
 #define NF_STORE_APPLIES	NF_RUN_DIR "/applies"
 #define NF_STORE_HOST_ADDRS	NF_RUN_DIR "/host_addrs"
@@ -61,6 +67,10 @@ int store__touch(const char *path);
 /* Remove the file, then each parent directory it leaves empty, up to but
  * not including `top` (a prefix of path). */
 void store__remove(const char *path, const char *top);
+
+/* reclaim/<tenant>: something that kept the tenant went (SPEC §10.2). Marked
+ * before it goes, so a kill in between leaves the mark. */
+void store__reclaim_mark(const char *tenant);
 
 /* ---- objects ---- */
 enum nf_store_kind {

@@ -21,6 +21,7 @@
 
 #include "dp_internal.h"
 #include "log.h"
+#include "store.h"
 
 void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id)
 {
@@ -326,6 +327,12 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		free(addrs);
 		return -EIO;
 	}
+	{	/* its tenant may be left with nothing (SPEC §10.2) */
+		char name[NF_TENANT_NAME_LEN];
+
+		if (!dp__tenant_name(dp, r->tenant_id, name, sizeof(name)))
+			store__reclaim_mark(name);
+	}
 	if (r->is_cgroup) {
 		dp_cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
 	} else {
@@ -349,6 +356,51 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	unlink(path);
 	dp_intent_end(r->ep_id);
 	return 0;
+}
+
+/* Mark the tenant of every endpoint in map fd (values struct nf_endpoint). */
+static int used_in(int fd, __u32 key_size, bool *used)
+{
+	enum { BATCH = 1024 };
+	char *keys = calloc(BATCH, key_size);
+	struct nf_endpoint *vals = calloc(BATCH, sizeof(*vals));
+	__u64 in, out;	/* batch cursors: a hash map's are 4 bytes */
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = BATCH, i;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (i = 0; i < count; i++)
+			if (vals[i].tenant_id < NF_MAX_TENANTS)
+				used[vals[i].tenant_id] = true;
+		if (err) {
+			err = 0;	/* ENOENT: that was the last batch */
+			break;
+		}
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int dp__tenants_with_endpoints(struct nf_dp *dp, bool *used)
+{
+	int err = used_in(dp->maps.fd[NF_MAP_ENDPOINTS], sizeof(struct nf_ep_key), used);
+
+	return err ? err : used_in(dp->maps.fd[NF_MAP_CG_ENDPOINTS], sizeof(__u64), used);
 }
 
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id)

@@ -5,6 +5,7 @@
  * written under the parity not in force, then one store flips the epoch.
  * Key records on disk account for every key a tenant may own.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,6 +39,40 @@ static void record_path(char *buf, size_t len, const char *dir, uint32_t tenant_
 			const char *suffix)
 {
 	snprintf(buf, len, "%s/%u.%s", dir, tenant_id, suffix);
+}
+
+/*
+ * <dir>/flipped/<id>: the tenant flipped its parity at (just after) this
+ * file's mtime, and its old parity may still hold entries. Touched before
+ * every flip, removed by the sweep: dp__sweep_old_parity visits only these,
+ * not every tenant.
+ */
+static void flipped_path(char *buf, size_t len, const char *dir, uint32_t tenant_id)
+{
+	snprintf(buf, len, "%s/flipped/%u", dir, tenant_id);
+}
+
+static void flipped_mark(struct nf_dp *dp, uint32_t tenant_id)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	flipped_path(path, sizeof(path), dp->tenant_dir, tenant_id);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s/flipped", dp->tenant_dir);
+		mkdir(dir, 0755);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	}
+	if (fd < 0) {
+		pr_warn("tenant %u: cannot mark its flip in %s: %s (its old parity is swept by its "
+			"next apply)", tenant_id, path, strerror(errno));
+		return;
+	}
+	futimens(fd, NULL);	/* an older mark: its time is now this flip's */
+	close(fd);
 }
 
 static int record_read(const char *dir, uint32_t tenant_id, struct key_record *r)
@@ -249,6 +284,7 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 		goto undo;
 	}
 	/* 3. The swap: one store; tracked flows and cached peers get judged again. */
+	flipped_mark(dp, id);
 	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
 	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
 	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
@@ -293,6 +329,7 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 	free(rp.keys);
 	if (err)
 		return err;
+	flipped_mark(dp, tenant_id);
 	ti->n_rules[0] = 0;
 	ti->n_rules[1] = 0;
 	__atomic_add_fetch(&ti->epoch, 1, __ATOMIC_RELEASE);
@@ -308,44 +345,66 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
  */
 #define NF_OLD_PARITY_GRACE_S	1
 
-int dp__sweep_old_parity(struct nf_dp *dp)
+/* Sweep one tenant's old parity if its flip is old enough: 1 if it is (or
+ * there is nothing to sweep), 0 if it must wait. */
+static int sweep_one(struct nf_dp *dp, uint32_t id, const struct timespec *flip,
+		     const struct timespec *now)
 {
-	struct timespec now;
-	uint32_t id;
-	int swept = 0;
+	struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
+	struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
+	bool old = !(dp->tenants[id].epoch & 1);
+	size_t nt, np;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	for (id = 1; id < NF_MAX_TENANTS; id++) {
-		struct key_record rt = { .suffix = "trie", .key_size = sizeof(struct nf_policy_key) };
-		struct key_record rp = { .suffix = "ports", .key_size = sizeof(struct nf_port_key) };
-		bool old = !(dp->tenants[id].epoch & 1);
-		char path[PATH_MAX];
-		struct stat st;
-		size_t nt, np;
-
-		if (!dp->tenants[id].name[0])
-			continue;
-		record_path(path, sizeof(path), dp->tenant_dir, id, "trie");
-		if (stat(path, &st) || st.st_mtim.tv_sec + NF_OLD_PARITY_GRACE_S > now.tv_sec ||
-		    (st.st_mtim.tv_sec + NF_OLD_PARITY_GRACE_S == now.tv_sec &&
-		     st.st_mtim.tv_nsec > now.tv_nsec))
-			continue;	/* flipped less than a second ago */
-		if (record_read(dp->tenant_dir, id, &rt) || record_read(dp->tenant_dir, id, &rp))
-			goto next;
-		nt = rt.n;
-		np = rp.n;
-		record_drop_parity(dp->maps.fd[NF_MAP_POLICY], &rt, old, policy_key_parity);
-		record_drop_parity(dp->maps.fd[NF_MAP_PORTS], &rp, old, port_key_parity);
-		if (rt.n == nt && rp.n == np)
-			goto next;	/* nothing of the old parity */
+	if (flip->tv_sec + NF_OLD_PARITY_GRACE_S > now->tv_sec ||
+	    (flip->tv_sec + NF_OLD_PARITY_GRACE_S == now->tv_sec && flip->tv_nsec > now->tv_nsec))
+		return 0;	/* flipped less than a second ago */
+	if (record_read(dp->tenant_dir, id, &rt) || record_read(dp->tenant_dir, id, &rp))
+		goto out;
+	nt = rt.n;
+	np = rp.n;
+	record_drop_parity(dp->maps.fd[NF_MAP_POLICY], &rt, old, policy_key_parity);
+	record_drop_parity(dp->maps.fd[NF_MAP_PORTS], &rp, old, port_key_parity);
+	if (rt.n != nt || rp.n != np) {
 		/* a failed rewrite keeps keys already deleted: harmless, deleted again */
 		record_write(dp->tenant_dir, id, "trie", rt.key_size, rt.keys, rt.n, NULL, 0);
 		record_write(dp->tenant_dir, id, "ports", rp.key_size, rp.keys, rp.n, NULL, 0);
-		swept++;
-next:
-		free(rt.keys);
-		free(rp.keys);
 	}
+out:
+	free(rt.keys);
+	free(rp.keys);
+	return 1;
+}
+
+int dp__sweep_old_parity(struct nf_dp *dp)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct timespec now;
+	struct dirent *de;
+	int swept = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/flipped", dp->tenant_dir);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	while ((de = readdir(d))) {
+		char *end;
+		unsigned long id = strtoul(de->d_name, &end, 10);
+		struct stat st;
+
+		if (end == de->d_name || *end)
+			continue;
+		flipped_path(path, sizeof(path), dp->tenant_dir, id);
+		if (stat(path, &st))
+			continue;
+		if (id && id < NF_MAX_TENANTS && dp->tenants[id].name[0] &&
+		    !sweep_one(dp, id, &st.st_mtim, &now))
+			continue;
+		unlink(path);
+		swept++;
+	}
+	closedir(d);
 	return swept;
 }
 
@@ -366,6 +425,8 @@ void dp_policy_purge(struct nf_dp *dp, uint32_t id)
 	record_path(path, sizeof(path), dp->tenant_dir, id, "trie");
 	unlink(path);
 	record_path(path, sizeof(path), dp->tenant_dir, id, "ports");
+	unlink(path);
+	flipped_path(path, sizeof(path), dp->tenant_dir, id);
 	unlink(path);
 	for (p = 0; p < 2; p++) {
 		snprintf(path, sizeof(path), "%s/%u.rules.%u.json", dp->tenant_dir, id, p);
