@@ -336,10 +336,23 @@ diff -q "$WORK/maps.v1" "$WORK/maps.now" >/dev/null && ok "after --dry-run: the 
 expect_version "after --dry-run" 1
 
 step "build/next/netfence upgrade, under the streams: version 2"
+epochs() { "$1" status --json | jq -c '[.tenants[] | {key: .name, value: .epoch}] | from_entries'; }
+epochs "$NF" >"$WORK/epochs.v1"
 "$NEXT" upgrade >"$WORK/out" 2>&1
 expect_eq "upgrade: exit code" "$?" 0
 sed 's/^/    | /' "$WORK/out"
 expect_version "after the upgrade" 2
+# SPEC §10.1: the policy compiled again from the stored objects (one flip
+# per tenant with policies), not only carried over
+n_pol=$(jq '[.[]] | length' "$WORK/epochs.v1")
+grep -q "policies of [1-9][0-9]* tenants\? compiled again from the store" "$WORK/out" &&
+	ok "policies compiled again from the store: $(grep -o 'of [0-9]* tenants\?' "$WORK/out")" ||
+	fail "no recompile from the store after the upgrade"
+bumped=$(jq -n --slurpfile a "$WORK/epochs.v1" --argjson b "$(epochs "$NEXT")" \
+	'[$a[0] | to_entries[] | select($b[.key] > .value)] | length')
+[ "$bumped" -ge 1 ] && ok "$bumped of $n_pol tenants flipped to recompiled tables" ||
+	fail "no tenant's epoch moved: $(cat "$WORK/epochs.v1") -> $(epochs "$NEXT")"
+[ ! -e /run/netfence/recompile ] && ok "recompile mark gone" || fail "recompile mark left"
 json=$("$NEXT" status --json)
 build=$(jq -r '.datapath.build // empty' <<<"$json")
 [[ $build == *-next ]] && ok "status --json datapath.build: $build" || fail "datapath.build: '$build'"

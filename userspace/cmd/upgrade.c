@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include "apply.h"
 #include "cmd.h"
 #include "datapath.h"
 
@@ -44,5 +45,8 @@ int cmd_upgrade(int argc, char **argv)
 		return NF_EXIT_USAGE;
 	}
 	err = dp__upgrade(&u);
+	/* every tenant's policy compiled again from the store by this build */
+	if (!err && !u.dry_run)
+		err = apply__settle();
 	return err ? NF_EXIT_FAIL : NF_EXIT_OK;
 }

@@ -546,6 +546,7 @@ struct change {
 	/* prune only these tenants (recovery: the journal's), not every tenant */
 	struct strlist scope;
 	bool recovering;	/* the journal exists already: it describes this change */
+	bool recompile_all;	/* every stored tenant, its objects unchanged (upgrade) */
 	bool committing;	/* ... and its install was complete: only commit is left */
 	/* plan */
 	struct nf_docset *stored_ds, *extra_ds;
@@ -578,7 +579,7 @@ static int plan_read_store(struct change *c)
 	c->stored_ds = policy__docset_new();
 	if (!c->stored_ds)
 		return -ENOMEM;
-	if (c->prune && !c->scope.n) {
+	if ((c->prune || c->recompile_all) && !c->scope.n) {
 		err = store_load(c->stored_ds, NULL, 0);
 	} else {
 		for (i = 0; !err && i < c->scope.n; i++)
@@ -628,7 +629,7 @@ static int plan_changes(struct change *c)
 		else if (c->prune && in_scope(c, s->tenant))
 			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
 		any_removed |= s->removed;
-		if (s->removed && s->kind == OBJ_POLICY)
+		if ((s->removed || c->recompile_all) && s->kind == OBJ_POLICY)
 			err = plan_add(&c->plans, s->tenant, false);
 	}
 	if (err)
@@ -1148,7 +1149,7 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
  * they describe what the kernel enforces.
  * 0 when nothing is left to finish (finished or rolled back).
  */
-static int recover(struct nf_dp *dp)
+static int recover_journal(struct nf_dp *dp)
 {
 	struct change c = { .dp = dp };
 	struct nf_docset *input;
@@ -1175,6 +1176,43 @@ static int recover(struct nf_dp *dp)
 		return err ?: -EAGAIN;
 	}
 	return 0;
+}
+
+/*
+ * SPEC §10.1: after an upgrade (NF_STORE_RECOMPILE), every tenant's policy
+ * compiled again from its stored objects by this build, like an apply that
+ * changes every tenant (journal, one flip each, all or nothing). Until then
+ * the entries the upgrade carried over enforce the same policy.
+ */
+static int recompile_after_upgrade(struct nf_dp *dp)
+{
+	struct change c = { .dp = dp, .recompile_all = true };
+	struct nf_apply_result res = {};
+	int err;
+
+	if (access(NF_STORE_RECOMPILE, F_OK))
+		return 0;
+	/* No journal: every tenant's new tables say what its old ones said, so
+	 * any mix of recompiled and carried-over tenants enforces the store. A
+	 * kill leaves the mark (all again next time); a failure is said, and
+	 * the carried-over tables go on enforcing. */
+	err = apply_locked(&c, &res);
+	if (err)
+		pr_err("cannot compile the stored policies again after the upgrade (%s): the "
+		       "tables carried over still enforce them; apply them again to retry",
+		       strerror(-err));
+	else
+		pr_info("upgrade: the policies of %zu tenant%s compiled again from the store",
+			res.n_tenants_changed, res.n_tenants_changed == 1 ? "" : "s");
+	unlink(NF_STORE_RECOMPILE);
+	return 0;
+}
+
+static int recover(struct nf_dp *dp)
+{
+	int err = recover_journal(dp);
+
+	return err ? err : recompile_after_upgrade(dp);
 }
 
 /* Whether directory path has an entry (not . or ..). */
@@ -1343,7 +1381,9 @@ int apply__settle(void)
 	struct nf_dp *dp = NULL;
 	int lock, err;
 
-	if ((access(NF_STORE_JOURNAL, F_OK) && !dp__changes_pending()) || dp__open(&dp, false))
+	if ((access(NF_STORE_JOURNAL, F_OK) && access(NF_STORE_RECOMPILE, F_OK) &&
+	     !dp__changes_pending()) ||
+	    dp__open(&dp, false))
 		return 0;
 	/* a command holding the lock is changing things: it finishes first */
 	lock = open(NF_LOCK_FILE, O_RDWR | O_CLOEXEC);
@@ -1353,7 +1393,7 @@ int apply__settle(void)
 		dp__close(dp);
 		return 0;
 	}
-	err = access(NF_STORE_JOURNAL, F_OK) ? 0 : recover(dp);
+	err = recover(dp);
 	dp__reconcile(dp);
 	close(lock);
 	dp__close(dp);

@@ -15,6 +15,9 @@
  *                                        selector naming it, an endpoint) went:
  *                                        apply__reclaim looks at it
  *   reclaim/.complete                    every tenant was looked at once
+ *   recompile                            the datapath was replaced (upgrade):
+ *                                        every tenant's policy is compiled
+ *                                        again from objects/ (apply.c)
  *   pending/<ep_id>                      an endpoint change in progress:
  *                                        "attach" or "detach" (datapath)
  *   cni/<network>/<cid>@<ifname>         which network added an endpoint (cni_conf.h)
@@ -45,6 +48,7 @@
 #define NF_STORE_ENDPOINTS	NF_RUN_DIR "/endpoints"
 #define NF_STORE_PENDING	NF_RUN_DIR "/pending"
 #define NF_STORE_RECLAIM	NF_RUN_DIR "/reclaim"
+#define NF_STORE_RECOMPILE	NF_RUN_DIR "/recompile"
 #define NF_STORE_RECLAIM_COMPLETE NF_STORE_RECLAIM "/.complete"
 #define NF_STORE_CNI		NF_RUN_DIR "/cni"
 #define NF_STORE_APPLIES	NF_RUN_DIR "/applies"

@@ -39,6 +39,7 @@
 
 #include "dp_internal.h"
 #include "log.h"
+#include "store.h"
 #include "netfence.skel.h"
 #include "netfence.objhash.h"
 
@@ -704,7 +705,14 @@ int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 		err = replace_programs(&g);
 	if (!err && !o->dry_run) {
 		carry_late_entries(&g);
-		err = switch_pins(&g);
+		/* The policy maps' entries were carried over as they were; the
+		 * next command compiles every tenant's policy again from its
+		 * stored objects with this build's compiler (apply.c), each in
+		 * one atomic flip. Marked before the switch: a kill after it
+		 * leaves the mark. */
+		err = store__touch(NF_STORE_RECOMPILE);
+		if (!err)
+			err = switch_pins(&g);
 	}
 	if (!err && g.up && g.up->failed) {
 		pr_err("upgrade: %zu hooks still run the old programs (said above); "
