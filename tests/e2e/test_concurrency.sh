@@ -14,7 +14,7 @@
 #    a tenant that lacks it or deletes it where it exists, sometimes all
 #    three in one List apply; it knows what exists, so the expected verdicts
 #    at the end are exact;
-#  - an endpoint worker: attach / re-attach / detach of an interface (pod
+#  - an endpoint worker: attach / re-attach (t0, t1, t3) / detach of an interface (pod
 #    x0, bridge only) and of a cgroup;
 #  - a scrape worker: /metrics of `netfence serve` (started here, in the
 #    node netns), promtool on it, `status --json`, `stats --json`, and `check`
@@ -82,11 +82,14 @@ trap conc_cleanup EXIT
 NET=$P-net
 CONF=$WORK/chain.conflist	# bridge + netfence-cni
 CONFB=$WORK/bridge.conflist	# the bridge plugin alone
+# 13 addresses for cl, x0, the anchors and the workers' pods: host-local hands
+# a deleted pod's address to a new one (of another tenant) within a few pods
 SUBNET=10.125.0.0/16
 # shellcheck disable=SC2016
 write_conflist "$CONF" "$NET" 1.0.0 "$(jq -n --arg br "${IFP}br" --arg d "$WORK/ipam" --arg s "$SUBNET" '{
 	type: "bridge", bridge: $br, isGateway: true, ipMasq: false,
-	ipam: {type: "host-local", dataDir: $d, ranges: [[{subnet: $s}]]}}')"
+	ipam: {type: "host-local", dataDir: $d,
+		ranges: [[{subnet: $s, rangeStart: "10.125.0.2", rangeEnd: "10.125.0.14"}]]}}')"
 jq '.plugins |= .[:1]' "$CONF" >"$CONFB"
 # no IPv6: no router solicitations or DAD counted as drops behind our back
 in_ns "$NODE" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -250,6 +253,7 @@ worker_cni() {
 		ti=$((RANDOM % 4))
 		t=${T[ti]}
 		newns "$pod" || { wfail "w$w: netns $pod"; break; }
+		ip=
 		echo "$t" >"$WORK/live/$pod"	# before the ADD: a failed ADD is still seen at the end
 		run_ok "w$w" cni ADD "$CONF" "$pod" eth0 "$t" && adds=$((adds + 1))
 		# its endpoint, in its tenant, its two programs (nothing else touches them)
@@ -271,7 +275,7 @@ worker_cni() {
 				if [ "$want" = any ]; then
 					[ "$V" = allowed ] || [ "$V" = blocked ] || wfail "w$w: cl -> $pod ($t) tcp/$port: $V"
 				elif [ "$V" != "$want" ]; then
-					wfail "w$w: cl -> $pod ($t) tcp/$port: $V, want $want"
+					wfail "w$w: cl -> $pod ($t) tcp/$port: $V, want $want; $(diag "$pod" "$ip" "$t")"
 				fi
 			done
 			hub unserve "$P-$pod"
@@ -284,10 +288,26 @@ worker_cni() {
 		[ -z "$v" ] || wfail "w$w: after DEL $pod ($t): status still lists its endpoint (tenant '$v')"
 		[ $((n % 5)) = 0 ] && { run_ok "w$w" cni DEL "$CONF" "$pod" eth0 "$t" && dels=$((dels + 1)); }
 		ip netns del "$P-$pod" || wfail "w$w: ip netns del $pod"
+		# host-local gives its address to another pod soon, and the bridge plugin
+		# (1.1.1) sends no gratuitous ARP: cl would send to the old MAC for ~30 s
+		[ -n "$ip" ] && in_ns "$P-cl" ip neigh del "$ip" dev eth0 2>/dev/null
 		rm -f "$WORK/live/$pod"
 		[ "$EPOCHSECONDS" -ge "$END" ] && break
 	done
 	echo "w$w: $adds ADD, $dels DEL, $probes probes, pods $n; longest ADD/DEL $MAXMS ms"
+}
+
+# diag POD IP TENANT: what may explain a wrong verdict (one line)
+diag() {
+	local mac neigh
+	mac=$(in_ns "$P-$1" cat /sys/class/net/eth0/address 2>/dev/null)
+	neigh=$(in_ns "$P-cl" ip neigh show "$2" 2>/dev/null)
+	echo "pod mac $mac; cl's neighbour entry: $neigh; $3's drops: $(nfc stats --json | jq -c --arg t "$3" \
+		'[.tenants[]? | select(.tenant == $t) | .drops[]? | {(.direction + "/" + .reason): .packets}] | add')"
+	in_ns "$P-cl" ip neigh del "$2" dev eth0 2>/dev/null
+	tcpv cl "$2" 7002 allowed
+	echo "; after the neighbour entry was deleted: $V; status: $(nfc status --json | jq -c --arg o "$P-$1/eth0" \
+		'[.endpoints[] | select(.owner == $o) | {tenant, addrs: (.addresses // .addrs)}]')"
 }
 
 # policy worker NAME: owns policy NAME of t0..t2; its state in $WORK/pol-NAME-i
@@ -309,7 +329,8 @@ worker_pol() {
 	echo "pol-$k: $applies applies, $lists List applies, $dels deletes; longest $MAXMS ms"
 }
 
-# endpoint worker: x0 none -> t0 -> t1 (re-attach) -> none; the cgroup t2 <-> none
+# endpoint worker: x0 none -> t0 -> t1 -> t3 (re-attaches; t3 may have no id
+# yet) -> none; the cgroup t2 <-> none
 worker_ep() {
 	local n=0 x0=none cg=none v
 	while [ "$EPOCHSECONDS" -lt "$END" ]; do
@@ -317,6 +338,7 @@ worker_ep() {
 		case $x0 in
 		none) run_ok ep nfc attach --tenant "${T[0]}" --iface eth0 --netns "$X0NS" && x0=${T[0]} ;;
 		"${T[0]}") run_ok ep nfc attach --tenant "${T[1]}" --iface eth0 --netns "$X0NS" && x0=${T[1]} ;;
+		"${T[1]}") run_ok ep nfc attach --tenant "${T[3]}" --iface eth0 --netns "$X0NS" && x0=${T[3]} ;;
 		*) run_ok ep nfc detach --iface eth0 --netns "$X0NS" && x0=none ;;
 		esac
 		echo "$x0" >"$WORK/ep-x0"
