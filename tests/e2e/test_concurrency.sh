@@ -195,6 +195,29 @@ for i in 0 1 2; do
 	hub serve "$P-anc$i" || die "serve in anc$i: $HUB_R"
 done
 
+# --- check across two applies, a deterministic interleaving: `check` stopped
+# by gdb once it has read the tenant's epoch E (at lookup__judge); meanwhile
+# "a" is deleted (E + 1) and "b" applied (E + 2, written over E's entries and
+# rule names); then check goes on. It must describe one epoch, not E's rule
+# numbers with E + 2's names (before: "allow: rule #2 of tenant ...") ---
+if command -v gdb >/dev/null; then
+	nfc apply "$PD/a-0.json" >/dev/null || die "apply a-0"
+	cat >"$WORK/between.sh" <<EOS
+nsenter --net="$(netns_path "$NODE")" "$NETFENCE" delete "${T[0]}/a" >/dev/null &&
+nsenter --net="$(netns_path "$NODE")" "$NETFENCE" apply "$PD/b-0.json" >/dev/null && echo between: ok
+EOS
+	out=$(nsenter --net="$(netns_path "$NODE")" gdb -q -batch -ex 'break lookup__judge' -ex run \
+		-ex "shell sh $WORK/between.sh" -ex delete -ex continue \
+		--args "$NETFENCE" check --tenant "${T[0]}" --direction ingress --peer "$CL_IP" --port 7002 2>&1)
+	grep -q '^between: ok' <<<"$out" || fail "check across two applies: the applies between failed: $out"
+	got=$(grep -E '^(allow|deny):' <<<"$out")
+	expect_eq "check stopped across two applies of its tenant" "$got" \
+		"allow: policy ${T[0]}/base, spec.ingress[0]"
+	nfc delete "${T[0]}/b" >/dev/null || die "delete ${T[0]}/b"
+else
+	nf_skip_part "no gdb: check across two applies not run"
+fi
+
 # --- the baseline: map usage with the policies and endpoints of the start ---
 # usage: every map's entries but ct, frags, peer_cache, stats (they follow
 # traffic and time), the ipcache's less the node's own addresses
