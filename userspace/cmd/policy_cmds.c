@@ -249,32 +249,50 @@ static void check_print_deny(const struct check_args *a, const struct nf_tenant_
 }
 
 /* A rule allows the flow: its policy and place in the spec, from the names
- * written when this epoch's tables were installed; else its number. */
-static void check_print_allow(struct nf_dp *dp, const char *tenant, uint32_t tid, uint32_t epoch,
-			      uint32_t rule)
+ * written when this epoch's tables were installed (NULL: unknown); else its
+ * number. */
+static void check_print_allow(const struct nf_rule_names *names, const char *tenant, uint32_t rule)
 {
-	struct nf_rule_names *names = NULL;
 	const char *pol = NULL;
 	uint32_t index;
 	uint8_t rdir;
 
-	if (!lookup__names_read(dp__tenant_dir(dp), tid, tenant, epoch, &names))
+	if (names)
 		pol = lookup__rule_name(names, rule, &rdir, &index);
 	if (pol)
 		printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, pol,
 		       rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
 	else
 		printf("allow: rule #%u of tenant %s\n", rule, tenant);
-	lookup__names_free(names);
+}
+
+/*
+ * check reads the tables without the node lock. The entries (and rule
+ * names) of epoch E are rewritten only by the install of E + 2, which comes
+ * after the flip to E + 1, and an id changes hands only with its name: a
+ * verdict read while the tenant's epoch and name stayed the same is E's.
+ * Else it is read again (a reader descheduled across two applies of the
+ * tenant read a mix: "deny" for a flow both policies allow, or the rule's
+ * name lost).
+ */
+#define CHECK_READS	50
+
+static bool tenant_same(struct nf_dp *dp, uint32_t tid, const struct nf_tenant_info *was)
+{
+	struct nf_tenant_info now;
+
+	return !dp__tenant_info(dp, tid, &now) && now.epoch == was->epoch &&
+	       !strcmp(now.name, was->name);
 }
 
 int cmd_check(int argc, char **argv)
 {
 	struct check_args a = { .port = -1 };
+	struct nf_rule_names *names = NULL;
 	uint32_t tid, peer_id, rule;
 	struct nf_tenant_info ti;
 	struct nf_dp *dp;
-	int err, ret;
+	int err, ret, reads;
 
 	ret = check_parse_opts(&a, argc, argv);
 	if (ret >= 0)
@@ -289,16 +307,30 @@ int cmd_check(int argc, char **argv)
 		pr_err("the datapath is not loaded (nothing attached, nothing applied)");
 		return NF_EXIT_FAIL;
 	}
-	tid = dp__tenant_id(dp, a.tenant, false);
-	if (!tid) {
-		printf("deny: tenant %s is unknown here: default deny\n", a.tenant);
-		goto out;
-	}
-	err = dp__tenant_info(dp, tid, &ti);
-	if (!err)
-		err = check_verdict(dp, tid, ti.epoch, &a.q, &peer_id, &rule);
-	if (err) {
-		pr_err("cannot read the policy tables: %s", strerror(-err));
+	for (reads = 1;; reads++) {
+		tid = dp__tenant_id(dp, a.tenant, false);
+		if (!tid) {
+			printf("deny: tenant %s is unknown here: default deny\n", a.tenant);
+			goto out;
+		}
+		err = dp__tenant_info(dp, tid, &ti);
+		if (!err)
+			err = check_verdict(dp, tid, ti.epoch, &a.q, &peer_id, &rule);
+		if (!err && rule && rule != NF_RULE_HOST &&
+		    lookup__names_read(dp__tenant_dir(dp), tid, a.tenant, ti.epoch, &names))
+			names = NULL;
+		if (!err && tenant_same(dp, tid, &ti))
+			break;
+		lookup__names_free(names);
+		names = NULL;
+		/* -ENOENT: the tenant was forgotten meanwhile */
+		if ((!err || err == -ENOENT) && reads < CHECK_READS)
+			continue;
+		if (!err)
+			pr_err("tenant %s's policy changed %d times while it was read: try again",
+			       a.tenant, reads);
+		else
+			pr_err("cannot read the policy tables: %s", strerror(-err));
 		ret = NF_EXIT_FAIL;
 		goto out;
 	}
@@ -308,8 +340,9 @@ int cmd_check(int argc, char **argv)
 	else if (!rule)
 		check_print_deny(&a, &ti);
 	else
-		check_print_allow(dp, a.tenant, tid, ti.epoch, rule);
+		check_print_allow(names, a.tenant, rule);
 out:
+	lookup__names_free(names);
 	dp__close(dp);
 	return ret;
 }
