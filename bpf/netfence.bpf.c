@@ -363,16 +363,24 @@ drop:
 static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
 				       const struct nf_where *w, __u32 l3_off, __be16 eth_proto)
 {
-	enum nf_fast fast = NF_FAST_UNPARSED;
+	/*
+	 * In memory, written once here and once when the packet parsed: as
+	 * plain values the compiler set them again on every one of
+	 * nf_parse_fast's exits to the full verdict (a store per check).
+	 */
+	volatile __u8 fast = NF_FAST_UNPARSED, flags = 0;
+	enum nf_fast f;
 	struct nf_ct_key ck;
-	__u8 tcp_flags = 0;
+	__u8 tcp_flags;
 
 	if (nf_parse_fast(skb, l3_off, eth_proto, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
-		fast = nf_ct_established(&ck, w->dir, tcp_flags);
-		if (fast == NF_FAST_PASS)
+		f = nf_ct_established(&ck, w->dir, tcp_flags);
+		if (f == NF_FAST_PASS)
 			return true;
+		fast = f;
+		flags = tcp_flags;
 	}
-	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, tcp_flags);
+	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, flags);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */
