@@ -81,30 +81,46 @@ enum nf_fast {
 };
 
 /*
- * The established fast path: the packet's flow is tracked, alive, and was
- * judged at its tenant's current epoch. Then only its state moves (reply
- * seen, FIN/RST, timestamp) and it passes: one hash lookup and one array
- * lookup. Expiry and revocation are left to nf_verdict_full.
+ * The established fast path: the packet's flow is tracked and its entry
+ * needs no change. One hash lookup, one array lookup, no write. Whatever
+ * would change the entry or might end it goes to nf_verdict_full, which
+ * looks the flow up again and does the whole of it (NF_FAST_RECHECK):
+ *   - its timestamp is older than NF_CT_REFRESH jiffies: refreshing it is
+ *     the full path's, and so is expiry. An entry refreshed within
+ *     NF_CT_REFRESH jiffies can't have expired, every lifetime being
+ *     seconds long (NF_CT_TCP_CLOSED_S is the shortest): the same verdict
+ *     as nf_ct_expired without computing the lifetime;
+ *   - TCP SYN, FIN or RST, or a closed entry (nf_ct_touch, nf_ct_end);
+ *   - the first reply (NF_CT_SEEN_REPLY to set);
+ *   - its tenant's policy changed since it was judged (revocation).
+ * So a packet that passes here is exactly one that nf_ct_touch and
+ * nf_ct_end would have left its entry unchanged for. Anti-spoofing and the
+ * endpoint's tenant need no lookup: the key holds the endpoint's scope and
+ * ifindex and the exact addresses and ports, and only a packet judged by
+ * the full path (anti-spoofing on egress, an own address on ingress, the
+ * endpoint's tenant and policy) ever created it; re-attaching the endpoint
+ * to another tenant purges its entries.
  */
 static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck, __u8 dir,
 						      __u8 tcp_flags)
 {
 	struct nf_tenant_info *ti;
 	struct nf_ct_val *ct;
-	__u8 proto = NF_CT_KEY_PROTO(ck);
-	__u64 now;
+	__u32 tid;
+	__u8 need;
 
 	ct = bpf_map_lookup_elem(&nf_ct, ck);
 	if (!ct)
 		return NF_FAST_NO_FLOW;
-	now = nf_now();
-	if (nf_ct_expired(ct, proto, now))
+	need = dir != ct->origin_dir ? NF_CT_SEEN_REPLY : 0;
+	if ((__s64)(nf_now() - ct->last_seen_ns) > (__s64)NF_CT_REFRESH ||
+	    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) ||
+	    (ct->flags & (NF_CT_CLOSED | need)) != need)
 		return NF_FAST_RECHECK;
-	ti = nf_tenant(ct->tenant_id);
+	tid = ct->tenant_id;
+	ti = nf_tenant(tid);
 	if (!ti || ct->epoch != ti->epoch)
 		return NF_FAST_RECHECK;
-	nf_ct_touch(ct, dir, tcp_flags, proto, now);
-	nf_ct_end(ct, ck, tcp_flags);
 	return NF_FAST_PASS;
 }
 
@@ -347,16 +363,24 @@ drop:
 static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
 				       const struct nf_where *w, __u32 l3_off, __be16 eth_proto)
 {
-	enum nf_fast fast = NF_FAST_UNPARSED;
+	/*
+	 * In memory, written once here and once when the packet parsed: as
+	 * plain values the compiler set them again on every one of
+	 * nf_parse_fast's exits to the full verdict (a store per check).
+	 */
+	volatile __u8 fast = NF_FAST_UNPARSED, flags = 0;
+	enum nf_fast f;
 	struct nf_ct_key ck;
-	__u8 tcp_flags = 0;
+	__u8 tcp_flags;
 
 	if (nf_parse_fast(skb, l3_off, eth_proto, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
-		fast = nf_ct_established(&ck, w->dir, tcp_flags);
-		if (fast == NF_FAST_PASS)
+		f = nf_ct_established(&ck, w->dir, tcp_flags);
+		if (f == NF_FAST_PASS)
 			return true;
+		fast = f;
+		flags = tcp_flags;
 	}
-	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, tcp_flags);
+	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, flags);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */

@@ -305,36 +305,57 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	bool egress = dir == NF_DIR_EGRESS;
-	__u8 *sa = egress ? ck->laddr : ck->raddr;
-	__u8 *da = egress ? ck->raddr : ck->laddr;
-	__u32 l4_off;
+	__u32 *la = (__u32 *)ck->laddr, *ra = (__u32 *)ck->raddr;
+	__u32 l4_off, len = skb->len;
 	__be16 *ports;
 	__u8 proto;
 
+	/*
+	 * Every store goes to a fixed field of ck, the endpoint's side chosen
+	 * by value (egress: source is local): pointers chosen by dir made the
+	 * compiler spill them on this path.
+	 */
 	if (l3_off > ETH_HLEN)
 		return false;
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + l3_off;
+		__be32 s, d;
 
 		if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl != 5 ||
 		    (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
-		    bpf_ntohs(ip->tot_len) < sizeof(*ip) ||
-		    bpf_ntohs(ip->tot_len) > skb->len - l3_off)
+		    bpf_ntohs(ip->tot_len) < sizeof(*ip) || bpf_ntohs(ip->tot_len) > len - l3_off)
 			return false;
-		nf_v4_mapped(sa, ip->saddr);
-		nf_v4_mapped(da, ip->daddr);
+		s = ip->saddr;
+		d = ip->daddr;
+		la[0] = 0;
+		la[1] = 0;
+		la[2] = bpf_htonl(0x0000ffff);
+		la[3] = egress ? s : d;
+		ra[0] = 0;
+		ra[1] = 0;
+		ra[2] = bpf_htonl(0x0000ffff);
+		ra[3] = egress ? d : s;
 		proto = ip->protocol;
 		ports = (void *)(ip + 1);
 		l4_off = l3_off + sizeof(*ip);
 	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + l3_off;
+		const __u32 *s, *d;
 
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
-		    sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > skb->len - l3_off ||
+		    sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > len - l3_off ||
 		    nf_is_v4_mapped(&ip6->saddr) || nf_is_v4_mapped(&ip6->daddr))
 			return false;
-		nf_copy_addr(sa, &ip6->saddr);
-		nf_copy_addr(da, &ip6->daddr);
+		s = (const __u32 *)&ip6->saddr;
+		d = (const __u32 *)&ip6->daddr;
+		la[0] = egress ? s[0] : d[0];
+		la[1] = egress ? s[1] : d[1];
+		la[2] = egress ? s[2] : d[2];
+		la[3] = egress ? s[3] : d[3];
+		ra[0] = egress ? d[0] : s[0];
+		ra[1] = egress ? d[1] : s[1];
+		ra[2] = egress ? d[2] : s[2];
+		ra[3] = egress ? d[3] : s[3];
 		proto = ip6->nexthdr;
 		ports = (void *)(ip6 + 1);
 		l4_off = l3_off + sizeof(*ip6);
@@ -345,7 +366,7 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 	if (proto == NF_IPPROTO_TCP) {
 		struct tcphdr *th = (void *)ports;
 
-		if ((void *)(th + 1) > data_end || th->doff < 5 || l4_off + th->doff * 4 > skb->len)
+		if ((void *)(th + 1) > data_end || th->doff < 5 || l4_off + th->doff * 4 > len)
 			return false;
 		*tcp_flags = ((__u8 *)th)[13];
 	} else if (proto == NF_IPPROTO_UDP) {

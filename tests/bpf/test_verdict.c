@@ -1443,13 +1443,22 @@ static void ct_set(struct fx *x, uint8_t proto, uint16_t lport, const char *peer
  * or 180 s (answered UDP) at any CONFIG_HZ from 100.
  */
 #define CT_AGE 11000
-static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport)
+static void ct_age_by(struct fx *x, uint8_t proto, uint16_t lport, const char *peer,
+		      uint16_t rport, uint64_t jiffies)
 {
 	struct nf_ct_val v = ct_val(x, proto, lport, peer, rport);
 
-	v.last_seen_ns -= CT_AGE;
+	v.last_seen_ns -= jiffies;
 	ct_set(x, proto, lport, peer, rport, &v);
 }
+
+static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer, uint16_t rport)
+{
+	ct_age_by(x, proto, lport, peer, rport, CT_AGE);
+}
+
+/* Idle past every lifetime (6 h of established TCP) at any CONFIG_HZ up to 1000. */
+#define CT_AGE_GONE (7ULL * 3600 * 1000)
 
 #define FIN (PKT_TCP_FIN | PKT_TCP_ACK)
 #define RST PKT_TCP_RST
@@ -1508,6 +1517,10 @@ static void test_ct_lifecycle(void **state)
 		{ "in: data of an answered flow after 11,000 jiffies",
 		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, PASS, R_NONE },
 	};
+	static const struct vcase est_gone[] = {
+		{ "in: data of an answered flow idle past its lifetime",
+		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, DROP, R_POLICY },
+	};
 	static const struct vcase udp[] = {
 		{ "out: UDP query", UDP_OUT("10.2.0.5", 5353, 53), EG, PASS, R_ALLOWED },
 		{ "in: UDP answer", UDP_IN("10.2.0.5", 53, 5353), IN, PASS, R_NONE },
@@ -1551,7 +1564,15 @@ static void test_ct_lifecycle(void **state)
 	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags, 0);
 	RUN_TABLE(x, answer);
 	ct_age(x, TCP, 40000, "10.2.0.5", 443);
+	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);
 	RUN_TABLE(x, est_aged);
+	/* an entry idle for more than NF_CT_REFRESH jiffies is refreshed by its packet */
+	assert_true(ct_val(x, TCP, 40000, "10.2.0.5", 443).last_seen_ns > v.last_seen_ns);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags, NF_CT_SEEN_REPLY);
+	/* one idle past its lifetime is gone: its next packet is judged as new */
+	ct_age_by(x, TCP, 40000, "10.2.0.5", 443, CT_AGE_GONE);
+	RUN_TABLE(x, est_gone);
+	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
 
 	RUN_TABLE(x, udp);
 	assert_int_equal(ct_val(x, UDP, 5353, "10.2.0.5", 53).flags, NF_CT_SEEN_REPLY);
