@@ -219,7 +219,24 @@ else
 	nf_skip_part "lost events: bpftool not found"
 fi
 
-# 9. Without the datapath: monitor fails, status and stats say so and succeed.
+# 9. The datapath replaced under a running monitor (reset and load again; an
+# upgrade that resizes the ring buffer is the same case): it follows the new
+# ring buffer and reports the new programs' drops.
+start_monitor "$WORK/ev7.json" --json --count 1 --timeout 20
+"$NETFENCE" reset >/dev/null 2>&1 || fail "reset"
+"$NETFENCE" attach --tenant "$TENANT" --iface "${IFP}a" --netns "/var/run/netns/$NSA" ||
+	fail "attach after the reset"
+for _ in $(seq 40); do	# until it says so (it looks once a second)
+	grep -q "following its ring buffer" "$WORK/ev7.json.err" && break
+	sleep 0.1
+done
+send_udp "$NSA" "$A" 40009 "$B" 5009
+wait_monitor; expect_eq "monitor across a reset: exit" "$?" 0
+grep -q "following its ring buffer" "$WORK/ev7.json.err" && pass "monitor followed the new datapath" ||
+	fail "monitor did not follow: $(cat "$WORK/ev7.json.err")"
+expect_eq "the new datapath's drop" "$(jq -r '"\(.tenant) \(.dport)"' "$WORK/ev7.json" | head -1)" "$TENANT 5009"
+
+# 10. Without the datapath: monitor fails, status and stats say so and succeed.
 "$NETFENCE" reset >/dev/null 2>&1 || fail "reset"
 "$NETFENCE" monitor --count 1 --timeout 1 >/dev/null 2>"$WORK/nodp.err"
 expect_eq "monitor without datapath" "$?" 1

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include "cmd.h"
@@ -306,6 +307,59 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The id of the map behind fd, or of the one pinned at NF_PIN_ROOT/name (0: none). */
+static __u32 map_id(int fd, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	bool own = fd < 0;
+
+	if (own) {
+		snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return 0;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	if (own)
+		close(fd);
+	return info.id;
+}
+
+/*
+ * The pinned ring buffer is another one (an upgrade that resized it, or a
+ * reset and reload): follow it, with the datapath and its endpoints, so that
+ * the drops the new programs report are seen. Once a second.
+ */
+static int follow_datapath(struct mon *mo, struct ring_buffer **rb, uint64_t *lost_seen)
+{
+	__u32 pinned = map_id(-1, "nf_events");
+	struct nf_dp *dp;
+	int err;
+
+	if (!pinned || pinned == map_id(dp__map_fd(mo->dp, NF_MAP_EVENTS), NULL))
+		return 0;	/* unchanged, or nothing loaded now: keep waiting */
+	err = dp__open(&dp, false);
+	if (err)
+		return 0;
+	ring_buffer__consume(*rb);	/* what the old one still holds */
+	ring_buffer__free(*rb);
+	dp__close(mo->dp);
+	mo->dp = dp;
+	load_endpoints(mo);
+	if (metrics__percpu_u64_sum(dp__map_fd(dp, NF_MAP_EVENTS_LOST), lost_seen))
+		*lost_seen = 0;
+	*rb = ring_buffer__new(dp__map_fd(dp, NF_MAP_EVENTS), handle_event, mo, NULL);
+	if (!*rb) {
+		pr_err("opening the new event ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	fprintf(stderr, "netfence: the datapath was replaced: following its ring buffer\n");
+	return 0;
+}
+
 int cmd_monitor(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -396,6 +450,8 @@ int cmd_monitor(int argc, char **argv)
 		now = now_ns(CLOCK_MONOTONIC);
 		if (!stop && now - last_lost_check >= 1000000000ull) {
 			last_lost_check = now;
+			if (follow_datapath(&mo, &rb, &lost_seen))
+				goto out;
 			mo.mono_to_real = (int64_t)(now_ns(CLOCK_REALTIME) - now);
 			if (!metrics__percpu_u64_sum(dp__map_fd(mo.dp, NF_MAP_EVENTS_LOST),
 						     &lost) &&
