@@ -4,7 +4,8 @@
 # apply (test_crash_apply.sh has that): attach (fresh, and re-attach to
 # another tenant), detach, delete, CNI ADD and CNI DEL of netfence-cni in a
 # real bridge chain, and `serve --policy-dir` while it applies a changed
-# directory (SPEC §10.3). NF_CHAOS_ITERS kills in all (default 42, ~3 min on a loaded 2-core machine), the
+# directory (SPEC §10.3). NF_CHAOS_ITERS kills in all (default 84, ~6 min on a loaded 2-core machine;
+# 168 by hand: 108 killed mid-run, 691 s), the
 # kinds in turn. After each kill:
 #  - the kernel enforces old-or-new for every endpoint (real TCP probes from an
 #    unfenced pod to every pod on both test ports, all at once);
@@ -45,7 +46,7 @@ cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
 . tests/e2e/lib/cni.sh
 
-ITERS=${NF_CHAOS_ITERS:-42}	# 6 of each kind; 3.5-7 s each on this loaded machine
+ITERS=${NF_CHAOS_ITERS:-84}	# 12 of each kind; 2-7 s each on this loaded machine
 T_START=$(date +%s)
 cni_setup
 command -v curl >/dev/null || die "curl not found"
