@@ -73,6 +73,20 @@ for pod in srvp srvs; do
 done
 
 NF=$NETFENCE
+# flow HOST PORT: one UDP exchange from u, always from source port 40000 (one
+# tracked flow across calls): ok | timeout
+flow() {
+	in_ns "$P-u" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 40000)); s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2]))); s.send(b"flow")
+try:
+    s.recv(64); print("ok")
+except socket.timeout:
+    print("timeout")' "$1" "$2"
+}
 # status_ep IFNAME FIELD: a field of w's endpoint on IFNAME in `status --json`
 status_ep() {
 	"$NF" status --json | jq -r --arg o "$P-w/$1" '.endpoints[] | select(.owner == $o) | .'"$2"
@@ -113,6 +127,7 @@ expect_traffic "storage, NetworkPolicy port (no MNP for storage)" w tcp "$SRV_S"
 expect_traffic "storage, other port" w tcp "$SRV_S" 9090 blocked
 expect_traffic "u: storage, UDP the NetworkPolicy allows" u udp "$SRV_S" 5353 allowed
 expect_udp_dropped "u: storage, UDP not allowed" "$SRV_S" 5454
+expect_eq "u: a tracked UDP flow on storage, allowed by the NetworkPolicy" "$(flow "$SRV_S" 5353)" ok
 
 log "MultiNetworkPolicy for storage: only TCP 9090 and UDP 5454 to the storage subnet there"
 # mnp TENANT: the MultiNetworkPolicy of both tenants (the annotation names
@@ -137,6 +152,7 @@ expect_traffic "storage, NetworkPolicy port no longer" w tcp "$SRV_S" 8080 block
 expect_traffic "primary, NetworkPolicy port still" w tcp "$SRV_P" 8080 allowed
 expect_traffic "primary, MNP port not here" w tcp "$SRV_P" 9090 blocked
 expect_traffic "u: storage, UDP the MNP allows" u udp "$SRV_S" 5454 allowed
+expect_eq "u: the tracked flow, which the MNP does not allow, is revoked" "$(flow "$SRV_S" 5353)" timeout
 expect_udp_dropped "u: storage, UDP the NetworkPolicy allows" "$SRV_S" 5353
 expect_traffic "u: primary, UDP the NetworkPolicy allows" u udp "$SRV_P" 5353 allowed
 expect_udp_dropped "u: primary, UDP the MNP allows on storage" "$SRV_P" 5454
