@@ -827,18 +827,17 @@ static int compile_plan(struct change *c, struct tenant_plan *p)
 		free(base);
 		return -ENOMEM;
 	}
-	for (i = 0; !err && i < p->n_pols; i++) {
-		if (!p->pols[i]->n_networks)
-			base[n_base++] = p->pols[i];
+	n_base = compile__network_policies(p->pols, p->n_pols, NULL, base, NULL);
+	for (i = 0; !err && i < p->n_pols; i++)
 		for (j = 0; !err && j < p->pols[i]->n_networks; j++) {
 			struct plan_set *ps = plan_set_of(p, p->pols[i]->networks[j], p->n_pols);
 
 			if (!ps)
 				err = -ENOMEM;
-			else
-				ps->pols[ps->n_pols++] = p->pols[i];
+			else if (!ps->n_pols)
+				ps->n_pols = compile__network_policies(p->pols, p->n_pols, ps->key,
+								       ps->pols, NULL);
 		}
-	}
 	if (!err && n_base)
 		err = compile_one(c, "", p->tenant, p->id, base, n_base, &p->compiled);
 	for (i = 0; !err && i < p->n_sets; i++) {
