@@ -49,7 +49,17 @@ macvlan_plugin() { # macvlan_plugin START END
 	        ranges: [[{subnet: "10.127.0.0/24", rangeStart: $s, rangeEnd: $e}]]}}'
 }
 conflist "$NET_P" "$(bridge_plugin 10.126.0.10 10.126.0.99)" yes >"$WORK/primary.conflist"
-conflist "$NET_S" "$(macvlan_plugin 10.127.0.10 10.127.0.99)" yes >"$WORK/storage.conflist"
+# the storage network is deploy/multus/storage-nad.yaml's config (the block after
+# "config: |-"), with the test's name, parent and addresses
+awk '/config: \|-/ { on = 1; next } on' deploy/multus/storage-nad.yaml |
+	jq --arg name "$NET_S" --argjson p "$(macvlan_plugin 10.127.0.10 10.127.0.99)" '
+	.name = $name | .plugins[0] += ($p | {master, ipam})' >"$WORK/storage.conflist" ||
+	die "cannot read deploy/multus/storage-nad.yaml's config"
+expect_eq "the NAD's network name is its own name (what policy-for names)" \
+	"$(awk '/config: \|-/ { on = 1; next } on' deploy/multus/storage-nad.yaml | jq -r .name)" \
+	"$(awk '/^metadata:/ { m = 1 } m && /^  name:/ { print $2; exit }' deploy/multus/storage-nad.yaml)"
+"$NETFENCE" validate deploy/multus/policies.json >/dev/null
+expect_eq "netfence validate deploy/multus/policies.json" "$?" 0
 conflist "$NET_P" "$(bridge_plugin 10.126.0.100 10.126.0.199)" no >"$WORK/primary-srv.conflist"
 conflist "$NET_S" "$(macvlan_plugin 10.127.0.100 10.127.0.199)" no >"$WORK/storage-srv.conflist"
 
