@@ -155,6 +155,14 @@ EOF
 MNP=$WORK/mnp.json
 mnp "$TA" >"$MNP"
 mnp "$TU" >"$WORK/mnp-u.json"
+# all or nothing: A's rule set goes in and its endpoints move, then U's install
+# fails: A goes back (its endpoints to the NetworkPolicy, its rule set freed)
+NETFENCE_TEST_FAIL_INSTALL=$TU "$NF" apply "$MNP" "$WORK/mnp-u.json" >/dev/null 2>&1
+expect_eq "a failed apply: exit" "$?" 1
+expect_eq "a failed apply: net1 judged by" "$(status_ep net1 rules)" NetworkPolicy
+expect_eq "a failed apply: rule sets" "$("$NF" status --json | jq -c .rule_sets)" "[]"
+expect_traffic "a failed apply: storage, NetworkPolicy port still" w tcp "$SRV_S" 8080 allowed
+expect_traffic "a failed apply: storage, MNP port not yet" w tcp "$SRV_S" 9090 blocked
 "$NF" apply "$MNP" "$WORK/mnp-u.json" >/dev/null || fail "apply the MultiNetworkPolicies"
 expect_traffic "storage, MNP port" w tcp "$SRV_S" 9090 allowed
 expect_traffic "storage, UDP allowed by the MNP" w udp "$SRV_S" 5454 allowed
@@ -203,6 +211,16 @@ expect_eq "bad MNP: exit" "$?" 2
 expect_eq "bad MNP: message" "$(cat "$WORK/err")" \
 	"$WORK/bad.json: metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: \"a/b/c\" is not a network name (expected NAME or NAMESPACE/NAME: NAME of letters, digits, '_', '.' and '-', at most 128, starting with a letter or digit; NAMESPACE a DNS-1123 label)"
 expect_traffic "storage, MNP port still" w tcp "$SRV_S" 9090 allowed
+
+log "attach --network: a bad name is refused before anything changes (exit 2, one line)"
+before=$("$NF" status --json | jq -c '[.endpoints[].id]')
+"$NF" attach --tenant "$TA" --iface lo --netns "$(netns_path "$P-srvp")" --network 'a/b/c' 2>"$WORK/err"
+expect_eq "attach --network a/b/c: exit" "$?" 2
+expect_eq "attach --network a/b/c: message" "$(cat "$WORK/err")" \
+	"netfence attach: --network: \"a/b/c\" is not a network name (NAME or NAMESPACE/NAME: NAME of letters, digits, '_', '.' and '-', at most 128, starting with a letter or digit; NAMESPACE a DNS-1123 label)"
+"$NF" attach --tenant "$TA" --cgroup /sys/fs/cgroup --network storage 2>/dev/null
+expect_eq "attach --cgroup --network: exit (a cgroup has no network)" "$?" 2
+expect_eq "endpoints unchanged" "$("$NF" status --json | jq -c '[.endpoints[].id]')" "$before"
 
 log "a new pod on the storage network gets the rule set from its ADD on"
 pod_add w2

@@ -1077,8 +1077,13 @@ static int install_all(struct change *c)
 		struct tenant_plan *p = &c->plans.v[i];
 
 		err = test_fail_install(p->tenant);
-		if (!err)
+		if (!err) {
 			err = install_plan(c, p);
+			/* a plan is several swaps (rule sets, then the tenant's): part
+			 * of it may be in, so it goes back with the ones before it */
+			if (err)
+				c->n_installed = i + 1;
+		}
 		if (err) {
 			pr_err("tenant %s: install failed: %s", p->tenant, strerror(-err));
 			return err;
@@ -1250,15 +1255,21 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
 		res->n_tenants_changed = c->n_changed;
 	}
+	/*
+	 * Rule-set slots created for plans never installed, nor rolled back
+	 * (which may have used them): all of them when nothing was installed,
+	 * else those after the plan that failed.
+	 */
+	i = !err ? c->plans.n : !c->installing ? 0 : c->recovering ? c->plans.n : c->n_installed;
+	for (; i < c->plans.n; i++) {
+		size_t j;
+
+		for (j = 0; j < c->plans.v[i].n_sets; j++)
+			if (c->plans.v[i].sets[j].fresh)
+				dp__tenant_forget(c->dp, c->plans.v[i].sets[j].id);
+	}
 	/* Nothing installed: the ids created here were never used; give them back. */
 	if (err && !c->installing) {
-		for (i = 0; i < c->plans.n; i++) {
-			size_t j;
-
-			for (j = 0; j < c->plans.v[i].n_sets; j++)
-				if (c->plans.v[i].sets[j].fresh)
-					dp__tenant_forget(c->dp, c->plans.v[i].sets[j].id);
-		}
 		for (i = 0; i < c->fresh.n; i++) {
 			dp__tenant_forget(c->dp, dp__tenant_id(c->dp, c->fresh.v[i], false));
 			pending_clear(c->fresh.v[i]);
