@@ -236,6 +236,13 @@ expect_traffic "storage, MNP port no longer" w tcp "$SRV_S" 9090 blocked
 expect_eq "net1 judged by" "$(status_ep net1 rules)" NetworkPolicy
 expect_eq "rule sets left" "$("$NF" status --json | jq -c '[.rule_sets[].tenant]')" "[\"$TU\"]"
 
+log "apply --prune with the NetworkPolicies only: U's MultiNetworkPolicy and rule set go"
+{ echo '{"apiVersion": "v1", "kind": "List", "items": ['; netpol "$TA"; echo ,; netpol "$TU"; echo ']}'; } >"$WORK/nps.json"
+"$NF" apply --prune "$WORK/nps.json" >/dev/null
+expect_eq "apply --prune: exit" "$?" 0
+expect_eq "apply --prune: rule sets" "$("$NF" status --json | jq -c .rule_sets)" "[]"
+expect_traffic "u: storage, UDP the NetworkPolicy allows, again" u udp "$SRV_S" 5353 allowed
+
 log "DEL removes the endpoints"
 cni DEL "$WORK/storage.conflist" u net1 "$TU" || fail "DEL u net1"
 cni DEL "$WORK/primary.conflist" u eth0 "$TU" || fail "DEL u eth0"
