@@ -106,7 +106,6 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 {
 	struct nf_tenant_info *ti;
 	struct nf_ct_val *ct;
-	__u32 tid;
 	__u8 need;
 
 	ct = bpf_map_lookup_elem(&nf_ct, ck);
@@ -117,8 +116,7 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) ||
 	    (ct->flags & (NF_CT_CLOSED | need)) != need)
 		return NF_FAST_RECHECK;
-	tid = ct->tenant_id;
-	ti = nf_tenant(tid);
+	ti = nf_tenant(NF_POLICY_ID(ct->tenant_id, ct->policy_id));
 	if (!ti || ct->epoch != ti->epoch)
 		return NF_FAST_RECHECK;
 	return NF_FAST_PASS;
@@ -149,7 +147,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg;
-	__u32 zero = 0, tenant_id = NF_TENANT_NONE, rule, len = skb->len;
+	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len;
 	__u8 dir = w->dir, reason;
 	enum nf_link link;
 	__be16 port;
@@ -201,7 +199,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			nf_ct_delete(ck, ct->tenant_id);
 		} else if (ct) {
 			tenant_id = ct->tenant_id;
-			ti = nf_tenant(tenant_id);
+			pol_id = NF_POLICY_ID(tenant_id, ct->policy_id);
+			ti = nf_tenant(pol_id);
 			if (!ti || ct->epoch != ti->epoch) {
 				/*
 				 * The policy changed since this flow was judged: judge it
@@ -210,7 +209,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				 * opened, the local one otherwise.
 				 */
 				port = ct->origin_dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
-				rule = nf_policy_judge(tenant_id, ti, cfg, ct->origin_dir, ck->raddr,
+				rule = nf_policy_judge(pol_id, ti, cfg, ct->origin_dir, ck->raddr,
 						       pkt.proto, port);
 				if (!rule || !ti) {
 					nf_ct_delete(ck, tenant_id);
@@ -279,7 +278,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		goto drop;
 	}
 
-	ti = nf_tenant(tenant_id);
+	/* judged by its network's rule set, if it has one (SPEC §12) */
+	pol_id = NF_POLICY_ID(tenant_id, ep->policy_id);
+	ti = nf_tenant(pol_id);
 	if (pkt.is_icmp_err && ti) {
 		/* The quoted packet went the other way: look up its flow. */
 		struct nf_ct_key ik = {};
@@ -299,14 +300,14 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			if (ict->epoch == ti->epoch)
 				return true;
 			port = ict->origin_dir == NF_DIR_EGRESS ? ik.rport : ik.lport;
-			if (nf_policy_judge(tenant_id, ti, cfg, ict->origin_dir, ik.raddr,
+			if (nf_policy_judge(pol_id, ti, cfg, ict->origin_dir, ik.raddr,
 					    pkt.in_proto, port))
 				return true;
 		}
 	}
 
 	/* 3. A new flow: the tenant's policy decides. */
-	rule = nf_policy_judge(tenant_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
+	rule = nf_policy_judge(pol_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
 			       pkt.proto, pkt.dport);
 	if (!rule) {
 		reason = NF_DROP_POLICY;
@@ -328,6 +329,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		nct.epoch = ti->epoch;
 		nct.rule_ref = rule;
 		nct.tenant_id = tenant_id;
+		nct.policy_id = (__u16)ep->policy_id;
 		nct.ep_id = ep->ep_id;
 		nct.origin_dir = dir;
 #ifdef NF_TEST_NEXT_LAYOUT

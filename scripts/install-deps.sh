@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev
       libjansson-dev libcmocka-dev libmicrohttpd-dev pkg-config make gcc
       containernetworking-plugins iproute2 iperf3 iptables nftables prometheus jq
-      libclang-rt-14-dev util-linux procps iputils-ping netcat-openbsd socat curl python3 python3-yaml openssl gdb)
+      libclang-rt-14-dev util-linux procps iputils-ping netcat-openbsd socat curl python3 python3-yaml openssl gdb
+      podman runc busybox-static)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

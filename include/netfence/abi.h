@@ -110,11 +110,27 @@ enum nf_l4 {
 	NF_L4_MAX = 3,
 };
 
-/* ---- nf_tenants: ARRAY[NF_MAX_TENANTS], key __u32 tenant_id; name[0] == 0: free id ---- */
+/*
+ * ---- nf_tenants: ARRAY[NF_MAX_TENANTS], key __u32 id; name[0] == 0: free id ----
+ * Each id is a policy slot: an epoch (whose parity picks the live entries of
+ * nf_policy / nf_ports) and the rules installed under it. A tenant's id is
+ * the slot of its NetworkPolicies and the identity, counter and tracking
+ * quota key of everything it owns. A rule set (SPEC §12: a tenant's
+ * MultiNetworkPolicies for one network) gets a slot of its own, flagged
+ * NF_TIF_RULESET and named "<tenant id>/<network key>" (or, when that does
+ * not fit, "<tenant id>/#<64-bit FNV-1a of the key, hex>"), so its swap is
+ * one store of its own epoch, like a tenant's. Only policy lookups use a
+ * rule set's id (struct nf_endpoint.policy_id); counters, identities and
+ * quotas stay the tenant's. (The alternative, a network byte in every
+ * policy key, would cost nothing per packet either, but would make every
+ * network's swap a swap of the whole tenant.)
+ */
+#define NF_TIF_RULESET		(1u << 0)	/* a rule set's slot, not a tenant */
+
 struct nf_tenant_info {
 	__u32 epoch;		/* bumped after every policy swap; parity picks class ids */
 	__u32 n_rules[NF_DIR_MAX]; /* compiled allow rules per direction (metrics) */
-	__u32 flags;
+	__u32 flags;		/* NF_TIF_* */
 	char name[NF_TENANT_NAME_LEN];
 };
 
@@ -219,8 +235,16 @@ struct nf_endpoint {
 	__u32 tenant_id;
 	__u32 ep_id;		/* unique per node, scopes conntrack and fragments */
 	__u32 flags;		/* NF_EPF_* */
-	__u32 pad;
+	/*
+	 * The slot whose rules judge it: 0 (what every endpoint had before
+	 * networks existed) is tenant_id's own; else the rule set of its
+	 * network (see nf_tenants). Cgroup endpoints have no network: 0.
+	 */
+	__u32 policy_id;
 };
+
+/* The policy slot of an endpoint or a tracked flow: its rule set's or its tenant's. */
+#define NF_POLICY_ID(tenant_id, policy_id)	((policy_id) ? (policy_id) : (tenant_id))
 
 /*
  * ---- nf_guard: HASH, struct nf_guard_key -> struct nf_ep_key ----
@@ -263,7 +287,7 @@ struct nf_ep_addr_key {
  * The key is scoped by where the endpoint is (netns cookie + ifindex for tc,
  * fenced cgroup id + 0 for cgroup), not by endpoint id, so a packet of an
  * established flow needs this one hash lookup and no endpoint lookup; the
- * value carries the tenant. Entries of an endpoint are purged on detach and
+ * value carries the tenant and the policy slot it was judged by. Entries of an endpoint are purged on detach and
  * when it moves to another tenant; expired ones by a timer in the kernel
  * (bpf/lib/gc.bpf.h). A plain hash, with per-tenant shares (see nf_usage).
  */
@@ -303,7 +327,10 @@ struct nf_ct_val {
 	__u32 ep_id;
 	__u8 origin_dir;	/* enum nf_dir of the first packet */
 	__u8 flags;		/* NF_CT_* */
-	__u8 pad[6];
+	/* the endpoint's policy_id when judged (0: the tenant's); epoch is that
+	 * slot's. Slot ids are < NF_MAX_TENANTS, so 16 bits hold them. */
+	__u16 policy_id;
+	__u8 pad[4];
 #ifdef NF_TEST_NEXT_LAYOUT
 	__u64 test_next;	/* set by the variant's programs on new entries */
 #endif
@@ -311,8 +338,8 @@ struct nf_ct_val {
 
 /* ---- nf_peer_cache: LRU_HASH, peer -> classes, for peers already seen ---- */
 struct nf_peer_cache_key {
-	__u32 tenant_id;
-	__u32 epoch;		/* tenant epoch: a swap invalidates the tenant's entries */
+	__u32 tenant_id;	/* the policy slot: the tenant's id or its rule set's */
+	__u32 epoch;		/* the slot's epoch: a swap invalidates its entries */
 	__u32 ipc_epoch;	/* nf_config.ipc_epoch: an ipcache change invalidates all */
 	__u8 dir;
 	__u8 pad[3];

@@ -1372,6 +1372,107 @@ static void test_revocation_egress(void **state)
 	assert_false(tracked(x, TCP, 80, "10.1.0.7", 33333));
 }
 
+/* ------------------------------------------------------------ 12 networks */
+
+/* A MultiNetworkPolicy of tenant alpha for its network "storage". */
+#define MNP(name, types, rules)                                                              \
+	"{'apiVersion':'k8s.cni.cncf.io/v1beta1','kind':'MultiNetworkPolicy','metadata':"    \
+	"{'name':'" name "','namespace':'" TENANT "','annotations':"                          \
+	"{'k8s.v1.cni.cncf.io/policy-for':'storage'}},'spec':{'podSelector':{},'policyTypes':" \
+	types "," rules "}}"
+#define STORAGE TENANT "/storage"
+
+static void apply_network(struct fx *x, const char *json, uint32_t *slot)
+{
+	char *dq = strdup(json), *fj, *c;
+	int err;
+
+	assert_non_null(dq);
+	for (c = dq; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	fj = pkt_json_for_family(dq, x->family);
+	assert_non_null(fj);
+	err = dpt_apply_network_json(x->f, TENANT, STORAGE, fj, slot);
+	if (err)
+		fail_msg("applying the rule set failed (%s):\n%s", strerror(-err), fj);
+	free(fj);
+	free(dq);
+}
+
+/*
+ * An endpoint whose policy_id names its network's rule set: new flows are
+ * judged by the rule set, counted on the tenant; a tracked flow carries the
+ * slot it was judged by, so the rule set's swap revokes it and the tenant's
+ * does not; a flow moved to the rule set (as dp__rulesets_sync does) is
+ * judged again by it at its next packet.
+ */
+static void test_network_rule_set(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase tenant_rules[] = {
+		{ "tenant's rules: 443", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "tenant's rules: not 9090", TCP_OUT("10.2.0.5", 40001, 9090, SYN), EG, DROP,
+		  R_POLICY },
+	};
+	static const struct vcase set_rules[] = {
+		{ "rule set: 9090", TCP_OUT("10.2.0.5", 40002, 9090, SYN), EG, PASS, R_ALLOWED },
+		{ "rule set: its reply", TCP_IN("10.2.0.5", 9090, 40002, SYNACK), IN, PASS, R_NONE },
+		{ "rule set: not 443", TCP_OUT("10.2.0.5", 40003, 443, SYN), EG, DROP, R_POLICY },
+		{ "moved to the rule set: the 443 flow, judged again",
+		  TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, DROP, R_POLICY },
+	};
+	static const struct vcase after_tenant_swap[] = {
+		{ "the tenant's swap: the rule set's flow stands", TCP_OUT("10.2.0.5", 40002, 9090, ACK),
+		  EG, PASS, R_NONE },
+	};
+	static const struct vcase after_set_swap[] = {
+		{ "the rule set's swap: its flow revoked", TCP_OUT("10.2.0.5", 40002, 9090, ACK), EG,
+		  DROP, R_POLICY },
+		{ "the rule set's swap: what it allows now", TCP_OUT("10.2.0.5", 40004, 7000, SYN), EG,
+		  PASS, R_ALLOWED },
+	};
+	struct nf_tenant_info ti;
+	struct nf_ct_val ct;
+	uint8_t l[16], r[16];
+	uint32_t slot, slot2;
+
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443}]}]"));
+	apply_network(x, MNP("m", EGRESS,
+			     "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+			     "'ports':[{'protocol':'TCP','port':9090}]}]"), &slot);
+	assert_int_not_equal(slot, x->tenant_id);
+	/* an installed rule set changes nothing for an endpoint not on it */
+	RUN_TABLE(x, tenant_rules);
+
+	assert_int_equal(dpt_set_policy_id(x->f, IFINDEX, slot), 0);
+	/* its flow moved as dp__rulesets_sync moves it: the slot, an epoch it is past */
+	flow_addrs(x, "10.2.0.5", l, r);
+	assert_int_equal(dpt_ct_get(x->f, TCP, l, 40000, r, 443, &ct), 0);
+	assert_int_equal(ct.policy_id, 0);
+	assert_int_equal(dp__tenant_info(x->f->dp, slot, &ti), 0);
+	ct.policy_id = (__u16)slot;
+	ct.epoch = ti.epoch - 1;
+	assert_int_equal(dpt_ct_set(x->f, TCP, l, 40000, r, 443, &ct), 0);
+	RUN_TABLE(x, set_rules);
+	assert_int_equal(dpt_ct_get(x->f, TCP, l, 40002, r, 9090, &ct), 0);
+	assert_int_equal(ct.policy_id, slot);
+	assert_int_equal(ct.tenant_id, x->tenant_id);
+
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443},{'protocol':'TCP','port':80}]}]"));
+	RUN_TABLE(x, after_tenant_swap);
+	apply_network(x, MNP("m", EGRESS,
+			     "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+			     "'ports':[{'protocol':'TCP','port':7000}]}]"), &slot2);
+	assert_int_equal(slot2, slot);
+	RUN_TABLE(x, after_set_swap);
+	assert_int_equal(dpt_set_policy_id(x->f, IFINDEX, 0), 0);
+}
+
 /* A flow the peer opened: its next packet after the port is revoked is dropped. */
 static void test_revocation_ingress(void **state)
 {
@@ -2563,6 +2664,7 @@ int main(void)
 		T("ct_lifecycle", test_ct_lifecycle),
 		T("revocation_egress", test_revocation_egress),
 		T("revocation_ingress", test_revocation_ingress),
+		T("network_rule_set", test_network_rule_set),
 		T("spoofing", test_spoofing),
 		{ "ipv6_ext_headers/ipv6", test_ipv6_ext_headers, setup, teardown, &fam6 },
 		T("fragments", test_fragments),

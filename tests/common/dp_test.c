@@ -103,14 +103,18 @@ static uint32_t id_cb(const char *name, void *ctx)
 	return dp__tenant_id(ctx, name, true);
 }
 
-int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
+/*
+ * Compile the policies of `tenant` in json that make the rules of network
+ * key `key` (NULL: its NetworkPolicies) and install them for slot id.
+ */
+static int apply_slot(struct dpt *f, const char *tenant, const char *key, uint32_t id,
+		      const char *json)
 {
 	struct nf_docset *ds = policy__docset_new();
-	struct nf_policy **pols = NULL;
+	struct nf_policy **mine = NULL, **pols = NULL;
 	struct nf_compiled *c = NULL;
-	size_t i, n = 0;
+	size_t i, n_mine = 0, n;
 	struct nf_tenant_info ti;
-	uint32_t id;
 	int err;
 
 	if (!ds)
@@ -122,19 +126,16 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 		fprintf(stderr, "dpt_apply_json: %s\n", ds->problems[i]);
 	if (err)
 		goto out;
+	mine = calloc(ds->n_policies + 1, sizeof(*mine));
 	pols = calloc(ds->n_policies + 1, sizeof(*pols));
-	if (!pols) {
+	if (!mine || !pols) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < ds->n_policies; i++)
 		if (!strcmp(ds->policies[i]->tenant, tenant))
-			pols[n++] = ds->policies[i];
-	id = dpt_tenant(f, tenant);
-	if (!id) {
-		err = -ENOSPC;
-		goto out;
-	}
+			mine[n_mine++] = ds->policies[i];
+	n = compile__network_policies(mine, n_mine, key, pols, NULL);
 	err = dp__tenant_info(f->dp, id, &ti);
 	if (!err)
 		err = compile__tenant(tenant, id, ti.epoch + 1, pols, n, id_cb, f->dp, &c);
@@ -142,9 +143,39 @@ int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
 		err = dp__install_policy(f->dp, c);
 out:
 	compile__free(c);
+	free(mine);
 	free(pols);
 	policy__docset_free(ds);
 	return err;
+}
+
+int dpt_apply_json(struct dpt *f, const char *tenant, const char *json)
+{
+	uint32_t id = dpt_tenant(f, tenant);
+
+	return id ? apply_slot(f, tenant, NULL, id, json) : -ENOSPC;
+}
+
+int dpt_apply_network_json(struct dpt *f, const char *tenant, const char *key, const char *json,
+			   uint32_t *slot)
+{
+	uint32_t tid = dpt_tenant(f, tenant);
+
+	*slot = tid ? dp__ruleset_id(f->dp, tid, key, true) : 0;
+	return *slot ? apply_slot(f, tenant, key, *slot, json) : -ENOSPC;
+}
+
+int dpt_set_policy_id(struct dpt *f, uint32_t ifindex, uint32_t policy_id)
+{
+	struct nf_ep_key k = { .netns_cookie = f->netns_cookie, .ifindex = ifindex };
+	struct nf_endpoint v;
+
+	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_ENDPOINTS), &k, &v))
+		return -errno;
+	v.policy_id = policy_id;
+	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_ENDPOINTS), &k, &v, BPF_EXIST))
+		return -errno;
+	return 0;
 }
 
 int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id)

@@ -67,6 +67,16 @@ int dpt_add_ep_addr(struct dpt *f, uint32_t ep_id, const char *addr);
  */
 int dpt_apply_json(struct dpt *f, const char *tenant, const char *json);
 
+/*
+ * SPEC §12: compile the MultiNetworkPolicies of `tenant` for network key
+ * `key` ("namespace/name") found in json and install them as that
+ * network's rule set, in its own slot (created if new: *slot gets its id).
+ */
+int dpt_apply_network_json(struct dpt *f, const char *tenant, const char *key, const char *json,
+			   uint32_t *slot);
+/* Set the policy slot of endpoint {this netns, ifindex} (0: its tenant's). */
+int dpt_set_policy_id(struct dpt *f, uint32_t ifindex, uint32_t policy_id);
+
 /* Map cidr text ("10.1.0.0/16", "fd00::1" = /128) to identity id in the ipcache. */
 int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id);
 

@@ -133,23 +133,6 @@ newns() {
 	in_ns "$P-$1" ip link set lo up
 	in_ns "$P-$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
-# hostif CONFLIST POD: the host side of the pod's veth (from the cached result)
-hostif() {
-	jq -r --arg br "${IFP}br" '[.interfaces[] | select(.sandbox == null and .name != $br) |
-		.name][0]' "$WORK/cache/$(jq -r .name "$1")-$P-$2-eth0.json"
-}
-# progs_on HOSTIF: netfence's programs on that node interface
-progs_on() {
-	local n=0 d
-	if [ "${NETFENCE_TC_HOOK:-}" = tcx ]; then
-		in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" count "$1" 2>/dev/null || echo 0
-		return
-	fi
-	for d in ingress egress; do
-		n=$((n + $(in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
-	done
-	echo "$n"
-}
 cg_progs() { bpftool -j cgroup show "$CG" 2>/dev/null | jq -s '.[0] // [] | length'; }
 
 newns cl && cni ADD "$CONFB" cl eth0 "" >/dev/null || die "cannot set up the client pod"

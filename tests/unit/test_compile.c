@@ -677,6 +677,66 @@ static void test_rule_names(void **state)
 	compile__free(c6);
 }
 
+/*
+ * SPEC §12: a network with MultiNetworkPolicies has them as its rules (its
+ * own rule set, compiled for its own slot); any other network has the
+ * NetworkPolicies.
+ */
+static void test_networks(void **state)
+{
+	struct nf_policy *np = mkpol("np", false, true), *m1 = mkpol("m1", false, true);
+	struct nf_policy *m2 = mkpol("m2", false, true), *pols[3] = { np, m1, m2 }, *sel[3];
+	static char *nets1[] = { "me/storage" }, *nets2[] = { "me/rdma", "me/storage" };
+	struct nf_compiled *c = NULL;
+	struct nf_rule *r;
+	bool multi;
+	size_t i;
+
+	port(mkrule(np, E), TCP, 8080, 8080);
+	r = mkrule(m1, E);
+	ipblock(r, "10.127.0.0/24", NULL);
+	port(r, TCP, 9090, 9090);
+	port(mkrule(m2, E), UDP, 4791, 4791);
+	m1->networks = nets1;
+	m1->n_networks = 1;
+	m2->networks = nets2;
+	m2->n_networks = 2;
+
+	assert_int_equal(compile__network_policies(pols, 3, "me/storage", sel, &multi), 2);
+	assert_true(multi);
+	assert_ptr_equal(sel[0], m1);
+	assert_ptr_equal(sel[1], m2);
+	assert_int_equal(compile__network_policies(pols, 3, "me/rdma", sel, &multi), 1);
+	assert_true(multi);
+	assert_ptr_equal(sel[0], m2);
+	assert_int_equal(compile__network_policies(pols, 3, "me/default", sel, &multi), 1);
+	assert_false(multi);
+	assert_ptr_equal(sel[0], np);
+	assert_int_equal(compile__network_policies(pols, 3, NULL, sel, &multi), 1);
+	assert_ptr_equal(sel[0], np);
+
+	/* the storage rule set, for slot 9: the MNPs' rules and only theirs */
+	compile__network_policies(pols, 3, "me/storage", sel, NULL);
+	assert_int_equal(compile__tenant("me", 9, 4, sel, 2, test_id_fn, NULL, &c), 0);
+	expect(c, sel, 2, E, "10.127.0.5", 0, TCP, 9090, "m1", 0);
+	expect(c, sel, 2, E, "10.128.0.5", 0, TCP, 9090, NULL, 0);
+	expect(c, sel, 2, E, "10.127.0.5", 0, TCP, 8080, NULL, 0);
+	expect(c, sel, 2, E, "192.0.2.1", 0, UDP, 4791, "m2", 0);
+	for (i = 0; i < c->n_ports; i++)
+		assert_int_equal(c->ports[i].key.class_id >> 20, 9);
+	assert_int_equal(c->n_rules_dir[E], 2);
+	compile__free(c);
+	c = NULL;
+
+	/* any other network: the NetworkPolicy */
+	compile__network_policies(pols, 3, "me/primary", sel, NULL);
+	assert_int_equal(compile__tenant("me", 5, 3, sel, 1, test_id_fn, NULL, &c), 0);
+	expect(c, sel, 1, E, "10.127.0.5", 0, TCP, 8080, "np", 0);
+	expect(c, sel, 1, E, "10.127.0.5", 0, TCP, 9090, NULL, 0);
+	expect(c, sel, 1, E, "192.0.2.1", 0, UDP, 4791, NULL, 0);
+	compile__free(c);
+}
+
 static void test_empty_and_errors(void **state)
 {
 	struct nf_policy *p = mkpol("p", true, true);
@@ -1565,6 +1625,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_overlapping_cidrs, teardown),
+		cmocka_unit_test_teardown(test_networks, teardown),
 		cmocka_unit_test_teardown(test_except_covered_elsewhere, teardown),
 		cmocka_unit_test_teardown(test_nested_excepts, teardown),
 		cmocka_unit_test_teardown(test_union_policies_and_refs, teardown),

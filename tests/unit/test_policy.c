@@ -27,6 +27,10 @@
 #define EG(rules) NP("{'podSelector':{},'policyTypes':['Egress'],'egress':[" rules "]}")
 #define TENANT(body) "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant'," body "}"
 #define NSNAME "'kubernetes.io/metadata.name'"
+#define MNP_API "'apiVersion':'k8s.cni.cncf.io/v1beta1','kind':'MultiNetworkPolicy'"
+/* A MultiNetworkPolicy of tenant t for the networks `nets`, with spec `spec`. */
+#define MNP(nets, spec) "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':" \
+	"{'k8s.v1.cni.cncf.io/policy-for':'" nets "'}},'spec':" spec "}"
 
 static char *unquote(const char *s)
 {
@@ -93,6 +97,9 @@ struct pcase {
 	"'-' and '.', starting and ending with a letter or digit)"
 #define TENANT_NAME "is not a valid tenant name (a DNS-1123 label: at most 63 lowercase " \
 	"letters, digits and '-', starting and ending with a letter or digit)"
+#define NET_NAME "is not a network name (expected NAME or NAMESPACE/NAME: NAME of letters, " \
+	"digits, '_', '.' and '-', at most 128, starting with a letter or digit; NAMESPACE a " \
+	"DNS-1123 label)"
 #define UNSUP_LABEL(k) "label \"" k "\" is not supported by netfence (only " \
 	"kubernetes.io/metadata.name)"
 
@@ -109,8 +116,8 @@ static const struct pcase cases[] = {
 	{ "no kind", "{'apiVersion':'v1'}", { P "kind: is required" } },
 	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
 	{ "kind unsupported", "{'apiVersion':'v1','kind':'Pod'}",
-	  { P "kind: \"Pod\" is not supported (expected NetworkPolicy, NetworkPolicyList, List "
-	      "or Tenant)" } },
+	  { P "kind: \"Pod\" is not supported (expected NetworkPolicy, NetworkPolicyList, List, "
+	      "Tenant, MultiNetworkPolicy or MultiNetworkPolicyList)" } },
 	{ "apiVersion wrong",
 	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
 	  ",'spec':{'podSelector':{}}}",
@@ -342,8 +349,8 @@ static const struct pcase cases[] = {
 	  "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant','metadata':{'name':'t'}},"
 	  "{'kind':'NetworkPolicy'}]}",
 	  { P "items[1].spec.ingress[0].from[0].ipBlock.cidr: \"1.2.3.4/40\" is not a valid CIDR",
-	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy or "
-	      "Tenant)",
+	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy, "
+	      "Tenant or MultiNetworkPolicy)",
 	    P "items[4].apiVersion: is required",
 	    P "items[4].metadata: is required",
 	    P "items[4].spec: is required" } },
@@ -351,8 +358,8 @@ static const struct pcase cases[] = {
 	  { P "items[0].kind: is required" } },
 	{ "List nested", "{'apiVersion':'v1','kind':'List','items':[{'apiVersion':'v1','kind':"
 	  "'List','items':[]}]}",
-	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy or "
-	      "Tenant)" } },
+	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy, "
+	      "Tenant or MultiNetworkPolicy)" } },
 	{ "List items missing", "{'apiVersion':'v1','kind':'List'}", { P "items: is required" } },
 	{ "List items type", "{'apiVersion':'v1','kind':'List','items':{}}",
 	  { P "items: must be an array, got object" } },
@@ -391,6 +398,56 @@ static const struct pcase cases[] = {
 	      "\"netfence.io/v1alpha1\")" } },
 	{ "Tenant unknown field", TENANT("'metadata':{'name':'a'},'cidrs':[]"),
 	  { P "(root): unknown field \"cidrs\"" } },
+	/* MultiNetworkPolicy: NetworkPolicy's spec, plus the policy-for annotation */
+	{ "MNP valid", MNP("storage, other/rdma,t/storage", "{'podSelector':{}}"), { NULL } },
+	{ "MNP spec validated like NetworkPolicy",
+	  MNP("storage", "{'podSelector':{'matchLabels':{'a':'b'}},'egress':[{'to':[{'ipBlock':"
+	      "{'cidr':'10.0.0.0/33'}}],'ports':[{'port':0}]}],'policyTypes':['Sideways']}"),
+	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — a "
+	      "policy applies to the whole tenant)",
+	    P "spec.policyTypes[0]: \"Sideways\" is not supported (must be Ingress or Egress)",
+	    P "spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR",
+	    P "spec.egress[0].ports[0].port: 0 must be between 1 and 65535, inclusive" } },
+	{ "MNP without the annotation",
+	  "{" MNP_API "," META ",'spec':{'podSelector':{}}}",
+	  { P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: is required (it names "
+	      "the networks the MultiNetworkPolicy is for)" } },
+	{ "MNP annotations of another type",
+	  "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':[]},'spec':"
+	  "{'podSelector':{}}}",
+	  { P "metadata.annotations: must be an object, got array" } },
+	{ "MNP policy-for of another type",
+	  "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':"
+	  "{'k8s.v1.cni.cncf.io/policy-for':['a']}},'spec':{'podSelector':{}}}",
+	  { P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: must be a string, got "
+	      "array" } },
+	{ "MNP bad networks", MNP(",a/b/c,Ns/x,-x, ok", "{'podSelector':{}}"),
+	  { P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: network 1 of the list "
+	      "is empty (expected NAME or NAMESPACE/NAME, comma-separated)",
+	    P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: \"a/b/c\" " NET_NAME,
+	    P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: \"Ns/x\" " NET_NAME,
+	    P "metadata.annotations[\"k8s.v1.cni.cncf.io/policy-for\"]: \"-x\" " NET_NAME } },
+	{ "MNP apiVersion",
+	  "{'apiVersion':'k8s.cni.cncf.io/v1','kind':'MultiNetworkPolicy','metadata':{'name':'m',"
+	  "'namespace':'t','annotations':{'k8s.v1.cni.cncf.io/policy-for':'a'}},"
+	  "'spec':{'podSelector':{}}}",
+	  { P "apiVersion: \"k8s.cni.cncf.io/v1\" is not supported for kind MultiNetworkPolicy "
+	      "(expected \"k8s.cni.cncf.io/v1beta1\")" } },
+	{ "MNP no namespace",
+	  "{" MNP_API ",'metadata':{'name':'m','annotations':"
+	  "{'k8s.v1.cni.cncf.io/policy-for':'a'}},'spec':{'podSelector':{}}}",
+	  { P "metadata.namespace: is required (it names the tenant)" } },
+	{ "MultiNetworkPolicyList items without kind",
+	  "{'apiVersion':'k8s.cni.cncf.io/v1beta1','kind':'MultiNetworkPolicyList','items':["
+	  "{'metadata':{'name':'m','namespace':'t','annotations':"
+	  "{'k8s.v1.cni.cncf.io/policy-for':'a'}},'spec':{'podSelector':{}}},"
+	  "{'kind':'NetworkPolicy'}]}",
+	  { P "items[1].kind: \"NetworkPolicy\" is not supported in a MultiNetworkPolicyList "
+	      "(expected MultiNetworkPolicy)" } },
+	{ "MNP in a List", "{'apiVersion':'v1','kind':'List','items':[" MNP("a", "{'podSelector':{},"
+	  "'ingress':[{'ports':[{'port':'http'}]}]}") "]}",
+	  { P "items[0].spec.ingress[0].ports[0].port: named ports are not supported by netfence "
+	      "(got \"http\")" } },
 };
 
 static void test_cases(void **state)
@@ -707,13 +764,18 @@ static void test_duplicates(void **state)
 	const char *const want[] = {
 		"b.json: metadata.name: NetworkPolicy \"t/p\" is defined twice (also in a.json)",
 		"b.json: metadata.name: Tenant \"x\" is defined twice (also in a.json)",
+		"c.json: metadata.name: MultiNetworkPolicy \"t/p\" is defined twice (also in a.json)",
 		NULL,
 	};
 	char *np = unquote(NP("{'podSelector':{}}"));
 	char *np2 = unquote("{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
 			    "'metadata':{'name':'p','namespace':'other'},'spec':{'podSelector':{}}}");
 	char *tn = unquote(TENANT("'metadata':{'name':'x'}"));
+	char *mnp = unquote("{" MNP_API ",'metadata':{'name':'p','namespace':'t','annotations':"
+			    "{'k8s.v1.cni.cncf.io/policy-for':'a'}},'spec':{'podSelector':{}}}");
 
+	/* a MultiNetworkPolicy named like a NetworkPolicy is another object */
+	assert_int_equal(policy__load_json(ds, "a.json", mnp, strlen(mnp)), 0);
 	assert_int_equal(policy__load_json(ds, "a.json", np, strlen(np)), 0);
 	assert_int_equal(policy__load_json(ds, "a.json", tn, strlen(tn)), 0);
 	assert_int_equal(policy__load_json(ds, "b.json", np2, strlen(np2)), 0);
@@ -721,12 +783,53 @@ static void test_duplicates(void **state)
 	assert_int_equal(ds->n_problems, 0);	/* same name, other tenant: fine */
 	assert_int_equal(policy__load_json(ds, "b.json", np, strlen(np)), 0);
 	assert_int_equal(policy__load_json(ds, "b.json", tn, strlen(tn)), 0);
+	assert_int_equal(policy__load_json(ds, "c.json", mnp, strlen(mnp)), 0);
 	policy__check_duplicates(ds);
 	check_problems("duplicates", ds, want);
 	policy__docset_free(ds);
+	free(mnp);
 	free(np);
 	free(np2);
 	free(tn);
+}
+
+/* The networks of a MultiNetworkPolicy: keys "namespace/name", sorted, unique. */
+static void test_mnp_ir(void **state)
+{
+	struct nf_docset *ds = load(MNP(" storage ,other/rdma,t/storage", "{'podSelector':{},"
+					"'policyTypes':['Egress'],'egress':[{'ports':[{'port':80}]}]}"));
+	struct nf_policy *p;
+	char key[NF_NETWORK_KEY_LEN];
+
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_policies, 1);
+	p = ds->policies[0];
+	assert_int_equal(p->n_networks, 2);
+	assert_string_equal(p->networks[0], "other/rdma");
+	assert_string_equal(p->networks[1], "t/storage");
+	assert_true(policy__is_for_network(p, "t/storage"));
+	assert_false(policy__is_for_network(p, "t/rdma"));
+	assert_true(p->has_dir[NF_DIR_EGRESS]);
+	assert_false(p->has_dir[NF_DIR_INGRESS]);
+	assert_int_equal(p->n_rules[NF_DIR_EGRESS], 1);
+	assert_int_equal(p->rules[NF_DIR_EGRESS][0].ports[0].lo, 80);
+	/* the stored JSON is the whole object, kind and annotation included */
+	assert_non_null(strstr(p->json, "\"kind\":\"MultiNetworkPolicy\""));
+	assert_non_null(strstr(p->json, "policy-for"));
+	policy__docset_free(ds);
+
+	/* an endpoint's network, as its tenant sees it */
+	assert_int_equal(nf_network_key("t", "storage", key, sizeof(key)), 0);
+	assert_string_equal(key, "t/storage");
+	assert_int_equal(nf_network_key("t", "other/rdma", key, sizeof(key)), 0);
+	assert_string_equal(key, "other/rdma");
+	assert_int_equal(nf_network_key("t", "Storage_Net.1", key, sizeof(key)), 0);
+	assert_string_equal(key, "t/Storage_Net.1");
+	assert_int_equal(nf_network_key("t", "", key, sizeof(key)), -EINVAL);
+	assert_int_equal(nf_network_key("t", "a/b/c", key, sizeof(key)), -EINVAL);
+	assert_int_equal(nf_network_key("t", "_x", key, sizeof(key)), -EINVAL);
+	assert_int_equal(nf_network_key("t", "a b", key, sizeof(key)), -EINVAL);
+	assert_int_equal(nf_network_key("t", "x", key, 3), -ENAMETOOLONG);
 }
 
 static void test_examples(void **state)
@@ -1117,6 +1220,7 @@ int main(void)
 		cmocka_unit_test(test_ports_ir),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_mnp_ir),
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_load_path),
 		cmocka_unit_test(test_helpers),

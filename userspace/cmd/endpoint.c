@@ -15,10 +15,13 @@
 
 static const char attach_usage[] =
 	"usage: netfence attach --tenant T --iface IF [--netns PATH] [--ip ADDR]...\n"
+	"                       [--network NAME]\n"
 	"       netfence attach --tenant T --cgroup DIR\n"
 	"Make an interface (in a network namespace) or a cgroup v2 directory an endpoint of\n"
 	"tenant T: from now on all its traffic is dropped unless T's policy allows it.\n"
-	"Without --ip, the interface's current addresses are its addresses (anti-spoofing).\n";
+	"Without --ip, the interface's current addresses are its addresses (anti-spoofing).\n"
+	"--network: the network the interface is on, NAME or NAMESPACE/NAME (default\n"
+	"\"default\"): T's MultiNetworkPolicies for it are its rules, if T has any.\n";
 
 static const char detach_usage[] =
 	"usage: netfence detach --iface IF [--netns PATH] | --cgroup DIR\n"
@@ -30,9 +33,11 @@ int cmd_attach(int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' }, { "iface", required_argument, NULL, 'i' },
 		{ "netns", required_argument, NULL, 'n' },  { "ip", required_argument, NULL, 'a' },
 		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+		{ "network", required_argument, NULL, 'N' },
 		{},
 	};
 	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = attach_usage };
+	const char *network = NULL;
 	struct nf_cidr addrs[NF_MAX_CLI_ADDRS];
 	struct nf_iface_ep ep = {};
 	const char *tenant = NULL, *iface = NULL, *netns = "", *cgroup = NULL;
@@ -54,6 +59,9 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case 'c':
 			cgroup = optarg;
+			break;
+		case 'N':
+			network = optarg;
 			break;
 		case 'a': {
 			bool v4;
@@ -78,8 +86,15 @@ int cmd_attach(int argc, char **argv)
 	if (o.ret >= 0)
 		return o.ret;
 	if (optind < argc || !tenant || (!iface == !cgroup) ||
-	    (cgroup && (n_addrs || *netns))) {
+	    (cgroup && (n_addrs || *netns || network))) {
 		fputs(attach_usage, stderr);
+		return NF_EXIT_USAGE;
+	}
+	if (network && !nf_is_network_name(network)) {
+		fprintf(stderr, "netfence attach: --network: \"%s\" is not a network name (NAME or "
+			"NAMESPACE/NAME: NAME of letters, digits, '_', '.' and '-', at most %d, "
+			"starting with a letter or digit; NAMESPACE a DNS-1123 label)\n", network,
+			NF_NETWORK_NAME_MAX);
 		return NF_EXIT_USAGE;
 	}
 	if (!nf_is_dns1123_label(tenant)) {
@@ -109,6 +124,8 @@ int cmd_attach(int argc, char **argv)
 		snprintf(ep.netns, sizeof(ep.netns), "%s", netns);
 		snprintf(ep.ifname, sizeof(ep.ifname), "%s", iface);
 		ep.tenant_id = tid;
+		snprintf(ep.network, sizeof(ep.network), "%s", network ?: NF_NETWORK_DEFAULT);
+		ep.policy_id = dp__endpoint_policy_id(dp, tid, tenant, ep.network);
 		ep.addrs = addrs;
 		ep.n_addrs = n_addrs;
 		err = dp__attach_iface(dp, &ep);

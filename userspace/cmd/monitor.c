@@ -263,6 +263,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 				json_object_set_new(o, "ifname", json_string(ifname));
 			if (netns)
 				json_object_set_new(o, "netns", json_string(netns));
+			/* SPEC §12: the interface's network */
+			if (ep)
+				json_object_set_new(o, "network",
+						    json_string(ep->network[0] ? ep->network :
+										  NF_NETWORK_DEFAULT));
 		} else {
 			json_object_set_new(o, "cgroup_id", json_integer((json_int_t)e->scope));
 			if (cg[0])
@@ -289,9 +294,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 			snprintf(addrs, sizeof(addrs), "non-IP");
 		}
 		if (e->hook == NF_HOOK_TC)
-			snprintf(where, sizeof(where), "if=%u%s%s%s%s%s", e->ifindex,
+			snprintf(where, sizeof(where), "if=%u%s%s%s%s%s%s%s", e->ifindex,
 				 ifname[0] ? " (" : "", ifname, netns && netns[0] ? " in " : "",
-				 netns ? netns : "", ifname[0] ? ")" : "");
+				 netns ? netns : "", ifname[0] ? ")" : "", ep ? " network=" : "",
+				 !ep ? "" : ep->network[0] ? ep->network : NF_NETWORK_DEFAULT);
 		else if (cg[0])
 			snprintf(where, sizeof(where), "cgroup=%s", cg);
 		else

@@ -102,10 +102,12 @@ int cmd_delete(int argc, char **argv)
 
 static const char check_usage[] =
 	"usage: netfence check --tenant T --direction ingress|egress --peer ADDR\n"
-	"                      [--proto tcp|udp|sctp|icmp] [--port N]\n"
+	"                      [--proto tcp|udp|sctp|icmp] [--port N] [--network NAME]\n"
 	"Answer from the tables installed in the kernel whether tenant T allows a new flow\n"
 	"with PEER in that direction, and which policy and rule decide it.\n"
-	"--port defaults the protocol to tcp.\n";
+	"--port defaults the protocol to tcp. --network: for an endpoint on that network\n"
+	"(NAME or NAMESPACE/NAME, default \"default\"): T's MultiNetworkPolicies for it, if\n"
+	"it has any, else its NetworkPolicies.\n";
 
 /* The datapath's lookup (lookup.h) over the kernel's maps, at the tenant's epoch in force. */
 static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const struct nf_query *q,
@@ -125,7 +127,7 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const s
 
 /* What `check` is asked: the options, and the query they make. */
 struct check_args {
-	const char *tenant, *direction, *peer, *proto_s;
+	const char *tenant, *direction, *peer, *proto_s, *network;
 	long port;		/* -1: not given; 0 for icmp */
 	bool is_icmp;
 	struct nf_query q;
@@ -138,6 +140,7 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' }, { "direction", required_argument, NULL, 'd' },
 		{ "peer", required_argument, NULL, 'p' },   { "proto", required_argument, NULL, 'P' },
 		{ "port", required_argument, NULL, 'n' },   { "help", no_argument, NULL, 'h' },
+		{ "network", required_argument, NULL, 'N' },
 		{},
 	};
 	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = check_usage };
@@ -149,6 +152,7 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 		case 'd': a->direction = optarg; break;
 		case 'p': a->peer = optarg; break;
 		case 'P': a->proto_s = optarg; break;
+		case 'N': a->network = optarg; break;
 		case 'n': {
 			char *end;
 
@@ -166,6 +170,13 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 		return o.ret;
 	if (optind < argc || !a->tenant || !a->direction || !a->peer) {
 		fputs(check_usage, stderr);
+		return NF_EXIT_USAGE;
+	}
+	if (a->network && !nf_is_network_name(a->network)) {
+		fprintf(stderr, "netfence check: --network: \"%s\" is not a network name (NAME or "
+			"NAMESPACE/NAME: NAME of letters, digits, '_', '.' and '-', at most %d, "
+			"starting with a letter or digit; NAMESPACE a DNS-1123 label)\n", a->network,
+			NF_NETWORK_NAME_MAX);
 		return NF_EXIT_USAGE;
 	}
 	return -1;
@@ -232,7 +243,8 @@ static void check_print_peer(struct nf_dp *dp, const char *peer, uint32_t peer_i
 }
 
 /* No rule allows the flow: what was asked, and how many rules there are. */
-static void check_print_deny(const struct check_args *a, const struct nf_tenant_info *ti)
+static void check_print_deny(const struct check_args *a, const struct nf_tenant_info *ti,
+			     const char *netkey)
 {
 	uint8_t dir = a->q.dir;
 	const char *dirname = dir == NF_DIR_INGRESS ? "ingress" : "egress";
@@ -242,16 +254,17 @@ static void check_print_deny(const struct check_args *a, const struct nf_tenant_
 		snprintf(what, sizeof(what), "icmp");
 	else
 		snprintf(what, sizeof(what), "%s/%ld", a->proto_s, a->port);
-	printf("deny: no rule of tenant %s allows %s %s %s %s (default deny; %u %s rule%s "
+	printf("deny: no rule of tenant %s%s%s allows %s %s %s %s (default deny; %u %s rule%s "
 	       "installed)\n",
-	       a->tenant, dirname, dir == NF_DIR_EGRESS ? "to" : "from", a->peer, what,
+	       a->tenant, netkey ? " on network " : "", netkey ?: "", dirname,
+	       dir == NF_DIR_EGRESS ? "to" : "from", a->peer, what,
 	       ti->n_rules[dir], dirname, ti->n_rules[dir] == 1 ? "" : "s");
 }
 
 /* A rule allows the flow: its policy and place in the spec, from the names
- * written when this epoch's tables were installed (NULL: unknown); else its
- * number. */
-static void check_print_allow(const struct nf_rule_names *names, const char *tenant, uint32_t rule)
+ * written when this epoch's tables were installed; else its number. */
+static void check_print_allow(const struct nf_rule_names *names, const char *tenant, uint32_t rule,
+			      bool multi)
 {
 	const char *pol = NULL;
 	uint32_t index;
@@ -260,10 +273,25 @@ static void check_print_allow(const struct nf_rule_names *names, const char *ten
 	if (names)
 		pol = lookup__rule_name(names, rule, &rdir, &index);
 	if (pol)
-		printf("allow: policy %s/%s, spec.%s[%u]\n", tenant, pol,
-		       rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
+		printf("allow: %s %s/%s, spec.%s[%u]\n", multi ? "MultiNetworkPolicy" : "policy",
+		       tenant, pol, rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
 	else
 		printf("allow: rule #%u of tenant %s\n", rule, tenant);
+}
+
+/* The rule names of slot id (a tenant or a network's rule set) at epoch:
+ * written under the slot's name (a rule set's is not the tenant's). */
+static struct nf_rule_names *check_names(struct nf_dp *dp, uint32_t id, const char *tenant,
+					 uint32_t epoch)
+{
+	struct nf_rule_names *names = NULL;
+	char slot[NF_TENANT_NAME_LEN];
+
+	if (dp__tenant_name(dp, id, slot, sizeof(slot)))
+		snprintf(slot, sizeof(slot), "%s", tenant);
+	if (lookup__names_read(dp__tenant_dir(dp), id, slot, epoch, &names))
+		return NULL;
+	return names;
 }
 
 /*
@@ -289,7 +317,8 @@ int cmd_check(int argc, char **argv)
 {
 	struct check_args a = { .port = -1 };
 	struct nf_rule_names *names = NULL;
-	uint32_t tid, peer_id, rule;
+	char netkey[NF_NETWORK_KEY_LEN];
+	uint32_t tid, peer_id, rule, slot = 0;
 	struct nf_tenant_info ti;
 	struct nf_dp *dp;
 	int err, ret, reads;
@@ -307,23 +336,29 @@ int cmd_check(int argc, char **argv)
 		pr_err("the datapath is not loaded (nothing attached, nothing applied)");
 		return NF_EXIT_FAIL;
 	}
+	if (a.network && nf_network_key(a.tenant, a.network, netkey, sizeof(netkey))) {
+		fprintf(stderr, "netfence check: --network: \"%s\" is too long\n", a.network);
+		ret = NF_EXIT_USAGE;
+		goto out;
+	}
 	for (reads = 1;; reads++) {
 		tid = dp__tenant_id(dp, a.tenant, false);
 		if (!tid) {
 			printf("deny: tenant %s is unknown here: default deny\n", a.tenant);
 			goto out;
 		}
-		err = dp__tenant_info(dp, tid, &ti);
+		/* SPEC §12: the network's rule set, if the tenant has one */
+		slot = a.network ? dp__endpoint_policy_id(dp, tid, a.tenant, a.network) : 0;
+		err = dp__tenant_info(dp, slot ?: tid, &ti);
 		if (!err)
-			err = check_verdict(dp, tid, ti.epoch, &a.q, &peer_id, &rule);
-		if (!err && rule && rule != NF_RULE_HOST &&
-		    lookup__names_read(dp__tenant_dir(dp), tid, a.tenant, ti.epoch, &names))
-			names = NULL;
-		if (!err && tenant_same(dp, tid, &ti))
+			err = check_verdict(dp, slot ?: tid, ti.epoch, &a.q, &peer_id, &rule);
+		if (!err && rule && rule != NF_RULE_HOST)
+			names = check_names(dp, slot ?: tid, a.tenant, ti.epoch);
+		if (!err && tenant_same(dp, slot ?: tid, &ti))
 			break;
 		lookup__names_free(names);
 		names = NULL;
-		/* -ENOENT: the tenant was forgotten meanwhile */
+		/* -ENOENT: the tenant (or rule set) was forgotten meanwhile */
 		if ((!err || err == -ENOENT) && reads < CHECK_READS)
 			continue;
 		if (!err)
@@ -334,13 +369,21 @@ int cmd_check(int argc, char **argv)
 		ret = NF_EXIT_FAIL;
 		goto out;
 	}
+	if (a.network) {
+		if (slot)
+			printf("network %s: the MultiNetworkPolicies of tenant %s for it decide\n",
+			       netkey, a.tenant);
+		else
+			printf("network %s: tenant %s has no MultiNetworkPolicy for it: its "
+			       "NetworkPolicies decide\n", netkey, a.tenant);
+	}
 	check_print_peer(dp, a.peer, peer_id);
 	if (rule == NF_RULE_HOST)
 		printf("allow: ingress from the node's own addresses is always allowed\n");
 	else if (!rule)
-		check_print_deny(&a, &ti);
+		check_print_deny(&a, &ti, slot ? netkey : NULL);
 	else
-		check_print_allow(names, a.tenant, rule);
+		check_print_allow(names, a.tenant, rule, slot != 0);
 out:
 	lookup__names_free(names);
 	dp__close(dp);

@@ -56,6 +56,39 @@ static void policies_line(const struct nf_store_obj *st, size_t n_st, const char
 	putchar('\n');
 }
 
+/* Rule sets (SPEC §12): the slots of tenants' MultiNetworkPolicies per network. */
+struct ruleset_row {
+	uint32_t id, owner;
+	struct nf_tenant_info info;
+	const char *network;	/* into info.name: the network key (or "#hash") */
+};
+
+static struct ruleset_row *rulesets_of(struct nf_dp *dp, size_t *n)
+{
+	struct ruleset_row *rows = calloc(NF_MAX_TENANTS, sizeof(*rows));
+	uint32_t id, owner;
+
+	*n = 0;
+	for (id = 1; rows && id < NF_MAX_TENANTS; id++) {
+		struct ruleset_row *r = &rows[*n];
+
+		if (!dp__is_ruleset(dp, id, &owner) || dp__tenant_info(dp, id, &r->info))
+			continue;
+		r->id = id;
+		r->owner = owner;
+		r->info.name[sizeof(r->info.name) - 1] = '\0';
+		r->network = strchr(r->info.name, '/') + 1;
+		(*n)++;
+	}
+	return rows;
+}
+
+/* The endpoint's network as given ("" in older records: the default). */
+static const char *network_of(const struct nf_ep_record *e)
+{
+	return e->network[0] ? e->network : NF_NETWORK_DEFAULT;
+}
+
 /*
  * Quarantined: an interface `serve` found unattached in a fenced workload and
  * fenced default-deny (SPEC §3.11). What the kernel enforces decides (the
@@ -82,7 +115,8 @@ static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, si
 }
 
 static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		       const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st)
+		       const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
+		       const struct ruleset_row *rs, size_t n_rs)
 {
 	size_t i, j;
 
@@ -109,6 +143,14 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 			       t->n_endpoints, t->usage.ct);
 			policies_line(st, n_st, t->name);
 		}
+	}
+	if (loaded && n_rs) {
+		printf("\nNETWORK RULE SETS (MultiNetworkPolicies)\n%-6s %-24s %-32s %8s %8s %8s\n",
+		       "ID", "TENANT", "NETWORK", "EPOCH", "RULES_IN", "RULES_EG");
+		for (i = 0; i < n_rs; i++)
+			printf("%-6u %-24s %-32s %8u %8u %8u\n", rs[i].id, tenant_of(m, rs[i].owner),
+			       rs[i].network, rs[i].info.epoch, rs[i].info.n_rules[NF_DIR_INGRESS],
+			       rs[i].info.n_rules[NF_DIR_EGRESS]);
 	}
 	/* stored objects of tenants the kernel does not know (yet) */
 	for (i = 0; i < n_st; i++) {
@@ -144,6 +186,9 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 			       !e->attach_peer ? "" : e->attach_netns[0] ? e->attach_netns : "host netns");
 		if (!e->is_cgroup && e->guard)
 			printf(", guarded on its parent %s", e->guard_ifname);
+		if (!e->is_cgroup)
+			printf(" network=%s rules=%s", network_of(e),
+			       e->policy_id ? "MultiNetworkPolicy" : "NetworkPolicy");
 		if (e->owner[0])
 			printf(" owner=%s", e->owner);
 		if (quar && quar[i])
@@ -179,8 +224,10 @@ static json_t *policies_json(const struct nf_store_obj *st, size_t n_st, const c
 }
 
 static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		      const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st)
+		      const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
+		      const struct ruleset_row *rs, size_t n_rs)
 {
+	json_t *rulesets = json_array();
 	json_t *root = json_object(), *dp = json_object(), *tenants = json_array();
 	json_t *endpoints = json_array(), *maps = json_array(), *stored = json_array();
 	size_t i, j;
@@ -201,6 +248,15 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 	json_object_set_new(root, "datapath", dp);
 	json_object_set_new(root, "tenants", tenants);
 	json_object_set_new(root, "endpoints", endpoints);
+	json_object_set_new(root, "rule_sets", rulesets);
+	for (i = 0; loaded && i < n_rs; i++)
+		json_array_append_new(
+			rulesets,
+			json_pack("{s:I, s:s, s:s, s:I, s:{s:I, s:I}}", "id", (json_int_t)rs[i].id,
+				  "tenant", tenant_of(m, rs[i].owner), "network", rs[i].network,
+				  "epoch", (json_int_t)rs[i].info.epoch, "rules", "ingress",
+				  (json_int_t)rs[i].info.n_rules[NF_DIR_INGRESS], "egress",
+				  (json_int_t)rs[i].info.n_rules[NF_DIR_EGRESS]));
 	json_object_set_new(root, "maps", maps);
 	json_object_set_new(root, "stored_only", stored);
 	if (loaded)
@@ -268,6 +324,10 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 						    json_pack("{s:s, s:s}", "netns", e->guard_netns,
 							      "iface", e->guard_ifname));
 			json_object_set_new(o, "quarantined", json_boolean(quar && quar[i]));
+			/* SPEC §12: its network, and whether its MultiNetworkPolicies judge it */
+			json_object_set_new(o, "network", json_string(network_of(e)));
+			json_object_set_new(o, "rules", json_string(e->policy_id ? "MultiNetworkPolicy" :
+										"NetworkPolicy"));
 		}
 		json_object_set_new(o, "owner", json_string(e->owner));
 		json_array_append_new(endpoints, o);
@@ -290,8 +350,9 @@ int cmd_status(int argc, char **argv)
 {
 	struct nf_ep_record *eps = NULL;
 	struct nf_store_obj *st = NULL;
+	struct ruleset_row *rs = NULL;
 	bool *quar = NULL;
-	size_t n_eps = 0, n_st = 0;
+	size_t n_eps = 0, n_st = 0, n_rs = 0;
 	struct nf_metrics m;
 	struct nf_dp *dp = NULL;
 	bool json = false, loaded = false;
@@ -315,6 +376,8 @@ int cmd_status(int argc, char **argv)
 				err = dp__list_endpoints(dp, &eps, &n_eps);
 			if (!err)
 				quar = quarantined_of(dp, eps, n_eps);
+			if (!err)
+				rs = rulesets_of(dp, &n_rs);
 		}
 	}
 	if (!err) {
@@ -325,12 +388,13 @@ int cmd_status(int argc, char **argv)
 	}
 	if (!err) {
 		if (json)
-			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st);
+			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs);
 		else
-			print_text(loaded, &m, eps, quar, n_eps, st, n_st);
+			print_text(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs);
 	}
 	free(eps);
 	free(quar);
+	free(rs);
 	free(st);
 	metrics__free(&m);
 	if (dp)

@@ -248,6 +248,11 @@ static int cni_add(const struct cni_conf *conf, const struct cni_env *env, struc
 	}
 	snprintf(ep.netns, sizeof(ep.netns), "%s", env->netns);
 	snprintf(ep.ifname, sizeof(ep.ifname), "%s", env->ifname);
+	/* its network (SPEC §12): the config's name, which Multus sets to the
+	 * NetworkAttachmentDefinition's */
+	snprintf(ep.network, sizeof(ep.network), "%.*s", NF_NETWORK_NAME_MAX,
+		 nf_is_network_name(conf->name) ? conf->name : NF_NETWORK_DEFAULT);
+	ep.policy_id = dp__endpoint_policy_id(dp, ep.tenant_id, tenant, ep.network);
 	ep.addrs = addrs;
 	ep.n_addrs = n_addrs;
 	ret = dp__attach_iface(dp, &ep);

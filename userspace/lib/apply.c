@@ -26,7 +26,13 @@
 #include "policy.h"
 #include "store.h"
 
-enum obj_kind { OBJ_POLICY, OBJ_TENANT };
+/* OBJ_POLICY: a NetworkPolicy; OBJ_MNP: a MultiNetworkPolicy (both are an nf_policy). */
+enum obj_kind { OBJ_POLICY, OBJ_TENANT, OBJ_MNP };
+
+static bool is_policy(enum obj_kind k)
+{
+	return k == OBJ_POLICY || k == OBJ_MNP;
+}
 
 struct obj {
 	const char *tenant;
@@ -66,7 +72,8 @@ static int objset_from_docset(struct objset *s, struct nf_docset *ds, bool input
 
 	for (i = 0; i < ds->n_policies; i++) {
 		struct nf_policy *p = ds->policies[i];
-		struct obj o = { .tenant = p->tenant, .name = p->name, .kind = OBJ_POLICY,
+		struct obj o = { .tenant = p->tenant, .name = p->name,
+				 .kind = p->n_networks ? OBJ_MNP : OBJ_POLICY,
 				 .json = p->json, .pol = p, .from_input = input };
 
 		err = objset_add(s, &o);
@@ -100,7 +107,8 @@ static struct obj *objset_find(struct objset *s, const char *tenant, enum obj_ki
 static int obj_path(char *buf, size_t len, const struct obj *o)
 {
 	return store__object_path(buf, len, o->tenant,
-				  o->kind == OBJ_POLICY ? NF_STORE_POLICY : NF_STORE_TENANT, o->name);
+				  o->kind == OBJ_POLICY ? NF_STORE_POLICY :
+				  o->kind == OBJ_MNP ? NF_STORE_MNP : NF_STORE_TENANT, o->name);
 }
 
 /*
@@ -395,12 +403,26 @@ static void pending_clear(const char *name)
 
 /* ---- plans: the tenants one operation compiles and installs ---- */
 
-struct tenant_plan {
-	const char *tenant;
-	uint32_t id;
+/* A tenant's MultiNetworkPolicies for one network: a rule set (SPEC §12). */
+struct plan_set {
+	const char *key;		/* network key (points into a policy) */
+	uint32_t id;			/* its slot (dp__ruleset_id) */
+	bool fresh;			/* the slot was created for this plan */
 	struct nf_policy **pols;
 	size_t n_pols;
 	struct nf_compiled *compiled;
+};
+
+struct tenant_plan {
+	const char *tenant;
+	uint32_t id;
+	struct nf_policy **pols;	/* NetworkPolicies and MultiNetworkPolicies */
+	size_t n_pols;
+	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
+	 * (NULL: none, deny), and a rule set per network its MNPs name */
+	struct nf_compiled *compiled;
+	struct plan_set *sets;
+	size_t n_sets;
 	/* Its objects do not change: recompiled because a tenant its policies
 	 * name got an id. Never removes a policy. */
 	bool referrer;
@@ -448,14 +470,14 @@ static int plan_fill(struct tenant_plan *p, struct objset *in, struct objset *st
 	if (!p->pols)
 		return -ENOMEM;
 	for (j = 0; j < in->n; j++)
-		if (in->v[j].kind == OBJ_POLICY && !strcmp(in->v[j].tenant, p->tenant))
+		if (is_policy(in->v[j].kind) && !strcmp(in->v[j].tenant, p->tenant))
 			p->pols[p->n_pols++] = in->v[j].pol;
 	for (j = 0; j < stored->n; j++) {
 		struct obj *s = &stored->v[j];
 
-		if (s->kind != OBJ_POLICY || s->removed || strcmp(s->tenant, p->tenant))
+		if (!is_policy(s->kind) || s->removed || strcmp(s->tenant, p->tenant))
 			continue;
-		if (objset_find(in, s->tenant, OBJ_POLICY, s->name))
+		if (objset_find(in, s->tenant, s->kind, s->name))
 			continue;	/* replaced */
 		p->pols[p->n_pols++] = s->pol;
 	}
@@ -472,7 +494,7 @@ static int plan_names(const struct tenant_plan *p, const struct objset *stored, 
 	was->n = 0;
 	now->n = 0;
 	for (j = 0; !err && j < stored->n; j++)
-		if (stored->v[j].kind == OBJ_POLICY && !strcmp(stored->v[j].tenant, p->tenant))
+		if (is_policy(stored->v[j].kind) && !strcmp(stored->v[j].tenant, p->tenant))
 			err = selector_names(&stored->v[j].pol, 1, p->tenant, was);
 	/* selector_names sorts what it appended to: appending again and
 	 * resorting is fine, it drops repeats across policies too */
@@ -616,7 +638,7 @@ static int plan_changes(struct change *c)
 
 		if (s && !strcmp(s->json, o->json))
 			continue;
-		if (o->kind == OBJ_POLICY)
+		if (is_policy(o->kind))
 			err = plan_add(&c->plans, o->tenant, false);
 	}
 	for (i = 0; !err && i < c->stored.n; i++) {
@@ -625,11 +647,11 @@ static int plan_changes(struct change *c)
 		if (c->del_tenant)
 			s->removed = !strcmp(s->tenant, c->del_tenant) &&
 				     (!c->del_policy ||
-				      (s->kind == OBJ_POLICY && !strcmp(s->name, c->del_policy)));
+				      (is_policy(s->kind) && !strcmp(s->name, c->del_policy)));
 		else if (c->prune && in_scope(c, s->tenant))
 			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
 		any_removed |= s->removed;
-		if ((s->removed || c->recompile_all) && s->kind == OBJ_POLICY)
+		if ((s->removed || c->recompile_all) && is_policy(s->kind))
 			err = plan_add(&c->plans, s->tenant, false);
 	}
 	if (err)
@@ -736,23 +758,140 @@ static int plan(struct change *c)
 
 /* ---- compile ---- */
 
-static int compile_plan(struct change *c, struct tenant_plan *p)
+/* The rule set of network key `key` in p, added if new; NULL: out of memory. */
+static struct plan_set *plan_set_of(struct tenant_plan *p, const char *key, size_t max)
+{
+	struct plan_set *ps;
+	size_t i;
+
+	for (i = 0; i < p->n_sets; i++)
+		if (!strcmp(p->sets[i].key, key))
+			return &p->sets[i];
+	ps = &p->sets[p->n_sets];
+	*ps = (struct plan_set){ .key = key, .pols = calloc(max, sizeof(*ps->pols)) };
+	if (!ps->pols)
+		return NULL;
+	p->n_sets++;
+	return ps;
+}
+
+static void plan_free_compiled(struct tenant_plan *p)
+{
+	size_t i;
+
+	compile__free(p->compiled);
+	p->compiled = NULL;
+	for (i = 0; i < p->n_sets; i++) {
+		free(p->sets[i].pols);
+		compile__free(p->sets[i].compiled);
+	}
+	free(p->sets);
+	p->sets = NULL;
+	p->n_sets = 0;
+}
+
+static int compile_one(struct change *c, const char *what, const char *tenant, uint32_t id,
+		       struct nf_policy **pols, size_t n, struct nf_compiled **out)
 {
 	struct nf_tenant_info ti;
 	int err;
+
+	dp__tenant_info(c->dp, id, &ti);
+	err = compile__tenant(tenant, id, ti.epoch + 1, pols, n, id_cb, c->dp, out);
+	if (err == -ENOSPC)
+		pr_err("tenant %s%s: the policy does not fit the datapath's maps", tenant, what);
+	else if (err)
+		pr_err("tenant %s%s: compile failed: %s", tenant, what, strerror(-err));
+	return err;
+}
+
+/*
+ * The tenant's NetworkPolicies for its own id, and its MultiNetworkPolicies
+ * for the slot of each network they name (a policy for two networks is in
+ * both rule sets). A rule set's slot is created here if it has none.
+ */
+static int compile_plan(struct change *c, struct tenant_plan *p)
+{
+	struct nf_policy **base;
+	size_t i, j, n_base = 0, n_keys = 0;
+	char what[NF_NETWORK_KEY_LEN + 16];
+	int err = 0;
 
 	p->id = dp__tenant_id(c->dp, p->tenant, false);
 	if (!p->id || !p->n_pols)
 		return 0;	/* nothing installed: no id; removal: install_all */
 	if (p->referrer)
 		c->n_referrers++;
-	dp__tenant_info(c->dp, p->id, &ti);
-	err = compile__tenant(p->tenant, p->id, ti.epoch + 1, p->pols, p->n_pols, id_cb, c->dp,
-			      &p->compiled);
-	if (err == -ENOSPC)
-		pr_err("tenant %s: the policy does not fit the datapath's maps", p->tenant);
-	else if (err)
-		pr_err("tenant %s: compile failed: %s", p->tenant, strerror(-err));
+	for (i = 0; i < p->n_pols; i++)
+		n_keys += p->pols[i]->n_networks;
+	base = calloc(p->n_pols, sizeof(*base));
+	p->sets = calloc(n_keys + 1, sizeof(*p->sets));
+	if (!base || !p->sets) {
+		free(base);
+		return -ENOMEM;
+	}
+	n_base = compile__network_policies(p->pols, p->n_pols, NULL, base, NULL);
+	for (i = 0; !err && i < p->n_pols; i++)
+		for (j = 0; !err && j < p->pols[i]->n_networks; j++) {
+			struct plan_set *ps = plan_set_of(p, p->pols[i]->networks[j], p->n_pols);
+
+			if (!ps)
+				err = -ENOMEM;
+			else if (!ps->n_pols)
+				ps->n_pols = compile__network_policies(p->pols, p->n_pols, ps->key,
+								       ps->pols, NULL);
+		}
+	if (!err && n_base)
+		err = compile_one(c, "", p->tenant, p->id, base, n_base, &p->compiled);
+	for (i = 0; !err && i < p->n_sets; i++) {
+		struct plan_set *ps = &p->sets[i];
+
+		ps->id = dp__ruleset_id(c->dp, p->id, ps->key, false);
+		if (!ps->id) {
+			ps->id = dp__ruleset_id(c->dp, p->id, ps->key, true);
+			ps->fresh = ps->id != 0;
+		}
+		if (!ps->id) {
+			pr_err("tenant %s, network %s: no free policy slot (at most %d tenants and "
+			       "networks with MultiNetworkPolicies)", p->tenant, ps->key,
+			       NF_MAX_TENANTS - 1);
+			err = -EUSERS;
+			break;
+		}
+		snprintf(what, sizeof(what), ", network %s", ps->key);
+		err = compile_one(c, what, p->tenant, ps->id, ps->pols, ps->n_pols, &ps->compiled);
+	}
+	free(base);
+	return err;
+}
+
+/*
+ * One tenant's swap: its rule sets first (each its own atomic flip), then
+ * its NetworkPolicies, then its endpoints are pointed at the rule sets of
+ * their networks and the slots it no longer uses are freed. Every step
+ * leaves each endpoint judged by a complete rule set, old or new.
+ */
+static int install_plan(struct change *c, struct tenant_plan *p)
+{
+	struct nf_ruleset_ref *refs;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < p->n_sets; i++)
+		err = dp__install_policy(c->dp, p->sets[i].compiled);
+	if (!err && p->compiled)
+		err = dp__install_policy(c->dp, p->compiled);
+	else if (!err && !p->referrer && p->id)
+		err = dp__remove_policy(c->dp, p->id);
+	if (err || !p->id)
+		return err;
+	refs = calloc(p->n_sets + 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (i = 0; i < p->n_sets; i++)
+		refs[i] = (struct nf_ruleset_ref){ p->sets[i].key, p->sets[i].id };
+	err = dp__rulesets_sync(c->dp, p->id, p->tenant, refs, p->n_sets);
+	free(refs);
 	return err;
 }
 
@@ -941,10 +1080,13 @@ static int install_all(struct change *c)
 		struct tenant_plan *p = &c->plans.v[i];
 
 		err = test_fail_install(p->tenant);
-		if (!err && p->compiled)
-			err = dp__install_policy(c->dp, p->compiled);
-		else if (!err && !p->referrer && p->id)
-			err = dp__remove_policy(c->dp, p->id);
+		if (!err) {
+			err = install_plan(c, p);
+			/* a plan is several swaps (rule sets, then the tenant's): part
+			 * of it may be in, so it goes back with the ones before it */
+			if (err)
+				c->n_installed = i + 1;
+		}
 		if (err) {
 			pr_err("tenant %s: install failed: %s", p->tenant, strerror(-err));
 			return err;
@@ -1010,17 +1152,18 @@ static int roll_back(struct change *c)
 		if (c->plans.v[i].referrer)
 			continue;
 		for (j = 0, n = 0; j < c->stored.n; j++)
-			if (c->stored.v[j].kind == OBJ_POLICY &&
+			if (is_policy(c->stored.v[j].kind) &&
 			    !strcmp(c->stored.v[j].tenant, p.tenant))
 				pols[n++] = c->stored.v[j].pol;
 		p.n_pols = n;
 		e = compile_plan(c, &p);
-		if (!e && !p.id)
+		if (!e && !p.id) {
+			plan_free_compiled(&p);
 			continue;	/* never had an id: nothing installed */
+		}
 		if (!e)
-			e = p.compiled ? dp__install_policy(c->dp, p.compiled) :
-					 dp__remove_policy(c->dp, p.id);
-		compile__free(p.compiled);
+			e = install_plan(c, &p);
+		plan_free_compiled(&p);
 		if (e) {
 			pr_err("tenant %s: cannot roll back: %s", p.tenant, strerror(-e));
 			err = err ?: e;
@@ -1073,7 +1216,7 @@ static void change_free(struct change *c)
 
 	for (i = 0; i < c->plans.n; i++) {
 		free(c->plans.v[i].pols);
-		compile__free(c->plans.v[i].compiled);
+		plan_free_compiled(&c->plans.v[i]);
 	}
 	free(c->plans.v);
 	for (i = 0; i < c->keep.n; i++)
@@ -1116,6 +1259,19 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 		res->n_policies = c->input ? c->input->n_policies : 0;
 		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
 		res->n_tenants_changed = c->n_changed;
+	}
+	/*
+	 * Rule-set slots created for plans never installed, nor rolled back
+	 * (which may have used them): all of them when nothing was installed,
+	 * else those after the plan that failed.
+	 */
+	i = !err ? c->plans.n : !c->installing ? 0 : c->recovering ? c->plans.n : c->n_installed;
+	for (; i < c->plans.n; i++) {
+		size_t j;
+
+		for (j = 0; j < c->plans.v[i].n_sets; j++)
+			if (c->plans.v[i].sets[j].fresh)
+				dp__tenant_forget(c->dp, c->plans.v[i].sets[j].id);
 	}
 	/* Nothing installed: the ids created here were never used; give them back. */
 	if (err && !c->installing) {
@@ -1308,8 +1464,9 @@ int apply__reclaim(struct nf_dp *dp)
 	for (id = 1; id < NF_MAX_TENANTS; id++) {
 		char name[NF_TENANT_NAME_LEN];
 
-		if (!cand[id] || dp__tenant_name(dp, id, name, sizeof(name)))
-			continue;
+		if (!cand[id] || dp__is_ruleset(dp, id, NULL) ||
+		    dp__tenant_name(dp, id, name, sizeof(name)))
+			continue;	/* a rule set goes with its tenant's MNPs (dp__rulesets_sync) */
 		/* Unmarked once looked at (a kill before that leaves the mark):
 		 * what keeps it now marks it again when it goes. */
 		if (!reclaim_kept(name, id, has_endpoint) && !dp__tenant_reclaim(dp, id))

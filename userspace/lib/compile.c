@@ -1031,3 +1031,21 @@ out:
 	cctx__fini(&cx);
 	return err;
 }
+
+size_t compile__network_policies(struct nf_policy *const *pols, size_t n, const char *key,
+				 struct nf_policy **out, bool *multi)
+{
+	size_t i, k = 0;
+
+	for (i = 0; key && i < n; i++)
+		if (policy__is_for_network(pols[i], key))
+			out[k++] = pols[i];
+	if (multi)
+		*multi = k != 0;
+	if (k)
+		return k;
+	for (i = 0; i < n; i++)
+		if (!pols[i]->n_networks)
+			out[k++] = pols[i];
+	return k;
+}

@@ -74,6 +74,18 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 void compile__free(struct nf_compiled *c);
 
 /*
+ * SPEC §12: of a tenant's policies, those that make the rules of its
+ * endpoints on the network whose key is `key` ("namespace/name", see
+ * nf_network_key): its MultiNetworkPolicies for that network if it has any,
+ * else its NetworkPolicies (key NULL: the NetworkPolicies). Written to out
+ * (room for n), in their order; returns how many. *multi (may be NULL):
+ * whether they are MultiNetworkPolicies (the network has a rule set of its
+ * own, compiled for its own policy slot).
+ */
+size_t compile__network_policies(struct nf_policy *const *pols, size_t n, const char *key,
+				 struct nf_policy **out, bool *multi);
+
+/*
  * Look the query (struct nf_query, lookup.h) up in the compiled tables with
  * the datapath's lookup (lookup__decide() over lookup__src_compiled(), see
  * lookup.h): the longest NF_PEER_ADDR prefix of the address; if peer_id is a

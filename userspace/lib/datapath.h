@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <netfence/abi.h>
 #include "compile.h"
+#include "policy.h"	/* networks */
 
 #include "store.h"	/* NF_RUN_DIR and its layout */
 
@@ -181,6 +182,36 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c);
  * The tenant keeps its id. */
 int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id);
 
+/* ---- rule sets (SPEC §12, struct nf_tenant_info in abi.h) ---- */
+/* The slot name of tenant_id's rule set for network key `key` ("<id>/<key>",
+ * or "<id>/#<hash>" when that does not fit NF_TENANT_NAME_LEN). */
+void dp__ruleset_name(uint32_t tenant_id, const char *key, char *buf, size_t len);
+/* The id of that rule set's slot; create: allocate it (flagged
+ * NF_TIF_RULESET) if there is none. 0: none (or no free id). */
+uint32_t dp__ruleset_id(struct nf_dp *dp, uint32_t tenant_id, const char *key, bool create);
+/* Whether id is a rule set's slot; *owner (may be NULL) gets its tenant's id. */
+bool dp__is_ruleset(struct nf_dp *dp, uint32_t id, uint32_t *owner);
+/* The policy slot of an endpoint of tenant (id and name) on `network` (""
+ * is NF_NETWORK_DEFAULT): its network's rule set, or 0 (the tenant's own). */
+uint32_t dp__endpoint_policy_id(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
+				const char *network);
+
+struct nf_ruleset_ref {
+	const char *key;	/* network key ("namespace/name") */
+	uint32_t id;		/* its slot */
+};
+/*
+ * After a tenant's rule sets were installed: point each of its interface
+ * endpoints (map entry and record) at the rule set of its network among
+ * sets[0..n), or at the tenant's own rules (0); the tracked flows of an
+ * endpoint that moves are marked so that their next packet is judged again
+ * by its new rules (revocation, SPEC §3.5). Then every rule set slot of the
+ * tenant not in sets is flipped to deny and freed. Idempotent: recovery
+ * and roll-back run it again. Node lock held.
+ */
+int dp__rulesets_sync(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
+		      const struct nf_ruleset_ref *sets, size_t n);
+
 /* ---- ipcache ---- */
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id);
 int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
@@ -207,6 +238,8 @@ struct nf_iface_ep {
 	size_t n_addrs;
 	char owner[128];	/* e.g. CNI "containerid/ifname", "" for CLI */
 	uint32_t flags;		/* NF_EPF_*: NF_EPF_DENY_ALL quarantines an unattached interface */
+	char network[NF_NETWORK_KEY_LEN];	/* SPEC §12; "" is NF_NETWORK_DEFAULT */
+	uint32_t policy_id;	/* dp__endpoint_policy_id() of tenant and network */
 };
 
 /* Owner of the endpoints `serve` creates for unattached interfaces it finds in
@@ -256,6 +289,9 @@ struct nf_ep_record {
 	uint64_t guard_cookie;
 	uint8_t mac[6];
 	uint32_t flags;		/* NF_EPF_* */
+	char network[NF_NETWORK_KEY_LEN];	/* its network as given; "" in records of
+						 * older builds: NF_NETWORK_DEFAULT */
+	uint32_t policy_id;	/* struct nf_endpoint.policy_id */
 };
 /* The nf_endpoints key of an interface endpoint (where its programs run):
  * the scope and ifindex its conntrack entries, counters and events carry. */

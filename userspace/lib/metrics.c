@@ -298,7 +298,9 @@ static void tenant_cb(const void *key, const void *value, void *arg)
 	name[sizeof(name) - 1] = '\0';
 	if (!name[0] || !id)
 		return; /* free slot of the nf_tenants array */
-	c->n_named++;
+	c->n_named++;	/* map usage: a rule set's slot uses an id too */
+	if (info->flags & NF_TIF_RULESET)
+		return; /* a tenant's rule set for a network: part of the tenant (SPEC §12) */
 	t = metrics__tenant(c->m, id, name);
 	if (!t) {
 		c->err = -ENOMEM;

@@ -67,6 +67,14 @@ struct nf_policy {
 	char *name;		/* metadata.name */
 	char *file;		/* where it was read from (for messages) */
 	char *json;		/* the object as compact JSON (what the state store keeps) */
+	/*
+	 * A MultiNetworkPolicy (k8s.cni.cncf.io/v1beta1, SPEC §12): the networks
+	 * its k8s.v1.cni.cncf.io/policy-for annotation names, each as
+	 * "namespace/name" (a bare name is in the policy's namespace), sorted and
+	 * unique; n_networks >= 1. A NetworkPolicy has none (n_networks == 0).
+	 */
+	char **networks;
+	size_t n_networks;
 	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
 	/* Only directions in has_dir have rules: the others' rules are inert and left out. */
 	struct nf_rule *rules[NF_DIR_MAX];
@@ -111,7 +119,7 @@ int policy__load_path(struct nf_docset *ds, const char *path);
 /* Parse and validate a JSON text; `file` names it in messages. */
 int policy__load_json(struct nf_docset *ds, const char *file, const char *text, size_t len);
 
-/* Duplicate (tenant, name) keys across the docset are problems too. */
+/* Duplicate (kind, tenant, name) keys across the docset are problems too. */
 void policy__check_duplicates(struct nf_docset *ds);
 
 void policy__free(struct nf_policy *p);
@@ -123,6 +131,24 @@ struct nf_policy *policy__dup(const struct nf_policy *p);
 /* Helpers shared with the CLI and tests. */
 bool nf_is_dns1123_label(const char *s);
 bool nf_is_dns1123_subdomain(const char *s);
+/*
+ * Networks (SPEC §12): "NAME" (a CNI network name: a letter or digit, then
+ * letters, digits, '_', '.', '-'; at most NF_NETWORK_NAME_MAX bytes) or
+ * "NAMESPACE/NAME" (NAMESPACE a DNS-1123 label).
+ */
+#define NF_NETWORK_NAME_MAX	128
+#define NF_NETWORK_KEY_LEN	(NF_TENANT_NAME_LEN + NF_NETWORK_NAME_MAX + 1)
+#define NF_NETWORK_DEFAULT	"default"
+bool nf_is_network_name(const char *s);
+/*
+ * The key of network `net` as seen from namespace `ns`: "ns/net" for a bare
+ * name, `net` itself when it names its namespace. 0, or -EINVAL (not a
+ * network name), -ENAMETOOLONG. A MultiNetworkPolicy of tenant T for
+ * network key K applies to T's endpoints whose network's key from T is K.
+ */
+int nf_network_key(const char *ns, const char *net, char *buf, size_t len);
+/* Whether p is for network key `key` (p->networks, exact match). */
+bool policy__is_for_network(const struct nf_policy *p, const char *key);
 /* 0 or -EINVAL. Host bits are accepted (as the API server does) and cleared. */
 int nf_parse_cidr(const char *s, struct nf_cidr *out);
 int nf_parse_addr(const char *s, uint8_t addr[16], bool *is_v4);	/* 0 or -EINVAL */

@@ -21,10 +21,12 @@
 static const char *const kind_file[] = {
 	[NF_STORE_POLICY] = "networkpolicy",
 	[NF_STORE_TENANT] = "tenant",
+	[NF_STORE_MNP] = "multinetworkpolicy",
 };
 static const char *const kind_name[] = {
 	[NF_STORE_POLICY] = "NetworkPolicy",
 	[NF_STORE_TENANT] = "Tenant",
+	[NF_STORE_MNP] = "MultiNetworkPolicy",
 };
 #define N_KINDS (sizeof(kind_file) / sizeof(kind_file[0]))
 

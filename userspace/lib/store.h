@@ -5,7 +5,8 @@
  *
  *   lock                                 node lock (datapath.h)
  *   objects/<tenant>/<kind>-<name>.json  the desired state (apply.c); kind is
- *                                        "networkpolicy" or "tenant"
+ *                                        "networkpolicy", "tenant" or
+ *                                        "multinetworkpolicy"
  *   objects/.journal                     a change in progress (apply.c, SPEC §10.3)
  *   refs/<name>/<tenant>                 selector index (apply.c)
  *   refs/.pending-<name>, refs/.complete
@@ -80,9 +81,10 @@ void store__reclaim_mark(const char *tenant);
 enum nf_store_kind {
 	NF_STORE_POLICY,	/* NetworkPolicy */
 	NF_STORE_TENANT,	/* Tenant */
+	NF_STORE_MNP,		/* MultiNetworkPolicy */
 };
 
-/* "NetworkPolicy", "Tenant": the kind as documents and `status` name it. */
+/* "NetworkPolicy", "Tenant", "MultiNetworkPolicy": the kind as documents and `status` name it. */
 const char *store__kind_name(enum nf_store_kind kind);
 /* objects/<tenant>/<kind>-<name>.json; -ENAMETOOLONG. */
 int store__object_path(char *buf, size_t len, const char *tenant, enum nf_store_kind kind,

@@ -314,6 +314,26 @@ nf_owners() {
 # How many endpoints this test's containers own.
 nf_my_endpoints() { nf_owners | grep -c "^$P-" || true; }
 
+# hostif CONFLIST POD: the host side of POD's eth0 veth (the bridge plugin's
+# cached result): where netfence's programs run
+hostif() {
+	jq -r --arg br "${IFP}br" '[.interfaces[] | select(.sandbox == null and .name != $br) |
+		.name][0]' "$WORK/cache/$(jq -r .name "$1")-$P-$2-eth0.json"
+}
+# progs_on HOSTIF: netfence's programs on that node interface (tc ingress +
+# egress; with NETFENCE_TC_HOOK=tcx the tcx ones)
+progs_on() {
+	local n=0 d
+	if [ "${NETFENCE_TC_HOOK:-}" = tcx ]; then
+		in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" count "$1" 2>/dev/null || echo 0
+		return
+	fi
+	for d in ingress egress; do
+		n=$((n + $(in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
+	done
+	echo "$n"
+}
+
 # Number of BPF programs on IFNAME in POD (ingress + egress): cls_bpf
 # filters, and tcx programs (NETFENCE_TC_HOOK=tcx).
 # Where netfence enforces POD's IFNAME (SPEC §3.11): "node PEER" for a veth

@@ -49,6 +49,11 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 		      "attach_ifname", r->attach_ifname, "attach_ifindex",
 		      (json_int_t)r->attach_ifindex, "attach_cookie", (json_int_t)r->attach_cookie,
 		      "flags", (json_int_t)r->flags);
+	if (o && (json_object_set_new(o, "network", json_string(r->network)) ||
+		  json_object_set_new(o, "policy_id", json_integer(r->policy_id)))) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && r->guard) {
 		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", r->mac[0], r->mac[1],
 			 r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
@@ -95,6 +100,9 @@ int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **a
 	r->attach_ifindex = json_integer_value(json_object_get(o, "attach_ifindex"));
 	r->attach_cookie = json_integer_value(json_object_get(o, "attach_cookie"));
 	r->flags = json_integer_value(json_object_get(o, "flags"));
+	snprintf(r->network, sizeof(r->network), "%s",
+		 json_string_value(json_object_get(o, "network")) ?: "");
+	r->policy_id = json_integer_value(json_object_get(o, "policy_id"));
 	v = json_object_get(o, "guard");
 	if (json_is_object(v)) {
 		unsigned int m[6];
@@ -495,6 +503,8 @@ static int reconcile_attach(struct nf_dp *dp, const struct nf_ep_record *r,
 	snprintf(ep.netns, sizeof(ep.netns), "%s", r->netns);
 	snprintf(ep.ifname, sizeof(ep.ifname), "%s", r->ifname);
 	snprintf(ep.owner, sizeof(ep.owner), "%s", r->owner);
+	snprintf(ep.network, sizeof(ep.network), "%s", r->network);
+	ep.policy_id = r->policy_id;
 	err = dp__attach_iface(dp, &ep);
 	free(own);
 	return err;

@@ -392,6 +392,8 @@ static void iface_record_fill(struct nf_ep_record *rec, const struct nf_iface_ep
 	rec->guard_cookie = ap->parent.cookie;
 	memcpy(rec->mac, ap->mac, 6);
 	rec->flags = ep->flags & NF_EPF_DENY_ALL;
+	snprintf(rec->network, sizeof(rec->network), "%s", ep->network);
+	rec->policy_id = ep->policy_id;
 }
 
 /* The endpoint in the maps: addresses (anti-spoofing, identity), then the
@@ -423,6 +425,7 @@ static int iface_register(struct nf_dp *dp, const struct nf_ep_record *rec,
 	v.tenant_id = rec->tenant_id;
 	v.ep_id = rec->ep_id;
 	v.flags = rec->flags;
+	v.policy_id = rec->policy_id;
 	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_ENDPOINTS], k, &v, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot register the endpoint: %s", strerror(-err));
@@ -520,11 +523,12 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	if (err)
 		goto leave;
 	/*
-	 * Moved to another tenant (or quarantined): the flows it tracked were
-	 * judged by the old tenant's policy. Forgotten, their next packets are
+	 * Moved to another tenant or network (or quarantined): the flows it
+	 * tracked were judged by other rules. Forgotten, their next packets are
 	 * judged by the new one (SPEC §3.13).
 	 */
-	if (reattach && (old.tenant_id != rec.tenant_id || old.flags != rec.flags))
+	if (reattach && (old.tenant_id != rec.tenant_id || old.flags != rec.flags ||
+			 old.policy_id != rec.policy_id))
 		dp_ct_purge(dp, k.netns_cookie, k.ifindex);
 
 	/* 3. Attach: from here on every packet is judged (default deny). */

@@ -34,6 +34,7 @@ uint32_t dp__tenant_id(struct nf_dp *dp, const char *name, bool create)
 	/* epoch continues from whatever the slot had: class ids of a previous
 	 * owner of this id can never collide with ours (they were deleted). */
 	memset(dp->tenants[free_id].n_rules, 0, sizeof(dp->tenants[free_id].n_rules));
+	dp->tenants[free_id].flags = 0;
 	snprintf(dp->tenants[free_id].name, NF_TENANT_NAME_LEN, "%s", name);
 	return free_id;
 }

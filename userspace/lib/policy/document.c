@@ -14,19 +14,30 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* In this order in messages ("expected NetworkPolicy, NetworkPolicyList, List or Tenant"). */
+/* In this order in messages ("expected NetworkPolicy, NetworkPolicyList, List, Tenant or
+ * MultiNetworkPolicy"). */
 static const struct nf_kind *const kinds[] = {
 	&nf_kind_networkpolicy,
 	&nf_kind_networkpolicylist,
 	&nf_kind_list,
 	&nf_kind_tenant,
+	&nf_kind_multinetworkpolicy,
+	&nf_kind_multinetworkpolicylist,
 };
+
+/* The kind of a typed list's items, which may leave "kind" out; NULL: a List. */
+static const struct nf_kind *item_kind(enum nf_doc_ctx where)
+{
+	return where == NF_DOC_NPLIST ? &nf_kind_networkpolicy :
+	       where == NF_DOC_MNPLIST ? &nf_kind_multinetworkpolicy : NULL;
+}
 
 /* "\"Pod\" is not supported in a List (expected NetworkPolicy or Tenant)" */
 static void unsupported_kind(struct pctx *c, const char *kind, enum nf_doc_ctx where)
 {
 	const char *place = where == NF_DOC_LIST ? " in a List" :
-			    where == NF_DOC_NPLIST ? " in a NetworkPolicyList" : "";
+			    where == NF_DOC_NPLIST ? " in a NetworkPolicyList" :
+			    where == NF_DOC_MNPLIST ? " in a MultiNetworkPolicyList" : "";
 	char q[QBUF_LEN], expected[256];
 	size_t i, n = 0, k = 0, o = 0;
 	size_t old;
@@ -58,16 +69,16 @@ void nfp_parse_object(struct pctx *c, json_t *obj, enum nf_doc_ctx where)
 	if (!nfp_expect_type(c, obj, JSON_OBJECT))
 		return;
 	/* The API server's list responses leave kind/apiVersion out of the items. */
-	kind = nfp_string_field(c, obj, "kind", where != NF_DOC_NPLIST);
+	kind = nfp_string_field(c, obj, "kind", !item_kind(where));
 	if (!kind) {
-		if (where != NF_DOC_NPLIST || nfp_field(obj, "kind"))
+		if (!item_kind(where) || nfp_field(obj, "kind"))
 			return;
-		kind = nf_kind_networkpolicy.name;
+		kind = item_kind(where)->name;
 	}
 	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
 		if (!(kinds[i]->allowed_in & where) || strcmp(kind, kinds[i]->name))
 			continue;
-		nfp_check_api_version(c, obj, kinds[i]->api_version, kind, where != NF_DOC_NPLIST);
+		nfp_check_api_version(c, obj, kinds[i]->api_version, kind, !item_kind(where));
 		kinds[i]->parse(c, obj, before);
 		return;
 	}

@@ -39,6 +39,9 @@ void policy__free(struct nf_policy *p)
 			nfp_rule_clear(&p->rules[d][i]);
 		free(p->rules[d]);
 	}
+	for (i = 0; i < p->n_networks; i++)
+		free(p->networks[i]);
+	free(p->networks);
 	free(p->tenant);
 	free(p->name);
 	free(p->file);
@@ -123,6 +126,15 @@ struct nf_policy *policy__dup(const struct nf_policy *p)
 	d->name = strdup_opt(p->name, &fail);
 	d->file = strdup_opt(p->file, &fail);
 	d->json = strdup_opt(p->json, &fail);
+	if (p->n_networks) {
+		d->networks = calloc(p->n_networks, sizeof(char *));
+		if (!d->networks)
+			fail = true;
+		for (i = 0; d->networks && i < p->n_networks; i++) {
+			d->networks[i] = strdup_opt(p->networks[i], &fail);
+			d->n_networks = i + 1;
+		}
+	}
 	for (dir = 0; dir < NF_DIR_MAX; dir++) {
 		d->has_dir[dir] = p->has_dir[dir];
 		if (!p->n_rules[dir])

@@ -2,9 +2,10 @@
 /*
  * The list kinds: NetworkPolicyList (networking.k8s.io/v1, what
  * `kubectl get networkpolicy -o json` prints; its items are NetworkPolicies
- * and may leave out kind and apiVersion) and List (v1, items of any kind
- * allowed in a List). Each item is dispatched by kind (document.c) with the
- * JSON path items[i]; lists do not nest.
+ * and may leave out kind and apiVersion), MultiNetworkPolicyList
+ * (k8s.cni.cncf.io/v1beta1, the same for MultiNetworkPolicies) and List (v1,
+ * items of any kind allowed in a List). Each item is dispatched by kind
+ * (document.c) with the JSON path items[i]; lists do not nest.
  */
 #include "policy_internal.h"
 
@@ -36,6 +37,11 @@ static void parse_networkpolicylist(struct pctx *c, json_t *obj, size_t before)
 	parse_items(c, obj, NF_DOC_NPLIST);
 }
 
+static void parse_multinetworkpolicylist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_MNPLIST);
+}
+
 static void parse_list(struct pctx *c, json_t *obj, size_t before)
 {
 	parse_items(c, obj, NF_DOC_LIST);
@@ -53,4 +59,11 @@ const struct nf_kind nf_kind_list = {
 	.api_version = "v1",
 	.allowed_in = NF_DOC_TOP,
 	.parse = parse_list,
+};
+
+const struct nf_kind nf_kind_multinetworkpolicylist = {
+	.name = "MultiNetworkPolicyList",
+	.api_version = "k8s.cni.cncf.io/v1beta1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_multinetworkpolicylist,
 };

@@ -4,7 +4,9 @@
  * does (pkg/apis/networking/validation ValidateNetworkPolicy) plus what
  * netfence supports: spec.podSelector must be {} (a policy applies to its
  * whole tenant), policyTypes defaulted as SetDefaults_NetworkPolicySpec does,
- * ingress/egress rules made of peers (peer.c) and ports (port.c).
+ * ingress/egress rules made of peers (peer.c) and ports (port.c). The
+ * object parser is shared with MultiNetworkPolicy (multinetworkpolicy.c),
+ * whose spec is the same.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +156,16 @@ static void parse_spec(struct pctx *c, json_t *spec, struct nf_policy *p)
 	}
 }
 
-/* before: the problem count when the object started (its kind/apiVersion are checked). */
-static void parse_netpol(struct pctx *c, json_t *obj, size_t before)
+/*
+ * A NetworkPolicy-shaped object (NetworkPolicy, MultiNetworkPolicy): kind
+ * says which (for the stored JSON); networks, when not NULL, parses what the
+ * kind adds to metadata (MultiNetworkPolicy's policy-for annotation) into p.
+ * before: the problem count when the object started (its kind/apiVersion
+ * are checked).
+ */
+void nfp_parse_policy_object(struct pctx *c, json_t *obj, size_t before,
+			     const struct nf_kind *kind,
+			     void (*networks)(struct pctx *c, json_t *obj, struct nf_policy *p))
 {
 	const char *name, *ns;
 	struct nf_policy *p;
@@ -169,6 +179,8 @@ static void parse_netpol(struct pctx *c, json_t *obj, size_t before)
 	nfp_parse_metadata(c, obj, true, &name, &ns);
 	if (ns)
 		p->tenant = nfp_xstrdup(c, ns);
+	if (networks)
+		networks(c, obj, p);
 	spec = nfp_field(obj, "spec");
 	old = nfp_path_key(c, "spec");
 	if (!spec)
@@ -183,18 +195,22 @@ static void parse_netpol(struct pctx *c, json_t *obj, size_t before)
 	}
 	p->name = nfp_xstrdup(c, name);
 	p->file = nfp_xstrdup(c, c->file);
-	p->json = nfp_dump_object(c, obj, nf_kind_networkpolicy.api_version,
-				  nf_kind_networkpolicy.name);
+	p->json = nfp_dump_object(c, obj, kind->api_version, kind->name);
 	if (c->oom || nfp_ds_add_policy(c->ds, p)) {
 		c->oom = true;
 		policy__free(p);
 	}
 }
 
-static void check_duplicates(struct nf_docset *ds)
+static void parse_netpol(struct pctx *c, json_t *obj, size_t before)
+{
+	nfp_parse_policy_object(c, obj, before, &nf_kind_networkpolicy, NULL);
+}
+
+void nfp_policy_duplicates(struct nf_docset *ds, bool multi, const char *kind)
 {
 	struct nfp_dup_key *e;
-	size_t i;
+	size_t i, n = 0;
 
 	if (ds->n_policies < 2)
 		return;
@@ -204,10 +220,17 @@ static void check_duplicates(struct nf_docset *ds)
 		return;
 	}
 	for (i = 0; i < ds->n_policies; i++)
-		e[i] = (struct nfp_dup_key){ ds->policies[i]->tenant, ds->policies[i]->name,
-					     ds->policies[i]->file, i };
-	nfp_report_duplicates(ds, e, ds->n_policies, "NetworkPolicy");
+		if ((ds->policies[i]->n_networks != 0) == multi)
+			e[n++] = (struct nfp_dup_key){ ds->policies[i]->tenant,
+						       ds->policies[i]->name,
+						       ds->policies[i]->file, i };
+	nfp_report_duplicates(ds, e, n, kind);
 	free(e);
+}
+
+static void check_duplicates(struct nf_docset *ds)
+{
+	nfp_policy_duplicates(ds, false, "NetworkPolicy");
 }
 
 const struct nf_kind nf_kind_networkpolicy = {

@@ -12,7 +12,8 @@
  *   selector.c      label selectors and the tenant sets of namespaceSelector
  *   peer.c          peers (podSelector, namespaceSelector, ipBlock)
  *   port.c          ports (protocol, port, endPort)
- *   networkpolicy.c kind NetworkPolicy
+ *   networkpolicy.c kind NetworkPolicy (and the object parser of its shape)
+ *   multinetworkpolicy.c kind MultiNetworkPolicy
  *   tenant.c        kind Tenant
  *   list.c          kinds NetworkPolicyList and List
  *   document.c      the kind table, dispatch by kind, policy__load_json
@@ -161,6 +162,7 @@ enum nf_doc_ctx {
 	NF_DOC_TOP = 1 << 0,
 	NF_DOC_LIST = 1 << 1,		/* an item of a List */
 	NF_DOC_NPLIST = 1 << 2,		/* an item of a NetworkPolicyList */
+	NF_DOC_MNPLIST = 1 << 3,	/* an item of a MultiNetworkPolicyList */
 };
 
 struct nf_kind {
@@ -181,6 +183,21 @@ extern const struct nf_kind nf_kind_networkpolicy;
 extern const struct nf_kind nf_kind_networkpolicylist;
 extern const struct nf_kind nf_kind_list;
 extern const struct nf_kind nf_kind_tenant;
+extern const struct nf_kind nf_kind_multinetworkpolicy;
+extern const struct nf_kind nf_kind_multinetworkpolicylist;
+
+/* ---- networkpolicy.c: NetworkPolicy-shaped kinds ---- */
+
+/*
+ * Parse and validate a NetworkPolicy-shaped object of `kind` and add it to
+ * the docset (see struct nf_kind's parse). networks (NULL: none) parses
+ * what the kind adds to metadata into p (MultiNetworkPolicy's networks).
+ */
+void nfp_parse_policy_object(struct pctx *c, json_t *obj, size_t before,
+			     const struct nf_kind *kind,
+			     void (*networks)(struct pctx *c, json_t *obj, struct nf_policy *p));
+/* Report policies of one kind (multi: MultiNetworkPolicy) defined twice. */
+void nfp_policy_duplicates(struct nf_docset *ds, bool multi, const char *kind);
 
 /* An object (top-level or a list item): dispatch by its kind. */
 void nfp_parse_object(struct pctx *c, json_t *obj, enum nf_doc_ctx where);
