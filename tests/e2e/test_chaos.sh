@@ -118,19 +118,7 @@ bridge_add() { # bridge_add POD: the pod's network (bridge plugin only)
 	HOSTIF[$1]=$(jq -r --arg br "${IFP}br" '[.interfaces[] | select(.sandbox == null and
 		.name != $br) | .name][0]' "$WORK/cache/$P-net-$P-$1-eth0.json")
 }
-# progs_on HOSTIF: netfence's programs on that node interface (tc ingress +
-# egress; with NETFENCE_TC_HOOK=tcx the tcx ones)
-progs_on() {
-	local n=0 d
-	if [ "${NETFENCE_TC_HOOK:-}" = tcx ]; then
-		in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" count "$1" 2>/dev/null || echo 0
-		return
-	fi
-	for d in ingress egress; do
-		n=$((n + $(in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
-	done
-	echo "$n"
-}
+# (progs_on HOSTIF, in lib/cni.sh: netfence's programs on that node interface)
 for pod in cl "${POD_LIST[@]}"; do
 	pod_add "$pod"
 	bridge_add "$pod" || die "cannot set up pod $pod"
