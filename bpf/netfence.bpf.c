@@ -34,6 +34,15 @@ struct nf_where {
 	__u32 ifindex;
 	__u8 hook;
 	__u8 dir;
+	/*
+	 * Another judge sees this packet after this one: a guarded endpoint's
+	 * packets are judged on its own interface and then by the guard on the
+	 * parent (egress), by the guard and then on its own interface
+	 * (ingress). Only the second may end a closed flow: if the first
+	 * removed it on the last ACK, the second would judge that ACK as a new
+	 * flow's first packet and drop it, leaving the peer in LAST-ACK.
+	 */
+	__u8 defer_end;
 };
 
 static __always_inline struct nf_tenant_info *nf_tenant(__u32 tenant_id)
@@ -220,7 +229,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				ct->epoch = ti->epoch;
 			}
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-			if (pkt.proto == NF_IPPROTO_TCP)
+			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end)
 				nf_ct_end(ct, ck, pkt.tcp_flags);
 			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
 				reason = NF_DROP_CT_FULL;
@@ -420,7 +429,7 @@ static __always_inline __be16 nf_eth_proto(struct __sk_buff *skb, __u32 l3_off)
 	return 0;
 }
 
-static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
+static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir, bool own)
 {
 	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .ifindex = skb->ifindex };
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
@@ -441,6 +450,9 @@ static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
 		if (!dev->hard_header_len)
 			l3_off = 0;
 	}
+	/* its own interface's egress, of a guarded workload: the guard judges next */
+	if (own && dir == NF_DIR_EGRESS && bpf_map_lookup_elem(&nf_guarded_ns, &w.scope))
+		w.defer_end = 1;
 	return nf_verdict(skb, NULL, &w, l3_off, nf_eth_proto(skb, l3_off)) ? TC_ACT_OK :
 									      TC_ACT_SHOT;
 }
@@ -452,14 +464,14 @@ static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir)
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
 {
-	return nf_tc(skb, NF_DIR_INGRESS);
+	return nf_tc(skb, NF_DIR_INGRESS, true);
 }
 
 /* Packets the endpoint sends, on its own interface: its egress. */
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
-	return nf_tc(skb, NF_DIR_EGRESS);
+	return nf_tc(skb, NF_DIR_EGRESS, true);
 }
 
 /*
@@ -471,13 +483,13 @@ int tc_egress(struct __sk_buff *skb)
 SEC("tc")
 int tc_peer_ingress(struct __sk_buff *skb)
 {
-	return nf_tc(skb, NF_DIR_EGRESS);
+	return nf_tc(skb, NF_DIR_EGRESS, false);
 }
 
 SEC("tc")
 int tc_peer_egress(struct __sk_buff *skb)
 {
-	return nf_tc(skb, NF_DIR_INGRESS);
+	return nf_tc(skb, NF_DIR_INGRESS, false);
 }
 
 /*
@@ -494,7 +506,8 @@ static __always_inline int nf_tc_guard(struct __sk_buff *skb, __u8 dir)
 	void *data_end = (void *)(long)skb->data_end;
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct net_device *dev = kskb->dev;
-	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir };
+	/* arriving for a guarded endpoint: its own interface judges next */
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .defer_end = dir == NF_DIR_INGRESS };
 	struct nf_guard_key gk = { .ifindex = skb->ifindex };
 	struct ethhdr *eth = data;
 	struct nf_ep_key *ek;

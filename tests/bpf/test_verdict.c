@@ -1681,6 +1681,51 @@ static void test_ct_lifecycle(void **state)
 	RUN_TABLE(x, udp_aged);
 }
 
+/*
+ * A guarded endpoint (macvlan) has every packet judged twice: its egress on
+ * its own interface (tc_egress here) and then by the guard on the parent.
+ * The first judge must not end a closed flow on its last ACK, or the guard
+ * would judge that ACK as new and drop it (the peer stuck in LAST-ACK): with
+ * this netns in nf_guarded_ns the last ACK leaves the closed entry to the
+ * guard (or to its 10 s lifetime); without, it ends the flow here.
+ */
+static void test_ct_end_guarded(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase flow[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40010, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40010, SYNACK), IN, PASS, R_NONE },
+		{ "out: FIN", TCP_OUT("10.2.0.5", 40010, 443, FIN), EG, PASS, R_NONE },
+		{ "in: FIN", TCP_IN("10.2.0.5", 443, 40010, FIN), IN, PASS, R_NONE },
+	};
+	static const struct vcase last_ack[] = {
+		{ "out: last ACK, first of two judges", TCP_OUT("10.2.0.5", 40010, 443, ACK), EG,
+		  PASS, R_NONE },
+	};
+	static const struct vcase last_ack_again[] = {
+		{ "out: the same ACK, second judge: passes", TCP_OUT("10.2.0.5", 40010, 443, ACK),
+		  EG, PASS, R_NONE },
+	};
+	__u64 cookie = x->f->netns_cookie;
+	__u32 tenant = 1;
+	int fd = dp__map_fd(x->f->dp, NF_MAP_GUARDED_NS);
+
+	apply(x, NP("p", BOTH,
+		    "'ingress':[],"
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443}]}]"));
+	assert_int_equal(bpf_map_update_elem(fd, &cookie, &tenant, BPF_ANY), 0);
+	RUN_TABLE(x, flow);
+	RUN_TABLE(x, last_ack);
+	assert_true(ct_tracked(x, TCP, 40010, "10.2.0.5", 443));
+	assert_true(ct_val(x, TCP, 40010, "10.2.0.5", 443).flags & NF_CT_CLOSED);
+	RUN_TABLE(x, last_ack_again);
+	/* not guarded: the same last ACK ends it */
+	assert_int_equal(bpf_map_delete_elem(fd, &cookie), 0);
+	RUN_TABLE(x, last_ack_again);
+	assert_false(ct_tracked(x, TCP, 40010, "10.2.0.5", 443));
+}
+
 /* ------------------------------------------------------------ 3.9 anti-spoofing */
 
 static void test_spoofing(void **state)
@@ -2662,6 +2707,7 @@ int main(void)
 		T("except_union", test_except_union),
 		T("stateful", test_stateful),
 		T("ct_lifecycle", test_ct_lifecycle),
+		T("ct_end_guarded", test_ct_end_guarded),
 		T("revocation_egress", test_revocation_egress),
 		T("revocation_ingress", test_revocation_ingress),
 		T("network_rule_set", test_network_rule_set),
