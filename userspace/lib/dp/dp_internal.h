@@ -90,6 +90,13 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 			const struct nf_cidr *addrs, size_t n, const struct nf_cidr *keep,
 			size_t n_keep);
 void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
+/*
+ * Every entry of the hash map fd, a batch at a time: fn(keys, vals, n, ctx)
+ * for each batch of n (it may update or delete what it was given). 0, or
+ * -errno of the lookup, or fn's nonzero return (which stops the scan).
+ */
+int dp_map_scan(int fd, size_t key_size, size_t val_size,
+		int (*fn)(void *keys, void *vals, __u32 n, void *ctx), void *ctx);
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 
 /*

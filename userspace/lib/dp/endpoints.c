@@ -278,6 +278,60 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 	dp_ep_addrs_remove(dp, r, addrs, n, NULL, 0);
 }
 
+int dp_map_scan(int fd, size_t key_size, size_t val_size,
+		int (*fn)(void *keys, void *vals, __u32 n, void *ctx), void *ctx)
+{
+	enum { BATCH = 4096 };
+	void *keys = calloc(BATCH, key_size), *vals = calloc(BATCH, val_size);
+	__u64 in, out;	/* batch cursors: a hash map's are 4 bytes */
+	bool first = true;
+	int err = -ENOMEM;
+
+	if (!keys || !vals)
+		goto out;
+	for (;;) {
+		__u32 count = BATCH;
+		bool last;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		last = err;	/* ENOENT: this is the last batch */
+		err = count ? fn(keys, vals, count, ctx) : 0;
+		if (err || last)
+			break;
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+struct ct_purge {
+	struct nf_dp *dp;
+	__u64 scope;
+	__u32 ifindex;
+};
+
+static int ct_purge_batch(void *keys, void *vals, __u32 n, void *ctx)
+{
+	const struct ct_purge *p = ctx;
+	struct nf_ct_key *k = keys;
+	struct nf_ct_val *v = vals;
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (NF_CT_KEY_SCOPE(&k[i]) == (p->scope & NF_CT_SCOPE_MASK) &&
+		    k[i].ifindex == p->ifindex &&
+		    !bpf_map_delete_elem(p->dp->maps.fd[NF_MAP_CT], &k[i]))
+			dp_usage_put(p->dp, v[i].tenant_id, false, 1);
+	return 0;
+}
+
 /*
  * Forget the tracked flows of one endpoint scope: conntrack is keyed by
  * where the endpoint is, and a later endpoint in the same place (another
@@ -285,41 +339,10 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
  */
 void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 {
-	enum { BATCH = 4096 };
-	struct nf_ct_key *keys = calloc(BATCH, sizeof(*keys)), *del = calloc(BATCH, sizeof(*del));
-	struct nf_ct_val *vals = calloc(BATCH, sizeof(*vals));
-	uint32_t *del_tenant = calloc(BATCH, sizeof(*del_tenant));
-	struct nf_ct_key in, out;
-	bool first = true;
+	struct ct_purge p = { .dp = dp, .scope = scope, .ifindex = ifindex };
 
-	if (!keys || !vals || !del || !del_tenant)
-		goto out;
-	for (;;) {
-		__u32 count = BATCH, i, n_del = 0;
-		int err = bpf_map_lookup_batch(dp->maps.fd[NF_MAP_CT], first ? NULL : &in, &out,
-					       keys, vals, &count, NULL);
-
-		if (err && errno != ENOENT)
-			break;
-		for (i = 0; i < count; i++)
-			if (NF_CT_KEY_SCOPE(&keys[i]) == (scope & NF_CT_SCOPE_MASK) &&
-			    keys[i].ifindex == ifindex) {
-				del_tenant[n_del] = vals[i].tenant_id;
-				del[n_del++] = keys[i];
-			}
-		for (i = 0; i < n_del; i++)
-			if (!bpf_map_delete_elem(dp->maps.fd[NF_MAP_CT], &del[i]))
-				dp_usage_put(dp, del_tenant[i], false, 1);
-		if (err)
-			break;	/* ENOENT: that was the last batch */
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	free(del);
-	free(del_tenant);
+	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
+		    ct_purge_batch, &p);
 }
 
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
@@ -366,49 +389,26 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	return 0;
 }
 
-/* Mark the tenant of every endpoint in map fd (values struct nf_endpoint). */
-static int used_in(int fd, __u32 key_size, bool *used)
+/* Mark the tenant of every endpoint of a batch (values struct nf_endpoint). */
+static int used_batch(void *keys, void *vals, __u32 n, void *ctx)
 {
-	enum { BATCH = 1024 };
-	char *keys = calloc(BATCH, key_size);
-	struct nf_endpoint *vals = calloc(BATCH, sizeof(*vals));
-	__u64 in, out;	/* batch cursors: a hash map's are 4 bytes */
-	bool first = true;
-	int err = 0;
+	const struct nf_endpoint *v = vals;
+	bool *used = ctx;
+	__u32 i;
 
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 count = BATCH, i;
-
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		for (i = 0; i < count; i++)
-			if (vals[i].tenant_id < NF_MAX_TENANTS)
-				used[vals[i].tenant_id] = true;
-		if (err) {
-			err = 0;	/* ENOENT: that was the last batch */
-			break;
-		}
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
+	for (i = 0; i < n; i++)
+		if (v[i].tenant_id < NF_MAX_TENANTS)
+			used[v[i].tenant_id] = true;
+	return 0;
 }
 
 int dp__tenants_with_endpoints(struct nf_dp *dp, bool *used)
 {
-	int err = used_in(dp->maps.fd[NF_MAP_ENDPOINTS], sizeof(struct nf_ep_key), used);
+	int err = dp_map_scan(dp->maps.fd[NF_MAP_ENDPOINTS], sizeof(struct nf_ep_key),
+			      sizeof(struct nf_endpoint), used_batch, used);
 
-	return err ? err : used_in(dp->maps.fd[NF_MAP_CG_ENDPOINTS], sizeof(__u64), used);
+	return err ? err : dp_map_scan(dp->maps.fd[NF_MAP_CG_ENDPOINTS], sizeof(__u64),
+				       sizeof(struct nf_endpoint), used_batch, used);
 }
 
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id)

@@ -97,44 +97,43 @@ static const struct move *find_move(const struct move *m, size_t n, uint32_t ep_
  * slot back; that slot is flipped to deny when it is freed, so such a flow
  * fails closed.
  */
+struct ct_moves {
+	struct nf_dp *dp;
+	uint32_t tenant_id;
+	const struct move *m;
+	size_t n;
+};
+
+static int ct_move_batch(void *keys, void *vals, __u32 count, void *ctx)
+{
+	const struct ct_moves *c = ctx;
+	struct nf_ct_key *k = keys;
+	struct nf_ct_val *v = vals;
+	__u32 i;
+
+	for (i = 0; i < count; i++) {
+		const struct move *mv;
+		uint32_t slot;
+
+		if (v[i].tenant_id != c->tenant_id)
+			continue;
+		mv = find_move(c->m, c->n, v[i].ep_id);
+		if (!mv || v[i].policy_id == mv->policy_id)
+			continue;
+		slot = NF_POLICY_ID(c->tenant_id, mv->policy_id);
+		v[i].policy_id = (__u16)mv->policy_id;
+		v[i].epoch = c->dp->tenants[slot].epoch - 1;
+		bpf_map_update_elem(c->dp->maps.fd[NF_MAP_CT], &k[i], &v[i], BPF_EXIST);
+	}
+	return 0;
+}
+
 static void ct_move(struct nf_dp *dp, uint32_t tenant_id, const struct move *m, size_t n)
 {
-	enum { BATCH = 4096 };
-	struct nf_ct_key *keys = calloc(BATCH, sizeof(*keys)), in, out;
-	struct nf_ct_val *vals = calloc(BATCH, sizeof(*vals));
-	bool first = true;
+	struct ct_moves c = { .dp = dp, .tenant_id = tenant_id, .m = m, .n = n };
 
-	if (!keys || !vals)
-		goto out;
-	for (;;) {
-		__u32 count = BATCH, i;
-		int err = bpf_map_lookup_batch(dp->maps.fd[NF_MAP_CT], first ? NULL : &in, &out,
-					       keys, vals, &count, NULL);
-
-		if (err && errno != ENOENT)
-			break;
-		for (i = 0; i < count; i++) {
-			const struct move *mv;
-			uint32_t slot;
-
-			if (vals[i].tenant_id != tenant_id)
-				continue;
-			mv = find_move(m, n, vals[i].ep_id);
-			if (!mv || vals[i].policy_id == mv->policy_id)
-				continue;
-			slot = NF_POLICY_ID(tenant_id, mv->policy_id);
-			vals[i].policy_id = (__u16)mv->policy_id;
-			vals[i].epoch = dp->tenants[slot].epoch - 1;
-			bpf_map_update_elem(dp->maps.fd[NF_MAP_CT], &keys[i], &vals[i], BPF_EXIST);
-		}
-		if (err)
-			break;	/* ENOENT: that was the last batch */
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
+	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
+		    ct_move_batch, &c);
 }
 
 static bool in_sets(const struct nf_ruleset_ref *sets, size_t n, uint32_t id)
