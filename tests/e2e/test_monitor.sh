@@ -114,7 +114,7 @@ send_udp "$NSB" "$B" 40003 "$A" 5003
 wait_monitor; expect_eq "monitor --count 1 exit" "$?" 0
 line=$(head -1 "$WORK/ev2.txt")
 echo "# $line"
-[[ "$line" == *" $TENANT ingress policy_denied tc udp $B:40003 -> $A:5003 len=47 if=$IFINDEX_A (${IFP}a in /var/run/netns/$NSA)" ]] &&
+[[ "$line" == *" $TENANT ingress policy_denied tc udp $B:40003 -> $A:5003 len=47 if=$IFINDEX_A (${IFP}a in /var/run/netns/$NSA) network=default" ]] &&
 	pass "text event line" || fail "text event line: '$line'"
 
 # 3. --timeout before --count events: exit 1 (a count no one reaches in 1 s, so
