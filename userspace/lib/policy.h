@@ -26,14 +26,63 @@ struct nf_cidr {
 	bool is_v4;
 };
 
+#define NF_PORT_NAME_LEN	16	/* IANA_SVC_NAME: at most 15 characters */
+
 struct nf_port_range {
 	uint8_t proto;		/* IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_SCTP (132) */
 	uint16_t lo, hi;	/* inclusive; 1..65535, or lo = 0, hi = 65535 for "all ports" */
+	/*
+	 * A named port (SPEC §11: `port: "http"`): name[0] != 0 and lo = hi = 0;
+	 * resolved per destination pod from its containers' ports (the compiler).
+	 */
+	char name[NF_PORT_NAME_LEN];
 };
+
+/* ---- labels and label selectors (SPEC §11) ---- */
+
+struct nf_label {
+	char *key;
+	char *value;
+};
+
+/* Sorted by key, keys unique. */
+struct nf_labels {
+	struct nf_label *v;
+	size_t n;
+};
+
+enum nf_sel_op {
+	NF_SEL_IN = 0,		/* matchLabels k: v is In [v] */
+	NF_SEL_NOTIN = 1,	/* matches when the key is absent, too */
+	NF_SEL_EXISTS = 2,
+	NF_SEL_DOES_NOT_EXIST = 3,
+};
+
+struct nf_sel_req {
+	char *key;
+	enum nf_sel_op op;
+	char **values;		/* In/NotIn: sorted, unique, n_values >= 1; else none */
+	size_t n_values;
+};
+
+/*
+ * A LabelSelector: the AND of its requirements (matchLabels become In
+ * requirements with one value). n_reqs == 0 selects everything.
+ */
+struct nf_selector {
+	struct nf_sel_req *reqs;
+	size_t n_reqs;
+};
+
+/* Kubernetes' labels.Selector.Matches. */
+bool nf_selector_matches(const struct nf_selector *s, const struct nf_labels *l);
+/* The value of key in l, or NULL. */
+const char *nf_labels_get(const struct nf_labels *l, const char *key);
 
 enum nf_peer_kind {
 	NF_PK_IPBLOCK = 1,	/* cidr minus excepts */
 	NF_PK_TENANTS = 2,	/* address sets of a set of tenants */
+	NF_PK_PODS = 3,		/* the pods that pod_sel selects in a set of tenants */
 };
 
 struct nf_peer {
@@ -47,12 +96,22 @@ struct nf_peer {
 	struct nf_cidr *except;
 	size_t n_except;
 	/*
-	 * NF_PK_TENANTS: negate == false: exactly the tenants in names;
+	 * NF_PK_TENANTS and NF_PK_PODS, the set of tenants:
+	 * negate == false: exactly the tenants in names;
 	 * negate == true: every tenant except those in names (n_names == 0: all).
+	 * Without a namespaceSelector: the policy's own tenant.
+	 * When the namespaceSelector uses a label other than
+	 * kubernetes.io/metadata.name (ns_labels), names/negate are what it
+	 * selects among namespaces that have only their name label; the compiler
+	 * resolves ns_sel against Namespace documents (struct nf_namespace_obj).
 	 */
 	bool negate;
 	char **names;
 	size_t n_names;
+	struct nf_selector *ns_sel;	/* the namespaceSelector, NULL when absent */
+	bool ns_labels;			/* ns_sel names a label other than the name label */
+	/* NF_PK_PODS: the podSelector (non-empty; an empty one makes NF_PK_TENANTS). */
+	struct nf_selector *pod_sel;
 };
 
 struct nf_rule {
@@ -75,6 +134,11 @@ struct nf_policy {
 	 */
 	char **networks;
 	size_t n_networks;
+	/*
+	 * spec.podSelector: the endpoints of the tenant the policy applies to
+	 * (SPEC §11). NULL or no requirements: all of them.
+	 */
+	struct nf_selector *subject;
 	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
 	/* Only directions in has_dir have rules: the others' rules are inert and left out. */
 	struct nf_rule *rules[NF_DIR_MAX];
@@ -89,11 +153,43 @@ struct nf_tenant_obj {
 	size_t n_cidrs;
 };
 
+/* A named container port of a Pod (spec.containers[].ports[] with a name). */
+struct nf_named_port {
+	char name[NF_PORT_NAME_LEN];
+	uint8_t proto;		/* IPPROTO_TCP (default), IPPROTO_UDP, IPPROTO_SCTP */
+	uint16_t port;		/* containerPort */
+};
+
+/* A Pod (v1, SPEC §11): only the fields netfence uses. */
+struct nf_pod_obj {
+	char *tenant;		/* metadata.namespace */
+	char *name;		/* metadata.name */
+	char *file;
+	char *json;		/* the object as compact JSON, only the fields used (what the store keeps) */
+	struct nf_labels labels;	/* metadata.labels */
+	struct nf_cidr *ips;		/* status.podIPs[].ip (else status.podIP), as /32 or /128 */
+	size_t n_ips;
+	struct nf_named_port *ports;	/* sorted by (name, proto) */
+	size_t n_ports;
+};
+
+/* A Namespace (v1): its labels, always with kubernetes.io/metadata.name = name. */
+struct nf_namespace_obj {
+	char *name;		/* metadata.name: the tenant */
+	char *file;
+	char *json;		/* compact JSON, only the fields used */
+	struct nf_labels labels;
+};
+
 struct nf_docset {
 	struct nf_policy **policies;
 	size_t n_policies;
 	struct nf_tenant_obj **tenants;
 	size_t n_tenants;
+	struct nf_pod_obj **pods;
+	size_t n_pods;
+	struct nf_namespace_obj **namespaces;
+	size_t n_namespaces;
 	/* problems, one line each: "FILE: PATH: message" */
 	char **problems;
 	size_t n_problems;
@@ -124,6 +220,8 @@ void policy__check_duplicates(struct nf_docset *ds);
 
 void policy__free(struct nf_policy *p);
 void tenant_obj__free(struct nf_tenant_obj *t);
+void pod_obj__free(struct nf_pod_obj *p);
+void namespace_obj__free(struct nf_namespace_obj *n);
 
 /* Deep copies (the state store keeps its own). */
 struct nf_policy *policy__dup(const struct nf_policy *p);

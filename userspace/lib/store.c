@@ -22,11 +22,15 @@ static const char *const kind_file[] = {
 	[NF_STORE_POLICY] = "networkpolicy",
 	[NF_STORE_TENANT] = "tenant",
 	[NF_STORE_MNP] = "multinetworkpolicy",
+	[NF_STORE_POD] = "pod",
+	[NF_STORE_NAMESPACE] = "namespace",
 };
 static const char *const kind_name[] = {
 	[NF_STORE_POLICY] = "NetworkPolicy",
 	[NF_STORE_TENANT] = "Tenant",
 	[NF_STORE_MNP] = "MultiNetworkPolicy",
+	[NF_STORE_POD] = "Pod",
+	[NF_STORE_NAMESPACE] = "Namespace",
 };
 #define N_KINDS (sizeof(kind_file) / sizeof(kind_file[0]))
 

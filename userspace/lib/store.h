@@ -5,8 +5,9 @@
  *
  *   lock                                 node lock (datapath.h)
  *   objects/<tenant>/<kind>-<name>.json  the desired state (apply.c); kind is
- *                                        "networkpolicy", "tenant" or
- *                                        "multinetworkpolicy"
+ *                                        "networkpolicy", "tenant",
+ *                                        "multinetworkpolicy", "pod" or
+ *                                        "namespace"
  *   objects/.journal                     a change in progress (apply.c, SPEC §10.3)
  *   refs/<name>/<tenant>                 selector index (apply.c)
  *   refs/.pending-<name>, refs/.complete
@@ -82,6 +83,8 @@ enum nf_store_kind {
 	NF_STORE_POLICY,	/* NetworkPolicy */
 	NF_STORE_TENANT,	/* Tenant */
 	NF_STORE_MNP,		/* MultiNetworkPolicy */
+	NF_STORE_POD,		/* Pod (SPEC §11) */
+	NF_STORE_NAMESPACE,	/* Namespace: objects/<name>/namespace-<name>.json */
 };
 
 /* "NetworkPolicy", "Tenant", "MultiNetworkPolicy": the kind as documents and `status` name it. */
