@@ -80,9 +80,10 @@ static __always_inline void nf_peer_classes(__u32 tenant_id, __u32 epoch, __u8 d
 		out->addr_cls = *cls;
 	if (peer_id && peer_id != NF_ID_HOST) {
 		__builtin_memset(pk.data, 0, sizeof(pk.data));
-		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
+		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 64;
 		pk.kind = NF_PEER_IDENT;
-		*(__be32 *)pk.data = bpf_htonl(peer_id);
+		*(__be32 *)pk.data = bpf_htonl(NF_IDENT_TENANT(peer_id));
+		*(__be32 *)(pk.data + 4) = bpf_htonl(NF_IDENT_INDEX(peer_id));
 		cls = bpf_map_lookup_elem(&nf_policy, &pk);
 		if (cls)
 			out->ident_cls = *cls;

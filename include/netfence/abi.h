@@ -34,9 +34,9 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	2
+#define NF_DATAPATH_VERSION	3
 #else
-#define NF_DATAPATH_VERSION	1
+#define NF_DATAPATH_VERSION	2	/* 2: identities with labels (NF_IDENT) */
 #endif
 
 /* ---- nf_meta: ARRAY[1], what is loaded; written once, pinned last ---- */
@@ -141,9 +141,15 @@ struct nf_tenant_info {
  * prefixlen is always >= NF_PEER_KEY_FIXED_BITS.
  *   kind NF_PEER_ADDR:  data = peer address (v4-mapped for IPv4);
  *                       prefixlen = 32 + address prefix length (0..128).
- *   kind NF_PEER_IDENT: data[0..3] = peer tenant id, big endian, rest zero;
- *                       prefixlen = 32 + 32 for one tenant, or exactly 32 for
+ *   kind NF_PEER_IDENT: data[0..3] = the peer identity's tenant id, data[4..7]
+ *                       its label set index (NF_IDENT_INDEX), both big
+ *                       endian, rest zero; prefixlen = 32 + 64 for one
+ *                       identity, 32 + 32 for every identity of one tenant
+ *                       (those not listed on their own), or exactly 32 for
  *                       "any tenant not listed" (the default identity class).
+ *                       The longest prefix is the most specific entry, so
+ *                       a pod selector's entry for one label set overrides
+ *                       its tenant's, with one lookup.
  */
 #define NF_PEER_ADDR		1
 #define NF_PEER_IDENT		2
@@ -208,14 +214,28 @@ struct nf_port_key {
 	__be16 port;		/* network order, masked to plen */
 };
 
-/* ---- nf_ipcache: LPM trie, address -> identity (tenant id or NF_ID_HOST) ---- */
+/*
+ * Identities (SPEC §11). An ipcache id is a tenant id (low 12 bits) and the
+ * index of a label set within that tenant (high 20 bits). Index 0 is the
+ * tenant's addresses without labels (its Tenant CIDRs, endpoints with no Pod
+ * document), so the id of a tenant without labels is its tenant id, as before
+ * labels existed. NF_ID_HOST (all ones) is no identity: index 0xFFFFF is never
+ * given out.
+ */
+#define NF_IDENT_TENANT_BITS	12
+#define NF_IDENT(tenant, idx)	(((__u32)(idx) << NF_IDENT_TENANT_BITS) | ((__u32)(tenant) & 0xFFFu))
+#define NF_IDENT_TENANT(id)	((__u32)(id) & 0xFFFu)
+#define NF_IDENT_INDEX(id)	((__u32)(id) >> NF_IDENT_TENANT_BITS)
+#define NF_IDENT_MAX_INDEX	0xFFFFEu
+
+/* ---- nf_ipcache: LPM trie, address -> identity (NF_IDENT, or NF_ID_HOST) ---- */
 struct nf_lpm_addr_key {
 	__u32 prefixlen;	/* 0..128 */
 	__u8 addr[16];
 };
 
 struct nf_ipcache_val {
-	__u32 id;		/* tenant id, or NF_ID_HOST for the node's own addresses */
+	__u32 id;		/* identity (NF_IDENT), or NF_ID_HOST for the node's own addresses */
 	__u32 flags;
 };
 

@@ -126,6 +126,10 @@ struct rset {
 
 struct cctx {
 	uint32_t tenant_id, epoch;
+	const struct nf_compile_env *env;
+	/* rules whose namespaceSelectors use labels, with their tenant sets resolved */
+	struct nf_rule *resolved;
+	size_t n_resolved;
 	const struct nf_rule **rule;	/* rule[ref - 1] */
 	uint8_t *rule_dir;		/* rule_dir[ref - 1] */
 	size_t n_rule;
@@ -154,6 +158,15 @@ struct cctx {
 
 static void cctx__fini(struct cctx *cx)
 {
+	size_t i, j;
+
+	for (i = 0; i < cx->n_resolved; i++) {
+		for (j = 0; j < cx->resolved[i].n_peers; j++)
+			if (cx->resolved[i].peers[j].ns_labels)
+				free(cx->resolved[i].peers[j].names);
+		free(cx->resolved[i].peers);
+	}
+	free(cx->resolved);
 	free(cx->rule);
 	free(cx->rule_dir);
 	free(cx->pool);
@@ -673,12 +686,27 @@ static int ident__emit(struct cctx *cx, uint8_t dir, const char *name, uint32_t 
 	return cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS + 32, data, cls);
 }
 
+/* A tenant name's identity class in one direction (names sorted). */
+struct ncls {
+	const char *name;
+	uint32_t cls;
+};
+
+static int ncls_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ncls *)a)->name, ((const struct ncls *)b)->name);
+}
+
+static int compile__pods_dir(struct cctx *cx, uint8_t dir, uint32_t cls_def,
+			     const struct ncls *nc, size_t n_nc);
+
 static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_fn, void *id_ctx)
 {
 	static const uint8_t zero[16];
 	struct ibuild ib = {};
+	struct ncls *nc = NULL;
 	uint32_t cls_def = 0, cls;
-	size_t i, j, n_set;
+	size_t i, j, n_set, n_nc = 0;
 	int err;
 
 	err = ibuild__collect(&ib, cx, dir);
@@ -693,10 +721,14 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 		if (err)
 			goto out;
 	}
-	if (!ib.n_occ)
-		goto out;
-	qsort(ib.occ, ib.n_occ, sizeof(*ib.occ), iocc_cmp);
-
+	if (ib.n_occ) {
+		qsort(ib.occ, ib.n_occ, sizeof(*ib.occ), iocc_cmp);
+		nc = calloc(ib.n_occ, sizeof(*nc));
+		if (!nc) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
 	for (i = 0; i < ib.n_occ; i = j) {
 		for (j = i + 1; j < ib.n_occ && !strcmp(ib.occ[j].name, ib.occ[i].name); j++)
 			;
@@ -705,15 +737,216 @@ static int compile__ident_dir(struct cctx *cx, uint8_t dir, nf_tenant_id_fn id_f
 			err = cctx__intern(cx, cx->tmp, (uint32_t)n_set, &cls);
 		if (err)
 			goto out;
+		nc[n_nc++] = (struct ncls){ ib.occ[i].name, cls };
 		if (cls == cls_def)
 			continue;	/* the default entry already says it */
 		err = ident__emit(cx, dir, ib.occ[i].name, cls, id_fn, id_ctx);
 		if (err)
 			goto out;
 	}
+	err = compile__pods_dir(cx, dir, cls_def, nc, n_nc);
 out:
+	free(nc);
 	ibuild__fini(&ib);
 	return err;
+}
+
+/* ---- label identities (SPEC §11) ---- */
+
+static const struct nf_labels no_labels;
+
+static const struct nf_labels *env_ns_labels(const struct nf_compile_env *env, const char *tenant)
+{
+	return env && env->ns_labels ? env->ns_labels(tenant, env->ns_ctx) : NULL;
+}
+
+bool compile__ns_matches(const struct nf_selector *sel, const char *tenant,
+			 const struct nf_labels *ns_labels)
+{
+	struct nf_label one = { (char *)"kubernetes.io/metadata.name", (char *)tenant };
+	struct nf_labels only_name = { &one, 1 };
+
+	if (!sel)
+		return true;
+	return nf_selector_matches(sel, ns_labels ? ns_labels : &only_name);
+}
+
+bool compile__subject_matches(const struct nf_policy *p, const struct nf_labels *labels)
+{
+	if (!p->subject || !p->subject->n_reqs)
+		return true;
+	return nf_selector_matches(p->subject, labels ? labels : &no_labels);
+}
+
+static bool tset_has(const struct nf_peer *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_names; i++)
+		if (p->names[i] && !strcmp(p->names[i], name))
+			return !p->negate;
+	return p->negate;
+}
+
+/* One pod-selector peer of a rule covering one identity of the universe. */
+struct pocc {
+	uint32_t u;		/* index into the universe */
+	uint32_t rule;
+};
+
+static int pocc_cmp(const void *a, const void *b)
+{
+	const struct pocc *x = a, *y = b;
+
+	if (x->u != y->u)
+		return x->u < y->u ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/*
+ * The identities pod selectors cover: every label identity, and every
+ * tenant's addresses without labels (index 0: its endpoints without a Pod
+ * document, its Tenant CIDRs), which a selector matching the empty label
+ * set covers. An identity a pod-selector peer covers gets an entry of its
+ * own (prefix 32 + 64): its tenant's rules (what its tenant entry, or the
+ * default one, says) plus the rules whose pod selectors cover it.
+ */
+static int compile__pods_dir(struct cctx *cx, uint8_t dir, uint32_t cls_def,
+			     const struct ncls *nc, size_t n_nc)
+{
+	const struct nf_compile_env *env = cx->env;
+	struct nf_identity *u = NULL;
+	struct pocc *occ = NULL;
+	size_t n_u = 0, n_occ = 0, cap_occ = 0, i, j, k, pi;
+	bool any = false;
+	uint32_t ref;
+	int err = 0;
+
+	for (ref = 1; ref <= cx->n_rule && !any; ref++)
+		for (pi = 0; cx->rule_dir[ref - 1] == dir && pi < cx->rule[ref - 1]->n_peers; pi++)
+			any |= cx->rule[ref - 1]->peers[pi].kind == NF_PK_PODS;
+	if (!any || !env)
+		return 0;
+	u = calloc(env->n_idents + env->n_tenants + 1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	for (i = 0; i < env->n_idents; i++)
+		u[n_u++] = env->idents[i];
+	for (i = 0; i < env->n_tenants; i++) {
+		uint32_t tid = env->id_fn ? env->id_fn(env->tenants[i], env->id_ctx) : 0;
+
+		if (tid && tid < NF_MAX_TENANTS)
+			u[n_u++] = (struct nf_identity){ .id = NF_IDENT(tid, 0),
+							 .tenant = env->tenants[i],
+							 .labels = &no_labels };
+	}
+	for (ref = 1; ref <= cx->n_rule; ref++) {
+		const struct nf_rule *r = cx->rule[ref - 1];
+
+		if (cx->rule_dir[ref - 1] != dir)
+			continue;
+		for (pi = 0; pi < r->n_peers; pi++) {
+			const struct nf_peer *p = &r->peers[pi];
+
+			if (p->kind != NF_PK_PODS)
+				continue;
+			for (k = 0; k < n_u; k++) {
+				if (!tset_has(p, u[k].tenant) ||
+				    !nf_selector_matches(p->pod_sel,
+							 u[k].labels ? u[k].labels : &no_labels))
+					continue;
+				if (ARR_RESERVE(occ, cap_occ, n_occ + 1)) {
+					err = -ENOMEM;
+					goto out;
+				}
+				occ[n_occ++] = (struct pocc){ (uint32_t)k, ref };
+			}
+		}
+	}
+	qsort(occ, n_occ, sizeof(*occ), pocc_cmp);
+	for (i = 0; i < n_occ; i = j) {
+		struct ncls key = { .name = u[occ[i].u].tenant };
+		const struct ncls *hit = n_nc ? bsearch(&key, nc, n_nc, sizeof(*nc), ncls_cmp) : NULL;
+		uint32_t base = hit ? hit->cls : cls_def, cls, id = u[occ[i].u].id;
+		size_t n_base = base ? cx->sets[base - 1].n : 0, n_tmp;
+		uint8_t data[16] = {};
+		__be32 be;
+
+		for (j = i + 1; j < n_occ && occ[j].u == occ[i].u; j++)
+			;
+		if (ARR_RESERVE(cx->tmp, cx->cap_tmp, n_base + (j - i))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (n_base)
+			memcpy(cx->tmp, cx->pool + cx->sets[base - 1].off, n_base * sizeof(*cx->tmp));
+		n_tmp = n_base;
+		for (k = i; k < j; k++)
+			cx->tmp[n_tmp++] = occ[k].rule;
+		n_tmp = refs__sort_unique(cx->tmp, (uint32_t)n_tmp);
+		err = cctx__intern(cx, cx->tmp, (uint32_t)n_tmp, &cls);
+		if (err)
+			goto out;
+		if (cls == base)
+			continue;
+		be = htonl(NF_IDENT_TENANT(id));
+		memcpy(data, &be, sizeof(be));
+		be = htonl(NF_IDENT_INDEX(id));
+		memcpy(data + 4, &be, sizeof(be));
+		err = cctx__emit(cx, dir, NF_PEER_IDENT, NF_PEER_KEY_FIXED_BITS + 64, data, cls);
+		if (err)
+			goto out;
+	}
+out:
+	free(occ);
+	free(u);
+	return err;
+}
+
+/*
+ * A rule whose namespaceSelectors use labels other than the name label: a
+ * copy with their tenant sets resolved against the tenants' labels now
+ * (*out: the rule itself when nothing needs resolving). cx->resolved has
+ * room for every rule.
+ */
+static int cctx__resolve(struct cctx *cx, const struct nf_rule *r, const struct nf_rule **out)
+{
+	const struct nf_compile_env *env = cx->env;
+	struct nf_rule *c;
+	size_t i, t;
+	bool need = false;
+
+	*out = r;
+	for (i = 0; i < r->n_peers; i++)
+		need |= r->peers[i].ns_labels && r->peers[i].ns_sel;
+	if (!need)
+		return 0;
+	c = &cx->resolved[cx->n_resolved];
+	*c = *r;
+	c->peers = calloc(r->n_peers, sizeof(*c->peers));
+	if (!c->peers)
+		return -ENOMEM;
+	cx->n_resolved++;
+	memcpy(c->peers, r->peers, r->n_peers * sizeof(*c->peers));
+	for (i = 0; i < r->n_peers; i++) {
+		struct nf_peer *p = &c->peers[i];
+
+		if (!p->ns_labels || !p->ns_sel) {
+			p->ns_labels = false;	/* not ours to free */
+			continue;
+		}
+		p->negate = false;
+		p->n_names = 0;
+		p->names = calloc(env && env->n_tenants ? env->n_tenants : 1, sizeof(*p->names));
+		if (!p->names)
+			return -ENOMEM;
+		for (t = 0; env && t < env->n_tenants; t++)
+			if (compile__ns_matches(p->ns_sel, env->tenants[t],
+						env_ns_labels(env, env->tenants[t])))
+				p->names[p->n_names++] = (char *)env->tenants[t];
+	}
+	*out = c;
+	return 0;
 }
 
 /* ---- classes and ports ---- */
@@ -844,6 +1077,32 @@ static const uint8_t l4_protos[NF_L4_MAX] = {
 	[NF_L4_SCTP] = IPPROTO_SCTP,
 };
 
+/*
+ * A named port (SPEC §11) of rule ref: an ingress rule's resolves against
+ * the ports of the endpoints compiled for (the same name and protocol); an
+ * egress rule's against its destination pod's, which only an identity
+ * entry knows (the rule's derived copy per identity, compile__named_egress).
+ * false: it matches nothing here.
+ */
+static bool cctx__named_port(const struct cctx *cx, uint32_t ref, const struct nf_port_range *pr,
+			     uint32_t *lo, uint32_t *hi)
+{
+	const struct nf_compile_env *env = cx->env;
+	size_t i;
+
+	if (cx->rule_dir[ref - 1] != NF_DIR_INGRESS || !env)
+		return false;
+	for (i = 0; i < env->n_subject_ports; i++) {
+		const struct nf_named_port *np = &env->subject_ports[i];
+
+		if (np->proto == pr->proto && !strcmp(np->name, pr->name)) {
+			*lo = *hi = np->port;
+			return true;
+		}
+	}
+	return false;
+}
+
 static int cctx__classes(struct cctx *cx, struct nf_class *classes)
 {
 	struct prange *rng = NULL;
@@ -870,13 +1129,20 @@ static int cctx__classes(struct cctx *cx, struct nf_class *classes)
 				for (j = 0; j < r->n_ports; j++) {
 					const struct nf_port_range *pr = &r->ports[j];
 
-					if (pr->proto != l4_protos[l4] || pr->lo > pr->hi)
+					uint32_t lo = pr->lo, hi = pr->hi;
+
+					if (pr->proto != l4_protos[l4])
+						continue;
+					if (pr->name[0] &&
+					    !cctx__named_port(cx, refs[i], pr, &lo, &hi))
+						continue;
+					if (lo > hi)
 						continue;
 					if (ARR_RESERVE(rng, cap_rng, nr + 1)) {
 						err = -ENOMEM;
 						goto out;
 					}
-					rng[nr++] = (struct prange){ pr->lo, pr->hi, refs[i] };
+					rng[nr++] = (struct prange){ lo, hi, refs[i] };
 				}
 			}
 			if (!nr)
@@ -937,10 +1203,21 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 		    struct nf_policy *const *pols, size_t n_pols,
 		    nf_tenant_id_fn id_fn, void *id_ctx, struct nf_compiled **out)
 {
+	struct nf_compile_env env = { .id_fn = id_fn, .id_ctx = id_ctx };
+
+	return compile__tenant_env(tenant, tenant_id, epoch, pols, n_pols, &env, out);
+}
+
+int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
+			struct nf_policy *const *pols, size_t n_pols,
+			const struct nf_compile_env *env, struct nf_compiled **out)
+{
+	nf_tenant_id_fn id_fn = env->id_fn;
+	void *id_ctx = env->id_ctx;
 	struct nf_class *classes = NULL;
 	struct pol_ord *ord = NULL;
 	struct nf_compiled *c;
-	struct cctx cx = { .tenant_id = tenant_id, .epoch = epoch };
+	struct cctx cx = { .tenant_id = tenant_id, .epoch = epoch, .env = env };
 	size_t i, j, n_rules = 0;
 	uint8_t dir;
 	int err = 0;
@@ -967,7 +1244,8 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	c->rules = calloc(n_rules ? n_rules : 1, sizeof(*c->rules));
 	cx.rule = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule));
 	cx.rule_dir = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule_dir));
-	if (!c->rules || !cx.rule || !cx.rule_dir) {
+	cx.resolved = calloc(n_rules ? n_rules : 1, sizeof(*cx.resolved));
+	if (!c->rules || !cx.rule || !cx.rule_dir || !cx.resolved) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -980,7 +1258,9 @@ int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 			for (j = 0; j < p->n_rules[dir]; j++) {
 				c->rules[c->n_rules] = (struct nf_rule_info){
 					.policy = p->name, .dir = dir, .index = (uint32_t)j };
-				cx.rule[c->n_rules] = &p->rules[dir][j];
+				err = cctx__resolve(&cx, &p->rules[dir][j], &cx.rule[c->n_rules]);
+				if (err)
+					goto out;
 				cx.rule_dir[c->n_rules] = dir;
 				c->n_rules++;
 				c->n_rules_dir[dir]++;

@@ -60,6 +60,41 @@ struct nf_compiled {
  */
 typedef uint32_t (*nf_tenant_id_fn)(const char *name, void *ctx);
 
+/* A label identity (SPEC §11): a (tenant, label set) that pods have. */
+struct nf_identity {
+	uint32_t id;			/* NF_IDENT(tenant id, index >= 1) */
+	const char *tenant;
+	const struct nf_labels *labels;
+	/* the named ports of its pods (egress named ports resolve against them) */
+	const struct nf_named_port *ports;
+	size_t n_ports;
+};
+
+/*
+ * What a compile may look at besides the policies. Every field may be
+ * NULL/0: then names resolve through id_fn only, namespaces have only their
+ * name label, there are no label identities and named ports match nothing.
+ */
+struct nf_compile_env {
+	nf_tenant_id_fn id_fn;
+	void *id_ctx;
+	/* The labels of tenant's Namespace document, or NULL (it has none: its
+	 * only label is kubernetes.io/metadata.name). */
+	const struct nf_labels *(*ns_labels)(const char *tenant, void *ctx);
+	void *ns_ctx;
+	/* Every tenant that has an id (sorted): namespaceSelectors on labels,
+	 * and pod selectors matching the empty label set, are resolved over them. */
+	const char *const *tenants;
+	size_t n_tenants;
+	/* Every label identity, of every tenant. */
+	const struct nf_identity *idents;
+	size_t n_idents;
+	/* The named ports of the endpoints the rules are compiled for (ingress
+	 * named ports resolve against them). */
+	const struct nf_named_port *subject_ports;
+	size_t n_subject_ports;
+};
+
 /*
  * Compile every policy in `pols` (all of them belong to `tenant`; order does
  * not matter: rules are numbered after sorting policies by name) for
@@ -71,7 +106,20 @@ typedef uint32_t (*nf_tenant_id_fn)(const char *name, void *ctx);
 int compile__tenant(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 		    struct nf_policy *const *pols, size_t n_pols,
 		    nf_tenant_id_fn id_fn, void *id_ctx, struct nf_compiled **out);
+/* The same, with everything labels need (compile__tenant: env with id_fn only). */
+int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
+			struct nf_policy *const *pols, size_t n_pols,
+			const struct nf_compile_env *env, struct nf_compiled **out);
 void compile__free(struct nf_compiled *c);
+
+/*
+ * SPEC §11: the labels of tenant `tenant` as namespace selectors see them
+ * (its Namespace document's, else only kubernetes.io/metadata.name), and
+ * whether a NetworkPolicy's subject selects an endpoint with `labels`.
+ */
+bool compile__ns_matches(const struct nf_selector *sel, const char *tenant,
+			 const struct nf_labels *ns_labels);
+bool compile__subject_matches(const struct nf_policy *p, const struct nf_labels *labels);
 
 /*
  * SPEC §12: of a tenant's policies, those that make the rules of its

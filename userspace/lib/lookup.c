@@ -97,10 +97,12 @@ int lookup__peer_classes(const struct nf_lookup_src *s, uint32_t tenant_id, uint
 	if (err || !peer_id || peer_id == NF_ID_HOST)
 		return err;
 	memset(pk.data, 0, sizeof(pk.data));
-	pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 32;
+	pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 64;
 	pk.kind = NF_PEER_IDENT;
-	be = htonl(peer_id);
+	be = htonl(NF_IDENT_TENANT(peer_id));
 	memcpy(pk.data, &be, sizeof(be));
+	be = htonl(NF_IDENT_INDEX(peer_id));
+	memcpy(pk.data + 4, &be, sizeof(be));
 	return trie_class(s, &pk, ident_cls);
 }
 

@@ -246,7 +246,7 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 		/* only our own ipcache entry: another endpoint may own the address now */
 		memcpy(lk.addr, addrs[i].addr, 16);
 		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &v) &&
-		    v.id == r->tenant_id && v.flags == r->ep_id) {
+		    NF_IDENT_TENANT(v.id) == r->tenant_id && v.flags == r->ep_id) {
 			bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk);
 			changed = true;
 		}

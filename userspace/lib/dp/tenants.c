@@ -115,7 +115,9 @@ static bool frag_owned(const void *k, const void *v, uint32_t id)
 
 static bool ipcache_owned(const void *k, const void *v, uint32_t id)
 {
-	return ((const struct nf_ipcache_val *)v)->id == id;
+	uint32_t ident = ((const struct nf_ipcache_val *)v)->id;
+
+	return ident != NF_ID_HOST && NF_IDENT_TENANT(ident) == id;
 }
 
 /*
