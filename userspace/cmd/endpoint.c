@@ -15,13 +15,15 @@
 
 static const char attach_usage[] =
 	"usage: netfence attach --tenant T --iface IF [--netns PATH] [--ip ADDR]...\n"
-	"                       [--network NAME]\n"
+	"                       [--network NAME] [--pod NAME]\n"
 	"       netfence attach --tenant T --cgroup DIR\n"
 	"Make an interface (in a network namespace) or a cgroup v2 directory an endpoint of\n"
 	"tenant T: from now on all its traffic is dropped unless T's policy allows it.\n"
 	"Without --ip, the interface's current addresses are its addresses (anti-spoofing).\n"
 	"--network: the network the interface is on, NAME or NAMESPACE/NAME (default\n"
-	"\"default\"): T's MultiNetworkPolicies for it are its rules, if T has any.\n";
+	"\"default\"): T's MultiNetworkPolicies for it are its rules, if T has any.\n"
+	"--pod: the Pod (a Pod document of namespace T) the interface belongs to: its labels\n"
+	"and named ports select its rules (without it, the Pod with one of its addresses).\n";
 
 static const char detach_usage[] =
 	"usage: netfence detach --iface IF [--netns PATH] | --cgroup DIR\n"
@@ -33,11 +35,11 @@ int cmd_attach(int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' }, { "iface", required_argument, NULL, 'i' },
 		{ "netns", required_argument, NULL, 'n' },  { "ip", required_argument, NULL, 'a' },
 		{ "cgroup", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
-		{ "network", required_argument, NULL, 'N' },
+		{ "network", required_argument, NULL, 'N' }, { "pod", required_argument, NULL, 'p' },
 		{},
 	};
 	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = attach_usage };
-	const char *network = NULL;
+	const char *network = NULL, *pod = NULL;
 	struct nf_cidr addrs[NF_MAX_CLI_ADDRS];
 	struct nf_iface_ep ep = {};
 	const char *tenant = NULL, *iface = NULL, *netns = "", *cgroup = NULL;
@@ -62,6 +64,9 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case 'N':
 			network = optarg;
+			break;
+		case 'p':
+			pod = optarg;
 			break;
 		case 'a': {
 			bool v4;
@@ -97,6 +102,15 @@ int cmd_attach(int argc, char **argv)
 			NF_NETWORK_NAME_MAX);
 		return NF_EXIT_USAGE;
 	}
+	if (pod && (!nf_is_dns1123_subdomain(pod) || strlen(pod) >= sizeof(ep.pod))) {
+		fprintf(stderr, "netfence attach: --pod: \"%s\" is not a pod name (a DNS-1123 "
+			"subdomain)\n", pod);
+		return NF_EXIT_USAGE;
+	}
+	if (pod && cgroup) {
+		fprintf(stderr, "netfence attach: --pod is for an interface (--iface)\n");
+		return NF_EXIT_USAGE;
+	}
 	if (!nf_is_dns1123_label(tenant)) {
 		fprintf(stderr, "netfence attach: --tenant: \"%s\" is not a DNS-1123 label\n", tenant);
 		return NF_EXIT_USAGE;
@@ -125,10 +139,13 @@ int cmd_attach(int argc, char **argv)
 		snprintf(ep.ifname, sizeof(ep.ifname), "%s", iface);
 		ep.tenant_id = tid;
 		snprintf(ep.network, sizeof(ep.network), "%s", network ?: NF_NETWORK_DEFAULT);
-		ep.policy_id = dp__endpoint_policy_id(dp, tid, tenant, ep.network);
+		snprintf(ep.pod, sizeof(ep.pod), "%s", pod ?: "");
+		err = apply__endpoint_context(dp, tenant, ep.network, ep.pod, addrs, n_addrs,
+					      &ep.policy_id, &ep.ident);
 		ep.addrs = addrs;
 		ep.n_addrs = n_addrs;
-		err = dp__attach_iface(dp, &ep);
+		if (!err)
+			err = dp__attach_iface(dp, &ep);
 	}
 	if (err)
 		ret = NF_EXIT_FAIL;

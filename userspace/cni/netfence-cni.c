@@ -252,7 +252,16 @@ static int cni_add(const struct cni_conf *conf, const struct cni_env *env, struc
 	 * NetworkAttachmentDefinition's */
 	snprintf(ep.network, sizeof(ep.network), "%.*s", NF_NETWORK_NAME_MAX,
 		 nf_is_network_name(conf->name) ? conf->name : NF_NETWORK_DEFAULT);
-	ep.policy_id = dp__endpoint_policy_id(dp, ep.tenant_id, tenant, ep.network);
+	/* its Pod (SPEC §11): K8S_POD_NAME, which kubelet and Multus pass */
+	if (cni_args__get(env->args, "K8S_POD_NAME", ep.pod, sizeof(ep.pod)) ||
+	    !nf_is_dns1123_subdomain(ep.pod))
+		ep.pod[0] = '\0';
+	ret = apply__endpoint_context(dp, tenant, ep.network, ep.pod, addrs, n_addrs,
+				      &ep.policy_id, &ep.ident);
+	if (ret) {
+		dp_err(err, ret, "finding the rules of the pod's labels");
+		goto out;
+	}
 	ep.addrs = addrs;
 	ep.n_addrs = n_addrs;
 	ret = dp__attach_iface(dp, &ep);

@@ -22,12 +22,14 @@
 #include "apply.h"
 #include "compile.h"
 #include "datapath.h"
+#include "identities.h"
 #include "log.h"
 #include "policy.h"
 #include "store.h"
 
-/* OBJ_POLICY: a NetworkPolicy; OBJ_MNP: a MultiNetworkPolicy (both are an nf_policy). */
-enum obj_kind { OBJ_POLICY, OBJ_TENANT, OBJ_MNP };
+/* OBJ_POLICY: a NetworkPolicy; OBJ_MNP: a MultiNetworkPolicy (both are an nf_policy).
+ * OBJ_POD, OBJ_NAMESPACE: labels (SPEC §11); a Namespace's tenant is its name. */
+enum obj_kind { OBJ_POLICY, OBJ_TENANT, OBJ_MNP, OBJ_POD, OBJ_NAMESPACE };
 
 static bool is_policy(enum obj_kind k)
 {
@@ -41,6 +43,8 @@ struct obj {
 	const char *json;
 	struct nf_policy *pol;
 	struct nf_tenant_obj *tobj;
+	struct nf_pod_obj *pod;
+	struct nf_namespace_obj *ns;
 	bool removed;	/* in the store, not in the desired state */
 	bool from_input;
 };
@@ -89,6 +93,24 @@ static int objset_from_docset(struct objset *s, struct nf_docset *ds, bool input
 		if (err)
 			return err;
 	}
+	for (i = 0; i < ds->n_pods; i++) {
+		struct nf_pod_obj *po = ds->pods[i];
+		struct obj o = { .tenant = po->tenant, .name = po->name, .kind = OBJ_POD,
+				 .json = po->json, .pod = po, .from_input = input };
+
+		err = objset_add(s, &o);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < ds->n_namespaces; i++) {
+		struct nf_namespace_obj *ns = ds->namespaces[i];
+		struct obj o = { .tenant = ns->name, .name = ns->name, .kind = OBJ_NAMESPACE,
+				 .json = ns->json, .ns = ns, .from_input = input };
+
+		err = objset_add(s, &o);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -106,9 +128,13 @@ static struct obj *objset_find(struct objset *s, const char *tenant, enum obj_ki
 
 static int obj_path(char *buf, size_t len, const struct obj *o)
 {
-	return store__object_path(buf, len, o->tenant,
-				  o->kind == OBJ_POLICY ? NF_STORE_POLICY :
-				  o->kind == OBJ_MNP ? NF_STORE_MNP : NF_STORE_TENANT, o->name);
+	static const enum nf_store_kind kinds[] = {
+		[OBJ_POLICY] = NF_STORE_POLICY, [OBJ_TENANT] = NF_STORE_TENANT,
+		[OBJ_MNP] = NF_STORE_MNP, [OBJ_POD] = NF_STORE_POD,
+		[OBJ_NAMESPACE] = NF_STORE_NAMESPACE,
+	};
+
+	return store__object_path(buf, len, o->tenant, kinds[o->kind], o->name);
 }
 
 /*
@@ -215,8 +241,16 @@ static int strp_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/*
+ * The selector index's name for "any tenant": policies with a pod selector
+ * over a negated set of tenants, or a namespaceSelector on labels, may
+ * cover an identity of any tenant (SPEC §11). Never a tenant name.
+ */
+#define REF_ANY	"*"
+
 /* Append every tenant name the policies' namespace selectors name (In and
- * NotIn alike), except `self`; then sort the whole list and drop repeats. */
+ * NotIn alike), except `self`, and REF_ANY for selectors that may cover
+ * any tenant's pods; then sort the whole list and drop repeats. */
 static int selector_names(struct nf_policy *const *pols, size_t n_pols, const char *self,
 			  struct strlist *out)
 {
@@ -231,8 +265,16 @@ static int selector_names(struct nf_policy *const *pols, size_t n_pols, const ch
 				for (k = 0; k < rule->n_peers; k++) {
 					const struct nf_peer *pe = &rule->peers[k];
 
-					if (pe->kind != NF_PK_TENANTS)
+					if (pe->kind != NF_PK_TENANTS && pe->kind != NF_PK_PODS)
 						continue;
+					if (pe->ns_labels ||
+					    (pe->kind == NF_PK_PODS && pe->negate)) {
+						err = strlist_add(out, REF_ANY);
+						if (err)
+							return err;
+						if (pe->ns_labels)
+							continue;
+					}
 					for (m = 0; m < pe->n_names; m++) {
 						if (!pe->names[m] || !strcmp(pe->names[m], self))
 							continue;
@@ -403,13 +445,22 @@ static void pending_clear(const char *name)
 
 /* ---- plans: the tenants one operation compiles and installs ---- */
 
-/* A tenant's MultiNetworkPolicies for one network: a rule set (SPEC §12). */
+/*
+ * A rule set: the policies that judge one kind of endpoint of a tenant.
+ * Endpoints differ by network (SPEC §12: a network's MultiNetworkPolicies)
+ * and by labels (SPEC §11: the policies whose podSelector selects them, and
+ * the numbers of the named ports their ingress rules use); `key` says which
+ * (plan_context_key). The tenant's own slot holds the rules of an endpoint
+ * on the default network without labels; every other key gets a slot.
+ */
 struct plan_set {
-	const char *key;		/* network key (points into a policy) */
+	char *key;			/* owned */
 	uint32_t id;			/* its slot (dp__ruleset_id) */
 	bool fresh;			/* the slot was created for this plan */
 	struct nf_policy **pols;
 	size_t n_pols;
+	struct nf_named_port *ports;	/* the subject's named ports its rules use */
+	size_t n_ports;
 	struct nf_compiled *compiled;
 };
 
@@ -418,6 +469,10 @@ struct tenant_plan {
 	uint32_t id;
 	struct nf_policy **pols;	/* NetworkPolicies and MultiNetworkPolicies */
 	size_t n_pols;
+	struct nf_pod_obj **pods;	/* its Pod documents (SPEC §11) */
+	size_t n_pods;
+	bool pods_changed;		/* a Pod document of it comes, goes or changes */
+	char *def_key;			/* the context key of its own slot (compile_plan) */
 	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
 	 * (NULL: none, deny), and a rule set per network its MNPs name */
 	struct nf_compiled *compiled;
@@ -467,19 +522,29 @@ static int plan_fill(struct tenant_plan *p, struct objset *in, struct objset *st
 	size_t j;
 
 	p->pols = calloc(stored->n + in->n + 1, sizeof(*p->pols));
-	if (!p->pols)
+	p->pods = calloc(stored->n + in->n + 1, sizeof(*p->pods));
+	if (!p->pols || !p->pods)
 		return -ENOMEM;
-	for (j = 0; j < in->n; j++)
-		if (is_policy(in->v[j].kind) && !strcmp(in->v[j].tenant, p->tenant))
+	for (j = 0; j < in->n; j++) {
+		if (strcmp(in->v[j].tenant, p->tenant))
+			continue;
+		if (is_policy(in->v[j].kind))
 			p->pols[p->n_pols++] = in->v[j].pol;
+		else if (in->v[j].kind == OBJ_POD)
+			p->pods[p->n_pods++] = in->v[j].pod;
+	}
 	for (j = 0; j < stored->n; j++) {
 		struct obj *s = &stored->v[j];
 
-		if (!is_policy(s->kind) || s->removed || strcmp(s->tenant, p->tenant))
+		if ((!is_policy(s->kind) && s->kind != OBJ_POD) || s->removed ||
+		    strcmp(s->tenant, p->tenant))
 			continue;
 		if (objset_find(in, s->tenant, s->kind, s->name))
 			continue;	/* replaced */
-		p->pols[p->n_pols++] = s->pol;
+		if (s->kind == OBJ_POD)
+			p->pods[p->n_pods++] = s->pod;
+		else
+			p->pols[p->n_pols++] = s->pol;
 	}
 	return 0;
 }
@@ -583,6 +648,17 @@ struct change {
 	bool installing;	/* the kernel may have changed: ids are kept */
 	size_t n_installed;	/* plans [0, n_installed) were swapped */
 	bool cidrs_started;	/* Tenant CIDRs may have changed */
+	/* labels (SPEC §11) */
+	struct nf_ident_table ids;	/* the identity table as this change leaves it */
+	struct strlist ns_changed;	/* tenants whose Namespace document changes */
+	struct strlist pods_changed;	/* tenants whose Pod documents change */
+	struct strlist wake;		/* selector-index names whose referrers recompile */
+	struct nf_compile_env env;
+	const char **env_tenants;
+	struct nf_identity *env_idents;
+	/* apply__endpoint_context: the endpoint about to be attached */
+	const struct ep_ctx *attaching;
+	const char *attaching_tenant;
 };
 
 static bool in_scope(const struct change *c, const char *tenant)
@@ -614,6 +690,10 @@ static int plan_read_store(struct change *c)
 			err = strlist_add(&c->only, c->input->policies[i]->tenant);
 		for (i = 0; !err && c->input && i < c->input->n_tenants; i++)
 			err = strlist_add(&c->only, c->input->tenants[i]->name);
+		for (i = 0; !err && c->input && i < c->input->n_pods; i++)
+			err = strlist_add(&c->only, c->input->pods[i]->tenant);
+		for (i = 0; !err && c->input && i < c->input->n_namespaces; i++)
+			err = strlist_add(&c->only, c->input->namespaces[i]->name);
 		if (!err && c->only.n)
 			err = store_load(c->stored_ds, c->only.v, c->only.n);
 	}
@@ -638,8 +718,12 @@ static int plan_changes(struct change *c)
 
 		if (s && !strcmp(s->json, o->json))
 			continue;
-		if (is_policy(o->kind))
+		if (is_policy(o->kind) || o->kind == OBJ_POD)
 			err = plan_add(&c->plans, o->tenant, false);
+		if (!err && o->kind == OBJ_POD && !strlist_has(&c->pods_changed, o->tenant))
+			err = strlist_add(&c->pods_changed, o->tenant);
+		if (!err && o->kind == OBJ_NAMESPACE)
+			err = strlist_add(&c->ns_changed, o->tenant);
 	}
 	for (i = 0; !err && i < c->stored.n; i++) {
 		struct obj *s = &c->stored.v[i];
@@ -651,8 +735,13 @@ static int plan_changes(struct change *c)
 		else if (c->prune && in_scope(c, s->tenant))
 			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
 		any_removed |= s->removed;
-		if ((s->removed || c->recompile_all) && is_policy(s->kind))
+		if ((s->removed || c->recompile_all) && (is_policy(s->kind) || s->kind == OBJ_POD))
 			err = plan_add(&c->plans, s->tenant, false);
+		if (!err && s->removed && s->kind == OBJ_POD &&
+		    !strlist_has(&c->pods_changed, s->tenant))
+			err = strlist_add(&c->pods_changed, s->tenant);
+		if (!err && s->removed && s->kind == OBJ_NAMESPACE)
+			err = strlist_add(&c->ns_changed, s->tenant);
 	}
 	if (err)
 		return err;
@@ -673,7 +762,8 @@ static int plan_ids(struct change *c)
 	int err = 0;
 
 	for (i = 0; !err && i < c->plans.n; i++)
-		if (c->plans.v[i].n_pols && !strlist_has(&want, c->plans.v[i].tenant))
+		if ((c->plans.v[i].n_pols || c->plans.v[i].n_pods) &&
+		    !strlist_has(&want, c->plans.v[i].tenant))
 			err = strlist_add(&want, c->plans.v[i].tenant);
 	for (i = 0; !err && i < c->in.n; i++)
 		if (c->in.v[i].kind == OBJ_TENANT && !strlist_has(&want, c->in.v[i].tenant))
@@ -717,10 +807,17 @@ static int plan_referrers(struct change *c)
 	size_t i, j;
 	int err = 0;
 
-	for (i = 0; !err && i < c->created.n; i++) {
+	if (c->attaching_tenant && !plan_find(&c->plans, c->attaching_tenant)) {
+		err = plan_add(&c->plans, c->attaching_tenant, true);
+		if (!err && !strlist_has(&c->only, c->attaching_tenant))
+			err = strlist_add(&need, c->attaching_tenant);
+	}
+	for (i = 0; !err && i < c->created.n + c->wake.n; i++) {
+		const char *name = i < c->created.n ? c->created.v[i] : c->wake.v[i - c->created.n];
+
 		refs.n = 0;
-		err = refs_of(c->created.v[i], &refs, &c->keep);
-		if (!err && c->ensure && !strcmp(c->created.v[i], c->ensure))
+		err = refs_of(name, &refs, &c->keep);
+		if (!err && c->ensure && !strcmp(name, c->ensure))
 			err = strlist_add(&refs, c->ensure);
 		for (j = 0; !err && j < refs.n; j++) {
 			if (plan_find(&c->plans, refs.v[j]))
@@ -743,6 +840,66 @@ static int plan_referrers(struct change *c)
 	return err;
 }
 
+static int wake(struct change *c, const char *name)
+{
+	return strlist_has(&c->wake, name) ? 0 : strlist_add(&c->wake, name);
+}
+
+/* The desired Namespace document of tenant, or NULL. */
+static const struct nf_namespace_obj *desired_ns(struct change *c, const char *tenant)
+{
+	const struct obj *o = objset_find(&c->in, tenant, OBJ_NAMESPACE, tenant);
+
+	if (o)
+		return o->ns;
+	o = objset_find(&c->stored, tenant, OBJ_NAMESPACE, tenant);
+	return o && !o->removed ? o->ns : NULL;
+}
+
+/*
+ * SPEC §11: the identity table follows the desired Pod and Namespace
+ * documents. The tenants whose selectors may cover a changed tenant's pods
+ * (the selector index: its name, and REF_ANY) are recompiled with it, so a
+ * label change, a new pod or a deleted one is one atomic switch of each
+ * affected tenant, revocation included; so are those with namespace label
+ * selectors when a namespace's labels change or a tenant gets its id.
+ */
+static int plan_labels(struct change *c)
+{
+	size_t i;
+	int err, r;
+
+	err = idtab__load(&c->ids);
+	if (err) {
+		pr_err("cannot read %s: %s", NF_STORE_IDENTITIES, strerror(-err));
+		return err;
+	}
+	for (i = 0; !err && i < c->n_changed; i++) {
+		struct tenant_plan *p = &c->plans.v[i];
+
+		p->pods_changed = strlist_has(&c->pods_changed, p->tenant);
+		if (!p->pods_changed && !c->recompile_all)
+			continue;
+		r = idtab__sync_pods(&c->ids, p->tenant, p->pods, p->n_pods);
+		if (r < 0)
+			err = r;
+		else if (p->pods_changed)
+			err = wake(c, p->tenant) ?: wake(c, REF_ANY);
+	}
+	for (i = 0; !err && i < c->ns_changed.n; i++) {
+		const struct nf_namespace_obj *ns = desired_ns(c, c->ns_changed.v[i]);
+
+		r = idtab__set_ns(&c->ids, c->ns_changed.v[i], ns ? &ns->labels : NULL);
+		if (r < 0)
+			err = r;
+		else if (r)
+			err = wake(c, REF_ANY);
+	}
+	if (!err && c->created.n)
+		err = wake(c, REF_ANY);
+	return err;
+}
+
 static int plan(struct change *c)
 {
 	int err = plan_read_store(c);
@@ -752,6 +909,8 @@ static int plan(struct change *c)
 	if (!err)
 		err = plan_ids(c);
 	if (!err)
+		err = plan_labels(c);
+	if (!err)
 		err = plan_referrers(c);
 	return err;
 }
@@ -759,20 +918,14 @@ static int plan(struct change *c)
 /* ---- compile ---- */
 
 /* The rule set of network key `key` in p, added if new; NULL: out of memory. */
-static struct plan_set *plan_set_of(struct tenant_plan *p, const char *key, size_t max)
+static struct plan_set *plan_set_find(const struct tenant_plan *p, const char *key)
 {
-	struct plan_set *ps;
 	size_t i;
 
 	for (i = 0; i < p->n_sets; i++)
 		if (!strcmp(p->sets[i].key, key))
 			return &p->sets[i];
-	ps = &p->sets[p->n_sets];
-	*ps = (struct plan_set){ .key = key, .pols = calloc(max, sizeof(*ps->pols)) };
-	if (!ps->pols)
-		return NULL;
-	p->n_sets++;
-	return ps;
+	return NULL;
 }
 
 static void plan_free_compiled(struct tenant_plan *p)
@@ -781,8 +934,12 @@ static void plan_free_compiled(struct tenant_plan *p)
 
 	compile__free(p->compiled);
 	p->compiled = NULL;
+	free(p->def_key);
+	p->def_key = NULL;
 	for (i = 0; i < p->n_sets; i++) {
+		free(p->sets[i].key);
 		free(p->sets[i].pols);
+		free(p->sets[i].ports);
 		compile__free(p->sets[i].compiled);
 	}
 	free(p->sets);
@@ -790,14 +947,78 @@ static void plan_free_compiled(struct tenant_plan *p)
 	p->n_sets = 0;
 }
 
-static int compile_one(struct change *c, const char *what, const char *tenant, uint32_t id,
-		       struct nf_policy **pols, size_t n, struct nf_compiled **out)
+/* ---- labels: the environment of a compile (SPEC §11) ---- */
+
+static const struct nf_labels *ns_cb(const char *tenant, void *ctx)
 {
+	const struct nf_ident_tenant *t = idtab__find(ctx, tenant);
+
+	return t && t->has_ns ? &t->ns : NULL;
+}
+
+/* Every tenant with an id and every label identity, for this change's compiles. */
+static int env_build(struct change *c)
+{
+	size_t n_t = 0, n_i = 0, i, j;
+	uint32_t id;
+
+	if (c->env.id_fn)
+		return 0;
+	c->env_tenants = calloc(NF_MAX_TENANTS, sizeof(*c->env_tenants));
+	for (i = 0; i < c->ids.n; i++)
+		n_i += c->ids.t[i].n_ids;
+	c->env_idents = calloc(n_i + 1, sizeof(*c->env_idents));
+	if (!c->env_tenants || !c->env_idents)
+		return -ENOMEM;
+	for (id = 1; id < NF_MAX_TENANTS; id++) {
+		struct nf_tenant_info ti;
+		char *name;
+
+		if (dp__tenant_info(c->dp, id, &ti) || !ti.name[0] || dp__is_ruleset(c->dp, id, NULL))
+			continue;
+		name = strndup(ti.name, sizeof(ti.name));
+		if (!name || strlist_add(&c->keep, name)) {
+			free(name);
+			return -ENOMEM;
+		}
+		c->env_tenants[n_t++] = name;
+	}
+	qsort(c->env_tenants, n_t, sizeof(*c->env_tenants), strp_cmp);
+	n_i = 0;
+	for (i = 0; i < c->ids.n; i++) {
+		const struct nf_ident_tenant *t = &c->ids.t[i];
+
+		id = dp__tenant_id(c->dp, t->name, false);
+		for (j = 0; id && j < t->n_ids; j++)
+			c->env_idents[n_i++] = (struct nf_identity){
+				.id = NF_IDENT(id, t->ids[j].idx), .tenant = t->name,
+				.labels = &t->ids[j].labels, .ports = t->ids[j].ports,
+				.n_ports = t->ids[j].n_ports };
+	}
+	c->env = (struct nf_compile_env){
+		.id_fn = id_cb, .id_ctx = c->dp, .ns_labels = ns_cb, .ns_ctx = &c->ids,
+		.tenants = c->env_tenants, .n_tenants = n_t,
+		.idents = c->env_idents, .n_idents = n_i,
+	};
+	return 0;
+}
+
+static int compile_one(struct change *c, const char *what, const char *tenant, uint32_t id,
+		       struct nf_policy **pols, size_t n, const struct nf_named_port *ports,
+		       size_t n_ports, struct nf_compiled **out)
+{
+	struct nf_compile_env env;
 	struct nf_tenant_info ti;
 	int err;
 
+	err = env_build(c);
+	if (err)
+		return err;
+	env = c->env;
+	env.subject_ports = ports;
+	env.n_subject_ports = n_ports;
 	dp__tenant_info(c->dp, id, &ti);
-	err = compile__tenant(tenant, id, ti.epoch + 1, pols, n, id_cb, c->dp, out);
+	err = compile__tenant_env(tenant, id, ti.epoch + 1, pols, n, &env, out);
 	if (err == -ENOSPC)
 		pr_err("tenant %s%s: the policy does not fit the datapath's maps", tenant, what);
 	else if (err)
@@ -805,74 +1026,368 @@ static int compile_one(struct change *c, const char *what, const char *tenant, u
 	return err;
 }
 
+/* The endpoint of a context: its network and its Pod document (NULL: no labels). */
+struct ep_ctx {
+	const char *network;		/* as given; NULL or "": the default network */
+	const struct nf_pod_obj *pod;
+};
+
+/* Whether the tenant's rules depend on its endpoints' labels. */
+static bool label_sensitive(const struct tenant_plan *p)
+{
+	size_t i, r, k;
+
+	for (i = 0; i < p->n_pols; i++) {
+		const struct nf_policy *pol = p->pols[i];
+
+		if (pol->subject && pol->subject->n_reqs)
+			return true;
+		for (r = 0; pol->has_dir[NF_DIR_INGRESS] && r < pol->n_rules[NF_DIR_INGRESS]; r++)
+			for (k = 0; k < pol->rules[NF_DIR_INGRESS][r].n_ports; k++)
+				if (pol->rules[NF_DIR_INGRESS][r].ports[k].name[0])
+					return true;
+	}
+	return false;
+}
+
+static bool uses_named_ingress(const struct nf_policy *pol)
+{
+	size_t r, k;
+
+	for (r = 0; pol->has_dir[NF_DIR_INGRESS] && r < pol->n_rules[NF_DIR_INGRESS]; r++)
+		for (k = 0; k < pol->rules[NF_DIR_INGRESS][r].n_ports; k++)
+			if (pol->rules[NF_DIR_INGRESS][r].ports[k].name[0])
+				return true;
+	return false;
+}
+
 /*
- * The tenant's NetworkPolicies for its own id, and its MultiNetworkPolicies
- * for the slot of each network they name (a policy for two networks is in
- * both rule sets). A rule set's slot is created here if it has none.
+ * The Pod of an endpoint record (SPEC §11): by its pod name, else by an
+ * address among the tenant's Pod documents' IPs. NULL: none.
+ */
+static const struct nf_pod_obj *ep_pod(const struct tenant_plan *p, const struct nf_ep_record *r)
+{
+	struct nf_cidr *addrs = NULL;
+	const struct nf_pod_obj *hit = NULL;
+	size_t n = 0, i, j, k;
+
+	if (r->pod[0]) {
+		for (i = 0; i < p->n_pods; i++)
+			if (!strcmp(p->pods[i]->name, r->pod))
+				return p->pods[i];
+		return NULL;
+	}
+	if (!p->n_pods || dp__endpoint_addrs(r->ep_id, &addrs, &n))
+		return NULL;
+	for (i = 0; i < p->n_pods && !hit; i++)
+		for (j = 0; j < p->pods[i]->n_ips && !hit; j++)
+			for (k = 0; k < n && !hit; k++)
+				if (!memcmp(p->pods[i]->ips[j].addr, addrs[k].addr, 16))
+					hit = p->pods[i];
+	free(addrs);
+	return hit;
+}
+
+/*
+ * The key of a context: its network key, the policies that select it and
+ * the named ports its ingress rules need; the policies in sel (room for
+ * p->n_pols), the ports in ports/n_ports (pointing into the pod).
+ * Returns a malloc'd key, or NULL (out of memory, or a network name that is
+ * not one: then the default network).
+ */
+static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *x,
+			      struct nf_policy **sel, size_t *n_sel,
+			      const struct nf_named_port **ports, size_t *n_ports)
+{
+	char netkey[NF_NETWORK_KEY_LEN];
+	struct nf_policy **cand;
+	const struct nf_labels *labels = x->pod ? &x->pod->labels : NULL;
+	bool named = false;
+	size_t n_cand, i, len, o;
+	char *key;
+
+	if (nf_network_key(p->tenant, x->network && *x->network ? x->network : NF_NETWORK_DEFAULT,
+			   netkey, sizeof(netkey)))
+		nf_network_key(p->tenant, NF_NETWORK_DEFAULT, netkey, sizeof(netkey));
+	cand = calloc(p->n_pols + 1, sizeof(*cand));
+	if (!cand)
+		return NULL;
+	n_cand = compile__network_policies(p->pols, p->n_pols, netkey, cand, NULL);
+	*n_sel = 0;
+	len = strlen(netkey) + 8;
+	for (i = 0; i < n_cand; i++) {
+		if (!compile__subject_matches(cand[i], labels))
+			continue;
+		sel[(*n_sel)++] = cand[i];
+		named |= uses_named_ingress(cand[i]);
+		len += strlen(cand[i]->name) + 4;
+	}
+	free(cand);
+	*ports = named && x->pod ? x->pod->ports : NULL;
+	*n_ports = named && x->pod ? x->pod->n_ports : 0;
+	len += *n_ports * (NF_PORT_NAME_LEN + 16);
+	key = malloc(len);
+	if (!key)
+		return NULL;
+	o = (size_t)snprintf(key, len, "%s|", netkey);
+	for (i = 0; i < *n_sel; i++)
+		o += (size_t)snprintf(key + o, len - o, "%s%s%s", i ? "," : "",
+				      sel[i]->n_networks ? "m:" : "", sel[i]->name);
+	for (i = 0; i < *n_ports; i++)
+		o += (size_t)snprintf(key + o, len - o, "|%s/%u/%u", (*ports)[i].name,
+				      (*ports)[i].proto, (*ports)[i].port);
+	return key;
+}
+
+/* The contexts a plan compiles: the default one first, then each MNP
+ * network's, then (labels matter) each endpoint's and the one attaching. */
+static int plan_contexts(struct change *c, struct tenant_plan *p, struct ep_ctx **out,
+			 size_t *n_out)
+{
+	struct nf_ep_record *recs = NULL;
+	struct ep_ctx *v;
+	size_t n_recs = 0, n = 0, i, j, cap;
+	int err = 0;
+
+	if (label_sensitive(p)) {
+		err = dp__list_endpoints(c->dp, &recs, &n_recs);
+		if (err)
+			return err;
+	}
+	cap = 2 + n_recs;
+	for (i = 0; i < p->n_pols; i++)
+		cap += p->pols[i]->n_networks;
+	v = calloc(cap, sizeof(*v));
+	if (!v) {
+		free(recs);
+		return -ENOMEM;
+	}
+	/* every network string is a copy (freed by ctx_free) */
+	v[n++] = (struct ep_ctx){ NULL, NULL };
+	for (i = 0; !err && i < p->n_pols; i++)
+		for (j = 0; !err && j < p->pols[i]->n_networks; j++) {
+			v[n].network = strdup(p->pols[i]->networks[j]);
+			err = v[n++].network ? 0 : -ENOMEM;
+		}
+	for (i = 0; !err && i < n_recs; i++) {
+		if (recs[i].is_cgroup || recs[i].tenant_id != p->id)
+			continue;
+		v[n].network = strdup(recs[i].network);
+		v[n].pod = ep_pod(p, &recs[i]);
+		err = v[n++].network ? 0 : -ENOMEM;
+	}
+	if (!err && c->attaching && !strcmp(c->attaching_tenant, p->tenant)) {
+		v[n].network = c->attaching->network ? strdup(c->attaching->network) : NULL;
+		v[n].pod = c->attaching->pod;
+		err = !c->attaching->network || v[n].network ? 0 : -ENOMEM;
+		n++;
+	}
+	free(recs);
+	*out = v;
+	*n_out = n;
+	return err;
+}
+
+/*
+ * The tenant's rule sets (SPEC §11, §12): one per distinct context key;
+ * the default context's is compiled for the tenant's own id, every other
+ * one for a slot of its own (created here if it has none).
  */
 static int compile_plan(struct change *c, struct tenant_plan *p)
 {
-	struct nf_policy **base;
-	size_t i, j, n_base = 0, n_keys = 0;
+	struct nf_policy **sel = NULL;
+	const struct nf_named_port *ports;
+	struct ep_ctx *ctx = NULL;
+	size_t i, n_ctx = 0, n_sel, n_ports, n_def = 0;
 	char what[NF_NETWORK_KEY_LEN + 16];
+	char *key;
 	int err = 0;
 
 	p->id = dp__tenant_id(c->dp, p->tenant, false);
+	free(p->def_key);
+	p->def_key = NULL;
 	if (!p->id || !p->n_pols)
 		return 0;	/* nothing installed: no id; removal: install_all */
 	if (p->referrer)
 		c->n_referrers++;
-	for (i = 0; i < p->n_pols; i++)
-		n_keys += p->pols[i]->n_networks;
-	base = calloc(p->n_pols, sizeof(*base));
-	p->sets = calloc(n_keys + 1, sizeof(*p->sets));
-	if (!base || !p->sets) {
-		free(base);
-		return -ENOMEM;
+	err = plan_contexts(c, p, &ctx, &n_ctx);
+	sel = calloc(p->n_pols + 1, sizeof(*sel));
+	p->sets = calloc(n_ctx + 1, sizeof(*p->sets));
+	if (err || !sel || !p->sets) {
+		err = err ?: -ENOMEM;
+		goto out;
 	}
-	n_base = compile__network_policies(p->pols, p->n_pols, NULL, base, NULL);
-	for (i = 0; !err && i < p->n_pols; i++)
-		for (j = 0; !err && j < p->pols[i]->n_networks; j++) {
-			struct plan_set *ps = plan_set_of(p, p->pols[i]->networks[j], p->n_pols);
+	for (i = 0; !err && i < n_ctx; i++) {
+		struct plan_set *ps;
 
-			if (!ps)
-				err = -ENOMEM;
-			else if (!ps->n_pols)
-				ps->n_pols = compile__network_policies(p->pols, p->n_pols, ps->key,
-								       ps->pols, NULL);
+		key = plan_context_key(p, &ctx[i], sel, &n_sel, &ports, &n_ports);
+		if (!key) {
+			err = -ENOMEM;
+			break;
 		}
-	if (!err && n_base)
-		err = compile_one(c, "", p->tenant, p->id, base, n_base, &p->compiled);
-	for (i = 0; !err && i < p->n_sets; i++) {
-		struct plan_set *ps = &p->sets[i];
-
+		if (!i) {
+			p->def_key = key;
+			n_def = n_sel;
+			if (n_sel)
+				err = compile_one(c, "", p->tenant, p->id, sel, n_sel, ports,
+						  n_ports, &p->compiled);
+			continue;
+		}
+		if (!strcmp(key, p->def_key) || plan_set_find(p, key)) {
+			free(key);
+			continue;
+		}
+		ps = &p->sets[p->n_sets++];
+		*ps = (struct plan_set){ .key = key };
+		ps->pols = calloc(n_sel + 1, sizeof(*ps->pols));
+		ps->ports = calloc(n_ports + 1, sizeof(*ps->ports));
+		if (!ps->pols || !ps->ports) {
+			err = -ENOMEM;
+			break;
+		}
+		memcpy(ps->pols, sel, n_sel * sizeof(*sel));
+		ps->n_pols = n_sel;
+		if (n_ports)
+			memcpy(ps->ports, ports, n_ports * sizeof(*ports));
+		ps->n_ports = n_ports;
 		ps->id = dp__ruleset_id(c->dp, p->id, ps->key, false);
 		if (!ps->id) {
 			ps->id = dp__ruleset_id(c->dp, p->id, ps->key, true);
 			ps->fresh = ps->id != 0;
 		}
 		if (!ps->id) {
-			pr_err("tenant %s, network %s: no free policy slot (at most %d tenants and "
-			       "networks with MultiNetworkPolicies)", p->tenant, ps->key,
-			       NF_MAX_TENANTS - 1);
+			pr_err("tenant %s: no free policy slot for the rules of %s (at most %d "
+			       "tenants and rule sets)", p->tenant, ps->key, NF_MAX_TENANTS - 1);
 			err = -EUSERS;
 			break;
 		}
-		snprintf(what, sizeof(what), ", network %s", ps->key);
-		err = compile_one(c, what, p->tenant, ps->id, ps->pols, ps->n_pols, &ps->compiled);
+		snprintf(what, sizeof(what), ", rule set %.*s", NF_NETWORK_KEY_LEN, ps->key);
+		err = compile_one(c, what, p->tenant, ps->id, ps->pols, ps->n_pols, ps->ports,
+				  ps->n_ports, &ps->compiled);
 	}
-	free(base);
+	(void)n_def;
+out:
+	for (i = 0; ctx && i < n_ctx; i++)
+		free((char *)ctx[i].network);
+	free(ctx);
+	free(sel);
+	return err;
+}
+
+/* The slot an endpoint record's context is compiled in (0: the tenant's own). */
+struct want_ctx {
+	struct change *c;
+	struct tenant_plan *p;
+};
+
+static uint32_t want_cb(const struct nf_ep_record *r, void *arg)
+{
+	struct want_ctx *w = arg;
+	struct ep_ctx x = { r->network, label_sensitive(w->p) ? ep_pod(w->p, r) : NULL };
+	const struct nf_named_port *ports;
+	const struct plan_set *ps;
+	struct nf_policy **sel;
+	size_t n_sel, n_ports;
+	uint32_t id = 0;
+	char *key;
+
+	if (!w->p->def_key)
+		return 0;
+	sel = calloc(w->p->n_pols + 1, sizeof(*sel));
+	key = sel ? plan_context_key(w->p, &x, sel, &n_sel, &ports, &n_ports) : NULL;
+	if (key && strcmp(key, w->p->def_key)) {
+		ps = plan_set_find(w->p, key);
+		id = ps ? ps->id : 0;
+	}
+	free(key);
+	free(sel);
+	return id;
+}
+
+/* SPEC §11: each endpoint of the tenant carries its pod's identity. */
+static int endpoint_idents(struct change *c, struct tenant_plan *p)
+{
+	struct nf_ep_record *recs = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = dp__list_endpoints(c->dp, &recs, &n);
+	for (i = 0; !err && i < n; i++) {
+		const struct nf_pod_obj *pod;
+		uint32_t want;
+
+		if (recs[i].is_cgroup || recs[i].tenant_id != p->id)
+			continue;
+		pod = ep_pod(p, &recs[i]);
+		want = NF_IDENT(p->id, pod ? idtab__index(&c->ids, pod) : 0);
+		if ((recs[i].ident ? recs[i].ident : p->id) != want)
+			err = dp__endpoint_set_ident(c->dp, recs[i].ep_id, want);
+	}
+	free(recs);
+	if (err)
+		pr_err("tenant %s: cannot give its endpoints their identities: %s", p->tenant,
+		       strerror(-err));
 	return err;
 }
 
 /*
+ * SPEC §11: the ipcache entries of a tenant's Pod documents' IPs (a pod on
+ * any node): from the pods `from` to the pods `to`. An address an endpoint
+ * of this node holds keeps the endpoint's entry (endpoint_idents).
+ */
+static int pod_ips(struct change *c, uint32_t tid, struct nf_pod_obj *const *from, size_t n_from,
+		   struct nf_pod_obj *const *to, size_t n_to, const struct nf_ident_table *tb)
+{
+	size_t i, j, k, l;
+	bool changed = false;
+	int err = 0, r;
+
+	for (i = 0; i < n_from; i++)
+		for (j = 0; j < from[i]->n_ips; j++) {
+			bool kept = false;
+
+			for (k = 0; k < n_to && !kept; k++)
+				for (l = 0; l < to[k]->n_ips && !kept; l++)
+					kept = !memcmp(to[k]->ips[l].addr, from[i]->ips[j].addr, 16);
+			if (!kept)
+				changed |= dp__ipcache_pod_del(c->dp, from[i]->ips[j].addr, tid) > 0;
+		}
+	for (i = 0; !err && i < n_to; i++) {
+		uint32_t want = NF_IDENT(tid, idtab__index(tb, to[i]));
+
+		for (j = 0; !err && j < to[i]->n_ips; j++) {
+			r = dp__ipcache_pod_set(c->dp, to[i]->ips[j].addr, want);
+			if (r < 0)
+				err = r;
+			changed |= r > 0;
+		}
+	}
+	if (changed)
+		dp__ipcache_changed(c->dp);
+	return err;
+}
+
+/* The stored (previous) Pod documents of a tenant into out (room for c->stored.n). */
+static size_t stored_pods(const struct change *c, const char *tenant, struct nf_pod_obj **out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < c->stored.n; i++)
+		if (c->stored.v[i].kind == OBJ_POD && !strcmp(c->stored.v[i].tenant, tenant))
+			out[n++] = c->stored.v[i].pod;
+	return n;
+}
+
+/*
  * One tenant's swap: its rule sets first (each its own atomic flip), then
- * its NetworkPolicies, then its endpoints are pointed at the rule sets of
- * their networks and the slots it no longer uses are freed. Every step
- * leaves each endpoint judged by a complete rule set, old or new.
+ * its own rules, then its endpoints are pointed at the rule sets of their
+ * contexts, the slots it no longer uses are freed, and its endpoints'
+ * addresses carry their pods' identities. Every step leaves each endpoint
+ * judged by a complete rule set, old or new.
  */
 static int install_plan(struct change *c, struct tenant_plan *p)
 {
+	struct want_ctx w = { c, p };
 	struct nf_ruleset_ref *refs;
 	size_t i;
 	int err = 0;
@@ -890,8 +1405,58 @@ static int install_plan(struct change *c, struct tenant_plan *p)
 		return -ENOMEM;
 	for (i = 0; i < p->n_sets; i++)
 		refs[i] = (struct nf_ruleset_ref){ p->sets[i].key, p->sets[i].id };
-	err = dp__rulesets_sync(c->dp, p->id, p->tenant, refs, p->n_sets);
+	err = dp__rulesets_sync_by(c->dp, p->id, p->tenant, refs, p->n_sets, want_cb, &w);
 	free(refs);
+	return err;
+}
+
+/* Forget the environment (after the identity table changed under it). */
+static void env_reset(struct change *c)
+{
+	free(c->env_tenants);
+	free(c->env_idents);
+	c->env_tenants = NULL;
+	c->env_idents = NULL;
+	memset(&c->env, 0, sizeof(c->env));
+}
+
+/*
+ * SPEC §11, after every table is in: the addresses of the pods of each
+ * tenant whose Pod documents changed carry their new identities (`back`:
+ * their old ones, the table reloaded as stored).
+ */
+static int labels_install(struct change *c, size_t n_plans, bool back)
+{
+	struct nf_pod_obj **old;
+	size_t i, n_old;
+	int err = 0, e;
+
+	old = calloc(c->stored.n + 1, sizeof(*old));
+	if (!old)
+		return -ENOMEM;
+	for (i = 0; i < n_plans; i++) {
+		struct tenant_plan *p = &c->plans.v[i], q;
+		uint32_t tid;
+
+		if (!p->pods_changed || !(tid = dp__tenant_id(c->dp, p->tenant, false)))
+			continue;
+		n_old = stored_pods(c, p->tenant, old);
+		q = (struct tenant_plan){ .tenant = p->tenant, .id = tid,
+					  .pods = back ? old : p->pods,
+					  .n_pods = back ? n_old : p->n_pods };
+		e = back ? pod_ips(c, tid, p->pods, p->n_pods, old, n_old, &c->ids) :
+			   pod_ips(c, tid, old, n_old, p->pods, p->n_pods, &c->ids);
+		if (!e)
+			e = endpoint_idents(c, &q);
+		if (e) {
+			pr_err("tenant %s: cannot install its pods' identities: %s", p->tenant,
+			       strerror(-e));
+			err = err ?: e;
+			if (!back)
+				break;
+		}
+	}
+	free(old);
 	return err;
 }
 
@@ -1095,6 +1660,7 @@ static int install_all(struct change *c)
 		test_stop_after(p->tenant);
 	}
 	c->cidrs_started = true;
+	err = labels_install(c, c->n_changed, false);
 	for (i = 0; !err && i < c->in.n; i++) {
 		struct obj *o = &c->in.v[i], *s;
 
@@ -1126,11 +1692,18 @@ static int roll_back(struct change *c)
 	size_t n_back = c->recovering ? c->n_changed : c->n_installed;
 	bool cidrs = c->recovering || c->cidrs_started;
 	struct nf_policy **pols = NULL;
+	struct nf_pod_obj **pods = NULL;
 	size_t i, j, n;
 	int err = 0, e;
 
 	pr_err("rolling back %zu tenant%s: none of this change is applied", n_back,
 	       n_back == 1 ? "" : "s");
+	/* the identities as stored, then every address back on its old one */
+	idtab__free(&c->ids);
+	env_reset(c);
+	err = idtab__load(&c->ids);
+	if (!err && cidrs)
+		err = labels_install(c, c->n_changed, true);
 	for (i = 0; cidrs && i < c->in.n; i++) {
 		struct obj *o = &c->in.v[i], *s;
 
@@ -1146,8 +1719,14 @@ static int roll_back(struct change *c)
 	pols = calloc(c->stored.n + 1, sizeof(*pols));
 	if (!pols)
 		return -ENOMEM;
+	pods = calloc(c->stored.n + 1, sizeof(*pods));
+	if (!pods) {
+		free(pols);
+		return -ENOMEM;
+	}
 	for (i = 0; i < n_back; i++) {
-		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols };
+		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols,
+					 .pods = pods };
 
 		if (c->plans.v[i].referrer)
 			continue;
@@ -1156,6 +1735,7 @@ static int roll_back(struct change *c)
 			    !strcmp(c->stored.v[j].tenant, p.tenant))
 				pols[n++] = c->stored.v[j].pol;
 		p.n_pols = n;
+		p.n_pods = stored_pods(c, p.tenant, pods);
 		e = compile_plan(c, &p);
 		if (!e && !p.id) {
 			plan_free_compiled(&p);
@@ -1170,6 +1750,7 @@ static int roll_back(struct change *c)
 		}
 	}
 	free(pols);
+	free(pods);
 	return err;
 }
 
@@ -1207,7 +1788,10 @@ static int commit_store(struct change *c)
 		pending_clear(c->created.v[i]);
 	free(was.v);
 	free(now.v);
-	return 0;
+	err = idtab__save(&c->ids);
+	if (err)
+		pr_err("cannot write %s: %s", NF_STORE_IDENTITIES, strerror(-err));
+	return err;
 }
 
 static void change_free(struct change *c)
@@ -1216,9 +1800,15 @@ static void change_free(struct change *c)
 
 	for (i = 0; i < c->plans.n; i++) {
 		free(c->plans.v[i].pols);
+		free(c->plans.v[i].pods);
 		plan_free_compiled(&c->plans.v[i]);
 	}
 	free(c->plans.v);
+	env_reset(c);
+	idtab__free(&c->ids);
+	free(c->ns_changed.v);
+	free(c->pods_changed.v);
+	free(c->wake.v);
 	for (i = 0; i < c->keep.n; i++)
 		free((char *)c->keep.v[i]);
 	free(c->keep.v);
@@ -1531,6 +2121,130 @@ int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 	if (*id)	/* its endpoint keeps it; if the attach fails, nothing does */
 		store__reclaim_mark(tenant);
 	return *id ? 0 : -EUSERS;
+}
+
+/* The tenant's stored policies and pods as a plan (q->pols, q->pods malloc'd). */
+static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid,
+		       struct tenant_plan *q)
+{
+	size_t i;
+	int err;
+
+	err = store_load(ds, &tenant, 1);
+	if (err)
+		return err;
+	*q = (struct tenant_plan){ .tenant = tenant, .id = tid };
+	q->pols = calloc(ds->n_policies + 1, sizeof(*q->pols));
+	q->pods = calloc(ds->n_pods + 1, sizeof(*q->pods));
+	if (!q->pols || !q->pods)
+		return -ENOMEM;
+	for (i = 0; i < ds->n_policies; i++)
+		q->pols[q->n_pols++] = ds->policies[i];
+	for (i = 0; i < ds->n_pods; i++)
+		q->pods[q->n_pods++] = ds->pods[i];
+	return 0;
+}
+
+/* The tenant's pod named `pod`, else the one with one of addrs. */
+static const struct nf_pod_obj *find_pod(const struct tenant_plan *q, const char *pod,
+					 const struct nf_cidr *addrs, size_t n_addrs)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < q->n_pods; i++) {
+		if (pod && *pod) {
+			if (!strcmp(q->pods[i]->name, pod))
+				return q->pods[i];
+			continue;
+		}
+		for (j = 0; j < q->pods[i]->n_ips; j++)
+			for (k = 0; k < n_addrs; k++)
+				if (!memcmp(q->pods[i]->ips[j].addr, addrs[k].addr, 16))
+					return q->pods[i];
+	}
+	return NULL;
+}
+
+/* The slot of a context among the installed ones (0: the tenant's own); *key set. */
+static int context_slot(struct nf_dp *dp, const struct tenant_plan *q, const struct ep_ctx *x,
+			uint32_t *slot, bool *missing)
+{
+	const struct ep_ctx def = { NULL, NULL };
+	const struct nf_named_port *ports;
+	struct nf_policy **sel;
+	size_t n_sel, n_ports;
+	char *key = NULL, *dkey = NULL;
+	int err = 0;
+
+	*slot = 0;
+	*missing = false;
+	if (!q->n_pols)
+		return 0;	/* nothing installed: the tenant's (deny) */
+	sel = calloc(q->n_pols + 1, sizeof(*sel));
+	if (sel) {
+		key = plan_context_key(q, x, sel, &n_sel, &ports, &n_ports);
+		dkey = plan_context_key(q, &def, sel, &n_sel, &ports, &n_ports);
+	}
+	if (!key || !dkey) {
+		err = -ENOMEM;
+	} else if (strcmp(key, dkey)) {
+		*slot = dp__ruleset_id(dp, q->id, key, false);
+		*missing = !*slot;
+	}
+	free(key);
+	free(dkey);
+	free(sel);
+	return err;
+}
+
+int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *network,
+			    const char *pod, const struct nf_cidr *addrs, size_t n_addrs,
+			    uint32_t *policy_id, uint32_t *ident)
+{
+	struct nf_docset *ds = policy__docset_new();
+	struct nf_ident_table tb = {};
+	struct tenant_plan q = {};
+	struct ep_ctx x = { network, NULL };
+	uint32_t tid = dp__tenant_id(dp, tenant, false);
+	bool missing = false;
+	int err;
+
+	*policy_id = 0;
+	*ident = tid;
+	if (!ds)
+		return -ENOMEM;
+	if (!tid) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = stored_plan(ds, tenant, tid, &q);
+	if (!err)
+		err = idtab__load(&tb);
+	if (err)
+		goto out;
+	x.pod = find_pod(&q, pod, addrs, n_addrs);
+	if (x.pod)
+		*ident = NF_IDENT(tid, idtab__index(&tb, x.pod));
+	err = context_slot(dp, &q, &x, policy_id, &missing);
+	if (!err && missing) {
+		/* a rule set no endpoint had yet: compile and install it first */
+		struct change c = { .dp = dp, .attaching = &x, .attaching_tenant = tenant };
+
+		err = apply_locked(&c, NULL);
+		if (!err)
+			err = context_slot(dp, &q, &x, policy_id, &missing);
+		if (!err && missing)
+			err = -EUSERS;
+	}
+out:
+	if (err)
+		pr_err("tenant %s: cannot find the rules of the endpoint%s%s: %s", tenant,
+		       pod && *pod ? " of pod " : "", pod && *pod ? pod : "", strerror(-err));
+	idtab__free(&tb);
+	free(q.pols);
+	free(q.pods);
+	policy__docset_free(ds);
+	return err;
 }
 
 int apply__settle(void)

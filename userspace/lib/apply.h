@@ -44,6 +44,21 @@ struct nf_dp;
  */
 int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id);
 
+struct nf_cidr;
+/*
+ * SPEC §11, §12: what an interface endpoint about to be attached to `tenant`
+ * (which has its id) is judged by. Its Pod document is found by `pod`
+ * (K8S_POD_NAME, attach --pod) or, without one, by its addresses. *ident:
+ * the identity its addresses carry (NF_IDENT: its pod's label set, else the
+ * tenant's id); *policy_id: the slot of the rules that select it on
+ * `network` (0: the tenant's own). A rule set no endpoint needed before is
+ * compiled and installed here, atomically, before this returns. Node lock
+ * held. 0 or -errno (logged).
+ */
+int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *network,
+			    const char *pod, const struct nf_cidr *addrs, size_t n_addrs,
+			    uint32_t *policy_id, uint32_t *ident);
+
 /*
  * Finish a change that a killed command left (its journal, endpoint
  * changes in progress: dp__reconcile) if no command

@@ -196,6 +196,7 @@ bool dp__is_ruleset(struct nf_dp *dp, uint32_t id, uint32_t *owner);
 uint32_t dp__endpoint_policy_id(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
 				const char *network);
 
+struct nf_ep_record;
 struct nf_ruleset_ref {
 	const char *key;	/* network key ("namespace/name") */
 	uint32_t id;		/* its slot */
@@ -211,10 +212,21 @@ struct nf_ruleset_ref {
  */
 int dp__rulesets_sync(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
 		      const struct nf_ruleset_ref *sets, size_t n);
+/*
+ * The same, with each endpoint's slot chosen by want(record, ctx) (0: the
+ * tenant's own), one of sets[].id (SPEC §11: by labels as well as network).
+ */
+int dp__rulesets_sync_by(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
+			 const struct nf_ruleset_ref *sets, size_t n,
+			 uint32_t (*want)(const struct nf_ep_record *r, void *ctx), void *ctx);
 
 /* ---- ipcache ---- */
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id);
 int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
+/* SPEC §11: Pod documents' addresses (see dp/ipcache.c); callers then call
+ * dp__ipcache_changed. */
+int dp__ipcache_pod_set(struct nf_dp *dp, const uint8_t addr[16], uint32_t ident);
+int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 /* After direct ipcache writes: tell the datapath's peer cache (ipc_epoch). */
 void dp__ipcache_changed(struct nf_dp *dp);
 /*
@@ -239,7 +251,9 @@ struct nf_iface_ep {
 	char owner[128];	/* e.g. CNI "containerid/ifname", "" for CLI */
 	uint32_t flags;		/* NF_EPF_*: NF_EPF_DENY_ALL quarantines an unattached interface */
 	char network[NF_NETWORK_KEY_LEN];	/* SPEC §12; "" is NF_NETWORK_DEFAULT */
-	uint32_t policy_id;	/* dp__endpoint_policy_id() of tenant and network */
+	uint32_t policy_id;	/* apply__endpoint_context() of tenant, network and pod */
+	char pod[254];		/* SPEC §11: its Pod's name, "" if not given */
+	uint32_t ident;		/* the identity its addresses carry (0: the tenant's) */
 };
 
 /* Owner of the endpoints `serve` creates for unattached interfaces it finds in
@@ -292,11 +306,21 @@ struct nf_ep_record {
 	char network[NF_NETWORK_KEY_LEN];	/* its network as given; "" in records of
 						 * older builds: NF_NETWORK_DEFAULT */
 	uint32_t policy_id;	/* struct nf_endpoint.policy_id */
+	/* SPEC §11: the Pod it is ("" : none given; then linked by address), and
+	 * the identity its addresses carry in the ipcache (NF_IDENT; 0: the
+	 * tenant's, no labels). */
+	char pod[254];
+	uint32_t ident;
 };
 /* The nf_endpoints key of an interface endpoint (where its programs run):
  * the scope and ifindex its conntrack entries, counters and events carry. */
 void dp__ep_key(const struct nf_ep_record *r, struct nf_ep_key *k);
 int dp__list_endpoints(struct nf_dp *dp, struct nf_ep_record **out, size_t *n);
+/* The addresses of endpoint ep_id (from its record); *addrs malloc'd. */
+int dp__endpoint_addrs(uint32_t ep_id, struct nf_cidr **addrs, size_t *n);
+/* SPEC §11: the identity the endpoint's addresses carry in the ipcache (its
+ * pod's label set), in the ipcache and its record. Lock held. */
+int dp__endpoint_set_ident(struct nf_dp *dp, uint32_t ep_id, uint32_t ident);
 /* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
 /* used[id] = true for every tenant id with an endpoint (interface or

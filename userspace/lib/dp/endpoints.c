@@ -50,7 +50,9 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 		      (json_int_t)r->attach_ifindex, "attach_cookie", (json_int_t)r->attach_cookie,
 		      "flags", (json_int_t)r->flags);
 	if (o && (json_object_set_new(o, "network", json_string(r->network)) ||
-		  json_object_set_new(o, "policy_id", json_integer(r->policy_id)))) {
+		  json_object_set_new(o, "policy_id", json_integer(r->policy_id)) ||
+		  json_object_set_new(o, "pod", json_string(r->pod)) ||
+		  json_object_set_new(o, "ident", json_integer(r->ident)))) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -103,6 +105,8 @@ int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **a
 	snprintf(r->network, sizeof(r->network), "%s",
 		 json_string_value(json_object_get(o, "network")) ?: "");
 	r->policy_id = json_integer_value(json_object_get(o, "policy_id"));
+	snprintf(r->pod, sizeof(r->pod), "%s", json_string_value(json_object_get(o, "pod")) ?: "");
+	r->ident = json_integer_value(json_object_get(o, "ident"));
 	v = json_object_get(o, "guard");
 	if (json_is_object(v)) {
 		unsigned int m[6];
@@ -566,4 +570,52 @@ void dp__reconcile(struct nf_dp *dp)
 			dp_intent_end(id);
 	}
 	closedir(d);
+}
+
+int dp__endpoint_set_ident(struct nf_dp *dp, uint32_t ep_id, uint32_t ident)
+{
+	struct nf_ep_record r;
+	struct nf_cidr *addrs = NULL;
+	size_t n = 0, i;
+	bool changed = false;
+	int err;
+
+	err = dp_ep_record_read(ep_id, &r, &addrs, &n);
+	if (err)
+		return err;
+	if (NF_IDENT_TENANT(ident) != r.tenant_id) {
+		free(addrs);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
+		struct nf_ipcache_val v;
+
+		memcpy(lk.addr, addrs[i].addr, 16);
+		if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &v) ||
+		    v.flags != r.ep_id || v.id == ident)
+			continue;
+		v.id = ident;
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &lk, &v, BPF_EXIST) &&
+		    errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		changed = true;
+	}
+	if (changed)
+		dp__ipcache_changed(dp);
+	if (!err && r.ident != ident) {
+		r.ident = ident;
+		err = dp_ep_record_write(&r, addrs, n);
+	}
+	free(addrs);
+	return err;
+}
+
+int dp__endpoint_addrs(uint32_t ep_id, struct nf_cidr **addrs, size_t *n)
+{
+	struct nf_ep_record r;
+
+	return dp_ep_record_read(ep_id, &r, addrs, n);
 }

@@ -49,3 +49,36 @@ void dp__ipcache_changed(struct nf_dp *dp)
 {
 	bump_ipc_epoch(dp);
 }
+
+/*
+ * A Pod document's address (SPEC §11; a /128, flags 0). An endpoint's own
+ * entry (flags = its ep_id) and the node's are left alone: an endpoint of
+ * this node carries its pod's identity itself (dp__endpoint_set_ident).
+ * 1 if the entry changed, 0 if not, -errno.
+ */
+int dp__ipcache_pod_set(struct nf_dp *dp, const uint8_t addr[16], uint32_t ident)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = 128 };
+	struct nf_ipcache_val v, nv = { .id = ident };
+
+	memcpy(k.addr, addr, 16);
+	if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) &&
+	    (v.flags || v.id == NF_ID_HOST || v.id == ident))
+		return 0;
+	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &nv, BPF_ANY))
+		return -errno;
+	return 1;
+}
+
+/* Remove a Pod document's address entry of tenant id tid. 1 if removed. */
+int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = 128 };
+	struct nf_ipcache_val v;
+
+	memcpy(k.addr, addr, 16);
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) || v.flags ||
+	    v.id == NF_ID_HOST || NF_IDENT_TENANT(v.id) != tid)
+		return 0;
+	return !bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &k);
+}

@@ -149,6 +149,13 @@ static bool in_sets(const struct nf_ruleset_ref *sets, size_t n, uint32_t id)
 int dp__rulesets_sync(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
 		      const struct nf_ruleset_ref *sets, size_t n)
 {
+	return dp__rulesets_sync_by(dp, tenant_id, tenant, sets, n, NULL, NULL);
+}
+
+int dp__rulesets_sync_by(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
+			 const struct nf_ruleset_ref *sets, size_t n,
+			 uint32_t (*want_fn)(const struct nf_ep_record *r, void *ctx), void *ctx)
+{
 	struct nf_ep_record *recs = NULL;
 	struct move *moves = NULL;
 	size_t n_recs = 0, n_moves = 0, i, j;
@@ -186,8 +193,10 @@ int dp__rulesets_sync(struct nf_dp *dp, uint32_t tenant_id, const char *tenant,
 
 		if (r->is_cgroup || r->tenant_id != tenant_id)
 			continue;
-		if (!nf_network_key(tenant, *r->network ? r->network : NF_NETWORK_DEFAULT, key,
-				    sizeof(key)))
+		if (want_fn)
+			want = want_fn(r, ctx);
+		else if (!nf_network_key(tenant, *r->network ? r->network : NF_NETWORK_DEFAULT,
+					 key, sizeof(key)))
 			for (j = 0; j < n; j++)
 				if (!strcmp(sets[j].key, key))
 					want = sets[j].id;

@@ -394,6 +394,8 @@ static void iface_record_fill(struct nf_ep_record *rec, const struct nf_iface_ep
 	rec->flags = ep->flags & NF_EPF_DENY_ALL;
 	snprintf(rec->network, sizeof(rec->network), "%s", ep->network);
 	rec->policy_id = ep->policy_id;
+	snprintf(rec->pod, sizeof(rec->pod), "%s", ep->pod);
+	rec->ident = ep->ident;
 }
 
 /* The endpoint in the maps: addresses (anti-spoofing, identity), then the
@@ -408,7 +410,8 @@ static int iface_register(struct nf_dp *dp, const struct nf_ep_record *rec,
 	for (i = 0; i < n_addrs; i++) {
 		struct nf_ep_addr_key ak = { .ep_id = rec->ep_id };
 		struct nf_lpm_addr_key lk = { .prefixlen = 128 };
-		struct nf_ipcache_val iv = { .id = rec->tenant_id, .flags = rec->ep_id };
+		struct nf_ipcache_val iv = { .id = rec->ident ? rec->ident : rec->tenant_id,
+					     .flags = rec->ep_id };
 		__u8 one = 1;
 
 		memcpy(ak.addr, addrs[i].addr, 16);
