@@ -100,8 +100,12 @@ struct pcase {
 #define NET_NAME "is not a network name (expected NAME or NAMESPACE/NAME: NAME of letters, " \
 	"digits, '_', '.' and '-', at most 128, starting with a letter or digit; NAMESPACE a " \
 	"DNS-1123 label)"
-#define UNSUP_LABEL(k) "label \"" k "\" is not supported by netfence (only " \
-	"kubernetes.io/metadata.name)"
+#define LABEL_KEY "is not a valid label key (an optional DNS-1123 subdomain and '/', then at " \
+	"most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
+#define LABEL_VALUE "is not a valid label value (empty, or at most 63 letters, digits, '-', " \
+	"'_' and '.', starting and ending with a letter or digit)"
+#define PORT_NAME "is not a valid port name (1 to 15 lowercase letters, digits and '-', at " \
+	"least one letter, no '-' at either end or twice in a row)"
 
 static const struct pcase cases[] = {
 	/* JSON and document level */
@@ -115,9 +119,9 @@ static const struct pcase cases[] = {
 	{ "root string", "'x'", { P "(root): must be an object, got string" } },
 	{ "no kind", "{'apiVersion':'v1'}", { P "kind: is required" } },
 	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
-	{ "kind unsupported", "{'apiVersion':'v1','kind':'Pod'}",
-	  { P "kind: \"Pod\" is not supported (expected NetworkPolicy, NetworkPolicyList, List, "
-	      "Tenant, MultiNetworkPolicy or MultiNetworkPolicyList)" } },
+	{ "kind unsupported", "{'apiVersion':'v1','kind':'ConfigMap'}",
+	  { P "kind: \"ConfigMap\" is not supported (expected NetworkPolicy, NetworkPolicyList, "
+	      "List, Tenant, MultiNetworkPolicy or MultiNetworkPolicyList)" } },
 	{ "apiVersion wrong",
 	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
 	  ",'spec':{'podSelector':{}}}",
@@ -162,13 +166,9 @@ static const struct pcase cases[] = {
 	{ "podSelector null", NP("{'podSelector':null}"), { P "spec.podSelector: is required" } },
 	{ "podSelector type", NP("{'podSelector':'all'}"),
 	  { P "spec.podSelector: must be an object, got string" } },
-	{ "podSelector non-empty", NP("{'podSelector':{'matchLabels':{'app':'db'}}}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
-	      "a policy applies to the whole tenant)" } },
+	{ "podSelector non-empty", NP("{'podSelector':{'matchLabels':{'app':'db'}}}"), { NULL } },
 	{ "podSelector expressions", NP("{'podSelector':{'matchExpressions':[{'key':'app',"
-					"'operator':'Exists'}]}}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
-	      "a policy applies to the whole tenant)" } },
+					"'operator':'Exists'}]}}"), { NULL } },
 	{ "podSelector empty parts", NP("{'podSelector':{'matchLabels':{},'matchExpressions':[]}}"),
 	  { NULL } },
 	{ "podSelector unknown field", NP("{'podSelector':{'matchLabel':{}}}"),
@@ -206,8 +206,7 @@ static const struct pcase cases[] = {
 	{ "ipBlock combined", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/8'},'namespaceSelector':{}}]}"),
 	  { EP "to[0]: ipBlock may not be combined with podSelector or namespaceSelector" } },
 	{ "peer podSelector non-empty", IN("{'from':[{'podSelector':{'matchLabels':{'a':'b'}}}]}"),
-	  { IP "from[0].podSelector: non-empty podSelector is not supported by netfence (use {} "
-	       "— it selects whole tenants)" } },
+	  { NULL } },
 	/* ipBlock */
 	{ "cidr /33", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/33'}}]}"),
 	  { EP "to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR" } },
@@ -246,7 +245,7 @@ static const struct pcase cases[] = {
 	/* namespaceSelector */
 	{ "ns label other key",
 	  IN("{'from':[{'podSelector':{}},{'namespaceSelector':{'matchLabels':{'team':'a'}}}]}"),
-	  { P "spec.ingress[0].from[1].namespaceSelector.matchLabels: " UNSUP_LABEL("team") } },
+	  { NULL } },
 	{ "ns label value type", IN("{'from':[{'namespaceSelector':{'matchLabels':{" NSNAME ":5}}}]}"),
 	  { IP "from[0].namespaceSelector.matchLabels[\"kubernetes.io/metadata.name\"]: must be a "
 	       "string, got integer" } },
@@ -268,8 +267,7 @@ static const struct pcase cases[] = {
 	     "{'operator':'In','values':['a']},"
 	     "{'key':" NSNAME "},"
 	     "7]}}]}"),
-	  { IP "from[0].namespaceSelector.matchExpressions[0].key: " UNSUP_LABEL("team"),
-	    IP "from[0].namespaceSelector.matchExpressions[1].operator: \"Equals\" is not a valid "
+	  { IP "from[0].namespaceSelector.matchExpressions[1].operator: \"Equals\" is not a valid "
 	       "operator (must be In, NotIn, Exists or DoesNotExist)",
 	    IP "from[0].namespaceSelector.matchExpressions[2].values: must be specified when "
 	       "operator is In or NotIn",
@@ -297,11 +295,10 @@ static const struct pcase cases[] = {
 	  { IP "ports[0].port: 65536 must be between 1 and 65535, inclusive" } },
 	{ "port negative", IN("{'ports':[{'port':-1}]}"),
 	  { IP "ports[0].port: -1 must be between 1 and 65535, inclusive" } },
-	{ "port named", IN("{'ports':[{'port':'http'}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"http\")" } },
+	{ "port named", IN("{'ports':[{'port':'http'}]}"), { NULL } },
 	{ "port numeric string", IN("{'ports':[{'port':'80'}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"80\"; write the "
-	       "number without quotes)" } },
+	  { IP "ports[0].port: \"80\" " PORT_NAME "; for a port number write it without "
+	       "quotes" } },
 	{ "port real", IN("{'ports':[{'port':80.0}]}"),
 	  { IP "ports[0].port: must be an integer or a string, got number" } },
 	{ "port bool", IN("{'ports':[{'port':true}]}"),
@@ -309,8 +306,7 @@ static const struct pcase cases[] = {
 	{ "endPort without port", IN("{'ports':[{'endPort':90}]}"),
 	  { IP "ports[0].endPort: may not be specified when port is not specified" } },
 	{ "endPort named port", IN("{'ports':[{'port':'web','endPort':90}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"web\")",
-	    IP "ports[0].endPort: may not be specified when port is a named port" } },
+	  { IP "ports[0].endPort: may not be specified when port is a named port" } },
 	{ "endPort below port", IN("{'ports':[{'port':90,'endPort':80}]}"),
 	  { IP "ports[0].endPort: 80 must be greater than or equal to port 90" } },
 	{ "endPort range", IN("{'ports':[{'port':1,'endPort':65536}]}"),
@@ -401,10 +397,9 @@ static const struct pcase cases[] = {
 	/* MultiNetworkPolicy: NetworkPolicy's spec, plus the policy-for annotation */
 	{ "MNP valid", MNP("storage, other/rdma,t/storage", "{'podSelector':{}}"), { NULL } },
 	{ "MNP spec validated like NetworkPolicy",
-	  MNP("storage", "{'podSelector':{'matchLabels':{'a':'b'}},'egress':[{'to':[{'ipBlock':"
+	  MNP("storage", "{'podSelector':{'matchLabels':{'-a':'b'}},'egress':[{'to':[{'ipBlock':"
 	      "{'cidr':'10.0.0.0/33'}}],'ports':[{'port':0}]}],'policyTypes':['Sideways']}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — a "
-	      "policy applies to the whole tenant)",
+	  { P "spec.podSelector.matchLabels: \"-a\" " LABEL_KEY,
 	    P "spec.policyTypes[0]: \"Sideways\" is not supported (must be Ingress or Egress)",
 	    P "spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR",
 	    P "spec.egress[0].ports[0].port: 0 must be between 1 and 65535, inclusive" } },
@@ -445,9 +440,8 @@ static const struct pcase cases[] = {
 	  { P "items[1].kind: \"NetworkPolicy\" is not supported in a MultiNetworkPolicyList "
 	      "(expected MultiNetworkPolicy)" } },
 	{ "MNP in a List", "{'apiVersion':'v1','kind':'List','items':[" MNP("a", "{'podSelector':{},"
-	  "'ingress':[{'ports':[{'port':'http'}]}]}") "]}",
-	  { P "items[0].spec.ingress[0].ports[0].port: named ports are not supported by netfence "
-	      "(got \"http\")" } },
+	  "'ingress':[{'ports':[{'port':'HTTP'}]}]}") "]}",
+	  { P "items[0].spec.ingress[0].ports[0].port: \"HTTP\" " PORT_NAME } },
 };
 
 static void test_cases(void **state)
