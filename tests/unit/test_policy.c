@@ -27,6 +27,9 @@
 #define EG(rules) NP("{'podSelector':{},'policyTypes':['Egress'],'egress':[" rules "]}")
 #define TENANT(body) "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant'," body "}"
 #define NSNAME "'kubernetes.io/metadata.name'"
+#define POD(body) "{'apiVersion':'v1','kind':'Pod'," body "}"
+#define NS(body) "{'apiVersion':'v1','kind':'Namespace'," body "}"
+#define PODMETA "'metadata':{'name':'p','namespace':'t'}"
 #define MNP_API "'apiVersion':'k8s.cni.cncf.io/v1beta1','kind':'MultiNetworkPolicy'"
 /* A MultiNetworkPolicy of tenant t for the networks `nets`, with spec `spec`. */
 #define MNP(nets, spec) "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':" \
@@ -85,7 +88,7 @@ static void check_problems(const char *what, struct nf_docset *ds, const char *c
 struct pcase {
 	const char *name;
 	const char *json;
-	const char *want[12];	/* exact problem lines, NULL-terminated; none: valid */
+	const char *want[16];	/* exact problem lines, NULL-terminated; none: valid */
 };
 
 #define P "t.json: "
@@ -121,7 +124,8 @@ static const struct pcase cases[] = {
 	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
 	{ "kind unsupported", "{'apiVersion':'v1','kind':'ConfigMap'}",
 	  { P "kind: \"ConfigMap\" is not supported (expected NetworkPolicy, NetworkPolicyList, "
-	      "List, Tenant, MultiNetworkPolicy or MultiNetworkPolicyList)" } },
+	      "List, Tenant, MultiNetworkPolicy, MultiNetworkPolicyList, Pod, PodList, Namespace "
+	      "or NamespaceList)" } },
 	{ "apiVersion wrong",
 	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
 	  ",'spec':{'podSelector':{}}}",
@@ -346,7 +350,7 @@ static const struct pcase cases[] = {
 	  "{'kind':'NetworkPolicy'}]}",
 	  { P "items[1].spec.ingress[0].from[0].ipBlock.cidr: \"1.2.3.4/40\" is not a valid CIDR",
 	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant or MultiNetworkPolicy)",
+	      "Tenant, MultiNetworkPolicy, Pod or Namespace)",
 	    P "items[4].apiVersion: is required",
 	    P "items[4].metadata: is required",
 	    P "items[4].spec: is required" } },
@@ -355,7 +359,7 @@ static const struct pcase cases[] = {
 	{ "List nested", "{'apiVersion':'v1','kind':'List','items':[{'apiVersion':'v1','kind':"
 	  "'List','items':[]}]}",
 	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant or MultiNetworkPolicy)" } },
+	      "Tenant, MultiNetworkPolicy, Pod or Namespace)" } },
 	{ "List items missing", "{'apiVersion':'v1','kind':'List'}", { P "items: is required" } },
 	{ "List items type", "{'apiVersion':'v1','kind':'List','items':{}}",
 	  { P "items: must be an array, got object" } },
@@ -442,6 +446,131 @@ static const struct pcase cases[] = {
 	{ "MNP in a List", "{'apiVersion':'v1','kind':'List','items':[" MNP("a", "{'podSelector':{},"
 	  "'ingress':[{'ports':[{'port':'HTTP'}]}]}") "]}",
 	  { P "items[0].spec.ingress[0].ports[0].port: \"HTTP\" " PORT_NAME } },
+	/* label selectors: any label, validated as the API server does */
+	{ "selector label keys and values",
+	  NP("{'podSelector':{'matchLabels':{'a/b/c':'x','app':'bad value','':'v',"
+	     "'example.com/tier':'','Example.com/x':'y','k':'-v'}}}"),
+	  { P "spec.podSelector.matchLabels: \"a/b/c\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels[\"app\"]: \"bad value\" " LABEL_VALUE,
+	    P "spec.podSelector.matchLabels: \"\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels: \"Example.com/x\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels[\"k\"]: \"-v\" " LABEL_VALUE } },
+	{ "selector label value type", NP("{'podSelector':{'matchLabels':{'app':['web']}}}"),
+	  { P "spec.podSelector.matchLabels[\"app\"]: must be a string, got array" } },
+	{ "selector expressions", IN("{'from':[{'podSelector':{'matchExpressions':["
+	     "{'key':'-x','operator':'In','values':['ok','no way']},"
+	     "{'key':'app','operator':'DoesNotExist','values':['a']},"
+	     "{'key':'app','operator':'NotIn','values':['']}]},"
+	     "'namespaceSelector':{'matchExpressions':[{'key':'team','operator':'In',"
+	     "'values':['Payments_1','a b']}]}}]}"),
+	  { IP "from[0].podSelector.matchExpressions[0].key: \"-x\" " LABEL_KEY,
+	    IP "from[0].podSelector.matchExpressions[0].values[1]: \"no way\" " LABEL_VALUE,
+	    IP "from[0].podSelector.matchExpressions[1].values: may not be specified when operator "
+	       "is Exists or DoesNotExist",
+	    IP "from[0].namespaceSelector.matchExpressions[0].values[1]: \"a b\" "
+	       LABEL_VALUE } },
+	{ "selector on ns and pod labels", IN("{'from':[{'podSelector':{'matchLabels':{'app':'web'}},"
+	  "'namespaceSelector':{'matchLabels':{'team':'a'," NSNAME ":'x'}}}]}"), { NULL } },
+	{ "subject with expressions",
+	  NP("{'podSelector':{'matchExpressions':[{'key':'app','operator':'NotIn','values':"
+	     "['a','b']}]},'egress':[{'to':[{'podSelector':{'matchLabels':{'app':'db'}}}],"
+	     "'ports':[{'port':'pg'}]}]}"), { NULL } },
+	/* named ports */
+	{ "port names",
+	  IN("{'ports':[{'port':''},{'port':'a--b'},{'port':'-ab'},{'port':'ab-'},"
+	     "{'port':'abcdefghijklmnop'},{'port':'Http'},{'port':'h_p'},{'port':'abcdefghijklmno'},"
+	     "{'port':'1-a'},{'port':'UDP','protocol':'UDP'}]}"),
+	  { IP "ports[0].port: \"\" " PORT_NAME,
+	    IP "ports[1].port: \"a--b\" " PORT_NAME,
+	    IP "ports[2].port: \"-ab\" " PORT_NAME,
+	    IP "ports[3].port: \"ab-\" " PORT_NAME,
+	    IP "ports[4].port: \"abcdefghijklmnop\" " PORT_NAME,
+	    IP "ports[5].port: \"Http\" " PORT_NAME,
+	    IP "ports[6].port: \"h_p\" " PORT_NAME,
+	    IP "ports[9].port: \"UDP\" " PORT_NAME } },
+	{ "endPort named port valid name", IN("{'ports':[{'port':'http','endPort':8080}]}"),
+	  { IP "ports[0].endPort: may not be specified when port is a named port" } },
+	/* Pod: only the fields netfence uses are read, each validated */
+	{ "Pod minimal", POD(PODMETA), { NULL } },
+	{ "Pod unknown fields are ignored",
+	  POD(PODMETA ",'spec':{'volumes':[{'name':'x'}],'containers':[{'name':'c','image':'i',"
+	      "'ports':[{'containerPort':80,'hostPort':8080,'name':'http'}]}]},'status':{"
+	      "'conditions':[],'phase':'Running','podIP':'10.0.0.1'},'whatever':1"), { NULL } },
+	{ "Pod bad",
+	  POD("'metadata':{'name':'p','namespace':'t','labels':{'app':5,'x y':'a'}},"
+	      "'spec':{'hostNetwork':'yes','containers':[{'name':'c','ports':["
+	      "{'name':'http','containerPort':80},{'name':'http','containerPort':81},"
+	      "{'name':'HTTP','containerPort':0,'protocol':'tcp'},{'containerPort':'80'},"
+	      "{'name':'x'}]},7]},"
+	      "'status':{'podIPs':[{'ip':'10.0.0.300'},{}],'podIP':'fd00::1::2','phase':3}"),
+	  { P "metadata.labels[\"app\"]: must be a string, got integer",
+	    P "metadata.labels: \"x y\" " LABEL_KEY,
+	    P "spec.hostNetwork: must be a boolean, got string",
+	    P "spec.containers[0].ports[1].name: duplicate value \"http\"",
+	    P "spec.containers[0].ports[2].name: \"HTTP\" " PORT_NAME,
+	    P "spec.containers[0].ports[2].containerPort: 0 must be between 1 and 65535, inclusive",
+	    P "spec.containers[0].ports[2].protocol: \"tcp\" is not supported (must be TCP, UDP "
+	      "or SCTP)",
+	    P "spec.containers[0].ports[3].containerPort: must be an integer, got string",
+	    P "spec.containers[0].ports[4].containerPort: is required",
+	    P "spec.containers[1]: must be an object, got integer",
+	    P "status.phase: must be a string, got integer",
+	    P "status.podIPs[0].ip: \"10.0.0.300\" is not a valid IP address",
+	    P "status.podIPs[1].ip: is required",
+	    P "status.podIP: \"fd00::1::2\" is not a valid IP address" } },
+	{ "Pod same name in two containers", POD(PODMETA ",'spec':{'containers':["
+	  "{'ports':[{'name':'http','containerPort':80}]},"
+	  "{'ports':[{'name':'http','containerPort':8080}]}]}"), { NULL } },
+	{ "Pod addresses", POD(PODMETA ",'status':{'podIPs':[{'ip':'10.0.0.1'},{'ip':'10.0.0.2'},"
+	  "{'ip':'fd00::1'},{'ip':'10.0.0.1'}]}"),
+	  { P "status.podIPs[1].ip: may specify no more than one IP for each IP family (got "
+	      "\"10.0.0.2\")",
+	    P "status.podIPs[3].ip: duplicate value \"10.0.0.1\"" } },
+	{ "Pod types", POD("'metadata':{'name':'p','namespace':'t','labels':[]},'spec':[],"
+	  "'status':{'podIPs':{}}"),
+	  { P "metadata.labels: must be an object, got array",
+	    P "spec: must be an object, got array",
+	    P "status.podIPs: must be an array, got object" } },
+	{ "Pod containers types", POD(PODMETA ",'spec':{'containers':{}},'status':[]"),
+	  { P "spec.containers: must be an array, got object",
+	    P "status: must be an object, got array" } },
+	{ "Pod ports types", POD(PODMETA ",'spec':{'containers':[{'ports':{}},{'ports':[1]}]}"),
+	  { P "spec.containers[0].ports: must be an array, got object",
+	    P "spec.containers[1].ports[0]: must be an object, got integer" } },
+	{ "Pod without namespace", POD("'metadata':{'name':'p'}"),
+	  { P "metadata.namespace: is required (it names the tenant)" } },
+	{ "Pod names", POD("'metadata':{'name':'P','namespace':'a.b'}"),
+	  { P "metadata.name: \"P\" " DNS_SUB, P "metadata.namespace: \"a.b\" " DNS_LABEL } },
+	{ "Pod apiVersion", "{'apiVersion':'apps/v1','kind':'Pod'," PODMETA "}",
+	  { P "apiVersion: \"apps/v1\" is not supported for kind Pod (expected \"v1\")" } },
+	/* Namespace */
+	{ "Namespace minimal", NS("'metadata':{'name':'a'}"), { NULL } },
+	{ "Namespace real", NS("'metadata':{'name':'a','uid':'x','labels':{" NSNAME ":'a',"
+	  "'team':'x'},'annotations':{'a':'b'}},'spec':{'finalizers':['kubernetes']},"
+	  "'status':{'phase':'Active'}"), { NULL } },
+	{ "Namespace bad", NS("'metadata':{'name':'a.b','labels':{'team':'x y','a b':'c'}}"),
+	  { P "metadata.name: \"a.b\" " DNS_LABEL,
+	    P "metadata.labels[\"team\"]: \"x y\" " LABEL_VALUE,
+	    P "metadata.labels: \"a b\" " LABEL_KEY } },
+	{ "Namespace name label", NS("'metadata':{'name':'a','labels':{" NSNAME ":'b'}}"),
+	  { P "metadata.labels[\"kubernetes.io/metadata.name\"]: \"b\" must be the namespace's "
+	      "name \"a\"" } },
+	{ "Namespace without name", NS("'metadata':{'labels':{}}"),
+	  { P "metadata.name: is required" } },
+	{ "Namespace apiVersion", "{'apiVersion':'v1beta1','kind':'Namespace','metadata':"
+	  "{'name':'a'}}",
+	  { P "apiVersion: \"v1beta1\" is not supported for kind Namespace (expected \"v1\")" } },
+	/* their lists */
+	{ "PodList", "{'apiVersion':'v1','kind':'PodList','metadata':{},'items':[{" PODMETA "},"
+	  "{'kind':'Namespace','metadata':{'name':'a'}},{'metadata':{'name':'q'}}]}",
+	  { P "items[1].kind: \"Namespace\" is not supported in a PodList (expected Pod)",
+	    P "items[2].metadata.namespace: is required (it names the tenant)" } },
+	{ "NamespaceList", "{'apiVersion':'v1','kind':'NamespaceList','items':[{'metadata':"
+	  "{'name':'a'}},{'kind':'Pod'," PODMETA "}]}",
+	  { P "items[1].kind: \"Pod\" is not supported in a NamespaceList (expected "
+	      "Namespace)" } },
+	{ "PodList apiVersion", "{'apiVersion':'v2','kind':'PodList','items':[]}",
+	  { P "apiVersion: \"v2\" is not supported for kind PodList (expected \"v1\")" } },
 };
 
 static void test_cases(void **state)
@@ -454,9 +583,10 @@ static void test_cases(void **state)
 		check_problems(cases[i].name, ds, cases[i].want);
 		/* An object with a problem is never in the docset. */
 		if (ds->n_problems && strstr(cases[i].name, "List") == NULL &&
-		    (ds->n_policies || ds->n_tenants))
-			fail_msg("case %s: %zu policies, %zu tenants despite problems", cases[i].name,
-				 ds->n_policies, ds->n_tenants);
+		    (ds->n_policies || ds->n_tenants || ds->n_pods || ds->n_namespaces))
+			fail_msg("case %s: %zu policies, %zu tenants, %zu pods, %zu namespaces "
+				 "despite problems", cases[i].name, ds->n_policies, ds->n_tenants,
+				 ds->n_pods, ds->n_namespaces);
 		policy__docset_free(ds);
 	}
 }
