@@ -1271,6 +1271,612 @@ static void test_dup(void **state)
 	policy__docset_free(NULL);
 }
 
+/* ---- labels and selectors (SPEC §11) ---- */
+
+/* Labels from "k=v" strings (sorted by the caller). */
+static struct nf_labels mklabels(struct nf_label *buf, const char *const *kv)
+{
+	struct nf_labels l = { .v = buf };
+
+	for (; kv[l.n]; l.n++) {
+		char *eq = strchr(kv[l.n], '=');
+
+		buf[l.n].key = strndup(kv[l.n], (size_t)(eq - kv[l.n]));
+		buf[l.n].value = strdup(eq + 1);
+	}
+	return l;
+}
+
+static void freelabels(struct nf_labels *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+}
+
+struct mcase {
+	const char *sel;	/* a LabelSelector (the policy's podSelector) */
+	const char *labels[4];	/* "key=value", sorted by key */
+	bool match;
+};
+
+#define X(key, op, vals) "{'key':'" key "','operator':'" op "'" vals "}"
+#define ME(...) "{'matchExpressions':[" __VA_ARGS__ "]}"
+
+static const struct mcase mcases[] = {
+	{ "{}", { NULL }, true },
+	{ "{}", { "app=web" }, true },
+	{ "{'matchLabels':{}}", { "app=web" }, true },
+	{ "{'matchLabels':{'app':'web'}}", { "app=web" }, true },
+	{ "{'matchLabels':{'app':'web'}}", { "app=db" }, false },
+	{ "{'matchLabels':{'app':'web'}}", { NULL }, false },
+	{ "{'matchLabels':{'app':'web'}}", { "app=web", "tier=fe" }, true },
+	{ "{'matchLabels':{'app':''}}", { "app=" }, true },
+	{ "{'matchLabels':{'app':''}}", { NULL }, false },
+	{ "{'matchLabels':{'app':'web','tier':'fe'}}", { "app=web" }, false },
+	{ "{'matchLabels':{'app':'web','tier':'fe'}}", { "app=web", "tier=fe" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=a" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=b" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=c" }, false },
+	{ ME(X("app", "In", ",'values':['b','a']")), { NULL }, false },
+	{ ME(X("app", "In", ",'values':['']")), { "app=" }, true },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "app=a" }, false },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "app=b" }, true },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { NULL }, true },	/* absent key */
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "other=a" }, true },
+	{ ME(X("app", "Exists", "")), { "app=" }, true },
+	{ ME(X("app", "Exists", "")), { "app=x" }, true },
+	{ ME(X("app", "Exists", "")), { "apps=x" }, false },
+	{ ME(X("app", "Exists", "")), { NULL }, false },
+	{ ME(X("app", "DoesNotExist", "")), { "app=" }, false },
+	{ ME(X("app", "DoesNotExist", "")), { "b=x" }, true },
+	{ ME(X("app", "DoesNotExist", "")), { NULL }, true },
+	{ ME(X("app", "Exists", "") "," X("app", "DoesNotExist", "")), { "app=x" }, false },
+	{ ME(X("app", "Exists", "") "," X("app", "DoesNotExist", "")), { NULL }, false },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "tier=fe" }, true },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=test", "tier=fe" }, false },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=prod", "tier=fe" }, true },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=prod" }, false },
+	{ ME(X("example.com/a", "In", ",'values':['x']")), { "a=x", "example.com/a=x" }, true },
+};
+
+static void test_selector_matches(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mcases) / sizeof(mcases[0]); i++) {
+		char json[1024];
+		struct nf_label buf[4];
+		struct nf_labels l = mklabels(buf, mcases[i].labels);
+		struct nf_docset *ds;
+		struct nf_policy *p;
+		bool got;
+
+		snprintf(json, sizeof(json), NP("{'podSelector':%s}"), mcases[i].sel);
+		p = load_one(&ds, json);
+		got = nf_selector_matches(p->subject, &l);
+		if (got != mcases[i].match)
+			fail_msg("case %zu: %s on %s...: got %d", i, mcases[i].sel,
+				 mcases[i].labels[0] ? mcases[i].labels[0] : "(none)", got);
+		freelabels(&l);
+		policy__docset_free(ds);
+	}
+	/* no selector, no labels */
+	assert_true(nf_selector_matches(NULL, NULL));
+	assert_null(nf_labels_get(NULL, "a"));
+	{
+		struct nf_label buf[4];
+		const char *const kv[] = { "a=1", "b=", "c=3", NULL };
+		struct nf_labels l = mklabels(buf, kv);
+
+		assert_string_equal(nf_labels_get(&l, "a"), "1");
+		assert_string_equal(nf_labels_get(&l, "b"), "");
+		assert_string_equal(nf_labels_get(&l, "c"), "3");
+		assert_null(nf_labels_get(&l, "d"));
+		assert_null(nf_labels_get(&l, ""));
+		freelabels(&l);
+	}
+}
+
+static void assert_req(const struct nf_sel_req *r, const char *key, enum nf_sel_op op,
+		       const char *const *values)
+{
+	size_t n = 0;
+
+	assert_string_equal(r->key, key);
+	assert_int_equal(r->op, op);
+	while (values[n])
+		n++;
+	assert_int_equal(r->n_values, n);
+	for (n = 0; values[n]; n++)
+		assert_string_equal(r->values[n], values[n]);
+}
+
+static void check_selector_peers(const struct nf_policy *p)
+{
+	const struct nf_rule *r = &p->rules[NF_DIR_INGRESS][0];
+	const struct nf_peer *pe;
+
+	/* subject: requirements sorted by key, values sorted and unique */
+	assert_non_null(p->subject);
+	assert_int_equal(p->subject->n_reqs, 3);
+	assert_req(&p->subject->reqs[0], "app", NF_SEL_IN, (const char *const[]){ "web", NULL });
+	assert_req(&p->subject->reqs[1], "env", NF_SEL_NOTIN,
+		   (const char *const[]){ "dev", "test", NULL });
+	assert_req(&p->subject->reqs[2], "example.com/canary", NF_SEL_DOES_NOT_EXIST,
+		   (const char *const[]){ NULL });
+	assert_int_equal(r->n_peers, 6);
+
+	/* podSelector alone: those pods of the policy's own tenant */
+	pe = &r->peers[0];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 1);
+	assert_string_equal(pe->names[0], "t");
+	assert_null(pe->ns_sel);
+	assert_false(pe->ns_labels);
+	assert_int_equal(pe->pod_sel->n_reqs, 1);
+	assert_req(&pe->pod_sel->reqs[0], "role", NF_SEL_EXISTS, (const char *const[]){ NULL });
+
+	/* with a namespaceSelector on the name label: the tenants it names */
+	pe = &r->peers[1];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 2);
+	assert_string_equal(pe->names[0], "a");
+	assert_string_equal(pe->names[1], "b");
+	assert_non_null(pe->ns_sel);
+	assert_false(pe->ns_labels);
+	assert_req(&pe->ns_sel->reqs[0], "kubernetes.io/metadata.name", NF_SEL_IN,
+		   (const char *const[]){ "a", "b", NULL });
+	assert_req(&pe->pod_sel->reqs[0], "app", NF_SEL_IN, (const char *const[]){ "db", NULL });
+
+	/* with a namespaceSelector on another label: resolved by the compiler */
+	pe = &r->peers[2];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_true(pe->ns_labels);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_int_equal(pe->ns_sel->n_reqs, 2);
+	assert_req(&pe->ns_sel->reqs[0], "kubernetes.io/metadata.name", NF_SEL_NOTIN,
+		   (const char *const[]){ "x", NULL });
+	assert_req(&pe->ns_sel->reqs[1], "team", NF_SEL_IN, (const char *const[]){ "pay", NULL });
+
+	/* namespaceSelector alone on another label: whole tenants, by their labels */
+	pe = &r->peers[3];
+	assert_int_equal(pe->kind, NF_PK_TENANTS);
+	assert_true(pe->ns_labels);
+	assert_int_equal(pe->n_names, 0);
+	assert_false(pe->negate);
+	assert_null(pe->pod_sel);
+	assert_req(&pe->ns_sel->reqs[0], "env", NF_SEL_EXISTS, (const char *const[]){ NULL });
+
+	/* namespaceSelector {} (kept, with no requirements) and podSelector {}: all tenants */
+	pe = &r->peers[4];
+	assert_int_equal(pe->kind, NF_PK_TENANTS);
+	assert_true(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_non_null(pe->ns_sel);
+	assert_int_equal(pe->ns_sel->n_reqs, 0);
+	assert_false(pe->ns_labels);
+	assert_null(pe->pod_sel);
+
+	/* a namespaceSelector {} with a pod selector: those pods in every tenant */
+	pe = &r->peers[5];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_true(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_int_equal(pe->ns_sel->n_reqs, 0);
+
+	/* named and numeric ports */
+	assert_int_equal(r->n_ports, 3);
+	assert_string_equal(r->ports[0].name, "http");
+	assert_int_equal(r->ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(r->ports[0].lo, 0);
+	assert_int_equal(r->ports[0].hi, 0);
+	assert_string_equal(r->ports[1].name, "dns");
+	assert_int_equal(r->ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(r->ports[1].lo, 0);
+	assert_int_equal(r->ports[1].hi, 0);
+	assert_string_equal(r->ports[2].name, "");
+	assert_int_equal(r->ports[2].lo, 53);
+}
+
+#define SEL_POLICY NP("{'podSelector':{'matchExpressions':[" \
+	X("example.com/canary", "DoesNotExist", "") "," \
+	X("env", "NotIn", ",'values':['test','dev','test']") "]," \
+	"'matchLabels':{'app':'web'}},'ingress':[{'from':[" \
+	"{'podSelector':" ME(X("role", "Exists", "")) "}," \
+	"{'podSelector':{'matchLabels':{'app':'db'}},'namespaceSelector':" \
+	ME(X("kubernetes.io/metadata.name", "In", ",'values':['b','a']")) "}," \
+	"{'podSelector':{'matchLabels':{'app':'db'}},'namespaceSelector':{'matchLabels':" \
+	"{'team':'pay'},'matchExpressions':[" X("kubernetes.io/metadata.name", "NotIn", \
+	",'values':['x']") "]}}," \
+	"{'namespaceSelector':" ME(X("env", "Exists", "")) "}," \
+	"{'podSelector':{},'namespaceSelector':{}}," \
+	"{'podSelector':{'matchLabels':{'a':'b'}},'namespaceSelector':{}}]," \
+	"'ports':[{'port':'http'},{'port':'dns','protocol':'UDP'},{'port':53}]}]}")
+
+/* The IR of selectors and named ports; the stored JSON and policy__dup keep it. */
+static void test_selector_ir(void **state)
+{
+	struct nf_docset *ds, *ds2;
+	struct nf_policy *p, *q;
+	const char *j;
+
+	p = load_one(&ds, SEL_POLICY);
+	check_selector_peers(p);
+
+	/* json -> IR -> json -> IR */
+	j = p->json;
+	ds2 = policy__docset_new();
+	assert_int_equal(policy__load_json(ds2, "stored", j, strlen(j)), 0);
+	assert_int_equal(ds2->n_problems, 0);
+	assert_int_equal(ds2->n_policies, 1);
+	check_selector_peers(ds2->policies[0]);
+	assert_string_equal(ds2->policies[0]->json, j);
+	policy__docset_free(ds2);
+
+	q = policy__dup(p);
+	assert_non_null(q);
+	assert_ptr_not_equal(q->subject, p->subject);
+	assert_ptr_not_equal(q->rules[NF_DIR_INGRESS][0].peers[1].pod_sel,
+			     p->rules[NF_DIR_INGRESS][0].peers[1].pod_sel);
+	policy__docset_free(ds);	/* q stands on its own */
+	check_selector_peers(q);
+	policy__free(q);
+
+	/* podSelector {}: no subject (all the tenant's endpoints) */
+	p = load_one(&ds, NP("{'podSelector':{'matchLabels':{},'matchExpressions':[]}}"));
+	assert_null(p->subject);
+	q = policy__dup(p);
+	assert_null(q->subject);
+	policy__free(q);
+	policy__docset_free(ds);
+}
+
+static void test_label_helpers(void **state)
+{
+	char big[300];
+
+	assert_true(nf_is_label_key("app"));
+	assert_true(nf_is_label_key("App_1.x-y"));
+	assert_true(nf_is_label_key("kubernetes.io/metadata.name"));
+	assert_true(nf_is_label_key("a/b"));
+	assert_true(nf_is_label_key("9"));
+	assert_false(nf_is_label_key(""));
+	assert_false(nf_is_label_key("/a"));
+	assert_false(nf_is_label_key("a/"));
+	assert_false(nf_is_label_key("a/b/c"));
+	assert_false(nf_is_label_key("A.io/b"));	/* the prefix is a DNS-1123 subdomain */
+	assert_false(nf_is_label_key("a_b.io/b"));
+	assert_false(nf_is_label_key("-a"));
+	assert_false(nf_is_label_key("a."));
+	assert_false(nf_is_label_key("a b"));
+	assert_false(nf_is_label_key(NULL));
+	memset(big, 'a', 63);
+	big[63] = '\0';
+	assert_true(nf_is_label_key(big));
+	assert_true(nf_is_label_value(big));
+	big[63] = 'a';
+	big[64] = '\0';
+	assert_false(nf_is_label_key(big));
+	assert_false(nf_is_label_value(big));
+	memset(big, 'a', 253);
+	strcpy(big + 253, "/x");
+	assert_true(nf_is_label_key(big));
+	memset(big, 'a', 254);
+	strcpy(big + 254, "/x");
+	assert_false(nf_is_label_key(big));
+
+	assert_true(nf_is_label_value(""));
+	assert_true(nf_is_label_value("V1.2_3-x"));
+	assert_false(nf_is_label_value("a/b"));
+	assert_false(nf_is_label_value("_a"));
+	assert_false(nf_is_label_value("a "));
+	assert_false(nf_is_label_value(NULL));
+
+	assert_true(nf_is_port_name("http"));
+	assert_true(nf_is_port_name("h"));
+	assert_true(nf_is_port_name("h2c-8080"));
+	assert_true(nf_is_port_name("1a"));
+	assert_true(nf_is_port_name("abcdefghijklmno"));	/* 15 */
+	assert_false(nf_is_port_name("abcdefghijklmnop"));	/* 16 */
+	assert_false(nf_is_port_name(""));
+	assert_false(nf_is_port_name("80"));
+	assert_false(nf_is_port_name("8-0"));
+	assert_false(nf_is_port_name("a--b"));
+	assert_false(nf_is_port_name("-a"));
+	assert_false(nf_is_port_name("a-"));
+	assert_false(nf_is_port_name("Http"));
+	assert_false(nf_is_port_name("a_b"));
+	assert_false(nf_is_port_name("a.b"));
+	assert_false(nf_is_port_name(NULL));
+}
+
+/* ---- Pods and Namespaces: what `kubectl get pods,ns -A -o json` prints ---- */
+
+static struct nf_pod_obj *find_pod(struct nf_docset *ds, const char *ns, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_pods; i++)
+		if (!strcmp(ds->pods[i]->tenant, ns) && !strcmp(ds->pods[i]->name, name))
+			return ds->pods[i];
+	fail_msg("no pod %s/%s", ns, name);
+	return NULL;
+}
+
+static struct nf_namespace_obj *find_ns(struct nf_docset *ds, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_namespaces; i++)
+		if (!strcmp(ds->namespaces[i]->name, name))
+			return ds->namespaces[i];
+	fail_msg("no namespace %s", name);
+	return NULL;
+}
+
+static void assert_labels(const struct nf_labels *l, const char *const *kv)
+{
+	size_t n = 0;
+	char buf[512];
+
+	for (; kv[n]; n++) {
+		assert_true(n < l->n);
+		snprintf(buf, sizeof(buf), "%s=%s", l->v[n].key, l->v[n].value);
+		assert_string_equal(buf, kv[n]);
+	}
+	assert_int_equal(l->n, n);
+}
+
+static void assert_port(const struct nf_named_port *p, const char *name, uint8_t proto,
+			uint16_t port)
+{
+	assert_string_equal(p->name, name);
+	assert_int_equal(p->proto, proto);
+	assert_int_equal(p->port, port);
+}
+
+static void assert_same_labels(const struct nf_labels *a, const struct nf_labels *b)
+{
+	size_t i;
+
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		assert_string_equal(a->v[i].key, b->v[i].key);
+		assert_string_equal(a->v[i].value, b->v[i].value);
+	}
+}
+
+/* Every pod and namespace's stored JSON parses back to the same object, and JSON. */
+static void check_round_trip(struct nf_docset *ds)
+{
+	size_t i, k;
+
+	for (i = 0; i < ds->n_pods; i++) {
+		const struct nf_pod_obj *a = ds->pods[i], *b;
+		struct nf_docset *d2 = policy__docset_new();
+
+		assert_int_equal(policy__load_json(d2, "stored", a->json, strlen(a->json)), 0);
+		assert_int_equal(d2->n_problems, 0);
+		assert_int_equal(d2->n_pods, 1);
+		b = d2->pods[0];
+		assert_string_equal(a->tenant, b->tenant);
+		assert_string_equal(a->name, b->name);
+		assert_same_labels(&a->labels, &b->labels);
+		assert_int_equal(a->n_ips, b->n_ips);
+		for (k = 0; k < a->n_ips; k++) {
+			assert_memory_equal(a->ips[k].addr, b->ips[k].addr, 16);
+			assert_int_equal(a->ips[k].plen, b->ips[k].plen);
+			assert_int_equal(a->ips[k].is_v4, b->ips[k].is_v4);
+		}
+		assert_int_equal(a->n_ports, b->n_ports);
+		for (k = 0; k < a->n_ports; k++)
+			assert_port(&b->ports[k], a->ports[k].name, a->ports[k].proto,
+				    a->ports[k].port);
+		assert_string_equal(a->json, b->json);
+		policy__docset_free(d2);
+	}
+	for (i = 0; i < ds->n_namespaces; i++) {
+		const struct nf_namespace_obj *a = ds->namespaces[i], *b;
+		struct nf_docset *d2 = policy__docset_new();
+
+		assert_int_equal(policy__load_json(d2, "stored", a->json, strlen(a->json)), 0);
+		assert_int_equal(d2->n_problems, 0);
+		assert_int_equal(d2->n_namespaces, 1);
+		b = d2->namespaces[0];
+		assert_string_equal(a->name, b->name);
+		assert_same_labels(&a->labels, &b->labels);
+		assert_string_equal(a->json, b->json);
+		policy__docset_free(d2);
+	}
+}
+
+static void test_kubectl_dump(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	struct nf_pod_obj *p;
+	struct nf_namespace_obj *n;
+	char buf[64];
+	size_t i;
+
+	assert_int_equal(policy__load_path(ds, "tests/unit/data/kubectl-get-pods-ns.json"), 0);
+	policy__check_duplicates(ds);
+	for (i = 0; i < ds->n_problems; i++)
+		fprintf(stderr, "%s\n", ds->problems[i]);
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 4);
+	assert_int_equal(ds->n_namespaces, 3);
+	assert_int_equal(ds->n_policies, 0);
+
+	p = find_pod(ds, "tenant-a", "web-7d9c6b5f8d-x2k9p");
+	assert_string_equal(p->file, "tests/unit/data/kubectl-get-pods-ns.json");
+	assert_labels(&p->labels, (const char *const[]){ "app.kubernetes.io/name=web",
+		      "pod-template-hash=7d9c6b5f8d", "tier=frontend", NULL });
+	assert_int_equal(p->n_ips, 2);
+	nf_format_cidr(&p->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.244.1.17/32");
+	assert_true(p->ips[0].is_v4);
+	nf_format_cidr(&p->ips[1], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:10:244:1::11/128");
+	/* named ports of both containers, sorted; the unnamed 8443 is not there */
+	assert_int_equal(p->n_ports, 3);
+	assert_port(&p->ports[0], "dns", IPPROTO_UDP, 5353);
+	assert_port(&p->ports[1], "http", IPPROTO_TCP, 8080);
+	assert_port(&p->ports[2], "metrics", IPPROTO_TCP, 9100);
+	/* the stored JSON: only what netfence uses */
+	assert_string_equal(p->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+		"\"web-7d9c6b5f8d-x2k9p\",\"namespace\":\"tenant-a\",\"labels\":{"
+		"\"app.kubernetes.io/name\":\"web\",\"pod-template-hash\":\"7d9c6b5f8d\","
+		"\"tier\":\"frontend\"}},\"spec\":{\"containers\":[{\"ports\":[{\"name\":\"http\","
+		"\"containerPort\":8080,\"protocol\":\"TCP\"}]},{\"ports\":[{\"name\":\"metrics\","
+		"\"containerPort\":9100,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"containerPort\":"
+		"5353,\"protocol\":\"UDP\"}]}]},\"status\":{\"podIPs\":[{\"ip\":\"10.244.1.17\"},"
+		"{\"ip\":\"fd00:10:244:1::11\"}]}}");
+
+	/* a finished pod's address is released: none */
+	p = find_pod(ds, "tenant-a", "migrate-8xk2z");
+	assert_int_equal(p->n_ips, 0);
+	assert_int_equal(p->n_ports, 0);
+	assert_labels(&p->labels, (const char *const[]){
+		      "batch.kubernetes.io/controller-uid=a1b2c3d4-0000-4000-8000-000000000001",
+		      "batch.kubernetes.io/job-name=migrate", "job-name=migrate", NULL });
+	/* a host-network pod's address is the node's: none */
+	p = find_pod(ds, "kube-system", "kube-proxy-4tq8m");
+	assert_int_equal(p->n_ips, 0);
+	assert_labels(&p->labels, (const char *const[]){ "controller-revision-hash=6c5f9b7d4",
+		      "k8s-app=kube-proxy", "pod-template-generation=1", NULL });
+	/* a pending pod has no address yet */
+	p = find_pod(ds, "tenant-b", "db-0");
+	assert_int_equal(p->n_ips, 0);
+	assert_int_equal(p->n_ports, 1);
+	assert_port(&p->ports[0], "pg", IPPROTO_TCP, 5432);
+	assert_string_equal(p->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"db-0\","
+		"\"namespace\":\"tenant-b\",\"labels\":{\"app\":\"db\"}},\"spec\":{\"containers\":"
+		"[{\"ports\":[{\"name\":\"pg\",\"containerPort\":5432,\"protocol\":\"TCP\"}]}]}}");
+
+	n = find_ns(ds, "kube-system");
+	assert_labels(&n->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=kube-system", NULL });
+	n = find_ns(ds, "tenant-a");
+	assert_labels(&n->labels, (const char *const[]){ "env=prod",
+		      "kubernetes.io/metadata.name=tenant-a", "team=payments", NULL });
+	assert_string_equal(n->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"tenant-a\","
+		"\"labels\":{\"env\":\"prod\",\"kubernetes.io/metadata.name\":\"tenant-a\","
+		"\"team\":\"payments\"}}}");
+	/* the name label is always there, added when missing */
+	n = find_ns(ds, "tenant-b");
+	assert_labels(&n->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=tenant-b", NULL });
+	assert_string_equal(n->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"tenant-b\","
+		"\"labels\":{\"kubernetes.io/metadata.name\":\"tenant-b\"}}}");
+
+	/* selectors against these labels */
+	{
+		struct nf_docset *d2;
+		struct nf_policy *pol = load_one(&d2, IN("{'from':[{'podSelector':{'matchLabels':"
+			"{'tier':'frontend'}},'namespaceSelector':{'matchLabels':{'team':"
+			"'payments'}}}]}"));
+		const struct nf_peer *pe = &pol->rules[NF_DIR_INGRESS][0].peers[0];
+
+		assert_true(nf_selector_matches(pe->ns_sel, &find_ns(ds, "tenant-a")->labels));
+		assert_false(nf_selector_matches(pe->ns_sel, &find_ns(ds, "tenant-b")->labels));
+		assert_true(nf_selector_matches(pe->pod_sel,
+			    &find_pod(ds, "tenant-a", "web-7d9c6b5f8d-x2k9p")->labels));
+		assert_false(nf_selector_matches(pe->pod_sel,
+			     &find_pod(ds, "tenant-b", "db-0")->labels));
+		policy__docset_free(d2);
+	}
+
+	check_round_trip(ds);
+	policy__docset_free(ds);
+}
+
+/* podIP alone (older clusters), a PodList without kinds, a NamespaceList. */
+static void test_pod_variants(void **state)
+{
+	struct nf_docset *ds = load(
+		"{'apiVersion':'v1','kind':'PodList','items':[{'metadata':{'name':'a',"
+		"'namespace':'t'},'status':{'podIP':'10.1.2.3','phase':'Running'}},"
+		"{'metadata':{'name':'b','namespace':'t'},'spec':{'containers':["
+		"{'ports':[{'name':'http','containerPort':80}]},{'ports':[{'name':'http',"
+		"'containerPort':80},{'name':'http-alt','containerPort':80,'protocol':'SCTP'}]}]},"
+		"'status':{'podIP':'10.1.2.4','podIPs':[{'ip':'fd00::4'}]}}]}");
+	char buf[64];
+
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 2);
+	assert_int_equal(ds->pods[0]->n_ips, 1);
+	nf_format_cidr(&ds->pods[0]->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.1.2.3/32");
+	assert_int_equal(ds->pods[0]->labels.n, 0);
+	assert_non_null(strstr(ds->pods[0]->json, "\"kind\":\"Pod\""));
+	/* podIPs wins over podIP; one name in two containers with one port: once */
+	assert_int_equal(ds->pods[1]->n_ips, 1);
+	nf_format_cidr(&ds->pods[1]->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00::4/128");
+	assert_int_equal(ds->pods[1]->n_ports, 2);
+	assert_port(&ds->pods[1]->ports[0], "http", IPPROTO_TCP, 80);
+	assert_port(&ds->pods[1]->ports[1], "http-alt", IPPROTO_SCTP, 80);
+	check_round_trip(ds);
+	policy__docset_free(ds);
+
+	ds = load("{'apiVersion':'v1','kind':'NamespaceList','items':[{'metadata':{'name':'a'}},"
+		  "{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'b','labels':{"
+		  "'x':'1'}}}]}");
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_namespaces, 2);
+	assert_labels(&ds->namespaces[1]->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=b", "x=1", NULL });
+	check_round_trip(ds);
+	policy__docset_free(ds);
+	pod_obj__free(NULL);
+	namespace_obj__free(NULL);
+}
+
+static void test_pod_ns_duplicates(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	const char *const want[] = {
+		"b.json: metadata.name: Pod \"t/p\" is defined twice (also in a.json)",
+		"b.json: metadata.name: Namespace \"t\" is defined twice (also in a.json)",
+		NULL,
+	};
+	char *pod = unquote(POD(PODMETA));
+	char *pod2 = unquote(POD("'metadata':{'name':'p','namespace':'u'}"));
+	char *ns = unquote(NS("'metadata':{'name':'t'}"));
+	char *np = unquote(NP("{'podSelector':{}}"));	/* another kind, same key */
+
+	assert_int_equal(policy__load_json(ds, "a.json", pod, strlen(pod)), 0);
+	assert_int_equal(policy__load_json(ds, "a.json", ns, strlen(ns)), 0);
+	assert_int_equal(policy__load_json(ds, "a.json", np, strlen(np)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", pod2, strlen(pod2)), 0);
+	policy__check_duplicates(ds);
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(policy__load_json(ds, "b.json", pod, strlen(pod)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", ns, strlen(ns)), 0);
+	policy__check_duplicates(ds);
+	check_problems("pod/ns duplicates", ds, want);
+	policy__docset_free(ds);
+	free(pod);
+	free(pod2);
+	free(ns);
+	free(np);
+}
+
 /* ---- netfence validate, end to end (needs the CLI dispatch in build/netfence) ---- */
 static int run(const char *cmd, char *out, size_t len)
 {
@@ -1301,13 +1907,20 @@ static void test_cli(void **state)
 		return;
 	}
 	assert_int_equal(run("build/netfence validate policies 2>&1", out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 2 policies, 2 tenants\n");
+	assert_string_equal(out, "valid: 2 policies, 2 tenants, 0 pods, 0 namespaces\n");
 	assert_int_equal(run("build/netfence validate policies/tenant-a.json 2>&1", out,
 			     sizeof(out)), 0);
-	assert_string_equal(out, "valid: 1 policy, 0 tenants\n");
+	assert_string_equal(out, "valid: 1 policy, 0 tenants, 0 pods, 0 namespaces\n");
 	assert_int_equal(run("build/netfence validate - < policies/tenant-a-tenant.json 2>&1",
 			     out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 0 policies, 1 tenant\n");
+	assert_string_equal(out, "valid: 0 policies, 1 tenant, 0 pods, 0 namespaces\n");
+	assert_int_equal(run("build/netfence validate tests/unit/data/kubectl-get-pods-ns.json "
+			     "2>&1", out, sizeof(out)), 0);
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 4 pods, 3 namespaces\n");
+	assert_int_equal(run("echo '{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+			     "{\"name\":\"a\"}}' | build/netfence validate - 2>&1", out,
+			     sizeof(out)), 0);
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 0 pods, 1 namespace\n");
 	assert_int_equal(run("build/netfence validate policies policies/tenant-a.json "
 			     "2>&1 >/dev/null", out, sizeof(out)), 2);
 	assert_string_equal(out, "policies/tenant-a.json: metadata.name: NetworkPolicy "
@@ -1349,6 +1962,12 @@ int main(void)
 		cmocka_unit_test(test_load_path),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_selector_matches),
+		cmocka_unit_test(test_selector_ir),
+		cmocka_unit_test(test_label_helpers),
+		cmocka_unit_test(test_kubectl_dump),
+		cmocka_unit_test(test_pod_variants),
+		cmocka_unit_test(test_pod_ns_duplicates),
 		cmocka_unit_test(test_cli),
 	};
 
