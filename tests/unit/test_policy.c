@@ -1843,6 +1843,17 @@ static void test_pod_variants(void **state)
 		      (const char *const[]){ "kubernetes.io/metadata.name=b", "x=1", NULL });
 	check_round_trip(ds);
 	policy__docset_free(ds);
+
+	/* kubectl get pods,ns,netpol -A -o json: one List of every kind */
+	ds = load("{'apiVersion':'v1','kind':'List','metadata':{'resourceVersion':''},'items':["
+		  POD(PODMETA) "," NS("'metadata':{'name':'t'}") "," IN("{}") ","
+		  TENANT("'metadata':{'name':'t'}") "]}");
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 1);
+	assert_int_equal(ds->n_namespaces, 1);
+	assert_int_equal(ds->n_policies, 1);
+	assert_int_equal(ds->n_tenants, 1);
+	policy__docset_free(ds);
 	pod_obj__free(NULL);
 	namespace_obj__free(NULL);
 }
