@@ -469,7 +469,8 @@ static const struct pcase cases[] = {
 	       "is Exists or DoesNotExist",
 	    IP "from[0].namespaceSelector.matchExpressions[0].values[1]: \"a b\" "
 	       LABEL_VALUE } },
-	{ "selector on ns and pod labels", IN("{'from':[{'podSelector':{'matchLabels':{'app':'web'}},"
+	{ "selector on ns and pod labels",
+	  IN("{'from':[{'podSelector':{'matchLabels':{'app':'web'}},"
 	  "'namespaceSelector':{'matchLabels':{'team':'a'," NSNAME ":'x'}}}]}"), { NULL } },
 	{ "subject with expressions",
 	  NP("{'podSelector':{'matchExpressions':[{'key':'app','operator':'NotIn','values':"
@@ -478,7 +479,8 @@ static const struct pcase cases[] = {
 	/* named ports */
 	{ "port names",
 	  IN("{'ports':[{'port':''},{'port':'a--b'},{'port':'-ab'},{'port':'ab-'},"
-	     "{'port':'abcdefghijklmnop'},{'port':'Http'},{'port':'h_p'},{'port':'abcdefghijklmno'},"
+	     "{'port':'abcdefghijklmnop'},{'port':'Http'},{'port':'h_p'},"
+	     "{'port':'abcdefghijklmno'},"
 	     "{'port':'1-a'},{'port':'UDP','protocol':'UDP'}]}"),
 	  { IP "ports[0].port: \"\" " PORT_NAME,
 	    IP "ports[1].port: \"a--b\" " PORT_NAME,

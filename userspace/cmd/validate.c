@@ -17,9 +17,9 @@ static void validate__help(FILE *f)
 {
 	fputs(validate_usage, f);
 	if (f == stdout)
-		fputs("\nValidate NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and Namespace JSON\n"
-		      "documents (also in their lists and in a List) from files, directories\n"
-		      "(every *.json) or stdin (-). Prints every problem as\n"
+		fputs("\nValidate NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and Namespace\n"
+		      "JSON documents (also in their lists and in a List) from files,\n"
+		      "directories (every *.json) or stdin (-). Prints every problem as\n"
 		      "\"FILE: PATH: message\" on stderr and exits 2 if any.\n", f);
 }
 

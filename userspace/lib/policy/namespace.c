@@ -13,9 +13,9 @@
 
 static char *dump_namespace(struct pctx *c, const struct nf_namespace_obj *n)
 {
-	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:{}}}", "apiVersion", nf_kind_namespace.api_version,
-			      "kind", nf_kind_namespace.name, "metadata", "name", n->name,
-			      "labels");
+	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:{}}}", "apiVersion",
+			      nf_kind_namespace.api_version, "kind", nf_kind_namespace.name,
+			      "metadata", "name", n->name, "labels");
 	json_t *labels = o ? json_object_get(json_object_get(o, "metadata"), "labels") : NULL;
 	bool fail = !labels;
 	char *s = NULL;
@@ -53,8 +53,8 @@ static void parse_namespace(struct pctx *c, json_t *obj, size_t before)
 		v = nf_labels_get(&n->labels, NS_NAME_LABEL);
 		if (v && name && strcmp(v, name)) {
 			nfp_path_append(c, "[\"" NS_NAME_LABEL "\"]");
-			nfp_problem(c, "%s must be the namespace's name %s", nfp_quote(v, q1, sizeof(q1)),
-				    nfp_quote(name, q2, sizeof(q2)));
+			nfp_problem(c, "%s must be the namespace's name %s",
+				    nfp_quote(v, q1, sizeof(q1)), nfp_quote(name, q2, sizeof(q2)));
 		}
 		nfp_path_pop(c, old);
 	}

@@ -227,8 +227,8 @@ static void add_ip(struct pctx *c, const char *s, struct nf_cidr *ips, size_t *n
 			return;
 		}
 		if (ips[i].is_v4 == ip.is_v4) {
-			nfp_problem(c, "may specify no more than one IP for each IP family (got %s)",
-				    nfp_quote(s, q, sizeof(q)));
+			nfp_problem(c, "may specify no more than one IP for each IP family "
+				    "(got %s)", nfp_quote(s, q, sizeof(q)));
 			return;
 		}
 	}

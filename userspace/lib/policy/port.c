@@ -64,8 +64,8 @@ void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr)
 			if (nf_is_port_name(s))
 				strcpy(pr->name, s);
 			else if (*s && !s[k])
-				nfp_problem(c, "%s " NFP_PORT_NAME_MSG "; for a port number write it "
-					    "without quotes", nfp_quote(s, q, sizeof(q)));
+				nfp_problem(c, "%s " NFP_PORT_NAME_MSG "; for a port number "
+					    "write it without quotes", nfp_quote(s, q, sizeof(q)));
 			else
 				nfp_problem(c, "%s " NFP_PORT_NAME_MSG, nfp_quote(s, q, sizeof(q)));
 		} else {

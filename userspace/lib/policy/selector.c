@@ -551,7 +551,7 @@ static void selector_tenants(struct pctx *c, const struct nf_selector *s, struct
 		case NF_SEL_IN:			/* exactly these */
 			t.negate = false;
 			break;
-		case NF_SEL_NOTIN:		/* every namespace has the label: the complement */
+		case NF_SEL_NOTIN:	/* every namespace has the label: the complement */
 		case NF_SEL_EXISTS:		/* all */
 			t.negate = true;
 			break;
