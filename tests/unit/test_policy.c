@@ -27,6 +27,9 @@
 #define EG(rules) NP("{'podSelector':{},'policyTypes':['Egress'],'egress':[" rules "]}")
 #define TENANT(body) "{'apiVersion':'netfence.io/v1alpha1','kind':'Tenant'," body "}"
 #define NSNAME "'kubernetes.io/metadata.name'"
+#define POD(body) "{'apiVersion':'v1','kind':'Pod'," body "}"
+#define NS(body) "{'apiVersion':'v1','kind':'Namespace'," body "}"
+#define PODMETA "'metadata':{'name':'p','namespace':'t'}"
 #define MNP_API "'apiVersion':'k8s.cni.cncf.io/v1beta1','kind':'MultiNetworkPolicy'"
 /* A MultiNetworkPolicy of tenant t for the networks `nets`, with spec `spec`. */
 #define MNP(nets, spec) "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':" \
@@ -85,7 +88,7 @@ static void check_problems(const char *what, struct nf_docset *ds, const char *c
 struct pcase {
 	const char *name;
 	const char *json;
-	const char *want[12];	/* exact problem lines, NULL-terminated; none: valid */
+	const char *want[16];	/* exact problem lines, NULL-terminated; none: valid */
 };
 
 #define P "t.json: "
@@ -100,8 +103,12 @@ struct pcase {
 #define NET_NAME "is not a network name (expected NAME or NAMESPACE/NAME: NAME of letters, " \
 	"digits, '_', '.' and '-', at most 128, starting with a letter or digit; NAMESPACE a " \
 	"DNS-1123 label)"
-#define UNSUP_LABEL(k) "label \"" k "\" is not supported by netfence (only " \
-	"kubernetes.io/metadata.name)"
+#define LABEL_KEY "is not a valid label key (an optional DNS-1123 subdomain and '/', then at " \
+	"most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
+#define LABEL_VALUE "is not a valid label value (empty, or at most 63 letters, digits, '-', " \
+	"'_' and '.', starting and ending with a letter or digit)"
+#define PORT_NAME "is not a valid port name (1 to 15 lowercase letters, digits and '-', at " \
+	"least one letter, no '-' at either end or twice in a row)"
 
 static const struct pcase cases[] = {
 	/* JSON and document level */
@@ -115,9 +122,10 @@ static const struct pcase cases[] = {
 	{ "root string", "'x'", { P "(root): must be an object, got string" } },
 	{ "no kind", "{'apiVersion':'v1'}", { P "kind: is required" } },
 	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
-	{ "kind unsupported", "{'apiVersion':'v1','kind':'Pod'}",
-	  { P "kind: \"Pod\" is not supported (expected NetworkPolicy, NetworkPolicyList, List, "
-	      "Tenant, MultiNetworkPolicy or MultiNetworkPolicyList)" } },
+	{ "kind unsupported", "{'apiVersion':'v1','kind':'ConfigMap'}",
+	  { P "kind: \"ConfigMap\" is not supported (expected NetworkPolicy, NetworkPolicyList, "
+	      "List, Tenant, MultiNetworkPolicy, MultiNetworkPolicyList, Pod, PodList, Namespace "
+	      "or NamespaceList)" } },
 	{ "apiVersion wrong",
 	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
 	  ",'spec':{'podSelector':{}}}",
@@ -162,13 +170,9 @@ static const struct pcase cases[] = {
 	{ "podSelector null", NP("{'podSelector':null}"), { P "spec.podSelector: is required" } },
 	{ "podSelector type", NP("{'podSelector':'all'}"),
 	  { P "spec.podSelector: must be an object, got string" } },
-	{ "podSelector non-empty", NP("{'podSelector':{'matchLabels':{'app':'db'}}}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
-	      "a policy applies to the whole tenant)" } },
+	{ "podSelector non-empty", NP("{'podSelector':{'matchLabels':{'app':'db'}}}"), { NULL } },
 	{ "podSelector expressions", NP("{'podSelector':{'matchExpressions':[{'key':'app',"
-					"'operator':'Exists'}]}}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — "
-	      "a policy applies to the whole tenant)" } },
+					"'operator':'Exists'}]}}"), { NULL } },
 	{ "podSelector empty parts", NP("{'podSelector':{'matchLabels':{},'matchExpressions':[]}}"),
 	  { NULL } },
 	{ "podSelector unknown field", NP("{'podSelector':{'matchLabel':{}}}"),
@@ -206,8 +210,7 @@ static const struct pcase cases[] = {
 	{ "ipBlock combined", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/8'},'namespaceSelector':{}}]}"),
 	  { EP "to[0]: ipBlock may not be combined with podSelector or namespaceSelector" } },
 	{ "peer podSelector non-empty", IN("{'from':[{'podSelector':{'matchLabels':{'a':'b'}}}]}"),
-	  { IP "from[0].podSelector: non-empty podSelector is not supported by netfence (use {} "
-	       "— it selects whole tenants)" } },
+	  { NULL } },
 	/* ipBlock */
 	{ "cidr /33", EG("{'to':[{'ipBlock':{'cidr':'10.0.0.0/33'}}]}"),
 	  { EP "to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR" } },
@@ -246,7 +249,7 @@ static const struct pcase cases[] = {
 	/* namespaceSelector */
 	{ "ns label other key",
 	  IN("{'from':[{'podSelector':{}},{'namespaceSelector':{'matchLabels':{'team':'a'}}}]}"),
-	  { P "spec.ingress[0].from[1].namespaceSelector.matchLabels: " UNSUP_LABEL("team") } },
+	  { NULL } },
 	{ "ns label value type", IN("{'from':[{'namespaceSelector':{'matchLabels':{" NSNAME ":5}}}]}"),
 	  { IP "from[0].namespaceSelector.matchLabels[\"kubernetes.io/metadata.name\"]: must be a "
 	       "string, got integer" } },
@@ -268,8 +271,7 @@ static const struct pcase cases[] = {
 	     "{'operator':'In','values':['a']},"
 	     "{'key':" NSNAME "},"
 	     "7]}}]}"),
-	  { IP "from[0].namespaceSelector.matchExpressions[0].key: " UNSUP_LABEL("team"),
-	    IP "from[0].namespaceSelector.matchExpressions[1].operator: \"Equals\" is not a valid "
+	  { IP "from[0].namespaceSelector.matchExpressions[1].operator: \"Equals\" is not a valid "
 	       "operator (must be In, NotIn, Exists or DoesNotExist)",
 	    IP "from[0].namespaceSelector.matchExpressions[2].values: must be specified when "
 	       "operator is In or NotIn",
@@ -297,11 +299,10 @@ static const struct pcase cases[] = {
 	  { IP "ports[0].port: 65536 must be between 1 and 65535, inclusive" } },
 	{ "port negative", IN("{'ports':[{'port':-1}]}"),
 	  { IP "ports[0].port: -1 must be between 1 and 65535, inclusive" } },
-	{ "port named", IN("{'ports':[{'port':'http'}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"http\")" } },
+	{ "port named", IN("{'ports':[{'port':'http'}]}"), { NULL } },
 	{ "port numeric string", IN("{'ports':[{'port':'80'}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"80\"; write the "
-	       "number without quotes)" } },
+	  { IP "ports[0].port: \"80\" " PORT_NAME "; for a port number write it without "
+	       "quotes" } },
 	{ "port real", IN("{'ports':[{'port':80.0}]}"),
 	  { IP "ports[0].port: must be an integer or a string, got number" } },
 	{ "port bool", IN("{'ports':[{'port':true}]}"),
@@ -309,8 +310,7 @@ static const struct pcase cases[] = {
 	{ "endPort without port", IN("{'ports':[{'endPort':90}]}"),
 	  { IP "ports[0].endPort: may not be specified when port is not specified" } },
 	{ "endPort named port", IN("{'ports':[{'port':'web','endPort':90}]}"),
-	  { IP "ports[0].port: named ports are not supported by netfence (got \"web\")",
-	    IP "ports[0].endPort: may not be specified when port is a named port" } },
+	  { IP "ports[0].endPort: may not be specified when port is a named port" } },
 	{ "endPort below port", IN("{'ports':[{'port':90,'endPort':80}]}"),
 	  { IP "ports[0].endPort: 80 must be greater than or equal to port 90" } },
 	{ "endPort range", IN("{'ports':[{'port':1,'endPort':65536}]}"),
@@ -350,7 +350,7 @@ static const struct pcase cases[] = {
 	  "{'kind':'NetworkPolicy'}]}",
 	  { P "items[1].spec.ingress[0].from[0].ipBlock.cidr: \"1.2.3.4/40\" is not a valid CIDR",
 	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant or MultiNetworkPolicy)",
+	      "Tenant, MultiNetworkPolicy, Pod or Namespace)",
 	    P "items[4].apiVersion: is required",
 	    P "items[4].metadata: is required",
 	    P "items[4].spec: is required" } },
@@ -359,7 +359,7 @@ static const struct pcase cases[] = {
 	{ "List nested", "{'apiVersion':'v1','kind':'List','items':[{'apiVersion':'v1','kind':"
 	  "'List','items':[]}]}",
 	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant or MultiNetworkPolicy)" } },
+	      "Tenant, MultiNetworkPolicy, Pod or Namespace)" } },
 	{ "List items missing", "{'apiVersion':'v1','kind':'List'}", { P "items: is required" } },
 	{ "List items type", "{'apiVersion':'v1','kind':'List','items':{}}",
 	  { P "items: must be an array, got object" } },
@@ -401,10 +401,9 @@ static const struct pcase cases[] = {
 	/* MultiNetworkPolicy: NetworkPolicy's spec, plus the policy-for annotation */
 	{ "MNP valid", MNP("storage, other/rdma,t/storage", "{'podSelector':{}}"), { NULL } },
 	{ "MNP spec validated like NetworkPolicy",
-	  MNP("storage", "{'podSelector':{'matchLabels':{'a':'b'}},'egress':[{'to':[{'ipBlock':"
+	  MNP("storage", "{'podSelector':{'matchLabels':{'-a':'b'}},'egress':[{'to':[{'ipBlock':"
 	      "{'cidr':'10.0.0.0/33'}}],'ports':[{'port':0}]}],'policyTypes':['Sideways']}"),
-	  { P "spec.podSelector: non-empty podSelector is not supported by netfence (use {} — a "
-	      "policy applies to the whole tenant)",
+	  { P "spec.podSelector.matchLabels: \"-a\" " LABEL_KEY,
 	    P "spec.policyTypes[0]: \"Sideways\" is not supported (must be Ingress or Egress)",
 	    P "spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.0/33\" is not a valid CIDR",
 	    P "spec.egress[0].ports[0].port: 0 must be between 1 and 65535, inclusive" } },
@@ -445,9 +444,135 @@ static const struct pcase cases[] = {
 	  { P "items[1].kind: \"NetworkPolicy\" is not supported in a MultiNetworkPolicyList "
 	      "(expected MultiNetworkPolicy)" } },
 	{ "MNP in a List", "{'apiVersion':'v1','kind':'List','items':[" MNP("a", "{'podSelector':{},"
-	  "'ingress':[{'ports':[{'port':'http'}]}]}") "]}",
-	  { P "items[0].spec.ingress[0].ports[0].port: named ports are not supported by netfence "
-	      "(got \"http\")" } },
+	  "'ingress':[{'ports':[{'port':'HTTP'}]}]}") "]}",
+	  { P "items[0].spec.ingress[0].ports[0].port: \"HTTP\" " PORT_NAME } },
+	/* label selectors: any label, validated as the API server does */
+	{ "selector label keys and values",
+	  NP("{'podSelector':{'matchLabels':{'a/b/c':'x','app':'bad value','':'v',"
+	     "'example.com/tier':'','Example.com/x':'y','k':'-v'}}}"),
+	  { P "spec.podSelector.matchLabels: \"a/b/c\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels[\"app\"]: \"bad value\" " LABEL_VALUE,
+	    P "spec.podSelector.matchLabels: \"\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels: \"Example.com/x\" " LABEL_KEY,
+	    P "spec.podSelector.matchLabels[\"k\"]: \"-v\" " LABEL_VALUE } },
+	{ "selector label value type", NP("{'podSelector':{'matchLabels':{'app':['web']}}}"),
+	  { P "spec.podSelector.matchLabels[\"app\"]: must be a string, got array" } },
+	{ "selector expressions", IN("{'from':[{'podSelector':{'matchExpressions':["
+	     "{'key':'-x','operator':'In','values':['ok','no way']},"
+	     "{'key':'app','operator':'DoesNotExist','values':['a']},"
+	     "{'key':'app','operator':'NotIn','values':['']}]},"
+	     "'namespaceSelector':{'matchExpressions':[{'key':'team','operator':'In',"
+	     "'values':['Payments_1','a b']}]}}]}"),
+	  { IP "from[0].podSelector.matchExpressions[0].key: \"-x\" " LABEL_KEY,
+	    IP "from[0].podSelector.matchExpressions[0].values[1]: \"no way\" " LABEL_VALUE,
+	    IP "from[0].podSelector.matchExpressions[1].values: may not be specified when operator "
+	       "is Exists or DoesNotExist",
+	    IP "from[0].namespaceSelector.matchExpressions[0].values[1]: \"a b\" "
+	       LABEL_VALUE } },
+	{ "selector on ns and pod labels",
+	  IN("{'from':[{'podSelector':{'matchLabels':{'app':'web'}},"
+	  "'namespaceSelector':{'matchLabels':{'team':'a'," NSNAME ":'x'}}}]}"), { NULL } },
+	{ "subject with expressions",
+	  NP("{'podSelector':{'matchExpressions':[{'key':'app','operator':'NotIn','values':"
+	     "['a','b']}]},'egress':[{'to':[{'podSelector':{'matchLabels':{'app':'db'}}}],"
+	     "'ports':[{'port':'pg'}]}]}"), { NULL } },
+	/* named ports */
+	{ "port names",
+	  IN("{'ports':[{'port':''},{'port':'a--b'},{'port':'-ab'},{'port':'ab-'},"
+	     "{'port':'abcdefghijklmnop'},{'port':'Http'},{'port':'h_p'},"
+	     "{'port':'abcdefghijklmno'},"
+	     "{'port':'1-a'},{'port':'UDP','protocol':'UDP'}]}"),
+	  { IP "ports[0].port: \"\" " PORT_NAME,
+	    IP "ports[1].port: \"a--b\" " PORT_NAME,
+	    IP "ports[2].port: \"-ab\" " PORT_NAME,
+	    IP "ports[3].port: \"ab-\" " PORT_NAME,
+	    IP "ports[4].port: \"abcdefghijklmnop\" " PORT_NAME,
+	    IP "ports[5].port: \"Http\" " PORT_NAME,
+	    IP "ports[6].port: \"h_p\" " PORT_NAME,
+	    IP "ports[9].port: \"UDP\" " PORT_NAME } },
+	{ "endPort named port valid name", IN("{'ports':[{'port':'http','endPort':8080}]}"),
+	  { IP "ports[0].endPort: may not be specified when port is a named port" } },
+	/* Pod: only the fields netfence uses are read, each validated */
+	{ "Pod minimal", POD(PODMETA), { NULL } },
+	{ "Pod unknown fields are ignored",
+	  POD(PODMETA ",'spec':{'volumes':[{'name':'x'}],'containers':[{'name':'c','image':'i',"
+	      "'ports':[{'containerPort':80,'hostPort':8080,'name':'http'}]}]},'status':{"
+	      "'conditions':[],'phase':'Running','podIP':'10.0.0.1'},'whatever':1"), { NULL } },
+	{ "Pod bad",
+	  POD("'metadata':{'name':'p','namespace':'t','labels':{'app':5,'x y':'a'}},"
+	      "'spec':{'hostNetwork':'yes','containers':[{'name':'c','ports':["
+	      "{'name':'http','containerPort':80},{'name':'http','containerPort':81},"
+	      "{'name':'HTTP','containerPort':0,'protocol':'tcp'},{'containerPort':'80'},"
+	      "{'name':'x'}]},7]},"
+	      "'status':{'podIPs':[{'ip':'10.0.0.300'},{}],'podIP':'fd00::1::2','phase':3}"),
+	  { P "metadata.labels[\"app\"]: must be a string, got integer",
+	    P "metadata.labels: \"x y\" " LABEL_KEY,
+	    P "spec.hostNetwork: must be a boolean, got string",
+	    P "spec.containers[0].ports[1].name: duplicate value \"http\"",
+	    P "spec.containers[0].ports[2].name: \"HTTP\" " PORT_NAME,
+	    P "spec.containers[0].ports[2].containerPort: 0 must be between 1 and 65535, inclusive",
+	    P "spec.containers[0].ports[2].protocol: \"tcp\" is not supported (must be TCP, UDP "
+	      "or SCTP)",
+	    P "spec.containers[0].ports[3].containerPort: must be an integer, got string",
+	    P "spec.containers[0].ports[4].containerPort: is required",
+	    P "spec.containers[1]: must be an object, got integer",
+	    P "status.phase: must be a string, got integer",
+	    P "status.podIPs[0].ip: \"10.0.0.300\" is not a valid IP address",
+	    P "status.podIPs[1].ip: is required",
+	    P "status.podIP: \"fd00::1::2\" is not a valid IP address" } },
+	{ "Pod same name in two containers", POD(PODMETA ",'spec':{'containers':["
+	  "{'ports':[{'name':'http','containerPort':80}]},"
+	  "{'ports':[{'name':'http','containerPort':8080}]}]}"), { NULL } },
+	{ "Pod addresses", POD(PODMETA ",'status':{'podIPs':[{'ip':'10.0.0.1'},{'ip':'10.0.0.2'},"
+	  "{'ip':'fd00::1'},{'ip':'10.0.0.1'}]}"),
+	  { P "status.podIPs[1].ip: may specify no more than one IP for each IP family (got "
+	      "\"10.0.0.2\")",
+	    P "status.podIPs[3].ip: duplicate value \"10.0.0.1\"" } },
+	{ "Pod types", POD("'metadata':{'name':'p','namespace':'t','labels':[]},'spec':[],"
+	  "'status':{'podIPs':{}}"),
+	  { P "metadata.labels: must be an object, got array",
+	    P "spec: must be an object, got array",
+	    P "status.podIPs: must be an array, got object" } },
+	{ "Pod containers types", POD(PODMETA ",'spec':{'containers':{}},'status':[]"),
+	  { P "spec.containers: must be an array, got object",
+	    P "status: must be an object, got array" } },
+	{ "Pod ports types", POD(PODMETA ",'spec':{'containers':[{'ports':{}},{'ports':[1]}]}"),
+	  { P "spec.containers[0].ports: must be an array, got object",
+	    P "spec.containers[1].ports[0]: must be an object, got integer" } },
+	{ "Pod without namespace", POD("'metadata':{'name':'p'}"),
+	  { P "metadata.namespace: is required (it names the tenant)" } },
+	{ "Pod names", POD("'metadata':{'name':'P','namespace':'a.b'}"),
+	  { P "metadata.name: \"P\" " DNS_SUB, P "metadata.namespace: \"a.b\" " DNS_LABEL } },
+	{ "Pod apiVersion", "{'apiVersion':'apps/v1','kind':'Pod'," PODMETA "}",
+	  { P "apiVersion: \"apps/v1\" is not supported for kind Pod (expected \"v1\")" } },
+	/* Namespace */
+	{ "Namespace minimal", NS("'metadata':{'name':'a'}"), { NULL } },
+	{ "Namespace real", NS("'metadata':{'name':'a','uid':'x','labels':{" NSNAME ":'a',"
+	  "'team':'x'},'annotations':{'a':'b'}},'spec':{'finalizers':['kubernetes']},"
+	  "'status':{'phase':'Active'}"), { NULL } },
+	{ "Namespace bad", NS("'metadata':{'name':'a.b','labels':{'team':'x y','a b':'c'}}"),
+	  { P "metadata.name: \"a.b\" " DNS_LABEL,
+	    P "metadata.labels[\"team\"]: \"x y\" " LABEL_VALUE,
+	    P "metadata.labels: \"a b\" " LABEL_KEY } },
+	{ "Namespace name label", NS("'metadata':{'name':'a','labels':{" NSNAME ":'b'}}"),
+	  { P "metadata.labels[\"kubernetes.io/metadata.name\"]: \"b\" must be the namespace's "
+	      "name \"a\"" } },
+	{ "Namespace without name", NS("'metadata':{'labels':{}}"),
+	  { P "metadata.name: is required" } },
+	{ "Namespace apiVersion", "{'apiVersion':'v1beta1','kind':'Namespace','metadata':"
+	  "{'name':'a'}}",
+	  { P "apiVersion: \"v1beta1\" is not supported for kind Namespace (expected \"v1\")" } },
+	/* their lists */
+	{ "PodList", "{'apiVersion':'v1','kind':'PodList','metadata':{},'items':[{" PODMETA "},"
+	  "{'kind':'Namespace','metadata':{'name':'a'}},{'metadata':{'name':'q'}}]}",
+	  { P "items[1].kind: \"Namespace\" is not supported in a PodList (expected Pod)",
+	    P "items[2].metadata.namespace: is required (it names the tenant)" } },
+	{ "NamespaceList", "{'apiVersion':'v1','kind':'NamespaceList','items':[{'metadata':"
+	  "{'name':'a'}},{'kind':'Pod'," PODMETA "}]}",
+	  { P "items[1].kind: \"Pod\" is not supported in a NamespaceList (expected "
+	      "Namespace)" } },
+	{ "PodList apiVersion", "{'apiVersion':'v2','kind':'PodList','items':[]}",
+	  { P "apiVersion: \"v2\" is not supported for kind PodList (expected \"v1\")" } },
 };
 
 static void test_cases(void **state)
@@ -460,9 +585,10 @@ static void test_cases(void **state)
 		check_problems(cases[i].name, ds, cases[i].want);
 		/* An object with a problem is never in the docset. */
 		if (ds->n_problems && strstr(cases[i].name, "List") == NULL &&
-		    (ds->n_policies || ds->n_tenants))
-			fail_msg("case %s: %zu policies, %zu tenants despite problems", cases[i].name,
-				 ds->n_policies, ds->n_tenants);
+		    (ds->n_policies || ds->n_tenants || ds->n_pods || ds->n_namespaces))
+			fail_msg("case %s: %zu policies, %zu tenants, %zu pods, %zu namespaces "
+				 "despite problems", cases[i].name, ds->n_policies, ds->n_tenants,
+				 ds->n_pods, ds->n_namespaces);
 		policy__docset_free(ds);
 	}
 }
@@ -1147,6 +1273,623 @@ static void test_dup(void **state)
 	policy__docset_free(NULL);
 }
 
+/* ---- labels and selectors (SPEC §11) ---- */
+
+/* Labels from "k=v" strings (sorted by the caller). */
+static struct nf_labels mklabels(struct nf_label *buf, const char *const *kv)
+{
+	struct nf_labels l = { .v = buf };
+
+	for (; kv[l.n]; l.n++) {
+		char *eq = strchr(kv[l.n], '=');
+
+		buf[l.n].key = strndup(kv[l.n], (size_t)(eq - kv[l.n]));
+		buf[l.n].value = strdup(eq + 1);
+	}
+	return l;
+}
+
+static void freelabels(struct nf_labels *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+}
+
+struct mcase {
+	const char *sel;	/* a LabelSelector (the policy's podSelector) */
+	const char *labels[4];	/* "key=value", sorted by key */
+	bool match;
+};
+
+#define X(key, op, vals) "{'key':'" key "','operator':'" op "'" vals "}"
+#define ME(...) "{'matchExpressions':[" __VA_ARGS__ "]}"
+
+static const struct mcase mcases[] = {
+	{ "{}", { NULL }, true },
+	{ "{}", { "app=web" }, true },
+	{ "{'matchLabels':{}}", { "app=web" }, true },
+	{ "{'matchLabels':{'app':'web'}}", { "app=web" }, true },
+	{ "{'matchLabels':{'app':'web'}}", { "app=db" }, false },
+	{ "{'matchLabels':{'app':'web'}}", { NULL }, false },
+	{ "{'matchLabels':{'app':'web'}}", { "app=web", "tier=fe" }, true },
+	{ "{'matchLabels':{'app':''}}", { "app=" }, true },
+	{ "{'matchLabels':{'app':''}}", { NULL }, false },
+	{ "{'matchLabels':{'app':'web','tier':'fe'}}", { "app=web" }, false },
+	{ "{'matchLabels':{'app':'web','tier':'fe'}}", { "app=web", "tier=fe" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=a" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=b" }, true },
+	{ ME(X("app", "In", ",'values':['b','a']")), { "app=c" }, false },
+	{ ME(X("app", "In", ",'values':['b','a']")), { NULL }, false },
+	{ ME(X("app", "In", ",'values':['']")), { "app=" }, true },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "app=a" }, false },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "app=b" }, true },
+	{ ME(X("app", "NotIn", ",'values':['a']")), { NULL }, true },	/* absent key */
+	{ ME(X("app", "NotIn", ",'values':['a']")), { "other=a" }, true },
+	{ ME(X("app", "Exists", "")), { "app=" }, true },
+	{ ME(X("app", "Exists", "")), { "app=x" }, true },
+	{ ME(X("app", "Exists", "")), { "apps=x" }, false },
+	{ ME(X("app", "Exists", "")), { NULL }, false },
+	{ ME(X("app", "DoesNotExist", "")), { "app=" }, false },
+	{ ME(X("app", "DoesNotExist", "")), { "b=x" }, true },
+	{ ME(X("app", "DoesNotExist", "")), { NULL }, true },
+	{ ME(X("app", "Exists", "") "," X("app", "DoesNotExist", "")), { "app=x" }, false },
+	{ ME(X("app", "Exists", "") "," X("app", "DoesNotExist", "")), { NULL }, false },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "tier=fe" }, true },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=test", "tier=fe" }, false },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=prod", "tier=fe" }, true },
+	{ "{'matchLabels':{'tier':'fe'}," "'matchExpressions':[" X("env", "NotIn",
+	  ",'values':['dev','test']") "]}", { "env=prod" }, false },
+	{ ME(X("example.com/a", "In", ",'values':['x']")), { "a=x", "example.com/a=x" }, true },
+};
+
+static void test_selector_matches(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mcases) / sizeof(mcases[0]); i++) {
+		char json[1024];
+		struct nf_label buf[4];
+		struct nf_labels l = mklabels(buf, mcases[i].labels);
+		struct nf_docset *ds;
+		struct nf_policy *p;
+		bool got;
+
+		snprintf(json, sizeof(json), NP("{'podSelector':%s}"), mcases[i].sel);
+		p = load_one(&ds, json);
+		got = nf_selector_matches(p->subject, &l);
+		if (got != mcases[i].match)
+			fail_msg("case %zu: %s on %s...: got %d", i, mcases[i].sel,
+				 mcases[i].labels[0] ? mcases[i].labels[0] : "(none)", got);
+		freelabels(&l);
+		policy__docset_free(ds);
+	}
+	/* no selector, no labels */
+	assert_true(nf_selector_matches(NULL, NULL));
+	assert_null(nf_labels_get(NULL, "a"));
+	{
+		struct nf_label buf[4];
+		const char *const kv[] = { "a=1", "b=", "c=3", NULL };
+		struct nf_labels l = mklabels(buf, kv);
+
+		assert_string_equal(nf_labels_get(&l, "a"), "1");
+		assert_string_equal(nf_labels_get(&l, "b"), "");
+		assert_string_equal(nf_labels_get(&l, "c"), "3");
+		assert_null(nf_labels_get(&l, "d"));
+		assert_null(nf_labels_get(&l, ""));
+		freelabels(&l);
+	}
+}
+
+static void assert_req(const struct nf_sel_req *r, const char *key, enum nf_sel_op op,
+		       const char *const *values)
+{
+	size_t n = 0;
+
+	assert_string_equal(r->key, key);
+	assert_int_equal(r->op, op);
+	while (values[n])
+		n++;
+	assert_int_equal(r->n_values, n);
+	for (n = 0; values[n]; n++)
+		assert_string_equal(r->values[n], values[n]);
+}
+
+static void check_selector_peers(const struct nf_policy *p)
+{
+	const struct nf_rule *r = &p->rules[NF_DIR_INGRESS][0];
+	const struct nf_peer *pe;
+
+	/* subject: requirements sorted by key, values sorted and unique */
+	assert_non_null(p->subject);
+	assert_int_equal(p->subject->n_reqs, 3);
+	assert_req(&p->subject->reqs[0], "app", NF_SEL_IN, (const char *const[]){ "web", NULL });
+	assert_req(&p->subject->reqs[1], "env", NF_SEL_NOTIN,
+		   (const char *const[]){ "dev", "test", NULL });
+	assert_req(&p->subject->reqs[2], "example.com/canary", NF_SEL_DOES_NOT_EXIST,
+		   (const char *const[]){ NULL });
+	assert_int_equal(r->n_peers, 6);
+
+	/* podSelector alone: those pods of the policy's own tenant */
+	pe = &r->peers[0];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 1);
+	assert_string_equal(pe->names[0], "t");
+	assert_null(pe->ns_sel);
+	assert_false(pe->ns_labels);
+	assert_int_equal(pe->pod_sel->n_reqs, 1);
+	assert_req(&pe->pod_sel->reqs[0], "role", NF_SEL_EXISTS, (const char *const[]){ NULL });
+
+	/* with a namespaceSelector on the name label: the tenants it names */
+	pe = &r->peers[1];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 2);
+	assert_string_equal(pe->names[0], "a");
+	assert_string_equal(pe->names[1], "b");
+	assert_non_null(pe->ns_sel);
+	assert_false(pe->ns_labels);
+	assert_req(&pe->ns_sel->reqs[0], "kubernetes.io/metadata.name", NF_SEL_IN,
+		   (const char *const[]){ "a", "b", NULL });
+	assert_req(&pe->pod_sel->reqs[0], "app", NF_SEL_IN, (const char *const[]){ "db", NULL });
+
+	/* with a namespaceSelector on another label: resolved by the compiler */
+	pe = &r->peers[2];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_true(pe->ns_labels);
+	assert_false(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_int_equal(pe->ns_sel->n_reqs, 2);
+	assert_req(&pe->ns_sel->reqs[0], "kubernetes.io/metadata.name", NF_SEL_NOTIN,
+		   (const char *const[]){ "x", NULL });
+	assert_req(&pe->ns_sel->reqs[1], "team", NF_SEL_IN, (const char *const[]){ "pay", NULL });
+
+	/* namespaceSelector alone on another label: whole tenants, by their labels */
+	pe = &r->peers[3];
+	assert_int_equal(pe->kind, NF_PK_TENANTS);
+	assert_true(pe->ns_labels);
+	assert_int_equal(pe->n_names, 0);
+	assert_false(pe->negate);
+	assert_null(pe->pod_sel);
+	assert_req(&pe->ns_sel->reqs[0], "env", NF_SEL_EXISTS, (const char *const[]){ NULL });
+
+	/* namespaceSelector {} (kept, with no requirements) and podSelector {}: all tenants */
+	pe = &r->peers[4];
+	assert_int_equal(pe->kind, NF_PK_TENANTS);
+	assert_true(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_non_null(pe->ns_sel);
+	assert_int_equal(pe->ns_sel->n_reqs, 0);
+	assert_false(pe->ns_labels);
+	assert_null(pe->pod_sel);
+
+	/* a namespaceSelector {} with a pod selector: those pods in every tenant */
+	pe = &r->peers[5];
+	assert_int_equal(pe->kind, NF_PK_PODS);
+	assert_true(pe->negate);
+	assert_int_equal(pe->n_names, 0);
+	assert_int_equal(pe->ns_sel->n_reqs, 0);
+
+	/* named and numeric ports */
+	assert_int_equal(r->n_ports, 3);
+	assert_string_equal(r->ports[0].name, "http");
+	assert_int_equal(r->ports[0].proto, IPPROTO_TCP);
+	assert_int_equal(r->ports[0].lo, 0);
+	assert_int_equal(r->ports[0].hi, 0);
+	assert_string_equal(r->ports[1].name, "dns");
+	assert_int_equal(r->ports[1].proto, IPPROTO_UDP);
+	assert_int_equal(r->ports[1].lo, 0);
+	assert_int_equal(r->ports[1].hi, 0);
+	assert_string_equal(r->ports[2].name, "");
+	assert_int_equal(r->ports[2].lo, 53);
+}
+
+#define SEL_POLICY NP("{'podSelector':{'matchExpressions':[" \
+	X("example.com/canary", "DoesNotExist", "") "," \
+	X("env", "NotIn", ",'values':['test','dev','test']") "]," \
+	"'matchLabels':{'app':'web'}},'ingress':[{'from':[" \
+	"{'podSelector':" ME(X("role", "Exists", "")) "}," \
+	"{'podSelector':{'matchLabels':{'app':'db'}},'namespaceSelector':" \
+	ME(X("kubernetes.io/metadata.name", "In", ",'values':['b','a']")) "}," \
+	"{'podSelector':{'matchLabels':{'app':'db'}},'namespaceSelector':{'matchLabels':" \
+	"{'team':'pay'},'matchExpressions':[" X("kubernetes.io/metadata.name", "NotIn", \
+	",'values':['x']") "]}}," \
+	"{'namespaceSelector':" ME(X("env", "Exists", "")) "}," \
+	"{'podSelector':{},'namespaceSelector':{}}," \
+	"{'podSelector':{'matchLabels':{'a':'b'}},'namespaceSelector':{}}]," \
+	"'ports':[{'port':'http'},{'port':'dns','protocol':'UDP'},{'port':53}]}]}")
+
+/* The IR of selectors and named ports; the stored JSON and policy__dup keep it. */
+static void test_selector_ir(void **state)
+{
+	struct nf_docset *ds, *ds2;
+	struct nf_policy *p, *q;
+	const char *j;
+
+	p = load_one(&ds, SEL_POLICY);
+	check_selector_peers(p);
+
+	/* json -> IR -> json -> IR */
+	j = p->json;
+	ds2 = policy__docset_new();
+	assert_int_equal(policy__load_json(ds2, "stored", j, strlen(j)), 0);
+	assert_int_equal(ds2->n_problems, 0);
+	assert_int_equal(ds2->n_policies, 1);
+	check_selector_peers(ds2->policies[0]);
+	assert_string_equal(ds2->policies[0]->json, j);
+	policy__docset_free(ds2);
+
+	q = policy__dup(p);
+	assert_non_null(q);
+	assert_ptr_not_equal(q->subject, p->subject);
+	assert_ptr_not_equal(q->rules[NF_DIR_INGRESS][0].peers[1].pod_sel,
+			     p->rules[NF_DIR_INGRESS][0].peers[1].pod_sel);
+	policy__docset_free(ds);	/* q stands on its own */
+	check_selector_peers(q);
+	policy__free(q);
+
+	/* podSelector {}: no subject (all the tenant's endpoints) */
+	p = load_one(&ds, NP("{'podSelector':{'matchLabels':{},'matchExpressions':[]}}"));
+	assert_null(p->subject);
+	q = policy__dup(p);
+	assert_null(q->subject);
+	policy__free(q);
+	policy__docset_free(ds);
+}
+
+static void test_label_helpers(void **state)
+{
+	char big[300];
+
+	assert_true(nf_is_label_key("app"));
+	assert_true(nf_is_label_key("App_1.x-y"));
+	assert_true(nf_is_label_key("kubernetes.io/metadata.name"));
+	assert_true(nf_is_label_key("a/b"));
+	assert_true(nf_is_label_key("9"));
+	assert_false(nf_is_label_key(""));
+	assert_false(nf_is_label_key("/a"));
+	assert_false(nf_is_label_key("a/"));
+	assert_false(nf_is_label_key("a/b/c"));
+	assert_false(nf_is_label_key("A.io/b"));	/* the prefix is a DNS-1123 subdomain */
+	assert_false(nf_is_label_key("a_b.io/b"));
+	assert_false(nf_is_label_key("-a"));
+	assert_false(nf_is_label_key("a."));
+	assert_false(nf_is_label_key("a b"));
+	assert_false(nf_is_label_key(NULL));
+	memset(big, 'a', 63);
+	big[63] = '\0';
+	assert_true(nf_is_label_key(big));
+	assert_true(nf_is_label_value(big));
+	big[63] = 'a';
+	big[64] = '\0';
+	assert_false(nf_is_label_key(big));
+	assert_false(nf_is_label_value(big));
+	memset(big, 'a', 253);
+	strcpy(big + 253, "/x");
+	assert_true(nf_is_label_key(big));
+	memset(big, 'a', 254);
+	strcpy(big + 254, "/x");
+	assert_false(nf_is_label_key(big));
+
+	assert_true(nf_is_label_value(""));
+	assert_true(nf_is_label_value("V1.2_3-x"));
+	assert_false(nf_is_label_value("a/b"));
+	assert_false(nf_is_label_value("_a"));
+	assert_false(nf_is_label_value("a "));
+	assert_false(nf_is_label_value(NULL));
+
+	assert_true(nf_is_port_name("http"));
+	assert_true(nf_is_port_name("h"));
+	assert_true(nf_is_port_name("h2c-8080"));
+	assert_true(nf_is_port_name("1a"));
+	assert_true(nf_is_port_name("abcdefghijklmno"));	/* 15 */
+	assert_false(nf_is_port_name("abcdefghijklmnop"));	/* 16 */
+	assert_false(nf_is_port_name(""));
+	assert_false(nf_is_port_name("80"));
+	assert_false(nf_is_port_name("8-0"));
+	assert_false(nf_is_port_name("a--b"));
+	assert_false(nf_is_port_name("-a"));
+	assert_false(nf_is_port_name("a-"));
+	assert_false(nf_is_port_name("Http"));
+	assert_false(nf_is_port_name("a_b"));
+	assert_false(nf_is_port_name("a.b"));
+	assert_false(nf_is_port_name(NULL));
+}
+
+/* ---- Pods and Namespaces: what `kubectl get pods,ns -A -o json` prints ---- */
+
+static struct nf_pod_obj *find_pod(struct nf_docset *ds, const char *ns, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_pods; i++)
+		if (!strcmp(ds->pods[i]->tenant, ns) && !strcmp(ds->pods[i]->name, name))
+			return ds->pods[i];
+	fail_msg("no pod %s/%s", ns, name);
+	return NULL;
+}
+
+static struct nf_namespace_obj *find_ns(struct nf_docset *ds, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_namespaces; i++)
+		if (!strcmp(ds->namespaces[i]->name, name))
+			return ds->namespaces[i];
+	fail_msg("no namespace %s", name);
+	return NULL;
+}
+
+static void assert_labels(const struct nf_labels *l, const char *const *kv)
+{
+	size_t n = 0;
+	char buf[512];
+
+	for (; kv[n]; n++) {
+		assert_true(n < l->n);
+		snprintf(buf, sizeof(buf), "%s=%s", l->v[n].key, l->v[n].value);
+		assert_string_equal(buf, kv[n]);
+	}
+	assert_int_equal(l->n, n);
+}
+
+static void assert_port(const struct nf_named_port *p, const char *name, uint8_t proto,
+			uint16_t port)
+{
+	assert_string_equal(p->name, name);
+	assert_int_equal(p->proto, proto);
+	assert_int_equal(p->port, port);
+}
+
+static void assert_same_labels(const struct nf_labels *a, const struct nf_labels *b)
+{
+	size_t i;
+
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		assert_string_equal(a->v[i].key, b->v[i].key);
+		assert_string_equal(a->v[i].value, b->v[i].value);
+	}
+}
+
+/* Every pod and namespace's stored JSON parses back to the same object, and JSON. */
+static void check_round_trip(struct nf_docset *ds)
+{
+	size_t i, k;
+
+	for (i = 0; i < ds->n_pods; i++) {
+		const struct nf_pod_obj *a = ds->pods[i], *b;
+		struct nf_docset *d2 = policy__docset_new();
+
+		assert_int_equal(policy__load_json(d2, "stored", a->json, strlen(a->json)), 0);
+		assert_int_equal(d2->n_problems, 0);
+		assert_int_equal(d2->n_pods, 1);
+		b = d2->pods[0];
+		assert_string_equal(a->tenant, b->tenant);
+		assert_string_equal(a->name, b->name);
+		assert_same_labels(&a->labels, &b->labels);
+		assert_int_equal(a->n_ips, b->n_ips);
+		for (k = 0; k < a->n_ips; k++) {
+			assert_memory_equal(a->ips[k].addr, b->ips[k].addr, 16);
+			assert_int_equal(a->ips[k].plen, b->ips[k].plen);
+			assert_int_equal(a->ips[k].is_v4, b->ips[k].is_v4);
+		}
+		assert_int_equal(a->n_ports, b->n_ports);
+		for (k = 0; k < a->n_ports; k++)
+			assert_port(&b->ports[k], a->ports[k].name, a->ports[k].proto,
+				    a->ports[k].port);
+		assert_string_equal(a->json, b->json);
+		policy__docset_free(d2);
+	}
+	for (i = 0; i < ds->n_namespaces; i++) {
+		const struct nf_namespace_obj *a = ds->namespaces[i], *b;
+		struct nf_docset *d2 = policy__docset_new();
+
+		assert_int_equal(policy__load_json(d2, "stored", a->json, strlen(a->json)), 0);
+		assert_int_equal(d2->n_problems, 0);
+		assert_int_equal(d2->n_namespaces, 1);
+		b = d2->namespaces[0];
+		assert_string_equal(a->name, b->name);
+		assert_same_labels(&a->labels, &b->labels);
+		assert_string_equal(a->json, b->json);
+		policy__docset_free(d2);
+	}
+}
+
+static void test_kubectl_dump(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	struct nf_pod_obj *p;
+	struct nf_namespace_obj *n;
+	char buf[64];
+	size_t i;
+
+	assert_int_equal(policy__load_path(ds, "tests/unit/data/kubectl-get-pods-ns.json"), 0);
+	policy__check_duplicates(ds);
+	for (i = 0; i < ds->n_problems; i++)
+		fprintf(stderr, "%s\n", ds->problems[i]);
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 4);
+	assert_int_equal(ds->n_namespaces, 3);
+	assert_int_equal(ds->n_policies, 0);
+
+	p = find_pod(ds, "tenant-a", "web-7d9c6b5f8d-x2k9p");
+	assert_string_equal(p->file, "tests/unit/data/kubectl-get-pods-ns.json");
+	assert_labels(&p->labels, (const char *const[]){ "app.kubernetes.io/name=web",
+		      "pod-template-hash=7d9c6b5f8d", "tier=frontend", NULL });
+	assert_int_equal(p->n_ips, 2);
+	nf_format_cidr(&p->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.244.1.17/32");
+	assert_true(p->ips[0].is_v4);
+	nf_format_cidr(&p->ips[1], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00:10:244:1::11/128");
+	/* named ports of both containers, sorted; the unnamed 8443 is not there */
+	assert_int_equal(p->n_ports, 3);
+	assert_port(&p->ports[0], "dns", IPPROTO_UDP, 5353);
+	assert_port(&p->ports[1], "http", IPPROTO_TCP, 8080);
+	assert_port(&p->ports[2], "metrics", IPPROTO_TCP, 9100);
+	/* the stored JSON: only what netfence uses */
+	assert_string_equal(p->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+		"\"web-7d9c6b5f8d-x2k9p\",\"namespace\":\"tenant-a\",\"labels\":{"
+		"\"app.kubernetes.io/name\":\"web\",\"pod-template-hash\":\"7d9c6b5f8d\","
+		"\"tier\":\"frontend\"}},\"spec\":{\"containers\":[{\"ports\":[{\"name\":\"http\","
+		"\"containerPort\":8080,\"protocol\":\"TCP\"}]},{\"ports\":[{\"name\":\"metrics\","
+		"\"containerPort\":9100,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"containerPort\":"
+		"5353,\"protocol\":\"UDP\"}]}]},\"status\":{\"podIPs\":[{\"ip\":\"10.244.1.17\"},"
+		"{\"ip\":\"fd00:10:244:1::11\"}]}}");
+
+	/* a finished pod's address is released: none */
+	p = find_pod(ds, "tenant-a", "migrate-8xk2z");
+	assert_int_equal(p->n_ips, 0);
+	assert_int_equal(p->n_ports, 0);
+	assert_labels(&p->labels, (const char *const[]){
+		      "batch.kubernetes.io/controller-uid=a1b2c3d4-0000-4000-8000-000000000001",
+		      "batch.kubernetes.io/job-name=migrate", "job-name=migrate", NULL });
+	/* a host-network pod's address is the node's: none */
+	p = find_pod(ds, "kube-system", "kube-proxy-4tq8m");
+	assert_int_equal(p->n_ips, 0);
+	assert_labels(&p->labels, (const char *const[]){ "controller-revision-hash=6c5f9b7d4",
+		      "k8s-app=kube-proxy", "pod-template-generation=1", NULL });
+	/* a pending pod has no address yet */
+	p = find_pod(ds, "tenant-b", "db-0");
+	assert_int_equal(p->n_ips, 0);
+	assert_int_equal(p->n_ports, 1);
+	assert_port(&p->ports[0], "pg", IPPROTO_TCP, 5432);
+	assert_string_equal(p->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"db-0\","
+		"\"namespace\":\"tenant-b\",\"labels\":{\"app\":\"db\"}},\"spec\":{\"containers\":"
+		"[{\"ports\":[{\"name\":\"pg\",\"containerPort\":5432,\"protocol\":\"TCP\"}]}]}}");
+
+	n = find_ns(ds, "kube-system");
+	assert_labels(&n->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=kube-system", NULL });
+	n = find_ns(ds, "tenant-a");
+	assert_labels(&n->labels, (const char *const[]){ "env=prod",
+		      "kubernetes.io/metadata.name=tenant-a", "team=payments", NULL });
+	assert_string_equal(n->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"tenant-a\","
+		"\"labels\":{\"env\":\"prod\",\"kubernetes.io/metadata.name\":\"tenant-a\","
+		"\"team\":\"payments\"}}}");
+	/* the name label is always there, added when missing */
+	n = find_ns(ds, "tenant-b");
+	assert_labels(&n->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=tenant-b", NULL });
+	assert_string_equal(n->json,
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"tenant-b\","
+		"\"labels\":{\"kubernetes.io/metadata.name\":\"tenant-b\"}}}");
+
+	/* selectors against these labels */
+	{
+		struct nf_docset *d2;
+		struct nf_policy *pol = load_one(&d2, IN("{'from':[{'podSelector':{'matchLabels':"
+			"{'tier':'frontend'}},'namespaceSelector':{'matchLabels':{'team':"
+			"'payments'}}}]}"));
+		const struct nf_peer *pe = &pol->rules[NF_DIR_INGRESS][0].peers[0];
+
+		assert_true(nf_selector_matches(pe->ns_sel, &find_ns(ds, "tenant-a")->labels));
+		assert_false(nf_selector_matches(pe->ns_sel, &find_ns(ds, "tenant-b")->labels));
+		assert_true(nf_selector_matches(pe->pod_sel,
+			    &find_pod(ds, "tenant-a", "web-7d9c6b5f8d-x2k9p")->labels));
+		assert_false(nf_selector_matches(pe->pod_sel,
+			     &find_pod(ds, "tenant-b", "db-0")->labels));
+		policy__docset_free(d2);
+	}
+
+	check_round_trip(ds);
+	policy__docset_free(ds);
+}
+
+/* podIP alone (older clusters), a PodList without kinds, a NamespaceList. */
+static void test_pod_variants(void **state)
+{
+	struct nf_docset *ds = load(
+		"{'apiVersion':'v1','kind':'PodList','items':[{'metadata':{'name':'a',"
+		"'namespace':'t'},'status':{'podIP':'10.1.2.3','phase':'Running'}},"
+		"{'metadata':{'name':'b','namespace':'t'},'spec':{'containers':["
+		"{'ports':[{'name':'http','containerPort':80}]},{'ports':[{'name':'http',"
+		"'containerPort':80},{'name':'http-alt','containerPort':80,'protocol':'SCTP'}]}]},"
+		"'status':{'podIP':'10.1.2.4','podIPs':[{'ip':'fd00::4'}]}}]}");
+	char buf[64];
+
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 2);
+	assert_int_equal(ds->pods[0]->n_ips, 1);
+	nf_format_cidr(&ds->pods[0]->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.1.2.3/32");
+	assert_int_equal(ds->pods[0]->labels.n, 0);
+	assert_non_null(strstr(ds->pods[0]->json, "\"kind\":\"Pod\""));
+	/* podIPs wins over podIP; one name in two containers with one port: once */
+	assert_int_equal(ds->pods[1]->n_ips, 1);
+	nf_format_cidr(&ds->pods[1]->ips[0], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00::4/128");
+	assert_int_equal(ds->pods[1]->n_ports, 2);
+	assert_port(&ds->pods[1]->ports[0], "http", IPPROTO_TCP, 80);
+	assert_port(&ds->pods[1]->ports[1], "http-alt", IPPROTO_SCTP, 80);
+	check_round_trip(ds);
+	policy__docset_free(ds);
+
+	ds = load("{'apiVersion':'v1','kind':'NamespaceList','items':[{'metadata':{'name':'a'}},"
+		  "{'apiVersion':'v1','kind':'Namespace','metadata':{'name':'b','labels':{"
+		  "'x':'1'}}}]}");
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_namespaces, 2);
+	assert_labels(&ds->namespaces[1]->labels,
+		      (const char *const[]){ "kubernetes.io/metadata.name=b", "x=1", NULL });
+	check_round_trip(ds);
+	policy__docset_free(ds);
+
+	/* kubectl get pods,ns,netpol -A -o json: one List of every kind */
+	ds = load("{'apiVersion':'v1','kind':'List','metadata':{'resourceVersion':''},'items':["
+		  POD(PODMETA) "," NS("'metadata':{'name':'t'}") "," IN("{}") ","
+		  TENANT("'metadata':{'name':'t'}") "]}");
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_pods, 1);
+	assert_int_equal(ds->n_namespaces, 1);
+	assert_int_equal(ds->n_policies, 1);
+	assert_int_equal(ds->n_tenants, 1);
+	policy__docset_free(ds);
+	pod_obj__free(NULL);
+	namespace_obj__free(NULL);
+}
+
+static void test_pod_ns_duplicates(void **state)
+{
+	struct nf_docset *ds = policy__docset_new();
+	const char *const want[] = {
+		"b.json: metadata.name: Pod \"t/p\" is defined twice (also in a.json)",
+		"b.json: metadata.name: Namespace \"t\" is defined twice (also in a.json)",
+		NULL,
+	};
+	char *pod = unquote(POD(PODMETA));
+	char *pod2 = unquote(POD("'metadata':{'name':'p','namespace':'u'}"));
+	char *ns = unquote(NS("'metadata':{'name':'t'}"));
+	char *np = unquote(NP("{'podSelector':{}}"));	/* another kind, same key */
+
+	assert_int_equal(policy__load_json(ds, "a.json", pod, strlen(pod)), 0);
+	assert_int_equal(policy__load_json(ds, "a.json", ns, strlen(ns)), 0);
+	assert_int_equal(policy__load_json(ds, "a.json", np, strlen(np)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", pod2, strlen(pod2)), 0);
+	policy__check_duplicates(ds);
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(policy__load_json(ds, "b.json", pod, strlen(pod)), 0);
+	assert_int_equal(policy__load_json(ds, "b.json", ns, strlen(ns)), 0);
+	policy__check_duplicates(ds);
+	check_problems("pod/ns duplicates", ds, want);
+	policy__docset_free(ds);
+	free(pod);
+	free(pod2);
+	free(ns);
+	free(np);
+}
+
 /* ---- netfence validate, end to end (needs the CLI dispatch in build/netfence) ---- */
 static int run(const char *cmd, char *out, size_t len)
 {
@@ -1177,13 +1920,20 @@ static void test_cli(void **state)
 		return;
 	}
 	assert_int_equal(run("build/netfence validate policies 2>&1", out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 2 policies, 2 tenants\n");
+	assert_string_equal(out, "valid: 2 policies, 2 tenants, 0 pods, 0 namespaces\n");
 	assert_int_equal(run("build/netfence validate policies/tenant-a.json 2>&1", out,
 			     sizeof(out)), 0);
-	assert_string_equal(out, "valid: 1 policy, 0 tenants\n");
+	assert_string_equal(out, "valid: 1 policy, 0 tenants, 0 pods, 0 namespaces\n");
 	assert_int_equal(run("build/netfence validate - < policies/tenant-a-tenant.json 2>&1",
 			     out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 0 policies, 1 tenant\n");
+	assert_string_equal(out, "valid: 0 policies, 1 tenant, 0 pods, 0 namespaces\n");
+	assert_int_equal(run("build/netfence validate tests/unit/data/kubectl-get-pods-ns.json "
+			     "2>&1", out, sizeof(out)), 0);
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 4 pods, 3 namespaces\n");
+	assert_int_equal(run("echo '{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
+			     "{\"name\":\"a\"}}' | build/netfence validate - 2>&1", out,
+			     sizeof(out)), 0);
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 0 pods, 1 namespace\n");
 	assert_int_equal(run("build/netfence validate policies policies/tenant-a.json "
 			     "2>&1 >/dev/null", out, sizeof(out)), 2);
 	assert_string_equal(out, "policies/tenant-a.json: metadata.name: NetworkPolicy "
@@ -1225,6 +1975,12 @@ int main(void)
 		cmocka_unit_test(test_load_path),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_selector_matches),
+		cmocka_unit_test(test_selector_ir),
+		cmocka_unit_test(test_label_helpers),
+		cmocka_unit_test(test_kubectl_dump),
+		cmocka_unit_test(test_pod_variants),
+		cmocka_unit_test(test_pod_ns_duplicates),
 		cmocka_unit_test(test_cli),
 	};
 

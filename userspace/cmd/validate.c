@@ -17,9 +17,10 @@ static void validate__help(FILE *f)
 {
 	fputs(validate_usage, f);
 	if (f == stdout)
-		fputs("\nValidate NetworkPolicy, NetworkPolicyList/List and Tenant JSON documents\n"
-		      "from files, directories (every *.json) or stdin (-). Prints every\n"
-		      "problem as \"FILE: PATH: message\" on stderr and exits 2 if any.\n", f);
+		fputs("\nValidate NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and Namespace\n"
+		      "JSON documents (also in their lists and in a List) from files,\n"
+		      "directories (every *.json) or stdin (-). Prints every problem as\n"
+		      "\"FILE: PATH: message\" on stderr and exits 2 if any.\n", f);
 }
 
 int cmd_validate(int argc, char **argv)
@@ -31,7 +32,7 @@ int cmd_validate(int argc, char **argv)
 	struct cmd_opts o = { .shortopts = "+h", .longopts = opts, .usage_fn = validate__help,
 			      .name = "validate" };
 	struct nf_docset *ds;
-	size_t np, nt, i;
+	size_t np, nt, npod, nns, i;
 	int ret;
 
 	while (cmd_getopt(&o, argc, argv))
@@ -60,8 +61,11 @@ int cmd_validate(int argc, char **argv)
 	} else {
 		np = ds->n_policies;
 		nt = ds->n_tenants;
-		printf("valid: %zu %s, %zu %s\n", np, np == 1 ? "policy" : "policies", nt,
-		       nt == 1 ? "tenant" : "tenants");
+		npod = ds->n_pods;
+		nns = ds->n_namespaces;
+		printf("valid: %zu %s, %zu %s, %zu %s, %zu %s\n", np,
+		       np == 1 ? "policy" : "policies", nt, nt == 1 ? "tenant" : "tenants", npod,
+		       npod == 1 ? "pod" : "pods", nns, nns == 1 ? "namespace" : "namespaces");
 		ret = NF_EXIT_OK;
 	}
 	policy__docset_free(ds);

@@ -2,9 +2,10 @@
 /*
  * Policy input: JSON documents (SPEC §4) -> validated IR.
  *
- * policy__load_*() parse NetworkPolicy, NetworkPolicyList/List and Tenant
- * documents, validate them like the Kubernetes API server plus netfence's own
- * limits, and append them to a struct nf_docset. Every problem is reported as
+ * policy__load_*() parse NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and
+ * Namespace documents (and their lists), validate them like the Kubernetes
+ * API server plus netfence's own limits, and append them to a struct
+ * nf_docset. Every problem is reported as
  * one line "FILE: JSON.PATH: message" through the problem list; a docset with
  * problems must never be compiled or applied.
  *
@@ -67,7 +68,8 @@ struct nf_sel_req {
 
 /*
  * A LabelSelector: the AND of its requirements (matchLabels become In
- * requirements with one value). n_reqs == 0 selects everything.
+ * requirements with one value), sorted by key. n_reqs == 0 selects
+ * everything.
  */
 struct nf_selector {
 	struct nf_sel_req *reqs;
@@ -101,9 +103,10 @@ struct nf_peer {
 	 * negate == true: every tenant except those in names (n_names == 0: all).
 	 * Without a namespaceSelector: the policy's own tenant.
 	 * When the namespaceSelector uses a label other than
-	 * kubernetes.io/metadata.name (ns_labels), names/negate are what it
-	 * selects among namespaces that have only their name label; the compiler
-	 * resolves ns_sel against Namespace documents (struct nf_namespace_obj).
+	 * kubernetes.io/metadata.name (ns_labels), names/negate don't matter
+	 * (the parser leaves them empty with negate == false: no tenant); the
+	 * compiler resolves ns_sel against Namespace documents (struct
+	 * nf_namespace_obj).
 	 */
 	bool negate;
 	char **names;
@@ -167,9 +170,14 @@ struct nf_pod_obj {
 	char *file;
 	char *json;		/* the object as compact JSON, only the fields used (what the store keeps) */
 	struct nf_labels labels;	/* metadata.labels */
-	struct nf_cidr *ips;		/* status.podIPs[].ip (else status.podIP), as /32 or /128 */
+	/*
+	 * status.podIPs[].ip (else status.podIP), plen 128 (v4-mapped /32 or
+	 * /128); none for a hostNetwork pod (its addresses are the node's) or a
+	 * Succeeded/Failed one (its addresses are released).
+	 */
+	struct nf_cidr *ips;
 	size_t n_ips;
-	struct nf_named_port *ports;	/* sorted by (name, proto) */
+	struct nf_named_port *ports;	/* sorted by (name, proto, port), no repeats */
 	size_t n_ports;
 };
 
@@ -229,6 +237,11 @@ struct nf_policy *policy__dup(const struct nf_policy *p);
 /* Helpers shared with the CLI and tests. */
 bool nf_is_dns1123_label(const char *s);
 bool nf_is_dns1123_subdomain(const char *s);
+/* Kubernetes label keys (IsQualifiedName) and values (IsValidLabelValue: "" is one). */
+bool nf_is_label_key(const char *s);
+bool nf_is_label_value(const char *s);
+/* A container port name (IsValidPortName: 1-15 of a-z, 0-9, '-', a letter, no "--"). */
+bool nf_is_port_name(const char *s);
 /*
  * Networks (SPEC §12): "NAME" (a CNI network name: a letter or digit, then
  * letters, digits, '_', '.', '-'; at most NF_NETWORK_NAME_MAX bytes) or

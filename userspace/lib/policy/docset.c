@@ -15,7 +15,7 @@
 /* The public struct plus capacities and the reserved out-of-memory line. */
 struct docset_priv {
 	struct nf_docset pub;
-	size_t cap_policies, cap_tenants, cap_problems;
+	size_t cap_policies, cap_tenants, cap_pods, cap_namespaces, cap_problems;
 	char *oom_line;
 };
 
@@ -54,10 +54,16 @@ void policy__docset_free(struct nf_docset *ds)
 		policy__free(ds->policies[i]);
 	for (i = 0; i < ds->n_tenants; i++)
 		tenant_obj__free(ds->tenants[i]);
+	for (i = 0; i < ds->n_pods; i++)
+		pod_obj__free(ds->pods[i]);
+	for (i = 0; i < ds->n_namespaces; i++)
+		namespace_obj__free(ds->namespaces[i]);
 	for (i = 0; i < ds->n_problems; i++)
 		free(ds->problems[i]);
 	free(ds->policies);
 	free(ds->tenants);
+	free(ds->pods);
+	free(ds->namespaces);
 	free(ds->problems);
 	free(d->oom_line);
 	free(d);
@@ -132,6 +138,27 @@ int nfp_ds_add_tenant(struct nf_docset *ds, struct nf_tenant_obj *t)
 	if (nfp_grow((void **)&ds->tenants, &d->cap_tenants, ds->n_tenants + 1, sizeof(t)))
 		return -ENOMEM;
 	ds->tenants[ds->n_tenants++] = t;
+	return 0;
+}
+
+int nfp_ds_add_pod(struct nf_docset *ds, struct nf_pod_obj *p)
+{
+	struct docset_priv *d = ds_priv(ds);
+
+	if (nfp_grow((void **)&ds->pods, &d->cap_pods, ds->n_pods + 1, sizeof(p)))
+		return -ENOMEM;
+	ds->pods[ds->n_pods++] = p;
+	return 0;
+}
+
+int nfp_ds_add_namespace(struct nf_docset *ds, struct nf_namespace_obj *n)
+{
+	struct docset_priv *d = ds_priv(ds);
+
+	if (nfp_grow((void **)&ds->namespaces, &d->cap_namespaces, ds->n_namespaces + 1,
+		     sizeof(n)))
+		return -ENOMEM;
+	ds->namespaces[ds->n_namespaces++] = n;
 	return 0;
 }
 

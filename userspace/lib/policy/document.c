@@ -14,8 +14,8 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* In this order in messages ("expected NetworkPolicy, NetworkPolicyList, List, Tenant or
- * MultiNetworkPolicy"). */
+/* In this order in messages ("expected NetworkPolicy, NetworkPolicyList, List, Tenant, ...
+ * or NamespaceList"). */
 static const struct nf_kind *const kinds[] = {
 	&nf_kind_networkpolicy,
 	&nf_kind_networkpolicylist,
@@ -23,25 +23,46 @@ static const struct nf_kind *const kinds[] = {
 	&nf_kind_tenant,
 	&nf_kind_multinetworkpolicy,
 	&nf_kind_multinetworkpolicylist,
+	&nf_kind_pod,
+	&nf_kind_podlist,
+	&nf_kind_namespace,
+	&nf_kind_namespacelist,
+};
+
+/* The typed lists: where their items stand, their name in messages, their items' kind. */
+static const struct {
+	enum nf_doc_ctx where;
+	const char *place;
+	const struct nf_kind *item;
+} typed_lists[] = {
+	{ NF_DOC_NPLIST, " in a NetworkPolicyList", &nf_kind_networkpolicy },
+	{ NF_DOC_MNPLIST, " in a MultiNetworkPolicyList", &nf_kind_multinetworkpolicy },
+	{ NF_DOC_PODLIST, " in a PodList", &nf_kind_pod },
+	{ NF_DOC_NSLIST, " in a NamespaceList", &nf_kind_namespace },
 };
 
 /* The kind of a typed list's items, which may leave "kind" out; NULL: a List. */
 static const struct nf_kind *item_kind(enum nf_doc_ctx where)
 {
-	return where == NF_DOC_NPLIST ? &nf_kind_networkpolicy :
-	       where == NF_DOC_MNPLIST ? &nf_kind_multinetworkpolicy : NULL;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(typed_lists); i++)
+		if (typed_lists[i].where == where)
+			return typed_lists[i].item;
+	return NULL;
 }
 
 /* "\"Pod\" is not supported in a List (expected NetworkPolicy or Tenant)" */
 static void unsupported_kind(struct pctx *c, const char *kind, enum nf_doc_ctx where)
 {
-	const char *place = where == NF_DOC_LIST ? " in a List" :
-			    where == NF_DOC_NPLIST ? " in a NetworkPolicyList" :
-			    where == NF_DOC_MNPLIST ? " in a MultiNetworkPolicyList" : "";
+	const char *place = where == NF_DOC_LIST ? " in a List" : "";
 	char q[QBUF_LEN], expected[256];
 	size_t i, n = 0, k = 0, o = 0;
 	size_t old;
 
+	for (i = 0; i < ARRAY_SIZE(typed_lists); i++)
+		if (typed_lists[i].where == where)
+			place = typed_lists[i].place;
 	for (i = 0; i < ARRAY_SIZE(kinds); i++)
 		n += (kinds[i]->allowed_in & where) != 0;
 	expected[0] = '\0';

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The IR's lifetime: freeing a policy, a rule, a Tenant object, and the
- * deep copy of a policy that the state store keeps.
+ * The IR's lifetime: freeing a policy, a rule, a Tenant, Pod or Namespace
+ * object, and the deep copy of a policy that the state store keeps.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,8 @@ static void peer_clear(struct nf_peer *pe)
 	for (i = 0; i < pe->n_names; i++)
 		free(pe->names[i]);
 	free(pe->names);
+	nfp_selector_free(pe->ns_sel);
+	nfp_selector_free(pe->pod_sel);
 }
 
 void nfp_rule_clear(struct nf_rule *r)
@@ -42,6 +44,7 @@ void policy__free(struct nf_policy *p)
 	for (i = 0; i < p->n_networks; i++)
 		free(p->networks[i]);
 	free(p->networks);
+	nfp_selector_free(p->subject);
 	free(p->tenant);
 	free(p->name);
 	free(p->file);
@@ -58,6 +61,31 @@ void tenant_obj__free(struct nf_tenant_obj *t)
 	free(t->json);
 	free(t->cidrs);
 	free(t);
+}
+
+void pod_obj__free(struct nf_pod_obj *p)
+{
+	if (!p)
+		return;
+	free(p->tenant);
+	free(p->name);
+	free(p->file);
+	free(p->json);
+	nfp_labels_clear(&p->labels);
+	free(p->ips);
+	free(p->ports);
+	free(p);
+}
+
+void namespace_obj__free(struct nf_namespace_obj *n)
+{
+	if (!n)
+		return;
+	free(n->name);
+	free(n->file);
+	free(n->json);
+	nfp_labels_clear(&n->labels);
+	free(n);
 }
 
 static void *memdup(const void *src, size_t n, size_t size, bool *fail)
@@ -92,6 +120,8 @@ static void peer_copy(struct nf_peer *dst, const struct nf_peer *src, bool *fail
 	size_t i;
 
 	*dst = *src;
+	dst->ns_sel = nfp_selector_dup(src->ns_sel, fail);
+	dst->pod_sel = nfp_selector_dup(src->pod_sel, fail);
 	dst->except = memdup(src->except, src->n_except, sizeof(*src->except), fail);
 	if (!dst->except)
 		dst->n_except = 0;
@@ -126,6 +156,7 @@ struct nf_policy *policy__dup(const struct nf_policy *p)
 	d->name = strdup_opt(p->name, &fail);
 	d->file = strdup_opt(p->file, &fail);
 	d->json = strdup_opt(p->json, &fail);
+	d->subject = nfp_selector_dup(p->subject, &fail);
 	if (p->n_networks) {
 		d->networks = calloc(p->n_networks, sizeof(char *));
 		if (!d->networks)

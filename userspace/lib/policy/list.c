@@ -3,8 +3,10 @@
  * The list kinds: NetworkPolicyList (networking.k8s.io/v1, what
  * `kubectl get networkpolicy -o json` prints; its items are NetworkPolicies
  * and may leave out kind and apiVersion), MultiNetworkPolicyList
- * (k8s.cni.cncf.io/v1beta1, the same for MultiNetworkPolicies) and List (v1,
- * items of any kind allowed in a List). Each item is dispatched by kind
+ * (k8s.cni.cncf.io/v1beta1, the same for MultiNetworkPolicies), PodList and
+ * NamespaceList (v1, the API server's answer to a list of pods or
+ * namespaces) and List (v1, items of any kind allowed in a List: what
+ * `kubectl get pods,ns,netpol -A -o json` prints). Each item is dispatched by kind
  * (document.c) with the JSON path items[i]; lists do not nest.
  */
 #include "policy_internal.h"
@@ -42,6 +44,16 @@ static void parse_multinetworkpolicylist(struct pctx *c, json_t *obj, size_t bef
 	parse_items(c, obj, NF_DOC_MNPLIST);
 }
 
+static void parse_podlist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_PODLIST);
+}
+
+static void parse_namespacelist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_NSLIST);
+}
+
 static void parse_list(struct pctx *c, json_t *obj, size_t before)
 {
 	parse_items(c, obj, NF_DOC_LIST);
@@ -66,4 +78,18 @@ const struct nf_kind nf_kind_multinetworkpolicylist = {
 	.api_version = "k8s.cni.cncf.io/v1beta1",
 	.allowed_in = NF_DOC_TOP,
 	.parse = parse_multinetworkpolicylist,
+};
+
+const struct nf_kind nf_kind_podlist = {
+	.name = "PodList",
+	.api_version = "v1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_podlist,
+};
+
+const struct nf_kind nf_kind_namespacelist = {
+	.name = "NamespaceList",
+	.api_version = "v1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_namespacelist,
 };

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Kind NetworkPolicy (networking.k8s.io/v1), validated as the API server
- * does (pkg/apis/networking/validation ValidateNetworkPolicy) plus what
- * netfence supports: spec.podSelector must be {} (a policy applies to its
- * whole tenant), policyTypes defaulted as SetDefaults_NetworkPolicySpec does,
+ * does (pkg/apis/networking/validation ValidateNetworkPolicy) plus
+ * netfence's limits: spec.podSelector, the endpoints the policy applies to
+ * (p->subject, SPEC §11), policyTypes defaulted as SetDefaults_NetworkPolicySpec does,
  * ingress/egress rules made of peers (peer.c) and ports (port.c). The
  * object parser is shared with MultiNetworkPolicy (multinetworkpolicy.c),
  * whose spec is the same.
@@ -98,8 +98,7 @@ out:
 static void parse_spec(struct pctx *c, json_t *spec, struct nf_policy *p)
 {
 	json_t *ps, *pt, *rules[NF_DIR_MAX];
-	bool types[NF_DIR_MAX] = {}, empty;
-	struct tset unused;
+	bool types[NF_DIR_MAX] = {};
 	size_t i, old;
 	int d;
 
@@ -111,10 +110,12 @@ static void parse_spec(struct pctx *c, json_t *spec, struct nf_policy *p)
 	if (!ps) {
 		nfp_problem(c, "is required");
 	} else {
-		nfp_parse_selector(c, ps, SEL_POD, &empty, &unused);
-		if (!empty)
-			nfp_problem(c, "non-empty podSelector is not supported by netfence (use "
-				    "{} — a policy applies to the whole tenant)");
+		nfp_parse_selector(c, ps, SEL_POD, &p->subject, NULL, NULL);
+		/* {} selects every endpoint of the tenant: no subject selector */
+		if (p->subject && !p->subject->n_reqs) {
+			nfp_selector_free(p->subject);
+			p->subject = NULL;
+		}
 	}
 	nfp_path_pop(c, old);
 

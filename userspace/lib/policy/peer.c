@@ -2,9 +2,10 @@
 /*
  * Peers (a NetworkPolicyPeer: from[i] / to[i]): podSelector,
  * namespaceSelector and ipBlock, validated as the API server does and turned
- * into an nf_peer (an ipBlock, or a set of tenants). Netfence isolates whole
- * tenants, so a non-empty podSelector is a problem. Any kind whose peers
- * have this shape uses nfp_parse_peer().
+ * into an nf_peer: an ipBlock; a set of tenants (namespaceSelector and/or
+ * podSelector {}); or the pods a non-empty podSelector selects in a set of
+ * tenants (SPEC §11). Any kind whose peers have this shape uses
+ * nfp_parse_peer().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,8 @@ next:
 
 void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe)
 {
+	struct nf_selector *pod_sel = NULL;
 	json_t *ps, *ns, *ib;
-	bool ps_empty = true, ns_empty;
 	struct tset set = {};
 	size_t old;
 
@@ -105,34 +106,39 @@ void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_p
 	if (ib && (ps || ns))
 		nfp_problem(c, "ipBlock may not be combined with podSelector or namespaceSelector");
 	if (ps) {
-		struct tset unused;
-
 		old = nfp_path_key(c, "podSelector");
-		nfp_parse_selector(c, ps, SEL_POD, &ps_empty, &unused);
-		if (!ps_empty)
-			nfp_problem(c, "non-empty podSelector is not supported by netfence (use "
-				    "{} — it selects whole tenants)");
+		nfp_parse_selector(c, ps, SEL_POD, &pod_sel, NULL, NULL);
 		nfp_path_pop(c, old);
 	}
 	if (ib) {
+		nfp_selector_free(pod_sel);
 		pe->kind = NF_PK_IPBLOCK;
 		old = nfp_path_key(c, "ipBlock");
 		parse_ipblock(c, ib, pe);
 		nfp_path_pop(c, old);
 		return;
 	}
-	pe->kind = NF_PK_TENANTS;
+	/* podSelector {} (or none, with a namespaceSelector): whole tenants */
+	if (pod_sel && pod_sel->n_reqs) {
+		pe->kind = NF_PK_PODS;
+		pe->pod_sel = pod_sel;
+	} else {
+		pe->kind = NF_PK_TENANTS;
+		nfp_selector_free(pod_sel);
+	}
 	if (ns) {
 		old = nfp_path_key(c, "namespaceSelector");
-		nfp_parse_selector(c, ns, SEL_NAMESPACE, &ns_empty, &set);
+		nfp_parse_selector(c, ns, SEL_NAMESPACE, &pe->ns_sel, &set, &pe->ns_labels);
 		nfp_path_pop(c, old);
 	} else {
-		/* podSelector {} alone: the policy's own tenant. */
+		/* podSelector alone: in the policy's own tenant. */
 		set.negate = false;
 		set.names = tenant ? malloc(sizeof(*set.names)) : NULL;
 		if (set.names) {
 			set.names[0] = tenant;
 			set.n = 1;
+		} else if (tenant) {
+			c->oom = true;
 		}
 	}
 	pe->negate = set.negate;

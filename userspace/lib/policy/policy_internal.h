@@ -9,17 +9,20 @@
  *   cidr.c          addresses and CIDRs (public nf_parse_*, nf_format_*, nf_cidr_*)
  *   ir.c            freeing and copying the IR (policy__free, policy__dup)
  *   metadata.c      apiVersion, metadata.name/namespace, the stored JSON
- *   selector.c      label selectors and the tenant sets of namespaceSelector
+ *   selector.c      labels, label selectors, the tenant sets of namespaceSelector
  *   peer.c          peers (podSelector, namespaceSelector, ipBlock)
  *   port.c          ports (protocol, port, endPort)
  *   networkpolicy.c kind NetworkPolicy (and the object parser of its shape)
  *   multinetworkpolicy.c kind MultiNetworkPolicy
  *   tenant.c        kind Tenant
- *   list.c          kinds NetworkPolicyList and List
+ *   pod.c           kind Pod (labels, addresses, named container ports)
+ *   namespace.c     kind Namespace (labels)
+ *   list.c          kinds List and the typed lists (NetworkPolicyList,
+ *                   MultiNetworkPolicyList, PodList, NamespaceList)
  *   document.c      the kind table, dispatch by kind, policy__load_json
  *   load.c          paths: files, directories, stdin
  *
- * Adding a kind (Pod, Namespace, MultiNetworkPolicy, ClusterNetworkPolicy):
+ * Adding a kind (e.g. ClusterNetworkPolicy):
  * one file defining a `const struct nf_kind` that parses the object with the
  * helpers below, one line in the kind table (document.c), and its IR plus
  * its docset slot in policy.h / docset.c. The "not supported (expected ...)"
@@ -54,6 +57,8 @@ __attribute__((format(printf, 2, 3)))
 void nfp_ds_problemf(struct nf_docset *ds, const char *fmt, ...);
 int nfp_ds_add_policy(struct nf_docset *ds, struct nf_policy *p);	/* 0 or -ENOMEM */
 int nfp_ds_add_tenant(struct nf_docset *ds, struct nf_tenant_obj *t);	/* 0 or -ENOMEM */
+int nfp_ds_add_pod(struct nf_docset *ds, struct nf_pod_obj *p);		/* 0 or -ENOMEM */
+int nfp_ds_add_namespace(struct nf_docset *ds, struct nf_namespace_obj *n); /* 0 or -ENOMEM */
 
 /* One object's key for the duplicate check. */
 struct nfp_dup_key {
@@ -131,7 +136,13 @@ char *nfp_dump_object(struct pctx *c, json_t *obj, const char *api, const char *
 
 /* ---- selector.c ---- */
 
-/* A set of tenants: (negate, sorted unique names); names point into the JSON. */
+#define NFP_LABEL_KEY_MSG "is not a valid label key (an optional DNS-1123 subdomain and '/', " \
+	"then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter " \
+	"or digit)"
+#define NFP_LABEL_VALUE_MSG "is not a valid label value (empty, or at most 63 letters, " \
+	"digits, '-', '_' and '.', starting and ending with a letter or digit)"
+
+/* A set of tenants: (negate, sorted unique names); names point into the selector. */
 struct tset {
 	bool negate;
 	const char **names;
@@ -141,18 +152,40 @@ struct tset {
 enum sel_kind { SEL_POD, SEL_NAMESPACE };
 
 /*
- * A LabelSelector at the current path. *empty: it selects everything.
- * SEL_NAMESPACE: *set gets the tenants it selects (only the name label is
- * supported); the caller frees set->names.
+ * A LabelSelector at the current path, validated like
+ * metav1validation.ValidateLabelSelector. *out: the selector (requirements
+ * sorted by key; n_reqs == 0 selects everything), owned by the caller; NULL
+ * only when sel is not an object or memory ran out. SEL_NAMESPACE: when it
+ * names only kubernetes.io/metadata.name, *set (if not NULL) gets the
+ * tenants it selects (names point into *out; the caller frees set->names);
+ * when it names another label, *ns_labels is set and *set is empty (negate
+ * false: the compiler resolves the selector against Namespace documents).
  */
-void nfp_parse_selector(struct pctx *c, json_t *sel, enum sel_kind kind, bool *empty,
-			struct tset *set);
+void nfp_parse_selector(struct pctx *c, json_t *sel, enum sel_kind kind, struct nf_selector **out,
+			struct tset *set, bool *ns_labels);
+void nfp_selector_free(struct nf_selector *s);
+/* A deep copy; NULL for NULL, or (with *fail set) when memory ran out. */
+struct nf_selector *nfp_selector_dup(const struct nf_selector *s, bool *fail);
+
+/*
+ * metadata.labels at the current path (an object of label key -> value,
+ * each validated); *out sorted by key, only the valid ones.
+ */
+void nfp_parse_labels(struct pctx *c, json_t *obj, struct nf_labels *out);
+void nfp_labels_clear(struct nf_labels *l);
+int nfp_labels_copy(struct nf_labels *dst, const struct nf_labels *src);	/* 0 or -ENOMEM */
+/* Add a label whose key is not in l yet, keeping l sorted; 0 or -ENOMEM. */
+int nfp_labels_add(struct nf_labels *l, const char *key, const char *value);
 
 /* ---- peer.c, port.c ---- */
 
+#define NFP_PORT_NAME_MSG "is not a valid port name (1 to 15 lowercase letters, digits and " \
+	"'-', at least one letter, no '-' at either end or twice in a row)"
+
+
 /* A NetworkPolicyPeer; tenant: the policy's own (what podSelector {} alone selects). */
 void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe);
-/* A NetworkPolicyPort; defaults to TCP, all ports. */
+/* A NetworkPolicyPort; defaults to TCP, all ports; a string port is a named port. */
 void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr);
 
 /* ---- document.c: kinds ---- */
@@ -163,6 +196,8 @@ enum nf_doc_ctx {
 	NF_DOC_LIST = 1 << 1,		/* an item of a List */
 	NF_DOC_NPLIST = 1 << 2,		/* an item of a NetworkPolicyList */
 	NF_DOC_MNPLIST = 1 << 3,	/* an item of a MultiNetworkPolicyList */
+	NF_DOC_PODLIST = 1 << 4,	/* an item of a PodList */
+	NF_DOC_NSLIST = 1 << 5,		/* an item of a NamespaceList */
 };
 
 struct nf_kind {
@@ -185,6 +220,10 @@ extern const struct nf_kind nf_kind_list;
 extern const struct nf_kind nf_kind_tenant;
 extern const struct nf_kind nf_kind_multinetworkpolicy;
 extern const struct nf_kind nf_kind_multinetworkpolicylist;
+extern const struct nf_kind nf_kind_pod;
+extern const struct nf_kind nf_kind_podlist;
+extern const struct nf_kind nf_kind_namespace;
+extern const struct nf_kind nf_kind_namespacelist;
 
 /* ---- networkpolicy.c: NetworkPolicy-shaped kinds ---- */
 

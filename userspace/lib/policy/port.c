@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Ports (a NetworkPolicyPort: ports[i]): protocol, port and endPort,
- * validated as the API server does and turned into an nf_port_range.
- * Named ports are a problem (netfence does not see pods' container ports).
+ * validated as the API server does (ValidateNetworkPolicyPort) and turned
+ * into an nf_port_range. A string port is a named port (IsValidPortName:
+ * "80" in quotes is not a number but an invalid name, as for the API
+ * server), resolved per destination pod by the compiler (SPEC §11).
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -59,14 +61,13 @@ void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr)
 			size_t k = strspn(s, "0123456789");
 
 			named = true;
-			if (*s && !s[k])
-				nfp_problem(c, "named ports are not supported by netfence (got "
-					    "%s; write the number without quotes)",
-					    nfp_quote(s, q, sizeof(q)));
+			if (nf_is_port_name(s))
+				strcpy(pr->name, s);
+			else if (*s && !s[k])
+				nfp_problem(c, "%s " NFP_PORT_NAME_MSG "; for a port number "
+					    "write it without quotes", nfp_quote(s, q, sizeof(q)));
 			else
-				nfp_problem(c, "named ports are not supported by netfence "
-					    "(got %s)",
-					    nfp_quote(s, q, sizeof(q)));
+				nfp_problem(c, "%s " NFP_PORT_NAME_MSG, nfp_quote(s, q, sizeof(q)));
 		} else {
 			nfp_problem(c, "must be an integer or a string, got %s",
 				    nfp_type_name(port));
@@ -76,6 +77,9 @@ void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr)
 	if (numeric) {
 		pr->lo = (uint16_t)pv;
 		pr->hi = (uint16_t)pv;
+	} else if (named) {
+		pr->lo = 0;
+		pr->hi = 0;
 	}
 	end = nfp_field(obj, "endPort");
 	if (!end)
