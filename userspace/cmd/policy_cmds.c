@@ -107,7 +107,9 @@ static const char check_usage[] =
 	"with PEER in that direction, and which policy and rule decide it.\n"
 	"--port defaults the protocol to tcp. --network: for an endpoint on that network\n"
 	"(NAME or NAMESPACE/NAME, default \"default\"): T's MultiNetworkPolicies for it, if\n"
-	"it has any, else its NetworkPolicies.\n";
+	"it has any, else its NetworkPolicies.\n"
+	"       netfence check --pod NS/NAME --direction ... (SPEC §11): for that pod's endpoint:\n"
+	"the policies whose podSelector selects its labels (tenant NS).\n";
 
 /* The datapath's lookup (lookup.h) over the kernel's maps, at the tenant's epoch in force. */
 static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const struct nf_query *q,
@@ -128,6 +130,8 @@ static int check_verdict(struct nf_dp *dp, uint32_t tid, uint32_t epoch, const s
 /* What `check` is asked: the options, and the query they make. */
 struct check_args {
 	const char *tenant, *direction, *peer, *proto_s, *network;
+	const char *pod;	/* --pod NS/NAME: its name (tenant = NS) */
+	char pod_ns[NF_TENANT_NAME_LEN];
 	long port;		/* -1: not given; 0 for icmp */
 	bool is_icmp;
 	struct nf_query q;
@@ -140,10 +144,11 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 		{ "tenant", required_argument, NULL, 't' }, { "direction", required_argument, NULL, 'd' },
 		{ "peer", required_argument, NULL, 'p' },   { "proto", required_argument, NULL, 'P' },
 		{ "port", required_argument, NULL, 'n' },   { "help", no_argument, NULL, 'h' },
-		{ "network", required_argument, NULL, 'N' },
+		{ "network", required_argument, NULL, 'N' }, { "pod", required_argument, NULL, 'o' },
 		{},
 	};
 	struct cmd_opts o = { .shortopts = "h", .longopts = opts, .usage = check_usage };
+	const char *slash;
 	int c;
 
 	while ((c = cmd_getopt(&o, argc, argv))) {
@@ -153,6 +158,7 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 		case 'p': a->peer = optarg; break;
 		case 'P': a->proto_s = optarg; break;
 		case 'N': a->network = optarg; break;
+		case 'o': a->pod = optarg; break;
 		case 'n': {
 			char *end;
 
@@ -168,6 +174,22 @@ static int check_parse_opts(struct check_args *a, int argc, char **argv)
 	}
 	if (o.ret >= 0)
 		return o.ret;
+	if (a->pod) {
+		slash = strchr(a->pod, '/');
+		if (!slash || (size_t)(slash - a->pod) >= sizeof(a->pod_ns) ||
+		    !nf_is_dns1123_subdomain(slash + 1)) {
+			fprintf(stderr, "netfence check: --pod: \"%s\" is not NAMESPACE/NAME\n", a->pod);
+			return NF_EXIT_USAGE;
+		}
+		snprintf(a->pod_ns, sizeof(a->pod_ns), "%.*s", (int)(slash - a->pod), a->pod);
+		if (!nf_is_dns1123_label(a->pod_ns) || (a->tenant && strcmp(a->tenant, a->pod_ns))) {
+			fprintf(stderr, "netfence check: --pod: \"%s\": its namespace is not %s\n",
+				a->pod, a->tenant ? a->tenant : "a tenant name");
+			return NF_EXIT_USAGE;
+		}
+		a->tenant = a->pod_ns;
+		a->pod = slash + 1;
+	}
 	if (optind < argc || !a->tenant || !a->direction || !a->peer) {
 		fputs(check_usage, stderr);
 		return NF_EXIT_USAGE;
@@ -234,11 +256,14 @@ static void check_print_peer(struct nf_dp *dp, const char *peer, uint32_t peer_i
 	char peer_name[NF_TENANT_NAME_LEN] = "";
 
 	if (peer_id && peer_id != NF_ID_HOST)
-		dp__tenant_name(dp, peer_id, peer_name, sizeof(peer_name));
+		dp__tenant_name(dp, NF_IDENT_TENANT(peer_id), peer_name, sizeof(peer_name));
 	printf("peer %s: %s\n", peer,
 	       peer_id == NF_ID_HOST ? "this node" :
 	       peer_id ? "" : "not a known tenant's address (world)");
-	if (peer_id && peer_id != NF_ID_HOST)
+	if (peer_id && peer_id != NF_ID_HOST && NF_IDENT_INDEX(peer_id))
+		printf("  belongs to tenant %s, identity %u (a label set of its pods)\n", peer_name,
+		       NF_IDENT_INDEX(peer_id));
+	else if (peer_id && peer_id != NF_ID_HOST)
 		printf("  belongs to tenant %s\n", peer_name);
 }
 
@@ -319,6 +344,7 @@ int cmd_check(int argc, char **argv)
 	struct nf_rule_names *names = NULL;
 	char netkey[NF_NETWORK_KEY_LEN];
 	uint32_t tid, peer_id, rule, slot = 0;
+	bool multi = false;
 	struct nf_tenant_info ti;
 	struct nf_dp *dp;
 	int err, ret, reads;
@@ -347,8 +373,21 @@ int cmd_check(int argc, char **argv)
 			printf("deny: tenant %s is unknown here: default deny\n", a.tenant);
 			goto out;
 		}
-		/* SPEC §12: the network's rule set, if the tenant has one */
-		slot = a.network ? dp__endpoint_policy_id(dp, tid, a.tenant, a.network) : 0;
+		/* SPEC §11, §12: the rule set of the pod's labels and network */
+		if (a.pod || a.network) {
+			err = apply__context_slot(dp, a.tenant, a.network, a.pod, &slot, &multi);
+			if (err == -ENOENT) {
+				printf("deny: the rules of pod %s/%s%s%s are not installed on this node "
+				       "(no endpoint of its kind is attached): default deny\n",
+				       a.tenant, a.pod ?: "-", a.network ? " on network " : "",
+				       a.network ?: "");
+				goto out;
+			}
+			if (err) {
+				ret = NF_EXIT_FAIL;
+				goto out;
+			}
+		}
 		err = dp__tenant_info(dp, slot ?: tid, &ti);
 		if (!err)
 			err = check_verdict(dp, slot ?: tid, ti.epoch, &a.q, &peer_id, &rule);
@@ -369,8 +408,12 @@ int cmd_check(int argc, char **argv)
 		ret = NF_EXIT_FAIL;
 		goto out;
 	}
-	if (a.network) {
-		if (slot)
+	if (a.pod)
+		printf("pod %s/%s: %s\n", a.tenant, a.pod,
+		       slot ? "the policies whose podSelector selects its labels decide" :
+			      "its tenant's rules for pods without labels decide");
+	if (a.network && !a.pod) {
+		if (multi)
 			printf("network %s: the MultiNetworkPolicies of tenant %s for it decide\n",
 			       netkey, a.tenant);
 		else
@@ -383,7 +426,7 @@ int cmd_check(int argc, char **argv)
 	else if (!rule)
 		check_print_deny(&a, &ti, slot ? netkey : NULL);
 	else
-		check_print_allow(names, a.tenant, rule, slot != 0);
+		check_print_allow(names, a.tenant, rule, multi);
 out:
 	lookup__names_free(names);
 	dp__close(dp);

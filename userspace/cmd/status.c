@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "cmd.h"
 #include "apply.h"
+#include "identities.h"
 #include "datapath.h"
 #include "log.h"
 #include "metrics.h"
@@ -89,6 +90,75 @@ static const char *network_of(const struct nf_ep_record *e)
 	return e->network[0] ? e->network : NF_NETWORK_DEFAULT;
 }
 
+/* SPEC §11: the label identities (identity table), one line each. */
+static void identities_text(void)
+{
+	struct nf_ident_table tb;
+	size_t i, j, k, n = 0;
+
+	if (idtab__load(&tb))
+		return;
+	printf("\nIDENTITIES (label sets of pods)\n%-24s %-8s %s\n", "TENANT", "INDEX", "LABELS");
+	for (i = 0; i < tb.n; i++)
+		for (j = 0; j < tb.t[i].n_ids; j++, n++) {
+			const struct nf_ident_entry *e = &tb.t[i].ids[j];
+
+			printf("%-24s %-8u ", tb.t[i].name, e->idx);
+			for (k = 0; k < e->labels.n; k++)
+				printf("%s%s=%s", k ? "," : "", e->labels.v[k].key, e->labels.v[k].value);
+			for (k = 0; k < e->n_ports; k++)
+				printf("%s%s=%u/%u", k || e->labels.n ? " " : "", e->ports[k].name,
+				       e->ports[k].port, e->ports[k].proto);
+			putchar('\n');
+		}
+	if (!n)
+		printf("(none)\n");
+	idtab__free(&tb);
+}
+
+static json_t *identities_json(void)
+{
+	struct nf_ident_table tb;
+	json_t *a = json_array();
+	size_t i, j, k;
+
+	if (!a || idtab__load(&tb))
+		return a;
+	for (i = 0; i < tb.n; i++)
+		for (j = 0; j < tb.t[i].n_ids; j++) {
+			const struct nf_ident_entry *e = &tb.t[i].ids[j];
+			json_t *labels = json_object(), *ports = json_array();
+
+			for (k = 0; k < e->labels.n; k++)
+				json_object_set_new(labels, e->labels.v[k].key,
+						    json_string(e->labels.v[k].value));
+			for (k = 0; k < e->n_ports; k++)
+				json_array_append_new(ports, json_pack("{s:s, s:i, s:i}", "name",
+								       e->ports[k].name, "proto",
+								       e->ports[k].proto, "port",
+								       e->ports[k].port));
+			json_array_append_new(a, json_pack("{s:s, s:i, s:o, s:o}", "tenant",
+							   tb.t[i].name, "index", (int)e->idx,
+							   "labels", labels, "ports", ports));
+		}
+	idtab__free(&tb);
+	return a;
+}
+
+/* Which policies judge an interface endpoint: its rule set's kind ("M:" keys
+ * are a network's MultiNetworkPolicies), or its tenant's NetworkPolicies. */
+static const char *rules_of(const struct ruleset_row *rs, size_t n_rs,
+			    const struct nf_ep_record *e)
+{
+	size_t i;
+
+	for (i = 0; e->policy_id && i < n_rs; i++)
+		if (rs[i].id == e->policy_id)
+			return !strncmp(rs[i].network, "M:", 2) ? "MultiNetworkPolicy" :
+								  "NetworkPolicy";
+	return "NetworkPolicy";
+}
+
 /*
  * Quarantined: an interface `serve` found unattached in a fenced workload and
  * fenced default-deny (SPEC §3.11). What the kernel enforces decides (the
@@ -145,8 +215,9 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 		}
 	}
 	if (loaded && n_rs) {
-		printf("\nNETWORK RULE SETS (MultiNetworkPolicies)\n%-6s %-24s %-32s %8s %8s %8s\n",
-		       "ID", "TENANT", "NETWORK", "EPOCH", "RULES_IN", "RULES_EG");
+		printf("\nRULE SETS (M: MultiNetworkPolicies of a network, N: NetworkPolicies; the "
+		       "policies selecting a pod label set)\n%-6s %-24s %-32s %8s %8s %8s\n",
+		       "ID", "TENANT", "KEY", "EPOCH", "RULES_IN", "RULES_EG");
 		for (i = 0; i < n_rs; i++)
 			printf("%-6u %-24s %-32s %8u %8u %8u\n", rs[i].id, tenant_of(m, rs[i].owner),
 			       rs[i].network, rs[i].info.epoch, rs[i].info.n_rules[NF_DIR_INGRESS],
@@ -187,8 +258,11 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 		if (!e->is_cgroup && e->guard)
 			printf(", guarded on its parent %s", e->guard_ifname);
 		if (!e->is_cgroup)
-			printf(" network=%s rules=%s", network_of(e),
-			       e->policy_id ? "MultiNetworkPolicy" : "NetworkPolicy");
+			printf(" network=%s rules=%s", network_of(e), rules_of(rs, n_rs, e));
+		if (!e->is_cgroup && e->pod[0])
+			printf(" pod=%s", e->pod);
+		if (!e->is_cgroup && NF_IDENT_INDEX(e->ident))
+			printf(" identity=%u", NF_IDENT_INDEX(e->ident));
 		if (e->owner[0])
 			printf(" owner=%s", e->owner);
 		if (quar && quar[i])
@@ -198,6 +272,7 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 	if (!n_eps)
 		printf("(none)\n");
 
+	identities_text();
 	printf("\nMAPS\n%-14s %10s %10s %6s\n", "MAP", "ENTRIES", "CAPACITY", "USE");
 	for (i = 0; i < m->n_maps; i++)
 		printf("%-14s %10u %10u %5.1f%%\n", m->maps[i].name, m->maps[i].entries,
@@ -326,8 +401,11 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 			json_object_set_new(o, "quarantined", json_boolean(quar && quar[i]));
 			/* SPEC §12: its network, and whether its MultiNetworkPolicies judge it */
 			json_object_set_new(o, "network", json_string(network_of(e)));
-			json_object_set_new(o, "rules", json_string(e->policy_id ? "MultiNetworkPolicy" :
-										"NetworkPolicy"));
+			json_object_set_new(o, "rules", json_string(rules_of(rs, n_rs, e)));
+			/* SPEC §11: its pod and the identity its addresses carry */
+			json_object_set_new(o, "pod", json_string(e->pod));
+			json_object_set_new(o, "identity", json_integer(e->ident ? e->ident :
+									  e->tenant_id));
 		}
 		json_object_set_new(o, "owner", json_string(e->owner));
 		json_array_append_new(endpoints, o);
@@ -340,6 +418,7 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 		json_object_set_new(o, "capacity", json_integer(m->maps[i].capacity));
 		json_array_append_new(maps, o);
 	}
+	json_object_set_new(root, "identities", identities_json());
 	err = json_dumpf(root, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(root);

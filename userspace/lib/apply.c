@@ -1102,7 +1102,7 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 	char netkey[NF_NETWORK_KEY_LEN];
 	struct nf_policy **cand;
 	const struct nf_labels *labels = x->pod ? &x->pod->labels : NULL;
-	bool named = false;
+	bool named = false, multi = false;
 	size_t n_cand, i, len, o;
 	char *key;
 
@@ -1112,7 +1112,7 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 	cand = calloc(p->n_pols + 1, sizeof(*cand));
 	if (!cand)
 		return NULL;
-	n_cand = compile__network_policies(p->pols, p->n_pols, netkey, cand, NULL);
+	n_cand = compile__network_policies(p->pols, p->n_pols, netkey, cand, &multi);
 	*n_sel = 0;
 	len = strlen(netkey) + 8;
 	for (i = 0; i < n_cand; i++) {
@@ -1129,10 +1129,10 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 	key = malloc(len);
 	if (!key)
 		return NULL;
-	o = (size_t)snprintf(key, len, "%s|", netkey);
+	/* "M:" (MultiNetworkPolicies) or "N:" first: a hashed slot name keeps it */
+	o = (size_t)snprintf(key, len, "%s%s|", multi ? "M:" : "N:", netkey);
 	for (i = 0; i < *n_sel; i++)
-		o += (size_t)snprintf(key + o, len - o, "%s%s%s", i ? "," : "",
-				      sel[i]->n_networks ? "m:" : "", sel[i]->name);
+		o += (size_t)snprintf(key + o, len - o, "%s%s", i ? "," : "", sel[i]->name);
 	for (i = 0; i < *n_ports; i++)
 		o += (size_t)snprintf(key + o, len - o, "|%s/%u/%u", (*ports)[i].name,
 				      (*ports)[i].proto, (*ports)[i].port);
@@ -1636,10 +1636,13 @@ static int install_all(struct change *c)
 	size_t i;
 	int err = 0;
 
-	if (c->n_referrers)
+	if (c->n_referrers && c->created.n)
 		pr_info("recompiling %zu tenant%s whose policies name %s", c->n_referrers,
 			c->n_referrers == 1 ? "" : "s",
 			c->created.n == 1 ? c->created.v[0] : "new tenants");
+	else if (c->n_referrers && c->wake.n)
+		pr_info("recompiling %zu tenant%s whose selectors may cover the changed pods or "
+			"namespace labels", c->n_referrers, c->n_referrers == 1 ? "" : "s");
 	c->installing = true;
 	for (i = 0; i < c->plans.n; i++) {
 		struct tenant_plan *p = &c->plans.v[i];
@@ -2194,6 +2197,40 @@ static int context_slot(struct nf_dp *dp, const struct tenant_plan *q, const str
 	free(key);
 	free(dkey);
 	free(sel);
+	return err;
+}
+
+int apply__context_slot(struct nf_dp *dp, const char *tenant, const char *network,
+			const char *pod, uint32_t *slot, bool *multi)
+{
+	char netkey[NF_NETWORK_KEY_LEN];
+	struct nf_policy **tmp;
+	struct nf_docset *ds = policy__docset_new();
+	struct tenant_plan q = {};
+	struct ep_ctx x = { network, NULL };
+	uint32_t tid = dp__tenant_id(dp, tenant, false);
+	bool missing = false;
+	int err;
+
+	*slot = 0;
+	if (!ds)
+		return -ENOMEM;
+	err = tid ? stored_plan(ds, tenant, tid, &q) : -ENOENT;
+	if (!err && pod && *pod && !(x.pod = find_pod(&q, pod, NULL, 0)))
+		pr_info("pod %s/%s has no Pod document: it has no labels", tenant, pod);
+	*multi = false;
+	tmp = err ? NULL : calloc(q.n_pols + 1, sizeof(*tmp));
+	if (tmp && !nf_network_key(tenant, network && *network ? network : NF_NETWORK_DEFAULT,
+				   netkey, sizeof(netkey)))
+		compile__network_policies(q.pols, q.n_pols, netkey, tmp, multi);
+	free(tmp);
+	if (!err)
+		err = context_slot(dp, &q, &x, slot, &missing);
+	if (!err && missing)
+		err = -ENOENT;
+	free(q.pols);
+	free(q.pods);
+	policy__docset_free(ds);
 	return err;
 }
 

@@ -59,6 +59,11 @@ int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *ne
 			    const char *pod, const struct nf_cidr *addrs, size_t n_addrs,
 			    uint32_t *policy_id, uint32_t *ident);
 
+/* check: the slot of the rules of (network, pod) as installed (0: the
+ * tenant's own); -ENOENT when that rule set is not installed. */
+int apply__context_slot(struct nf_dp *dp, const char *tenant, const char *network,
+			const char *pod, uint32_t *slot, bool *multi);
+
 /*
  * Finish a change that a killed command left (its journal, endpoint
  * changes in progress: dp__reconcile) if no command

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "identities.h"
 #include "metrics.h"
 
 static const char *const dir_names[NF_DIR_MAX] = { "ingress", "egress" };
@@ -395,6 +396,23 @@ static int add_usage(struct nf_metrics *m, const char *name, int fd, uint32_t *e
 static const char *const usage_label[NF_MAP__COUNT] = { NF_MAPS(NF_LIST_LABEL) };
 #undef NF_LIST_LABEL
 
+/* SPEC §11: each tenant's label identities, from the identity table. */
+static void identities_count(struct nf_metrics *m)
+{
+	struct nf_ident_table tb;
+	size_t i, j;
+
+	if (idtab__load(&tb))
+		return;
+	for (i = 0, j = 0; i < tb.n; i++)
+		for (j = 0; j < m->n_tenants; j++)
+			if (m->tenants[j].has_info && !strcmp(m->tenants[j].name, tb.t[i].name)) {
+				m->tenants[j].n_identities = (uint32_t)tb.t[i].n_ids;
+				break;
+			}
+	idtab__free(&tb);
+}
+
 int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 {
 	struct collect_ctx c = { .m = m };
@@ -447,6 +465,7 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 			goto fail;
 	}
 
+	identities_count(m);
 	m->n_maps = 0;
 	for (mi = 0; mi < NF_MAP__COUNT; mi++) {
 		uint32_t *entries = NULL;
@@ -579,6 +598,17 @@ int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
 			continue;
 		tenant_label(f, "netfence_endpoints", t);
 		fprintf(f, "} %u\n", t->n_endpoints);
+	}
+
+	family(f, "netfence_identities", "gauge",
+	       "Label identities per tenant: distinct label sets of its pods (SPEC 11).");
+	for (i = 0; i < m->n_tenants; i++) {
+		const struct nf_tenant_metrics *t = &m->tenants[i];
+
+		if (!t->has_info)
+			continue;
+		tenant_label(f, "netfence_identities", t);
+		fprintf(f, "} %u\n", t->n_identities);
 	}
 
 	family(f, "netfence_policy_rules", "gauge",

@@ -28,6 +28,7 @@ struct nf_tenant_metrics {
 	bool has_info; /* present in nf_tenants: info is valid */
 	struct nf_tenant_info info;
 	uint32_t n_endpoints; /* interface + cgroup endpoints */
+	uint32_t n_identities; /* label identities of its pods (SPEC §11) */
 	struct nf_usage usage; /* its entries in nf_ct and nf_frags (its shares) */
 	/*
 	 * nf_stats, summed over CPUs (and, for id 0, over vanished tenant ids).

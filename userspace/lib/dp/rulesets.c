@@ -32,7 +32,8 @@ void dp__ruleset_name(uint32_t tenant_id, const char *key, char *buf, size_t len
 	int n = snprintf(buf, len, "%u/%s", tenant_id, key);
 
 	if (n < 0 || (size_t)n >= NF_TENANT_NAME_LEN || (size_t)n >= len)
-		snprintf(buf, len, "%u/#%016llx", tenant_id, (unsigned long long)fnv1a64(key));
+		snprintf(buf, len, "%u/%.24s#%016llx", tenant_id, key,
+			 (unsigned long long)fnv1a64(key));
 }
 
 uint32_t dp__ruleset_id(struct nf_dp *dp, uint32_t tenant_id, const char *key, bool create)
