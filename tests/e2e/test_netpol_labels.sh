@@ -28,6 +28,8 @@
 # Every case runs even when an earlier one failed; a summary lists them.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# the interpreter itself: a version manager's shim (pyenv) costs a second a start
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)}
 . tests/e2e/lib/cni.sh
 
 MATRIX=tests/e2e/lib/netpol_matrix.py
@@ -76,7 +78,7 @@ for pod in "${ALL_PODS[@]}"; do
 	wait_server "${pod/\//-}" 80
 	echo "$pod $(netns_path "$P-${pod/\//-}") ${IP[$pod]}" >>"$WORK/pods"
 done
-log "pods: $(for pod in "${ALL_PODS[@]}"; do printf '%s=%s ' "$pod" "${IP[$pod]}"; done)"
+log "$SECONDS s: 9 pods up: $(for pod in "${ALL_PODS[@]}"; do printf '%s=%s ' "$pod" "${IP[$pod]}"; done)"
 
 # ---- documents ----
 
@@ -178,7 +180,9 @@ CASE_FAILS=0
 RESULTS=()
 case_end() {
 	[ -n "$CASE" ] || return 0
-	if [ "$FAILS" -eq "$CASE_FAILS" ]; then RESULTS+=("pass  $CASE"); else RESULTS+=("FAIL  $CASE"); fi
+	local r=FAIL
+	[ "$FAILS" -eq "$CASE_FAILS" ] && r=pass
+	RESULTS+=("$(printf '%s %3ss  %s' "$r" $((SECONDS - CASE_START)) "$CASE")")
 	CASE=""
 }
 # case_begin NAME: no policies, every cell blocked until exp says otherwise
@@ -187,6 +191,7 @@ case_begin() {
 	CASE=$1
 	CASE_BROKEN=0
 	CASE_FAILS=$FAILS
+	CASE_START=$SECONDS
 	rm -f "$STATE"/pol-*.json
 	EXP=()
 	exp '*' '*' 0
@@ -774,6 +779,7 @@ echo
 log "cases:"
 printf '#   %s\n' "${RESULTS[@]}"
 
+log "$SECONDS s: cases done"
 for ns in "${NSS[@]}"; do
 	for p in "${NAMES[@]}"; do pod_cni DEL "$ns" "$p" >/dev/null || fail "CNI DEL $ns/$p"; done
 done

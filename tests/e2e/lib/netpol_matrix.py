@@ -224,7 +224,8 @@ def cmd_probe(argv):
                 else:
                     row.append("+" if g == "ok" else "-")
             print("    %-7s %s" % (frm, " ".join("%-4s" % r for r in row)))
-    for c in bad:
+    rank = {p: i for i, p in enumerate(order)}
+    for c in sorted(bad, key=lambda c: (ports.index(c[2]), rank[c[0]], rank[c[1]])):
         print("    %s -> %s %s: expected %s, got %s" % (
             c[0], c[1], c[2], "reachable" if expect[c] else "blocked", got[c]))
     return 1
