@@ -119,6 +119,9 @@ expect_probe() {
 dp_version() { "$1" status --json 2>/dev/null | jq -r '.datapath.version // "none"'; }
 # text_version BINARY: the N of the text status line "datapath: version N"
 text_version() { "$1" status 2>/dev/null | sed -n 's/^datapath: version \([0-9]*\).*/\1/p' | head -1; }
+# the versions of the two builds (include/netfence/abi.h: this tree's, and one up)
+V1=$(sed -n '/^#else/,/^#endif/s/^#define NF_DATAPATH_VERSION[[:space:]]*\([0-9]*\).*/\1/p' include/netfence/abi.h)
+V2=$((V1 + 1))
 expect_version() { # DESC N
 	expect_eq "$1: status --json datapath.version" "$(dp_version "$NEXT")" "$2"
 	expect_eq "$1: status line 'datapath: version N'" "$(text_version "$NEXT")" "$2"
@@ -251,7 +254,7 @@ sed 's/{"protocol":"TCP","port":8080},{"protocol":"UDP","port":5300}]}]}},/{"pro
 	"$WORK/policy.json" >"$WORK/policy-wide.json"
 cmp -s "$WORK/policy.json" "$WORK/policy-wide.json" && fail "the widened policy is the same"
 "$NF" apply "$WORK/policy.json" >/dev/null || fail "apply"
-expect_version "loaded by build/netfence" 1
+expect_version "loaded by build/netfence" "$V1"
 
 # one-shot probes, all of them again after the upgrades
 probes() { # WHEN
@@ -333,7 +336,7 @@ expect_same_progs "after --dry-run" "$WORK/ids.v1"
 map_ids >"$WORK/maps.now"
 diff -q "$WORK/maps.v1" "$WORK/maps.now" >/dev/null && ok "after --dry-run: the same maps" ||
 	fail "after --dry-run: maps changed: $(diff "$WORK/maps.v1" "$WORK/maps.now" | grep '^[<>]' | tr '\n' ';')"
-expect_version "after --dry-run" 1
+expect_version "after --dry-run" "$V1"
 
 step "build/next/netfence upgrade, under the streams: version 2"
 epochs() { "$1" status --json | jq -c '[.tenants[] | {key: .name, value: .epoch}] | from_entries'; }
@@ -341,7 +344,7 @@ epochs "$NF" >"$WORK/epochs.v1"
 "$NEXT" upgrade >"$WORK/out" 2>&1
 expect_eq "upgrade: exit code" "$?" 0
 sed 's/^/    | /' "$WORK/out"
-expect_version "after the upgrade" 2
+expect_version "after the upgrade" "$V2"
 # SPEC §10.1: the policy compiled again from the stored objects (one flip
 # per tenant with policies), not only carried over
 n_pol=$(jq '[.[]] | length' "$WORK/epochs.v1")
@@ -393,17 +396,17 @@ probes "v2"
 step "build/netfence (version 1) against the loaded version 2: reads, refuses to change"
 json=$("$NF" status --json 2>"$WORK/err")
 expect_eq "old status --json: exit code" "$?" 0
-expect_eq "old status --json: datapath.version" "$(jq -r '.datapath.version' <<<"$json")" 2
+expect_eq "old status --json: datapath.version" "$(jq -r '.datapath.version' <<<"$json")" "$V2"
 refused() { # DESC CMD...
 	local d=$1 rc
 	shift
 	"$@" >"$WORK/out" 2>"$WORK/err"
 	rc=$?
 	expect_eq "$d: exit code" "$rc" 1
-	if grep -q 'version 2' "$WORK/err" && grep -q 'version 1' "$WORK/err"; then
+	if grep -q "version $V2" "$WORK/err" && grep -q "version $V1" "$WORK/err"; then
 		ok "$d: names both versions: $(head -1 "$WORK/err")"
 	else
-		fail "$d: message does not name versions 2 and 1: $(tr '\n' ' ' <"$WORK/err")"
+		fail "$d: message does not name versions $V2 and $V1: $(tr '\n' ' ' <"$WORK/err")"
 	fi
 }
 refused "old apply (a wider policy)" "$NF" apply "$WORK/policy-wide.json"
@@ -414,7 +417,7 @@ expect_same_progs "after the refusals" "$WORK/ids.v2"
 map_ids >"$WORK/maps.now"
 diff -q "$WORK/maps.v2" "$WORK/maps.now" >/dev/null && ok "after the refusals: the same maps" ||
 	fail "after the refusals: maps changed: $(diff "$WORK/maps.v2" "$WORK/maps.now" | grep '^[<>]' | tr '\n' ';')"
-expect_version "after the refusals" 2
+expect_version "after the refusals" "$V2"
 out=$("$NEXT" check --tenant ua --direction egress --peer 10.251.1.1 --proto tcp --port 22)
 [[ $out == *deny* ]] && ok "ua's policy unchanged: check denies tcp/22" || fail "check after the refused apply: $out"
 "$NEXT" status --json | jq -e '.endpoints | length == 3' >/dev/null && ok "all three endpoints still there" ||
@@ -425,7 +428,7 @@ step "build/netfence upgrade --allow-downgrade: back to version 1"
 "$NF" upgrade --allow-downgrade >"$WORK/out" 2>&1
 expect_eq "upgrade --allow-downgrade: exit code" "$?" 0
 sed 's/^/    | /' "$WORK/out"
-expect_version "after the downgrade" 1
+expect_version "after the downgrade" "$V1"
 expect_new_progs "after the downgrade" "$WORK/ids.v2"
 expect_eq "nf_ct value size in version 1 again" "$(value_size nf_ct)" 32
 n=$(ct_entries $SPORTS | wc -l)
@@ -436,7 +439,7 @@ step "build/next/netfence apply: a state-changing command of a newer build upgra
 prog_ids >"$WORK/ids.v1b"
 "$NEXT" apply "$WORK/policy.json" >"$WORK/out" 2>&1
 expect_eq "next apply: exit code" "$?" 0
-expect_version "after the implicit upgrade" 2
+expect_version "after the implicit upgrade" "$V2"
 expect_new_progs "after the implicit upgrade" "$WORK/ids.v1b"
 expect_eq "nf_ct value size" "$(value_size nf_ct)" 40
 expect_flowing "v2 again"
@@ -449,7 +452,7 @@ PORT=$(( 20000 + $$ % 20000 ))
 nf_bg "$M" "$NEXT" serve --listen 127.0.0.1:$PORT >"$WORK/serve.log" 2>&1
 for _ in $(seq 50); do in_ns "$M" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$PORT/metrics" && break; sleep 0.1; done
 line=$(grep '^netfence_build_info{' "$WORK/metrics" 2>/dev/null)
-[[ $line == *'datapath="2"'* && $line == *'version="'*'-next"'* && $line == *' 1' ]] &&
+[[ $line == *"datapath=\"$V2\""* && $line == *'version="'*'-next"'* && $line == *' 1' ]] &&
 	ok "metric: $line" || fail "netfence_build_info: '$line' ($(head -3 "$WORK/serve.log" | tr '\n' ' '))"
 
 step "stop: nothing lost, nothing retransmitted, nothing denied got through"

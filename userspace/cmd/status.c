@@ -145,8 +145,9 @@ static json_t *identities_json(void)
 	return a;
 }
 
-/* Which policies judge an interface endpoint: its rule set's kind ("M:" keys
- * are a network's MultiNetworkPolicies), or its tenant's NetworkPolicies. */
+/* Which policies judge an interface endpoint: its rule set's kind ("N:" keys
+ * are NetworkPolicies selecting a label set, the others a network's
+ * MultiNetworkPolicies), or its tenant's NetworkPolicies. */
 static const char *rules_of(const struct ruleset_row *rs, size_t n_rs,
 			    const struct nf_ep_record *e)
 {
@@ -154,8 +155,8 @@ static const char *rules_of(const struct ruleset_row *rs, size_t n_rs,
 
 	for (i = 0; e->policy_id && i < n_rs; i++)
 		if (rs[i].id == e->policy_id)
-			return !strncmp(rs[i].network, "M:", 2) ? "MultiNetworkPolicy" :
-								  "NetworkPolicy";
+			return !strncmp(rs[i].network, "N:", 2) ? "NetworkPolicy" :
+								  "MultiNetworkPolicy";
 	return "NetworkPolicy";
 }
 
@@ -215,9 +216,9 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 		}
 	}
 	if (loaded && n_rs) {
-		printf("\nRULE SETS (M: MultiNetworkPolicies of a network, N: NetworkPolicies; the "
-		       "policies selecting a pod label set)\n%-6s %-24s %-32s %8s %8s %8s\n",
-		       "ID", "TENANT", "KEY", "EPOCH", "RULES_IN", "RULES_EG");
+		printf("\nRULE SETS (a network's MultiNetworkPolicies; M:/N: the MultiNetworkPolicies "
+		       "or NetworkPolicies selecting a pod label set)\n%-6s %-24s %-32s %8s %8s %8s\n",
+		       "ID", "TENANT", "NETWORK/KEY", "EPOCH", "RULES_IN", "RULES_EG");
 		for (i = 0; i < n_rs; i++)
 			printf("%-6u %-24s %-32s %8u %8u %8u\n", rs[i].id, tenant_of(m, rs[i].owner),
 			       rs[i].network, rs[i].info.epoch, rs[i].info.n_rules[NF_DIR_INGRESS],

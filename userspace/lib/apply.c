@@ -1129,8 +1129,18 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 	key = malloc(len);
 	if (!key)
 		return NULL;
-	/* "M:" (MultiNetworkPolicies) or "N:" first: a hashed slot name keeps it */
-	o = (size_t)snprintf(key, len, "%s%s|", multi ? "M:" : "N:", netkey);
+	/* All of a network's MultiNetworkPolicies, no named ports: the network
+	 * key alone, the name rule sets had before labels existed. */
+	if (multi && *n_sel == n_cand && !*n_ports) {
+		snprintf(key, len, "%s", netkey);
+		return key;
+	}
+	/*
+	 * "M:" and the network (MultiNetworkPolicies) or "N:" (NetworkPolicies,
+	 * the same on every network without MNPs) first, so a hashed slot name
+	 * keeps the kind; then the policies and the named ports.
+	 */
+	o = multi ? (size_t)snprintf(key, len, "M:%s|", netkey) : (size_t)snprintf(key, len, "N:");
 	for (i = 0; i < *n_sel; i++)
 		o += (size_t)snprintf(key + o, len - o, "%s%s", i ? "," : "", sel[i]->name);
 	for (i = 0; i < *n_ports; i++)

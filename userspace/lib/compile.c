@@ -130,6 +130,12 @@ struct cctx {
 	/* rules whose namespaceSelectors use labels, with their tenant sets resolved */
 	struct nf_rule *resolved;
 	size_t n_resolved;
+	/* egress named ports resolved for a destination identity: derived rules
+	 * (rule refs after the policies' own, same policy and index) */
+	struct nf_compiled *out;
+	struct nf_rule **derived;
+	uint32_t *derived_of;		/* the rule ref each derives from */
+	size_t n_derived;
 	const struct nf_rule **rule;	/* rule[ref - 1] */
 	uint8_t *rule_dir;		/* rule_dir[ref - 1] */
 	size_t n_rule;
@@ -167,6 +173,12 @@ static void cctx__fini(struct cctx *cx)
 		free(cx->resolved[i].peers);
 	}
 	free(cx->resolved);
+	for (i = 0; i < cx->n_derived; i++) {
+		free(cx->derived[i]->ports);
+		free(cx->derived[i]);
+	}
+	free(cx->derived);
+	free(cx->derived_of);
 	free(cx->rule);
 	free(cx->rule_dir);
 	free(cx->pool);
@@ -803,6 +815,118 @@ static int pocc_cmp(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* Whether rule r's peers cover identity u (ipBlock peers never do here). */
+static bool rule_covers_ident(const struct nf_rule *r, const struct nf_identity *u)
+{
+	size_t i;
+
+	if (!r->n_peers)
+		return true;
+	for (i = 0; i < r->n_peers; i++) {
+		const struct nf_peer *p = &r->peers[i];
+
+		if (p->kind == NF_PK_TENANTS && tset_has(p, u->tenant))
+			return true;
+		if (p->kind == NF_PK_PODS && tset_has(p, u->tenant) &&
+		    nf_selector_matches(p->pod_sel, u->labels ? u->labels : &no_labels))
+			return true;
+	}
+	return false;
+}
+
+static bool rule_has_named(const struct nf_rule *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ports; i++)
+		if (r->ports[i].name[0])
+			return true;
+	return false;
+}
+
+/*
+ * An egress rule's named ports resolved against identity u's ports (SPEC
+ * §11: per destination pod): the derived rule holding them (found or
+ * added), *ref its rule ref; 0 with *ref = 0 when none of them resolves.
+ */
+static int cctx__derive(struct cctx *cx, uint32_t ref, const struct nf_identity *u, uint32_t *ref_out)
+{
+	const struct nf_rule *r = cx->rule[ref - 1];
+	struct nf_port_range *ports;
+	struct nf_rule *d;
+	size_t i, j, n = 0;
+	void *np;
+
+	*ref_out = 0;
+	ports = calloc(r->n_ports, sizeof(*ports));
+	if (!ports)
+		return -ENOMEM;
+	for (i = 0; i < r->n_ports; i++) {
+		if (!r->ports[i].name[0])
+			continue;
+		for (j = 0; j < u->n_ports; j++)
+			if (u->ports[j].proto == r->ports[i].proto &&
+			    !strcmp(u->ports[j].name, r->ports[i].name)) {
+				ports[n++] = (struct nf_port_range){ .proto = r->ports[i].proto,
+								     .lo = u->ports[j].port,
+								     .hi = u->ports[j].port };
+				break;
+			}
+	}
+	if (!n) {
+		free(ports);
+		return 0;
+	}
+	for (i = 0; i < cx->n_derived; i++) {
+		d = cx->derived[i];
+		if (cx->derived_of[i] == ref && d->n_ports == n &&
+		    !memcmp(d->ports, ports, n * sizeof(*ports))) {
+			free(ports);
+			*ref_out = (uint32_t)(cx->n_rule - cx->n_derived + i + 1);
+			return 0;
+		}
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		free(ports);
+		return -ENOMEM;
+	}
+	d->ports = ports;
+	d->n_ports = n;
+	np = realloc(cx->derived, (cx->n_derived + 1) * sizeof(*cx->derived));
+	if (np)
+		cx->derived = np;
+	np = np ? realloc(cx->derived_of, (cx->n_derived + 1) * sizeof(*cx->derived_of)) : NULL;
+	if (np)
+		cx->derived_of = np;
+	if (!np) {
+		free(ports);
+		free(d);
+		return -ENOMEM;
+	}
+	cx->derived[cx->n_derived] = d;
+	cx->derived_of[cx->n_derived++] = ref;
+	/* the rule tables grow by one: same policy and index as ref */
+	np = realloc(cx->rule, (cx->n_rule + 1) * sizeof(*cx->rule));
+	if (np)
+		cx->rule = np;
+	np = np ? realloc(cx->rule_dir, (cx->n_rule + 1) * sizeof(*cx->rule_dir)) : NULL;
+	if (np)
+		cx->rule_dir = np;
+	np = np ? realloc(cx->out->rules, (cx->n_rule + 1) * sizeof(*cx->out->rules)) : NULL;
+	if (np)
+		cx->out->rules = np;
+	if (!np)
+		return -ENOMEM;	/* d is freed with cx */
+	cx->rule[cx->n_rule] = d;
+	cx->rule_dir[cx->n_rule] = cx->rule_dir[ref - 1];
+	cx->out->rules[cx->n_rule] = cx->out->rules[ref - 1];
+	cx->n_rule++;
+	cx->out->n_rules = cx->n_rule;
+	*ref_out = (uint32_t)cx->n_rule;
+	return 0;
+}
+
 /*
  * The identities pod selectors cover: every label identity, and every
  * tenant's addresses without labels (index 0: its endpoints without a Pod
@@ -822,9 +946,15 @@ static int compile__pods_dir(struct cctx *cx, uint8_t dir, uint32_t cls_def,
 	uint32_t ref;
 	int err = 0;
 
-	for (ref = 1; ref <= cx->n_rule && !any; ref++)
-		for (pi = 0; cx->rule_dir[ref - 1] == dir && pi < cx->rule[ref - 1]->n_peers; pi++)
+	uint32_t n_own = (uint32_t)(cx->n_rule - cx->n_derived);
+
+	for (ref = 1; ref <= n_own && !any; ref++) {
+		if (cx->rule_dir[ref - 1] != dir)
+			continue;
+		any |= dir == NF_DIR_EGRESS && rule_has_named(cx->rule[ref - 1]);
+		for (pi = 0; pi < cx->rule[ref - 1]->n_peers; pi++)
 			any |= cx->rule[ref - 1]->peers[pi].kind == NF_PK_PODS;
+	}
 	if (!any || !env)
 		return 0;
 	u = calloc(env->n_idents + env->n_tenants + 1, sizeof(*u));
@@ -840,11 +970,26 @@ static int compile__pods_dir(struct cctx *cx, uint8_t dir, uint32_t cls_def,
 							 .tenant = env->tenants[i],
 							 .labels = &no_labels };
 	}
-	for (ref = 1; ref <= cx->n_rule; ref++) {
+	for (ref = 1; ref <= n_own; ref++) {
 		const struct nf_rule *r = cx->rule[ref - 1];
 
 		if (cx->rule_dir[ref - 1] != dir)
 			continue;
+		/* egress named ports: resolved per destination identity */
+		for (k = 0; dir == NF_DIR_EGRESS && rule_has_named(r) && k < n_u; k++) {
+			uint32_t dref;
+
+			if (!u[k].n_ports || !rule_covers_ident(r, &u[k]))
+				continue;
+			err = cctx__derive(cx, ref, &u[k], &dref);
+			if (!err && dref && ARR_RESERVE(occ, cap_occ, n_occ + 1))
+				err = -ENOMEM;
+			if (err)
+				goto out;
+			if (dref)
+				occ[n_occ++] = (struct pocc){ (uint32_t)k, dref };
+			r = cx->rule[ref - 1];	/* cx->rule may have moved */
+		}
 		for (pi = 0; pi < r->n_peers; pi++) {
 			const struct nf_peer *p = &r->peers[pi];
 
@@ -1268,6 +1413,7 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 		}
 	}
 	cx.n_rule = c->n_rules;
+	cx.out = c;
 
 	for (dir = 0; dir < NF_DIR_MAX; dir++) {
 		if (!c->n_rules_dir[dir])

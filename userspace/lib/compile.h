@@ -157,6 +157,27 @@ bool refeval__decide(const char *tenant, struct nf_policy *const *pols, size_t n
 		     const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
 		     const char **policy, uint32_t *index);
 
+/*
+ * What the reference evaluator knows of labels (SPEC §11): the endpoint's
+ * own labels and named ports (subject selection, ingress named ports), the
+ * labels and named ports of a peer identity (pod selectors, egress named
+ * ports) and the Namespace labels of a tenant. NULL callbacks: none.
+ * Egress named ports of peers that only an ipBlock covers match nothing.
+ */
+struct nf_ref_labels {
+	const struct nf_labels *subject;
+	const struct nf_named_port *subject_ports;
+	size_t n_subject_ports;
+	const struct nf_labels *(*pod_labels)(uint32_t peer_id, void *ctx);
+	const struct nf_named_port *(*peer_ports)(uint32_t peer_id, size_t *n, void *ctx);
+	const struct nf_labels *(*ns_labels)(const char *tenant, void *ctx);
+	void *ctx;
+};
+bool refeval__decide_labels(const char *tenant, struct nf_policy *const *pols, size_t n_pols,
+			    const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+			    const struct nf_ref_labels *labels, const char **policy,
+			    uint32_t *index);
+
 /* Convert an inclusive port range into prefix blocks. Returns the count
  * written (at most 32), blocks as (port, plen). */
 size_t compile__range_to_prefixes(uint16_t lo, uint16_t hi, uint16_t *ports, uint8_t *plens);

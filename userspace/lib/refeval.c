@@ -32,9 +32,21 @@ static bool ref_in_cidr(const struct nf_cidr *c, const uint8_t *addr)
 	return true;
 }
 
-static bool ref_peer_matches(const struct nf_peer *p, const struct nf_query *q,
-			     nf_tenant_name_fn name_fn, void *name_ctx)
+/* The labels a namespace selector sees of tenant `name`. */
+static bool ref_ns_selected(const struct nf_peer *p, const char *name, const struct nf_ref_labels *L)
 {
+	const struct nf_labels *ns = L && L->ns_labels ? L->ns_labels(name, L->ctx) : NULL;
+	struct nf_label one = { (char *)"kubernetes.io/metadata.name", (char *)name };
+	struct nf_labels only = { &one, 1 };
+
+	return nf_selector_matches(p->ns_sel, ns ? ns : &only);
+}
+
+static bool ref_peer_matches(const struct nf_peer *p, const struct nf_query *q,
+			     nf_tenant_name_fn name_fn, void *name_ctx, const struct nf_ref_labels *L)
+{
+	static const struct nf_labels none;
+	const struct nf_labels *pl;
 	const char *name;
 	bool named = false;
 	size_t i;
@@ -51,36 +63,72 @@ static bool ref_peer_matches(const struct nf_peer *p, const struct nf_query *q,
 				return false;
 		return true;
 	case NF_PK_TENANTS:
+	case NF_PK_PODS:
 		/* World (0) and the node are no tenant. */
 		if (q->peer_id == 0 || q->peer_id == NF_ID_HOST)
 			return false;
 		/* An identity without a known name is a tenant no selector names. */
-		name = name_fn ? name_fn(q->peer_id, name_ctx) : NULL;
-		for (i = 0; name && i < p->n_names && !named; i++)
-			named = p->names[i] && !strcmp(p->names[i], name);
-		return p->negate ? !named : named;
-	case NF_PK_PODS:
-		/* the parser does not produce pod selectors yet (SPEC §11, in progress) */
-		return false;
+		name = name_fn ? name_fn(NF_IDENT_TENANT(q->peer_id), name_ctx) : NULL;
+		if (p->ns_labels) {
+			named = name && ref_ns_selected(p, name, L);
+		} else {
+			for (i = 0; name && i < p->n_names && !named; i++)
+				named = p->names[i] && !strcmp(p->names[i], name);
+			named = p->negate ? !named : named;
+		}
+		if (!named || p->kind == NF_PK_TENANTS)
+			return named;
+		/* SPEC §11: the peer's pod labels (index 0: none) */
+		pl = L && L->pod_labels ? L->pod_labels(q->peer_id, L->ctx) : NULL;
+		return nf_selector_matches(p->pod_sel, pl ? pl : &none);
 	}
 	return false;
 }
 
-static bool ref_rule_matches(const struct nf_rule *r, const struct nf_query *q,
-			     nf_tenant_name_fn name_fn, void *name_ctx)
+/*
+ * A named port (SPEC §11): the port of that name and protocol of the
+ * endpoint (ingress) or of the peer pod (egress; only a peer covered by a
+ * pod or namespace selector, or by a rule without peers, is one).
+ */
+static bool ref_named_port(const struct nf_port_range *pr, const struct nf_query *q,
+			   const struct nf_ref_labels *L, bool peer_is_pod)
 {
-	bool peer_ok = r->n_peers == 0, port_ok = r->n_ports == 0;
+	const struct nf_named_port *np = NULL;
+	size_t n = 0, i;
+
+	if (!L)
+		return false;
+	if (q->dir == NF_DIR_INGRESS) {
+		np = L->subject_ports;
+		n = L->n_subject_ports;
+	} else if (peer_is_pod && L->peer_ports && q->peer_id && q->peer_id != NF_ID_HOST) {
+		np = L->peer_ports(q->peer_id, &n, L->ctx);
+	}
+	for (i = 0; np && i < n; i++)
+		if (np[i].proto == pr->proto && !strcmp(np[i].name, pr->name))
+			return q->port == np[i].port;
+	return false;
+}
+
+static bool ref_rule_matches(const struct nf_rule *r, const struct nf_query *q,
+			     nf_tenant_name_fn name_fn, void *name_ctx, const struct nf_ref_labels *L)
+{
+	bool peer_ok = r->n_peers == 0, port_ok = r->n_ports == 0, by_sel = r->n_peers == 0;
 	size_t i;
 
-	for (i = 0; i < r->n_peers && !peer_ok; i++)
-		peer_ok = ref_peer_matches(&r->peers[i], q, name_fn, name_ctx);
+	for (i = 0; i < r->n_peers; i++)
+		if (ref_peer_matches(&r->peers[i], q, name_fn, name_ctx, L)) {
+			peer_ok = true;
+			by_sel |= r->peers[i].kind != NF_PK_IPBLOCK;
+		}
 	if (!peer_ok)
 		return false;
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP && q->proto != IPPROTO_SCTP)
 		return port_ok;
 	for (i = 0; i < r->n_ports && !port_ok; i++)
 		port_ok = r->ports[i].proto == q->proto &&
-			  q->port >= r->ports[i].lo && q->port <= r->ports[i].hi;
+			  (r->ports[i].name[0] ? ref_named_port(&r->ports[i], q, L, by_sel) :
+			   q->port >= r->ports[i].lo && q->port <= r->ports[i].hi);
 	return port_ok;
 }
 
@@ -88,6 +136,15 @@ bool refeval__decide(const char *tenant, struct nf_policy *const *pols, size_t n
 		     const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
 		     const char **policy, uint32_t *index)
 {
+	return refeval__decide_labels(tenant, pols, n_pols, q, name_fn, name_ctx, NULL, policy,
+				      index);
+}
+
+bool refeval__decide_labels(const char *tenant, struct nf_policy *const *pols, size_t n_pols,
+			    const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+			    const struct nf_ref_labels *L, const char **policy, uint32_t *index)
+{
+	static const struct nf_labels none;
 	const struct nf_policy *first = NULL;
 	uint32_t first_idx = 0;
 	size_t i, j;
@@ -104,10 +161,13 @@ bool refeval__decide(const char *tenant, struct nf_policy *const *pols, size_t n
 
 		if (!p->has_dir[q->dir])
 			continue;
+		/* SPEC §11: only the policies whose podSelector selects the endpoint */
+		if (p->subject && !nf_selector_matches(p->subject, L && L->subject ? L->subject : &none))
+			continue;
 		if (first && strcmp(pn, first->name ? first->name : "") >= 0)
 			continue;
 		for (j = 0; j < p->n_rules[q->dir]; j++) {
-			if (ref_rule_matches(&p->rules[q->dir][j], q, name_fn, name_ctx)) {
+			if (ref_rule_matches(&p->rules[q->dir][j], q, name_fn, name_ctx, L)) {
 				first = p;
 				first_idx = (uint32_t)j;
 				break;
