@@ -82,6 +82,37 @@ static __always_inline bool nf_frag_allow(__u32 ep_id, __u32 tenant_id, __u8 dir
 	return !nf_track(&nf_frags, &fk, &fv, tenant_id, cfg, true);
 }
 
+/*
+ * The ethertype a frame really carries. skb->protocol is what the sender
+ * said (a packet socket sets it to anything): the Ethernet header decides,
+ * and a frame whose header disagrees with skb->protocol is malformed. A
+ * VLAN tag (in the frame or offloaded) is no protocol of ours: denied. On
+ * L3 devices the IP version nibble must agree with skb->protocol.
+ */
+static __always_inline __be16 nf_eth_proto(struct __sk_buff *skb, __u32 l3_off)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 proto = skb->protocol;
+
+	if (l3_off) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > data_end || skb->vlan_present)
+			return 0;
+		return eth->h_proto == proto ? proto : bpf_htons(NF_ETH_MISMATCH);
+	}
+	if (data + 1 > data_end)
+		return 0;
+	switch (*(__u8 *)data >> 4) {
+	case 4:
+		return proto == bpf_htons(ETH_P_IP) ? proto : bpf_htons(NF_ETH_MISMATCH);
+	case 6:
+		return proto == bpf_htons(ETH_P_IPV6) ? proto : bpf_htons(NF_ETH_MISMATCH);
+	}
+	return 0;
+}
+
 enum nf_fast {
 	NF_FAST_UNPARSED,	/* not a common packet: nf_parse has to take it */
 	NF_FAST_NO_FLOW,	/* parsed (the key is filled), and no tracked flow */
@@ -145,13 +176,16 @@ static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where 
  * the conntrack lookup it already made. ep: the cgroup endpoint, or NULL for
  * tc, where the endpoint is looked up only when needed: a packet of a tracked
  * flow is decided by its conntrack entry, which carries the tenant and the
- * epoch it was judged at. eth_proto: the frame's own ethertype (nf_tc), never
- * a value the sender chose.
+ * epoch it was judged at. l3_off: where the IP header starts (ETH_HLEN, or 0
+ * on L3 devices and in cgroup_skb). Frames are judged by their own ethertype
+ * (nf_eth_proto), never a value the sender chose.
  */
 static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_endpoint *ep,
-					    const struct nf_where *w, __u32 l3_off, __be16 eth_proto,
+					    const struct nf_where *w, __u32 l3_off,
 					    struct nf_ct_key *ck, enum nf_fast fast, __u8 tcp_flags)
 {
+	/* cgroup_skb sees IP packets only, and no link-layer header */
+	__be16 eth_proto = w->hook == NF_HOOK_CGROUP ? skb->protocol : nf_eth_proto(skb, l3_off);
 	struct nf_pkt pkt;
 	struct nf_ct_val *ct, nct = {};
 	struct nf_tenant_info *ti;
@@ -372,7 +406,7 @@ drop:
  * full verdict for everything it leaves (SPEC §3).
  */
 static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint *ep,
-				       const struct nf_where *w, __u32 l3_off, __be16 eth_proto)
+				       const struct nf_where *w, __u32 l3_off)
 {
 	/*
 	 * In memory, written once here and once when the packet parsed: as
@@ -384,50 +418,25 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	struct nf_ct_key ck;
 	__u8 tcp_flags;
 
-	if (nf_parse_fast(skb, l3_off, eth_proto, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
+	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
 		f = nf_ct_established(&ck, w->dir, tcp_flags);
 		if (f == NF_FAST_PASS)
 			return true;
 		fast = f;
 		flags = tcp_flags;
 	}
-	return nf_verdict_full(skb, ep, w, l3_off, eth_proto, &ck, fast, flags);
+	/*
+	 * The full verdict reads skb's fields again: keep clang from reusing
+	 * the fast path's field addresses (the verifier refuses a load through
+	 * a ctx pointer plus an offset).
+	 */
+	asm volatile("" : "+r"(skb));
+	return nf_verdict_full(skb, ep, w, l3_off, &ck, fast, flags);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
-/*
- * The ethertype a frame really carries. skb->protocol is what the sender
- * said (a packet socket sets it to anything): the Ethernet header decides,
- * and a frame whose header disagrees with skb->protocol is malformed. A
- * VLAN tag (in the frame or offloaded) is no protocol of ours: denied. On
- * L3 devices the IP version nibble must agree with skb->protocol.
- */
-static __always_inline __be16 nf_eth_proto(struct __sk_buff *skb, __u32 l3_off)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__be16 proto = skb->protocol;
-
-	if (l3_off) {
-		struct ethhdr *eth = data;
-
-		if ((void *)(eth + 1) > data_end || skb->vlan_present)
-			return 0;
-		return eth->h_proto == proto ? proto : bpf_htons(NF_ETH_MISMATCH);
-	}
-	if (data + 1 > data_end)
-		return 0;
-	switch (*(__u8 *)data >> 4) {
-	case 4:
-		return proto == bpf_htons(ETH_P_IP) ? proto : bpf_htons(NF_ETH_MISMATCH);
-	case 6:
-		return proto == bpf_htons(ETH_P_IPV6) ? proto : bpf_htons(NF_ETH_MISMATCH);
-	}
-	return 0;
-}
 
 static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir, bool own)
 {
@@ -453,8 +462,7 @@ static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir, bool own)
 	/* its own interface's egress, of a guarded workload: the guard judges next */
 	if (own && dir == NF_DIR_EGRESS && bpf_map_lookup_elem(&nf_guarded_ns, &w.scope))
 		w.defer_end = 1;
-	return nf_verdict(skb, NULL, &w, l3_off, nf_eth_proto(skb, l3_off)) ? TC_ACT_OK :
-									      TC_ACT_SHOT;
+	return nf_verdict(skb, NULL, &w, l3_off) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /*
@@ -532,8 +540,7 @@ static __always_inline int nf_tc_guard(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_OK;
 	w.scope = ek->netns_cookie;
 	w.ifindex = ek->ifindex;
-	return nf_verdict(skb, NULL, &w, ETH_HLEN, nf_eth_proto(skb, ETH_HLEN)) ? TC_ACT_OK :
-										    TC_ACT_SHOT;
+	return nf_verdict(skb, NULL, &w, ETH_HLEN) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 /* Frames arriving at the parent: towards its guarded endpoints. */
@@ -586,7 +593,7 @@ static __always_inline int nf_cg_skb(struct __sk_buff *skb, __u8 dir)
 	ep = nf_cg_lookup(skb, &w.scope);
 	if (!ep)
 		return CG_PASS;	/* a sibling program of another tool; not ours to judge */
-	return nf_verdict(skb, ep, &w, 0, skb->protocol) ? CG_PASS : CG_DROP;
+	return nf_verdict(skb, ep, &w, 0) ? CG_PASS : CG_DROP;
 }
 
 SEC("cgroup_skb/ingress")

@@ -292,22 +292,26 @@ static __always_inline bool nf_is_icmp_error(__u8 proto, __u8 type)
  * The common packet, parsed inline with direct packet access straight into
  * its conntrack key, oriented from the endpoint (dir): IPv4 without options
  * or fragmentation, or IPv6 without extension headers, carrying TCP or UDP,
- * all in the linear part. Returns true when it filled ck and *tcp_flags;
- * anything else (including anything malformed) is left to nf_parse, which
- * has the last word. Nearly every packet is one of these, and a packet of an
- * established flow needs nothing else: no struct nf_pkt, no second copy of
- * the addresses.
+ * all in the linear part, behind an Ethernet header whose ethertype is the
+ * skb's protocol and no VLAN tag (l3_off ETH_HLEN), or none (0: an L3 device
+ * or cgroup_skb, where the IP version must agree with the protocol). Returns
+ * true when it filled ck and *tcp_flags; anything else (including anything
+ * malformed) is left to nf_parse, which has the last word. Nearly every
+ * packet is one of these, and a packet of an established flow needs nothing
+ * else: no struct nf_pkt, no second copy of the addresses, no nf_eth_proto.
  */
-static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, __be16 eth_proto,
-					  __u8 dir, __u64 scope, __u32 ifindex, struct nf_ct_key *ck,
+static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, __u8 dir,
+					  __u64 scope, __u32 ifindex, struct nf_ct_key *ck,
 					  __u8 *tcp_flags)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	bool egress = dir == NF_DIR_EGRESS;
 	__u32 *la = (__u32 *)ck->laddr, *ra = (__u32 *)ck->raddr;
+	__be16 eth_proto = skb->protocol;
 	__u32 l4_off, len = skb->len;
 	__be16 *ports;
+	void *l3 = data;
 	__u8 proto;
 
 	/*
@@ -315,15 +319,28 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 	 * by value (egress: source is local): pointers chosen by dir made the
 	 * compiler spill them on this path.
 	 */
-	if (l3_off > ETH_HLEN)
+	if (l3_off == ETH_HLEN) {
+		struct ethhdr *eth = data;
+
+		/* the frame's own ethertype decides (nf_eth_proto) */
+		if ((void *)(eth + 1) > data_end || eth->h_proto != eth_proto ||
+		    skb->vlan_present)
+			return false;
+		l3 = eth + 1;
+	} else if (l3_off) {
 		return false;
+	}
 	if (eth_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + l3_off;
+		struct iphdr *ip = l3;
+		__u16 tot_len;
 		__be32 s, d;
 
-		if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl != 5 ||
-		    (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
-		    bpf_ntohs(ip->tot_len) < sizeof(*ip) || bpf_ntohs(ip->tot_len) > len - l3_off)
+		/* version 4, no options */
+		if ((void *)(ip + 1) > data_end || *(__u8 *)ip != 0x45 ||
+		    (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			return false;
+		tot_len = bpf_ntohs(ip->tot_len);
+		if (tot_len < sizeof(*ip) || tot_len > len - l3_off)
 			return false;
 		s = ip->saddr;
 		d = ip->daddr;
@@ -339,7 +356,7 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 		ports = (void *)(ip + 1);
 		l4_off = l3_off + sizeof(*ip);
 	} else if (eth_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + l3_off;
+		struct ipv6hdr *ip6 = l3;
 		const __u32 *s, *d;
 
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6 ||
