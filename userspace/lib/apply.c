@@ -143,7 +143,48 @@ static int obj_path(char *buf, size_t len, const struct obj *o)
  * an apply that isn't a prune touches nothing else, and reading 1,000
  * tenants' files would cost more than the apply itself.
  */
+static int load_tenant_dir(struct nf_docset *ds, const char *dir, bool with_pods);
+
+static int store_load_opt(struct nf_docset *ds, const char *const *only, size_t n_only,
+			  bool with_pods);
+
 static int store_load(struct nf_docset *ds, const char *const *only, size_t n_only)
+{
+	return store_load_opt(ds, only, n_only, true);
+}
+
+/* One tenant's directory; without its Pod documents unless with_pods. */
+static int load_tenant_dir(struct nf_docset *ds, const char *dir, bool with_pods)
+{
+	struct dirent **ents = NULL;
+	char path[PATH_MAX];
+	int n, i, err = 0;
+
+	if (with_pods)
+		return policy__load_path(ds, dir);
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+
+		if (!err && name[0] != '.' && strncmp(name, "pod-", 4) && len > 5 &&
+		    !strcmp(name + len - 5, ".json") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path))
+			err = policy__load_path(ds, path);
+		free(ents[i]);
+	}
+	free(ents);
+	return err;
+}
+
+/*
+ * with_pods false: a referrer's objects, which are recompiled for their
+ * rules only: its Pod documents (thousands, in a big tenant) are not read.
+ */
+static int store_load_opt(struct nf_docset *ds, const char *const *only, size_t n_only,
+			  bool with_pods)
 {
 	char path[PATH_MAX], **all = NULL;
 	size_t i, j, n_all = 0;
@@ -161,7 +202,7 @@ static int store_load(struct nf_docset *ds, const char *const *only, size_t n_on
 			continue;	/* named twice */
 		if (store__tenant_dir(path, sizeof(path), only[i]) || access(path, F_OK))
 			continue;
-		err = policy__load_path(ds, path);
+		err = load_tenant_dir(ds, path, with_pods);
 	}
 	store__free_names(all, n_all);
 	if (!err && ds->n_problems) {
@@ -472,6 +513,7 @@ struct tenant_plan {
 	struct nf_pod_obj **pods;	/* its Pod documents (SPEC §11) */
 	size_t n_pods;
 	bool pods_changed;		/* a Pod document of it comes, goes or changes */
+	bool pods_loaded;		/* pods are its Pod documents (else not read) */
 	char *def_key;			/* the context key of its own slot (compile_plan) */
 	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
 	 * (NULL: none, deny), and a rule set per network its MNPs name */
@@ -829,7 +871,7 @@ static int plan_referrers(struct change *c)
 	}
 	if (!err && need.n) {
 		c->extra_ds = policy__docset_new();
-		err = c->extra_ds ? store_load(c->extra_ds, need.v, need.n) : -ENOMEM;
+		err = c->extra_ds ? store_load_opt(c->extra_ds, need.v, need.n, false) : -ENOMEM;
 		if (!err)
 			err = objset_from_docset(&c->stored, c->extra_ds, false);
 	}
@@ -878,12 +920,16 @@ static int plan_labels(struct change *c)
 		struct tenant_plan *p = &c->plans.v[i];
 
 		p->pods_changed = strlist_has(&c->pods_changed, p->tenant);
+		p->pods_loaded = true;
 		if (!p->pods_changed && !c->recompile_all)
 			continue;
 		r = idtab__sync_pods(&c->ids, p->tenant, p->pods, p->n_pods);
+		/* An identity came or went: the tables that name identities are
+		 * recompiled. A pod that only moved between identities that
+		 * stay needs none: its flows are judged again (labels_install). */
 		if (r < 0)
 			err = r;
-		else if (p->pods_changed)
+		else if (r > 0 && p->pods_changed)
 			err = wake(c, p->tenant) ?: wake(c, REF_ANY);
 	}
 	for (i = 0; !err && i < c->ns_changed.n; i++) {
@@ -1026,11 +1072,20 @@ static int compile_one(struct change *c, const char *what, const char *tenant, u
 	return err;
 }
 
-/* The endpoint of a context: its network and its Pod document (NULL: no labels). */
+/* The endpoint of a context: its network and its pod's labels and named ports. */
 struct ep_ctx {
 	const char *network;		/* as given; NULL or "": the default network */
-	const struct nf_pod_obj *pod;
+	const struct nf_labels *labels;	/* NULL: none */
+	const struct nf_named_port *ports;
+	size_t n_ports;
 };
+
+static void ctx_set_pod(struct ep_ctx *x, const struct nf_pod_obj *pod)
+{
+	x->labels = pod ? &pod->labels : NULL;
+	x->ports = pod ? pod->ports : NULL;
+	x->n_ports = pod ? pod->n_ports : 0;
+}
 
 /* Whether the tenant's rules depend on its endpoints' labels. */
 static bool label_sensitive(const struct tenant_plan *p)
@@ -1089,6 +1144,29 @@ static const struct nf_pod_obj *ep_pod(const struct tenant_plan *p, const struct
 }
 
 /*
+ * The labels and named ports of an endpoint record: from the plan's Pod
+ * documents when it has them (its pods changed: the record's identity is
+ * the old one), else from the identity its addresses carry (a referrer's
+ * Pod documents are not read: reading them is what an apply would spend
+ * its time on with thousands of pods).
+ */
+static void ep_ctx_of(struct change *c, const struct tenant_plan *p, const struct nf_ep_record *r,
+		      struct ep_ctx *x)
+{
+	const struct nf_ident_entry *e;
+
+	if (p->pods_loaded) {
+		ctx_set_pod(x, ep_pod(p, r));
+		return;
+	}
+	e = NF_IDENT_INDEX(r->ident) ? idtab__entry(&c->ids, p->tenant, NF_IDENT_INDEX(r->ident)) :
+				       NULL;
+	x->labels = e ? &e->labels : NULL;
+	x->ports = e ? e->ports : NULL;
+	x->n_ports = e ? e->n_ports : 0;
+}
+
+/*
  * The key of a context: its network key, the policies that select it and
  * the named ports its ingress rules need; the policies in sel (room for
  * p->n_pols), the ports in ports/n_ports (pointing into the pod).
@@ -1101,7 +1179,7 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 {
 	char netkey[NF_NETWORK_KEY_LEN];
 	struct nf_policy **cand;
-	const struct nf_labels *labels = x->pod ? &x->pod->labels : NULL;
+	const struct nf_labels *labels = x->labels;
 	bool named = false, multi = false;
 	size_t n_cand, i, len, o;
 	char *key;
@@ -1123,8 +1201,8 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 		len += strlen(cand[i]->name) + 4;
 	}
 	free(cand);
-	*ports = named && x->pod ? x->pod->ports : NULL;
-	*n_ports = named && x->pod ? x->pod->n_ports : 0;
+	*ports = named ? x->ports : NULL;
+	*n_ports = named ? x->n_ports : 0;
 	len += *n_ports * (NF_PORT_NAME_LEN + 16);
 	key = malloc(len);
 	if (!key)
@@ -1173,7 +1251,7 @@ static int plan_contexts(struct change *c, struct tenant_plan *p, struct ep_ctx 
 		return -ENOMEM;
 	}
 	/* every network string is a copy (freed by ctx_free) */
-	v[n++] = (struct ep_ctx){ NULL, NULL };
+	v[n++] = (struct ep_ctx){ NULL };
 	for (i = 0; !err && i < p->n_pols; i++)
 		for (j = 0; !err && j < p->pols[i]->n_networks; j++) {
 			v[n].network = strdup(p->pols[i]->networks[j]);
@@ -1183,12 +1261,14 @@ static int plan_contexts(struct change *c, struct tenant_plan *p, struct ep_ctx 
 		if (recs[i].is_cgroup || recs[i].tenant_id != p->id)
 			continue;
 		v[n].network = strdup(recs[i].network);
-		v[n].pod = ep_pod(p, &recs[i]);
+		ep_ctx_of(c, p, &recs[i], &v[n]);
 		err = v[n++].network ? 0 : -ENOMEM;
 	}
 	if (!err && c->attaching && !strcmp(c->attaching_tenant, p->tenant)) {
 		v[n].network = c->attaching->network ? strdup(c->attaching->network) : NULL;
-		v[n].pod = c->attaching->pod;
+		v[n].labels = c->attaching->labels;
+		v[n].ports = c->attaching->ports;
+		v[n].n_ports = c->attaching->n_ports;
 		err = !c->attaching->network || v[n].network ? 0 : -ENOMEM;
 		n++;
 	}
@@ -1293,7 +1373,7 @@ struct want_ctx {
 static uint32_t want_cb(const struct nf_ep_record *r, void *arg)
 {
 	struct want_ctx *w = arg;
-	struct ep_ctx x = { r->network, label_sensitive(w->p) ? ep_pod(w->p, r) : NULL };
+	struct ep_ctx x = { r->network };
 	const struct nf_named_port *ports;
 	const struct plan_set *ps;
 	struct nf_policy **sel;
@@ -1303,6 +1383,8 @@ static uint32_t want_cb(const struct nf_ep_record *r, void *arg)
 
 	if (!w->p->def_key)
 		return 0;
+	if (label_sensitive(w->p))
+		ep_ctx_of(w->c, w->p, r, &x);
 	sel = calloc(w->p->n_pols + 1, sizeof(*sel));
 	key = sel ? plan_context_key(w->p, &x, sel, &n_sel, &ports, &n_ports) : NULL;
 	if (key && strcmp(key, w->p->def_key)) {
@@ -1420,6 +1502,44 @@ static int install_plan(struct change *c, struct tenant_plan *p)
 	return err;
 }
 
+/* The addresses of the pods that come, go or change between a and b. */
+static int rejudge_changed_pods(struct change *c, struct nf_pod_obj *const *a, size_t na,
+				struct nf_pod_obj *const *b, size_t nb)
+{
+	struct nf_cidr *addrs = NULL;
+	size_t n = 0, cap = 0, i, j, k;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		struct nf_pod_obj *const *x = pass ? b : a, *const *y = pass ? a : b;
+		size_t nx = pass ? nb : na, ny = pass ? na : nb;
+
+		for (i = 0; i < nx; i++) {
+			for (j = 0; j < ny; j++)
+				if (!strcmp(x[i]->name, y[j]->name))
+					break;
+			if (j < ny && !strcmp(x[i]->json, y[j]->json))
+				continue;	/* unchanged */
+			for (k = 0; k < x[i]->n_ips; k++) {
+				if (n == cap) {
+					void *v = realloc(addrs, (cap = cap ? cap * 2 : 16) *
+								 sizeof(*addrs));
+
+					if (!v) {
+						free(addrs);
+						return -ENOMEM;
+					}
+					addrs = v;
+				}
+				addrs[n++] = x[i]->ips[k];
+			}
+		}
+	}
+	dp__ct_rejudge_peers(c->dp, addrs, n);
+	free(addrs);
+	return 0;
+}
+
 /* Forget the environment (after the identity table changed under it). */
 static void env_reset(struct change *c)
 {
@@ -1458,6 +1578,8 @@ static int labels_install(struct change *c, size_t n_plans, bool back)
 			   pod_ips(c, tid, old, n_old, p->pods, p->n_pods, &c->ids);
 		if (!e)
 			e = endpoint_idents(c, &q);
+		if (!e)
+			e = rejudge_changed_pods(c, old, n_old, p->pods, p->n_pods);
 		if (e) {
 			pr_err("tenant %s: cannot install its pods' identities: %s", p->tenant,
 			       strerror(-e));
@@ -1739,7 +1861,7 @@ static int roll_back(struct change *c)
 	}
 	for (i = 0; i < n_back; i++) {
 		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols,
-					 .pods = pods };
+					 .pods = pods, .pods_loaded = true };
 
 		if (c->plans.v[i].referrer)
 			continue;
@@ -2146,7 +2268,7 @@ static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid,
 	err = store_load(ds, &tenant, 1);
 	if (err)
 		return err;
-	*q = (struct tenant_plan){ .tenant = tenant, .id = tid };
+	*q = (struct tenant_plan){ .tenant = tenant, .id = tid, .pods_loaded = true };
 	q->pols = calloc(ds->n_policies + 1, sizeof(*q->pols));
 	q->pods = calloc(ds->n_pods + 1, sizeof(*q->pods));
 	if (!q->pols || !q->pods)
@@ -2182,7 +2304,7 @@ static const struct nf_pod_obj *find_pod(const struct tenant_plan *q, const char
 static int context_slot(struct nf_dp *dp, const struct tenant_plan *q, const struct ep_ctx *x,
 			uint32_t *slot, bool *missing)
 {
-	const struct ep_ctx def = { NULL, NULL };
+	const struct ep_ctx def = { NULL };
 	const struct nf_named_port *ports;
 	struct nf_policy **sel;
 	size_t n_sel, n_ports;
@@ -2217,7 +2339,8 @@ int apply__context_slot(struct nf_dp *dp, const char *tenant, const char *networ
 	struct nf_policy **tmp;
 	struct nf_docset *ds = policy__docset_new();
 	struct tenant_plan q = {};
-	struct ep_ctx x = { network, NULL };
+	struct ep_ctx x = { network };
+	const struct nf_pod_obj *found = NULL;
 	uint32_t tid = dp__tenant_id(dp, tenant, false);
 	bool missing = false;
 	int err;
@@ -2226,8 +2349,9 @@ int apply__context_slot(struct nf_dp *dp, const char *tenant, const char *networ
 	if (!ds)
 		return -ENOMEM;
 	err = tid ? stored_plan(ds, tenant, tid, &q) : -ENOENT;
-	if (!err && pod && *pod && !(x.pod = find_pod(&q, pod, NULL, 0)))
+	if (!err && pod && *pod && !(found = find_pod(&q, pod, NULL, 0)))
 		pr_info("pod %s/%s has no Pod document: it has no labels", tenant, pod);
+	ctx_set_pod(&x, found);
 	*multi = false;
 	tmp = err ? NULL : calloc(q.n_pols + 1, sizeof(*tmp));
 	if (tmp && !nf_network_key(tenant, network && *network ? network : NF_NETWORK_DEFAULT,
@@ -2251,7 +2375,8 @@ int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *ne
 	struct nf_docset *ds = policy__docset_new();
 	struct nf_ident_table tb = {};
 	struct tenant_plan q = {};
-	struct ep_ctx x = { network, NULL };
+	struct ep_ctx x = { network };
+	const struct nf_pod_obj *found;
 	uint32_t tid = dp__tenant_id(dp, tenant, false);
 	bool missing = false;
 	int err;
@@ -2269,9 +2394,10 @@ int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *ne
 		err = idtab__load(&tb);
 	if (err)
 		goto out;
-	x.pod = find_pod(&q, pod, addrs, n_addrs);
-	if (x.pod)
-		*ident = NF_IDENT(tid, idtab__index(&tb, x.pod));
+	found = find_pod(&q, pod, addrs, n_addrs);
+	ctx_set_pod(&x, found);
+	if (found)
+		*ident = NF_IDENT(tid, idtab__index(&tb, found));
 	err = context_slot(dp, &q, &x, policy_id, &missing);
 	if (!err && missing) {
 		/* a rule set no endpoint had yet: compile and install it first */

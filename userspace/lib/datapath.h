@@ -220,6 +220,10 @@ int dp__rulesets_sync_by(struct nf_dp *dp, uint32_t tenant_id, const char *tenan
 			 const struct nf_ruleset_ref *sets, size_t n,
 			 uint32_t (*want)(const struct nf_ep_record *r, void *ctx), void *ctx);
 
+/* SPEC §11: tracked flows with a peer among addrs are judged again on their
+ * next packet (their peer's identity changed). Lock held. */
+void dp__ct_rejudge_peers(struct nf_dp *dp, const struct nf_cidr *addrs, size_t n);
+
 /* ---- ipcache ---- */
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id);
 int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);

@@ -244,3 +244,47 @@ int dp__rulesets_sync_by(struct nf_dp *dp, uint32_t tenant_id, const char *tenan
 	}
 	return 0;
 }
+
+/*
+ * SPEC §11: the tracked flows with a peer whose identity changed (a pod
+ * relabelled, added or gone) are judged again on their next packet: their
+ * epoch becomes one their slot is past, as after a swap. The tables that
+ * judge them are keyed by identity and need no recompile when no identity
+ * came or went; the ipcache, already changed, gives the new one.
+ */
+struct rejudge {
+	struct nf_dp *dp;
+	const struct nf_cidr *addrs;
+	size_t n;
+};
+
+static int rejudge_batch(void *keys, void *vals, __u32 count, void *ctx)
+{
+	const struct rejudge *rj = ctx;
+	struct nf_ct_key *k = keys;
+	struct nf_ct_val *v = vals;
+	__u32 i;
+	size_t j;
+
+	for (i = 0; i < count; i++) {
+		uint32_t slot = NF_POLICY_ID(v[i].tenant_id, v[i].policy_id);
+
+		for (j = 0; j < rj->n; j++)
+			if (!memcmp(k[i].raddr, rj->addrs[j].addr, 16))
+				break;
+		if (j == rj->n || slot >= NF_MAX_TENANTS)
+			continue;
+		v[i].epoch = rj->dp->tenants[slot].epoch - 1;
+		bpf_map_update_elem(rj->dp->maps.fd[NF_MAP_CT], &k[i], &v[i], BPF_EXIST);
+	}
+	return 0;
+}
+
+void dp__ct_rejudge_peers(struct nf_dp *dp, const struct nf_cidr *addrs, size_t n)
+{
+	struct rejudge rj = { .dp = dp, .addrs = addrs, .n = n };
+
+	if (n)
+		dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key),
+			    sizeof(struct nf_ct_val), rejudge_batch, &rj);
+}
