@@ -16,8 +16,10 @@
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
+#   BENCH_CNI_SCALE_EPS=1000 BENCH_CNI_SCALE_COUNT=40       CNI ADD, 1,000 endpoints
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
-#   BENCH_ONLY="prog veth apply replace loss upgrade cni"  a subset (development)
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics"
+#                   a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUTPUT:-build}
@@ -46,7 +48,9 @@ REPLACES=${BENCH_REPLACES:-$(q 20 10)}
 LOSS_REPLACES=${BENCH_LOSS_REPLACES:-100}
 CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
 CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni}
+CNI_SCALE_EPS=${BENCH_CNI_SCALE_EPS:-1000}
+CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -66,6 +70,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
+	cleanup_scale_eps
 	cleanup_netns
 	cleanup_tenants
 	rm -rf "$WORK" "$FLOOR_PIN"
@@ -105,6 +110,9 @@ if want upgrade; then
 fi
 if want cni; then
 	bench_cni "$CNI_COUNT" "$CNI_PARALLEL"
+fi
+if want cniscale; then
+	bench_cni_scale "$CNI_SCALE_EPS" "$CNI_SCALE_COUNT"
 fi
 
 elapsed=$((SECONDS - BENCH_T0))
