@@ -17,6 +17,7 @@
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
 #   BENCH_CNI_SCALE_EPS=1000 BENCH_CNI_SCALE_COUNT=40       CNI ADD, 1,000 endpoints
+#   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
 #   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics"
 #                   a subset (development)
@@ -31,7 +32,7 @@ fi
 for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
 done
-for bin in bench_prog bench_net bench_cni; do
+for bin in bench_prog bench_net bench_cni bench_metrics; do
 	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
 done
 
@@ -50,6 +51,9 @@ CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
 CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
 CNI_SCALE_EPS=${BENCH_CNI_SCALE_EPS:-1000}
 CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
+MET_TENANTS=${BENCH_MET_TENANTS:-4000}
+MET_COUNT=${BENCH_MET_COUNT:-$(q 50 20)}
+MET_KEYS=${BENCH_MET_KEYS:-4}
 ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
@@ -65,6 +69,8 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/cni.sh
 # shellcheck source=bench/lib/upgrade.sh
 . bench/lib/upgrade.sh
+# shellcheck source=bench/lib/metrics.sh
+. bench/lib/metrics.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -113,6 +119,9 @@ if want cni; then
 fi
 if want cniscale; then
 	bench_cni_scale "$CNI_SCALE_EPS" "$CNI_SCALE_COUNT"
+fi
+if want metrics; then
+	bench_metrics_scale "$MET_TENANTS" "$MET_COUNT" "$MET_KEYS"
 fi
 
 elapsed=$((SECONDS - BENCH_T0))
