@@ -19,6 +19,7 @@
 #   BENCH_CNI_SCALE_EPS=1000 BENCH_CNI_SCALE_COUNT=40       CNI ADD, 1,000 endpoints
 #   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
+#   BENCH_NS_PREFIX=nfb-  namespace prefix (another one: two runs at once)
 #   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics"
 #                   a subset (development)
 set -uo pipefail
