@@ -82,7 +82,8 @@ scale_samples() {
 # bench_cni_scale ENDPOINTS COUNT
 bench_cni_scale() {
 	local eps=$1 count=$2 host=${NS_PREFIX}cnihost why=$NF_WHY before
-	local name="CNI ADD with $(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$eps") endpoints on the node, p50 ($count ADDs each)"
+	local name
+	name="CNI ADD with $(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$eps") endpoints on the node, p50 ($count ADDs each)"
 	local target="≤ 1.20x empty node"
 	if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
 		row "$name" "n/a (no $CNI_BIN_DIR/bridge)" n/a n/a "$target" n/a

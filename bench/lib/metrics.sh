@@ -52,7 +52,8 @@ bench_metrics_scale() {
 		row "$what, p50 and p99" "n/a (${why:-no samples})" "budget 100 ms" n/a "$target" n/a
 		return
 	fi
-	local note="$(fmt "$kb" 1024 0) kB; $keys counters a tenant"
+	local note
+	note="$(fmt "$kb" 1024 0) kB; $keys counters a tenant"
 	row "$what, p50 of $count GETs ($note)" "$(fmt "$p50" 1 1) ms" "budget 100 ms" \
 		"$(ratio "$p50" 100)x" "$target" "$(awk -v v="$p50" 'BEGIN {print (v < 100) ? "yes" : "NO"}')"
 	row "$what, p99 of $count GETs" "$(fmt "$p99" 1 1) ms" "budget 100 ms" \
