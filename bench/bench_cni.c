@@ -17,6 +17,10 @@
  * host: the bridge and the host ends of the veths are created there.
  *
  * Prints four Markdown rows (sequential/parallel x p50/p99) on stdout.
+ *
+ * --samples: only --count sequential chain ADDs, and for each netfence-cni's
+ * own ADD: wall time and CPU time (user + system) in ms, a line each (the rows with 1,000 endpoints on
+ * the node and without them are made from these by bench/lib/cni.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define MAX_PAR		64
@@ -44,6 +49,7 @@ static struct {
 	const char *ipam_dir;
 	int count;
 	int parallel;
+	bool samples;
 } cfg = {
 	.cni_path = "/usr/lib/cni",
 	.bridge = "/usr/lib/cni/bridge",
@@ -67,11 +73,13 @@ static double now(void)
 /*
  * Run plugin `bin` with the CNI environment and `conf` on stdin. The plugin's
  * stdout goes to out (NUL-terminated, may be NULL). Returns the exit status
- * (or -errno), *secs the wall time from fork to exit.
+ * (or -errno), *secs the wall time from fork to exit, *cpu (may be NULL)
+ * the CPU time the plugin used (user + system).
  */
 static int run_plugin(const char *bin, const char *cmd, const char *cid, const char *netns,
-		      const char *conf, char *out, double *secs)
+		      const char *conf, char *out, double *secs, double *cpu)
 {
+	struct rusage ru = {};
 	int in[2], o[2], status = 0;
 	size_t used = 0, clen = strlen(conf);
 	double t0;
@@ -120,8 +128,11 @@ static int run_plugin(const char *bin, const char *cmd, const char *cid, const c
 	if (out)
 		out[used] = 0;
 	close(o[0]);
-	waitpid(pid, &status, 0);
+	wait4(pid, &status, 0, &ru);
 	*secs = now() - t0;
+	if (cpu)
+		*cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+		       ru.ru_stime.tv_usec / 1e6;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
 }
 
@@ -147,6 +158,8 @@ struct pod {
 	int seq;		/* container id number */
 	bool chain;
 	double secs;		/* ADD time: bridge, or bridge + netfence-cni */
+	double nf_secs;		/* netfence-cni's ADD alone: wall time */
+	double nf_cpu;		/* and CPU time */
 	int err;		/* 0, or which step failed */
 	char msg[256];
 };
@@ -175,7 +188,7 @@ static void *pod_add(void *arg)
 	snprintf(ns, sizeof(ns), "%s%d", cfg.netns_prefix, p->slot);
 	snprintf(cid, sizeof(cid), "nfbench%06d", p->seq);
 	bridge_conf(bconf, sizeof(bconf));
-	rc = run_plugin(cfg.bridge, "ADD", cid, ns, bconf, out, &t_b);
+	rc = run_plugin(cfg.bridge, "ADD", cid, ns, bconf, out, &t_b, NULL);
 	if (rc) {
 		p->err = 1;
 		snprintf(p->msg, sizeof(p->msg), "bridge ADD exit %d: %.200s", rc, out);
@@ -183,17 +196,18 @@ static void *pod_add(void *arg)
 	}
 	if (p->chain) {
 		nf_conf(conf, OUT_MAX + 512, out);
-		rc = run_plugin(cfg.nf_plugin, "ADD", cid, ns, conf, out, &t_n);
+		rc = run_plugin(cfg.nf_plugin, "ADD", cid, ns, conf, out, &t_n, &p->nf_cpu);
 		if (rc) {
 			p->err = 2;
 			snprintf(p->msg, sizeof(p->msg), "netfence-cni ADD exit %d: %.200s", rc,
 				 out);
 		}
 		nf_conf(conf, OUT_MAX + 512, NULL);
-		run_plugin(cfg.nf_plugin, "DEL", cid, ns, conf, NULL, &t);
+		run_plugin(cfg.nf_plugin, "DEL", cid, ns, conf, NULL, &t, NULL);
 	}
-	run_plugin(cfg.bridge, "DEL", cid, ns, bconf, NULL, &t);
+	run_plugin(cfg.bridge, "DEL", cid, ns, bconf, NULL, &t, NULL);
 	p->secs = t_b + t_n;
+	p->nf_secs = t_n;
 done:
 	clean_msg(p->msg);
 	free(out);
@@ -240,6 +254,27 @@ static void print_rows(const char *mode, double *b, int nb, double *c, int nc, c
 	fflush(stdout);
 }
 
+/* --samples: netfence-cni's ADD time of --count sequential chain ADDs. */
+static int nf_samples(void)
+{
+	struct pod p;
+	int i;
+
+	/* i = -1: one ADD first, not counted (a datapath loaded by it, caches) */
+	for (i = -1; i < cfg.count; i++) {
+		p = (struct pod){ .slot = 0, .seq = i + 1, .chain = true };
+		pod_add(&p);
+		if (p.err) {
+			fprintf(stderr, "bench_cni: %s\n", p.msg);
+			return 1;
+		}
+		if (i >= 0)
+			printf("%.3f %.3f\n", p.nf_secs * 1e3, p.nf_cpu * 1e3);
+	}
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -252,6 +287,7 @@ int main(int argc, char **argv)
 		{ "ipam-dir", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'N' },
 		{ "parallel", required_argument, NULL, 'P' },
+		{ "samples", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -260,7 +296,7 @@ int main(int argc, char **argv)
 	int opt, nb, nc, i, seq = 0, mode;
 	char err[300];
 
-	while ((opt = getopt_long(argc, argv, "c:b:n:p:t:s:i:N:P:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:b:n:p:t:s:i:N:P:Sh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cfg.cni_path = optarg; break;
 		case 'b': cfg.bridge = optarg; break;
@@ -271,8 +307,9 @@ int main(int argc, char **argv)
 		case 'i': cfg.ipam_dir = optarg; break;
 		case 'N': cfg.count = atoi(optarg); break;
 		case 'P': cfg.parallel = atoi(optarg); break;
+		case 'S': cfg.samples = true; break;
 		case 'h':
-			printf("usage: bench_cni [--count N] [--parallel P] [--plugin PATH] "
+			printf("usage: bench_cni [--count N] [--parallel P] [--samples] [--plugin PATH] "
 			       "[--netns-prefix PREFIX] [--tenant T] [--cni-path DIR] [--bridge PATH]\n");
 			return 0;
 		default:
@@ -281,6 +318,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.count < 1 || cfg.parallel < 1 || cfg.parallel > MAX_PAR)
 		return 2;
+	if (cfg.samples)
+		return nf_samples();
 	b = calloc(cfg.count + MAX_PAR, sizeof(*b));
 	c = calloc(cfg.count + MAX_PAR, sizeof(*c));
 	if (!b || !c)

@@ -16,8 +16,12 @@
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
+#   BENCH_CNI_SCALE_EPS=1000 BENCH_CNI_SCALE_COUNT=40       CNI ADD, 1,000 endpoints
+#   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
-#   BENCH_ONLY="prog veth apply replace loss upgrade cni"  a subset (development)
+#   BENCH_NS_PREFIX=nfb-  namespace prefix (another one: two runs at once)
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics"
+#                   a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUTPUT:-build}
@@ -29,7 +33,7 @@ fi
 for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
 done
-for bin in bench_prog bench_net bench_cni; do
+for bin in bench_prog bench_net bench_cni bench_metrics; do
 	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
 done
 
@@ -46,7 +50,12 @@ REPLACES=${BENCH_REPLACES:-$(q 20 10)}
 LOSS_REPLACES=${BENCH_LOSS_REPLACES:-100}
 CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
 CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni}
+CNI_SCALE_EPS=${BENCH_CNI_SCALE_EPS:-1000}
+CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
+MET_TENANTS=${BENCH_MET_TENANTS:-4000}
+MET_COUNT=${BENCH_MET_COUNT:-$(q 50 20)}
+MET_KEYS=${BENCH_MET_KEYS:-4}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -61,11 +70,14 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/cni.sh
 # shellcheck source=bench/lib/upgrade.sh
 . bench/lib/upgrade.sh
+# shellcheck source=bench/lib/metrics.sh
+. bench/lib/metrics.sh
 
 cleanup() {
 	trap - EXIT INT TERM
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
+	cleanup_scale_eps
 	cleanup_netns
 	cleanup_tenants
 	rm -rf "$WORK" "$FLOOR_PIN"
@@ -105,6 +117,12 @@ if want upgrade; then
 fi
 if want cni; then
 	bench_cni "$CNI_COUNT" "$CNI_PARALLEL"
+fi
+if want cniscale; then
+	bench_cni_scale "$CNI_SCALE_EPS" "$CNI_SCALE_COUNT"
+fi
+if want metrics; then
+	bench_metrics_scale "$MET_TENANTS" "$MET_COUNT" "$MET_KEYS"
 fi
 
 elapsed=$((SECONDS - BENCH_T0))

@@ -29,3 +29,109 @@ bench_cni() {
 	for ((i = 0; i < par; i++)); do netns_del "${NS_PREFIX}pod$i"; done
 	netns_del "$host"
 }
+
+# ---- CNI ADD with 1,000 endpoints on the node vs on an empty node ----
+# The endpoints are real: veth pairs whose pod ends are in nfb-eps (one
+# namespace for all, cheaper than 1,000) and whose host ends are in
+# nfb-cnihost beside the bench pod's, each attached with `netfence attach`
+# (a record, its index entry, map entries, tc programs on the host end).
+# Samples: netfence-cni's own ADD (bench_cni --samples: wall and CPU
+# time; the target is on wall time, p50), half before the
+# endpoints are added, all of them while they are there, the other half
+# after they are gone again, so a drift of the machine's load cancels out.
+
+SCALE_NS=${NS_PREFIX}eps
+SCALE_TENANT=${TENANT_PREFIX}eps
+SCALE_EPS_FILE=$WORK/scale-eps	# attached interfaces, for cleanup_scale_eps
+
+# scale_eps_add COUNT: COUNT endpoints eN in $SCALE_NS, host ends hN in the host stand-in.
+scale_eps_add() {
+	local n=$1 host=${NS_PREFIX}cnihost i
+	netns_add "$SCALE_NS"
+	for ((i = 0; i < n; i++)); do
+		echo "link add e$i type veth peer name h$i netns $host"
+		echo "addr add 10.202.$((i / 250)).$((i % 250 + 1))/32 dev e$i"
+		echo "link set e$i up"
+	done | ip -n "$SCALE_NS" -b - || return 1
+	ip -n "$host" -b - < <(for ((i = 0; i < n; i++)); do echo "link set h$i up"; done) || return 1
+	for ((i = 0; i < n; i++)); do
+		in_ns "$host" "$NF" attach --tenant "$SCALE_TENANT" --iface "e$i" \
+			--netns "/var/run/netns/$SCALE_NS" >/dev/null 2>"$WORK/cmd.err" || return 1
+		echo "e$i" >>"$SCALE_EPS_FILE"
+	done
+}
+
+# Detach what scale_eps_add attached (also from cleanup), then drop its namespace.
+cleanup_scale_eps() {
+	[ -s "$SCALE_EPS_FILE" ] && [ -x "$NF" ] &&
+		xargs -r -P 2 -I{} nsenter --net="/var/run/netns/${NS_PREFIX}cnihost" "$NF" detach \
+			--iface {} --netns "/var/run/netns/$SCALE_NS" <"$SCALE_EPS_FILE" >/dev/null 2>&1
+	rm -f "$SCALE_EPS_FILE"
+	netns_del "$SCALE_NS"
+}
+
+# scale_samples COUNT FILE: netfence-cni ADD times (ms: wall CPU), a line each, appended to FILE.
+scale_samples() {
+	in_ns "${NS_PREFIX}cnihost" "$BENCH_BIN/bench_cni" --samples --count "$1" \
+		--cni-path "$CNI_BIN_DIR" --bridge "$CNI_BIN_DIR/bridge" \
+		--plugin "$(realpath "$OUT/netfence-cni")" --tenant "$CNI_TENANT" \
+		--netns-prefix "/var/run/netns/${NS_PREFIX}pod" --ipam-dir "$WORK/cni-ipam" \
+		>>"$2" 2>"$WORK/cni.err"
+}
+
+# bench_cni_scale ENDPOINTS COUNT
+bench_cni_scale() {
+	local eps=$1 count=$2 host=${NS_PREFIX}cnihost why=$NF_WHY before
+	local name
+	name="CNI ADD with $(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$eps") endpoints on the node, p50 ($count ADDs each)"
+	local target="≤ 1.20x empty node"
+	if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
+		row "$name" "n/a (no $CNI_BIN_DIR/bridge)" n/a n/a "$target" n/a
+		return
+	fi
+	if [ -n "$why" ]; then
+		row "$name" "n/a ($why)" n/a n/a "$target" n/a
+		return
+	fi
+	netns_add "$host"
+	netns_add "${NS_PREFIX}pod0"
+	nf_tenant_used "$CNI_TENANT"
+	nf_tenant_used "$SCALE_TENANT"
+	: >"$WORK/scale-empty"; : >"$WORK/scale-full"
+	before=$("$NF" status --json 2>/dev/null | jq '[.endpoints[]?] | length' 2>/dev/null)
+	log "CNI with $eps endpoints: $((count / 2)) ADDs on the node as it is (${before:-?} endpoints)"
+	scale_samples $((count / 2)) "$WORK/scale-empty" || why="bench_cni failed: $(oneline <"$WORK/cni.err")"
+	if [ -z "$why" ]; then
+		log "CNI with $eps endpoints: attaching $eps endpoints"
+		scale_eps_add "$eps" || why="attaching the endpoints failed: $(oneline <"$WORK/cmd.err")"
+	fi
+	if [ -z "$why" ]; then
+		log "CNI with $eps endpoints: $count ADDs"
+		scale_samples "$count" "$WORK/scale-full" || why="bench_cni failed: $(oneline <"$WORK/cni.err")"
+	fi
+	log "CNI with $eps endpoints: detaching them"
+	cleanup_scale_eps
+	if [ -z "$why" ]; then
+		log "CNI with $eps endpoints: $((count - count / 2)) ADDs on the node as it was"
+		scale_samples $((count - count / 2)) "$WORK/scale-empty" ||
+			why="bench_cni failed: $(oneline <"$WORK/cni.err")"
+	fi
+	netns_del "${NS_PREFIX}pod0"
+	netns_del "$host"
+	local e50 e99 f50 f99 ec fc r
+	mapfile -t es < <(awk '{print $1}' "$WORK/scale-empty")
+	mapfile -t fs < <(awk '{print $1}' "$WORK/scale-full")
+	e50=$(pct 50 "${es[@]}"); e99=$(pct 99 "${es[@]}")
+	f50=$(pct 50 "${fs[@]}"); f99=$(pct 99 "${fs[@]}")
+	mapfile -t es < <(awk '{print $2}' "$WORK/scale-empty")
+	mapfile -t fs < <(awk '{print $2}' "$WORK/scale-full")
+	ec=$(pct 50 "${es[@]}"); fc=$(pct 50 "${fs[@]}")
+	if [ -n "$why" ] || [ -z "$f50" ] || [ -z "$e50" ]; then
+		row "$name" "n/a (${why:-no samples})" n/a n/a "$target" n/a
+		return
+	fi
+	r=$(ratio "$f50" "$e50")
+	row "$name" "netfence-cni $(fmt "$f50" 1 1) ms (p99 $(fmt "$f99" 1 1); CPU $(fmt "$fc" 1 1) ms)" \
+		"node as it was (${before:-?} endpoints) $(fmt "$e50" 1 1) ms (p99 $(fmt "$e99" 1 1); CPU $(fmt "$ec" 1 1) ms)" \
+		"${r}x (CPU $(ratio "$fc" "$ec")x)" "$target" "$(met "$r" le 1.2)"
+}

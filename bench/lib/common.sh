@@ -9,7 +9,9 @@ ROWS=$WORK/rows.md
 BENCH_T0=$SECONDS
 # Everything the bench creates carries this prefix, so cleanup never touches
 # anything else: netns nfb-*, tenants nfbench-*.
-NS_PREFIX=nfb-
+# BENCH_NS_PREFIX: another prefix, so that two runs at once (development,
+# BENCH_ONLY) don't remove each other's namespaces.
+NS_PREFIX=${BENCH_NS_PREFIX:-nfb-}
 TENANT_PREFIX=nfbench-
 
 log() { printf '[bench %4ds] %s\n' $((SECONDS - BENCH_T0)) "$*" >&2; }

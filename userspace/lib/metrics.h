@@ -49,6 +49,8 @@ struct nf_metrics {
 	bool loaded; /* kernel data present (collect ran) */
 	struct nf_tenant_metrics *tenants; /* sorted by name after collect/sort */
 	size_t n_tenants;
+	size_t cap_tenants; /* allocated */
+	uint32_t *by_id; /* by_id[id]: 1 + index in tenants, 0 none (ids < NF_MAX_TENANTS) */
 	uint64_t ct_entries;
 	struct nf_map_usage maps[NF_METRICS_MAX_MAPS];
 	size_t n_maps;

@@ -13,6 +13,9 @@
  *   refs/.pending-<name>, refs/.complete
  *   tenants/<id>.trie, <id>.ports        key records of installed policy (datapath)
  *   endpoints/<ep_id>.json               endpoint records (datapath)
+ *   endpoints/.index/                    their index by interface and cgroup,
+ *                                        so attach reads one record
+ *                                        (dp/endpoints.c)
  *   reclaim/<tenant>                     what kept <tenant> (an object, a
  *                                        selector naming it, an endpoint) went:
  *                                        apply__reclaim looks at it

@@ -211,7 +211,7 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		pr_err("cannot read the id of cgroup %s: %s", real, strerror(-err));
 		goto out;
 	}
-	if (!dp_find_record(dp, match_cgroup, &cgid, &old))
+	if (!dp_find_cgroup_record(dp, cgid, match_cgroup, &cgid, &old))
 		rec.ep_id = old.ep_id;
 	else
 		rec.ep_id = dp__alloc_ep_id(dp);
@@ -323,7 +323,7 @@ int dp__detach_cgroup(struct nf_dp *dp, const char *dir)
 
 	if (!realpath(dir, real) || dp__cgroup_id(real, &cgid))
 		return cg_detach_stale(dp, dir);
-	if (dp_find_record(dp, match_cgroup, &cgid, &r))
+	if (dp_find_cgroup_record(dp, cgid, match_cgroup, &cgid, &r))
 		return cg_detach_stale(dp, real);
 	err = cg_hand_over(dp, &r);
 	if (err) {

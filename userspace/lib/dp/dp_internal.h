@@ -86,6 +86,17 @@ int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **a
 /* The first record match() accepts, or -ENOENT. */
 int dp_find_record(struct nf_dp *dp, bool (*match)(const struct nf_ep_record *, const void *),
 		   const void *arg, struct nf_ep_record *found);
+/*
+ * The same, reading only the record the index names for the interface
+ * (its netns cookie and ifindex) or the cgroup (its id): what attach looks
+ * up, in a time that does not grow with the endpoints there are.
+ */
+int dp_find_iface_record(struct nf_dp *dp, uint64_t cookie, uint32_t ifindex,
+			 bool (*match)(const struct nf_ep_record *, const void *), const void *arg,
+			 struct nf_ep_record *found);
+int dp_find_cgroup_record(struct nf_dp *dp, uint64_t cgroup_id,
+			  bool (*match)(const struct nf_ep_record *, const void *), const void *arg,
+			  struct nf_ep_record *found);
 void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 			const struct nf_cidr *addrs, size_t n, const struct nf_cidr *keep,
 			size_t n_keep);

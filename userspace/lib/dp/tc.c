@@ -351,7 +351,7 @@ static int iface_ep_id(struct nf_dp *dp, const struct iface_id *iid, const struc
 		       size_t n_addrs, struct nf_ep_record *rec, struct nf_ep_record *old,
 		       bool *reattach)
 {
-	if (!dp_find_record(dp, match_iface, iid, old)) {
+	if (!dp_find_iface_record(dp, iid->cookie, iid->ifindex, match_iface, iid, old)) {
 		struct nf_cidr *old_addrs = NULL;
 		size_t n_old = 0;
 
@@ -570,7 +570,8 @@ int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 		iid.ifindex = if_nametoindex(ifname);
 		dp_netns_leave(&g);
 	}
-	if (dp_find_record(dp, match_iface, &iid, &r)) {
+	if (!iid.cookie || !iid.ifindex ||
+	    dp_find_iface_record(dp, iid.cookie, iid.ifindex, match_iface, &iid, &r)) {
 		iid.cookie = 0;
 		iid.ifindex = 0;
 		if (dp_find_record(dp, match_iface, &iid, &r))
@@ -596,7 +597,7 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	iid.ifindex = if_nametoindex(ifname);
 	err = !iid.ifindex || dp_cur_netns_cookie(&iid.cookie);
 	dp_netns_leave(&g);
-	if (err || dp_find_record(dp, match_iface, &iid, &r))
+	if (err || dp_find_iface_record(dp, iid.cookie, iid.ifindex, match_iface, &iid, &r))
 		return -ENOENT;
 	/* the programs, where the record says they run */
 	dp__ep_key(&r, &k);
