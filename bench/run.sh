@@ -17,7 +17,8 @@
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
-#   BENCH_ONLY="prog veth apply replace loss upgrade cni"  a subset (development)
+#   BENCH_LABEL_CHANGES=50 BENCH_LABEL_CHURN=200            label rows (bench/lib/labels.sh)
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni labels"  a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUTPUT:-build}
@@ -29,7 +30,7 @@ fi
 for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
 done
-for bin in bench_prog bench_net bench_cni; do
+for bin in bench_prog bench_net bench_cni bench_labels; do
 	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
 done
 
@@ -46,7 +47,7 @@ REPLACES=${BENCH_REPLACES:-$(q 20 10)}
 LOSS_REPLACES=${BENCH_LOSS_REPLACES:-100}
 CNI_COUNT=${BENCH_CNI_COUNT:-$(q 100 40)}
 CNI_PARALLEL=${BENCH_CNI_PARALLEL:-20}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni labels}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -61,6 +62,8 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/cni.sh
 # shellcheck source=bench/lib/upgrade.sh
 . bench/lib/upgrade.sh
+# shellcheck source=bench/lib/labels.sh
+. bench/lib/labels.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -105,6 +108,10 @@ if want upgrade; then
 fi
 if want cni; then
 	bench_cni "$CNI_COUNT" "$CNI_PARALLEL"
+fi
+# the label rows (SPEC §9, §11): bench/lib/labels.sh
+if want labels; then
+	bench_labels
 fi
 
 elapsed=$((SECONDS - BENCH_T0))
