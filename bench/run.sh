@@ -19,8 +19,9 @@
 #   BENCH_CNI_SCALE_EPS=1000 BENCH_CNI_SCALE_COUNT=40       CNI ADD, 1,000 endpoints
 #   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
+#   BENCH_LABEL_CHANGES=50 BENCH_LABEL_CHURN=200            label rows (bench/lib/labels.sh)
 #   BENCH_NS_PREFIX=nfb-  namespace prefix (another one: two runs at once)
-#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics"
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics labels"
 #                   a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ fi
 for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
 done
-for bin in bench_prog bench_net bench_cni bench_metrics; do
+for bin in bench_prog bench_net bench_cni bench_metrics bench_labels; do
 	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
 done
 
@@ -55,7 +56,7 @@ CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
 MET_TENANTS=${BENCH_MET_TENANTS:-4000}
 MET_COUNT=${BENCH_MET_COUNT:-$(q 50 20)}
 MET_KEYS=${BENCH_MET_KEYS:-4}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics labels}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -72,6 +73,8 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/upgrade.sh
 # shellcheck source=bench/lib/metrics.sh
 . bench/lib/metrics.sh
+# shellcheck source=bench/lib/labels.sh
+. bench/lib/labels.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -123,6 +126,10 @@ if want cniscale; then
 fi
 if want metrics; then
 	bench_metrics_scale "$MET_TENANTS" "$MET_COUNT" "$MET_KEYS"
+fi
+# the label rows (SPEC §9, §11): bench/lib/labels.sh
+if want labels; then
+	bench_labels
 fi
 
 elapsed=$((SECONDS - BENCH_T0))
