@@ -7,7 +7,8 @@
 # recompiles the tenants whose selectors may cover it, and grants.
 #   $P-s: eth0 10.78.0.1 (tenant x, pod srv: an echo server on TCP 8080)
 #   $P-c1: eth0 10.78.0.2 (tenant y, pod web, role=fe)
-#   $P-c2: eth0 10.78.0.3 (tenant y, pod other: role=fe, then be, then new)
+#   $P-c2: eth0 10.78.0.3 (tenant y, pod other: role=fe, then be, then new;
+#          attached without --pod: linked to its Pod document by address)
 # all on a bridge in $P-hub; x admits role=fe pods of any namespace.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -72,8 +73,11 @@ docs fe >"$WORK/docs.json"
 	fail "attach srv"
 "$NF" attach --tenant y --iface eth0 --netns "/var/run/netns/$P-c1" --ip 10.78.0.2 --pod web ||
 	fail "attach web"
-"$NF" attach --tenant y --iface eth0 --netns "/var/run/netns/$P-c2" --ip 10.78.0.3 --pod other ||
+# without --pod: linked to its Pod document by its address
+"$NF" attach --tenant y --iface eth0 --netns "/var/run/netns/$P-c2" --ip 10.78.0.3 ||
 	fail "attach other"
+expect_eq "other's endpoint carries its pod's identity (linked by address)" \
+	"$("$NF" status --json | jq '[.endpoints[] | select(.iface == "eth0" and (.netns | endswith("-c2"))) | .identity > 4095] | .[0]')" true
 
 in_ns "$P-s" "$PY" -c '
 import socket, threading
