@@ -515,6 +515,7 @@ struct tenant_plan {
 	bool pods_changed;		/* a Pod document of it comes, goes or changes */
 	bool pods_loaded;		/* pods are its Pod documents (else not read) */
 	char *def_key;			/* the context key of its own slot (compile_plan) */
+	bool by_labels;			/* label_sensitive(), for compile_plan and want_cb */
 	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
 	 * (NULL: none, deny), and a rule set per network its MNPs name */
 	struct nf_compiled *compiled;
@@ -1087,24 +1088,6 @@ static void ctx_set_pod(struct ep_ctx *x, const struct nf_pod_obj *pod)
 	x->n_ports = pod ? pod->n_ports : 0;
 }
 
-/* Whether the tenant's rules depend on its endpoints' labels. */
-static bool label_sensitive(const struct tenant_plan *p)
-{
-	size_t i, r, k;
-
-	for (i = 0; i < p->n_pols; i++) {
-		const struct nf_policy *pol = p->pols[i];
-
-		if (pol->subject && pol->subject->n_reqs)
-			return true;
-		for (r = 0; pol->has_dir[NF_DIR_INGRESS] && r < pol->n_rules[NF_DIR_INGRESS]; r++)
-			for (k = 0; k < pol->rules[NF_DIR_INGRESS][r].n_ports; k++)
-				if (pol->rules[NF_DIR_INGRESS][r].ports[k].name[0])
-					return true;
-	}
-	return false;
-}
-
 static bool uses_named_ingress(const struct nf_policy *pol)
 {
 	size_t r, k;
@@ -1116,29 +1099,37 @@ static bool uses_named_ingress(const struct nf_policy *pol)
 	return false;
 }
 
+/* Whether the tenant's rules depend on its endpoints' labels: a policy with
+ * a podSelector, or an ingress named port. */
+static bool label_sensitive(const struct tenant_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_pols; i++)
+		if ((p->pols[i]->subject && p->pols[i]->subject->n_reqs) ||
+		    uses_named_ingress(p->pols[i]))
+			return true;
+	return false;
+}
+
 /*
  * The Pod of an endpoint record (SPEC §11): by its pod name, else by an
  * address among the tenant's Pod documents' IPs. NULL: none.
  */
+static const struct nf_pod_obj *find_pod(const struct tenant_plan *q, const char *pod,
+					 const struct nf_cidr *addrs, size_t n_addrs);
+
 static const struct nf_pod_obj *ep_pod(const struct tenant_plan *p, const struct nf_ep_record *r)
 {
+	const struct nf_pod_obj *hit;
 	struct nf_cidr *addrs = NULL;
-	const struct nf_pod_obj *hit = NULL;
-	size_t n = 0, i, j, k;
+	size_t n = 0;
 
-	if (r->pod[0]) {
-		for (i = 0; i < p->n_pods; i++)
-			if (!strcmp(p->pods[i]->name, r->pod))
-				return p->pods[i];
-		return NULL;
-	}
+	if (r->pod[0])
+		return find_pod(p, r->pod, NULL, 0);
 	if (!p->n_pods || dp__endpoint_addrs(r->ep_id, &addrs, &n))
 		return NULL;
-	for (i = 0; i < p->n_pods && !hit; i++)
-		for (j = 0; j < p->pods[i]->n_ips && !hit; j++)
-			for (k = 0; k < n && !hit; k++)
-				if (!memcmp(p->pods[i]->ips[j].addr, addrs[k].addr, 16))
-					hit = p->pods[i];
+	hit = find_pod(p, NULL, addrs, n);
 	free(addrs);
 	return hit;
 }
@@ -1237,7 +1228,7 @@ static int plan_contexts(struct change *c, struct tenant_plan *p, struct ep_ctx 
 	size_t n_recs = 0, n = 0, i, j, cap;
 	int err = 0;
 
-	if (label_sensitive(p)) {
+	if (p->by_labels) {
 		err = dp__list_endpoints(c->dp, &recs, &n_recs);
 		if (err)
 			return err;
@@ -1300,6 +1291,7 @@ static int compile_plan(struct change *c, struct tenant_plan *p)
 		return 0;	/* nothing installed: no id; removal: install_all */
 	if (p->referrer)
 		c->n_referrers++;
+	p->by_labels = label_sensitive(p);
 	err = plan_contexts(c, p, &ctx, &n_ctx);
 	sel = calloc(p->n_pols + 1, sizeof(*sel));
 	p->sets = calloc(n_ctx + 1, sizeof(*p->sets));
@@ -1383,7 +1375,7 @@ static uint32_t want_cb(const struct nf_ep_record *r, void *arg)
 
 	if (!w->p->def_key)
 		return 0;
-	if (label_sensitive(w->p))
+	if (w->p->by_labels)
 		ep_ctx_of(w->c, w->p, r, &x);
 	sel = calloc(w->p->n_pols + 1, sizeof(*sel));
 	key = sel ? plan_context_key(w->p, &x, sel, &n_sel, &ports, &n_ports) : NULL;
