@@ -2250,14 +2250,25 @@ int apply__tenant_id(struct nf_dp *dp, const char *tenant, uint32_t *id)
 	return *id ? 0 : -EUSERS;
 }
 
-/* The tenant's stored policies and pods as a plan (q->pols, q->pods malloc'd). */
-static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid,
+/*
+ * The tenant's stored policies as a plan (q->pols, q->pods malloc'd), with
+ * the Pod document named `pod` if there is one: not its other pods (a CNI
+ * ADD must not read thousands of them).
+ */
+static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid, const char *pod,
 		       struct tenant_plan *q)
 {
+	char path[PATH_MAX];
 	size_t i;
 	int err;
 
-	err = store_load(ds, &tenant, 1);
+	err = store_load_opt(ds, &tenant, 1, false);
+	if (!err && pod && *pod &&
+	    !store__object_path(path, sizeof(path), tenant, NF_STORE_POD, pod) &&
+	    !access(path, F_OK))
+		err = policy__load_path(ds, path);
+	if (!err && ds->n_problems)
+		err = -EUCLEAN;
 	if (err)
 		return err;
 	*q = (struct tenant_plan){ .tenant = tenant, .id = tid, .pods_loaded = true };
@@ -2340,7 +2351,7 @@ int apply__context_slot(struct nf_dp *dp, const char *tenant, const char *networ
 	*slot = 0;
 	if (!ds)
 		return -ENOMEM;
-	err = tid ? stored_plan(ds, tenant, tid, &q) : -ENOENT;
+	err = tid ? stored_plan(ds, tenant, tid, pod, &q) : -ENOENT;
 	if (!err && pod && *pod && !(found = find_pod(&q, pod, NULL, 0)))
 		pr_info("pod %s/%s has no Pod document: it has no labels", tenant, pod);
 	ctx_set_pod(&x, found);
@@ -2381,15 +2392,33 @@ int apply__endpoint_context(struct nf_dp *dp, const char *tenant, const char *ne
 		err = -ENOENT;
 		goto out;
 	}
-	err = stored_plan(ds, tenant, tid, &q);
+	err = stored_plan(ds, tenant, tid, pod, &q);
 	if (!err)
 		err = idtab__load(&tb);
 	if (err)
 		goto out;
-	found = find_pod(&q, pod, addrs, n_addrs);
-	ctx_set_pod(&x, found);
-	if (found)
-		*ident = NF_IDENT(tid, idtab__index(&tb, found));
+	if (pod && *pod) {
+		found = find_pod(&q, pod, NULL, 0);
+		ctx_set_pod(&x, found);
+		if (found)
+			*ident = NF_IDENT(tid, idtab__index(&tb, found));
+	} else {
+		/* by address: the identity a Pod document gave it (ipcache) */
+		const struct nf_ident_entry *e = NULL;
+		size_t i;
+
+		for (i = 0; i < n_addrs && *ident == tid; i++) {
+			uint32_t id = dp__ipcache_pod_ident(dp, addrs[i].addr, tid);
+
+			if (id)
+				*ident = id;
+		}
+		if (NF_IDENT_INDEX(*ident))
+			e = idtab__entry(&tb, tenant, NF_IDENT_INDEX(*ident));
+		x.labels = e ? &e->labels : NULL;
+		x.ports = e ? e->ports : NULL;
+		x.n_ports = e ? e->n_ports : 0;
+	}
 	err = context_slot(dp, &q, &x, policy_id, &missing);
 	if (!err && missing) {
 		/* a rule set no endpoint had yet: compile and install it first */

@@ -231,6 +231,7 @@ int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
  * dp__ipcache_changed. */
 int dp__ipcache_pod_set(struct nf_dp *dp, const uint8_t addr[16], uint32_t ident);
 int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
+uint32_t dp__ipcache_pod_ident(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 /* After direct ipcache writes: tell the datapath's peer cache (ipc_epoch). */
 void dp__ipcache_changed(struct nf_dp *dp);
 /*

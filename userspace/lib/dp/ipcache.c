@@ -82,3 +82,17 @@ int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
 		return 0;
 	return !bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &k);
 }
+
+/* The identity of tenant tid at addr (its /128 entry: a Pod document's, or
+ * an endpoint's that carries its pod's), or 0. */
+uint32_t dp__ipcache_pod_ident(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = 128 };
+	struct nf_ipcache_val v;
+
+	memcpy(k.addr, addr, 16);
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) ||
+	    v.id == NF_ID_HOST || NF_IDENT_TENANT(v.id) != tid)
+		return 0;
+	return v.id;
+}
