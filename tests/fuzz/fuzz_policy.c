@@ -20,6 +20,8 @@
 
 /* Weak, so the target still links (parser only) where compile.c is absent. */
 #pragma weak compile__tenant
+#pragma weak compile__tenant_env
+#pragma weak compile__subject_matches
 #pragma weak compile__free
 #pragma weak compile__lookup
 #pragma weak refeval__decide
@@ -52,6 +54,36 @@ static const char *fz_name(uint32_t id, void *ctx)
 	struct names *t = ctx;
 
 	return id >= 1 && id <= t->n ? t->v[id - 1] : NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Ids for the tenant and every name its peers name, before compiling: the
+ * tenants with ids are what namespaceSelectors on labels and pod selectors
+ * are resolved over (SPEC §11), as apply gives the compiler every tenant
+ * with an id. Sorted into *sorted (room for MAX_NAMES).
+ */
+static size_t fz_universe(struct names *names, const char *tenant, struct nf_policy *const *pols,
+			  size_t n, const char **sorted)
+{
+	size_t i, d, r, k, m;
+
+	fz_id(tenant, names);
+	for (i = 0; i < n; i++)
+		for (d = 0; d < NF_DIR_MAX; d++)
+			for (r = 0; r < pols[i]->n_rules[d]; r++)
+				for (k = 0; k < pols[i]->rules[d][r].n_peers; k++)
+					for (m = 0; m < pols[i]->rules[d][r].peers[k].n_names; m++)
+						if (pols[i]->rules[d][r].peers[k].names[m])
+							fz_id(pols[i]->rules[d][r].peers[k].names[m],
+							      names);
+	memcpy(sorted, names->v, names->n * sizeof(*sorted));
+	qsort(sorted, names->n, sizeof(*sorted), cmp_str);
+	return names->n;
 }
 
 static int cmp_tenant(const void *a, const void *b)
@@ -184,11 +216,20 @@ static void compile_all(struct nf_docset *ds)
 
 		for (j = i + 1; j < ds->n_policies && !strcmp(pols[j]->tenant, pols[i]->tenant); j++)
 			;
-		if (!compile__tenant || !compile__free)
+		const char *sorted[MAX_NAMES];
+		struct nf_policy *sel[j - i];
+		struct nf_compile_env env = { .id_fn = fz_id, .id_ctx = &names, .tenants = sorted };
+		size_t k, n_sel = 0;
+
+		if (!compile__tenant_env || !compile__subject_matches || !compile__free)
 			continue;
-		fz_id(pols[i]->tenant, &names);
-		if (compile__tenant(pols[i]->tenant, 1, (uint32_t)i & 1, pols + i, j - i, fz_id,
-				    &names, &c) == 0) {
+		env.n_tenants = fz_universe(&names, pols[i]->tenant, pols + i, j - i, sorted);
+		/* an endpoint without labels: the policies whose podSelector selects it */
+		for (k = i; k < j; k++)
+			if (compile__subject_matches(pols[k], NULL))
+				sel[n_sel++] = pols[k];
+		if (compile__tenant_env(pols[i]->tenant, 1, (uint32_t)i & 1, sel, n_sel, &env,
+					&c) == 0) {
 			if (compile__lookup && refeval__decide) {
 				struct prober pr = { c, pols[i]->tenant, pols + i, j - i, &names, 0 };
 
