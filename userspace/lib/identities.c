@@ -9,40 +9,9 @@
 #include "identities.h"
 #include "store.h"
 
-static void labels_clear(struct nf_labels *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].key);
-		free(l->v[i].value);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 static int label_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct nf_label *)a)->key, ((const struct nf_label *)b)->key);
-}
-
-static int labels_copy(struct nf_labels *dst, const struct nf_labels *src)
-{
-	size_t i;
-
-	dst->n = 0;
-	dst->v = calloc(src->n + 1, sizeof(*dst->v));
-	if (!dst->v)
-		return -ENOMEM;
-	for (i = 0; i < src->n; i++) {
-		dst->v[i].key = strdup(src->v[i].key);
-		dst->v[i].value = strdup(src->v[i].value);
-		dst->n = i + 1;
-		if (!dst->v[i].key || !dst->v[i].value)
-			return -ENOMEM;
-	}
-	return 0;
 }
 
 static bool labels_equal(const struct nf_labels *a, const struct nf_labels *b)
@@ -59,7 +28,7 @@ static bool labels_equal(const struct nf_labels *a, const struct nf_labels *b)
 
 static void entry_clear(struct nf_ident_entry *e)
 {
-	labels_clear(&e->labels);
+	nf_labels_clear(&e->labels);
 	free(e->ports);
 	free(e->key);
 	memset(e, 0, sizeof(*e));
@@ -72,7 +41,7 @@ static void tenant_clear(struct nf_ident_tenant *t)
 	for (i = 0; i < t->n_ids; i++)
 		entry_clear(&t->ids[i]);
 	free(t->ids);
-	labels_clear(&t->ns);
+	nf_labels_clear(&t->ns);
 	free(t->name);
 	memset(t, 0, sizeof(*t));
 }
@@ -172,7 +141,7 @@ void idtab__forget(struct nf_ident_table *tb, const char *tenant)
 		return;
 	while (t->n_ids)
 		entry_clear(&t->ids[--t->n_ids]);
-	labels_clear(&t->ns);
+	nf_labels_clear(&t->ns);
 	t->has_ns = false;
 	drop_if_empty(tb, tenant);
 	tb->dirty = true;
@@ -460,7 +429,7 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 		e->idx = next++;
 		e->key = keys[i];
 		keys[i] = NULL;
-		err = labels_copy(&e->labels, &p->labels);
+		err = nf_labels_copy(&e->labels, &p->labels);
 		e->ports = calloc(p->n_ports + 1, sizeof(*e->ports));
 		if (err || !e->ports) {
 			err = -ENOMEM;
@@ -505,7 +474,7 @@ int idtab__set_ns(struct nf_ident_table *tb, const char *tenant, const struct nf
 	if (!ns) {
 		if (!t->has_ns)
 			return 0;
-		labels_clear(&t->ns);
+		nf_labels_clear(&t->ns);
 		t->has_ns = false;
 		tb->dirty = true;
 		drop_if_empty(tb, tenant);
@@ -513,8 +482,8 @@ int idtab__set_ns(struct nf_ident_table *tb, const char *tenant, const struct nf
 	}
 	if (t->has_ns && labels_equal(&t->ns, ns))
 		return 0;
-	labels_clear(&t->ns);
-	err = labels_copy(&t->ns, ns);
+	nf_labels_clear(&t->ns);
+	err = nf_labels_copy(&t->ns, ns);
 	if (err)
 		return err;
 	t->has_ns = true;

@@ -80,6 +80,10 @@ struct nf_selector {
 bool nf_selector_matches(const struct nf_selector *s, const struct nf_labels *l);
 /* The value of key in l, or NULL. */
 const char *nf_labels_get(const struct nf_labels *l, const char *key);
+/* Free what l holds (l itself stays, empty). */
+void nf_labels_clear(struct nf_labels *l);
+/* A deep copy into dst; 0 or -ENOMEM (dst then holds what was copied). */
+int nf_labels_copy(struct nf_labels *dst, const struct nf_labels *src);
 
 enum nf_peer_kind {
 	NF_PK_IPBLOCK = 1,	/* cidr minus excepts */

@@ -71,7 +71,7 @@ void pod_obj__free(struct nf_pod_obj *p)
 	free(p->name);
 	free(p->file);
 	free(p->json);
-	nfp_labels_clear(&p->labels);
+	nf_labels_clear(&p->labels);
 	free(p->ips);
 	free(p->ports);
 	free(p);
@@ -84,7 +84,7 @@ void namespace_obj__free(struct nf_namespace_obj *n)
 	free(n->name);
 	free(n->file);
 	free(n->json);
-	nfp_labels_clear(&n->labels);
+	nf_labels_clear(&n->labels);
 	free(n);
 }
 

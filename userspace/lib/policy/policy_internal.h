@@ -172,8 +172,6 @@ struct nf_selector *nfp_selector_dup(const struct nf_selector *s, bool *fail);
  * each validated); *out sorted by key, only the valid ones.
  */
 void nfp_parse_labels(struct pctx *c, json_t *obj, struct nf_labels *out);
-void nfp_labels_clear(struct nf_labels *l);
-int nfp_labels_copy(struct nf_labels *dst, const struct nf_labels *src);	/* 0 or -ENOMEM */
 /* Add a label whose key is not in l yet, keeping l sorted; 0 or -ENOMEM. */
 int nfp_labels_add(struct nf_labels *l, const char *key, const char *value);
 

@@ -116,7 +116,7 @@ const char *nf_labels_get(const struct nf_labels *l, const char *key)
 	return f ? f->value : NULL;
 }
 
-void nfp_labels_clear(struct nf_labels *l)
+void nf_labels_clear(struct nf_labels *l)
 {
 	size_t i;
 
@@ -129,7 +129,7 @@ void nfp_labels_clear(struct nf_labels *l)
 	l->n = 0;
 }
 
-int nfp_labels_copy(struct nf_labels *dst, const struct nf_labels *src)
+int nf_labels_copy(struct nf_labels *dst, const struct nf_labels *src)
 {
 	size_t i;
 
