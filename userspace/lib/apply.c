@@ -1030,7 +1030,8 @@ static int env_build(struct change *c)
 		}
 		c->env_tenants[n_t++] = name;
 	}
-	qsort(c->env_tenants, n_t, sizeof(*c->env_tenants), strp_cmp);
+	if (n_t > 1)
+		qsort(c->env_tenants, n_t, sizeof(*c->env_tenants), strp_cmp);
 	n_i = 0;
 	for (i = 0; i < c->ids.n; i++) {
 		const struct nf_ident_tenant *t = &c->ids.t[i];
@@ -1327,7 +1328,8 @@ static int compile_plan(struct change *c, struct tenant_plan *p)
 			err = -ENOMEM;
 			break;
 		}
-		memcpy(ps->pols, sel, n_sel * sizeof(*sel));
+		if (n_sel)
+			memcpy(ps->pols, sel, n_sel * sizeof(*sel));
 		ps->n_pols = n_sel;
 		if (n_ports)
 			memcpy(ps->ports, ports, n_ports * sizeof(*ports));

@@ -260,7 +260,8 @@ static int cctx__intern(struct cctx *cx, const uint32_t *refs, uint32_t n, uint3
 	if (ARR_RESERVE(cx->pool, cx->cap_pool, cx->n_pool + n) ||
 	    ARR_RESERVE(cx->sets, cx->cap_sets, cx->n_sets + 1))
 		return -ENOMEM;
-	memcpy(cx->pool + cx->n_pool, refs, n * sizeof(*refs));
+	if (n)
+		memcpy(cx->pool + cx->n_pool, refs, n * sizeof(*refs));
 	cx->sets[cx->n_sets] = (struct rset){ .off = cx->n_pool, .n = n, .hash = h };
 	cx->n_pool += n;
 	cx->n_sets++;
@@ -485,7 +486,8 @@ static int abuild__node_rules(struct cctx *cx, const struct abuild *ab, const st
 
 		if (ARR_RESERVE(cx->tmp, cx->cap_tmp, ps->n))
 			return -ENOMEM;
-		memcpy(cx->tmp, cx->pool + ps->off, ps->n * sizeof(*cx->tmp));
+		if (ps->n)
+			memcpy(cx->tmp, cx->pool + ps->off, ps->n * sizeof(*cx->tmp));
 		n_tmp = ps->n;
 	}
 	for (; d < depth; d++) {
@@ -1008,7 +1010,8 @@ static int compile__pods_dir(struct cctx *cx, uint8_t dir, uint32_t cls_def,
 			}
 		}
 	}
-	qsort(occ, n_occ, sizeof(*occ), pocc_cmp);
+	if (n_occ > 1)
+		qsort(occ, n_occ, sizeof(*occ), pocc_cmp);
 	for (i = 0; i < n_occ; i = j) {
 		struct ncls key = { .name = u[occ[i].u].tenant };
 		const struct ncls *hit = n_nc ? bsearch(&key, nc, n_nc, sizeof(*nc), ncls_cmp) : NULL;
@@ -1072,7 +1075,8 @@ static int cctx__resolve(struct cctx *cx, const struct nf_rule *r, const struct 
 	if (!c->peers)
 		return -ENOMEM;
 	cx->n_resolved++;
-	memcpy(c->peers, r->peers, r->n_peers * sizeof(*c->peers));
+	if (r->n_peers)
+		memcpy(c->peers, r->peers, r->n_peers * sizeof(*c->peers));
 	for (i = 0; i < r->n_peers; i++) {
 		struct nf_peer *p = &c->peers[i];
 
@@ -1384,7 +1388,8 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 			if (pols[i]->has_dir[dir])
 				n_rules += pols[i]->n_rules[dir];
 	}
-	qsort(ord, n_pols, sizeof(*ord), pol_ord_cmp);
+	if (n_pols > 1)
+		qsort(ord, n_pols, sizeof(*ord), pol_ord_cmp);
 
 	c->rules = calloc(n_rules ? n_rules : 1, sizeof(*c->rules));
 	cx.rule = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule));

@@ -167,7 +167,8 @@ static int labels_from_json(json_t *o, struct nf_labels *l)
 		if (!l->v[l->n - 1].key || !l->v[l->n - 1].value)
 			return -ENOMEM;
 	}
-	qsort(l->v, l->n, sizeof(*l->v), label_cmp);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), label_cmp);
 	return 0;
 }
 
@@ -360,7 +361,8 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 		}
 		n_keys++;
 	}
-	qsort(keys, n_keys, sizeof(*keys), str_cmp);
+	if (n_keys > 1)
+		qsort(keys, n_keys, sizeof(*keys), str_cmp);
 	for (i = 0, o = 0; i < n_keys; i++) {
 		if (o && !strcmp(keys[o - 1], keys[i])) {
 			free(keys[i]);
@@ -383,7 +385,8 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 	}
 	for (i = 0; i < n_old; i++)
 		old_idx[i] = t->ids[i].idx;
-	qsort(old_idx, n_old, sizeof(*old_idx), u32_cmp);
+	if (n_old > 1)
+		qsort(old_idx, n_old, sizeof(*old_idx), u32_cmp);
 	/* keep what still has a pod */
 	for (i = 0; i < n_keys; i++) {
 		for (j = 0; j < n_old; j++)
@@ -414,7 +417,8 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 			free(k);
 		}
 		for (;; next++) {
-			bool used = bsearch(&next, old_idx, n_old, sizeof(*old_idx), u32_cmp);
+			bool used = n_old &&
+				    bsearch(&next, old_idx, n_old, sizeof(*old_idx), u32_cmp);
 
 			for (j = 0; j < n_new && !used; j++)
 				used = nv[j].idx == next;
@@ -435,7 +439,8 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 			err = -ENOMEM;
 			goto out;
 		}
-		memcpy(e->ports, p->ports, p->n_ports * sizeof(*e->ports));
+		if (p->n_ports)
+			memcpy(e->ports, p->ports, p->n_ports * sizeof(*e->ports));
 		e->n_ports = p->n_ports;
 		changed = 1;
 	}
