@@ -89,6 +89,19 @@ enum nf_peer_kind {
 	NF_PK_IPBLOCK = 1,	/* cidr minus excepts */
 	NF_PK_TENANTS = 2,	/* address sets of a set of tenants */
 	NF_PK_PODS = 3,		/* the pods that pod_sel selects in a set of tenants */
+	/*
+	 * ClusterNetworkPolicy egress `nodes` (SPEC §13): the addresses of the
+	 * nodes that node_sel selects (Node documents; without any, the local
+	 * node's addresses). Resolved by the compiler.
+	 */
+	NF_PK_NODES = 4,
+	/*
+	 * A ClusterNetworkPolicy peer with no field netfence knows (a newer
+	 * API's): in an Accept rule it matches nothing (upstream's "fail
+	 * closed"). A Deny or Pass rule with one becomes "Deny all" instead
+	 * (the parser rewrites it: action Deny, no peers, no ports).
+	 */
+	NF_PK_NONE = 5,
 };
 
 struct nf_peer {
@@ -119,6 +132,34 @@ struct nf_peer {
 	bool ns_labels;			/* ns_sel names a label other than the name label */
 	/* NF_PK_PODS: the podSelector (non-empty; an empty one makes NF_PK_TENANTS). */
 	struct nf_selector *pod_sel;
+	/* NF_PK_NODES: the node selector (no requirements: every node). */
+	struct nf_selector *node_sel;
+};
+
+/*
+ * ClusterNetworkPolicy tiers (SPEC §13). Evaluation order: Admin, then the
+ * NetworkPolicy tier, then Baseline (not the order of the values: a zeroed
+ * policy is a NetworkPolicy).
+ */
+enum nf_tier {
+	NF_TIER_NP = 0,		/* NetworkPolicy and MultiNetworkPolicy */
+	NF_TIER_ADMIN = 1,
+	NF_TIER_BASELINE = 2,
+	NF_TIER_MAX = 3,
+};
+
+enum nf_action {
+	NF_ACT_ACCEPT = 0,	/* a NetworkPolicy rule's only action */
+	NF_ACT_DENY = 1,
+	NF_ACT_PASS = 2,	/* Admin tier only: skip to the NetworkPolicy tier */
+};
+
+/* Document kinds of cluster policies (their store keys and messages). */
+enum nf_cnp_kind {
+	NF_CNP_NONE = 0,	/* a (Multi)NetworkPolicy */
+	NF_CNP_V1ALPHA2 = 1,	/* ClusterNetworkPolicy, policy.networking.k8s.io/v1alpha2 */
+	NF_CNP_ANP = 2,		/* AdminNetworkPolicy, policy.networking.k8s.io/v1alpha1 */
+	NF_CNP_BANP = 3,	/* BaselineAdminNetworkPolicy, policy.networking.k8s.io/v1alpha1 */
 };
 
 struct nf_rule {
@@ -126,6 +167,9 @@ struct nf_rule {
 	size_t n_peers;
 	struct nf_port_range *ports; /* n_ports == 0: every protocol and port */
 	size_t n_ports;
+	/* ClusterNetworkPolicy rules (SPEC §13); a NetworkPolicy's: Accept, no name. */
+	enum nf_action action;
+	char *name;		/* the rule's `name` (at most 100 bytes), or NULL */
 };
 
 struct nf_policy {
@@ -146,6 +190,20 @@ struct nf_policy {
 	 * (SPEC §11). NULL or no requirements: all of them.
 	 */
 	struct nf_selector *subject;
+	/*
+	 * A cluster policy (SPEC §13: cnp_kind != NF_CNP_NONE): tenant is NULL,
+	 * tier Admin or Baseline, priority 0..1000 (a BaselineAdminNetworkPolicy:
+	 * 0); its subject is the endpoints of the tenants ns_subject selects
+	 * (namespace labels; no requirements: every tenant) that `subject`
+	 * selects (NULL: all of them). has_dir[dir] is true when it has rules in
+	 * dir (a cluster policy without rules in a direction does not affect
+	 * it). A (Multi)NetworkPolicy: NF_CNP_NONE, NF_TIER_NP, priority 0,
+	 * ns_subject NULL.
+	 */
+	enum nf_cnp_kind cnp_kind;
+	enum nf_tier tier;
+	int32_t priority;
+	struct nf_selector *ns_subject;
 	bool has_dir[NF_DIR_MAX];	/* policyTypes (after defaulting) */
 	/* Only directions in has_dir have rules: the others' rules are inert and left out. */
 	struct nf_rule *rules[NF_DIR_MAX];
@@ -193,6 +251,19 @@ struct nf_namespace_obj {
 	struct nf_labels labels;
 };
 
+/*
+ * A Node (v1, SPEC §13): what ClusterNetworkPolicy `nodes` peers select.
+ * addrs: status.addresses[] of type InternalIP or ExternalIP (plen 128).
+ */
+struct nf_node_obj {
+	char *name;		/* metadata.name */
+	char *file;
+	char *json;		/* compact JSON, only the fields used */
+	struct nf_labels labels;
+	struct nf_cidr *addrs;
+	size_t n_addrs;
+};
+
 struct nf_docset {
 	struct nf_policy **policies;
 	size_t n_policies;
@@ -202,6 +273,11 @@ struct nf_docset {
 	size_t n_pods;
 	struct nf_namespace_obj **namespaces;
 	size_t n_namespaces;
+	/* cluster policies (SPEC §13), not in `policies` (they have no tenant) */
+	struct nf_policy **cluster;
+	size_t n_cluster;
+	struct nf_node_obj **nodes;
+	size_t n_nodes;
 	/* problems, one line each: "FILE: PATH: message" */
 	char **problems;
 	size_t n_problems;
@@ -234,6 +310,7 @@ void policy__free(struct nf_policy *p);
 void tenant_obj__free(struct nf_tenant_obj *t);
 void pod_obj__free(struct nf_pod_obj *p);
 void namespace_obj__free(struct nf_namespace_obj *n);
+void node_obj__free(struct nf_node_obj *n);
 
 /* Deep copies (the state store keeps its own). */
 struct nf_policy *policy__dup(const struct nf_policy *p);

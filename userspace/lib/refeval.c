@@ -81,6 +81,9 @@ static bool ref_peer_matches(const struct nf_peer *p, const struct nf_query *q,
 		/* SPEC §11: the peer's pod labels (index 0: none) */
 		pl = L && L->pod_labels ? L->pod_labels(q->peer_id, L->ctx) : NULL;
 		return nf_selector_matches(p->pod_sel, pl ? pl : &none);
+	case NF_PK_NODES:	/* the compiler resolves them into ipBlocks */
+	case NF_PK_NONE:
+		return false;
 	}
 	return false;
 }
