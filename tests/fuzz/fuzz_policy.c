@@ -254,8 +254,8 @@ static void dup_cluster(struct nf_docset *ds)
 	for (i = 0; i < ds->n_cluster; i++) {
 		struct nf_policy *d = policy__dup(ds->cluster[i]);
 
-		if (!d || strcmp(d->json, ds->cluster[i]->json) || d->tier != ds->cluster[i]->tier ||
-		    !d->ns_subject)
+		if (!d || strcmp(d->json, ds->cluster[i]->json) ||
+		    d->tier != ds->cluster[i]->tier || !d->ns_subject)
 			abort();
 		policy__free(d);
 	}

@@ -132,11 +132,13 @@ static void test_cnp_admin_ir(void **state)
 		"{'sctp':{'destinationPort':{'number':9}}},"
 		"{'destinationNamedPort':'http'}]},"
 		"{'action':'Pass','from':[{'namespaces':{}}]}],"
-		"'egress':[{'action':'Deny','to':[{'networks':['10.1.2.3/8','2001:db8::/32','::/0']},"
+		"'egress':[{'action':'Deny','to':[{'networks':['10.1.2.3/8','2001:db8::/32',"
+		"'::/0']},"
 		"{'nodes':{'matchLabels':{'node-role':'cp'}}}],"
 		"'protocols':[{'tcp':{'destinationPort':{'number':443}}}]},"
 		"{'name':'to-pods','action':'Accept','to':[{'pods':{'namespaceSelector':"
-		"{'matchExpressions':[{'key':" NSNAME ",'operator':'NotIn','values':['kube-system']}]},"
+		"{'matchExpressions':[{'key':" NSNAME ",'operator':'NotIn','values':"
+		"['kube-system']}]},"
 		"'podSelector':{'matchLabels':{'a':'b'}}}}]}]"));
 	const struct nf_policy *p;
 	const struct nf_rule *r;
@@ -463,8 +465,8 @@ static void test_node_ir(void **state)
 	assert_int_equal(ds->n_nodes, 1);
 	assert_int_equal(ds->nodes[0]->n_addrs, 0);
 	assert_int_equal(ds->nodes[0]->labels.n, 0);
-	assert_string_equal(ds->nodes[0]->json,
-			    "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n\"}}");
+	assert_string_equal(ds->nodes[0]->json, "{\"apiVersion\":\"v1\",\"kind\":\"Node\","
+			    "\"metadata\":{\"name\":\"n\"}}");
 	policy__docset_free(ds);
 }
 

@@ -242,8 +242,9 @@ static void parse_namespaced_pod(struct pctx *c, json_t *obj, const struct flavo
 	nfp_check_fields(c, obj, nspod_fields);
 	selector_field(c, obj, "namespaceSelector", SEL_NAMESPACE, !fl->v1alpha2, ns, set,
 		       ns_labels);
+	/* absent in v1alpha2: every namespace (*set stays negate, no names) */
 	if (!*ns && !nfp_field(obj, "namespaceSelector") && fl->v1alpha2)
-		*ns = nfp_xcalloc(c, 1, sizeof(**ns));	/* every namespace (set: negate, none) */
+		*ns = nfp_xcalloc(c, 1, sizeof(**ns));
 	selector_field(c, obj, "podSelector", SEL_POD, true, pod, NULL, NULL);
 }
 

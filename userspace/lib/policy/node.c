@@ -74,7 +74,7 @@ static void parse_status(struct pctx *c, json_t *st, struct nf_node_obj *n, cons
 	nfp_path_pop(c, old);
 }
 
-/* {"apiVersion":"v1","kind":"Node","metadata":{"name":..,"labels":{..}},"status":{"addresses":[..]}} */
+/* {"apiVersion":"v1","kind":"Node","metadata":{"name","labels"},"status":{"addresses":[..]}} */
 static char *dump_node(struct pctx *c, const struct nf_node_obj *n, const char **types)
 {
 	json_t *o = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", nf_kind_node.api_version, "kind",
@@ -92,12 +92,14 @@ static char *dump_node(struct pctx *c, const struct nf_node_obj *n, const char *
 						   json_string(n->labels.v[i].value)) != 0;
 	}
 	if (!fail && n->n_addrs) {
-		addrs = json_array();
-		fail = json_object_set_new(o, "status", json_pack("{s:o}", "addresses", addrs)) != 0;
+		addrs = json_array();	/* owned by status (json_pack's "o" takes it) */
+		fail = json_object_set_new(o, "status",
+					   json_pack("{s:o}", "addresses", addrs)) != 0;
 		for (i = 0; !fail && i < n->n_addrs; i++) {
 			nf_format_addr(n->addrs[i].addr, buf, sizeof(buf));
-			fail = json_array_append_new(addrs, json_pack("{s:s, s:s}", "type", types[i],
-								      "address", buf)) != 0;
+			fail = json_array_append_new(addrs, json_pack("{s:s, s:s}", "type",
+								      types[i], "address",
+								      buf)) != 0;
 		}
 	}
 	if (!fail)
