@@ -260,6 +260,21 @@ static void compile_all(struct nf_docset *ds)
 	free(pols);
 }
 
+/* Cluster policies (SPEC §13): not compiled here yet; their deep copy must be complete. */
+static void dup_cluster(struct nf_docset *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_cluster; i++) {
+		struct nf_policy *d = policy__dup(ds->cluster[i]);
+
+		if (!d || strcmp(d->json, ds->cluster[i]->json) ||
+		    d->tier != ds->cluster[i]->tier || !d->ns_subject)
+			abort();
+		policy__free(d);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nf_docset *ds = policy__docset_new();
@@ -278,8 +293,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (*s < 0x20)
 				abort();
 	}
-	if (!ds->n_problems)
+	if (!ds->n_problems) {
 		compile_all(ds);
+		dup_cluster(ds);
+	}
 	policy__docset_free(ds);
 	return 0;
 }
