@@ -83,7 +83,7 @@
 #define MON_PEER	"p50-0"		/* flow (b)'s peer, in PEER_TENANT: app0, r5 */
 #define MON_PORT	9100
 #define N_CASES		4
-#define MAX_COLD	9000	/* cold source ports 1024 + 4 * sample + case stay below 40000 */
+#define MAX_COLD	9000	/* cold source ports (1024 + 4 * sample + case) stay < 40000 */
 
 static struct {
 	uint32_t rounds;
@@ -553,7 +553,7 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, uint64_t coo
 	struct nf_peer_cache_key key, keys[N_CASES];
 	union pkt p;
 	size_t len;
-	uint32_t i;
+	uint32_t i, sport;
 
 	for (i = 0; i <= cfg.cold_samples; i++) {
 		for (c = 0; c < n; c++) {
@@ -561,8 +561,8 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, uint64_t coo
 			struct kase *x = &k[ci];
 
 			/* i == 0: a first run on an empty cache leaves the case's key */
-			len = make_pkt(&p, v6, x->src, x->dst, i ? 1024 + 4 * (i - 1) + (uint32_t)ci :
-				       1000 + (uint32_t)ci, x->dport, true);
+			sport = i ? 1024 + 4 * (i - 1) + (uint32_t)ci : 1000 + (uint32_t)ci;
+			len = make_pkt(&p, v6, x->src, x->dst, (uint16_t)sport, x->dport, true);
 			set_endpoint(a, cookie, x->tid, x->ep_id,
 				     (const uint8_t (*)[16])x->ep_addrs, 2);
 			while (!i && !bpf_map_get_next_key(fd, NULL, &key) &&
@@ -656,8 +656,9 @@ static void cnp_rows(const struct scen *s, bool v6, struct kase *k, const double
 				ratio = m[1] / m[0];
 			}
 			snprintf(nf, sizeof(nf), "%.1f ns (%.2fx floor)", m[1], r[1]);
-			snprintf(refs, sizeof(refs), "without them %.1f ns (%.2fx floor); floor %.1f "
-				 "ns%s; %s", m[0], r[0], kind == 0 ?
+			snprintf(refs, sizeof(refs),
+				 "without them %.1f ns (%.2fx floor); floor %.1f ns%s; %s",
+				 m[0], r[0], kind == 0 ?
 				 median_of(x1->est_floor, cfg.rounds) : kind == 1 ? fl : cfl,
 				 kind == 0 ? " (run beside each)" : kind == 2 ? " (first packet), "
 				 "medians of the samples" : "", dec);
