@@ -23,6 +23,21 @@
  * 8080: allowed by web's namespaceSelector + podSelector rule, i.e. through
  * the peer's label identity.
  *
+ * With --cnp FILE (bench/lib/cnp.sh's ClusterNetworkPolicies, SPEC
+ * §13) it prints the CNP rows instead: the same endpoint compiled twice, in
+ * two policy slots of each instance, from its NetworkPolicies alone and from
+ * those plus every cluster policy that selects it (as apply selects them:
+ * namespace subject, then pod subject), and two flows measured on both,
+ * alternating: (a) from p10-0 of the second tenant to TCP 8080 (decided by
+ * NetworkPolicy web; no cluster rule matches it), (b) from p50-0 of the
+ * second tenant (app0, r5) to TCP 9100 (NetworkPolicy mon alone; an Admin
+ * Accept rule with the cluster policies). Which rule decides each is checked
+ * on the compiled tables (compile__lookup) before anything is timed. Beside
+ * the established and new-flow figures, the cold first packet: conntrack
+ * miss and insert (a source port never used) and a peer cache miss (the
+ * entry deleted before each run, repeat = 1), beside the floor's first
+ * packet.
+ *
  * Prints Markdown rows (| measurement | netfence | reference | ratio |
  * target | met |) on stdout, progress on stderr.
  */
@@ -57,21 +72,27 @@
 
 #define MAX_ROUNDS	31
 #define TC_OK		0
-#define EP_LABELS	200	/* ep_ids of the measured endpoint */
-#define EP_PLAIN	210
+#define EP_ID(c, f)	(200 + 10 * (c) + (f))	/* ep_id of case c, family f */
 #define SUBJ_TENANT	0	/* the endpoint: tenant index 0, pod p0-0 */
 #define PEER_TENANT	1	/* the peer: tenant index 1, pod p10-0 */
 #define TEST_PORT	8080
 #define PLAIN_TENANT	"nfbench-nolabel"
 #define PLAIN_RULES	10
 #define PLAIN_PORT(i)	(1024 + (i))
+#define CNP_SLOT	"nfbench-cnp"	/* the endpoint's rules with the cluster policies */
+#define MON_PEER	"p50-0"		/* flow (b)'s peer, in PEER_TENANT: app0, r5 */
+#define MON_PORT	9100
+#define N_CASES		4
+#define MAX_COLD	9000	/* cold source ports (1024 + 4 * sample + case) stay < 40000 */
 
 static struct {
 	uint32_t rounds;
 	uint32_t repeat;
+	uint32_t cold_samples;
 	const char *docs;
+	const char *cnp;
 	const char *prefix;
-} cfg = { .rounds = 5, .repeat = 1000000, .prefix = "nfbench-l" };
+} cfg = { .rounds = 5, .repeat = 1000000, .cold_samples = 2000, .prefix = "nfbench-l" };
 
 union pkt {
 	uint8_t b[128];
@@ -158,6 +179,12 @@ struct scen {
 	size_t n_idents;
 	const struct nf_pod_obj *subj, *peer;
 	struct nf_docset *plain_ds;
+	/* --cnp: flow (b)'s peer; the cluster policies that select the endpoint;
+	 * what decides flow (a) and (b) [flow] without / with them [with] */
+	const struct nf_pod_obj *peer_b;
+	size_t n_cnp_sel;
+	char decided[2][2][160];
+	bool by_cnp[2][2];
 };
 
 static const struct nf_labels *ns_cb(const char *tenant, void *ctx)
@@ -208,8 +235,9 @@ static int scen_load(struct scen *s)
 	int err;
 
 	s->ds = policy__docset_new();
-	if (!s->ds || policy__load_path(s->ds, cfg.docs) || s->ds->n_problems) {
-		fprintf(stderr, "bench_labels: %s: %s\n", cfg.docs,
+	if (!s->ds || policy__load_path(s->ds, cfg.docs) ||
+	    (cfg.cnp && policy__load_path(s->ds, cfg.cnp)) || s->ds->n_problems) {
+		fprintf(stderr, "bench_labels: %s: %s\n", cfg.cnp ? "the documents" : cfg.docs,
 			s->ds && s->ds->n_problems ? s->ds->problems[0] : "cannot read");
 		return -EINVAL;
 	}
@@ -242,10 +270,16 @@ static int scen_load(struct scen *s)
 	s->subj = find_pod(s->ds, name, "p0-0");
 	snprintf(name, sizeof(name), "%s%02d", cfg.prefix, PEER_TENANT);
 	s->peer = find_pod(s->ds, name, "p10-0");
-	if (!s->subj || !s->peer || !pod_addr(s->subj, false) || !pod_addr(s->subj, true) ||
-	    !pod_addr(s->peer, false) || !pod_addr(s->peer, true)) {
-		fprintf(stderr, "bench_labels: %s: pods p0-0 / p10-0 (dual stack) missing\n",
-			cfg.docs);
+	s->peer_b = find_pod(s->ds, name, MON_PEER);
+	if (!s->subj || !s->peer || !s->peer_b || !pod_addr(s->subj, false) ||
+	    !pod_addr(s->subj, true) || !pod_addr(s->peer, false) || !pod_addr(s->peer, true) ||
+	    !pod_addr(s->peer_b, false) || !pod_addr(s->peer_b, true)) {
+		fprintf(stderr, "bench_labels: %s: pods p0-0 / p10-0 / %s (dual stack) missing\n",
+			cfg.docs, MON_PEER);
+		return -EINVAL;
+	}
+	if (cfg.cnp && !s->ds->n_cluster) {
+		fprintf(stderr, "bench_labels: %s: no ClusterNetworkPolicy\n", cfg.cnp);
 		return -EINVAL;
 	}
 	/* the tenant without labels: PLAIN_RULES ipBlock rules (10.200.i.0/28,
@@ -272,14 +306,85 @@ static int scen_load(struct scen *s)
 	return 0;
 }
 
-/* Ids, ipcache and compiled rules in one private instance. */
-static int scen_install(struct scen *s, struct nf_dp *dp, uint32_t *subj_id, uint32_t *plain_id)
+/*
+ * Compile the endpoint's rules and install them in policy slot `slot`: the
+ * policies of its tenant that select its labels and, with_cnp, the cluster
+ * policies that select it (namespace subject, then pod subject), as apply
+ * selects them. *out: the compiled tables (the caller frees them).
+ */
+static int install_subject(struct scen *s, struct nf_dp *dp, const struct nf_compile_env *env,
+			   uint32_t slot, bool with_cnp, struct nf_compiled **out)
+{
+	const struct nf_labels *ns = ns_cb(s->subj->tenant, &s->ids);
+	struct nf_policy **sel = calloc(s->ds->n_policies + s->ds->n_cluster + 1, sizeof(*sel));
+	struct nf_tenant_info ti;
+	size_t i, n_sel = 0, n_np;
+	int err;
+
+	if (!sel)
+		return -ENOMEM;
+	for (i = 0; i < s->ds->n_policies; i++)
+		if (!strcmp(s->ds->policies[i]->tenant, s->subj->tenant) &&
+		    compile__subject_matches(s->ds->policies[i], &s->subj->labels))
+			sel[n_sel++] = s->ds->policies[i];
+	n_np = n_sel;
+	for (i = 0; with_cnp && i < s->ds->n_cluster; i++)
+		if (compile__ns_matches(s->ds->cluster[i]->ns_subject, s->subj->tenant, ns) &&
+		    compile__subject_matches(s->ds->cluster[i], &s->subj->labels))
+			sel[n_sel++] = s->ds->cluster[i];
+	if (with_cnp)
+		s->n_cnp_sel = n_sel - n_np;
+	dp__tenant_info(dp, slot, &ti);
+	err = compile__tenant_env(s->subj->tenant, slot, ti.epoch + 1, sel, n_sel, env, out);
+	free(sel);
+	if (!err)
+		err = dp__install_policy(dp, *out);
+	if (!err)
+		fprintf(stderr, "bench_labels: endpoint %s/%s in slot %u: %zu of its tenant's "
+			"policies, %zu cluster policies, %zu trie entries, %zu port entries\n",
+			s->subj->tenant, s->subj->name, slot, n_np, n_sel - n_np, (*out)->n_trie,
+			(*out)->n_ports);
+	return err;
+}
+
+/* What decides TCP `port` from `peer` (IPv4) in c, as text; returns whether a cluster rule. */
+static bool decided_by(const struct scen *s, struct nf_dp *dp, const struct nf_compiled *c,
+		       const struct nf_pod_obj *peer, uint16_t port, char *out, size_t len)
+{
+	static const char *const acts[] = { "Accept", "Deny", "Pass" };
+	struct nf_query q = { .dir = NF_DIR_INGRESS, .proto = IPPROTO_TCP, .port = port };
+	const struct nf_rule_info *ri;
+	uint32_t w;
+
+	memcpy(q.addr, pod_addr(peer, false), 16);
+	q.peer_id = NF_IDENT(dp__tenant_id(dp, peer->tenant, false), idtab__index(&s->ids, peer));
+	w = compile__lookup(c, &q);
+	if (!w || NF_RULE_REF(w) > c->n_rules) {
+		snprintf(out, len, "no rule (deny)");
+		return false;
+	}
+	ri = &c->rules[NF_RULE_REF(w) - 1];
+	if (ri->cnp_kind == NF_CNP_NONE) {
+		snprintf(out, len, "NetworkPolicy %s", ri->policy);
+		return false;
+	}
+	snprintf(out, len, "%s %s rule %s (%s)",
+		 ri->tier == NF_TIER_ADMIN ? "Admin" : "Baseline", ri->policy,
+		 ri->rule_name ? ri->rule_name : "?", ri->action < 3 ? acts[ri->action] : "?");
+	return true;
+}
+
+/*
+ * Ids, ipcache and compiled rules in one private instance: the endpoint's
+ * rules in its tenant's slot (*subj_id), and in *alt_id the tenant without
+ * labels or, with --cnp, the endpoint's rules with the cluster policies.
+ */
+static int scen_install(struct scen *s, struct nf_dp *dp, uint32_t *subj_id, uint32_t *alt_id)
 {
 	struct nf_compile_env env = {};
-	struct nf_policy **sel;
 	struct nf_compiled *c = NULL;
 	struct nf_tenant_info ti;
-	size_t i, j, n_sel = 0;
+	size_t i, j, w;
 	uint32_t id, n_ip = 0;
 	int err;
 
@@ -307,43 +412,40 @@ static int scen_install(struct scen *s, struct nf_dp *dp, uint32_t *subj_id, uin
 		}
 	}
 	dp__ipcache_changed(dp);
+	fprintf(stderr, "bench_labels: %u pod addresses, %zu identities, %zu tenants\n", n_ip,
+		s->n_idents, s->n_tenants);
 	env = (struct nf_compile_env){
 		.id_fn = id_cb, .id_ctx = dp, .ns_labels = ns_cb, .ns_ctx = &s->ids,
 		.tenants = (const char *const *)s->tenants, .n_tenants = s->n_tenants,
 		.idents = s->idents, .n_idents = s->n_idents,
 		.subject_ports = s->subj->ports, .n_subject_ports = s->subj->n_ports,
 	};
-	/* the endpoint's rules: the policies that select its labels */
-	sel = calloc(s->ds->n_policies + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	for (i = 0; i < s->ds->n_policies; i++)
-		if (!strcmp(s->ds->policies[i]->tenant, s->subj->tenant) &&
-		    compile__subject_matches(s->ds->policies[i], &s->subj->labels))
-			sel[n_sel++] = s->ds->policies[i];
 	*subj_id = dp__tenant_id(dp, s->subj->tenant, false);
-	dp__tenant_info(dp, *subj_id, &ti);
-	err = compile__tenant_env(s->subj->tenant, *subj_id, ti.epoch + 1, sel, n_sel, &env, &c);
-	free(sel);
-	if (!err)
-		err = dp__install_policy(dp, c);
-	if (!err)
-		fprintf(stderr, "bench_labels: %u pod addresses, %zu identities, %zu tenants; "
-			"endpoint %s/%s: %zu of its tenant's policies, %zu trie entries, "
-			"%zu port entries\n", n_ip, s->n_idents, s->n_tenants, s->subj->tenant,
-			s->subj->name, n_sel, c->n_trie, c->n_ports);
-	compile__free(c);
-	c = NULL;
-	if (err)
-		return err;
+	for (w = 0; w < (cfg.cnp ? 2u : 1u); w++) {
+		if (w && !(*alt_id = dp__tenant_id(dp, CNP_SLOT, true)))
+			return -ENOSPC;
+		err = install_subject(s, dp, &env, w ? *alt_id : *subj_id, w, &c);
+		if (!err && cfg.cnp) {
+			s->by_cnp[0][w] = decided_by(s, dp, c, s->peer, TEST_PORT,
+						     s->decided[0][w], sizeof(s->decided[0][w]));
+			s->by_cnp[1][w] = decided_by(s, dp, c, s->peer_b, MON_PORT,
+						     s->decided[1][w], sizeof(s->decided[1][w]));
+		}
+		compile__free(c);
+		c = NULL;
+		if (err)
+			return err;
+	}
+	if (cfg.cnp)
+		return 0;
 	/* the tenant without labels */
-	*plain_id = dp__tenant_id(dp, PLAIN_TENANT, true);
-	if (!*plain_id)
+	*alt_id = dp__tenant_id(dp, PLAIN_TENANT, true);
+	if (!*alt_id)
 		return -ENOSPC;
-	dp__tenant_info(dp, *plain_id, &ti);
+	dp__tenant_info(dp, *alt_id, &ti);
 	env.subject_ports = NULL;
 	env.n_subject_ports = 0;
-	err = compile__tenant_env(PLAIN_TENANT, *plain_id, ti.epoch + 1, s->plain_ds->policies,
+	err = compile__tenant_env(PLAIN_TENANT, *alt_id, ti.epoch + 1, s->plain_ds->policies,
 				  1, &env, &c);
 	if (!err)
 		err = dp__install_policy(dp, c);
@@ -395,48 +497,219 @@ static void row_na(const char *what, const char *target, const char *why)
 	fflush(stdout);
 }
 
-/* One case (labels, or no labels) of one family: the packets and the figures. */
+/*
+ * One case of one family, the packets and the figures: labels (0) and no
+ * labels (1); with --cnp flow (a) (0, 1) and (b) (2, 3), each without and
+ * with the cluster policies.
+ */
 struct kase {
 	union pkt syn, ack;
 	size_t len;
+	uint8_t src[16], dst[16];
+	uint16_t dport;
 	uint32_t tid, ep_id;
 	uint8_t ep_addrs[2][16];
 	double est[MAX_ROUNDS], est_floor[MAX_ROUNDS], newf[MAX_ROUNDS];
+	double *cold;		/* --cnp: cfg.cold_samples first packets */
 	int est_verdict, new_verdict;
 };
 
+/* The median of a[i] / b[i], i < n (n <= MAX_ROUNDS); a and b stay as they are. */
+static double median_ratio(const double *a, const double *b, size_t n)
+{
+	double t[MAX_ROUNDS];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		t[i] = b[i] > 0 ? a[i] / b[i] : 0;
+	return median(t, n);
+}
+
+/* The median of v[0..n), v staying as it is. */
+static double median_of(const double *v, size_t n)
+{
+	double *t = malloc((n + 1) * sizeof(*t)), m;
+
+	if (!t)
+		return 0;
+	memcpy(t, v, n * sizeof(*t));
+	m = median(t, n);
+	free(t);
+	return m;
+}
+
+/*
+ * --cnp: the cold first packet of every case, interleaved (the order turns
+ * round every sample). Before each run (repeat = 1) the case's peer cache
+ * entry is deleted (its key is taken from a first run on an empty cache),
+ * and the SYN's source port has not been used, so the run is a conntrack
+ * miss and insert, a peer cache miss and the whole lookup. The floor's first
+ * packet (an LRU miss and insert) is timed beside, in floor.
+ */
+static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, uint64_t cookie, bool v6,
+			struct kase *k, int n, double *floor)
+{
+	int fd = dp__map_fd(a, NF_MAP_PEER_CACHE), c, v;
+	struct nf_peer_cache_key key, keys[N_CASES];
+	union pkt p;
+	size_t len;
+	uint32_t i, sport;
+
+	for (i = 0; i <= cfg.cold_samples; i++) {
+		for (c = 0; c < n; c++) {
+			int ci = i & 1 ? n - 1 - c : c;
+			struct kase *x = &k[ci];
+
+			/* i == 0: a first run on an empty cache leaves the case's key */
+			sport = i ? 1024 + 4 * (i - 1) + (uint32_t)ci : 1000 + (uint32_t)ci;
+			len = make_pkt(&p, v6, x->src, x->dst, (uint16_t)sport, x->dport, true);
+			set_endpoint(a, cookie, x->tid, x->ep_id,
+				     (const uint8_t (*)[16])x->ep_addrs, 2);
+			while (!i && !bpf_map_get_next_key(fd, NULL, &key) &&
+			       !bpf_map_delete_elem(fd, &key))
+				;
+			if (i)
+				bpf_map_delete_elem(fd, &keys[ci]);
+			v = test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS), &p, len, 1,
+				     i ? &x->cold[i - 1] : NULL);
+			if (v != TC_OK)
+				return v < 0 ? v : -EACCES;
+			if (!i && bpf_map_get_next_key(fd, NULL, &keys[ci]))
+				return -ENOENT;
+		}
+		if (!i)
+			continue;
+		len = make_pkt(&p, v6, k[0].src, k[0].dst, 1024 + 4 * (i - 1), k[0].dport, true);
+		if (test_run(bpf_program__fd(ref->progs.ref_floor), &p, len, 1, &floor[i - 1]) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* --cnp: flow (a) must be decided by the same NetworkPolicy rule with the
+ * cluster policies as without; flow (b) by a cluster rule with them only. */
+static bool cnp_check(const struct scen *s, char *why, size_t len)
+{
+	if (s->by_cnp[0][0] || s->by_cnp[0][1] || strcmp(s->decided[0][0], s->decided[0][1]))
+		snprintf(why, len, "flow (a) is decided by %s without the cluster policies and by "
+			 "%s with them", s->decided[0][0], s->decided[0][1]);
+	else if (s->by_cnp[1][0] || !s->by_cnp[1][1])
+		snprintf(why, len, "flow (b) is decided by %s without the cluster policies and by "
+			 "%s with them", s->decided[1][0], s->decided[1][1]);
+	return !why[0];
+}
+
+/* --cnp: the rows of one family: flow (a) and (b), each established, new and cold. */
+static void cnp_rows(const struct scen *s, bool v6, struct kase *k, const double *floor_run,
+		     const double *cold_floor, const char *cold_why, const char *why)
+{
+	static const char *const kinds[] = { "established flow", "new flow to a seen peer",
+					     "cold first packet (peer cache miss)" };
+	static const char target[] = "report (≈ 1.0x: SPEC §13)";
+	double fl = median_of(floor_run, cfg.rounds), cfl = median_of(cold_floor, cfg.cold_samples);
+	char what[300], nf[96], refs[800];
+	int fw, kind;
+
+	for (fw = 0; fw < 2; fw++) {
+		struct kase *x0 = &k[2 * fw], *x1 = &k[2 * fw + 1];
+		double m[2], r[2], ratio;
+		char dec[400];
+
+		if (fw)
+			snprintf(dec, sizeof(dec), "decided by %s (without them: %s)",
+				 s->decided[fw][1], s->decided[fw][0]);
+		else
+			snprintf(dec, sizeof(dec), "decided by %s (with and without them)",
+				 s->decided[fw][1]);
+
+		for (kind = 0; kind < 3; kind++) {
+			snprintf(what, sizeof(what), "per-packet, %s, %zu ClusterNetworkPolicies "
+				 "selecting the tenant vs none, flow (%c), %s decides: %s",
+				 v6 ? "IPv6" : "IPv4", s->n_cnp_sel, 'a' + fw,
+				 fw ? "an Admin Accept rule" : "a NetworkPolicy rule", kinds[kind]);
+			if (why || (kind == 2 && cold_why[0])) {
+				row_na(what, target, why ? why : cold_why);
+				continue;
+			}
+			if ((kind < 2 && (x0->est_verdict != TC_OK || x1->est_verdict != TC_OK ||
+					  x0->new_verdict != TC_OK || x1->new_verdict != TC_OK))) {
+				row_na(what, target, "a packet was not allowed");
+				continue;
+			}
+			if (kind == 0) {
+				m[0] = median_of(x0->est, cfg.rounds);
+				m[1] = median_of(x1->est, cfg.rounds);
+				r[0] = median_ratio(x0->est, x0->est_floor, cfg.rounds);
+				r[1] = median_ratio(x1->est, x1->est_floor, cfg.rounds);
+				ratio = median_ratio(x1->est, x0->est, cfg.rounds);
+			} else if (kind == 1) {
+				m[0] = median_of(x0->newf, cfg.rounds);
+				m[1] = median_of(x1->newf, cfg.rounds);
+				r[0] = m[0] / fl;
+				r[1] = m[1] / fl;
+				ratio = median_ratio(x1->newf, x0->newf, cfg.rounds);
+			} else {
+				m[0] = median_of(x0->cold, cfg.cold_samples);
+				m[1] = median_of(x1->cold, cfg.cold_samples);
+				r[0] = m[0] / cfl;
+				r[1] = m[1] / cfl;
+				ratio = m[1] / m[0];
+			}
+			snprintf(nf, sizeof(nf), "%.1f ns (%.2fx floor)", m[1], r[1]);
+			snprintf(refs, sizeof(refs),
+				 "without them %.1f ns (%.2fx floor); floor %.1f ns%s; %s",
+				 m[0], r[0], kind == 0 ?
+				 median_of(x1->est_floor, cfg.rounds) : kind == 1 ? fl : cfl,
+				 kind == 0 ? " (run beside each)" : kind == 2 ? " (first packet), "
+				 "medians of the samples" : "", dec);
+			row(what, nf, refs, ratio, 0, target);
+		}
+	}
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench_labels --docs FILE [--rounds R] [--repeat M] [--prefix P]\n"
+	fprintf(f, "usage: bench_labels --docs FILE [--cnp FILE] [--rounds R] [--repeat M]\n"
+		   "                    [--cold-samples K] [--prefix P]\n"
 		   "Per-packet cost (BPF_PROG_TEST_RUN) with label identities vs the stateful\n"
-		   "floor and vs a tenant without labels. FILE: bench/lib/labels_gen.sh's List.\n");
+		   "floor and vs a tenant without labels. FILE: bench/lib/labels_gen.sh's List.\n"
+		   "--cnp FILE: instead, the endpoint with vs without the cluster policies of\n"
+		   "FILE (bench/lib/cnp.sh's List), also cold first packets (K samples).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "docs", required_argument, NULL, 'd' },
+		{ "cnp", required_argument, NULL, 'c' },
+		{ "cold-samples", required_argument, NULL, 'k' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "repeat", required_argument, NULL, 'm' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	static struct kase k[2][2];	/* [family][0 = labels, 1 = no labels] */
+	static struct kase k[2][N_CASES];	/* [family][case] (struct kase) */
 	static struct scen s;
-	double floor_run[2][MAX_ROUNDS];
+	double floor_run[2][MAX_ROUNDS], *cold_floor[2] = {};
 	struct nf_dp *a = NULL, *b = NULL;
 	struct bench_ref_bpf *ref = NULL;
-	char why[200] = "";
-	uint32_t subj_a = 0, plain_a = 0, subj_b = 0, plain_b = 0;
+	char why[400] = "", cold_why[2][160] = {};
+	uint32_t subj_a = 0, alt_a = 0, subj_b = 0, alt_b = 0;
 	uint64_t cookie = 0;
 	socklen_t cl = sizeof(cookie);
-	int opt, err, sock, f, c, r;
+	int opt, err, sock, f, c, r, n_cases;
 
-	while ((opt = getopt_long(argc, argv, "d:r:m:p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "d:c:k:r:m:p:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.docs = optarg;
+			break;
+		case 'c':
+			cfg.cnp = optarg;
+			break;
+		case 'k':
+			cfg.cold_samples = strtoul(optarg, NULL, 10);
 			break;
 		case 'r':
 			cfg.rounds = strtoul(optarg, NULL, 10);
@@ -455,9 +728,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!cfg.docs || cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS || cfg.repeat < 1) {
+	if (!cfg.docs || cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS || cfg.repeat < 1 ||
+	    cfg.cold_samples < 1 || cfg.cold_samples > MAX_COLD) {
 		usage(stderr);
 		return 2;
+	}
+	n_cases = cfg.cnp ? N_CASES : 2;
+	for (f = 0; f < 2 && cfg.cnp; f++) {
+		cold_floor[f] = calloc(cfg.cold_samples, sizeof(double));
+		for (c = 0; c < n_cases; c++)
+			k[f][c].cold = calloc(cfg.cold_samples, sizeof(double));
+		if (!cold_floor[f] || !k[f][0].cold || !k[f][1].cold || !k[f][2].cold ||
+		    !k[f][3].cold) {
+			fprintf(stderr, "bench_labels: out of memory\n");
+			return 1;
+		}
 	}
 	nf_log_setup_libbpf();
 	ref = bench_ref_bpf__open_and_load();
@@ -478,23 +763,19 @@ int main(int argc, char **argv)
 	if (!why[0] && (err = dp__open_private(&b, true)))
 		snprintf(why, sizeof(why), "datapath (no-ct-insert) does not load: %s",
 			 strerror(-err));
-	if (!why[0] && ((err = scen_install(&s, a, &subj_a, &plain_a)) ||
-			(err = scen_install(&s, b, &subj_b, &plain_b))))
+	if (!why[0] && ((err = scen_install(&s, a, &subj_a, &alt_a)) ||
+			(err = scen_install(&s, b, &subj_b, &alt_b))))
 		snprintf(why, sizeof(why), "installing the scenario failed: %s", strerror(-err));
-	if (!why[0] && (subj_a != subj_b || plain_a != plain_b))
+	if (!why[0] && (subj_a != subj_b || alt_a != alt_b))
 		snprintf(why, sizeof(why), "the two instances number tenants differently");
+	if (!why[0] && cfg.cnp && cnp_check(&s, why, sizeof(why)))
+		fprintf(stderr, "bench_labels: flow (a): %s; flow (b): %s, without them %s\n",
+			s.decided[0][1], s.decided[1][1], s.decided[1][0]);
 
 	for (f = 0; f < 2 && !why[0]; f++) {
-		const uint8_t *src = pod_addr(s.peer, f), *dst = pod_addr(s.subj, f);
-		uint8_t psrc[16] = {}, pdst[16];
-		uint16_t plain_port = PLAIN_PORT(PLAIN_RULES / 2);
+		const uint8_t *dst = pod_addr(s.subj, f), *src;
+		uint8_t psrc[16] = {};
 
-		k[f][0].tid = subj_a;
-		k[f][0].ep_id = EP_LABELS + f;
-		memcpy(k[f][0].ep_addrs[0], pod_addr(s.subj, false), 16);
-		memcpy(k[f][0].ep_addrs[1], pod_addr(s.subj, true), 16);
-		k[f][0].len = make_pkt(&k[f][0].syn, f, src, dst, 40000, TEST_PORT, true);
-		make_pkt(&k[f][0].ack, f, src, dst, 40000, TEST_PORT, false);
 		/* no labels: from the middle rule's CIDR to its port, same endpoint addresses */
 		if (!f) {
 			psrc[10] = psrc[11] = 0xff;
@@ -508,20 +789,34 @@ int main(int argc, char **argv)
 			psrc[7] = PLAIN_RULES / 2;
 			psrc[15] = 1;
 		}
-		memcpy(pdst, dst, 16);
-		k[f][1].tid = plain_a;
-		k[f][1].ep_id = EP_PLAIN + f;
-		memcpy(k[f][1].ep_addrs, k[f][0].ep_addrs, sizeof(k[f][1].ep_addrs));
-		k[f][1].len = make_pkt(&k[f][1].syn, f, psrc, pdst, 40000, plain_port, true);
-		make_pkt(&k[f][1].ack, f, psrc, pdst, 40000, plain_port, false);
+		for (c = 0; c < n_cases; c++) {
+			struct kase *x = &k[f][c];
+
+			if (cfg.cnp) {	/* (a) without, with; (b) without, with */
+				src = pod_addr(c < 2 ? s.peer : s.peer_b, f);
+				x->dport = c < 2 ? TEST_PORT : MON_PORT;
+			} else {	/* labels; no labels */
+				src = c ? psrc : pod_addr(s.peer, f);
+				x->dport = c ? PLAIN_PORT(PLAIN_RULES / 2) : TEST_PORT;
+			}
+			x->tid = c % 2 ? alt_a : subj_a;
+			x->ep_id = EP_ID(c, f);
+			memcpy(x->ep_addrs[0], pod_addr(s.subj, false), 16);
+			memcpy(x->ep_addrs[1], pod_addr(s.subj, true), 16);
+			memcpy(x->src, src, 16);
+			memcpy(x->dst, dst, 16);
+			x->len = make_pkt(&x->syn, f, src, dst, 40000 + c, x->dport, true);
+			make_pkt(&x->ack, f, src, dst, 40000 + c, x->dport, false);
+		}
 	}
 
 	for (r = 0; r < (int)cfg.rounds && !why[0]; r++) {
 		for (f = 0; f < 2; f++) {
 			test_run(bpf_program__fd(ref->progs.ref_floor), &k[f][0].ack, k[f][0].len,
 				 cfg.repeat, &floor_run[f][r]);
-			for (c = 0; c < 2; c++) {
-				struct kase *x = &k[f][c];
+			for (c = 0; c < n_cases; c++) {
+				/* --cnp: without / with turns round every round */
+				struct kase *x = &k[f][cfg.cnp && (r & 1) ? c ^ 1 : c];
 
 				/* established: the floor on the same ACK right before */
 				test_run(bpf_program__fd(ref->progs.ref_floor), &x->ack, x->len,
@@ -543,8 +838,19 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "bench_labels: round %d/%u done\n", r + 1, cfg.rounds);
 	}
+	for (f = 0; f < 2 && cfg.cnp && !why[0]; f++) {
+		fprintf(stderr, "bench_labels: %s cold first packets, %u per case\n",
+			f ? "IPv6" : "IPv4", cfg.cold_samples);
+		err = measure_cold(a, ref, cookie, f, k[f], n_cases, cold_floor[f]);
+		if (err)
+			snprintf(cold_why[f], sizeof(cold_why[f]), "cold run failed: %s",
+				 err == -EACCES ? "packet dropped" : strerror(-err));
+	}
+	for (f = 0; f < 2 && cfg.cnp; f++)
+		cnp_rows(&s, f, k[f], floor_run[f], cold_floor[f], cold_why[f],
+			 why[0] ? why : NULL);
 
-	for (f = 0; f < 2; f++) {
+	for (f = 0; f < 2 && !cfg.cnp; f++) {
 		const char *fam = f ? "IPv6" : "IPv4";
 		char what[200], nf[64], refs[160];
 		double est_ratio[2][MAX_ROUNDS], est[2], est_fl[2], nw[2], fl;
@@ -600,6 +906,11 @@ int main(int argc, char **argv)
 			printf("| %s | %s | %s | %.2fx; %.2fx | report (flat) | report |\n", what,
 			       nf, refs, est[0] / est[1], nw[0] / nw[1]);
 		}
+	}
+	for (f = 0; f < 2; f++) {
+		free(cold_floor[f]);
+		for (c = 0; c < N_CASES; c++)
+			free(k[f][c].cold);
 	}
 	if (b)
 		dp__close(b);

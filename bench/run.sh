@@ -20,8 +20,9 @@
 #   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
 #   BENCH_LABEL_CHANGES=50 BENCH_LABEL_CHURN=200            label rows (bench/lib/labels.sh)
+#   (the CNP rows, bench/lib/cnp.sh, use BENCH_ROUNDS, BENCH_REPEAT, BENCH_COLD)
 #   BENCH_NS_PREFIX=nfb-  namespace prefix (another one: two runs at once)
-#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics labels"
+#   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics labels cnp"
 #                   a subset (development)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
 MET_TENANTS=${BENCH_MET_TENANTS:-4000}
 MET_COUNT=${BENCH_MET_COUNT:-$(q 50 20)}
 MET_KEYS=${BENCH_MET_KEYS:-4}
-ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics labels}
+ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics labels cnp}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 # shellcheck source=bench/lib/common.sh
@@ -75,6 +76,8 @@ WORK=$(mktemp -d /tmp/nfbench.XXXXXX)
 . bench/lib/metrics.sh
 # shellcheck source=bench/lib/labels.sh
 . bench/lib/labels.sh
+# shellcheck source=bench/lib/cnp.sh
+. bench/lib/cnp.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -130,6 +133,10 @@ fi
 # the label rows (SPEC §9, §11): bench/lib/labels.sh
 if want labels; then
 	bench_labels
+fi
+# per-packet with 100 ClusterNetworkPolicies vs none (SPEC §9, §13): bench/lib/cnp.sh
+if want cnp; then
+	bench_cnp
 fi
 
 elapsed=$((SECONDS - BENCH_T0))

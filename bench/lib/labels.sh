@@ -31,14 +31,18 @@ lbl_verdict() {
 		sed -n 's/^\(allow\|deny\):.*/\1/p' | head -1
 }
 
-# lbl_prog ROUNDS REPEAT: the per-packet rows.
+# lbl_prog ROUNDS REPEAT [NAME ARGS...]: the per-packet rows (NAME labels), or
+# bench_labels' other rows with more ARGS (NAME cnp: --cnp, bench/lib/cnp.sh).
 lbl_prog() {
-	log "labels per-packet: BPF_PROG_TEST_RUN, $1 rounds of $2 runs"
-	"$BENCH_BIN/bench_labels" --docs "$WORK/labels-all.json" --rounds "$1" --repeat "$2" \
-		--prefix "$LBL_PREFIX" >"$WORK/labels-prog.rows" 2> >(sed 's/^/    /' >&2)
+	local rounds=$1 repeat=$2 name=${3:-labels}
+	shift $(($# < 3 ? $# : 3))
+	log "$name per-packet: BPF_PROG_TEST_RUN, $rounds rounds of $repeat runs"
+	"$BENCH_BIN/bench_labels" --docs "$WORK/labels-all.json" --rounds "$rounds" \
+		--repeat "$repeat" --prefix "$LBL_PREFIX" "$@" >"$WORK/$name-prog.rows" \
+		2> >(sed 's/^/    /' >&2)
 	local rc=$?
-	rows_from "$WORK/labels-prog.rows"
-	[ $rc -ne 0 ] && row "per-packet with labels" "n/a (bench_labels exit $rc)" n/a n/a n/a n/a
+	rows_from "$WORK/$name-prog.rows"
+	[ $rc -ne 0 ] && row "per-packet, $name" "n/a (bench_labels exit $rc)" n/a n/a n/a n/a
 }
 
 # lbl_change CHANGES: LBL_LOAD_WHY or the load time in LBL_LOAD; rows.
