@@ -254,9 +254,11 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				port = ct->origin_dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
 				rule = nf_policy_judge(pol_id, ti, cfg, ct->origin_dir, ck->raddr,
 						       pkt.proto, port);
-				if (!rule || !ti) {
+				reason = nf_rule_reason(rule);
+				if (reason || !ti) {
 					nf_ct_delete(ck, tenant_id);
-					reason = NF_DROP_POLICY;
+					if (!reason)
+						reason = NF_DROP_POLICY;
 					goto drop;
 				}
 				ct->rule_ref = rule;
@@ -343,8 +345,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			if (ict->epoch == ti->epoch)
 				return true;
 			port = ict->origin_dir == NF_DIR_EGRESS ? ik.rport : ik.lport;
-			if (nf_policy_judge(pol_id, ti, cfg, ict->origin_dir, ik.raddr,
-					    pkt.in_proto, port))
+			if (!nf_rule_reason(nf_policy_judge(pol_id, ti, cfg, ict->origin_dir,
+							    ik.raddr, pkt.in_proto, port)))
 				return true;
 		}
 	}
@@ -352,10 +354,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	/* 3. A new flow: the tenant's policy decides. */
 	rule = nf_policy_judge(pol_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
 			       pkt.proto, pkt.dport);
-	if (!rule) {
-		reason = NF_DROP_POLICY;
+	reason = nf_rule_reason(rule);
+	if (reason)
 		goto drop;
-	}
 	/*
 	 * On an interface, only flows to one of the endpoint's own addresses are
 	 * tracked from ingress (not broadcasts, not misrouted packets), so the
@@ -626,6 +627,7 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 	__u32 zero = 0;
 	__u64 cgid = 0;
 	bool local_known = false;
+	__u8 reason;
 
 	ep = nf_cg_lookup(NULL, &cgid);
 	if (!ep)
@@ -674,11 +676,12 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 		}
 	}
 
-	if (nf_policy_judge(ep->tenant_id, ti, cfg, NF_DIR_EGRESS, pkt.daddr, pkt.proto, pkt.dport))
+	reason = nf_rule_reason(nf_policy_judge(ep->tenant_id, ti, cfg, NF_DIR_EGRESS, pkt.daddr,
+						pkt.proto, pkt.dport));
+	if (!reason)
 		return 1;
-	nf_count(ep->tenant_id, NF_DIR_EGRESS, NF_DROP_POLICY, NF_HOOK_CGROUP, 0);
-	nf_event(cfg, &pkt, ep->tenant_id, cgid, 0, 0, NF_DIR_EGRESS, NF_DROP_POLICY,
-		 NF_HOOK_CGROUP);
+	nf_count(ep->tenant_id, NF_DIR_EGRESS, reason, NF_HOOK_CGROUP, 0);
+	nf_event(cfg, &pkt, ep->tenant_id, cgid, 0, 0, NF_DIR_EGRESS, reason, NF_HOOK_CGROUP);
 	return 0;
 }
 

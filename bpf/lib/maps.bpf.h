@@ -33,7 +33,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, NF_MAX_PORT_ENTRIES);
 	__type(key, struct nf_port_key);
-	__type(value, __u32);
+	__type(value, struct nf_port_val);
 } nf_ports SEC(".maps");
 
 struct {

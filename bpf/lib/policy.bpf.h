@@ -7,7 +7,8 @@
  *      belongs to a tenant, its identity class; the result is cached. The
  *      tenant epoch and ipcache epoch in the key make stale entries
  *      unreachable after a swap, so the cache never needs flushing.
- *   2. each class allows per the precedence documented at struct nf_class.
+ *   2. each class gives an Admin-tier and a lower-tier decision, combined as
+ *      documented at struct nf_class.
  * Cost after the first packet to a peer is two hash lookups, flat in the
  * number of rules.
  *
@@ -31,22 +32,24 @@ static __always_inline int nf_l4_index(__u8 proto)
 	return -1;
 }
 
-/* rule_ref allowing (proto, port) in class cls, or 0. */
-static __always_inline __u32 nf_class_allows(const struct nf_class *cls, __u8 proto, __be16 port)
+/* The two decisions of class cls for (proto, port): abi.h, struct nf_class. */
+static __always_inline void nf_class_decide(const struct nf_class *cls, __u8 proto, __be16 port,
+					    __u32 *low, __u32 *adm)
 {
 	struct nf_port_key key = {};
-	__u32 mask, *rule;
+	struct nf_port_val *v;
+	__u32 mask;
 	__u16 hport;
 	int l4, p;
 
-	if (cls->any_rule)
-		return cls->any_rule;
+	*low = cls->any_rule;
+	*adm = cls->any_adm;
 	l4 = nf_l4_index(proto);
 	if (l4 < 0)
-		return 0;
+		return;
 	mask = cls->plen_mask[l4];
 	if (!mask)
-		return 0;
+		return;
 	key.class_id = cls->class_id;
 	key.proto = proto;
 	hport = bpf_ntohs(port);
@@ -55,9 +58,39 @@ static __always_inline __u32 nf_class_allows(const struct nf_class *cls, __u8 pr
 			continue;
 		key.plen = p;
 		key.port = bpf_htons(p ? (hport & (__u16)(0xFFFF << (16 - p))) : 0);
-		rule = bpf_map_lookup_elem(&nf_ports, &key);
-		if (rule)
-			return *rule;
+		v = bpf_map_lookup_elem(&nf_ports, &key);
+		if (v) {
+			*low = v->rule_ref;
+			*adm = v->adm;
+			return;
+		}
+	}
+}
+
+/* The decision that comes first (the lower rule_ref), 0 meaning none. */
+static __always_inline __u32 nf_rule_first(__u32 a, __u32 b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return NF_RULE_REF(a) <= NF_RULE_REF(b) ? a : b;
+}
+
+/* The drop reason of a decision (0: allowed), SPEC §7. */
+static __always_inline __u8 nf_rule_reason(__u32 rule)
+{
+	if (!rule)
+		return NF_DROP_POLICY;
+	if (rule == NF_RULE_HOST)
+		return 0;
+	switch (NF_RULE_ACT(rule)) {
+	case NF_RULE_DENY_ADMIN:
+		return NF_DROP_ADMIN;
+	case NF_RULE_DENY_BASELINE:
+		return NF_DROP_BASELINE;
+	case NF_RULE_PASS:	/* never final: nf_judge resolves it */
+		return NF_DROP_POLICY;
 	}
 	return 0;
 }
@@ -112,7 +145,9 @@ struct nf_judge_in {
 };
 
 /*
- * Judge a new flow: returns the deciding rule_ref, NF_RULE_HOST, or 0 (deny).
+ * Judge a new flow: returns the deciding decision word (abi.h: a rule_ref
+ * and its action), NF_RULE_HOST, or 0 (default deny); nf_rule_reason() says
+ * whether it allows.
  * Global (verified once on its own) and context-free, so the tc, cgroup_skb
  * and sock_addr programs all call the same code.
  */
@@ -120,7 +155,7 @@ __noinline __u32 nf_judge(struct nf_judge_in *in)
 {
 	struct nf_peer_cache_key ck = {};
 	struct nf_peer_cache_val *cv, nv = {};
-	__u32 rule, tenant_id;
+	__u32 low, adm, low2, adm2, tenant_id;
 	__u8 dir, proto;
 	__be16 port;
 
@@ -148,10 +183,15 @@ __noinline __u32 nf_judge(struct nf_judge_in *in)
 	if (dir == NF_DIR_INGRESS && nv.peer_id == NF_ID_HOST &&
 	    (in->cfg_flags & NF_CFG_ALLOW_HOST_INGRESS))
 		return NF_RULE_HOST;
-	rule = nf_class_allows(&nv.addr_cls, proto, port);
-	if (rule)
-		return rule;
-	return nf_class_allows(&nv.ident_cls, proto, port);
+	nf_class_decide(&nv.addr_cls, proto, port, &low, &adm);
+	/* NetworkPolicy tier only (the common case): an allow of one class decides */
+	if (!adm && low && !nv.ident_cls.tiered)
+		return low;
+	nf_class_decide(&nv.ident_cls, proto, port, &low2, &adm2);
+	adm = nf_rule_first(adm, adm2);
+	if (adm && NF_RULE_ACT(adm) != NF_RULE_PASS)
+		return adm;
+	return nf_rule_first(low, low2);
 }
 
 /* tinfo NULL (unknown tenant): deny. */

@@ -34,9 +34,10 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	3
+#define NF_DATAPATH_VERSION	4
 #else
-#define NF_DATAPATH_VERSION	2	/* 2: identities with labels (NF_IDENT) */
+/* 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val) */
+#define NF_DATAPATH_VERSION	3
 #endif
 
 /* ---- nf_meta: ARRAY[1], what is loaded; written once, pinned last ---- */
@@ -99,7 +100,9 @@ enum nf_reason {
 	NF_DROP_MALFORMED = 3,	/* malformed */
 	NF_DROP_FRAGMENT = 4,	/* fragment */
 	NF_DROP_CT_FULL = 5,	/* conntrack_full: the tenant's tracking quota (or the table) is full */
-	NF_REASON_MAX = 6,
+	NF_DROP_ADMIN = 6,	/* admin_denied: an Admin-tier cluster policy's Deny (SPEC §13) */
+	NF_DROP_BASELINE = 7,	/* baseline_denied: a Baseline-tier Deny */
+	NF_REASON_MAX = 8,
 };
 
 /* L4 protocols with port rules, index into nf_class.plen_mask. */
@@ -189,29 +192,61 @@ struct nf_policy_key {
 };
 
 /*
+ * Decisions (SPEC §13). A decision word is a rule_ref (1-based index into the
+ * slot's rule table, in low 30 bits) and an action (high 2 bits). The
+ * compiler numbers rules in evaluation order: the Admin tier's (by priority,
+ * then policy name, then rule order), then the NetworkPolicy tier's, then
+ * Baseline's; so of two decisions the one with the lower rule_ref wins.
+ * 0: no decision. NF_RULE_HOST is none of these (test it first).
+ */
+#define NF_RULE_REF_MASK	0x3FFFFFFFu
+#define NF_RULE_REF(d)		((d) & NF_RULE_REF_MASK)
+#define NF_RULE_ACT(d)		((d) >> 30)
+#define NF_RULE_ALLOW		0u	/* Accept (every NetworkPolicy rule) */
+#define NF_RULE_PASS		1u	/* Admin Pass: the lower tiers decide */
+#define NF_RULE_DENY_ADMIN	2u
+#define NF_RULE_DENY_BASELINE	3u
+#define NF_RULE_MAKE(ref, act)	(((__u32)(act) << 30) | ((__u32)(ref) & NF_RULE_REF_MASK))
+
+/*
  * Peer class: the set of rules that cover a peer, already merged, so overlaps,
- * `except` and union across rules and policies are right by construction.
- * Lookup precedence for a (class, proto, port):
- *   1. any_rule != 0: a rule with no ports covers the peer: every protocol
- *      and port is allowed (ICMP included); any_rule is its rule_ref.
- *   2. proto is TCP/UDP/SCTP: for each port prefix length p set in
- *      plen_mask[proto] (bit p, p = 0..16, longest first), look up
- *      nf_ports {class_id, proto, p, port & mask(p)}; a hit allows and
- *      gives the rule_ref.
- *   3. otherwise deny.
+ * `except`, union across rules and policies, and tiers are right by
+ * construction. A class gives two decisions for a (proto, port):
+ *   adm: the first Admin-tier rule that matches (Accept, Deny or Pass), or 0;
+ *   low: a NetworkPolicy-tier rule that matches (when NetworkPolicies select
+ *        the endpoint for this direction: Baseline entries are then left
+ *        out), else the first Baseline rule that matches, or 0.
+ * Lookup: when proto is TCP/UDP/SCTP, for each port prefix length p set in
+ * plen_mask[proto] (bit p, p = 0..16, longest first), look up nf_ports
+ * {class_id, proto, p, port & mask(p)}: the first hit gives both decisions.
+ * Otherwise (no hit, or another protocol such as ICMP) they are any_adm and
+ * any_rule (the rules without ports). The compiler leaves out port entries
+ * that cannot change the result.
+ * The verdict for a peer with an address class A and an identity class I:
+ * adm = the lower of A.adm, I.adm; an Accept or Deny there decides; else
+ * (none, or Pass) low = the lower of A.low, I.low decides; 0 is default deny.
+ * tiered == 0 says the class has no Admin or Baseline decision at all: an
+ * Accept of the other class then needs no comparison with it.
  */
 struct nf_class {
 	__u32 class_id;		/* 0: no port entries */
-	__u32 any_rule;		/* rule_ref (1-based) of a rule allowing all ports, or 0 */
+	__u32 any_rule;		/* low decision for every port without an entry */
 	__u32 plen_mask[NF_L4_MAX];
+	__u32 any_adm;		/* adm decision for every port without an entry */
+	__u32 tiered;
 };
 
-/* ---- nf_ports: HASH, key struct nf_port_key -> __u32 rule_ref (1-based) ---- */
+/* ---- nf_ports: HASH, key struct nf_port_key -> struct nf_port_val ---- */
 struct nf_port_key {
 	__u32 class_id;
 	__u8 proto;		/* IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP */
 	__u8 plen;		/* 0..16 significant high bits of port */
 	__be16 port;		/* network order, masked to plen */
+};
+
+struct nf_port_val {
+	__u32 rule_ref;		/* the low decision */
+	__u32 adm;		/* the adm decision */
 };
 
 /*

@@ -612,11 +612,12 @@ static void test_bpf_vs_userspace(void **state)
 			}
 			{
 				struct nf_class ac, ic;
-				uint32_t ar;
+				uint32_t ar, aa;
 
 				assert_int_equal(lookup__peer_classes(&mem, x->me, ti.epoch, q.dir,
 								      nq.addr, nq.peer_id, &ac, &ic), 0);
-				assert_int_equal(lookup__class_allows(&mem, &ac, nq.proto, nq.port, &ar), 0);
+				assert_int_equal(lookup__class_decide(&mem, &ac, nq.proto, nq.port, &ar,
+								      &aa), 0);
 				if (!ar)
 					by_ident++;
 			}

@@ -25,6 +25,9 @@
 #pragma weak compile__free
 #pragma weak compile__lookup
 #pragma weak refeval__decide
+#pragma weak refeval__decide_tiers
+#pragma weak compile__ns_matches
+#pragma weak lookup__allows
 
 #define MAX_NAMES	64
 #define MAX_PROBES	256
@@ -106,6 +109,7 @@ static void probe(struct prober *pr, uint8_t dir, const uint8_t addr[16], uint32
 		  uint8_t proto, uint16_t port)
 {
 	struct nf_query q = { .dir = dir, .peer_id = peer_id, .proto = proto, .port = port };
+	struct nf_ref_verdict v;
 	uint32_t ref;
 	bool ok;
 
@@ -113,9 +117,10 @@ static void probe(struct prober *pr, uint8_t dir, const uint8_t addr[16], uint32
 		return;
 	memcpy(q.addr, addr, 16);
 	ref = compile__lookup(pr->c, &q);
-	ok = refeval__decide(pr->tenant, pr->pols, pr->n_pols, &q, fz_name, pr->names, NULL,
-			     NULL);
-	if (!!ref != ok) {
+	/* SPEC §13: the verdict through every tier, not only "some rule" */
+	refeval__decide_tiers(pr->tenant, pr->pols, pr->n_pols, &q, fz_name, pr->names, NULL, &v);
+	ok = v.allow;
+	if (lookup__allows(ref) != ok) {
 		char buf[64];
 
 		nf_format_addr(addr, buf, sizeof(buf));
@@ -193,12 +198,13 @@ static void probe_tenant(struct prober *pr)
 
 static void compile_all(struct nf_docset *ds)
 {
+	static const char cluster_only[] = "fz-cluster-only";
 	struct nf_policy **pols;
 	size_t i, j;
 
-	if (!ds->n_policies)
+	if (!ds->n_policies && !ds->n_cluster)
 		return;
-	pols = calloc(ds->n_policies, sizeof(*pols));
+	pols = calloc(ds->n_policies + 1, sizeof(*pols));
 	if (!pols)
 		return;
 	/* Work on deep copies: policy__dup must be complete. */
@@ -209,29 +215,37 @@ static void compile_all(struct nf_docset *ds)
 		if (strcmp(pols[i]->json, ds->policies[i]->json))
 			abort();
 	}
-	qsort(pols, ds->n_policies, sizeof(*pols), cmp_tenant);
-	for (i = 0; i < ds->n_policies; i = j) {
+	if (ds->n_policies > 1)
+		qsort(pols, ds->n_policies, sizeof(*pols), cmp_tenant);
+	/* cluster policies alone: one tenant that only they can select */
+	for (i = 0; i < ds->n_policies || (!i && ds->n_cluster); i = j) {
 		struct nf_compiled *c = NULL;
 		struct names names = {};
+		const char *tenant = ds->n_policies ? pols[i]->tenant : cluster_only;
 
 		for (j = i + 1; j < ds->n_policies && !strcmp(pols[j]->tenant, pols[i]->tenant); j++)
 			;
 		const char *sorted[MAX_NAMES];
-		struct nf_policy *sel[j - i];
+		struct nf_policy *sel[j - i + ds->n_cluster + 1];
 		struct nf_compile_env env = { .id_fn = fz_id, .id_ctx = &names, .tenants = sorted };
 		size_t k, n_sel = 0;
 
-		if (!compile__tenant_env || !compile__subject_matches || !compile__free)
+		if (!compile__tenant_env || !compile__subject_matches || !compile__free ||
+		    !compile__ns_matches)
 			continue;
-		env.n_tenants = fz_universe(&names, pols[i]->tenant, pols + i, j - i, sorted);
-		/* an endpoint without labels: the policies whose podSelector selects it */
-		for (k = i; k < j; k++)
+		/* an endpoint without labels: the policies whose podSelector selects it,
+		 * and the cluster policies whose subject selects it (SPEC §13) */
+		for (k = i; k < j && ds->n_policies; k++)
 			if (compile__subject_matches(pols[k], NULL))
 				sel[n_sel++] = pols[k];
-		if (compile__tenant_env(pols[i]->tenant, 1, (uint32_t)i & 1, sel, n_sel, &env,
-					&c) == 0) {
-			if (compile__lookup && refeval__decide) {
-				struct prober pr = { c, pols[i]->tenant, pols + i, j - i, &names, 0 };
+		for (k = 0; k < ds->n_cluster; k++)
+			if (compile__ns_matches(ds->cluster[k]->ns_subject, tenant, NULL) &&
+			    compile__subject_matches(ds->cluster[k], NULL))
+				sel[n_sel++] = ds->cluster[k];
+		env.n_tenants = fz_universe(&names, tenant, sel, n_sel, sorted);
+		if (compile__tenant_env(tenant, 1, (uint32_t)i & 1, sel, n_sel, &env, &c) == 0) {
+			if (compile__lookup && refeval__decide_tiers && lookup__allows) {
+				struct prober pr = { c, tenant, sel, n_sel, &names, 0 };
 
 				probe_tenant(&pr);
 #ifdef FUZZ_TRACE
@@ -244,6 +258,21 @@ static void compile_all(struct nf_docset *ds)
 	for (i = 0; i < ds->n_policies; i++)
 		policy__free(pols[i]);
 	free(pols);
+}
+
+/* Cluster policies (SPEC §13): not compiled here yet; their deep copy must be complete. */
+static void dup_cluster(struct nf_docset *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n_cluster; i++) {
+		struct nf_policy *d = policy__dup(ds->cluster[i]);
+
+		if (!d || strcmp(d->json, ds->cluster[i]->json) ||
+		    d->tier != ds->cluster[i]->tier || !d->ns_subject)
+			abort();
+		policy__free(d);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -264,8 +293,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (*s < 0x20)
 				abort();
 	}
-	if (!ds->n_problems)
+	if (!ds->n_problems) {
 		compile_all(ds);
+		dup_cluster(ds);
+	}
 	policy__docset_free(ds);
 	return 0;
 }

@@ -1307,7 +1307,8 @@ static void check_structure(const struct nf_compiled *c, uint32_t tenant_id, uin
 		} else {
 			assert_int_equal(v->any_rule, 0);
 		}
-		assert_true(v->any_rule <= c->n_rules);
+		assert_true(NF_RULE_REF(v->any_rule) <= c->n_rules);
+		assert_true(NF_RULE_REF(v->any_adm) <= c->n_rules);
 		for (b = 0; b < NF_L4_MAX; b++)
 			assert_int_equal(v->plen_mask[b] >> 17, 0);
 	}
@@ -1316,7 +1317,9 @@ static void check_structure(const struct nf_compiled *c, uint32_t tenant_id, uin
 
 		assert_true(k->plen <= 16);
 		assert_int_equal(ntohs(k->port) & (0xffffu >> k->plen), 0);
-		assert_true(c->ports[i].rule_ref >= 1 && c->ports[i].rule_ref <= c->n_rules);
+		assert_true(c->ports[i].val.rule_ref || c->ports[i].val.adm);
+		assert_true(NF_RULE_REF(c->ports[i].val.rule_ref) <= c->n_rules);
+		assert_true(NF_RULE_REF(c->ports[i].val.adm) <= c->n_rules);
 		assert_int_equal(k->class_id >> 20, tenant_id);
 		if (i)
 			assert_true(memcmp(&c->ports[i - 1].key, k, sizeof(*k)) != 0);

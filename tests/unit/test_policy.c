@@ -124,8 +124,10 @@ static const struct pcase cases[] = {
 	{ "kind type", "{'kind':5}", { P "kind: must be a string, got integer" } },
 	{ "kind unsupported", "{'apiVersion':'v1','kind':'ConfigMap'}",
 	  { P "kind: \"ConfigMap\" is not supported (expected NetworkPolicy, NetworkPolicyList, "
-	      "List, Tenant, MultiNetworkPolicy, MultiNetworkPolicyList, Pod, PodList, Namespace "
-	      "or NamespaceList)" } },
+	      "List, Tenant, MultiNetworkPolicy, MultiNetworkPolicyList, Pod, PodList, Namespace, "
+	      "NamespaceList, ClusterNetworkPolicy, ClusterNetworkPolicyList, AdminNetworkPolicy, "
+	      "AdminNetworkPolicyList, BaselineAdminNetworkPolicy, "
+	      "BaselineAdminNetworkPolicyList, Node or NodeList)" } },
 	{ "apiVersion wrong",
 	  "{'apiVersion':'extensions/v1beta1','kind':'NetworkPolicy'," META
 	  ",'spec':{'podSelector':{}}}",
@@ -350,7 +352,8 @@ static const struct pcase cases[] = {
 	  "{'kind':'NetworkPolicy'}]}",
 	  { P "items[1].spec.ingress[0].from[0].ipBlock.cidr: \"1.2.3.4/40\" is not a valid CIDR",
 	    P "items[2].kind: \"ConfigMap\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant, MultiNetworkPolicy, Pod or Namespace)",
+	      "Tenant, MultiNetworkPolicy, Pod, Namespace, ClusterNetworkPolicy, "
+	      "AdminNetworkPolicy, BaselineAdminNetworkPolicy or Node)",
 	    P "items[4].apiVersion: is required",
 	    P "items[4].metadata: is required",
 	    P "items[4].spec: is required" } },
@@ -359,7 +362,8 @@ static const struct pcase cases[] = {
 	{ "List nested", "{'apiVersion':'v1','kind':'List','items':[{'apiVersion':'v1','kind':"
 	  "'List','items':[]}]}",
 	  { P "items[0].kind: \"List\" is not supported in a List (expected NetworkPolicy, "
-	      "Tenant, MultiNetworkPolicy, Pod or Namespace)" } },
+	      "Tenant, MultiNetworkPolicy, Pod, Namespace, ClusterNetworkPolicy, "
+	      "AdminNetworkPolicy, BaselineAdminNetworkPolicy or Node)" } },
 	{ "List items missing", "{'apiVersion':'v1','kind':'List'}", { P "items: is required" } },
 	{ "List items type", "{'apiVersion':'v1','kind':'List','items':{}}",
 	  { P "items: must be an array, got object" } },
@@ -1920,20 +1924,25 @@ static void test_cli(void **state)
 		return;
 	}
 	assert_int_equal(run("build/netfence validate policies 2>&1", out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 2 policies, 2 tenants, 0 pods, 0 namespaces\n");
+	assert_string_equal(out, "valid: 2 policies, 2 tenants, 0 pods, 0 namespaces, "
+			    "0 cluster policies, 0 nodes\n");
 	assert_int_equal(run("build/netfence validate policies/tenant-a.json 2>&1", out,
 			     sizeof(out)), 0);
-	assert_string_equal(out, "valid: 1 policy, 0 tenants, 0 pods, 0 namespaces\n");
+	assert_string_equal(out, "valid: 1 policy, 0 tenants, 0 pods, 0 namespaces, "
+			    "0 cluster policies, 0 nodes\n");
 	assert_int_equal(run("build/netfence validate - < policies/tenant-a-tenant.json 2>&1",
 			     out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 0 policies, 1 tenant, 0 pods, 0 namespaces\n");
+	assert_string_equal(out, "valid: 0 policies, 1 tenant, 0 pods, 0 namespaces, "
+			    "0 cluster policies, 0 nodes\n");
 	assert_int_equal(run("build/netfence validate tests/unit/data/kubectl-get-pods-ns.json "
 			     "2>&1", out, sizeof(out)), 0);
-	assert_string_equal(out, "valid: 0 policies, 0 tenants, 4 pods, 3 namespaces\n");
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 4 pods, 3 namespaces, "
+			    "0 cluster policies, 0 nodes\n");
 	assert_int_equal(run("echo '{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":"
 			     "{\"name\":\"a\"}}' | build/netfence validate - 2>&1", out,
 			     sizeof(out)), 0);
-	assert_string_equal(out, "valid: 0 policies, 0 tenants, 0 pods, 1 namespace\n");
+	assert_string_equal(out, "valid: 0 policies, 0 tenants, 0 pods, 1 namespace, "
+			    "0 cluster policies, 0 nodes\n");
 	assert_int_equal(run("build/netfence validate policies policies/tenant-a.json "
 			     "2>&1 >/dev/null", out, sizeof(out)), 2);
 	assert_string_equal(out, "policies/tenant-a.json: metadata.name: NetworkPolicy "

@@ -286,22 +286,40 @@ static void check_print_deny(const struct check_args *a, const struct nf_tenant_
 	       ti->n_rules[dir], dirname, ti->n_rules[dir] == 1 ? "" : "s");
 }
 
-/* A rule allows the flow: its policy and place in the spec, from the names
- * written when this epoch's tables were installed; else its number. */
-static void check_print_allow(const struct nf_rule_names *names, const char *tenant, uint32_t rule,
-			      bool multi)
+static const char *const cnp_kind_names[] = {
+	[NF_CNP_V1ALPHA2] = "ClusterNetworkPolicy",
+	[NF_CNP_ANP] = "AdminNetworkPolicy",
+	[NF_CNP_BANP] = "BaselineAdminNetworkPolicy",
+};
+
+/* A rule decides the flow: its policy and place in the spec, from the names
+ * written when this epoch's tables were installed; else its number. A
+ * cluster policy's rule (SPEC §13) with its tier, priority, name and action. */
+static void check_print_rule(const struct nf_rule_names *names, const char *tenant, uint32_t rule,
+			     bool multi)
 {
-	const char *pol = NULL;
-	uint32_t index;
-	uint8_t rdir;
+	const char *verdict = lookup__allows(rule) ? "allow" : "deny";
+	const struct nf_rule_run *r = NULL;
+	uint32_t off = 0;
 
 	if (names)
-		pol = lookup__rule_name(names, rule, &rdir, &index);
-	if (pol)
-		printf("allow: %s %s/%s, spec.%s[%u]\n", multi ? "MultiNetworkPolicy" : "policy",
-		       tenant, pol, rdir == NF_DIR_INGRESS ? "ingress" : "egress", index);
-	else
-		printf("allow: rule #%u of tenant %s\n", rule, tenant);
+		r = lookup__rule_run(names, rule, &off);
+	if (r && r->cnp_kind && r->cnp_kind <= NF_CNP_BANP) {
+		const char *name = r->names ? r->names[off] : NULL;
+
+		printf("%s: %s %s (%s tier, priority %d), spec.%s[%u]%s%s%s (%s)\n", verdict,
+		       cnp_kind_names[r->cnp_kind], r->policy,
+		       r->tier == NF_TIER_BASELINE ? "Baseline" : "Admin", r->priority,
+		       r->dir == NF_DIR_INGRESS ? "ingress" : "egress", r->index + off,
+		       name ? " \"" : "", name ?: "", name ? "\"" : "",
+		       lookup__allows(rule) ? "Accept" : "Deny");
+	} else if (r) {
+		printf("%s: %s %s/%s, spec.%s[%u]\n", verdict,
+		       multi ? "MultiNetworkPolicy" : "policy", tenant, r->policy,
+		       r->dir == NF_DIR_INGRESS ? "ingress" : "egress", r->index + off);
+	} else {
+		printf("%s: rule #%u of tenant %s\n", verdict, NF_RULE_REF(rule), tenant);
+	}
 }
 
 /* The rule names of slot id (a tenant or a network's rule set) at epoch:
@@ -426,7 +444,7 @@ int cmd_check(int argc, char **argv)
 	else if (!rule)
 		check_print_deny(&a, &ti, slot ? netkey : NULL);
 	else
-		check_print_allow(names, a.tenant, rule, multi);
+		check_print_rule(names, a.tenant, rule, multi);
 out:
 	lookup__names_free(names);
 	dp__close(dp);

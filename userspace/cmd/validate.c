@@ -17,8 +17,9 @@ static void validate__help(FILE *f)
 {
 	fputs(validate_usage, f);
 	if (f == stdout)
-		fputs("\nValidate NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and Namespace\n"
-		      "JSON documents (also in their lists and in a List) from files,\n"
+		fputs("\nValidate NetworkPolicy, Tenant, MultiNetworkPolicy, Pod, Namespace,\n"
+		      "ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy\n"
+		      "and Node JSON documents (also in their lists and in a List) from files,\n"
 		      "directories (every *.json) or stdin (-). Prints every problem as\n"
 		      "\"FILE: PATH: message\" on stderr and exits 2 if any.\n", f);
 }
@@ -32,7 +33,7 @@ int cmd_validate(int argc, char **argv)
 	struct cmd_opts o = { .shortopts = "+h", .longopts = opts, .usage_fn = validate__help,
 			      .name = "validate" };
 	struct nf_docset *ds;
-	size_t np, nt, npod, nns, i;
+	size_t np, nt, npod, nns, ncp, nnode, i;
 	int ret;
 
 	while (cmd_getopt(&o, argc, argv))
@@ -63,9 +64,12 @@ int cmd_validate(int argc, char **argv)
 		nt = ds->n_tenants;
 		npod = ds->n_pods;
 		nns = ds->n_namespaces;
-		printf("valid: %zu %s, %zu %s, %zu %s, %zu %s\n", np,
+		ncp = ds->n_cluster;
+		nnode = ds->n_nodes;
+		printf("valid: %zu %s, %zu %s, %zu %s, %zu %s, %zu cluster %s, %zu %s\n", np,
 		       np == 1 ? "policy" : "policies", nt, nt == 1 ? "tenant" : "tenants", npod,
-		       npod == 1 ? "pod" : "pods", nns, nns == 1 ? "namespace" : "namespaces");
+		       npod == 1 ? "pod" : "pods", nns, nns == 1 ? "namespace" : "namespaces",
+		       ncp, ncp == 1 ? "policy" : "policies", nnode, nnode == 1 ? "node" : "nodes");
 		ret = NF_EXIT_OK;
 	}
 	policy__docset_free(ds);

@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <jansson.h>
 
 #include "apply.h"
@@ -28,8 +29,16 @@
 #include "store.h"
 
 /* OBJ_POLICY: a NetworkPolicy; OBJ_MNP: a MultiNetworkPolicy (both are an nf_policy).
- * OBJ_POD, OBJ_NAMESPACE: labels (SPEC §11); a Namespace's tenant is its name. */
-enum obj_kind { OBJ_POLICY, OBJ_TENANT, OBJ_MNP, OBJ_POD, OBJ_NAMESPACE };
+ * OBJ_POD, OBJ_NAMESPACE: labels (SPEC §11); a Namespace's tenant is its name.
+ * OBJ_CNP, OBJ_ANP, OBJ_BANP (an nf_policy each) and OBJ_NODE: cluster-scoped
+ * (SPEC §13), their tenant is NF_STORE_CLUSTER. */
+enum obj_kind { OBJ_POLICY, OBJ_TENANT, OBJ_MNP, OBJ_POD, OBJ_NAMESPACE, OBJ_CNP, OBJ_ANP,
+		OBJ_BANP, OBJ_NODE };
+
+static bool is_cluster(enum obj_kind k)
+{
+	return k >= OBJ_CNP;
+}
 
 static bool is_policy(enum obj_kind k)
 {
@@ -45,6 +54,7 @@ struct obj {
 	struct nf_tenant_obj *tobj;
 	struct nf_pod_obj *pod;
 	struct nf_namespace_obj *ns;
+	struct nf_node_obj *node;
 	bool removed;	/* in the store, not in the desired state */
 	bool from_input;
 };
@@ -111,6 +121,26 @@ static int objset_from_docset(struct objset *s, struct nf_docset *ds, bool input
 		if (err)
 			return err;
 	}
+	for (i = 0; i < ds->n_cluster; i++) {
+		struct nf_policy *p = ds->cluster[i];
+		struct obj o = { .tenant = NF_STORE_CLUSTER, .name = p->name,
+				 .kind = p->cnp_kind == NF_CNP_ANP ? OBJ_ANP :
+					 p->cnp_kind == NF_CNP_BANP ? OBJ_BANP : OBJ_CNP,
+				 .json = p->json, .pol = p, .from_input = input };
+
+		err = objset_add(s, &o);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < ds->n_nodes; i++) {
+		struct nf_node_obj *nd = ds->nodes[i];
+		struct obj o = { .tenant = NF_STORE_CLUSTER, .name = nd->name, .kind = OBJ_NODE,
+				 .json = nd->json, .node = nd, .from_input = input };
+
+		err = objset_add(s, &o);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -131,7 +161,8 @@ static int obj_path(char *buf, size_t len, const struct obj *o)
 	static const enum nf_store_kind kinds[] = {
 		[OBJ_POLICY] = NF_STORE_POLICY, [OBJ_TENANT] = NF_STORE_TENANT,
 		[OBJ_MNP] = NF_STORE_MNP, [OBJ_POD] = NF_STORE_POD,
-		[OBJ_NAMESPACE] = NF_STORE_NAMESPACE,
+		[OBJ_NAMESPACE] = NF_STORE_NAMESPACE, [OBJ_CNP] = NF_STORE_CNP,
+		[OBJ_ANP] = NF_STORE_ANP, [OBJ_BANP] = NF_STORE_BANP, [OBJ_NODE] = NF_STORE_NODE,
 	};
 
 	return store__object_path(buf, len, o->tenant, kinds[o->kind], o->name);
@@ -508,8 +539,10 @@ struct plan_set {
 struct tenant_plan {
 	const char *tenant;
 	uint32_t id;
-	struct nf_policy **pols;	/* NetworkPolicies and MultiNetworkPolicies */
-	size_t n_pols;
+	/* NetworkPolicies and MultiNetworkPolicies; from compile_plan on also
+	 * the cluster policies that select the tenant (after the first n_own - 1) */
+	struct nf_policy **pols;
+	size_t n_pols, n_own;
 	struct nf_pod_obj **pods;	/* its Pod documents (SPEC §11) */
 	size_t n_pods;
 	bool pods_changed;		/* a Pod document of it comes, goes or changes */
@@ -702,6 +735,14 @@ struct change {
 	/* apply__endpoint_context: the endpoint about to be attached */
 	const struct ep_ctx *attaching;
 	const char *attaching_tenant;
+	/* cluster policies and Nodes (SPEC §13), as the change leaves them */
+	bool cluster_changed;		/* every tenant with an id is recompiled */
+	struct nf_policy **cluster;	/* sorted by cluster_cmp */
+	size_t n_cluster;
+	struct nf_node_obj **nodes;
+	size_t n_nodes;
+	struct nf_cidr *host_addrs;	/* nodes peers without Node documents */
+	size_t n_host_addrs;
 };
 
 static bool in_scope(const struct change *c, const char *tenant)
@@ -740,11 +781,69 @@ static int plan_read_store(struct change *c)
 		if (!err && c->only.n)
 			err = store_load(c->stored_ds, c->only.v, c->only.n);
 	}
+	/* cluster-scoped objects (SPEC §13): every tenant's compile needs them */
+	if (!err && !strlist_has(&c->only, NF_STORE_CLUSTER)) {
+		const char *cl = NF_STORE_CLUSTER;
+
+		err = store_load(c->stored_ds, &cl, 1);
+	}
 	if (!err)
 		err = objset_from_docset(&c->stored, c->stored_ds, false);
 	if (!err && c->input)
 		err = objset_from_docset(&c->in, c->input, true);
 	return err;
+}
+
+/* Evaluation does not depend on it; keys and compiles are deterministic. */
+static int cluster_cmp(const void *a, const void *b)
+{
+	const struct nf_policy *x = *(struct nf_policy *const *)a, *y = *(struct nf_policy *const *)b;
+
+	if (x->cnp_kind != y->cnp_kind)
+		return (int)x->cnp_kind - (int)y->cnp_kind;
+	return strcmp(x->name, y->name);
+}
+
+/* The desired cluster policies and Nodes: the input's, and the stored ones
+ * neither removed nor replaced. */
+static int plan_cluster(struct change *c)
+{
+	size_t i, n = c->in.n + c->stored.n + 1;
+
+	c->cluster = calloc(n, sizeof(*c->cluster));
+	c->nodes = calloc(n, sizeof(*c->nodes));
+	if (!c->cluster || !c->nodes)
+		return -ENOMEM;
+	for (i = 0; i < c->in.n + c->stored.n; i++) {
+		const struct obj *o = i < c->in.n ? &c->in.v[i] : &c->stored.v[i - c->in.n];
+
+		if (!is_cluster(o->kind) || o->removed ||
+		    (i >= c->in.n && objset_find(&c->in, o->tenant, o->kind, o->name)))
+			continue;
+		if (o->kind == OBJ_NODE)
+			c->nodes[c->n_nodes++] = o->node;
+		else
+			c->cluster[c->n_cluster++] = o->pol;
+	}
+	if (c->n_cluster > 1)
+		qsort(c->cluster, c->n_cluster, sizeof(*c->cluster), cluster_cmp);
+	return 0;
+}
+
+/*
+ * SPEC §13: the cluster policies whose subject's namespace selector selects
+ * tenant (whose Namespace labels are ns, NULL: only its name), appended to
+ * pols[*n] in cluster order. Their pod selectors choose the endpoints, as a
+ * NetworkPolicy's podSelector does.
+ */
+static void cluster_select(struct nf_policy *const *cl, size_t n_cl, const char *tenant,
+			   const struct nf_labels *ns, struct nf_policy **pols, size_t *n)
+{
+	size_t i;
+
+	for (i = 0; i < n_cl; i++)
+		if (compile__ns_matches(cl[i]->ns_subject, tenant, ns))
+			pols[(*n)++] = cl[i];
 }
 
 /* Which tenants change: a new or different policy, or a removed one; marks
@@ -761,6 +860,7 @@ static int plan_changes(struct change *c)
 
 		if (s && !strcmp(s->json, o->json))
 			continue;
+		c->cluster_changed |= is_cluster(o->kind);
 		if (is_policy(o->kind) || o->kind == OBJ_POD)
 			err = plan_add(&c->plans, o->tenant, false);
 		if (!err && o->kind == OBJ_POD && !strlist_has(&c->pods_changed, o->tenant))
@@ -778,6 +878,8 @@ static int plan_changes(struct change *c)
 		else if (c->prune && in_scope(c, s->tenant))
 			s->removed = !objset_find(&c->in, s->tenant, s->kind, s->name);
 		any_removed |= s->removed;
+		/* after an upgrade, cluster policies are compiled again in every tenant */
+		c->cluster_changed |= is_cluster(s->kind) && (s->removed || c->recompile_all);
 		if ((s->removed || c->recompile_all) && (is_policy(s->kind) || s->kind == OBJ_POD))
 			err = plan_add(&c->plans, s->tenant, false);
 		if (!err && s->removed && s->kind == OBJ_POD &&
@@ -793,6 +895,8 @@ static int plan_changes(struct change *c)
 	c->n_changed = c->plans.n;
 	for (i = 0; !err && i < c->plans.n; i++)
 		err = plan_fill(&c->plans.v[i], &c->in, &c->stored);
+	if (!err)
+		err = plan_cluster(c);
 	return err;
 }
 
@@ -848,12 +952,32 @@ static int plan_referrers(struct change *c)
 {
 	struct strlist refs = {}, need = {};
 	size_t i, j;
+	uint32_t id;
 	int err = 0;
 
 	if (c->attaching_tenant && !plan_find(&c->plans, c->attaching_tenant)) {
 		err = plan_add(&c->plans, c->attaching_tenant, true);
 		if (!err && !strlist_has(&c->only, c->attaching_tenant))
 			err = strlist_add(&need, c->attaching_tenant);
+	}
+	/* a cluster policy or Node changed: every tenant with an id (SPEC §13) */
+	for (id = 1; !err && c->cluster_changed && id < NF_MAX_TENANTS; id++) {
+		struct nf_tenant_info ti;
+		char *name;
+
+		if (dp__tenant_info(c->dp, id, &ti) || !ti.name[0] || dp__is_ruleset(c->dp, id, NULL))
+			continue;
+		name = strndup(ti.name, sizeof(ti.name));
+		if (!name || strlist_add(&c->keep, name)) {
+			free(name);
+			err = -ENOMEM;
+			break;
+		}
+		if (plan_find(&c->plans, name))
+			continue;
+		err = plan_add(&c->plans, name, true);
+		if (!err && !(c->prune && !c->scope.n) && !strlist_has(&c->only, name))
+			err = strlist_add(&need, name);
 	}
 	for (i = 0; !err && i < c->created.n + c->wake.n; i++) {
 		const char *name = i < c->created.n ? c->created.v[i] : c->wake.v[i - c->created.n];
@@ -1003,6 +1127,42 @@ static const struct nf_labels *ns_cb(const char *tenant, void *ctx)
 	return t && t->has_ns ? &t->ns : NULL;
 }
 
+/*
+ * SPEC §13: without Node documents a `nodes` peer is this node: its
+ * addresses as the datapath last trusted them (NF_STORE_HOST_ADDRS, see
+ * dp__sync_host_addrs), link-local ones left out.
+ */
+static int env_host_addrs(struct change *c)
+{
+	char line[INET6_ADDRSTRLEN + 2];
+	struct nf_cidr a = { .plen = 128 }, *v;
+	FILE *f;
+	int err = 0;
+
+	free(c->host_addrs);
+	c->host_addrs = NULL;
+	c->n_host_addrs = 0;
+	if (c->n_nodes || !c->n_cluster)
+		return 0;
+	f = fopen(NF_STORE_HOST_ADDRS, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (nf_parse_addr(line, a.addr, &a.is_v4) || (a.addr[0] == 0xfe && (a.addr[1] & 0xc0) == 0x80))
+			continue;
+		v = realloc(c->host_addrs, (c->n_host_addrs + 1) * sizeof(*v));
+		if (!v) {
+			err = -ENOMEM;
+			break;
+		}
+		c->host_addrs = v;
+		c->host_addrs[c->n_host_addrs++] = a;
+	}
+	fclose(f);
+	return err;
+}
+
 /* Every tenant with an id and every label identity, for this change's compiles. */
 static int env_build(struct change *c)
 {
@@ -1043,10 +1203,14 @@ static int env_build(struct change *c)
 				.labels = &t->ids[j].labels, .ports = t->ids[j].ports,
 				.n_ports = t->ids[j].n_ports };
 	}
+	if (env_host_addrs(c))
+		return -ENOMEM;
 	c->env = (struct nf_compile_env){
 		.id_fn = id_cb, .id_ctx = c->dp, .ns_labels = ns_cb, .ns_ctx = &c->ids,
 		.tenants = c->env_tenants, .n_tenants = n_t,
 		.idents = c->env_idents, .n_idents = n_i,
+		.nodes = c->nodes, .n_nodes = c->n_nodes,
+		.host_addrs = c->host_addrs, .n_host_addrs = c->n_host_addrs,
 	};
 	return 0;
 }
@@ -1165,6 +1329,10 @@ static void ep_ctx_of(struct change *c, const struct tenant_plan *p, const struc
  * Returns a malloc'd key, or NULL (out of memory, or a network name that is
  * not one: then the default network).
  */
+static const char *const cnp_key_prefix[] = {
+	[NF_CNP_NONE] = "", [NF_CNP_V1ALPHA2] = "~c:", [NF_CNP_ANP] = "~a:", [NF_CNP_BANP] = "~b:",
+};
+
 static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *x,
 			      struct nf_policy **sel, size_t *n_sel,
 			      const struct nf_named_port **ports, size_t *n_ports)
@@ -1190,7 +1358,7 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 			continue;
 		sel[(*n_sel)++] = cand[i];
 		named |= uses_named_ingress(cand[i]);
-		len += strlen(cand[i]->name) + 4;
+		len += strlen(cand[i]->name) + 8;
 	}
 	free(cand);
 	*ports = named ? x->ports : NULL;
@@ -1211,8 +1379,11 @@ static char *plan_context_key(const struct tenant_plan *p, const struct ep_ctx *
 	 * keeps the kind; then the policies and the named ports.
 	 */
 	o = multi ? (size_t)snprintf(key, len, "M:%s|", netkey) : (size_t)snprintf(key, len, "N:");
+	/* a cluster policy's name with its kind (SPEC §13: a ClusterNetworkPolicy
+	 * may have a NetworkPolicy's name) */
 	for (i = 0; i < *n_sel; i++)
-		o += (size_t)snprintf(key + o, len - o, "%s%s", i ? "," : "", sel[i]->name);
+		o += (size_t)snprintf(key + o, len - o, "%s%s%s", i ? "," : "",
+				      cnp_key_prefix[sel[i]->cnp_kind], sel[i]->name);
 	for (i = 0; i < *n_ports; i++)
 		o += (size_t)snprintf(key + o, len - o, "|%s/%u/%u", (*ports)[i].name,
 				      (*ports)[i].proto, (*ports)[i].port);
@@ -1270,6 +1441,25 @@ static int plan_contexts(struct change *c, struct tenant_plan *p, struct ep_ctx 
 	return err;
 }
 
+/* p->pols: its own policies, then the cluster policies that select it (once). */
+static int plan_with_cluster(struct change *c, struct tenant_plan *p)
+{
+	struct nf_policy **v;
+
+	if (!p->n_own)
+		p->n_own = p->n_pols + 1;	/* +1: 0 means "not yet counted" */
+	p->n_pols = p->n_own - 1;
+	if (!c->n_cluster)
+		return 0;
+	v = realloc(p->pols, (p->n_pols + c->n_cluster + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	p->pols = v;
+	cluster_select(c->cluster, c->n_cluster, p->tenant, ns_cb(p->tenant, &c->ids), p->pols,
+		       &p->n_pols);
+	return 0;
+}
+
 /*
  * The tenant's rule sets (SPEC §11, §12): one per distinct context key;
  * the default context's is compiled for the tenant's own id, every other
@@ -1288,6 +1478,9 @@ static int compile_plan(struct change *c, struct tenant_plan *p)
 	p->id = dp__tenant_id(c->dp, p->tenant, false);
 	free(p->def_key);
 	p->def_key = NULL;
+	err = plan_with_cluster(c, p);
+	if (err)
+		return err;
 	if (!p->id || !p->n_pols)
 		return 0;	/* nothing installed: no id; removal: install_all */
 	if (p->referrer)
@@ -1905,7 +2098,8 @@ static int commit_store(struct change *c)
 	}
 	for (i = 0; !err && i < c->stored.n; i++)
 		if (c->stored.v[i].removed && !obj_path(path, sizeof(path), &c->stored.v[i])) {
-			store__reclaim_mark(c->stored.v[i].tenant);
+			if (!is_cluster(c->stored.v[i].kind))
+				store__reclaim_mark(c->stored.v[i].tenant);
 			store__remove(path, NF_STORE_OBJECTS);
 		}
 	if (err)
@@ -1949,6 +2143,9 @@ static void change_free(struct change *c)
 	free(c->in.v);
 	policy__docset_free(c->stored_ds);
 	policy__docset_free(c->extra_ds);
+	free(c->cluster);
+	free(c->nodes);
+	free(c->host_addrs);
 }
 
 static int apply_locked(struct change *c, struct nf_apply_result *res)
@@ -2264,7 +2461,12 @@ static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid, c
 	size_t i;
 	int err;
 
+	const char *cl = NF_STORE_CLUSTER;
+	const struct nf_labels *ns = NULL;
+
 	err = store_load_opt(ds, &tenant, 1, false);
+	if (!err)
+		err = store_load_opt(ds, &cl, 1, false);
 	if (!err && pod && *pod &&
 	    !store__object_path(path, sizeof(path), tenant, NF_STORE_POD, pod) &&
 	    !access(path, F_OK))
@@ -2274,12 +2476,19 @@ static int stored_plan(struct nf_docset *ds, const char *tenant, uint32_t tid, c
 	if (err)
 		return err;
 	*q = (struct tenant_plan){ .tenant = tenant, .id = tid, .pods_loaded = true };
-	q->pols = calloc(ds->n_policies + 1, sizeof(*q->pols));
+	q->pols = calloc(ds->n_policies + ds->n_cluster + 1, sizeof(*q->pols));
 	q->pods = calloc(ds->n_pods + 1, sizeof(*q->pods));
 	if (!q->pols || !q->pods)
 		return -ENOMEM;
 	for (i = 0; i < ds->n_policies; i++)
 		q->pols[q->n_pols++] = ds->policies[i];
+	/* the cluster policies that select it, in the order a change appends them */
+	for (i = 0; i < ds->n_namespaces; i++)
+		if (!strcmp(ds->namespaces[i]->name, tenant))
+			ns = &ds->namespaces[i]->labels;
+	if (ds->n_cluster > 1)
+		qsort(ds->cluster, ds->n_cluster, sizeof(*ds->cluster), cluster_cmp);
+	cluster_select(ds->cluster, ds->n_cluster, tenant, ns, q->pols, &q->n_pols);
 	for (i = 0; i < ds->n_pods; i++)
 		q->pods[q->n_pods++] = ds->pods[i];
 	return 0;

@@ -139,6 +139,10 @@ struct cctx {
 	const struct nf_rule **rule;	/* rule[ref - 1] */
 	uint8_t *rule_dir;		/* rule_dir[ref - 1] */
 	size_t n_rule;
+	/* of the policies' own rules (not derived ones): the decision word
+	 * (abi.h: rule_ref and action) and the tier, by ref - 1 */
+	uint32_t *rule_word;
+	uint8_t *rule_tier;
 
 	/* interned rule sets; class index = position + 1 */
 	uint32_t *pool;
@@ -179,6 +183,8 @@ static void cctx__fini(struct cctx *cx)
 	}
 	free(cx->derived);
 	free(cx->derived_of);
+	free(cx->rule_word);
+	free(cx->rule_tier);
 	free(cx->rule);
 	free(cx->rule_dir);
 	free(cx->pool);
@@ -860,20 +866,27 @@ static int cctx__derive(struct cctx *cx, uint32_t ref, const struct nf_identity 
 	void *np;
 
 	*ref_out = 0;
-	ports = calloc(r->n_ports, sizeof(*ports));
+	/* a named port of any protocol (proto 0, SPEC §13) resolves to up to one per L4 */
+	ports = calloc(r->n_ports * NF_L4_MAX, sizeof(*ports));
 	if (!ports)
 		return -ENOMEM;
 	for (i = 0; i < r->n_ports; i++) {
+		uint8_t seen = 0;
+
 		if (!r->ports[i].name[0])
 			continue;
-		for (j = 0; j < u->n_ports; j++)
-			if (u->ports[j].proto == r->ports[i].proto &&
-			    !strcmp(u->ports[j].name, r->ports[i].name)) {
-				ports[n++] = (struct nf_port_range){ .proto = r->ports[i].proto,
-								     .lo = u->ports[j].port,
-								     .hi = u->ports[j].port };
-				break;
-			}
+		for (j = 0; j < u->n_ports; j++) {
+			uint8_t bit = u->ports[j].proto == IPPROTO_TCP ? 1 :
+				      u->ports[j].proto == IPPROTO_UDP ? 2 : 4;
+
+			if ((r->ports[i].proto && u->ports[j].proto != r->ports[i].proto) ||
+			    (seen & bit) || strcmp(u->ports[j].name, r->ports[i].name))
+				continue;
+			seen |= bit;
+			ports[n++] = (struct nf_port_range){ .proto = u->ports[j].proto,
+							     .lo = u->ports[j].port,
+							     .hi = u->ports[j].port };
+		}
 	}
 	if (!n) {
 		free(ports);
@@ -1057,29 +1070,71 @@ out:
  * (*out: the rule itself when nothing needs resolving). cx->resolved has
  * room for every rule.
  */
+/* SPEC §13: the addresses a `nodes` peer selects (see struct nf_compile_env). */
+static size_t nodes_addrs(const struct nf_compile_env *env, const struct nf_peer *p,
+			  struct nf_peer *out)
+{
+	size_t i, k, n = 0;
+
+	if (!env)
+		return 0;
+	if (!env->n_nodes) {
+		for (k = 0; k < env->n_host_addrs; k++, n++)
+			if (out)
+				out[n] = (struct nf_peer){ .kind = NF_PK_IPBLOCK,
+							   .cidr = env->host_addrs[k] };
+		return n;
+	}
+	for (i = 0; i < env->n_nodes; i++) {
+		const struct nf_node_obj *nd = env->nodes[i];
+
+		if (!nf_selector_matches(p->node_sel, &nd->labels))
+			continue;
+		for (k = 0; k < nd->n_addrs; k++, n++)
+			if (out)
+				out[n] = (struct nf_peer){ .kind = NF_PK_IPBLOCK,
+							   .cidr = nd->addrs[k] };
+	}
+	return n;
+}
+
+/*
+ * A rule whose peers need the environment: namespaceSelectors on labels
+ * (resolved to the tenants they select) and `nodes` peers (become one
+ * ipBlock per node address). *out: r itself when it needs nothing.
+ */
 static int cctx__resolve(struct cctx *cx, const struct nf_rule *r, const struct nf_rule **out)
 {
 	const struct nf_compile_env *env = cx->env;
 	struct nf_rule *c;
-	size_t i, t;
+	size_t i, t, n = 0;
 	bool need = false;
 
 	*out = r;
-	for (i = 0; i < r->n_peers; i++)
-		need |= r->peers[i].ns_labels && r->peers[i].ns_sel;
+	for (i = 0; i < r->n_peers; i++) {
+		need |= (r->peers[i].ns_labels && r->peers[i].ns_sel) ||
+			r->peers[i].kind == NF_PK_NODES;
+		n += r->peers[i].kind == NF_PK_NODES ? nodes_addrs(env, &r->peers[i], NULL) : 1;
+	}
 	if (!need)
 		return 0;
 	c = &cx->resolved[cx->n_resolved];
 	*c = *r;
-	c->peers = calloc(r->n_peers, sizeof(*c->peers));
+	c->n_peers = 0;
+	c->peers = calloc(n ? n : 1, sizeof(*c->peers));
 	if (!c->peers)
 		return -ENOMEM;
 	cx->n_resolved++;
-	if (r->n_peers)
-		memcpy(c->peers, r->peers, r->n_peers * sizeof(*c->peers));
 	for (i = 0; i < r->n_peers; i++) {
-		struct nf_peer *p = &c->peers[i];
+		struct nf_peer *p = &c->peers[c->n_peers];
 
+		if (r->peers[i].kind == NF_PK_NODES) {
+			/* nothing selected: the rule keeps a peer that matches nothing */
+			c->n_peers += nodes_addrs(env, &r->peers[i], p);
+			continue;
+		}
+		*p = r->peers[i];
+		c->n_peers++;
 		if (!p->ns_labels || !p->ns_sel) {
 			p->ns_labels = false;	/* not ours to free */
 			continue;
@@ -1093,6 +1148,12 @@ static int cctx__resolve(struct cctx *cx, const struct nf_rule *r, const struct 
 			if (compile__ns_matches(p->ns_sel, env->tenants[t],
 						env_ns_labels(env, env->tenants[t])))
 				p->names[p->n_names++] = (char *)env->tenants[t];
+	}
+	if (!c->n_peers) {
+		/* every peer was a nodes peer that selects no address: no peer,
+		 * which is not "any peer" (n_peers 0) */
+		c->peers[0] = (struct nf_peer){ .kind = NF_PK_NONE };
+		c->n_peers = 1;
 	}
 	*out = c;
 	return 0;
@@ -1115,7 +1176,7 @@ static int prange_lo_cmp(const void *a, const void *b)
 }
 
 static int cctx__port_entry(struct cctx *cx, uint32_t class_id, uint8_t proto, uint32_t port,
-			    uint8_t plen, uint32_t ref, uint32_t *mask)
+			    uint8_t plen, uint32_t low, uint32_t adm, uint32_t *mask)
 {
 	struct nf_port_entry *e;
 
@@ -1131,9 +1192,29 @@ static int cctx__port_entry(struct cctx *cx, uint32_t class_id, uint8_t proto, u
 	e->key.proto = proto;
 	e->key.plen = plen;
 	e->key.port = htons((uint16_t)port);
-	e->rule_ref = ref;
+	e->val.rule_ref = low;
+	e->val.adm = adm;
 	*mask |= 1u << plen;
 	return 0;
+}
+
+/* The decision word of rule ref: a derived rule decides as the rule it
+ * derives from (same policy, index, rank and action). */
+static uint32_t cctx__own_ref(const struct cctx *cx, uint32_t ref)
+{
+	uint32_t n_own = (uint32_t)(cx->n_rule - cx->n_derived);
+
+	return ref > n_own ? cx->derived_of[ref - n_own - 1] : ref;
+}
+
+static uint32_t cctx__word(const struct cctx *cx, uint32_t ref)
+{
+	return cx->rule_word[cctx__own_ref(cx, ref) - 1];
+}
+
+static bool cctx__is_admin(const struct cctx *cx, uint32_t ref)
+{
+	return cx->rule_tier[cctx__own_ref(cx, ref) - 1] == NF_TIER_ADMIN;
 }
 
 struct pcover {
@@ -1168,7 +1249,7 @@ static int pcover__block(const struct pcover *pc, uint32_t port, uint8_t plen)
 	}
 	if (lo && pc->best[lo - 1].hi >= last)
 		return cctx__port_entry(pc->cx, pc->class_id, pc->proto, port, plen,
-					pc->best[lo - 1].ref, pc->mask);
+					cctx__word(pc->cx, pc->best[lo - 1].ref), 0, pc->mask);
 	if (plen >= 16)
 		return -EINVAL;	/* not inside the union: cannot happen */
 	err = pcover__block(pc, port, plen + 1);
@@ -1234,7 +1315,7 @@ static const uint8_t l4_protos[NF_L4_MAX] = {
  * false: it matches nothing here.
  */
 static bool cctx__named_port(const struct cctx *cx, uint32_t ref, const struct nf_port_range *pr,
-			     uint32_t *lo, uint32_t *hi)
+			     uint8_t proto, uint32_t *lo, uint32_t *hi)
 {
 	const struct nf_compile_env *env = cx->env;
 	size_t i;
@@ -1244,7 +1325,7 @@ static bool cctx__named_port(const struct cctx *cx, uint32_t ref, const struct n
 	for (i = 0; i < env->n_subject_ports; i++) {
 		const struct nf_named_port *np = &env->subject_ports[i];
 
-		if (np->proto == pr->proto && !strcmp(np->name, pr->name)) {
+		if (np->proto == proto && !strcmp(np->name, pr->name)) {
 			*lo = *hi = np->port;
 			return true;
 		}
@@ -1252,10 +1333,113 @@ static bool cctx__named_port(const struct cctx *cx, uint32_t ref, const struct n
 	return false;
 }
 
+/* The port ranges of class refs for protocol proto (named ports resolved). */
+static int cctx__ranges(struct cctx *cx, const uint32_t *refs, uint32_t n, uint8_t proto,
+			struct prange **rng, size_t *cap, size_t *nr)
+{
+	size_t i, j;
+
+	*nr = 0;
+	for (i = 0; i < n; i++) {
+		const struct nf_rule *r = cx->rule[refs[i] - 1];
+
+		for (j = 0; j < r->n_ports; j++) {
+			const struct nf_port_range *pr = &r->ports[j];
+			uint32_t lo = pr->lo, hi = pr->hi;
+
+			/* proto 0: a ClusterNetworkPolicy's named port, of any protocol */
+			if (pr->proto != proto && !(pr->name[0] && !pr->proto))
+				continue;
+			if (pr->name[0] && !cctx__named_port(cx, refs[i], pr, proto, &lo, &hi))
+				continue;
+			if (lo > hi)
+				continue;
+			if (ARR_RESERVE(*rng, *cap, *nr + 1))
+				return -ENOMEM;
+			(*rng)[(*nr)++] = (struct prange){ lo, hi, refs[i] };
+		}
+	}
+	return 0;
+}
+
+static int u32_val_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Port entries of a tiered class (one with Admin or Baseline rules) for one
+ * protocol: per port, the first Admin decision and the first lower-tier one
+ * (abi.h, struct nf_class), exactly. The ranges' bounds cut the ports into
+ * intervals on which both are constant; runs of intervals that decide as
+ * the class's rules without ports do get no entry, the others one entry per
+ * prefix block (blocks do not overlap).
+ */
+static int cctx__tiered_ports(struct cctx *cx, const struct nf_class *v, uint8_t proto,
+			      const struct prange *rng, size_t nr, uint32_t *mask)
+{
+	uint16_t ports[32];
+	uint8_t plens[32];
+	uint32_t *cut, low, adm, run_low = 0, run_adm = 0, run_lo = 0;
+	size_t n_cut = 0, i, k, b, n;
+	bool in_run = false;
+	int err = 0;
+
+	cut = malloc((2 * nr + 1) * sizeof(*cut));
+	if (!cut)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		cut[n_cut++] = rng[i].lo;
+		cut[n_cut++] = rng[i].hi + 1;
+	}
+	qsort(cut, n_cut, sizeof(*cut), u32_val_cmp);
+	for (i = 0, k = 0; i < n_cut; i++)	/* unique */
+		if (!k || cut[k - 1] != cut[i])
+			cut[k++] = cut[i];
+	n_cut = k;
+	/* cut[i] .. cut[i + 1] - 1, and a last sentinel interval that is never in a range */
+	for (i = 0; i < n_cut && !err; i++) {
+		bool covered = i + 1 < n_cut;
+
+		low = v->any_rule;
+		adm = v->any_adm;
+		for (k = 0; covered && k < nr; k++) {
+			uint32_t w;
+
+			if (rng[k].lo > cut[i] || rng[k].hi < cut[i])
+				continue;
+			w = cctx__word(cx, rng[k].ref);
+			if (cctx__is_admin(cx, rng[k].ref))
+				adm = lookup__rule_first(adm, w);
+			else
+				low = lookup__rule_first(low, w);
+		}
+		if (in_run && (!covered || low != run_low || adm != run_adm)) {
+			/* the run [run_lo, cut[i] - 1] ends */
+			n = compile__range_to_prefixes((uint16_t)run_lo, (uint16_t)(cut[i] - 1),
+						       ports, plens);
+			for (b = 0; b < n && !err; b++)
+				err = cctx__port_entry(cx, v->class_id, proto, ports[b], plens[b],
+						       run_low, run_adm, mask);
+			in_run = false;
+		}
+		if (covered && !in_run && (low != v->any_rule || adm != v->any_adm)) {
+			in_run = true;
+			run_lo = cut[i];
+			run_low = low;
+			run_adm = adm;
+		}
+	}
+	free(cut);
+	return err;
+}
+
 static int cctx__classes(struct cctx *cx, struct nf_class *classes)
 {
 	struct prange *rng = NULL;
-	size_t cap_rng = 0, s, i, j, nr;
+	size_t cap_rng = 0, s, i, nr;
 	int err = 0, l4;
 
 	for (s = 0; s < cx->n_sets; s++) {
@@ -1265,39 +1449,29 @@ static int cctx__classes(struct cctx *cx, struct nf_class *classes)
 
 		memset(v, 0, sizeof(*v));
 		v->class_id = NF_CLASS_ID(cx->tenant_id, cx->epoch, s + 1);
-		for (i = 0; i < n && !v->any_rule; i++)
-			if (!cx->rule[refs[i] - 1]->n_ports)
-				v->any_rule = refs[i];
-		if (v->any_rule)
-			continue;	/* any_rule wins over every port entry */
-		for (l4 = 0; l4 < NF_L4_MAX; l4++) {
-			nr = 0;
-			for (i = 0; i < n; i++) {
-				const struct nf_rule *r = cx->rule[refs[i] - 1];
+		for (i = 0; i < n; i++) {
+			uint32_t w = cctx__word(cx, refs[i]);
 
-				for (j = 0; j < r->n_ports; j++) {
-					const struct nf_port_range *pr = &r->ports[j];
-
-					uint32_t lo = pr->lo, hi = pr->hi;
-
-					if (pr->proto != l4_protos[l4])
-						continue;
-					if (pr->name[0] &&
-					    !cctx__named_port(cx, refs[i], pr, &lo, &hi))
-						continue;
-					if (lo > hi)
-						continue;
-					if (ARR_RESERVE(rng, cap_rng, nr + 1)) {
-						err = -ENOMEM;
-						goto out;
-					}
-					rng[nr++] = (struct prange){ lo, hi, refs[i] };
-				}
-			}
-			if (!nr)
+			if (cx->rule_tier[cctx__own_ref(cx, refs[i]) - 1] != NF_TIER_NP)
+				v->tiered = 1;
+			if (cx->rule[refs[i] - 1]->n_ports)
 				continue;
-			err = cctx__class_ports(cx, v->class_id, l4_protos[l4], rng, nr,
-						&v->plen_mask[l4]);
+			if (cctx__is_admin(cx, refs[i]))
+				v->any_adm = lookup__rule_first(v->any_adm, w);
+			else
+				v->any_rule = lookup__rule_first(v->any_rule, w);
+		}
+		/* NetworkPolicy rules only: a rule without ports allows everything */
+		if (!v->tiered && v->any_rule)
+			continue;
+		for (l4 = 0; l4 < NF_L4_MAX; l4++) {
+			err = cctx__ranges(cx, refs, n, l4_protos[l4], &rng, &cap_rng, &nr);
+			if (!err && nr && v->tiered)
+				err = cctx__tiered_ports(cx, v, l4_protos[l4], rng, nr,
+							 &v->plen_mask[l4]);
+			else if (!err && nr)
+				err = cctx__class_ports(cx, v->class_id, l4_protos[l4], rng, nr,
+							&v->plen_mask[l4]);
 			if (err)
 				goto out;
 		}
@@ -1328,14 +1502,43 @@ struct pol_ord {
 	size_t idx;
 };
 
+/* Evaluation order of the tiers (SPEC §13): Admin, NetworkPolicy, Baseline. */
+static int tier_rank(enum nf_tier t)
+{
+	return t == NF_TIER_ADMIN ? 0 : t == NF_TIER_NP ? 1 : 2;
+}
+
+/*
+ * Rules are numbered in evaluation order: by tier, then priority, then
+ * policy kind and name (upstream leaves the order of equal priorities to
+ * the implementation: netfence's is by name), then as written.
+ */
 static int pol_ord_cmp(const void *a, const void *b)
 {
 	const struct pol_ord *x = a, *y = b;
-	int r = strcmp(x->p->name ? x->p->name : "", y->p->name ? y->p->name : "");
+	int r = tier_rank(x->p->tier) - tier_rank(y->p->tier);
 
+	if (!r)
+		r = (x->p->priority > y->p->priority) - (x->p->priority < y->p->priority);
+	if (!r)
+		r = (int)x->p->cnp_kind - (int)y->p->cnp_kind;
+	if (!r)
+		r = strcmp(x->p->name ? x->p->name : "", y->p->name ? y->p->name : "");
 	if (r)
 		return r;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The decision word of a rule of policy p (abi.h). */
+static uint32_t rule_word(const struct nf_policy *p, const struct nf_rule *r, uint32_t ref)
+{
+	uint32_t act = NF_RULE_ALLOW;
+
+	if (r->action == NF_ACT_PASS)
+		act = NF_RULE_PASS;
+	else if (r->action == NF_ACT_DENY)
+		act = p->tier == NF_TIER_BASELINE ? NF_RULE_DENY_BASELINE : NF_RULE_DENY_ADMIN;
+	return NF_RULE_MAKE(ref, act);
 }
 
 void compile__free(struct nf_compiled *c)
@@ -1368,6 +1571,7 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	struct nf_compiled *c;
 	struct cctx cx = { .tenant_id = tenant_id, .epoch = epoch, .env = env };
 	size_t i, j, n_rules = 0;
+	bool np_dir[NF_DIR_MAX] = {};
 	uint8_t dir;
 	int err = 0;
 
@@ -1382,6 +1586,11 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	}
 	c->tenant_id = tenant_id;
 	c->epoch = epoch;
+	/* SPEC §13: NetworkPolicies that select the endpoints for a direction
+	 * decide there (allow or deny): Baseline rules never apply to it. */
+	for (i = 0; i < n_pols; i++)
+		for (dir = 0; dir < NF_DIR_MAX; dir++)
+			np_dir[dir] |= pols[i]->tier == NF_TIER_NP && pols[i]->has_dir[dir];
 	for (i = 0; i < n_pols; i++) {
 		ord[i] = (struct pol_ord){ .p = pols[i], .idx = i };
 		for (dir = 0; dir < NF_DIR_MAX; dir++)
@@ -1395,7 +1604,10 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 	cx.rule = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule));
 	cx.rule_dir = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule_dir));
 	cx.resolved = calloc(n_rules ? n_rules : 1, sizeof(*cx.resolved));
-	if (!c->rules || !cx.rule || !cx.rule_dir || !cx.resolved) {
+	cx.rule_word = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule_word));
+	cx.rule_tier = calloc(n_rules ? n_rules : 1, sizeof(*cx.rule_tier));
+	if (!c->rules || !cx.rule || !cx.rule_dir || !cx.resolved || !cx.rule_word ||
+	    !cx.rule_tier) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1403,15 +1615,22 @@ int compile__tenant_env(const char *tenant, uint32_t tenant_id, uint32_t epoch,
 		struct nf_policy *p = ord[i].p;
 
 		for (dir = 0; dir < NF_DIR_MAX; dir++) {
-			if (!p->has_dir[dir])
+			if (!p->has_dir[dir] || (p->tier == NF_TIER_BASELINE && np_dir[dir]))
 				continue;
 			for (j = 0; j < p->n_rules[dir]; j++) {
+				const struct nf_rule *r = &p->rules[dir][j];
+
 				c->rules[c->n_rules] = (struct nf_rule_info){
-					.policy = p->name, .dir = dir, .index = (uint32_t)j };
-				err = cctx__resolve(&cx, &p->rules[dir][j], &cx.rule[c->n_rules]);
+					.policy = p->name, .dir = dir, .index = (uint32_t)j,
+					.rule_name = r->name, .cnp_kind = (uint8_t)p->cnp_kind,
+					.tier = (uint8_t)p->tier, .action = (uint8_t)r->action,
+					.priority = p->priority };
+				err = cctx__resolve(&cx, r, &cx.rule[c->n_rules]);
 				if (err)
 					goto out;
 				cx.rule_dir[c->n_rules] = dir;
+				cx.rule_word[c->n_rules] = rule_word(p, r, (uint32_t)c->n_rules + 1);
+				cx.rule_tier[c->n_rules] = (uint8_t)p->tier;
 				c->n_rules++;
 				c->n_rules_dir[dir]++;
 			}
@@ -1468,15 +1687,17 @@ size_t compile__network_policies(struct nf_policy *const *pols, size_t n, const 
 {
 	size_t i, k = 0;
 
+	size_t n_multi = 0;
+
 	for (i = 0; key && i < n; i++)
 		if (policy__is_for_network(pols[i], key))
 			out[k++] = pols[i];
+	n_multi = k;
 	if (multi)
-		*multi = k != 0;
-	if (k)
-		return k;
+		*multi = n_multi != 0;
+	/* cluster policies (SPEC §13) apply on every network */
 	for (i = 0; i < n; i++)
-		if (!pols[i]->n_networks)
+		if (!pols[i]->n_networks && (!n_multi || pols[i]->cnp_kind))
 			out[k++] = pols[i];
 	return k;
 }

@@ -24,6 +24,12 @@ struct nf_rule_info {
 	const char *policy;	/* policy name (points into the IR) */
 	uint8_t dir;		/* enum nf_dir */
 	uint32_t index;		/* index in spec.ingress / spec.egress */
+	/* cluster policies (SPEC §13); a NetworkPolicy's: 0, NF_TIER_NP, Accept */
+	const char *rule_name;	/* the rule's name, or NULL */
+	uint8_t cnp_kind;	/* enum nf_cnp_kind */
+	uint8_t tier;		/* enum nf_tier */
+	uint8_t action;		/* enum nf_action */
+	int32_t priority;
 };
 
 struct nf_trie_entry {
@@ -33,7 +39,7 @@ struct nf_trie_entry {
 
 struct nf_port_entry {
 	struct nf_port_key key;
-	uint32_t rule_ref;
+	struct nf_port_val val;
 };
 
 struct nf_compiled {
@@ -93,6 +99,12 @@ struct nf_compile_env {
 	 * named ports resolve against them). */
 	const struct nf_named_port *subject_ports;
 	size_t n_subject_ports;
+	/* SPEC §13 `nodes` peers: the Node documents; when there are none, a
+	 * nodes peer is the local node's addresses (host_addrs, plen 128). */
+	struct nf_node_obj *const *nodes;
+	size_t n_nodes;
+	const struct nf_cidr *host_addrs;
+	size_t n_host_addrs;
 };
 
 /*
@@ -177,6 +189,25 @@ bool refeval__decide_labels(const char *tenant, struct nf_policy *const *pols, s
 			    const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
 			    const struct nf_ref_labels *labels, const char **policy,
 			    uint32_t *index);
+
+/*
+ * SPEC §13, written from the text: the Admin tier (priority, kind, name,
+ * rule order; Accept/Deny decide, Pass skips), then the NetworkPolicies if
+ * any select the endpoint (allow if a rule matches, else deny), then the
+ * Baseline tier, then default deny. pols: the policies of the tenant and the
+ * cluster policies whose namespace subject selects it.
+ */
+struct nf_ref_verdict {
+	bool allow;
+	bool decided;		/* by a rule (else default deny, or NetworkPolicies' deny) */
+	uint8_t tier;		/* enum nf_tier of the deciding rule */
+	uint8_t action;		/* enum nf_action */
+	const char *policy;
+	uint32_t index;
+};
+void refeval__decide_tiers(const char *tenant, struct nf_policy *const *pols, size_t n_pols,
+			   const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+			   const struct nf_ref_labels *labels, struct nf_ref_verdict *v);
 
 /* Convert an inclusive port range into prefix blocks. Returns the count
  * written (at most 32), blocks as (port, plen). */

@@ -33,18 +33,16 @@ static int l4_index(uint8_t proto)
 	return -1;
 }
 
-int lookup__class_allows(const struct nf_lookup_src *s, const struct nf_class *cls, uint8_t proto,
-			 uint16_t port, uint32_t *rule)
+int lookup__class_decide(const struct nf_lookup_src *s, const struct nf_class *cls, uint8_t proto,
+			 uint16_t port, uint32_t *low, uint32_t *adm)
 {
 	struct nf_port_key key = {};
+	struct nf_port_val v;
 	uint32_t mask;
 	int l4, p, err;
 
-	*rule = 0;
-	if (cls->any_rule) {
-		*rule = cls->any_rule;
-		return 0;
-	}
+	*low = cls->any_rule;
+	*adm = cls->any_adm;
 	l4 = l4_index(proto);
 	if (l4 < 0)
 		return 0;
@@ -58,14 +56,30 @@ int lookup__class_allows(const struct nf_lookup_src *s, const struct nf_class *c
 			continue;
 		key.plen = (uint8_t)p;
 		key.port = htons(p ? (uint16_t)(port & (uint16_t)(0xFFFF << (16 - p))) : 0);
-		err = s->ops->port(s->ctx, &key, rule);
-		if (!err)
+		err = s->ops->port(s->ctx, &key, &v);
+		if (!err) {
+			*low = v.rule_ref;
+			*adm = v.adm;
 			return 0;
-		*rule = 0;
+		}
 		if (err != -ENOENT)
 			return err;
 	}
 	return 0;
+}
+
+uint32_t lookup__rule_first(uint32_t a, uint32_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return NF_RULE_REF(a) <= NF_RULE_REF(b) ? a : b;
+}
+
+bool lookup__allows(uint32_t rule)
+{
+	return rule == NF_RULE_HOST || (rule && NF_RULE_ACT(rule) == NF_RULE_ALLOW);
 }
 
 static int trie_class(const struct nf_lookup_src *s, const struct nf_policy_key *pk,
@@ -110,6 +124,7 @@ int lookup__decide(const struct nf_lookup_src *s, uint32_t tenant_id, uint32_t e
 		   const struct nf_query *q, uint32_t cfg_flags, uint32_t *rule)
 {
 	struct nf_class addr_cls, ident_cls;
+	uint32_t low, adm, low2, adm2;
 	int err;
 
 	*rule = 0;
@@ -122,10 +137,19 @@ int lookup__decide(const struct nf_lookup_src *s, uint32_t tenant_id, uint32_t e
 		*rule = NF_RULE_HOST;
 		return 0;
 	}
-	err = lookup__class_allows(s, &addr_cls, q->proto, q->port, rule);
-	if (err || *rule)
+	err = lookup__class_decide(s, &addr_cls, q->proto, q->port, &low, &adm);
+	if (err)
 		return err;
-	return lookup__class_allows(s, &ident_cls, q->proto, q->port, rule);
+	if (!adm && low && !ident_cls.tiered) {
+		*rule = low;
+		return 0;
+	}
+	err = lookup__class_decide(s, &ident_cls, q->proto, q->port, &low2, &adm2);
+	if (err)
+		return err;
+	adm = lookup__rule_first(adm, adm2);
+	*rule = adm && NF_RULE_ACT(adm) != NF_RULE_PASS ? adm : lookup__rule_first(low, low2);
+	return 0;
 }
 
 int lookup__judge(const struct nf_lookup_src *s, uint32_t tenant_id, uint32_t epoch,
@@ -282,7 +306,7 @@ static int mem_trie(void *ctx, const struct nf_policy_key *key, struct nf_class 
 	return 0;
 }
 
-static int mem_port(void *ctx, const struct nf_port_key *key, uint32_t *rule_ref)
+static int mem_port(void *ctx, const struct nf_port_key *key, struct nf_port_val *out)
 {
 	const struct nf_compiled *c = ctx;
 	size_t lo = 0, hi = c->n_ports;
@@ -292,7 +316,7 @@ static int mem_port(void *ctx, const struct nf_port_key *key, uint32_t *rule_ref
 		int r = port_key_cmp(&c->ports[mid].key, key);
 
 		if (!r) {
-			*rule_ref = c->ports[mid].rule_ref;
+			*out = c->ports[mid].val;
 			return 0;
 		}
 		if (r < 0)
@@ -341,15 +365,26 @@ int lookup__names_write(const char *dir, const char *tenant, const struct nf_com
 		const struct nf_rule_info *ri = &c->rules[i], *prev = i ? &c->rules[i - 1] : NULL;
 
 		if (!prev || prev->dir != ri->dir || prev->index + 1 != ri->index ||
-		    strcmp(prev->policy, ri->policy)) {
+		    prev->cnp_kind != ri->cnp_kind || strcmp(prev->policy, ri->policy)) {
 			if (run && json_object_set_new(run, "count", json_integer(count)))
 				err = -ENOMEM;
 			run = json_pack("{s:s, s:s, s:I}", "policy", ri->policy, "direction",
 					dir_names[ri->dir], "index", (json_int_t)ri->index);
 			if (!run || json_array_append_new(runs, run))
 				err = -ENOMEM;
+			/* a cluster policy's (SPEC §13): kind, tier, priority, rule names */
+			if (run && ri->cnp_kind &&
+			    (json_object_set_new(run, "kind", json_integer(ri->cnp_kind)) ||
+			     json_object_set_new(run, "tier", json_integer(ri->tier)) ||
+			     json_object_set_new(run, "priority", json_integer(ri->priority)) ||
+			     json_object_set_new(run, "names", json_array())))
+				err = -ENOMEM;
 			count = 0;
 		}
+		if (run && ri->cnp_kind &&
+		    json_array_append_new(json_object_get(run, "names"),
+					  ri->rule_name ? json_string(ri->rule_name) : json_null()))
+			err = -ENOMEM;
 		count++;
 	}
 	if (run && json_object_set_new(run, "count", json_integer(count)))
@@ -368,10 +403,42 @@ void lookup__names_free(struct nf_rule_names *n)
 
 	if (!n)
 		return;
-	for (i = 0; i < n->n_runs; i++)
+	for (i = 0; i < n->n_runs; i++) {
+		for (size_t k = 0; n->runs[i].names && k < n->runs[i].count; k++)
+			free(n->runs[i].names[k]);
+		free(n->runs[i].names);
 		free(n->runs[i].policy);
+	}
 	free(n->runs);
 	free(n);
+}
+
+/* The cluster-policy fields of a run (absent: a NetworkPolicy's). */
+static int names_read_cluster(json_t *r, struct nf_rule_run *run)
+{
+	json_t *kind = json_object_get(r, "kind"), *names, *v;
+	json_int_t tier = 0, prio = 0;
+	size_t i;
+
+	if (!kind)
+		return 0;
+	names = json_object_get(r, "names");
+	if (!json_is_integer(kind) || json_integer_value(kind) < 1 || json_integer_value(kind) > 3 ||
+	    json_unpack(r, "{s:I, s:I}", "tier", &tier, "priority", &prio) ||
+	    tier < 0 || tier >= NF_TIER_MAX || prio < INT32_MIN || prio > INT32_MAX ||
+	    !json_is_array(names) || json_array_size(names) != run->count)
+		return -EINVAL;
+	run->cnp_kind = (uint8_t)json_integer_value(kind);
+	run->tier = (uint8_t)tier;
+	run->priority = (int32_t)prio;
+	run->names = calloc(run->count, sizeof(*run->names));
+	if (!run->names)
+		return -ENOMEM;
+	json_array_foreach(names, i, v) {
+		if (json_is_string(v) && !(run->names[i] = strdup(json_string_value(v))))
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 int lookup__names_read(const char *dir, uint32_t tenant_id, const char *tenant, uint32_t epoch,
@@ -426,6 +493,10 @@ int lookup__names_read(const char *dir, uint32_t tenant_id, const char *tenant, 
 		run->index = (uint32_t)index;
 		run->count = (uint32_t)count;
 		n->n_runs++;
+		err = names_read_cluster(r, run);
+		if (err)
+			goto out;
+		err = -EINVAL;
 		total += count;
 	}
 	if (total != n_rules)
@@ -439,23 +510,36 @@ out:
 	return err;
 }
 
-const char *lookup__rule_name(const struct nf_rule_names *n, uint32_t rule_ref, uint8_t *dir,
-			      uint32_t *index)
+const struct nf_rule_run *lookup__rule_run(const struct nf_rule_names *n, uint32_t rule_ref,
+					   uint32_t *offset)
 {
 	uint32_t first = 1;
 	size_t i;
 
 	if (!rule_ref || rule_ref == NF_RULE_HOST)
 		return NULL;
+	rule_ref = NF_RULE_REF(rule_ref);
 	for (i = 0; i < n->n_runs; i++) {
 		const struct nf_rule_run *r = &n->runs[i];
 
 		if (rule_ref - first < r->count) {
-			*dir = r->dir;
-			*index = r->index + (rule_ref - first);
-			return r->policy;
+			*offset = rule_ref - first;
+			return r;
 		}
 		first += r->count;
 	}
 	return NULL;
+}
+
+const char *lookup__rule_name(const struct nf_rule_names *n, uint32_t rule_ref, uint8_t *dir,
+			      uint32_t *index)
+{
+	uint32_t off;
+	const struct nf_rule_run *r = lookup__rule_run(n, rule_ref, &off);
+
+	if (!r)
+		return NULL;
+	*dir = r->dir;
+	*index = r->index + off;
+	return r->policy;
 }

@@ -8,11 +8,11 @@
  *      belongs to a tenant (identity neither 0 nor NF_ID_HOST), its identity
  *      class: the NF_PEER_IDENT entry of that id, else the default one;
  *   3. ingress from NF_ID_HOST with NF_CFG_ALLOW_HOST_INGRESS: NF_RULE_HOST;
- *   4. the address class decides if it allows (proto, port), else the
- *      identity class (precedence inside a class: struct nf_class in abi.h:
- *      any_rule, then the port prefix lengths of plen_mask, longest first).
- * The address class comes first, so when both allow, the address rule is the
- * one named, whatever its number.
+ *   4. each class gives an Admin-tier and a lower-tier decision for (proto,
+ *      port); they combine as struct nf_class in abi.h says (the first
+ *      Admin Accept/Deny, else the first lower-tier decision). When the
+ *      address class allows by the NetworkPolicy tier and the identity class
+ *      has no tiered decision, the address rule is the one named.
  *
  * Sources: the compiler's output in memory (lookup__src_compiled) and the
  * live kernel maps (lookup__src_maps, lookup_maps.c). `check`, the compiler's
@@ -54,7 +54,7 @@ struct nf_lookup_ops {
 	/* nf_policy: longest prefix match, as the kernel's LPM trie does. */
 	int (*trie)(void *ctx, const struct nf_policy_key *key, struct nf_class *out);
 	/* nf_ports: exact match. */
-	int (*port)(void *ctx, const struct nf_port_key *key, uint32_t *rule_ref);
+	int (*port)(void *ctx, const struct nf_port_key *key, struct nf_port_val *out);
 	/* nf_ipcache: the identity of addr (a /128 lookup). NULL: none (0). */
 	int (*ipcache)(void *ctx, const uint8_t addr[16], uint32_t *id);
 	/* nf_config.flags. NULL: 0. */
@@ -67,11 +67,15 @@ struct nf_lookup_src {
 };
 
 /*
- * nf_class_allows(): the rule_ref allowing (proto, port) in cls, or 0.
- * Returns 0 or -errno (a table that cannot be read).
+ * nf_class_decide(): the low and adm decisions of cls for (proto, port)
+ * (abi.h, struct nf_class). Returns 0 or -errno (a table that cannot be read).
  */
-int lookup__class_allows(const struct nf_lookup_src *s, const struct nf_class *cls, uint8_t proto,
-			 uint16_t port, uint32_t *rule);
+int lookup__class_decide(const struct nf_lookup_src *s, const struct nf_class *cls, uint8_t proto,
+			 uint16_t port, uint32_t *low, uint32_t *adm);
+/* nf_rule_first(): of two decisions (0: none), the one that comes first. */
+uint32_t lookup__rule_first(uint32_t a, uint32_t b);
+/* Whether a decision word (lookup__decide's *rule) allows the flow. */
+bool lookup__allows(uint32_t rule);
 
 /*
  * nf_peer_classes(): the address and identity classes of a peer for
@@ -84,7 +88,9 @@ int lookup__peer_classes(const struct nf_lookup_src *s, uint32_t tenant_id, uint
 
 /*
  * nf_judge() with the peer's identity given (q->peer_id) and nf_config.flags
- * given (cfg_flags): *rule = the deciding rule_ref, NF_RULE_HOST, or 0 (deny).
+ * given (cfg_flags): *rule = the deciding decision word (a rule_ref and its
+ * action: lookup__allows() says whether it allows), NF_RULE_HOST, or 0
+ * (default deny).
  * Returns 0 or -errno.
  */
 int lookup__decide(const struct nf_lookup_src *s, uint32_t tenant_id, uint32_t epoch,
@@ -123,6 +129,11 @@ struct nf_rule_run {
 	uint8_t dir;
 	uint32_t index;
 	uint32_t count;
+	/* a cluster policy's run (SPEC §13), else cnp_kind 0 and no names */
+	uint8_t cnp_kind;	/* enum nf_cnp_kind */
+	uint8_t tier;		/* enum nf_tier */
+	int32_t priority;
+	char **names;		/* count rule names (NULL: unnamed) */
 };
 
 struct nf_rule_names {
@@ -147,6 +158,9 @@ int lookup__names_write(const char *dir, const char *tenant, const struct nf_com
 int lookup__names_read(const char *dir, uint32_t tenant_id, const char *tenant, uint32_t epoch,
 		       struct nf_rule_names **out);
 void lookup__names_free(struct nf_rule_names *n);
+/* The run rule_ref (a decision word) is in, *offset its place there; or NULL. */
+const struct nf_rule_run *lookup__rule_run(const struct nf_rule_names *n, uint32_t rule_ref,
+					   uint32_t *offset);
 /* The policy, direction and index of rule_ref, or NULL when n has no such rule. */
 const char *lookup__rule_name(const struct nf_rule_names *n, uint32_t rule_ref, uint8_t *dir,
 			      uint32_t *index);

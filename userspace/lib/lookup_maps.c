@@ -20,9 +20,9 @@ static int maps_trie(void *ctx, const struct nf_policy_key *key, struct nf_class
 	return map_lookup(((const struct nf_lookup_maps *)ctx)->policy, key, out);
 }
 
-static int maps_port(void *ctx, const struct nf_port_key *key, uint32_t *rule_ref)
+static int maps_port(void *ctx, const struct nf_port_key *key, struct nf_port_val *out)
 {
-	return map_lookup(((const struct nf_lookup_maps *)ctx)->ports, key, rule_ref);
+	return map_lookup(((const struct nf_lookup_maps *)ctx)->ports, key, out);
 }
 
 static int maps_ipcache(void *ctx, const uint8_t addr[16], uint32_t *id)

@@ -16,7 +16,7 @@
 static const char *const dir_names[NF_DIR_MAX] = { "ingress", "egress" };
 static const char *const reason_names[NF_REASON_MAX] = {
 	"allowed", "policy_denied", "spoofed_source", "malformed", "fragment",
-	"conntrack_full",
+	"conntrack_full", "admin_denied", "baseline_denied",
 };
 static const char *const hook_names[NF_HOOK_MAX] = { "tc", "cgroup" };
 

@@ -2,11 +2,12 @@
 /*
  * Policy input: JSON documents (SPEC §4) -> validated IR.
  *
- * policy__load_*() parse NetworkPolicy, Tenant, MultiNetworkPolicy, Pod and
- * Namespace documents (and their lists), validate them like the Kubernetes
- * API server plus netfence's own limits, and append them to a struct
- * nf_docset. Every problem is reported as
- * one line "FILE: JSON.PATH: message" through the problem list; a docset with
+ * policy__load_*() parse NetworkPolicy, Tenant, MultiNetworkPolicy, Pod,
+ * Namespace, ClusterNetworkPolicy, AdminNetworkPolicy,
+ * BaselineAdminNetworkPolicy and Node documents (and their lists), validate
+ * them like the Kubernetes API server plus netfence's own limits, and append
+ * them to a struct nf_docset. Every problem is reported as one line
+ * "FILE: JSON.PATH: message" through the problem list; a docset with
  * problems must never be compiled or applied.
  *
  * Implemented in policy/: one file per document kind over shared helpers
@@ -151,7 +152,12 @@ enum nf_tier {
 enum nf_action {
 	NF_ACT_ACCEPT = 0,	/* a NetworkPolicy rule's only action */
 	NF_ACT_DENY = 1,
-	NF_ACT_PASS = 2,	/* Admin tier only: skip to the NetworkPolicy tier */
+	/*
+	 * Skip the rest of the policy's tier (Admin: to the NetworkPolicy
+	 * tier). The parser accepts it in a v1alpha2 Baseline policy too, as
+	 * upstream's CRD does; never in a BaselineAdminNetworkPolicy.
+	 */
+	NF_ACT_PASS = 2,
 };
 
 /* Document kinds of cluster policies (their store keys and messages). */

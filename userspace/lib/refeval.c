@@ -107,8 +107,9 @@ static bool ref_named_port(const struct nf_port_range *pr, const struct nf_query
 	} else if (peer_is_pod && L->peer_ports && q->peer_id && q->peer_id != NF_ID_HOST) {
 		np = L->peer_ports(q->peer_id, &n, L->ctx);
 	}
+	/* proto 0: a ClusterNetworkPolicy's destinationNamedPort, any protocol */
 	for (i = 0; np && i < n; i++)
-		if (np[i].proto == pr->proto && !strcmp(np[i].name, pr->name))
+		if (np[i].proto == (pr->proto ? pr->proto : q->proto) && !strcmp(np[i].name, pr->name))
 			return q->port == np[i].port;
 	return false;
 }
@@ -129,7 +130,7 @@ static bool ref_rule_matches(const struct nf_rule *r, const struct nf_query *q,
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP && q->proto != IPPROTO_SCTP)
 		return port_ok;
 	for (i = 0; i < r->n_ports && !port_ok; i++)
-		port_ok = r->ports[i].proto == q->proto &&
+		port_ok = (r->ports[i].proto == q->proto || (r->ports[i].name[0] && !r->ports[i].proto)) &&
 			  (r->ports[i].name[0] ? ref_named_port(&r->ports[i], q, L, by_sel) :
 			   q->port >= r->ports[i].lo && q->port <= r->ports[i].hi);
 	return port_ok;
@@ -147,27 +148,59 @@ bool refeval__decide_labels(const char *tenant, struct nf_policy *const *pols, s
 			    const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
 			    const struct nf_ref_labels *L, const char **policy, uint32_t *index)
 {
+	struct nf_ref_verdict v;
+
+	refeval__decide_tiers(tenant, pols, n_pols, q, name_fn, name_ctx, L, &v);
+	if (!v.allow)
+		return false;
+	if (policy)
+		*policy = v.policy;
+	if (index)
+		*index = v.index;
+	return true;
+}
+
+/* Whether a comes before b in its tier: priority, kind, name (SPEC §13). */
+static bool ref_before(const struct nf_policy *a, const struct nf_policy *b)
+{
+	int r;
+
+	if (a->priority != b->priority)
+		return a->priority < b->priority;
+	if (a->cnp_kind != b->cnp_kind)
+		return a->cnp_kind < b->cnp_kind;
+	r = strcmp(a->name ? a->name : "", b->name ? b->name : "");
+	return r < 0;
+}
+
+/*
+ * The first rule of tier that matches q, in evaluation order: the policy
+ * that comes first (ref_before) among those with a matching rule, its first
+ * matching rule. For the NetworkPolicy tier, where every rule allows, the
+ * policy with the smallest name (the compiler's order). *selected: whether
+ * any policy of the tier selects the endpoint for q's direction.
+ */
+static bool ref_first_in_tier(struct nf_policy *const *pols, size_t n_pols, enum nf_tier tier,
+			      const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+			      const struct nf_ref_labels *L, const struct nf_policy **pol,
+			      uint32_t *index, bool *selected)
+{
 	static const struct nf_labels none;
 	const struct nf_policy *first = NULL;
 	uint32_t first_idx = 0;
 	size_t i, j;
 
-	if (q->dir >= NF_DIR_MAX)
-		return false;
-	/*
-	 * Policies in name order, rules in order: instead of sorting, keep the
-	 * matching rule of the policy with the smallest name.
-	 */
+	*selected = false;
 	for (i = 0; i < n_pols; i++) {
 		const struct nf_policy *p = pols[i];
-		const char *pn = p->name ? p->name : "";
 
-		if (!p->has_dir[q->dir])
+		if (p->tier != tier || !p->has_dir[q->dir])
 			continue;
 		/* SPEC §11: only the policies whose podSelector selects the endpoint */
 		if (p->subject && !nf_selector_matches(p->subject, L && L->subject ? L->subject : &none))
 			continue;
-		if (first && strcmp(pn, first->name ? first->name : "") >= 0)
+		*selected = true;
+		if (first && !ref_before(p, first))
 			continue;
 		for (j = 0; j < p->n_rules[q->dir]; j++) {
 			if (ref_rule_matches(&p->rules[q->dir][j], q, name_fn, name_ctx, L)) {
@@ -177,11 +210,47 @@ bool refeval__decide_labels(const char *tenant, struct nf_policy *const *pols, s
 			}
 		}
 	}
-	if (!first)
-		return false;
-	if (policy)
-		*policy = first->name;
-	if (index)
-		*index = first_idx;
-	return true;
+	*pol = first;
+	*index = first_idx;
+	return first != NULL;
+}
+
+void refeval__decide_tiers(const char *tenant, struct nf_policy *const *pols, size_t n_pols,
+			   const struct nf_query *q, nf_tenant_name_fn name_fn, void *name_ctx,
+			   const struct nf_ref_labels *L, struct nf_ref_verdict *v)
+{
+	const struct nf_policy *p;
+	uint32_t idx;
+	bool sel;
+
+	(void)tenant;
+	memset(v, 0, sizeof(*v));
+	if (q->dir >= NF_DIR_MAX)
+		return;
+	/* Admin: Accept and Deny decide, Pass goes on to the NetworkPolicy tier */
+	if (ref_first_in_tier(pols, n_pols, NF_TIER_ADMIN, q, name_fn, name_ctx, L, &p, &idx,
+			      &sel) &&
+	    p->rules[q->dir][idx].action != NF_ACT_PASS) {
+		v->allow = p->rules[q->dir][idx].action == NF_ACT_ACCEPT;
+		goto decided;
+	}
+	/* NetworkPolicies that select the endpoint decide: a rule allows, or deny */
+	if (ref_first_in_tier(pols, n_pols, NF_TIER_NP, q, name_fn, name_ctx, L, &p, &idx, &sel)) {
+		v->allow = true;
+		goto decided;
+	}
+	if (sel)
+		return;
+	if (ref_first_in_tier(pols, n_pols, NF_TIER_BASELINE, q, name_fn, name_ctx, L, &p, &idx,
+			      &sel)) {
+		v->allow = p->rules[q->dir][idx].action == NF_ACT_ACCEPT;
+		goto decided;
+	}
+	return;	/* default deny */
+decided:
+	v->decided = true;
+	v->tier = p->tier;
+	v->action = p->rules[q->dir][idx].action;
+	v->policy = p->name;
+	v->index = idx;
 }

@@ -24,6 +24,10 @@ static const char *const kind_file[] = {
 	[NF_STORE_MNP] = "multinetworkpolicy",
 	[NF_STORE_POD] = "pod",
 	[NF_STORE_NAMESPACE] = "namespace",
+	[NF_STORE_CNP] = "clusternetworkpolicy",
+	[NF_STORE_ANP] = "adminnetworkpolicy",
+	[NF_STORE_BANP] = "baselineadminnetworkpolicy",
+	[NF_STORE_NODE] = "node",
 };
 static const char *const kind_name[] = {
 	[NF_STORE_POLICY] = "NetworkPolicy",
@@ -31,6 +35,10 @@ static const char *const kind_name[] = {
 	[NF_STORE_MNP] = "MultiNetworkPolicy",
 	[NF_STORE_POD] = "Pod",
 	[NF_STORE_NAMESPACE] = "Namespace",
+	[NF_STORE_CNP] = "ClusterNetworkPolicy",
+	[NF_STORE_ANP] = "AdminNetworkPolicy",
+	[NF_STORE_BANP] = "BaselineAdminNetworkPolicy",
+	[NF_STORE_NODE] = "Node",
 };
 #define N_KINDS (sizeof(kind_file) / sizeof(kind_file[0]))
 

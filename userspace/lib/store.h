@@ -8,6 +8,10 @@
  *                                        "networkpolicy", "tenant",
  *                                        "multinetworkpolicy", "pod" or
  *                                        "namespace"
+ *   objects/.cluster/<kind>-<name>.json  cluster-scoped objects (SPEC §13): kind is
+ *                                        "clusternetworkpolicy",
+ *                                        "adminnetworkpolicy",
+ *                                        "baselineadminnetworkpolicy" or "node"
  *   objects/.journal                     a change in progress (apply.c, SPEC §10.3)
  *   refs/<name>/<tenant>                 selector index (apply.c)
  *   refs/.pending-<name>, refs/.complete
@@ -88,7 +92,15 @@ enum nf_store_kind {
 	NF_STORE_MNP,		/* MultiNetworkPolicy */
 	NF_STORE_POD,		/* Pod (SPEC §11) */
 	NF_STORE_NAMESPACE,	/* Namespace: objects/<name>/namespace-<name>.json */
+	/* cluster-scoped (SPEC §13): objects/.cluster/<kind>-<name>.json */
+	NF_STORE_CNP,		/* ClusterNetworkPolicy */
+	NF_STORE_ANP,		/* AdminNetworkPolicy */
+	NF_STORE_BANP,		/* BaselineAdminNetworkPolicy */
+	NF_STORE_NODE,		/* Node */
 };
+
+/* The store's "tenant" of cluster-scoped objects (not a tenant name: it starts with '.'). */
+#define NF_STORE_CLUSTER	".cluster"
 
 /* "NetworkPolicy", "Tenant", "MultiNetworkPolicy": the kind as documents and `status` name it. */
 const char *store__kind_name(enum nf_store_kind kind);

@@ -158,7 +158,8 @@ static void record_drop_parity(int fd, struct key_record *r, bool parity,
 static int ports_insert(struct nf_dp *dp, const struct nf_port_entry *e, size_t n)
 {
 	struct nf_port_key *keys;
-	__u32 *vals, count;
+	struct nf_port_val *vals;
+	__u32 count;
 	size_t i;
 	int err = 0;
 
@@ -172,7 +173,7 @@ static int ports_insert(struct nf_dp *dp, const struct nf_port_entry *e, size_t 
 	}
 	for (i = 0; i < n; i++) {
 		keys[i] = e[i].key;
-		vals[i] = e[i].rule_ref;
+		vals[i] = e[i].val;
 	}
 	count = n;
 	if (bpf_map_update_batch(dp->maps.fd[NF_MAP_PORTS], keys, vals, &count, NULL)) {

@@ -15,7 +15,8 @@
 /* The public struct plus capacities and the reserved out-of-memory line. */
 struct docset_priv {
 	struct nf_docset pub;
-	size_t cap_policies, cap_tenants, cap_pods, cap_namespaces, cap_problems;
+	size_t cap_policies, cap_tenants, cap_pods, cap_namespaces, cap_cluster, cap_nodes;
+	size_t cap_problems;
 	char *oom_line;
 };
 
@@ -58,12 +59,18 @@ void policy__docset_free(struct nf_docset *ds)
 		pod_obj__free(ds->pods[i]);
 	for (i = 0; i < ds->n_namespaces; i++)
 		namespace_obj__free(ds->namespaces[i]);
+	for (i = 0; i < ds->n_cluster; i++)
+		policy__free(ds->cluster[i]);
+	for (i = 0; i < ds->n_nodes; i++)
+		node_obj__free(ds->nodes[i]);
 	for (i = 0; i < ds->n_problems; i++)
 		free(ds->problems[i]);
 	free(ds->policies);
 	free(ds->tenants);
 	free(ds->pods);
 	free(ds->namespaces);
+	free(ds->cluster);
+	free(ds->nodes);
 	free(ds->problems);
 	free(d->oom_line);
 	free(d);
@@ -159,6 +166,26 @@ int nfp_ds_add_namespace(struct nf_docset *ds, struct nf_namespace_obj *n)
 		     sizeof(n)))
 		return -ENOMEM;
 	ds->namespaces[ds->n_namespaces++] = n;
+	return 0;
+}
+
+int nfp_ds_add_cluster(struct nf_docset *ds, struct nf_policy *p)
+{
+	struct docset_priv *d = ds_priv(ds);
+
+	if (nfp_grow((void **)&ds->cluster, &d->cap_cluster, ds->n_cluster + 1, sizeof(p)))
+		return -ENOMEM;
+	ds->cluster[ds->n_cluster++] = p;
+	return 0;
+}
+
+int nfp_ds_add_node(struct nf_docset *ds, struct nf_node_obj *n)
+{
+	struct docset_priv *d = ds_priv(ds);
+
+	if (nfp_grow((void **)&ds->nodes, &d->cap_nodes, ds->n_nodes + 1, sizeof(n)))
+		return -ENOMEM;
+	ds->nodes[ds->n_nodes++] = n;
 	return 0;
 }
 

@@ -27,6 +27,14 @@ static const struct nf_kind *const kinds[] = {
 	&nf_kind_podlist,
 	&nf_kind_namespace,
 	&nf_kind_namespacelist,
+	&nf_kind_clusternetworkpolicy,
+	&nf_kind_clusternetworkpolicylist,
+	&nf_kind_adminnetworkpolicy,
+	&nf_kind_adminnetworkpolicylist,
+	&nf_kind_baselineadminnetworkpolicy,
+	&nf_kind_baselineadminnetworkpolicylist,
+	&nf_kind_node,
+	&nf_kind_nodelist,
 };
 
 /* The typed lists: where their items stand, their name in messages, their items' kind. */
@@ -39,6 +47,11 @@ static const struct {
 	{ NF_DOC_MNPLIST, " in a MultiNetworkPolicyList", &nf_kind_multinetworkpolicy },
 	{ NF_DOC_PODLIST, " in a PodList", &nf_kind_pod },
 	{ NF_DOC_NSLIST, " in a NamespaceList", &nf_kind_namespace },
+	{ NF_DOC_CNPLIST, " in a ClusterNetworkPolicyList", &nf_kind_clusternetworkpolicy },
+	{ NF_DOC_ANPLIST, " in an AdminNetworkPolicyList", &nf_kind_adminnetworkpolicy },
+	{ NF_DOC_BANPLIST, " in a BaselineAdminNetworkPolicyList",
+	  &nf_kind_baselineadminnetworkpolicy },
+	{ NF_DOC_NODELIST, " in a NodeList", &nf_kind_node },
 };
 
 /* The kind of a typed list's items, which may leave "kind" out; NULL: a List. */
@@ -56,7 +69,7 @@ static const struct nf_kind *item_kind(enum nf_doc_ctx where)
 static void unsupported_kind(struct pctx *c, const char *kind, enum nf_doc_ctx where)
 {
 	const char *place = where == NF_DOC_LIST ? " in a List" : "";
-	char q[QBUF_LEN], expected[256];
+	char q[QBUF_LEN], expected[512];
 	size_t i, n = 0, k = 0, o = 0;
 	size_t old;
 

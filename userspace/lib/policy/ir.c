@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The IR's lifetime: freeing a policy, a rule, a Tenant, Pod or Namespace
- * object, and the deep copy of a policy that the state store keeps.
+ * The IR's lifetime: freeing a policy, a rule, a Tenant, Pod, Namespace or
+ * Node object, and the deep copy of a policy that the state store keeps.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static void peer_clear(struct nf_peer *pe)
 	free(pe->names);
 	nfp_selector_free(pe->ns_sel);
 	nfp_selector_free(pe->pod_sel);
+	nfp_selector_free(pe->node_sel);
 }
 
 void nfp_rule_clear(struct nf_rule *r)
@@ -27,6 +28,7 @@ void nfp_rule_clear(struct nf_rule *r)
 		peer_clear(&r->peers[i]);
 	free(r->peers);
 	free(r->ports);
+	free(r->name);
 }
 
 void policy__free(struct nf_policy *p)
@@ -45,6 +47,7 @@ void policy__free(struct nf_policy *p)
 		free(p->networks[i]);
 	free(p->networks);
 	nfp_selector_free(p->subject);
+	nfp_selector_free(p->ns_subject);
 	free(p->tenant);
 	free(p->name);
 	free(p->file);
@@ -75,6 +78,18 @@ void pod_obj__free(struct nf_pod_obj *p)
 	free(p->ips);
 	free(p->ports);
 	free(p);
+}
+
+void node_obj__free(struct nf_node_obj *n)
+{
+	if (!n)
+		return;
+	free(n->name);
+	free(n->file);
+	free(n->json);
+	nf_labels_clear(&n->labels);
+	free(n->addrs);
+	free(n);
 }
 
 void namespace_obj__free(struct nf_namespace_obj *n)
@@ -122,6 +137,7 @@ static void peer_copy(struct nf_peer *dst, const struct nf_peer *src, bool *fail
 	*dst = *src;
 	dst->ns_sel = nfp_selector_dup(src->ns_sel, fail);
 	dst->pod_sel = nfp_selector_dup(src->pod_sel, fail);
+	dst->node_sel = nfp_selector_dup(src->node_sel, fail);
 	dst->except = memdup(src->except, src->n_except, sizeof(*src->except), fail);
 	if (!dst->except)
 		dst->n_except = 0;
@@ -157,6 +173,10 @@ struct nf_policy *policy__dup(const struct nf_policy *p)
 	d->file = strdup_opt(p->file, &fail);
 	d->json = strdup_opt(p->json, &fail);
 	d->subject = nfp_selector_dup(p->subject, &fail);
+	d->ns_subject = nfp_selector_dup(p->ns_subject, &fail);
+	d->cnp_kind = p->cnp_kind;
+	d->tier = p->tier;
+	d->priority = p->priority;
 	if (p->n_networks) {
 		d->networks = calloc(p->n_networks, sizeof(char *));
 		if (!d->networks)
@@ -180,6 +200,8 @@ struct nf_policy *policy__dup(const struct nf_policy *p)
 			const struct nf_rule *sr = &p->rules[dir][i];
 			struct nf_rule *dr = &d->rules[dir][i];
 
+			dr->action = sr->action;
+			dr->name = strdup_opt(sr->name, &fail);
 			dr->ports = memdup(sr->ports, sr->n_ports, sizeof(*sr->ports), &fail);
 			if (dr->ports)
 				dr->n_ports = sr->n_ports;

@@ -5,7 +5,9 @@
  * and may leave out kind and apiVersion), MultiNetworkPolicyList
  * (k8s.cni.cncf.io/v1beta1, the same for MultiNetworkPolicies), PodList and
  * NamespaceList (v1, the API server's answer to a list of pods or
- * namespaces) and List (v1, items of any kind allowed in a List: what
+ * namespaces), ClusterNetworkPolicyList (policy.networking.k8s.io/v1alpha2),
+ * AdminNetworkPolicyList and BaselineAdminNetworkPolicyList (v1alpha1),
+ * NodeList (v1) and List (v1, items of any kind allowed in a List: what
  * `kubectl get pods,ns,netpol -A -o json` prints). Each item is dispatched by kind
  * (document.c) with the JSON path items[i]; lists do not nest.
  */
@@ -54,6 +56,26 @@ static void parse_namespacelist(struct pctx *c, json_t *obj, size_t before)
 	parse_items(c, obj, NF_DOC_NSLIST);
 }
 
+static void parse_cnplist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_CNPLIST);
+}
+
+static void parse_anplist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_ANPLIST);
+}
+
+static void parse_banplist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_BANPLIST);
+}
+
+static void parse_nodelist(struct pctx *c, json_t *obj, size_t before)
+{
+	parse_items(c, obj, NF_DOC_NODELIST);
+}
+
 static void parse_list(struct pctx *c, json_t *obj, size_t before)
 {
 	parse_items(c, obj, NF_DOC_LIST);
@@ -92,4 +114,32 @@ const struct nf_kind nf_kind_namespacelist = {
 	.api_version = "v1",
 	.allowed_in = NF_DOC_TOP,
 	.parse = parse_namespacelist,
+};
+
+const struct nf_kind nf_kind_clusternetworkpolicylist = {
+	.name = "ClusterNetworkPolicyList",
+	.api_version = "policy.networking.k8s.io/v1alpha2",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_cnplist,
+};
+
+const struct nf_kind nf_kind_adminnetworkpolicylist = {
+	.name = "AdminNetworkPolicyList",
+	.api_version = "policy.networking.k8s.io/v1alpha1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_anplist,
+};
+
+const struct nf_kind nf_kind_baselineadminnetworkpolicylist = {
+	.name = "BaselineAdminNetworkPolicyList",
+	.api_version = "policy.networking.k8s.io/v1alpha1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_banplist,
+};
+
+const struct nf_kind nf_kind_nodelist = {
+	.name = "NodeList",
+	.api_version = "v1",
+	.allowed_in = NF_DOC_TOP,
+	.parse = parse_nodelist,
 };

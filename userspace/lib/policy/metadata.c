@@ -38,9 +38,12 @@ static void invalid_name(struct pctx *c, const char *s, bool subdomain)
 			    nfp_quote(s, q, sizeof(q)));
 }
 
-/* metadata.name (+ metadata.namespace for a namespaced kind); other keys are ignored. */
-void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char **name,
-			const char **ns)
+/*
+ * metadata.name (+ metadata.namespace for a namespaced kind); other keys are
+ * ignored. The name is a DNS-1123 subdomain when subdomain is set, else a label.
+ */
+static void parse_metadata(struct pctx *c, json_t *obj, bool namespaced, bool subdomain,
+			   const char **name, const char **ns)
 {
 	json_t *md = nfp_field(obj, "metadata");
 	size_t old = nfp_path_key(c, "metadata");
@@ -58,10 +61,10 @@ void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char
 	if (s) {
 		size_t o2 = nfp_path_key(c, "name");
 
-		if (namespaced ? nf_is_dns1123_subdomain(s) : nf_is_dns1123_label(s))
+		if (subdomain ? nf_is_dns1123_subdomain(s) : nf_is_dns1123_label(s))
 			*name = s;
 		else
-			invalid_name(c, s, namespaced);
+			invalid_name(c, s, subdomain);
 		nfp_path_pop(c, o2);
 	}
 	if (!namespaced)
@@ -83,6 +86,19 @@ void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char
 	}
 out:
 	nfp_path_pop(c, old);
+}
+
+void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char **name,
+			const char **ns)
+{
+	parse_metadata(c, obj, namespaced, namespaced, name, ns);
+}
+
+void nfp_parse_cluster_metadata(struct pctx *c, json_t *obj, const char **name)
+{
+	const char *ns;
+
+	parse_metadata(c, obj, false, true, name, &ns);
 }
 
 /* The stored JSON is a complete document even for an item of a NetworkPolicyList. */

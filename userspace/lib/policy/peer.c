@@ -44,8 +44,7 @@ static void parse_ipblock(struct pctx *c, json_t *ib, struct nf_peer *pe)
 	 * An IPv6 ipBlock never matches IPv4 packets in Kubernetes, but an IPv6
 	 * prefix up to /96 covers the v4-mapped range here: exclude it explicitly.
 	 */
-	implicit = cidr_ok && !pe->cidr.is_v4 && pe->cidr.plen < 96 &&
-		   nf_cidr_contains(&pe->cidr, &v4_space);
+	implicit = cidr_ok && nfp_cidr_covers_v4(&pe->cidr);
 	pe->except = nfp_xcalloc(c, n + implicit, sizeof(*pe->except));
 	if (!ex && !implicit)
 		return;
@@ -82,7 +81,34 @@ next:
 	if (ex)
 		nfp_path_pop(c, old);
 	if (implicit && pe->except)
-		pe->except[pe->n_except++] = v4_space;
+		nfp_add_v4_except(pe);
+}
+
+bool nfp_cidr_covers_v4(const struct nf_cidr *cidr)
+{
+	return !cidr->is_v4 && cidr->plen < 96 && nf_cidr_contains(cidr, &v4_space);
+}
+
+void nfp_add_v4_except(struct nf_peer *pe)
+{
+	pe->except[pe->n_except++] = v4_space;
+}
+
+void nfp_peer_set_tenants(struct pctx *c, struct nf_peer *pe, struct tset *set)
+{
+	size_t i;
+
+	pe->negate = set->negate;
+	if (set->n) {
+		pe->names = nfp_xcalloc(c, set->n, sizeof(char *));
+		for (i = 0; pe->names && i < set->n; i++) {
+			pe->names[i] = nfp_xstrdup(c, set->names[i]);
+			pe->n_names = i + 1;
+		}
+	}
+	free(set->names);
+	set->names = NULL;
+	set->n = 0;
 }
 
 void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe)
@@ -141,15 +167,5 @@ void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_p
 			c->oom = true;
 		}
 	}
-	pe->negate = set.negate;
-	if (set.n) {
-		size_t i;
-
-		pe->names = nfp_xcalloc(c, set.n, sizeof(char *));
-		for (i = 0; pe->names && i < set.n; i++) {
-			pe->names[i] = nfp_xstrdup(c, set.names[i]);
-			pe->n_names = i + 1;
-		}
-	}
-	free(set.names);
+	nfp_peer_set_tenants(c, pe, &set);
 }

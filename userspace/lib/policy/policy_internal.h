@@ -17,8 +17,13 @@
  *   tenant.c        kind Tenant
  *   pod.c           kind Pod (labels, addresses, named container ports)
  *   namespace.c     kind Namespace (labels)
+ *   clusternetworkpolicy.c kinds ClusterNetworkPolicy (v1alpha2),
+ *                   AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1)
+ *   node.c          kind Node (labels, addresses)
  *   list.c          kinds List and the typed lists (NetworkPolicyList,
- *                   MultiNetworkPolicyList, PodList, NamespaceList)
+ *                   MultiNetworkPolicyList, PodList, NamespaceList,
+ *                   ClusterNetworkPolicyList, AdminNetworkPolicyList,
+ *                   BaselineAdminNetworkPolicyList, NodeList)
  *   document.c      the kind table, dispatch by kind, policy__load_json
  *   load.c          paths: files, directories, stdin
  *
@@ -59,6 +64,8 @@ int nfp_ds_add_policy(struct nf_docset *ds, struct nf_policy *p);	/* 0 or -ENOME
 int nfp_ds_add_tenant(struct nf_docset *ds, struct nf_tenant_obj *t);	/* 0 or -ENOMEM */
 int nfp_ds_add_pod(struct nf_docset *ds, struct nf_pod_obj *p);		/* 0 or -ENOMEM */
 int nfp_ds_add_namespace(struct nf_docset *ds, struct nf_namespace_obj *n); /* 0 or -ENOMEM */
+int nfp_ds_add_cluster(struct nf_docset *ds, struct nf_policy *p);	/* 0 or -ENOMEM */
+int nfp_ds_add_node(struct nf_docset *ds, struct nf_node_obj *n);	/* 0 or -ENOMEM */
 
 /* One object's key for the duplicate check. */
 struct nfp_dup_key {
@@ -131,6 +138,12 @@ void nfp_check_api_version(struct pctx *c, json_t *obj, const char *want, const 
  */
 void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char **name,
 			const char **ns);
+/*
+ * metadata.name of a cluster-scoped kind whose name is a DNS-1123 subdomain
+ * (ClusterNetworkPolicy & co., Node), unlike Tenant and Namespace, whose
+ * name is a tenant (a label). *name: NULL when absent or invalid.
+ */
+void nfp_parse_cluster_metadata(struct pctx *c, json_t *obj, const char **name);
 /* The object as compact JSON, apiVersion and kind filled in (an item of a list has neither). */
 char *nfp_dump_object(struct pctx *c, json_t *obj, const char *api, const char *kind);
 
@@ -183,6 +196,16 @@ int nfp_labels_add(struct nf_labels *l, const char *key, const char *value);
 
 /* A NetworkPolicyPeer; tenant: the policy's own (what podSelector {} alone selects). */
 void nfp_parse_peer(struct pctx *c, json_t *obj, const char *tenant, struct nf_peer *pe);
+/* pe->negate and pe->names (copies) from set; frees set->names. */
+void nfp_peer_set_tenants(struct pctx *c, struct nf_peer *pe, struct tset *set);
+/*
+ * An ipBlock's implicit except: an IPv6 cidr of /95 or shorter that covers
+ * the v4-mapped range (::ffff:0.0.0.0/96) must not match IPv4, as in
+ * Kubernetes. nfp_cidr_covers_v4() says whether cidr needs it;
+ * nfp_add_v4_except() appends it to pe->except (which has room for it).
+ */
+bool nfp_cidr_covers_v4(const struct nf_cidr *cidr);
+void nfp_add_v4_except(struct nf_peer *pe);
 /* A NetworkPolicyPort; defaults to TCP, all ports; a string port is a named port. */
 void nfp_parse_port(struct pctx *c, json_t *obj, struct nf_port_range *pr);
 
@@ -196,6 +219,10 @@ enum nf_doc_ctx {
 	NF_DOC_MNPLIST = 1 << 3,	/* an item of a MultiNetworkPolicyList */
 	NF_DOC_PODLIST = 1 << 4,	/* an item of a PodList */
 	NF_DOC_NSLIST = 1 << 5,		/* an item of a NamespaceList */
+	NF_DOC_CNPLIST = 1 << 6,	/* an item of a ClusterNetworkPolicyList */
+	NF_DOC_ANPLIST = 1 << 7,	/* an item of an AdminNetworkPolicyList */
+	NF_DOC_BANPLIST = 1 << 8,	/* an item of a BaselineAdminNetworkPolicyList */
+	NF_DOC_NODELIST = 1 << 9,	/* an item of a NodeList */
 };
 
 struct nf_kind {
@@ -222,6 +249,14 @@ extern const struct nf_kind nf_kind_pod;
 extern const struct nf_kind nf_kind_podlist;
 extern const struct nf_kind nf_kind_namespace;
 extern const struct nf_kind nf_kind_namespacelist;
+extern const struct nf_kind nf_kind_clusternetworkpolicy;
+extern const struct nf_kind nf_kind_clusternetworkpolicylist;
+extern const struct nf_kind nf_kind_adminnetworkpolicy;
+extern const struct nf_kind nf_kind_adminnetworkpolicylist;
+extern const struct nf_kind nf_kind_baselineadminnetworkpolicy;
+extern const struct nf_kind nf_kind_baselineadminnetworkpolicylist;
+extern const struct nf_kind nf_kind_node;
+extern const struct nf_kind nf_kind_nodelist;
 
 /* ---- networkpolicy.c: NetworkPolicy-shaped kinds ---- */
 
