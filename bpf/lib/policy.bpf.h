@@ -32,9 +32,18 @@ static __always_inline int nf_l4_index(__u8 proto)
 	return -1;
 }
 
-/* The two decisions of class cls for (proto, port): abi.h, struct nf_class. */
-static __always_inline void nf_class_decide(const struct nf_class *cls, __u8 proto, __be16 port,
-					    __u32 *low, __u32 *adm)
+/*
+ * The two decisions of class cls for (proto, port) (abi.h, struct nf_class):
+ * adm in the high 32 bits, low in the low ones (returned, not written
+ * through pointers: that would put them on nf_judge's stack, which shares
+ * the 512 bytes with the programs that call it).
+ */
+#define NF_DEC(low, adm)	(((__u64)(adm) << 32) | (__u32)(low))
+#define NF_DEC_LOW(d)		((__u32)(d))
+#define NF_DEC_ADM(d)		((__u32)((d) >> 32))
+
+static __always_inline __u64 nf_class_decide(const struct nf_peer_class *cls, __u8 proto,
+					     __be16 port)
 {
 	struct nf_port_key key = {};
 	struct nf_port_val *v;
@@ -42,14 +51,12 @@ static __always_inline void nf_class_decide(const struct nf_class *cls, __u8 pro
 	__u16 hport;
 	int l4, p;
 
-	*low = cls->any_rule;
-	*adm = cls->any_adm;
 	l4 = nf_l4_index(proto);
 	if (l4 < 0)
-		return;
-	mask = cls->plen_mask[l4];
+		return NF_DEC(cls->any_rule, cls->any_adm);
+	mask = cls->plen_mask[l4] & NF_PC_PORTS;
 	if (!mask)
-		return;
+		return NF_DEC(cls->any_rule, cls->any_adm);
 	key.class_id = cls->class_id;
 	key.proto = proto;
 	hport = bpf_ntohs(port);
@@ -59,12 +66,10 @@ static __always_inline void nf_class_decide(const struct nf_class *cls, __u8 pro
 		key.plen = p;
 		key.port = bpf_htons(p ? (hport & (__u16)(0xFFFF << (16 - p))) : 0);
 		v = bpf_map_lookup_elem(&nf_ports, &key);
-		if (v) {
-			*low = v->rule_ref;
-			*adm = v->adm;
-			return;
-		}
+		if (v)
+			return NF_DEC(v->rule_ref, v->adm);
 	}
+	return NF_DEC(cls->any_rule, cls->any_adm);
 }
 
 /* The decision that comes first (the lower rule_ref), 0 meaning none. */
@@ -95,6 +100,16 @@ static __always_inline __u8 nf_rule_reason(__u32 rule)
 	return 0;
 }
 
+static __always_inline void nf_peer_class_set(struct nf_peer_class *pc, const struct nf_class *c)
+{
+	pc->class_id = c->class_id;
+	pc->any_rule = c->any_rule;
+	pc->any_adm = c->any_adm;
+	pc->plen_mask[0] = c->plen_mask[0] | (c->tiered ? NF_PC_TIERED : 0);
+	pc->plen_mask[1] = c->plen_mask[1];
+	pc->plen_mask[2] = c->plen_mask[2];
+}
+
 static __always_inline void nf_peer_classes(__u32 tenant_id, __u32 epoch, __u8 dir,
 					    const __u8 *addr, __u32 peer_id,
 					    struct nf_peer_cache_val *out)
@@ -110,7 +125,9 @@ static __always_inline void nf_peer_classes(__u32 tenant_id, __u32 epoch, __u8 d
 	nf_copy_addr(pk.data, addr);
 	cls = bpf_map_lookup_elem(&nf_policy, &pk);
 	if (cls)
-		out->addr_cls = *cls;
+		nf_peer_class_set(&out->addr_cls, cls);
+	if (peer_id == NF_ID_HOST)
+		out->addr_cls.plen_mask[0] |= NF_PC_HOST;
 	if (peer_id && peer_id != NF_ID_HOST) {
 		__builtin_memset(pk.data, 0, sizeof(pk.data));
 		pk.prefixlen = NF_POLICY_KEY_FIXED_BITS + 64;
@@ -119,7 +136,7 @@ static __always_inline void nf_peer_classes(__u32 tenant_id, __u32 epoch, __u8 d
 		*(__be32 *)(pk.data + 4) = bpf_htonl(NF_IDENT_INDEX(peer_id));
 		cls = bpf_map_lookup_elem(&nf_policy, &pk);
 		if (cls)
-			out->ident_cls = *cls;
+			nf_peer_class_set(&out->ident_cls, cls);
 	}
 }
 
@@ -133,65 +150,61 @@ static __always_inline __u32 nf_ipcache_id(const __u8 *addr)
 	return v ? v->id : 0;
 }
 
-struct nf_judge_in {
-	__u32 tenant_id;
-	__u32 epoch;		/* the tenant's current epoch */
-	__u32 ipc_epoch;
-	__u32 cfg_flags;
-	__u8 dir;
-	__u8 proto;
-	__be16 port;
-	__u8 peer[16];
+/* A peer address, as nf_judge's argument (a pointer to 16 bytes). */
+struct nf_peer_addr {
+	__u8 a[16];
 };
+
+/* nf_judge's scalar arguments packed into one: dir, proto, port, host ingress. */
+#define NF_JUDGE_ARGS(dir, proto, port, host_in)					\
+	(((__u64)(host_in) << 32) | ((__u64)(dir) << 24) | ((__u64)(proto) << 16) |	\
+	 (__u64)bpf_ntohs(port))
 
 /*
  * Judge a new flow: returns the deciding decision word (abi.h: a rule_ref
  * and its action), NF_RULE_HOST, or 0 (default deny); nf_rule_reason() says
- * whether it allows.
- * Global (verified once on its own) and context-free, so the tc, cgroup_skb
- * and sock_addr programs all call the same code.
+ * whether it allows. Global (verified once on its own) and context-free, so
+ * the tc, cgroup_skb and sock_addr programs all call the same code. Its
+ * arguments are scalars and one pointer, not a struct on the caller's stack:
+ * the caller's frame and this one share the 512 bytes of stack.
  */
-__noinline __u32 nf_judge(struct nf_judge_in *in)
+__noinline __u32 nf_judge(__u32 tenant_id, __u32 epoch, __u32 ipc_epoch, __u64 args,
+			  const struct nf_peer_addr *peer)
 {
 	struct nf_peer_cache_key ck = {};
 	struct nf_peer_cache_val *cv, nv = {};
-	__u32 low, adm, low2, adm2, tenant_id;
-	__u8 dir, proto;
-	__be16 port;
+	__u8 dir = (__u8)(args >> 24), proto = (__u8)(args >> 16);
+	__be16 port = bpf_htons((__u16)args);
+	__u32 adm;
+	__u64 a, i;
 
-	if (!in)
+	if (!peer)
 		return 0;
-	tenant_id = in->tenant_id;
-	dir = in->dir;
-	proto = in->proto;
-	port = in->port;
 	ck.tenant_id = tenant_id;
-	ck.epoch = in->epoch;
-	ck.ipc_epoch = in->ipc_epoch;
+	ck.epoch = epoch;
+	ck.ipc_epoch = ipc_epoch;
 	ck.dir = dir;
-	nf_copy_addr(ck.addr, in->peer);
+	nf_copy_addr(ck.addr, peer->a);
 	/* Work on a copy: the verifier rejects clang's arithmetic on the
 	 * maybe-NULL pointer that a "cv = hit ?: &local" pattern compiles to. */
 	cv = bpf_map_lookup_elem(&nf_peer_cache, &ck);
 	if (cv) {
 		nv = *cv;
 	} else {
-		nv.peer_id = nf_ipcache_id(in->peer);
-		nf_peer_classes(tenant_id, in->epoch, dir, in->peer, nv.peer_id, &nv);
+		nf_peer_classes(tenant_id, epoch, dir, peer->a, nf_ipcache_id(peer->a), &nv);
 		bpf_map_update_elem(&nf_peer_cache, &ck, &nv, BPF_ANY);
 	}
-	if (dir == NF_DIR_INGRESS && nv.peer_id == NF_ID_HOST &&
-	    (in->cfg_flags & NF_CFG_ALLOW_HOST_INGRESS))
+	if (dir == NF_DIR_INGRESS && (nv.addr_cls.plen_mask[0] & NF_PC_HOST) && (args >> 32))
 		return NF_RULE_HOST;
-	nf_class_decide(&nv.addr_cls, proto, port, &low, &adm);
+	a = nf_class_decide(&nv.addr_cls, proto, port);
 	/* NetworkPolicy tier only (the common case): an allow of one class decides */
-	if (!adm && low && !nv.ident_cls.tiered)
-		return low;
-	nf_class_decide(&nv.ident_cls, proto, port, &low2, &adm2);
-	adm = nf_rule_first(adm, adm2);
+	if (!NF_DEC_ADM(a) && NF_DEC_LOW(a) && !(nv.ident_cls.plen_mask[0] & NF_PC_TIERED))
+		return NF_DEC_LOW(a);
+	i = nf_class_decide(&nv.ident_cls, proto, port);
+	adm = nf_rule_first(NF_DEC_ADM(a), NF_DEC_ADM(i));
 	if (adm && NF_RULE_ACT(adm) != NF_RULE_PASS)
 		return adm;
-	return nf_rule_first(low, low2);
+	return nf_rule_first(NF_DEC_LOW(a), NF_DEC_LOW(i));
 }
 
 /* tinfo NULL (unknown tenant): deny. */
@@ -199,22 +212,12 @@ static __always_inline __u32 nf_policy_judge(__u32 tenant_id, const struct nf_te
 					     const struct nf_config *cfg, __u8 dir,
 					     const __u8 *peer, __u8 proto, __be16 port)
 {
-	struct nf_judge_in in = {
-		.tenant_id = tenant_id,
-		.dir = dir,
-		.proto = proto,
-		.port = port,
-	};
-
 	if (!tinfo)
 		return 0;
-	in.epoch = tinfo->epoch;
-	if (cfg) {
-		in.ipc_epoch = cfg->ipc_epoch;
-		in.cfg_flags = cfg->flags;
-	}
-	nf_copy_addr(in.peer, peer);
-	return nf_judge(&in);
+	return nf_judge(tenant_id, tinfo->epoch, cfg ? cfg->ipc_epoch : 0,
+			NF_JUDGE_ARGS(dir, proto, port,
+				      cfg && (cfg->flags & NF_CFG_ALLOW_HOST_INGRESS)),
+			(const struct nf_peer_addr *)peer);
 }
 
 #endif

@@ -401,11 +401,25 @@ struct nf_peer_cache_key {
 	__u8 addr[16];
 };
 
+/*
+ * A class as the cache holds it: struct nf_class with its flags in the high
+ * bits of plen_mask[0] (the port bits are 0..16), so that the value stays
+ * 48 bytes: nf_judge copies it onto a stack it shares with its callers.
+ */
+#define NF_PC_TIERED	(1u << 31)	/* nf_class.tiered */
+#define NF_PC_HOST	(1u << 30)	/* (addr_cls) the peer is the node (NF_ID_HOST) */
+#define NF_PC_PORTS	0x1FFFFu	/* the plen_mask bits */
+
+struct nf_peer_class {
+	__u32 class_id;
+	__u32 any_rule;
+	__u32 any_adm;
+	__u32 plen_mask[NF_L4_MAX];	/* | NF_PC_* in [0] */
+};
+
 struct nf_peer_cache_val {
-	struct nf_class addr_cls;	/* class_id == 0 && any_rule == 0 && masks 0: none */
-	struct nf_class ident_cls;
-	__u32 peer_id;			/* ipcache identity of the peer, 0 = world */
-	__u32 pad;
+	struct nf_peer_class addr_cls;	/* all zero: none */
+	struct nf_peer_class ident_cls;
 };
 
 /* ---- nf_frags: LRU_HASH, fragments follow their first fragment ---- */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include "apply.h"
@@ -47,17 +48,65 @@ int cmd_apply(int argc, char **argv)
 		return NF_EXIT_USAGE;
 	if (err)
 		return NF_EXIT_FAIL;
-	printf("applied: %zu %s, %zu tenant object%s; %zu tenant%s updated\n", res.n_policies,
+	printf("applied: %zu %s, %zu tenant object%s", res.n_policies,
 	       res.n_policies == 1 ? "policy" : "policies", res.n_tenant_objs,
-	       res.n_tenant_objs == 1 ? "" : "s", res.n_tenants_changed,
+	       res.n_tenant_objs == 1 ? "" : "s");
+	if (res.n_cluster || res.n_nodes)
+		printf(", %zu cluster polic%s, %zu node%s", res.n_cluster,
+		       res.n_cluster == 1 ? "y" : "ies", res.n_nodes, res.n_nodes == 1 ? "" : "s");
+	printf("; %zu tenant%s updated\n", res.n_tenants_changed,
 	       res.n_tenants_changed == 1 ? "" : "s");
 	return NF_EXIT_OK;
 }
 
 static const char delete_usage[] =
 	"usage: netfence delete TENANT[/POLICY]\n"
+	"       netfence delete --cluster KIND/NAME\n"
 	"Remove one policy of a tenant, or all of a tenant's objects. A tenant left without\n"
-	"policies denies everything (default deny).\n";
+	"policies denies everything (default deny). --cluster removes a cluster-scoped object:\n"
+	"KIND is ClusterNetworkPolicy (cnp), AdminNetworkPolicy (anp),\n"
+	"BaselineAdminNetworkPolicy (banp) or Node (any case); every tenant is recompiled.\n";
+
+/* `delete --cluster KIND/NAME` (SPEC §13) */
+static int delete_cluster(const char *arg)
+{
+	static const struct {
+		const char *long_name, *short_name;
+		enum nf_store_kind kind;
+	} kinds[] = {
+		{ "clusternetworkpolicy", "cnp", NF_STORE_CNP },
+		{ "adminnetworkpolicy", "anp", NF_STORE_ANP },
+		{ "baselineadminnetworkpolicy", "banp", NF_STORE_BANP },
+		{ "node", "node", NF_STORE_NODE },
+	};
+	const char *slash = strchr(arg, '/');
+	size_t i, klen = slash ? (size_t)(slash - arg) : 0;
+	int err;
+
+	for (i = 0; slash && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((strlen(kinds[i].long_name) == klen &&
+		     !strncasecmp(arg, kinds[i].long_name, klen)) ||
+		    (strlen(kinds[i].short_name) == klen &&
+		     !strncasecmp(arg, kinds[i].short_name, klen)))
+			break;
+	if (!slash || i == sizeof(kinds) / sizeof(kinds[0]) ||
+	    !nf_is_dns1123_subdomain(slash + 1)) {
+		fprintf(stderr, "netfence delete: --cluster: \"%s\" is not KIND/NAME (KIND: "
+			"ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy, "
+			"Node)\n", arg);
+		return NF_EXIT_USAGE;
+	}
+	err = apply__delete_cluster(kinds[i].kind, slash + 1);
+	if (err == -ENOENT) {
+		pr_err("nothing to delete: no %s %s applied", store__kind_name(kinds[i].kind),
+		       slash + 1);
+		return NF_EXIT_FAIL;
+	}
+	if (err)
+		return NF_EXIT_FAIL;
+	printf("deleted %s %s\n", store__kind_name(kinds[i].kind), slash + 1);
+	return NF_EXIT_OK;
+}
 
 int cmd_delete(int argc, char **argv)
 {
@@ -70,6 +119,8 @@ int cmd_delete(int argc, char **argv)
 		fputs(delete_usage, stdout);
 		return NF_EXIT_OK;
 	}
+	if (argc == 3 && !strcmp(argv[1], "--cluster"))
+		return delete_cluster(argv[2]);
 	if (argc != 2 || argv[1][0] == '-') {
 		fputs(delete_usage, stderr);
 		return NF_EXIT_USAGE;
@@ -312,7 +363,9 @@ static void check_print_rule(const struct nf_rule_names *names, const char *tena
 		       r->tier == NF_TIER_BASELINE ? "Baseline" : "Admin", r->priority,
 		       r->dir == NF_DIR_INGRESS ? "ingress" : "egress", r->index + off,
 		       name ? " \"" : "", name ?: "", name ? "\"" : "",
-		       lookup__allows(rule) ? "Accept" : "Deny");
+		       lookup__allows(rule) ? "Accept" :
+		       NF_RULE_ACT(rule) == NF_RULE_PASS ? "Pass: no later tier, default deny" :
+							    "Deny");
 	} else if (r) {
 		printf("%s: %s %s/%s, spec.%s[%u]\n", verdict,
 		       multi ? "MultiNetworkPolicy" : "policy", tenant, r->policy,

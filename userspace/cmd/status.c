@@ -185,6 +185,30 @@ static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, si
 	return q;
 }
 
+/* Cluster-scoped objects (SPEC §13): they are in force in every tenant they select. */
+static void print_cluster(const struct nf_store_obj *cl, size_t n_cl)
+{
+	size_t i;
+
+	if (!n_cl)
+		return;
+	printf("\nCLUSTER POLICIES AND NODES\n%-28s %s\n", "KIND", "NAME");
+	for (i = 0; i < n_cl; i++)
+		printf("%-28s %s\n", store__kind_name(cl[i].kind), cl[i].name);
+}
+
+static json_t *cluster_json(const struct nf_store_obj *cl, size_t n_cl)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n_cl; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "kind",
+						   store__kind_name(cl[i].kind), "name",
+						   cl[i].name));
+	return a;
+}
+
 static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
 		       const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
 		       const struct ruleset_row *rs, size_t n_rs)
@@ -301,7 +325,8 @@ static json_t *policies_json(const struct nf_store_obj *st, size_t n_st, const c
 
 static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
 		      const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
-		      const struct ruleset_row *rs, size_t n_rs)
+		      const struct ruleset_row *rs, size_t n_rs, const struct nf_store_obj *cl,
+		      size_t n_cl)
 {
 	json_t *rulesets = json_array();
 	json_t *root = json_object(), *dp = json_object(), *tenants = json_array();
@@ -335,6 +360,7 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 				  (json_int_t)rs[i].info.n_rules[NF_DIR_EGRESS]));
 	json_object_set_new(root, "maps", maps);
 	json_object_set_new(root, "stored_only", stored);
+	json_object_set_new(root, "cluster", cluster_json(cl, n_cl));
 	if (loaded)
 		json_object_set_new(root, "conntrack_entries", json_integer(m->ct_entries));
 
@@ -429,10 +455,10 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 int cmd_status(int argc, char **argv)
 {
 	struct nf_ep_record *eps = NULL;
-	struct nf_store_obj *st = NULL;
+	struct nf_store_obj *st = NULL, *cl = NULL;
 	struct ruleset_row *rs = NULL;
 	bool *quar = NULL;
-	size_t n_eps = 0, n_st = 0, n_rs = 0;
+	size_t n_eps = 0, n_st = 0, n_rs = 0, n_cl = 0;
 	struct nf_metrics m;
 	struct nf_dp *dp = NULL;
 	bool json = false, loaded = false;
@@ -462,16 +488,21 @@ int cmd_status(int argc, char **argv)
 	}
 	if (!err) {
 		err = store__list(NULL, &st, &n_st);
+		if (!err)
+			err = store__list(NF_STORE_CLUSTER, &cl, &n_cl);
 		if (err)
 			pr_warn("reading %s: %s", NF_STORE_OBJECTS, strerror(-err));
 		err = 0;
 	}
 	if (!err) {
-		if (json)
-			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs);
-		else
+		if (json) {
+			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs, cl, n_cl);
+		} else {
 			print_text(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs);
+			print_cluster(cl, n_cl);
+		}
 	}
+	free(cl);
 	free(eps);
 	free(quar);
 	free(rs);

@@ -706,6 +706,7 @@ struct change {
 	struct nf_docset *input;
 	bool prune;
 	const char *del_tenant, *del_policy, *ensure;
+	int del_kind;		/* deleting a cluster object: its obj_kind + 1 */
 	/* prune only these tenants (recovery: the journal's), not every tenant */
 	struct strlist scope;
 	bool recovering;	/* the journal exists already: it describes this change */
@@ -871,7 +872,11 @@ static int plan_changes(struct change *c)
 	for (i = 0; !err && i < c->stored.n; i++) {
 		struct obj *s = &c->stored.v[i];
 
-		if (c->del_tenant)
+		if (c->del_kind)
+			s->removed = (int)s->kind + 1 == c->del_kind &&
+				     !strcmp(s->tenant, NF_STORE_CLUSTER) &&
+				     !strcmp(s->name, c->del_policy);
+		else if (c->del_tenant)
 			s->removed = !strcmp(s->tenant, c->del_tenant) &&
 				     (!c->del_policy ||
 				      (is_policy(s->kind) && !strcmp(s->name, c->del_policy)));
@@ -2174,7 +2179,10 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 	if (!err && res) {
 		res->n_policies = c->input ? c->input->n_policies : 0;
 		res->n_tenant_objs = c->input ? c->input->n_tenants : 0;
-		res->n_tenants_changed = c->n_changed;
+		/* a cluster policy change recompiles every tenant (referrer plans) */
+		res->n_tenants_changed = c->cluster_changed ? c->plans.n : c->n_changed;
+		res->n_cluster = c->input ? c->input->n_cluster : 0;
+		res->n_nodes = c->input ? c->input->n_nodes : 0;
 	}
 	/*
 	 * Rule-set slots created for plans never installed, nor rolled back
@@ -2401,10 +2409,10 @@ out:
 }
 
 static int apply_change(struct nf_docset *input, bool prune, const char *del_tenant,
-			const char *del_policy, struct nf_apply_result *res)
+			const char *del_policy, int del_kind, struct nf_apply_result *res)
 {
 	struct change c = { .input = input, .prune = prune, .del_tenant = del_tenant,
-			    .del_policy = del_policy };
+			    .del_policy = del_policy, .del_kind = del_kind };
 	int lock, err;
 
 	err = dp__open(&c.dp, true);
@@ -2705,12 +2713,24 @@ int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply
 		}
 		return -EINVAL;
 	}
-	err = apply_change(ds, prune, NULL, NULL, res);
+	err = apply_change(ds, prune, NULL, NULL, 0, res);
 	policy__docset_free(ds);
 	return err;
 }
 
 int apply__delete(const char *tenant, const char *policy)
 {
-	return apply_change(NULL, false, tenant, policy, NULL);
+	return apply_change(NULL, false, tenant, policy, 0, NULL);
+}
+
+int apply__delete_cluster(enum nf_store_kind kind, const char *name)
+{
+	static const enum obj_kind of[] = {
+		[NF_STORE_CNP] = OBJ_CNP, [NF_STORE_ANP] = OBJ_ANP, [NF_STORE_BANP] = OBJ_BANP,
+		[NF_STORE_NODE] = OBJ_NODE,
+	};
+
+	if (kind < NF_STORE_CNP || kind > NF_STORE_NODE)
+		return -EINVAL;
+	return apply_change(NULL, false, NF_STORE_CLUSTER, name, (int)of[kind] + 1, NULL);
 }

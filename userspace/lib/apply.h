@@ -8,12 +8,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "store.h"
 #include <stdint.h>
 
 struct nf_apply_result {
 	size_t n_policies;		/* NetworkPolicies in the input */
 	size_t n_tenant_objs;		/* Tenant objects in the input */
 	size_t n_tenants_changed;	/* tenants recompiled and swapped */
+	size_t n_cluster;		/* cluster policies in the input (SPEC §13) */
+	size_t n_nodes;			/* Node documents in the input */
 };
 
 /*
@@ -29,6 +32,9 @@ int apply__paths(char *const *paths, size_t n_paths, bool prune, struct nf_apply
 
 /* Remove one policy (policy != NULL) or all of a tenant's objects. -ENOENT if none. */
 int apply__delete(const char *tenant, const char *policy);
+/* Remove a cluster-scoped object (kind NF_STORE_CNP .. NF_STORE_NODE): every
+ * tenant is recompiled without it. -ENOENT if there is none. */
+int apply__delete_cluster(enum nf_store_kind kind, const char *name);
 
 struct nf_dp;
 /*
