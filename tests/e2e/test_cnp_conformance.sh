@@ -86,6 +86,7 @@ ALL_PODS=("$GRY/harry-potter-0" "$GRY/harry-potter-1" "$SLY/draco-malfoy-0" "$SL
 ALL_PORTS=(tcp/80 tcp/8080 udp/5353 udp/53)
 ECHO_PORT=8000	# TCP echo in every pod, for a long-lived connection
 SERVE=(tcp:80 tcp:8080 udp:5353 udp:53 "echo:$ECHO_PORT")
+PROBE_TIMEOUT=1	# ~60 matrices: a blocked cell's wait is most of the run time
 . tests/e2e/lib/netpol_harness.sh
 
 house() { echo "${1#network-policy-conformance-}"; }
@@ -438,6 +439,9 @@ cidr_case() {
 	apply_obj "$(objdir)/ns-$SLY.json"
 	exp "$GRY/*" "$SLY/*" 0
 	matrix "slytherin relabelled: its pods no longer match, the networks Deny decides"
+	verdict "gryffindor egress to slytherin, relabelled: the networks Deny, rule 1" \
+		"^deny:.*$(cnp_by ClusterNetworkPolicy "$3" "$2" "$4" egress 1 deny-egress-to-internet Deny)" \
+		"$G0" egress "$S0" tcp 80
 	ns_doc "$SLY"
 	apply_obj "$(objdir)/ns-$SLY.json"
 	exp "$GRY/*" "$SLY/*" 1

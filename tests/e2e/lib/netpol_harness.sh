@@ -23,6 +23,8 @@
 #   ns_labels NS         the Namespace's labels by default (a JSON object; the
 #                        name label kubernetes.io/metadata.name is always added)
 #   pod_short NS/NAME    (optional) a short name for the matrix tables
+#   PROBE_TIMEOUT        (optional) seconds a blocked cell is waited for (1.5);
+#                        a reachable one that timed out is probed twice more
 # then: nph_setup; cases as functions t_NAME added to CASES (each starts with
 # case_begin); nph_run_cases; nph_teardown.
 # NETPOL_CASES=REGEX runs only the cases whose function name matches.
@@ -31,6 +33,7 @@
 PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)}
 . "$(dirname "${BASH_SOURCE[0]}")/cni.sh"
 MATRIX=tests/e2e/lib/netpol_matrix.py
+PROBE_TIMEOUT=${PROBE_TIMEOUT:-1.5}
 CASES=()
 declare -A IP EXP
 
@@ -224,7 +227,8 @@ matrix() {
 		[ "$a" = "$b" ] && v=1	# loopback: never through the fence
 		echo "$k $v"
 	done >"$WORK/expect"
-	if out=$("$PYTHON" "$MATRIX" probe "$WORK/pods" "$WORK/expect" 2>&1); then
+	if out=$("$PYTHON" "$MATRIX" probe "$WORK/pods" "$WORK/expect" \
+		--timeout "$PROBE_TIMEOUT" 2>&1); then
 		pass "$CASE: $1"
 	else
 		fail "$CASE: $1: reachability differs"
