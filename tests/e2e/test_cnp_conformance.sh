@@ -67,7 +67,8 @@
 # Also: `check` names the tier, policy, rule and action that decide (Admin
 # Deny, Baseline Accept and Deny, a NetworkPolicy), and a denied datagram is
 # counted exactly once as admin_denied, baseline_denied or policy_denied
-# (SPEC §7, `stats --json`) on the tenant and direction that dropped it.
+# (SPEC §7: `stats --json`, and /metrics agrees) on the tenant and direction
+# that dropped it.
 #
 # Skipped: SCTP traffic (this kernel has no SCTP sockets): the *SCTP cases
 # (CNP{Admin,Baseline}Tier{Ingress,Egress}SCTP) and the SCTP pokes of the
@@ -311,9 +312,10 @@ drops() {
 }
 # counted FROM TO PORT TENANT DIRECTION REASON: one UDP datagram FROM -> TO:PORT
 # is dropped (no answer) and counted exactly once, as REASON on TENANT's
-# DIRECTION; the other policy reasons there do not move
+# DIRECTION; the other policy reasons there do not move (`stats --json`);
+# /metrics' netfence_drops_total says the same
 counted() {
-	local from=$1 to=$2 port=$3 t=$4 d=$5 want=$6 r before=() after=() res i=0
+	local from=$1 to=$2 port=$3 t=$4 d=$5 want=$6 r before=() after=() res i=0 total=
 	local reasons=(admin_denied policy_denied baseline_denied)
 	if [ "$CASE_BROKEN" = 1 ]; then
 		fail "$CASE: $want count: not measured (an apply of this case was refused)"
@@ -326,8 +328,15 @@ counted() {
 	for r in "${reasons[@]}"; do
 		expect_eq "$CASE: that datagram in $(house "$t")'s $d $r" \
 			"$((after[i] - before[i]))" "$([ "$r" = "$want" ] && echo 1 || echo 0)"
+		[ "$r" = "$want" ] && total=${after[i]}
 		i=$((i + 1))
 	done
+	if scrape; then
+		expect_eq "$CASE: /metrics netfence_drops_total of $(house "$t")'s $d $want (as stats --json)" \
+			"$(metric_sum netfence_drops_total "tenant=$t" "direction=$d" "reason=$want")" "$total"
+	else
+		fail "$CASE: no /metrics from netfence serve: $(head -2 "$WORK/serve.log" | tr '\n' ' ')"
+	fi
 }
 # verdict DESC PATTERN POD DIRECTION PEER_POD PROTO PORT: `check` for POD
 verdict() {

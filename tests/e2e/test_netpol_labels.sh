@@ -519,18 +519,8 @@ t_tools() {
 	else
 		fail "$CASE: not checked: this build refused the Pod/Namespace documents"
 	fi
-	MPORT=9155	# in the node netns: no other listener there
-	(exec nsenter --net="$(netns_path "$NODE")" "$NF" serve --listen "127.0.0.1:$MPORT" \
-		>"$WORK/serve.log" 2>&1) &
-	echo $! >"$WORK/pids/serve"
-	rm -f "$WORK/metrics"
-	for _ in $(seq 50); do
-		in_ns "$NODE" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$MPORT/metrics" && break
-		sleep 0.1
-	done
-	if [ -s "$WORK/metrics" ]; then
-		ids=$(awk '$1 ~ /^netfence_identities({|$)/ { n += $2; seen = 1 }
-			END { print seen ? n : "absent" }' "$WORK/metrics")
+	if scrape; then
+		ids=$(metric_sum netfence_identities)
 	else
 		ids="no answer from serve: $(head -2 "$WORK/serve.log" | tr '\n' ' ')"
 	fi
@@ -539,9 +529,7 @@ t_tools() {
 	else
 		fail "$CASE: /metrics netfence_identities: got '${ids:-no scrape}', want >= 9"
 	fi
-	kill "$(cat "$WORK/pids/serve")" 2>/dev/null
-	wait "$(cat "$WORK/pids/serve")" 2>/dev/null
-	rm -f "$WORK/pids/serve"
+	serve_stop
 }
 CASES+=(t_tools)
 

@@ -290,6 +290,45 @@ hold_stop() {
 	rm -f "$WORK/pids/hold"
 }
 
+# scrape: GET /metrics of `netfence serve` (started on first use, in the node
+# netns) into $WORK/metrics; 1 when it does not answer ($WORK/serve.log says why)
+MPORT=9155	# in the node netns: no other listener there
+scrape() {
+	if [ ! -f "$WORK/pids/serve" ]; then
+		(exec nsenter --net="$(netns_path "$NODE")" "$NF" serve --listen "127.0.0.1:$MPORT" \
+			>"$WORK/serve.log" 2>&1) &
+		echo $! >"$WORK/pids/serve"
+	fi
+	rm -f "$WORK/metrics"
+	for _ in $(seq 50); do
+		in_ns "$NODE" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$MPORT/metrics" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+serve_stop() {
+	[ -f "$WORK/pids/serve" ] || return 0
+	kill "$(cat "$WORK/pids/serve")" 2>/dev/null
+	wait "$(cat "$WORK/pids/serve")" 2>/dev/null
+	rm -f "$WORK/pids/serve"
+}
+# metric_sum NAME [LABEL=VALUE...]: the sum of the series NAME of the last
+# scrape that carry those labels, or "absent"
+metric_sum() {
+	local name=$1
+	shift
+	awk -v name="$name" -v want="$*" '
+		BEGIN { n = split(want, w, " ") }
+		$1 == name || index($1, name "{") == 1 {
+			for (i = 1; i <= n; i++) {
+				split(w[i], kv, "=")
+				if (index($1, kv[1] "=\"" kv[2] "\"") == 0) next
+			}
+			sum += $NF; seen = 1
+		}
+		END { print seen ? sum : "absent" }' "$WORK/metrics"
+}
+
 # nph_run_cases: every case of CASES (NETPOL_CASES=REGEX: those matching), then the summary
 nph_run_cases() {
 	local t
