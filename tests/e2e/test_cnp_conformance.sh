@@ -40,8 +40,9 @@
 # Translated (upstream ShortName: states measured):
 #   CNPAdminTierIngressTCP, ...IngressUDP, ...EgressTCP, ...EgressUDP: as
 #     written; rules 0,1 swapped (Deny before Accept); then 0,2 (Pass first);
-#     then 3,4 (Pass before the port Deny). IngressTCP also holds a TCP
-#     connection open across the swap: it stops (revocation, SPEC §3.5).
+#     then 3,4 (Pass before the port Deny). IngressTCP then holds a TCP
+#     connection ravenclaw -> gryffindor open (passed on to the default
+#     allow) and swaps 0,2 back: the Deny stops it (revocation, SPEC §3.5).
 #   CNPAdminTierGress: the same four states, ingress and egress rules at once.
 #   CNPAdminTierPriorityField: as written (Deny at 50 before Pass at 60);
 #     priority 60 -> 40 (Pass first, the Baseline Accept decides).

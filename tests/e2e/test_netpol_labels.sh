@@ -514,7 +514,9 @@ t_tools() {
 			elif type == "object" then length elif type == "number" then . else 0 end] | max // 0')
 		[ "${n:-0}" -ge 9 ] && pass "$CASE: status --json lists $n identities" ||
 			fail "$CASE: status --json: no identities field with >= 9 entries (got '${n:-}')"
-		"$NF" status 2>/dev/null | grep -qi identit && pass "$CASE: status names identities" ||
+		# not `status | grep -q`: grep's early exit would kill status (SIGPIPE),
+		# and pipefail would count that as no match
+		grep -qi identit <<<"$("$NF" status 2>/dev/null)" && pass "$CASE: status names identities" ||
 			fail "$CASE: status (text) does not mention identities"
 	else
 		fail "$CASE: not checked: this build refused the Pod/Namespace documents"
