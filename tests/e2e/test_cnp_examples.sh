@@ -82,6 +82,37 @@ expect "tenant-a selects no ingress NetworkPolicy: Baseline decides" \
 expect "tenant-b has ingress NetworkPolicies: they decide, Baseline is not consulted" \
 	'deny: no rule of tenant tenant-b' tenant-b ingress 10.244.2.9 tcp 9100
 
+# Peers that get an id, or labels, after the cluster policy was applied: every
+# tenant it is compiled into follows (tenant-b's open-9000 lets the world in).
+cat >"$T.d/late.json" <<'JSON'
+{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+  "metadata": {"name": "no-prod"}, "spec": {"tier": "Admin", "priority": 3,
+  "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "tenant-b"}}},
+  "ingress": [{"name": "prod", "action": "Deny", "from": [{"namespaces": {"matchLabels": {"env": "prod"}}}]},
+              {"name": "d", "action": "Deny", "from": [{"namespaces": {"matchLabels":
+                {"kubernetes.io/metadata.name": "tenant-d"}}}]}]}}]}
+JSON
+cat >"$T.d/c.json" <<'JSON'
+{"apiVersion": "netfence.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "tenant-c"},
+ "spec": {"cidrs": ["10.244.3.0/24"]}}
+JSON
+cat >"$T.d/c-ns.json" <<'JSON'
+{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenant-c", "labels": {"env": "prod"}}}
+JSON
+cat >"$T.d/d.json" <<'JSON'
+{"apiVersion": "netfence.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "tenant-d"},
+ "spec": {"cidrs": ["10.244.4.0/24"]}}
+JSON
+"$NF" apply "$T.d/late.json" >/dev/null || fail "apply no-prod"
+expect "tenant-d has no id yet: its address is the world's" 'allow: policy tenant-b/open-9000' 	tenant-b ingress 10.244.4.5 tcp 9000
+"$NF" apply "$T.d/d.json" >/dev/null || fail "apply Tenant tenant-d"
+expect "tenant-d got its id: the Deny naming it holds in tenant-b" 	'deny: ClusterNetworkPolicy no-prod (Admin tier, priority 3), spec.ingress[1] "d" (Deny)' 	tenant-b ingress 10.244.4.5 tcp 9000
+"$NF" apply "$T.d/c.json" >/dev/null || fail "apply Tenant tenant-c"
+expect "tenant-c without env=prod" 'allow: policy tenant-b/open-9000' tenant-b ingress 10.244.3.5 tcp 9000
+"$NF" apply "$T.d/c-ns.json" >/dev/null || fail "apply Namespace tenant-c"
+expect "tenant-c's Namespace gets env=prod: denied" 	'deny: ClusterNetworkPolicy no-prod (Admin tier, priority 3), spec.ingress[0] "prod" (Deny)' 	tenant-b ingress 10.244.3.5 tcp 9000
+
 "$NF" apply --prune policies/ >/dev/null || fail "apply --prune policies/"
 out=$("$NF" status --json | jq -c .cluster)
 [ "$out" = "[]" ] && ok "apply --prune without cluster policies removes them" || fail "cluster: $out"

@@ -311,11 +311,71 @@ static void test_np_only_untiered(void **state)
 	policy__docset_free(ds);
 }
 
+/* egress verdict of tenant a's compiled tables to addr (TCP 443) */
+static bool egress_allows(const struct nf_compiled *c, const char *addr)
+{
+	struct nf_query q = { .dir = NF_DIR_EGRESS, .proto = IPPROTO_TCP, .port = 443 };
+	bool v4;
+
+	assert_int_equal(nf_parse_addr(addr, q.addr, &v4), 0);
+	return lookup__allows(compile__lookup(c, &q));
+}
+
+/*
+ * SPEC §13 `nodes` peers: the addresses of the Node documents whose labels
+ * the selector matches; without Node documents, the local node's addresses.
+ */
+static void test_nodes(void **state)
+{
+	static const char json[] =
+		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
+		"{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"n1\", "
+		"\"labels\": {\"role\": \"control\"}}, \"status\": {\"addresses\": ["
+		"{\"type\": \"InternalIP\", \"address\": \"172.16.0.1\"}, "
+		"{\"type\": \"Hostname\", \"address\": \"n1\"}]}},"
+		"{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"n2\", "
+		"\"labels\": {\"role\": \"worker\"}}, \"status\": {\"addresses\": ["
+		"{\"type\": \"InternalIP\", \"address\": \"172.16.0.2\"}, "
+		"{\"type\": \"ExternalIP\", \"address\": \"2001:db8::2\"}]}},"
+		CNP("nodes", "Admin", 1, "\"egress\": [{\"action\": \"Deny\", \"to\": [{\"nodes\": "
+		    "{\"matchLabels\": {\"role\": \"control\"}}}]}, {\"action\": \"Accept\", "
+		    "\"to\": [{\"nodes\": {}}]}]") "]}";
+	struct nf_docset *ds = policy__docset_new();
+	struct nf_cidr host = { .plen = 128 };
+	struct nf_compiled *c = NULL;
+	struct nf_compile_env env = { .id_fn = id_fn };
+
+	(void)state;
+	policy__load_json(ds, "t.json", json, strlen(json));
+	assert_int_equal(ds->n_problems, 0);
+	assert_int_equal(ds->n_nodes, 2);
+	assert_int_equal(ds->n_cluster, 1);
+	env.nodes = ds->nodes;
+	env.n_nodes = ds->n_nodes;
+	assert_int_equal(compile__tenant_env("a", 1, 1, ds->cluster, 1, &env, &c), 0);
+	assert_false(egress_allows(c, "172.16.0.1"));	/* the control node: Deny first */
+	assert_true(egress_allows(c, "172.16.0.2"));	/* every node: Accept */
+	assert_true(egress_allows(c, "2001:db8::2"));	/* ExternalIP too */
+	assert_false(egress_allows(c, "172.16.0.3"));	/* not a node */
+	compile__free(c);
+
+	/* no Node documents: a nodes peer is this node (its addresses, as given),
+	 * a node without labels: role=control does not select it, {} does */
+	assert_int_equal(nf_parse_addr("192.0.2.7", host.addr, &host.is_v4), 0);
+	env = (struct nf_compile_env){ .id_fn = id_fn, .host_addrs = &host, .n_host_addrs = 1 };
+	assert_int_equal(compile__tenant_env("a", 1, 1, ds->cluster, 1, &env, &c), 0);
+	assert_true(egress_allows(c, "192.0.2.7"));
+	assert_false(egress_allows(c, "172.16.0.2"));
+	compile__free(c);
+	policy__docset_free(ds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_np_only_untiered),
+		cmocka_unit_test(test_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

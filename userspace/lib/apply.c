@@ -1028,6 +1028,29 @@ static const struct nf_namespace_obj *desired_ns(struct change *c, const char *t
 	return o && !o->removed ? o->ns : NULL;
 }
 
+/* Whether a cluster policy's subject or peers depend on pod or namespace labels. */
+static bool cluster_uses_labels(const struct change *c)
+{
+	size_t i, d, r, k;
+
+	for (i = 0; i < c->n_cluster; i++) {
+		const struct nf_policy *p = c->cluster[i];
+
+		if (p->subject && p->subject->n_reqs)
+			return true;
+		for (k = 0; p->ns_subject && k < p->ns_subject->n_reqs; k++)
+			if (strcmp(p->ns_subject->reqs[k].key, "kubernetes.io/metadata.name"))
+				return true;
+		for (d = 0; d < NF_DIR_MAX; d++)
+			for (r = 0; r < p->n_rules[d]; r++)
+				for (k = 0; k < p->rules[d][r].n_peers; k++)
+					if (p->rules[d][r].peers[k].kind == NF_PK_PODS ||
+					    p->rules[d][r].peers[k].ns_labels)
+						return true;
+	}
+	return false;
+}
+
 /*
  * SPEC §11: the identity table follows the desired Pod and Namespace
  * documents. The tenants whose selectors may cover a changed tenant's pods
@@ -1073,6 +1096,15 @@ static int plan_labels(struct change *c)
 	}
 	if (!err && c->created.n)
 		err = wake(c, REF_ANY);
+	/*
+	 * Cluster policies are compiled into every tenant they select, which the
+	 * selector index does not record: a tenant that gets its id (a peer a
+	 * cluster policy names or selects), or labels that change what their
+	 * selectors match, recompile every tenant (SPEC §13).
+	 */
+	if (!err && c->n_cluster &&
+	    (c->created.n || (cluster_uses_labels(c) && (c->wake.n || c->ns_changed.n))))
+		c->cluster_changed = true;
 	return err;
 }
 

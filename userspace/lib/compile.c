@@ -1076,9 +1076,14 @@ static size_t nodes_addrs(const struct nf_compile_env *env, const struct nf_peer
 {
 	size_t i, k, n = 0;
 
+	static const struct nf_labels no_labels;
+
 	if (!env)
 		return 0;
+	/* no Node documents: the local node, whose labels netfence does not know */
 	if (!env->n_nodes) {
+		if (!nf_selector_matches(p->node_sel, &no_labels))
+			return 0;
 		for (k = 0; k < env->n_host_addrs; k++, n++)
 			if (out)
 				out[n] = (struct nf_peer){ .kind = NF_PK_IPBLOCK,
