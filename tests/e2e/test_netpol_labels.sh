@@ -26,104 +26,32 @@
 # (established connections included), `check --pod NS/NAME` names the policy
 # and rule, `status` shows identities, /metrics has netfence_identities.
 # Every case runs even when an earlier one failed; a summary lists them.
+# The harness (pods, documents, matrix, cases) is tests/e2e/lib/netpol_harness.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-# the interpreter itself: a version manager's shim (pyenv) costs a second a start
-PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)}
-. tests/e2e/lib/cni.sh
-
-MATRIX=tests/e2e/lib/netpol_matrix.py
-NSS=(x y z)
-NAMES=(a b c)
 ALL_PODS=(x/a x/b x/c y/a y/b y/c z/a z/b z/c)
 ALL_PORTS=(tcp/80 tcp/81 udp/80)
 ECHO_PORT=8000	# TCP echo in every pod, for long-lived connections
+SERVE=(tcp:80 tcp:81 udp:80 echo:$ECHO_PORT)
+. tests/e2e/lib/netpol_harness.sh
 
-cni_setup
-NF=$NETFENCE
-STATE=$WORK/state	# the whole desired state: `apply --prune $STATE`
-HELD=$WORK/held		# Pod/Namespace documents this build does not take (see below)
-mkdir -p "$STATE" "$HELD"
-CONF=$WORK/bridge.conflist
-jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
-	.name = $name
-	| .plugins[0].bridge = $br | .plugins[0].ipMasq = false
-	| .plugins[0].ipam.dataDir = $d
-	| .plugins[0].ipam.ranges = [[{subnet: "10.128.0.0/24"}]]' \
-	deploy/cni/10-netfence-bridge.conflist >"$CONF" || die "bad deploy conflist"
-
-# ---- pods ----
-
-# pod_cni CMD NS POD: the runtime (cni.sh's cni-run.py) for pod NS/POD, whose
-# netns and container id are $P-NS-POD
-pod_cni() {
-	in_ns "$NODE" env CNI_PATH="$CNI_PATH_DIRS" "$PYTHON" "$WORK/cni-run.py" "$1" "$CONF" \
-		"$(netns_path "$P-$2-$3")" eth0 "$P-$2-$3" \
-		"IgnoreUnknown=1;K8S_POD_NAMESPACE=$2;K8S_POD_NAME=$3" "$WORK/cache"
-}
-
-declare -A IP
-for ns in "${NSS[@]}"; do
-	for p in "${NAMES[@]}"; do
-		pod_add "$ns-$p"
-		(exec nsenter --net="$(netns_path "$P-$ns-$p")" "$PYTHON" "$MATRIX" serve \
-			tcp:80 tcp:81 udp:80 echo:$ECHO_PORT </dev/null >/dev/null 2>&1) &
-		echo $! >"$WORK/pids/server-$ns-$p"
-		pod_cni ADD "$ns" "$p" >/dev/null || die "CNI ADD $ns/$p"
-		IP[$ns/$p]=$(pod_ip "$CONF" "$ns-$p" eth0)
-	done
-done
-: >"$WORK/pods"
-for pod in "${ALL_PODS[@]}"; do
-	wait_server "${pod/\//-}" 80
-	echo "$pod $(netns_path "$P-${pod/\//-}") ${IP[$pod]}" >>"$WORK/pods"
-done
-log "$SECONDS s: 9 pods up: $(for pod in "${ALL_PODS[@]}"; do printf '%s=%s ' "$pod" "${IP[$pod]}"; done)"
-
-# ---- documents ----
-
-LABELS=1	# 0: this build rejects Pod/Namespace documents (they go to $HELD)
-objdir() { if [ "$LABELS" = 1 ]; then echo "$STATE"; else echo "$HELD"; fi; }
-
-# pod_doc NS POD [LABELS_JSON]: the Pod as `kubectl get pod -o json` has it
-# (the fields netfence reads, and a few it must ignore). Containers and named
-# ports as upstream's model: serve-80-tcp, serve-81-tcp, serve-80-udp; and
+# Pods are labelled pod=NAME, namespaces ns=NAME. Containers and named ports
+# as upstream's model: serve-80-tcp, serve-81-tcp, serve-80-udp; and
 # serve-alt, a TCP port whose number differs per pod: 81 on x/b, none on z/c,
 # 80 on the others (egress named ports resolve per destination pod).
-pod_doc() {
-	local ns=$1 p=$2 labels=${3:-} alt=80
-	[ -n "$labels" ] || labels="{\"pod\": \"$p\"}"
-	[ "$ns/$p" = x/b ] && alt=81
-	[ "$ns/$p" = z/c ] && alt=0
-	jq -n --arg ns "$ns" --arg name "$p" --argjson labels "$labels" --arg ip "${IP[$ns/$p]}" \
-		--argjson alt "$alt" '
-	def c(n; port; proto): {name: ("cont-" + n), image: "registry.k8s.io/e2e-test-images/agnhost:2.47",
-		command: ["/agnhost", "serve-hostname"],
-		ports: [{name: ("serve-" + n), containerPort: port, protocol: proto}]};
-	{apiVersion: "v1", kind: "Pod",
-	 metadata: {name: $name, namespace: $ns, labels: $labels, uid: ("uid-" + $ns + "-" + $name),
-	            resourceVersion: "1"},
-	 spec: {nodeName: "node-1", containers: ([c("80-tcp"; 80; "TCP"), c("81-tcp"; 81; "TCP"),
-		c("80-udp"; 80; "UDP")] + (if $alt > 0 then [c("alt"; $alt; "TCP")] else [] end))},
-	 status: {phase: "Running", hostIP: "192.0.2.1", podIP: $ip, podIPs: [{ip: $ip}]}}' \
-		>"$(objdir)/pod-$ns-$p.json"
+pod_labels() { echo "{\"pod\": \"$2\"}"; }
+ns_labels() { echo "{\"ns\": \"$1\"}"; }
+pod_ports() {
+	local alt='["serve-alt", 80, "TCP"]'
+	[ "$1/$2" = x/b ] && alt='["serve-alt", 81, "TCP"]'
+	[ "$1/$2" = z/c ] && alt=
+	echo "[[\"serve-80-tcp\", 80, \"TCP\"], [\"serve-81-tcp\", 81, \"TCP\"],
+		[\"serve-80-udp\", 80, \"UDP\"]${alt:+, $alt}]"
 }
-# ns_doc NS [LABELS_JSON]: the Namespace (Kubernetes always sets the name label)
-ns_doc() {
-	local labels=${2:-}
-	[ -n "$labels" ] || labels="{\"ns\": \"$1\"}"
-	jq -n --arg ns "$1" --argjson labels "$labels" '
-	{apiVersion: "v1", kind: "Namespace",
-	 metadata: {name: $ns, labels: ({"kubernetes.io/metadata.name": $ns} + $labels)},
-	 spec: {finalizers: ["kubernetes"]}, status: {phase: "Active"}}' >"$(objdir)/ns-$1.json"
-}
-# pol NS NAME SPEC_JSON: a NetworkPolicy of this case
-pol() {
-	jq -n --arg ns "$1" --arg name "$2" --argjson spec "$3" '
-	{apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
-	 metadata: {name: $name, namespace: $ns}, spec: $spec}' >"$STATE/pol-$1-$2.json" ||
-		die "bad policy $1/$2: $3"
-}
+
+nph_setup
+nph_apply_cluster
+
 # open NS ingress|egress [PODSELECTOR_JSON]: allow everything in that
 # direction to the pods the selector picks (default: all of NS's pods)
 open() {
@@ -138,164 +66,6 @@ pods_not_in() {
 	printf '{"matchExpressions": [{"key": "pod", "operator": "NotIn", "values": %s}]}' \
 		"$(printf '%s\n' "$@" | jq -R . | jq -sc .)"
 }
-
-for ns in "${NSS[@]}"; do
-	ns_doc "$ns"
-	for p in "${NAMES[@]}"; do pod_doc "$ns" "$p"; done
-done
-# First as one v1 List mixing kinds, as `kubectl get pods,ns -A -o json` prints them.
-jq -s '{apiVersion: "v1", kind: "List", items: .}' "$STATE"/ns-*.json "$STATE"/pod-*.json \
-	>"$WORK/cluster.json"
-if out=$("$NF" apply "$WORK/cluster.json" 2>&1); then
-	pass "apply of 3 Namespace and 9 Pod documents (one v1 List)"
-else
-	fail "apply of the Namespace and Pod documents (one v1 List) was refused: $(head -3 <<<"$out")"
-	log "without them the cases that need labels fail below (their policies are refused too)"
-	LABELS=0
-	mv "$STATE"/ns-*.json "$STATE"/pod-*.json "$HELD"/
-fi
-
-# ---- expectations and measurements ----
-
-declare -A EXP
-# exp FROM TO 0|1 [PORT...]: FROM and TO are pods or glob patterns (x/*, */a, *);
-# default: every port
-exp() {
-	local f=$1 t=$2 v=$3 a b port ports
-	shift 3
-	ports=("$@")
-	[ ${#ports[@]} -eq 0 ] && ports=("${ALL_PORTS[@]}")
-	for a in "${ALL_PODS[@]}"; do
-		[[ $a == $f ]] || continue
-		for b in "${ALL_PODS[@]}"; do
-			[[ $b == $t ]] || continue
-			for port in "${ports[@]}"; do EXP["$a $b $port"]=$v; done
-		done
-	done
-}
-
-CASE=""
-CASE_BROKEN=0
-CASE_FAILS=0
-RESULTS=()
-case_end() {
-	[ -n "$CASE" ] || return 0
-	local r=FAIL
-	[ "$FAILS" -eq "$CASE_FAILS" ] && r=pass
-	RESULTS+=("$(printf '%s %3ss  %s' "$r" $((SECONDS - CASE_START)) "$CASE")")
-	CASE=""
-}
-# case_begin NAME: no policies, every cell blocked until exp says otherwise
-case_begin() {
-	case_end
-	CASE=$1
-	CASE_BROKEN=0
-	CASE_FAILS=$FAILS
-	CASE_START=$SECONDS
-	rm -f "$STATE"/pol-*.json
-	EXP=()
-	exp '*' '*' 0
-	echo
-	log "case: $CASE"
-}
-# apply_state: make $STATE the whole desired state
-apply_state() {
-	local out
-	if out=$("$NF" apply --prune "$STATE" 2>&1); then
-		return 0
-	fi
-	fail "$CASE: apply --prune refused: $(head -3 <<<"$out")"
-	CASE_BROKEN=1
-	return 1
-}
-# apply_obj FILE: create or replace one object (a label change)
-apply_obj() {
-	local out
-	if out=$("$NF" apply "$1" 2>&1); then
-		return 0
-	fi
-	fail "$CASE: apply $(basename "$1") refused: $(head -3 <<<"$out")"
-	CASE_BROKEN=1
-	return 1
-}
-# matrix DESC: measure and compare to EXP
-matrix() {
-	local k a b port v out
-	if [ "$CASE_BROKEN" = 1 ]; then
-		fail "$CASE: $1: not measured (an apply of this case was refused)"
-		return 1
-	fi
-	for k in "${!EXP[@]}"; do
-		read -r a b port <<<"$k"
-		v=${EXP[$k]}
-		[ "$a" = "$b" ] && v=1	# loopback: never through the fence
-		echo "$k $v"
-	done >"$WORK/expect"
-	if out=$("$PYTHON" "$MATRIX" probe "$WORK/pods" "$WORK/expect" 2>&1); then
-		pass "$CASE: $1"
-	else
-		fail "$CASE: $1: reachability differs"
-		echo "$out"
-	fi
-}
-# check_says DESC PATTERN ARGS...: `netfence check ARGS` exits 0 and prints a
-# line matching PATTERN (an extended regex)
-check_says() {
-	local d=$1 pat=$2 out rc
-	shift 2
-	if [ "$CASE_BROKEN" = 1 ]; then
-		fail "$CASE: check $d: not asked (an apply of this case was refused)"
-		return 1
-	fi
-	out=$("$NF" check "$@" 2>&1)
-	rc=$?
-	if [ "$rc" -eq 0 ] && grep -Eq "$pat" <<<"$out"; then
-		pass "$CASE: check $d"
-	else
-		fail "$CASE: check $d: exit $rc, want a line /$pat/, got: $(tr '\n' '|' <<<"$out")"
-	fi
-}
-
-# A long-lived TCP connection (bash coproc HOLD) FROM -> TO's echo port.
-# After an apply of the case was refused they only report that.
-hold_start() { # FROM TO
-	local line
-	if [ "$CASE_BROKEN" = 1 ]; then
-		fail "$CASE: long-lived connection $1 -> $2: not opened (an apply of this case was refused)"
-		return 1
-	fi
-	coproc HOLD { exec nsenter --net="$(netns_path "$P-${1/\//-}")" "$PYTHON" -u "$MATRIX" \
-		hold "${IP[$2]}" "$ECHO_PORT" 2>&1; }
-	echo "$HOLD_PID" >"$WORK/pids/hold"
-	HOLD_IN=${HOLD[1]}
-	HOLD_OUT=${HOLD[0]}
-	read -r -t 10 line <&"$HOLD_OUT"
-	expect_eq "$CASE: long-lived connection $1 -> $2 tcp/$ECHO_PORT opens" "$line" connected
-	[ "$line" = connected ] || hold_stop
-}
-# hold_ping WANT DESC: send a line, the answer (ok | timeout | closed...) must be WANT.
-# Not in $(...): a coproc's descriptors are not available in subshells.
-hold_ping() {
-	local line=""
-	if [ ! -f "$WORK/pids/hold" ]; then
-		line="no connection"
-	elif ! echo ping 2>/dev/null >&"$HOLD_IN"; then
-		line=closed
-	else
-		read -r -t 10 line <&"$HOLD_OUT"
-	fi
-	expect_eq "$CASE: $2" "${line:-no answer}" "$1"
-}
-hold_stop() {
-	[ -f "$WORK/pids/hold" ] || return 0
-	kill "$(cat "$WORK/pids/hold")" 2>/dev/null
-	wait "$(cat "$WORK/pids/hold")" 2>/dev/null
-	rm -f "$WORK/pids/hold"
-}
-
-# Each case is a function t_NAME, run in the order of CASES; NETPOL_CASES=REGEX
-# runs only those whose function name matches (development).
-CASES=()
 
 # ---- cases that need no labels ----
 
@@ -744,23 +514,15 @@ t_tools() {
 			elif type == "object" then length elif type == "number" then . else 0 end] | max // 0')
 		[ "${n:-0}" -ge 9 ] && pass "$CASE: status --json lists $n identities" ||
 			fail "$CASE: status --json: no identities field with >= 9 entries (got '${n:-}')"
-		"$NF" status 2>/dev/null | grep -qi identit && pass "$CASE: status names identities" ||
+		# not `status | grep -q`: grep's early exit would kill status (SIGPIPE),
+		# and pipefail would count that as no match
+		grep -qi identit <<<"$("$NF" status 2>/dev/null)" && pass "$CASE: status names identities" ||
 			fail "$CASE: status (text) does not mention identities"
 	else
 		fail "$CASE: not checked: this build refused the Pod/Namespace documents"
 	fi
-	MPORT=9155	# in the node netns: no other listener there
-	(exec nsenter --net="$(netns_path "$NODE")" "$NF" serve --listen "127.0.0.1:$MPORT" \
-		>"$WORK/serve.log" 2>&1) &
-	echo $! >"$WORK/pids/serve"
-	rm -f "$WORK/metrics"
-	for _ in $(seq 50); do
-		in_ns "$NODE" curl -sf -o "$WORK/metrics" "http://127.0.0.1:$MPORT/metrics" && break
-		sleep 0.1
-	done
-	if [ -s "$WORK/metrics" ]; then
-		ids=$(awk '$1 ~ /^netfence_identities({|$)/ { n += $2; seen = 1 }
-			END { print seen ? n : "absent" }' "$WORK/metrics")
+	if scrape; then
+		ids=$(metric_sum netfence_identities)
 	else
 		ids="no answer from serve: $(head -2 "$WORK/serve.log" | tr '\n' ' ')"
 	fi
@@ -769,22 +531,9 @@ t_tools() {
 	else
 		fail "$CASE: /metrics netfence_identities: got '${ids:-no scrape}', want >= 9"
 	fi
-	kill "$(cat "$WORK/pids/serve")" 2>/dev/null
-	wait "$(cat "$WORK/pids/serve")" 2>/dev/null
-	rm -f "$WORK/pids/serve"
+	serve_stop
 }
 CASES+=(t_tools)
 
-for t in "${CASES[@]}"; do
-	[[ $t =~ ${NETPOL_CASES:-.} ]] && "$t"
-done
-case_end
-echo
-log "cases:"
-printf '#   %s\n' "${RESULTS[@]}"
-
-log "$SECONDS s: cases done"
-for ns in "${NSS[@]}"; do
-	for p in "${NAMES[@]}"; do pod_cni DEL "$ns" "$p" >/dev/null || fail "CNI DEL $ns/$p"; done
-done
-expect_eq "endpoints left after DEL" "$(nf_my_endpoints)" 0
+nph_run_cases
+nph_teardown

@@ -8,7 +8,8 @@ modelled on the upstream Kubernetes netpol suite (test/e2e/network/netpol: a
                             echo:PORT (TCP echo, for long-lived connections)
   probe PODS EXPECT [--timeout S] [--retries N]
                             measure the matrix and compare it to EXPECT.
-      PODS:   lines "NAME NETNS-PATH IPV4" (NAME like x/a)
+      PODS:   lines "NAME NETNS-PATH IPV4 [SHORT]" (NAME like x/a; SHORT, if
+              given, names it in the tables)
       EXPECT: lines "FROM TO PROTO/PORT 0|1" (1: reachable)
       One process probes every cell at once: it enters each source pod's
       netns (setns) to open that pod's sockets, so a matrix takes one timeout,
@@ -177,12 +178,13 @@ def cmd_probe(argv):
         print("usage: netpol_matrix.py probe PODS EXPECT [--timeout S] [--retries N]",
               file=sys.stderr)
         return 2
-    pods, order = {}, []
+    pods, order, short = {}, [], {}
     for line in open(args[0]):
         f = line.split()
         if f:
             pods[f[0]] = (f[1], f[2])
             order.append(f[0])
+            short[f[0]] = f[3] if len(f) > 3 else f[0]
     expect, ports = {}, []
     for line in open(args[1]):
         f = line.split()
@@ -205,10 +207,12 @@ def cmd_probe(argv):
         return 0
     print("    reachability (rows: from, columns: to): . reachable, X blocked, as expected;"
           " + reachable but expected blocked, - blocked but expected reachable, ? other")
+    w = max([4] + [len(short[p]) for p in order])  # a column
+    lw = max(w, 6) + 1  # the rows' names
     for port in ports:
         if not any(c[2] == port for c in bad):
             continue
-        print("    %-7s %s" % (port, " ".join("%-4s" % p for p in order)))
+        print("    %-*s %s" % (lw, port, " ".join("%-*s" % (w, short[p]) for p in order)))
         for frm in order:
             row = []
             for to in order:
@@ -223,7 +227,7 @@ def cmd_probe(argv):
                     row.append("." if expect[c] else "X")
                 else:
                     row.append("+" if g == "ok" else "-")
-            print("    %-7s %s" % (frm, " ".join("%-4s" % r for r in row)))
+            print("    %-*s %s" % (lw, short[frm], " ".join("%-*s" % (w, r) for r in row)))
     rank = {p: i for i, p in enumerate(order)}
     for c in sorted(bad, key=lambda c: (ports.index(c[2]), rank[c[0]], rank[c[1]])):
         print("    %s -> %s %s: expected %s, got %s" % (
