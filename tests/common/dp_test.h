@@ -79,7 +79,8 @@ int dpt_apply_network_json(struct dpt *f, const char *tenant, const char *key, c
 /* Set the policy slot of endpoint {this netns, ifindex} (0: its tenant's). */
 int dpt_set_policy_id(struct dpt *f, uint32_t ifindex, uint32_t policy_id);
 
-/* Map cidr text ("10.1.0.0/16", "fd00::1" = /128) to identity id in the ipcache. */
+/* Map cidr text ("10.1.0.0/16", "fd00::1/128": the prefix length is required)
+ * to identity id in the ipcache. */
 int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id);
 
 /*
