@@ -148,12 +148,12 @@ static int apply(struct fx *x, const char *tenant, int port)
  * tenant TENANT2.
  */
 #define CNP_JSON                                                                                   \
-	"{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":\"ClusterNetworkPolicy\","  \
-	"\"metadata\":{\"name\":\"admin\"},\"spec\":{\"tier\":\"Admin\",\"priority\":3,"               \
-	"\"subject\":{\"namespaces\":{}},"                                                           \
-	"\"egress\":[{\"action\":\"Deny\",\"to\":[{\"networks\":[\"10.2.0.0/24\"]}],"                 \
+	"{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":\"ClusterNetworkPolicy\"," \
+	"\"metadata\":{\"name\":\"admin\"},\"spec\":{\"tier\":\"Admin\",\"priority\":3,"           \
+	"\"subject\":{\"namespaces\":{}},"                                                         \
+	"\"egress\":[{\"action\":\"Deny\",\"to\":[{\"networks\":[\"10.2.0.0/24\"]}],"              \
 	"\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":8080}}}]}],"                     \
-	"\"ingress\":[{\"action\":\"Accept\",\"from\":[{\"namespaces\":{\"matchLabels\":"           \
+	"\"ingress\":[{\"action\":\"Accept\",\"from\":[{\"namespaces\":{\"matchLabels\":"          \
 	"{\"kubernetes.io/metadata.name\":\"" TENANT2 "\"}}}]}]}}"
 
 static int apply_tiered(struct fx *x, const char *tenant, int port)
@@ -363,8 +363,8 @@ static void test_tiers(void **state)
 {
 	struct fx *x = *state;
 	static const struct ccase t[] = {
-		{ "egress: Admin Deny beats the NetworkPolicy", TCP_TO("10.2.0.5", 8080, PKT_TCP_SYN),
-		  EG, DROP, NF_DROP_ADMIN },
+		{ "egress: Admin Deny beats the NetworkPolicy",
+		  TCP_TO("10.2.0.5", 8080, PKT_TCP_SYN), EG, DROP, NF_DROP_ADMIN },
 		{ "egress: outside the Deny's network, the NetworkPolicy allows",
 		  TCP_TO("10.2.1.5", 8080, PKT_TCP_SYN), EG, PASS, NF_REASON_ALLOWED_FLOW },
 		{ "ingress: Admin Accept of tenant cgu beats the NetworkPolicy's deny",

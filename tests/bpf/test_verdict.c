@@ -2767,7 +2767,8 @@ static void test_tier_revocation(void **state)
 {
 	struct fx *x = fixture(state);
 	static const struct vcase open[] = {
-		{ "in: SYN", TCP_IN("10.5.0.2", 33333, 80, SYN), IN, PASS, R_ALLOWED, .flush = true },
+		{ "in: SYN", TCP_IN("10.5.0.2", 33333, 80, SYN), IN, PASS, R_ALLOWED,
+		  .flush = true },
 		{ "out: SYN-ACK", TCP_OUT("10.5.0.2", 80, 33333, SYNACK), EG, PASS, R_NONE },
 		{ "out: SYN to 443", TCP_OUT("10.5.3.3", 40000, 443, SYN), EG, PASS, R_ALLOWED },
 		{ "in: its SYN-ACK", TCP_IN("10.5.3.3", 443, 40000, SYNACK), IN, PASS, R_NONE },
@@ -2799,8 +2800,10 @@ static void test_tier_revocation(void **state)
 		{ "a NetworkPolicy selects the endpoint: Baseline no longer applies",
 		  TCP_OUT("10.6.0.3", 81, 33334, ACK), EG, DROP, R_POLICY },
 	};
-#define NP_BETA NP("np", BOTH, "'ingress':[{'from':[{'namespaceSelector':" NS_NAMED("beta") "}]}]," \
-		   "'egress':[{'to':[{'ipBlock':{'cidr':'10.5.0.0/16'}}]}]")
+#define NP_BETA                                                                        \
+	NP("np", BOTH,                                                                 \
+	   "'ingress':[{'from':[{'namespaceSelector':" NS_NAMED("beta") "}]}],"        \
+	   "'egress':[{'to':[{'ipBlock':{'cidr':'10.5.0.0/16'}}]}]")
 
 	selector_peers(x);
 	events_on(x);
