@@ -128,20 +128,6 @@ static int add_cg_endpoint(struct fx *x, uint64_t cgid, uint32_t tenant, uint32_
 	return 0;
 }
 
-static int apply(struct fx *x, const char *tenant, int port)
-{
-	char json[2048], *fam_json;
-	int err;
-
-	snprintf(json, sizeof(json), POLICY_JSON, tenant, port);
-	fam_json = pkt_json_for_family(json, x->family);
-	if (!fam_json)
-		return -ENOMEM;
-	err = dpt_apply_json(x->f, tenant, fam_json);
-	free(fam_json);
-	return err;
-}
-
 /*
  * SPEC §13: the tenant's NetworkPolicy (egress 10.2.0.0/16 TCP port) with
  * an Admin Deny of 10.2.0.0/24 TCP 8080 and an Admin Accept of ingress from
@@ -156,20 +142,29 @@ static int apply(struct fx *x, const char *tenant, int port)
 	"\"ingress\":[{\"action\":\"Accept\",\"from\":[{\"namespaces\":{\"matchLabels\":"          \
 	"{\"kubernetes.io/metadata.name\":\"" TENANT2 "\"}}}]}]}}"
 
-static int apply_tiered(struct fx *x, const char *tenant, int port)
+/* Apply POLICY_JSON for tenant with port, and with cluster policy `cnp` (NULL: none). */
+static int apply_with(struct fx *x, const char *tenant, int port, const char *cnp)
 {
 	char np[2048], json[4096], *fam_json;
 	int err;
 
 	snprintf(np, sizeof(np), POLICY_JSON, tenant, port);
-	snprintf(json, sizeof(json), "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[%s,%s]}",
-		 np, CNP_JSON);
+	if (cnp)
+		snprintf(json, sizeof(json),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[%s,%s]}", np, cnp);
+	else
+		snprintf(json, sizeof(json), "%s", np);
 	fam_json = pkt_json_for_family(json, x->family);
 	if (!fam_json)
 		return -ENOMEM;
 	err = dpt_apply_json(x->f, tenant, fam_json);
 	free(fam_json);
 	return err;
+}
+
+static int apply(struct fx *x, const char *tenant, int port)
+{
+	return apply_with(x, tenant, port, NULL);
 }
 
 static int setup(void **state)
@@ -377,7 +372,7 @@ static void test_tiers(void **state)
 	pkt_addr_text("10.3.0.7", x->family, a, sizeof(a));
 	snprintf(cidr, sizeof(cidr), "%s/%d", a, x->family == 4 ? 32 : 128);
 	assert_int_equal(dpt_ipcache(x->f, cidr, x->tenant2), 0);
-	assert_int_equal(apply_tiered(x, TENANT, 8080), 0);
+	assert_int_equal(apply_with(x, TENANT, 8080, CNP_JSON), 0);
 	assert_int_equal(enter_cgroup(x->cg), 0);
 	dpt_flush_flows(x->f);
 	RUN(x, t);

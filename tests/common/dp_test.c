@@ -3,6 +3,7 @@
  * BPF_PROG_TEST_RUN fixture (see dp_test.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,30 +394,28 @@ static void map_clear(int fd, size_t key_size)
 	free(keys);
 }
 
-int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
+/* Set the __u32 field of nf_config at offset off. */
+static int config_set(struct dpt *f, size_t off, uint32_t val)
 {
 	struct nf_config cfg;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg))
 		return -errno;
-	cfg.ct_tenant_max = max;
+	memcpy((char *)&cfg + off, &val, sizeof(val));
 	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
+int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
+{
+	return config_set(f, offsetof(struct nf_config, ct_tenant_max), max);
+}
+
 int dpt_set_events_per_sec(struct dpt *f, uint32_t per_sec)
 {
-	struct nf_config cfg;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg))
-		return -errno;
-	cfg.events_per_sec = per_sec;
-	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY))
-		return -errno;
-	return 0;
+	return config_set(f, offsetof(struct nf_config, events_per_sec), per_sec);
 }
 
 struct ev_sink {
