@@ -21,13 +21,15 @@
  *     excepts), empty from/to; ports numeric, ranges, named; both directions,
  *     policyTypes sometimes defaulted.
  *   - in about half of the rounds (1 in NF_CNP_ODDS have none), 1-4
- *     ClusterNetworkPolicies (SPEC §13): Admin or Baseline, priorities from
- *     a small pool (ties, then ordered by name), subjects by namespaces or
- *     pods, rules Accept / Deny / Pass (Pass in Admin only) with peers
- *     namespaces, pods (namespaceSelector optional) and, egress, networks;
- *     protocols tcp/udp/sctp with numbers and ranges, destinationNamedPort,
- *     or none. A third of those rounds have no NetworkPolicy, so that
- *     Baseline decides.
+ *     cluster policies (SPEC §13): ClusterNetworkPolicies Admin or Baseline,
+ *     some AdminNetworkPolicies, at most one BaselineAdminNetworkPolicy
+ *     (v1alpha1); priorities from a small pool (ties, then ordered by kind
+ *     and name), subjects by namespaces or pods, rules Accept / Deny / Pass
+ *     (Pass in Admin only) with peers namespaces, pods (namespaceSelector
+ *     optional in v1alpha2) and, egress, networks; protocols tcp/udp/sctp
+ *     with numbers and ranges, destinationNamedPort (v1alpha1: ports
+ *     portNumber, portRange, namedPort), or none. A third of those rounds
+ *     have no NetworkPolicy, so that Baseline decides.
  * The policies that select the endpoint (compile__subject_matches, as apply
  * picks them; cluster policies also by namespace subject) are compiled with
  * compile__tenant_env (every tenant, every identity, the Namespace labels,
@@ -379,6 +381,7 @@ struct fx {
 	unsigned int n_pols;
 	struct mpol mc[MAX_CNP];	/* the cluster policies' models */
 	unsigned int n_cnps;
+	int banp;			/* mc index of the BaselineAdminNetworkPolicy, or -1 */
 	/* what refeval judges by: the tenant's policies and the cluster
 	 * policies whose namespace subject selects it */
 	struct nf_policy *ref_pols[MAX_POL + MAX_CNP];
@@ -832,38 +835,53 @@ static void gen_ns_subject(struct buf *b, struct msel *m)
 	}
 }
 
-/* protocols: numbers, ranges, named ports (not with networks peers: upstream forbids it) */
-static void gen_cnp_protocols(struct buf *b, bool named_ok)
+/*
+ * protocols (v1alpha2) or ports (v1alpha1): numbers, ranges, named ports
+ * (not with networks peers: upstream forbids it). v1alpha1 numbers may
+ * leave the protocol out (TCP); its ranges may be one port, v1alpha2's not.
+ */
+static void gen_cnp_protocols(struct buf *b, bool named_ok, bool v1)
 {
 	static const char *const l4[] = { "tcp", "udp", "sctp" };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
 	unsigned int n = 1 + rndn(3), i;
 
-	put(b, ",\"protocols\":[");
+	put(b, ",\"%s\":[", v1 ? "ports" : "protocols");
 	for (i = 0; i < n; i++) {
-		unsigned int k = rndn(10);
+		unsigned int k = rndn(10), pi = rndn(3);
 		uint16_t p = port_pool[rndn(ARRAY_LEN(port_pool))];
+		uint32_t lo = p < 65535 ? p : 65534, hi = lo + !v1 + rndn(rndn(2) ? 40 : 3000);
+		const char *name = rndn(8) ? port_names[rndn(ARRAY_LEN(port_names))].name : "grpc";
 
+		if (hi > 65535)
+			hi = 65535;
 		if (i)
 			put(b, ",");
-		if (k < 2 && named_ok) {
-			put(b, "{\"destinationNamedPort\":\"%s\"}",
-			    rndn(8) ? port_names[rndn(ARRAY_LEN(port_names))].name : "grpc");
-		} else if (k < 7) {
-			put(b, "{\"%s\":{\"destinationPort\":{\"number\":%u}}}", l4[rndn(3)], p);
-		} else {	/* upstream: start < end */
-			uint32_t start = p < 65535 ? p : 65534;
-			uint32_t end = start + 1 + rndn(rndn(2) ? 40 : 3000);
-
+		if (k < 2 && named_ok)
+			put(b, "{\"%s\":\"%s\"}", v1 ? "namedPort" : "destinationNamedPort", name);
+		else if (k < 7 && v1 && rndn(3))
+			put(b, "{\"portNumber\":{\"protocol\":\"%s\",\"port\":%u}}",
+			    proto_name(protos[pi]), p);
+		else if (k < 7 && v1)
+			put(b, "{\"portNumber\":{\"port\":%u}}", p);
+		else if (k < 7)
+			put(b, "{\"%s\":{\"destinationPort\":{\"number\":%u}}}", l4[pi], p);
+		else if (v1)
+			put(b, "{\"portRange\":{\"protocol\":\"%s\",\"start\":%u,\"end\":%u}}",
+			    proto_name(protos[pi]), lo, hi);
+		else
 			put(b, "{\"%s\":{\"destinationPort\":{\"range\":"
-			       "{\"start\":%u,\"end\":%u}}}}",
-			    l4[rndn(3)], start, end > 65535 ? 65535 : end);
-		}
+			       "{\"start\":%u,\"end\":%u}}}}", l4[pi], lo, hi);
 	}
 	put(b, "]");
 }
 
-/* A cluster peer: namespaces, pods (namespaceSelector optional), networks (egress). */
-static void gen_cnp_peer(struct fx *x, struct buf *b, int dir, struct mpeer *m, bool *net)
+/*
+ * A cluster peer: namespaces, pods (namespaceSelector optional in
+ * v1alpha2), networks (egress).
+ */
+static void gen_cnp_peer(struct fx *x, struct buf *b, int dir, struct mpeer *m, bool *net,
+			 bool v1)
 {
 	unsigned int k = rndn(10);
 
@@ -890,7 +908,7 @@ static void gen_cnp_peer(struct fx *x, struct buf *b, int dir, struct mpeer *m, 
 	}
 	m->has_pod = true;
 	put(b, "{\"pods\":{");
-	if (rndn(3)) {	/* absent: every namespace */
+	if (v1 || rndn(3)) {	/* absent: every namespace */
 		put(b, "\"namespaceSelector\":");
 		gen_selector(b, ns_keys, rndn(2) ? 1 : ARRAY_LEN(ns_keys), &m->ns, 4);
 		put(b, ",");
@@ -900,9 +918,11 @@ static void gen_cnp_peer(struct fx *x, struct buf *b, int dir, struct mpeer *m, 
 	put(b, "}}");
 }
 
-static void gen_cnp_rules(struct fx *x, struct buf *b, struct mpol *m, int dir, bool admin)
+static void gen_cnp_rules(struct fx *x, struct buf *b, struct mpol *m, int dir, bool admin,
+			  bool v1)
 {
-	static const char *const actions[] = { "Accept", "Deny", "Pass" };
+	static const char *const actions[2][3] = { { "Accept", "Deny", "Pass" },
+						   { "Allow", "Deny", "Pass" } };
 	unsigned int n = 1 + rndn(MAX_RULES - 1), i, j, np;
 
 	m->n_rules[dir] = n;
@@ -910,7 +930,7 @@ static void gen_cnp_rules(struct fx *x, struct buf *b, struct mpol *m, int dir, 
 	for (i = 0; i < n; i++) {
 		bool net = false;
 
-		put(b, "%s{\"action\":\"%s\",", i ? "," : "", actions[rndn(admin ? 3 : 2)]);
+		put(b, "%s{\"action\":\"%s\",", i ? "," : "", actions[v1][rndn(admin ? 3 : 2)]);
 		if (rndn(2))
 			put(b, "\"name\":\"r%u\",", i);
 		np = 1 + rndn(MAX_PEERS);
@@ -919,19 +939,22 @@ static void gen_cnp_rules(struct fx *x, struct buf *b, struct mpol *m, int dir, 
 		for (j = 0; j < np; j++) {
 			if (j)
 				put(b, ",");
-			gen_cnp_peer(x, b, dir, &m->peers[dir][i][j], &net);
+			gen_cnp_peer(x, b, dir, &m->peers[dir][i][j], &net, v1);
 		}
 		put(b, "]");
 		if (rndn(4))	/* else: every protocol and port */
-			gen_cnp_protocols(b, !net);
+			gen_cnp_protocols(b, !net, v1);
 		put(b, "}");
 	}
 	put(b, "]");
 }
 
 /*
- * 1..MAX_CNP ClusterNetworkPolicies: Admin or Baseline, priorities from a
- * small pool (ties: then by name), subjects by namespaces or pods.
+ * 1..MAX_CNP cluster policies: mostly ClusterNetworkPolicies (Admin or
+ * Baseline), some AdminNetworkPolicies and at most one
+ * BaselineAdminNetworkPolicy (v1alpha1, named "default"); priorities from a
+ * small pool (ties: then by kind, then by name), subjects by namespaces or
+ * pods.
  */
 static void gen_cluster_policies(struct fx *x, struct buf *b)
 {
@@ -939,17 +962,35 @@ static void gen_cluster_policies(struct fx *x, struct buf *b)
 	unsigned int i;
 
 	x->n_cnps = 1 + rndn(MAX_CNP);
+	x->banp = -1;
 	for (i = 0; i < x->n_cnps; i++) {
 		struct mpol *m = &x->mc[i];
-		bool admin = rndn(2) != 0;
-		unsigned int dirs = 1 + rndn(3);	/* 1 ingress, 2 egress, 3 both */
+		unsigned int kind = rndn(10), dirs = 1 + rndn(3);	/* 1 in, 2 eg, 3 both */
+		bool v1 = kind >= 7 && (kind < 9 || x->banp < 0), admin;
 
 		memset(m, 0, sizeof(*m));
-		put(b, "%s{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\","
-		       "\"kind\":\"ClusterNetworkPolicy\",\"metadata\":{\"name\":\"c%u\"},"
-		       "\"spec\":{\"tier\":\"%s\",\"priority\":%u,\"subject\":",
-		    x->n_pols || i ? "," : "", rndn(100) * 10 + i, admin ? "Admin" : "Baseline",
-		    prios[rndn(ARRAY_LEN(prios))]);
+		put(b, "%s", x->n_pols || i ? "," : "");
+		if (!v1) {
+			admin = rndn(2) != 0;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\","
+			       "\"kind\":\"ClusterNetworkPolicy\",\"metadata\":{\"name\":"
+			       "\"c%u\"},\"spec\":{\"tier\":\"%s\",\"priority\":%u,",
+			    rndn(100) * 10 + i, admin ? "Admin" : "Baseline",
+			    prios[rndn(ARRAY_LEN(prios))]);
+		} else if (kind < 9) {
+			admin = true;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha1\","
+			       "\"kind\":\"AdminNetworkPolicy\",\"metadata\":{\"name\":\"a%u\"},"
+			       "\"spec\":{\"priority\":%u,",
+			    rndn(100) * 10 + i, prios[rndn(ARRAY_LEN(prios))]);
+		} else {
+			admin = false;
+			x->banp = (int)i;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha1\","
+			       "\"kind\":\"BaselineAdminNetworkPolicy\",\"metadata\":"
+			       "{\"name\":\"default\"},\"spec\":{");
+		}
+		put(b, "\"subject\":");
 		if (rndn(3)) {
 			put(b, "{\"namespaces\":");
 			gen_ns_subject(b, &m->ns_subject);
@@ -965,9 +1006,9 @@ static void gen_cluster_policies(struct fx *x, struct buf *b)
 			put(b, "}}");
 		}
 		if (dirs & 1)
-			gen_cnp_rules(x, b, m, NF_DIR_INGRESS, admin);
+			gen_cnp_rules(x, b, m, NF_DIR_INGRESS, admin, v1);
 		if (dirs & 2)
-			gen_cnp_rules(x, b, m, NF_DIR_EGRESS, admin);
+			gen_cnp_rules(x, b, m, NF_DIR_EGRESS, admin, v1);
 		put(b, "}}");
 	}
 }
@@ -977,6 +1018,8 @@ static const struct mpol *model_of(const struct fx *x, const struct nf_policy *p
 {
 	unsigned int i = (unsigned int)strtoul(p->name + 1, NULL, 10) % 10;
 
+	if (p->cnp_kind == NF_CNP_BANP)
+		return &x->mc[x->banp];
 	return p->cnp_kind ? &x->mc[i] : &x->mp[i];
 }
 
@@ -1705,7 +1748,7 @@ static void test_labels_diff(void **state)
 	unsigned long cnp_odds = env_ul("NF_CNP_ODDS", 2);	/* 1 in n rounds: none */
 	size_t allowed = 0, denied = 0, total = 0, by_label_peer = 0, label_dep = 0;
 	size_t n_pols = 0, n_sel_total = 0, sel_checks = 0, n_idents = 0, by_named = 0;
-	size_t n_cnp_rounds = 0, n_cnps = 0, by_tier[NF_TIER_MAX][2] = {};
+	size_t n_cnp_rounds = 0, n_cnps = 0, n_v1 = 0, by_tier[NF_TIER_MAX][2] = {};
 	uint64_t sel_true = 0;
 	struct nf_lookup_maps maps;
 	struct nf_lookup_src live, mem;
@@ -1747,6 +1790,8 @@ static void test_labels_diff(void **state)
 		}
 		put(&b, "]}");
 		parse_round(x, b.s);
+		for (i = 0; i < x->ds->n_cluster; i++)
+			n_v1 += x->ds->cluster[i]->cnp_kind != NF_CNP_V1ALPHA2;
 		sel_checks += check_selectors(x, &sel_true);
 		ipcache_write(x, true);
 		c = install(x, &n_sel);
@@ -1887,11 +1932,12 @@ static void test_labels_diff(void **state)
 		      "%zu verdicts depend on peer/namespace labels or named ports\n",
 		      total, allowed, total ? 100.0 * (double)allowed / (double)total : 0.0,
 		      by_label_peer, by_named, denied, label_dep);
-	print_message("labels differential: %zu rounds with %zu cluster policies; decided by Admin "
-		      "Accept %zu, Deny %zu; NetworkPolicy %zu; Baseline Accept %zu, Deny %zu\n",
-		      n_cnp_rounds, n_cnps, by_tier[NF_TIER_ADMIN][0], by_tier[NF_TIER_ADMIN][1],
-		      by_tier[NF_TIER_NP][0], by_tier[NF_TIER_BASELINE][0],
-		      by_tier[NF_TIER_BASELINE][1]);
+	print_message("labels differential: %zu rounds with %zu cluster policies (%zu of them "
+		      "v1alpha1); decided by Admin Accept %zu, Deny %zu; NetworkPolicy %zu; "
+		      "Baseline Accept %zu, Deny %zu\n",
+		      n_cnp_rounds, n_cnps, n_v1, by_tier[NF_TIER_ADMIN][0],
+		      by_tier[NF_TIER_ADMIN][1], by_tier[NF_TIER_NP][0],
+		      by_tier[NF_TIER_BASELINE][0], by_tier[NF_TIER_BASELINE][1]);
 	/* The generator must reach every outcome, or the comparison proves little. */
 	assert_true(allowed >= total / 5);
 	assert_true(denied >= total / 5);
