@@ -2812,7 +2812,8 @@ static void test_tier_revocation(void **state)
 	apply(x, LIST(NP_BETA "," CNP("pass", "Admin", 1, "'ingress':[{'action':'Pass',"
 				       FROM_NS("beta") "}]")));
 	RUN_TABLE(x, passed);
-	assert_true(tracked(x, TCP, 80, "10.5.0.2", 33333));
+	/* judged again at the epoch change: Pass, then the NetworkPolicy's rule */
+	assert_flow_rule(x, TCP, 80, "10.5.0.2", 33333, "np", 0, NF_RULE_ALLOW);
 	apply(x, LIST(NP_BETA "," CNP("deny", "Admin", 1, "'ingress':[{'action':'Deny',"
 				       FROM_NS("beta") "," CNP_TCP(80) "}],'egress':[{'action':"
 				       "'Deny'," TO_NET("10.5.3.0/24") "}]")));
