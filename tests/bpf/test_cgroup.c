@@ -128,18 +128,43 @@ static int add_cg_endpoint(struct fx *x, uint64_t cgid, uint32_t tenant, uint32_
 	return 0;
 }
 
-static int apply(struct fx *x, const char *tenant, int port)
+/*
+ * SPEC §13: the tenant's NetworkPolicy (egress 10.2.0.0/16 TCP port) with
+ * an Admin Deny of 10.2.0.0/24 TCP 8080 and an Admin Accept of ingress from
+ * tenant TENANT2.
+ */
+#define CNP_JSON                                                                                   \
+	"{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":\"ClusterNetworkPolicy\"," \
+	"\"metadata\":{\"name\":\"admin\"},\"spec\":{\"tier\":\"Admin\",\"priority\":3,"           \
+	"\"subject\":{\"namespaces\":{}},"                                                         \
+	"\"egress\":[{\"action\":\"Deny\",\"to\":[{\"networks\":[\"10.2.0.0/24\"]}],"              \
+	"\"protocols\":[{\"tcp\":{\"destinationPort\":{\"number\":8080}}}]}],"                     \
+	"\"ingress\":[{\"action\":\"Accept\",\"from\":[{\"namespaces\":{\"matchLabels\":"          \
+	"{\"kubernetes.io/metadata.name\":\"" TENANT2 "\"}}}]}]}}"
+
+/* Apply POLICY_JSON for tenant with port, and with cluster policy `cnp` (NULL: none). */
+static int apply_with(struct fx *x, const char *tenant, int port, const char *cnp)
 {
-	char json[2048], *fam_json;
+	char np[2048], json[4096], *fam_json;
 	int err;
 
-	snprintf(json, sizeof(json), POLICY_JSON, tenant, port);
+	snprintf(np, sizeof(np), POLICY_JSON, tenant, port);
+	if (cnp)
+		snprintf(json, sizeof(json),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[%s,%s]}", np, cnp);
+	else
+		snprintf(json, sizeof(json), "%s", np);
 	fam_json = pkt_json_for_family(json, x->family);
 	if (!fam_json)
 		return -ENOMEM;
 	err = dpt_apply_json(x->f, tenant, fam_json);
 	free(fam_json);
 	return err;
+}
+
+static int apply(struct fx *x, const char *tenant, int port)
+{
+	return apply_with(x, tenant, port, NULL);
 }
 
 static int setup(void **state)
@@ -328,6 +353,31 @@ static void test_nested(void **state)
 	RUN(x, t);
 }
 
+/* SPEC §13 at the cgroup hooks: admin_denied counted with hook = cgroup. */
+static void test_tiers(void **state)
+{
+	struct fx *x = *state;
+	static const struct ccase t[] = {
+		{ "egress: Admin Deny beats the NetworkPolicy",
+		  TCP_TO("10.2.0.5", 8080, PKT_TCP_SYN), EG, DROP, NF_DROP_ADMIN },
+		{ "egress: outside the Deny's network, the NetworkPolicy allows",
+		  TCP_TO("10.2.1.5", 8080, PKT_TCP_SYN), EG, PASS, NF_REASON_ALLOWED_FLOW },
+		{ "ingress: Admin Accept of tenant cgu beats the NetworkPolicy's deny",
+		  UDP_IN("10.3.0.7", 54), IN, PASS, NF_REASON_ALLOWED_FLOW },
+		{ "ingress: not cgu, the NetworkPolicy denies", UDP_IN("10.3.0.8", 54), IN, DROP,
+		  NF_DROP_POLICY },
+	};
+	char a[64], cidr[80];
+
+	pkt_addr_text("10.3.0.7", x->family, a, sizeof(a));
+	snprintf(cidr, sizeof(cidr), "%s/%d", a, x->family == 4 ? 32 : 128);
+	assert_int_equal(dpt_ipcache(x->f, cidr, x->tenant2), 0);
+	assert_int_equal(apply_with(x, TENANT, 8080, CNP_JSON), 0);
+	assert_int_equal(enter_cgroup(x->cg), 0);
+	dpt_flush_flows(x->f);
+	RUN(x, t);
+}
+
 #define T(name, fn)                                                                                \
 	{ name "/ipv4", fn, setup, teardown, &fam4 }, { name "/ipv6", fn, setup, teardown, &fam6 }
 
@@ -338,6 +388,7 @@ int main(void)
 		T("in the fenced cgroup", test_fenced),
 		T("in a child of the fenced cgroup", test_child),
 		T("nested endpoints: the deepest decides", test_nested),
+		T("cluster policy tiers", test_tiers),
 	};
 
 	return cmocka_run_group_tests_name("cgroup_skb", tests, NULL, NULL);

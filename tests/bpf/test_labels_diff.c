@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * SPEC §11 (labels, pods, named ports), randomized and differential: the
- * datapath's verdict against the reference evaluator (refeval), which reads
- * the policies literally and shares nothing with the compiler but the
- * selector primitive, nf_selector_matches() (checked here on its own).
+ * SPEC §11 (labels, pods, named ports) and §13 (cluster policy tiers),
+ * randomized and differential: the datapath's verdict against the reference
+ * evaluator (refeval), which reads the policies literally and shares nothing
+ * with the compiler but the selector primitive, nf_selector_matches() (checked here on its own).
  *
  * Each round draws a universe and writes it as JSON for the real parser:
  *   - tenants t1..t4 and "me" with ids (t5 has none: selectors may name it),
@@ -14,33 +14,53 @@
  *     NF_IDENT(tenant id, index); pods with neither labels nor named ports
  *     carry the bare tenant id, as do Tenant-like CIDRs (10.T.0.0/16); some
  *     addresses belong to no pod (world), one is the node's;
- *   - the endpoint's own Pod (labels, named ports) and 1-4 NetworkPolicies of
+ *   - the endpoint's own Pod (labels, named ports) and 0-4 NetworkPolicies of
  *     "me": podSelector subjects ({} / matchLabels / matchExpressions In,
  *     NotIn, Exists, DoesNotExist), peers podSelector alone, namespaceSelector
  *     alone (on the name label, on other labels, {}), both, ipBlock (with
  *     excepts), empty from/to; ports numeric, ranges, named; both directions,
  *     policyTypes sometimes defaulted.
+ *   - in about half of the rounds (1 in NF_CNP_ODDS have none), 1-4
+ *     cluster policies (SPEC §13): ClusterNetworkPolicies Admin or Baseline,
+ *     some AdminNetworkPolicies, at most one BaselineAdminNetworkPolicy
+ *     (v1alpha1); priorities from a small pool (ties, then ordered by kind
+ *     and name), subjects by namespaces or pods, rules Accept / Deny / Pass
+ *     (Pass in Admin only) with peers namespaces, pods (namespaceSelector
+ *     optional in v1alpha2) and, egress, networks; protocols tcp/udp/sctp
+ *     with numbers and ranges, destinationNamedPort (v1alpha1: ports
+ *     portNumber, portRange, namedPort), or none. A third of those rounds
+ *     have no NetworkPolicy, so that Baseline decides.
  * The policies that select the endpoint (compile__subject_matches, as apply
- * picks them) are compiled with compile__tenant_env (every tenant, every
- * identity, the Namespace labels, the endpoint's named ports) and installed
- * on a private datapath. Random first packets (TCP SYN, UDP, SCTP, ICMP echo,
- * GRE, IPv4 and IPv6) to and from random peers go through tc_ingress /
- * tc_egress with BPF_PROG_TEST_RUN. For each one:
- *   - allowed or not must be what refeval__decide_labels says over ALL the
- *     tenant's policies (it selects subjects itself), with the endpoint's,
- *     the peer identity's and the namespaces' labels;
+ * picks them; cluster policies also by namespace subject) are compiled with
+ * compile__tenant_env (every tenant, every identity, the Namespace labels,
+ * the endpoint's named ports) and installed on a private datapath. Random
+ * first packets (TCP SYN, UDP, SCTP, ICMP echo, GRE, IPv4 and IPv6) to and
+ * from random peers go through tc_ingress / tc_egress with
+ * BPF_PROG_TEST_RUN. For each one:
+ *   - allowed or not must be what refeval__decide_tiers says over ALL the
+ *     tenant's policies and the cluster policies whose namespace subject
+ *     selects it (it selects pod subjects itself), with the endpoint's, the
+ *     peer identity's and the namespaces' labels; a drop must count exactly
+ *     one packet of the reason refeval's verdict gives (admin_denied for an
+ *     Admin Deny, baseline_denied for a Baseline Deny, else policy_denied);
  *   - lookup__judge over the live maps, lookup__decide over the compiled
- *     tables and compile__lookup must name the datapath's rule, and the peer
+ *     tables and compile__lookup must give the same decision word (the
+ *     allowed flow's rule_ref in conntrack, when it passed), and the peer
  *     identity lookup__judge reads must be this file's model of the ipcache;
- *   - the rule it names (rule names file = compiler's numbering) must be of a
- *     policy that selects the endpoint and match the query on its own
- *     (refeval over that one rule). The compiler may pick another matching
- *     rule than refeval's first (address class first, port blocks: abi.h).
+ *   - when refeval's verdict comes from an Admin or Baseline rule, the word
+ *     names exactly that policy and rule index, with its action; from the
+ *     NetworkPolicy tier, the rule it names (rule names file = compiler's
+ *     numbering) must be of a policy that selects the endpoint and match the
+ *     query on its own (refeval over that one rule): the compiler may pick
+ *     another matching rule than refeval's first (address class first, port
+ *     blocks: abi.h); with no rule deciding, the word is 0.
  * Every policy's selectors are also compared, on every label set of the
  * universe, with this file's own reading of Kubernetes' label selectors over
  * the generator's model (not the parsed IR).
  *
- * Deterministic: NF_SEED (printed; default fixed), NF_ROUNDS, NF_QUERIES.
+ * Deterministic: NF_SEED (printed; default fixed), NF_ROUNDS, NF_QUERIES,
+ * NF_CNP_ODDS (0: no cluster policies). A mismatch prints the round's
+ * documents, the ipcache, the identities and the query.
  * Flows are deleted from nf_ct behind the datapath's back; the tenant's
  * tracking share (nf_usage) is reset after each round for the same reason.
  * Skipped without CAP_BPF (or CAP_SYS_ADMIN).
@@ -325,6 +345,7 @@ struct ipc_ent {
 #define MAX_IPC 256
 #define MAX_HOT 2048
 #define MAX_POL 4
+#define MAX_CNP 4		/* cluster policies (SPEC §13) in a round */
 #define MAX_RULES 5
 #define MAX_PEERS 3
 
@@ -335,6 +356,7 @@ struct mpeer {
 
 struct mpol {
 	struct msel subject;
+	struct msel ns_subject;	/* a cluster policy's subject namespaces */
 	struct mpeer peers[NF_DIR_MAX][MAX_RULES][MAX_PEERS];
 	unsigned int n_peers[NF_DIR_MAX][MAX_RULES];
 	unsigned int n_rules[NF_DIR_MAX];
@@ -357,6 +379,13 @@ struct fx {
 	size_t n_hot;
 	struct mpol mp[MAX_POL];
 	unsigned int n_pols;
+	struct mpol mc[MAX_CNP];	/* the cluster policies' models */
+	unsigned int n_cnps;
+	int banp;			/* mc index of the BaselineAdminNetworkPolicy, or -1 */
+	/* what refeval judges by: the tenant's policies and the cluster
+	 * policies whose namespace subject selects it */
+	struct nf_policy *ref_pols[MAX_POL + MAX_CNP];
+	size_t n_ref_pols;
 	struct nf_docset *ds;
 	/* the compile's environment */
 	const char *env_tenants[N_TEN];
@@ -579,23 +608,40 @@ static uint32_t some_addr(struct fx *x)
 	return 10u << 24 | (7 + rndn(2)) << 16 | rndn(256) << 8 | rndn(256);
 }
 
-static void gen_ipblock(struct fx *x, struct buf *b)
+/* A random CIDR worth covering, quoted (IPv6: fd00::/96 + an IPv4 one, or wider). */
+static void gen_cidr(struct fx *x, struct buf *b, uint32_t *base_out, unsigned int *plen_out,
+		     bool *v6_out)
 {
 	static const uint8_t plens[] = { 0, 8, 12, 16, 16, 20, 24, 24, 28, 30, 32, 32 };
 	bool v6 = rndn(3) == 0;
 	unsigned int plen = plens[rndn(sizeof(plens))];
 	uint32_t base = some_addr(x) & mask_of(plen);
 	char t[32];
-	int i, n_ex = plen < 32 && rndn(2) ? 1 + (int)rndn(3) : 0;
 
 	v4_text(base, t, sizeof(t));
 	hot_add(x, base);
 	if (v6 && plen == 0)
-		put(b, "{\"ipBlock\":{\"cidr\":\"%s\"", rndn(2) ? "::/0" : "fd00::/64");
+		put(b, "\"%s\"", rndn(2) ? "::/0" : "fd00::/64");
 	else if (v6)
-		put(b, "{\"ipBlock\":{\"cidr\":\"fd00::%s/%u\"", t, 96 + plen);
+		put(b, "\"fd00::%s/%u\"", t, 96 + plen);
 	else
-		put(b, "{\"ipBlock\":{\"cidr\":\"%s/%u\"", t, plen);
+		put(b, "\"%s/%u\"", t, plen);
+	*base_out = base;
+	*plen_out = plen;
+	*v6_out = v6;
+}
+
+static void gen_ipblock(struct fx *x, struct buf *b)
+{
+	unsigned int plen;
+	uint32_t base;
+	bool v6;
+	char t[32];
+	int i, n_ex;
+
+	put(b, "{\"ipBlock\":{\"cidr\":");
+	gen_cidr(x, b, &base, &plen, &v6);
+	n_ex = plen < 32 && rndn(2) ? 1 + (int)rndn(3) : 0;
 	if (n_ex) {
 		put(b, ",\"except\":[");
 		for (i = 0; i < n_ex; i++) {
@@ -736,11 +782,12 @@ static void gen_subject_of(struct fx *x, struct buf *b, struct msel *m)
 	}
 }
 
-static void gen_policies(struct fx *x, struct buf *b)
+/* min_pols..MAX_POL NetworkPolicies of "me". */
+static void gen_policies(struct fx *x, struct buf *b, unsigned int min_pols)
 {
 	unsigned int i;
 
-	x->n_pols = 1 + rndn(MAX_POL);
+	x->n_pols = min_pols + rndn(MAX_POL + 1 - min_pols);
 	for (i = 0; i < x->n_pols; i++) {
 		struct mpol *m = &x->mp[i];
 		unsigned int types = rndn(5);	/* 0: defaulted; 1 ingress, 2 egress, 3 both */
@@ -765,6 +812,215 @@ static void gen_policies(struct fx *x, struct buf *b)
 			gen_rules(x, b, m, NF_DIR_EGRESS);
 		put(b, "}}");
 	}
+}
+
+/* ---- random cluster policies (SPEC §13) ---- */
+
+/* A namespace selector that often selects "me": {}, its name, or any. */
+static void gen_ns_subject(struct buf *b, struct msel *m)
+{
+	switch (rndn(4)) {
+	case 0:
+		m->n = 0;
+		put(b, "{}");
+		break;
+	case 1:
+		m->n = 1;
+		m->r[0] = (struct mreq){ .key = NS_NAME, .op = NF_SEL_IN, .n_vals = 1,
+					 .vals = { TENANT } };
+		put(b, "{\"matchLabels\":{\"" NS_NAME "\":\"" TENANT "\"}}");
+		break;
+	default:
+		gen_selector(b, ns_keys, ARRAY_LEN(ns_keys), m, 6);
+	}
+}
+
+/*
+ * protocols (v1alpha2) or ports (v1alpha1): numbers, ranges, named ports
+ * (not with networks peers: upstream forbids it). v1alpha1 numbers may
+ * leave the protocol out (TCP); its ranges may be one port, v1alpha2's not.
+ */
+static void gen_cnp_protocols(struct buf *b, bool named_ok, bool v1)
+{
+	static const char *const l4[] = { "tcp", "udp", "sctp" };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	unsigned int n = 1 + rndn(3), i;
+
+	put(b, ",\"%s\":[", v1 ? "ports" : "protocols");
+	for (i = 0; i < n; i++) {
+		unsigned int k = rndn(10), pi = rndn(3);
+		uint16_t p = port_pool[rndn(ARRAY_LEN(port_pool))];
+		uint32_t lo = p < 65535 ? p : 65534, hi = lo + !v1 + rndn(rndn(2) ? 40 : 3000);
+		const char *name = rndn(8) ? port_names[rndn(ARRAY_LEN(port_names))].name : "grpc";
+
+		if (hi > 65535)
+			hi = 65535;
+		if (i)
+			put(b, ",");
+		if (k < 2 && named_ok)
+			put(b, "{\"%s\":\"%s\"}", v1 ? "namedPort" : "destinationNamedPort", name);
+		else if (k < 7 && v1 && rndn(3))
+			put(b, "{\"portNumber\":{\"protocol\":\"%s\",\"port\":%u}}",
+			    proto_name(protos[pi]), p);
+		else if (k < 7 && v1)
+			put(b, "{\"portNumber\":{\"port\":%u}}", p);
+		else if (k < 7)
+			put(b, "{\"%s\":{\"destinationPort\":{\"number\":%u}}}", l4[pi], p);
+		else if (v1)
+			put(b, "{\"portRange\":{\"protocol\":\"%s\",\"start\":%u,\"end\":%u}}",
+			    proto_name(protos[pi]), lo, hi);
+		else
+			put(b, "{\"%s\":{\"destinationPort\":{\"range\":"
+			       "{\"start\":%u,\"end\":%u}}}}", l4[pi], lo, hi);
+	}
+	put(b, "]");
+}
+
+/*
+ * A cluster peer: namespaces, pods (namespaceSelector optional in
+ * v1alpha2), networks (egress).
+ */
+static void gen_cnp_peer(struct fx *x, struct buf *b, int dir, struct mpeer *m, bool *net,
+			 bool v1)
+{
+	unsigned int k = rndn(10);
+
+	m->has_pod = false;
+	m->has_ns = true;
+	m->ns.n = 0;
+	if (k >= 7 && dir == NF_DIR_EGRESS) {	/* one CIDR: one parsed peer */
+		unsigned int plen;
+		uint32_t base;
+		bool v6;
+
+		m->has_ns = false;
+		*net = true;
+		put(b, "{\"networks\":[");
+		gen_cidr(x, b, &base, &plen, &v6);
+		put(b, "]}");
+		return;
+	}
+	if (k < 4) {
+		put(b, "{\"namespaces\":");
+		gen_selector(b, ns_keys, rndn(2) ? 1 : ARRAY_LEN(ns_keys), &m->ns, 4);
+		put(b, "}");
+		return;
+	}
+	m->has_pod = true;
+	put(b, "{\"pods\":{");
+	if (v1 || rndn(3)) {	/* absent: every namespace */
+		put(b, "\"namespaceSelector\":");
+		gen_selector(b, ns_keys, rndn(2) ? 1 : ARRAY_LEN(ns_keys), &m->ns, 4);
+		put(b, ",");
+	}
+	put(b, "\"podSelector\":");
+	gen_selector(b, pod_keys, ARRAY_LEN(pod_keys), &m->pod, 5);
+	put(b, "}}");
+}
+
+static void gen_cnp_rules(struct fx *x, struct buf *b, struct mpol *m, int dir, bool admin,
+			  bool v1)
+{
+	static const char *const actions[2][3] = { { "Accept", "Deny", "Pass" },
+						   { "Allow", "Deny", "Pass" } };
+	unsigned int n = 1 + rndn(MAX_RULES - 1), i, j, np;
+
+	m->n_rules[dir] = n;
+	put(b, ",\"%s\":[", dir == NF_DIR_INGRESS ? "ingress" : "egress");
+	for (i = 0; i < n; i++) {
+		bool net = false;
+
+		put(b, "%s{\"action\":\"%s\",", i ? "," : "", actions[v1][rndn(admin ? 3 : 2)]);
+		if (rndn(2))
+			put(b, "\"name\":\"r%u\",", i);
+		np = 1 + rndn(MAX_PEERS);
+		m->n_peers[dir][i] = np;
+		put(b, "\"%s\":[", dir == NF_DIR_INGRESS ? "from" : "to");
+		for (j = 0; j < np; j++) {
+			if (j)
+				put(b, ",");
+			gen_cnp_peer(x, b, dir, &m->peers[dir][i][j], &net, v1);
+		}
+		put(b, "]");
+		if (rndn(4))	/* else: every protocol and port */
+			gen_cnp_protocols(b, !net, v1);
+		put(b, "}");
+	}
+	put(b, "]");
+}
+
+/*
+ * 1..MAX_CNP cluster policies: mostly ClusterNetworkPolicies (Admin or
+ * Baseline), some AdminNetworkPolicies and at most one
+ * BaselineAdminNetworkPolicy (v1alpha1, named "default"); priorities from a
+ * small pool (ties: then by kind, then by name), subjects by namespaces or
+ * pods.
+ */
+static void gen_cluster_policies(struct fx *x, struct buf *b)
+{
+	static const unsigned int prios[] = { 0, 5, 5, 10, 20 };
+	unsigned int i;
+
+	x->n_cnps = 1 + rndn(MAX_CNP);
+	x->banp = -1;
+	for (i = 0; i < x->n_cnps; i++) {
+		struct mpol *m = &x->mc[i];
+		unsigned int kind = rndn(10), dirs = 1 + rndn(3);	/* 1 in, 2 eg, 3 both */
+		bool v1 = kind >= 7 && (kind < 9 || x->banp < 0), admin;
+
+		memset(m, 0, sizeof(*m));
+		put(b, "%s", x->n_pols || i ? "," : "");
+		if (!v1) {
+			admin = rndn(2) != 0;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\","
+			       "\"kind\":\"ClusterNetworkPolicy\",\"metadata\":{\"name\":"
+			       "\"c%u\"},\"spec\":{\"tier\":\"%s\",\"priority\":%u,",
+			    rndn(100) * 10 + i, admin ? "Admin" : "Baseline",
+			    prios[rndn(ARRAY_LEN(prios))]);
+		} else if (kind < 9) {
+			admin = true;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha1\","
+			       "\"kind\":\"AdminNetworkPolicy\",\"metadata\":{\"name\":\"a%u\"},"
+			       "\"spec\":{\"priority\":%u,",
+			    rndn(100) * 10 + i, prios[rndn(ARRAY_LEN(prios))]);
+		} else {
+			admin = false;
+			x->banp = (int)i;
+			put(b, "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha1\","
+			       "\"kind\":\"BaselineAdminNetworkPolicy\",\"metadata\":"
+			       "{\"name\":\"default\"},\"spec\":{");
+		}
+		put(b, "\"subject\":");
+		if (rndn(3)) {
+			put(b, "{\"namespaces\":");
+			gen_ns_subject(b, &m->ns_subject);
+			put(b, "}");
+		} else {
+			put(b, "{\"pods\":{\"namespaceSelector\":");
+			gen_ns_subject(b, &m->ns_subject);
+			put(b, ",\"podSelector\":");
+			if (rndn(2) && x->ep->l.n)
+				gen_subject_of(x, b, &m->subject);
+			else
+				gen_selector(b, pod_keys, ARRAY_LEN(pod_keys), &m->subject, 3);
+			put(b, "}}");
+		}
+		if (dirs & 1)
+			gen_cnp_rules(x, b, m, NF_DIR_INGRESS, admin, v1);
+		if (dirs & 2)
+			gen_cnp_rules(x, b, m, NF_DIR_EGRESS, admin, v1);
+		put(b, "}}");
+	}
+}
+
+/* The generator's model of a parsed policy (by its name's last digit). */
+static const struct mpol *model_of(const struct fx *x, const struct nf_policy *p)
+{
+	unsigned int i = (unsigned int)strtoul(p->name + 1, NULL, 10) % 10;
+
+	if (p->cnp_kind == NF_CNP_BANP)
+		return &x->mc[x->banp];
+	return p->cnp_kind ? &x->mc[i] : &x->mp[i];
 }
 
 /* ---- parse and check the parsed documents against the model ---- */
@@ -794,6 +1050,7 @@ static void parse_round(struct fx *x, const char *json)
 	if (ds->n_problems)
 		fail_msg("the generated documents are invalid:\n%s", json);
 	assert_int_equal(ds->n_policies, x->n_pols);
+	assert_int_equal(ds->n_cluster, x->n_cnps);
 	x->ds = ds;
 	for (i = 0; i < N_TEN; i++) {
 		x->ns_parsed[i] = NULL;
@@ -839,11 +1096,20 @@ static size_t check_selectors(struct fx *x, uint64_t *sel_true)
 	size_t checks = 0, pi;
 	unsigned int i, t, dir, r, k;
 
-	for (pi = 0; pi < x->ds->n_policies; pi++) {
-		const struct nf_policy *p = x->ds->policies[pi];
-		unsigned int mi = (unsigned int)strtoul(p->name + 1, NULL, 10) % 10;
-		const struct mpol *m = &x->mp[mi];
+	for (pi = 0; pi < x->ds->n_policies + x->ds->n_cluster; pi++) {
+		const struct nf_policy *p = pi < x->ds->n_policies ? x->ds->policies[pi] :
+				x->ds->cluster[pi - x->ds->n_policies];
+		const struct mpol *m = model_of(x, p);
 
+		for (t = 0; p->cnp_kind && t < N_TEN; t++) {	/* a cluster policy's subject */
+			bool want = msel_matches(&m->ns_subject, &x->ns[t]);
+
+			if (compile__ns_matches(p->ns_subject, tnames[t], x->ns_parsed[t]) != want)
+				fail_msg("cluster policy %s: its subject %s namespace %s", p->name,
+					 want ? "does not select" : "selects", tnames[t]);
+			*sel_true += want;
+			checks++;
+		}
 		for (i = 0; i <= x->n_ids; i++) {
 			const struct lset *l = i < x->n_ids ? &x->ids[i].l : &lnone;
 			const struct nf_labels *pl = i < x->n_ids ? ident_labels(&x->ids[i]) : &none;
@@ -976,7 +1242,7 @@ static const struct nf_labels *env_ns_cb(const char *tenant, void *ctx)
 
 static struct nf_compiled *install(struct fx *x, size_t *n_sel_out)
 {
-	struct nf_policy *sel[MAX_POL];
+	struct nf_policy *sel[MAX_POL + MAX_CNP];
 	struct nf_compile_env env;
 	struct nf_tenant_info ti;
 	struct nf_compiled *c = NULL;
@@ -1010,9 +1276,18 @@ static struct nf_compiled *install(struct fx *x, size_t *n_sel_out)
 		.subject_ports = x->ep->pod ? x->ep->pod->ports : NULL,
 		.n_subject_ports = x->ep->pod ? x->ep->pod->n_ports : 0,
 	};
+	/* refeval gets the tenant's policies and the cluster policies whose
+	 * namespace subject selects it (and chooses by pod subject itself);
+	 * the compiler, as apply, those whose pod subject selects the endpoint */
+	x->n_ref_pols = 0;
 	for (i = 0; i < x->ds->n_policies; i++)
-		if (compile__subject_matches(x->ds->policies[i], ident_labels(x->ep)))
-			sel[n_sel++] = x->ds->policies[i];
+		x->ref_pols[x->n_ref_pols++] = x->ds->policies[i];
+	for (i = 0; i < x->ds->n_cluster; i++)
+		if (compile__ns_matches(x->ds->cluster[i]->ns_subject, TENANT, x->ns_parsed[ME]))
+			x->ref_pols[x->n_ref_pols++] = x->ds->cluster[i];
+	for (i = 0; i < x->n_ref_pols; i++)
+		if (compile__subject_matches(x->ref_pols[i], ident_labels(x->ep)))
+			sel[n_sel++] = x->ref_pols[i];
 	assert_int_equal(dp__tenant_info(x->f->dp, x->tid[ME], &ti), 0);
 	err = compile__tenant_env(TENANT, x->tid[ME], ti.epoch + 1, sel, n_sel, &env, &c);
 	if (err)
@@ -1151,7 +1426,7 @@ static const struct ident *ident_at(const struct fx *x, uint32_t a)
 static void gen_aimed_query(struct fx *x, struct query *q)
 {
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
-	const struct nf_policy *p = x->ds->policies[rndn((uint32_t)x->ds->n_policies)];
+	const struct nf_policy *p = x->ref_pols[rndn((uint32_t)x->n_ref_pols)];
 	const struct mpol *m;
 	const struct nf_rule *r;
 	uint8_t dir = (uint8_t)rndn(2);
@@ -1160,8 +1435,8 @@ static void gen_aimed_query(struct fx *x, struct query *q)
 
 	/* mostly a policy that selects the endpoint */
 	for (i = 0; i < 4 && !compile__subject_matches(p, ident_labels(x->ep)); i++)
-		p = x->ds->policies[rndn((uint32_t)x->ds->n_policies)];
-	m = &x->mp[strtoul(p->name + 1, NULL, 10) % 10];
+		p = x->ref_pols[rndn((uint32_t)x->n_ref_pols)];
+	m = model_of(x, p);
 	gen_query(x, q);
 	if (!p->has_dir[dir] || !p->n_rules[dir])
 		return;
@@ -1220,7 +1495,8 @@ static void gen_aimed_query(struct fx *x, struct query *q)
 	{
 		const struct nf_port_range *pr = &r->ports[rndn((uint32_t)r->n_ports)];
 
-		q->proto = pr->proto;
+		/* a cluster policy's named port has no protocol: any */
+		q->proto = pr->proto ? pr->proto : protos[rndn(3)];
 		if (!pr->name[0]) {
 			q->port = (uint16_t)(pr->lo + rndn((uint32_t)pr->hi - pr->lo + 1));
 			if (!q->port)
@@ -1236,7 +1512,9 @@ static void gen_aimed_query(struct fx *x, struct query *q)
 			unsigned int k;
 
 			for (k = 0; k < d->n_np; k++)
-				if (!strcmp(d->np[k].name, pr->name) && d->np[k].proto == pr->proto) {
+				if (!strcmp(d->np[k].name, pr->name) &&
+				    (!pr->proto || d->np[k].proto == pr->proto)) {
+					q->proto = d->np[k].proto;
 					q->port = d->np[k].port;
 					return;
 				}
@@ -1389,13 +1667,88 @@ static bool named_rule_matches(struct fx *x, const struct nf_compiled *c, const 
 	return refeval__decide_labels(TENANT, &onep, 1, q, name_cb, NULL, L, NULL, NULL);
 }
 
+/* The drop counters of (me, dir, tc) that a policy verdict can move. */
+static const uint8_t verdict_reasons[] = { NF_DROP_POLICY, NF_DROP_ADMIN, NF_DROP_BASELINE };
+
+static void drops_read(struct fx *x, uint8_t dir, uint64_t out[3])
+{
+	struct nf_counter c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(verdict_reasons); i++) {
+		assert_int_equal(dpt_counter(x->f, x->tid[ME], dir, verdict_reasons[i], NF_HOOK_TC,
+					     &c), 0);
+		out[i] = c.packets;
+	}
+}
+
+/* The reason one packet moved (DPT_NO_COUNT: none; 0xFE: more than one, or by more). */
+static uint8_t drops_moved(const uint64_t before[3], const uint64_t after[3])
+{
+	uint8_t moved = DPT_NO_COUNT;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(verdict_reasons); i++) {
+		if (after[i] == before[i])
+			continue;
+		if (after[i] != before[i] + 1 || moved != DPT_NO_COUNT)
+			return 0xFE;
+		moved = verdict_reasons[i];
+	}
+	return moved;
+}
+
+/* SPEC §7: the drop reason of a reference verdict that denies. */
+static uint8_t ref_reason(const struct nf_ref_verdict *v)
+{
+	if (v->decided && v->action == NF_ACT_DENY)
+		return v->tier == NF_TIER_ADMIN ? NF_DROP_ADMIN : NF_DROP_BASELINE;
+	return NF_DROP_POLICY;
+}
+
+/* The decision word's action a reference verdict decided by a rule must have. */
+static uint32_t ref_act(const struct nf_ref_verdict *v)
+{
+	if (v->action != NF_ACT_DENY)
+		return NF_RULE_ALLOW;
+	return v->tier == NF_TIER_ADMIN ? NF_RULE_DENY_ADMIN : NF_RULE_DENY_BASELINE;
+}
+
+/*
+ * Whether decision word w is the one the reference verdict v says decides:
+ * an Admin or Baseline rule exactly (policy, index, action); a NetworkPolicy
+ * rule that matches on its own (the compiler may name another matching one);
+ * none (0) for the default deny or the NetworkPolicies' deny.
+ */
+static bool word_agrees(struct fx *x, const struct nf_compiled *c, const struct nf_query *q,
+			uint32_t w, const struct nf_ref_verdict *v, const struct nf_ref_labels *L)
+{
+	const struct nf_rule_info *ri;
+
+	if (!v->decided)
+		return w == 0;
+	if (v->tier == NF_TIER_NP)
+		return NF_RULE_ACT(w) == NF_RULE_ALLOW &&
+		       named_rule_matches(x, c, q, NF_RULE_REF(w), L);
+	if (!NF_RULE_REF(w) || NF_RULE_REF(w) > c->n_rules)
+		return false;
+	ri = &c->rules[NF_RULE_REF(w) - 1];
+	return !strcmp(ri->policy, v->policy) && ri->index == v->index && ri->dir == q->dir &&
+	       ri->tier == v->tier && NF_RULE_ACT(w) == ref_act(v);
+}
+
+static const char *const tier_names[NF_TIER_MAX] = { "NetworkPolicy", "Admin", "Baseline" };
+static const char *const act_names[] = { "Accept", "Deny", "Pass" };
+
 static void test_labels_diff(void **state)
 {
 	struct fx *x = *state;
 	unsigned long seed = env_ul("NF_SEED", 0);
 	size_t rounds = env_ul("NF_ROUNDS", 100), queries = env_ul("NF_QUERIES", 300), r, i;
+	unsigned long cnp_odds = env_ul("NF_CNP_ODDS", 2);	/* 1 in n rounds: none */
 	size_t allowed = 0, denied = 0, total = 0, by_label_peer = 0, label_dep = 0;
 	size_t n_pols = 0, n_sel_total = 0, sel_checks = 0, n_idents = 0, by_named = 0;
+	size_t n_cnp_rounds = 0, n_cnps = 0, n_v1 = 0, by_tier[NF_TIER_MAX][2] = {};
 	uint64_t sel_true = 0;
 	struct nf_lookup_maps maps;
 	struct nf_lookup_src live, mem;
@@ -1421,17 +1774,28 @@ static void test_labels_diff(void **state)
 		struct nf_compiled *c;
 		struct nf_ref_labels L, L0 = {};
 		struct buf b = {};
+		bool cnp_round;
 		size_t n_sel;
 
 		put(&b, "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[");
 		gen_universe(x, &b);
-		gen_policies(x, &b);
+		cnp_round = cnp_odds && rndn((uint32_t)cnp_odds) != 0;
+		/* with cluster policies, sometimes no NetworkPolicy: Baseline decides */
+		gen_policies(x, &b, cnp_round && rndn(3) == 0 ? 0 : 1);
+		x->n_cnps = 0;
+		if (cnp_round) {
+			gen_cluster_policies(x, &b);
+			n_cnp_rounds++;
+			n_cnps += x->n_cnps;
+		}
 		put(&b, "]}");
 		parse_round(x, b.s);
+		for (i = 0; i < x->ds->n_cluster; i++)
+			n_v1 += x->ds->cluster[i]->cnp_kind != NF_CNP_V1ALPHA2;
 		sel_checks += check_selectors(x, &sel_true);
 		ipcache_write(x, true);
 		c = install(x, &n_sel);
-		n_pols += x->n_pols;
+		n_pols += x->n_pols + x->n_cnps;
 		n_sel_total += n_sel;
 		for (i = 0; i < x->n_ids; i++)
 			n_idents += x->ids[i].idx != 0;
@@ -1452,17 +1816,20 @@ static void test_labels_diff(void **state)
 		for (i = 0; i < queries; i++) {
 			struct query q;
 			struct nf_query nq = {};
+			struct nf_ref_verdict v, v0;
 			uint32_t b_rule, l_rule, m_rule, c_rule, l_peer;
-			const char *rpol = NULL;
-			uint32_t ridx = 0;
-			bool ok;
+			uint64_t d_before[3], d_after[3];
+			uint8_t moved, want_moved;
 			char peer[32];
 
-			if (rndn(2))
+			if (rndn(2) && x->n_ref_pols)
 				gen_aimed_query(x, &q);
 			else
 				gen_query(x, &q);
+			drops_read(x, q.dir, d_before);
 			bpf_verdict(x, &q, &b_rule);
+			drops_read(x, q.dir, d_after);
+			moved = drops_moved(d_before, d_after);
 
 			nq.dir = q.dir;
 			v4_text(q.peer, peer, sizeof(peer));
@@ -1476,27 +1843,41 @@ static void test_labels_diff(void **state)
 			nq.peer_id = model_peer_id(x, q.peer);
 			assert_int_equal(lookup__decide(&mem, x->tid[ME], ti.epoch, &nq, 0, &m_rule), 0);
 			c_rule = compile__lookup(c, &nq);
-			ok = refeval__decide_labels(TENANT, x->ds->policies, x->ds->n_policies, &nq,
-						    name_cb, NULL, &L, &rpol, &ridx);
-			if (b_rule != l_rule || b_rule != m_rule || l_peer != nq.peer_id ||
-			    c_rule != b_rule || ok != (b_rule != 0) ||
-			    (b_rule && !named_rule_matches(x, c, &nq, b_rule, &L))) {
+			refeval__decide_tiers(TENANT, x->ref_pols, x->n_ref_pols, &nq, name_cb,
+					      NULL, &L, &v);
+			want_moved = v.allow ? DPT_NO_COUNT : ref_reason(&v);
+			/* b_rule: the tracked flow's decision word (0: dropped) */
+			if ((b_rule && b_rule != l_rule) || l_rule != m_rule ||
+			    l_peer != nq.peer_id || c_rule != l_rule || v.allow != (b_rule != 0) ||
+			    lookup__allows(l_rule) != v.allow || moved != want_moved ||
+			    !word_agrees(x, c, &nq, l_rule, &v, &L)) {
 				print_round(x, b.s);
 				fail_msg("NF_SEED=%lu round %zu query %zu: IPv%d %s %s (id %#x) %s/%u: "
-					 "datapath rule %u (%s/%u), lookup over the maps %u (peer id "
-					 "%#x), over the compiled tables %u, compile__lookup %u; "
-					 "refeval: %s (%s/%u)",
+					 "datapath %s, rule %#x (%s/%u), drop counted %s; lookup "
+					 "over the maps %#x (peer id %#x), over the compiled "
+					 "tables %#x, compile__lookup %#x; refeval: %s, %s (%s tier "
+					 "%s, %s/%u)",
 					 seed, r, i, q.family,
 					 q.dir == NF_DIR_INGRESS ? "ingress from" : "egress to", peer,
-					 nq.peer_id, proto_text(&q), q.port, b_rule,
-					 b_rule && b_rule <= c->n_rules ? c->rules[b_rule - 1].policy : "-",
-					 b_rule && b_rule <= c->n_rules ? c->rules[b_rule - 1].index : 0,
-					 l_rule, l_peer, m_rule, c_rule, ok ? "allow" : "deny",
-					 rpol ? rpol : "-", ridx);
+					 nq.peer_id, proto_text(&q), q.port,
+					 b_rule ? "allows" : "drops", b_rule,
+					 NF_RULE_REF(l_rule) && NF_RULE_REF(l_rule) <= c->n_rules ?
+						 c->rules[NF_RULE_REF(l_rule) - 1].policy : "-",
+					 NF_RULE_REF(l_rule) && NF_RULE_REF(l_rule) <= c->n_rules ?
+						 c->rules[NF_RULE_REF(l_rule) - 1].index : 0,
+					 moved == 0xFE ? "wrong" : dpt_reason_name(moved), l_rule,
+					 l_peer, m_rule, c_rule, v.allow ? "allow" : "deny",
+					 dpt_reason_name(want_moved),
+					 v.decided ? act_names[v.action] : "no rule",
+					 v.decided ? tier_names[v.tier] : "-",
+					 v.policy ? v.policy : "-", v.index);
 			}
 			total++;
-			if (ok != refeval__decide_labels(TENANT, x->ds->policies, x->ds->n_policies,
-							 &nq, name_cb, NULL, &L0, NULL, NULL))
+			if (v.decided)
+				by_tier[v.tier][v.action == NF_ACT_DENY]++;
+			refeval__decide_tiers(TENANT, x->ref_pols, x->n_ref_pols, &nq, name_cb,
+					      NULL, &L0, &v0);
+			if (v.allow != v0.allow)
 				label_dep++;
 			if (!b_rule) {
 				denied++;
@@ -1506,7 +1887,8 @@ static void test_labels_diff(void **state)
 			by_label_peer += NF_IDENT_INDEX(nq.peer_id) != 0 && nq.peer_id != NF_ID_HOST;
 			/* `check`'s names say what the compiler numbered */
 			{
-				const struct nf_rule_info *ri = &c->rules[b_rule - 1];
+				const struct nf_rule_info *ri = &c->rules[NF_RULE_REF(b_rule) - 1];
+				const struct nf_policy *src = NULL;
 				const struct nf_rule *rr;
 				const char *pol;
 				uint32_t index;
@@ -1519,12 +1901,14 @@ static void test_labels_diff(void **state)
 				assert_int_equal(rdir, ri->dir);
 				assert_int_equal(index, ri->index);
 				assert_int_equal(ri->dir, q.dir);
-				for (k = 0; k < x->ds->n_policies; k++)
-					if (!strcmp(x->ds->policies[k]->name, ri->policy))
-						break;
-				rr = &x->ds->policies[k]->rules[q.dir][ri->index];
+				for (k = 0; k < x->n_ref_pols; k++)
+					if (!strcmp(x->ref_pols[k]->name, ri->policy))
+						src = x->ref_pols[k];
+				assert_non_null(src);
+				rr = &src->rules[q.dir][ri->index];
 				for (k = 0; k < rr->n_ports; k++)
-					if (rr->ports[k].name[0] && rr->ports[k].proto == nq.proto)
+					if (rr->ports[k].name[0] &&
+					    (rr->ports[k].proto == nq.proto || !rr->ports[k].proto))
 						break;
 				by_named += rr->n_ports && k < rr->n_ports;
 			}
@@ -1548,6 +1932,12 @@ static void test_labels_diff(void **state)
 		      "%zu verdicts depend on peer/namespace labels or named ports\n",
 		      total, allowed, total ? 100.0 * (double)allowed / (double)total : 0.0,
 		      by_label_peer, by_named, denied, label_dep);
+	print_message("labels differential: %zu rounds with %zu cluster policies (%zu of them "
+		      "v1alpha1); decided by Admin Accept %zu, Deny %zu; NetworkPolicy %zu; "
+		      "Baseline Accept %zu, Deny %zu\n",
+		      n_cnp_rounds, n_cnps, n_v1, by_tier[NF_TIER_ADMIN][0],
+		      by_tier[NF_TIER_ADMIN][1], by_tier[NF_TIER_NP][0],
+		      by_tier[NF_TIER_BASELINE][0], by_tier[NF_TIER_BASELINE][1]);
 	/* The generator must reach every outcome, or the comparison proves little. */
 	assert_true(allowed >= total / 5);
 	assert_true(denied >= total / 5);
@@ -1555,6 +1945,13 @@ static void test_labels_diff(void **state)
 	assert_true(by_named > 0);
 	assert_true(label_dep >= total / 100);
 	assert_true(n_sel_total < n_pols && n_sel_total > 0);
+	if (n_cnp_rounds >= rounds / 4 && rounds >= 20) {
+		assert_true(by_tier[NF_TIER_ADMIN][0] >= total / 500);
+		assert_true(by_tier[NF_TIER_ADMIN][1] >= total / 500);
+		/* Baseline decides only where no NetworkPolicy selects the endpoint */
+		assert_true(by_tier[NF_TIER_BASELINE][0] >= total / 3000);
+		assert_true(by_tier[NF_TIER_BASELINE][1] >= total / 3000);
+	}
 }
 
 int main(void)

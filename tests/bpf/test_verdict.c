@@ -43,6 +43,7 @@
 #include <bpf/bpf.h>
 
 #include "dp_test.h"
+#include "lookup.h"
 #include "pkt.h"
 
 #define TENANT	"alpha"
@@ -63,6 +64,8 @@
 #define R_MALFORMED NF_DROP_MALFORMED
 #define R_FRAGMENT  NF_DROP_FRAGMENT
 #define R_CTFULL    NF_DROP_CT_FULL
+#define R_ADMIN	    NF_DROP_ADMIN
+#define R_BASELINE  NF_DROP_BASELINE
 
 #define TCP	    IPPROTO_TCP
 #define UDP	    IPPROTO_UDP
@@ -102,6 +105,7 @@ struct fx {
 	int family;
 	struct dpt *f;
 	uint32_t tenant_id;
+	bool events; /* drop events are on: every case checks them too */
 };
 
 static int fam4 = 4, fam6 = 6;
@@ -195,6 +199,7 @@ static void apply(struct fx *x, const char *json)
 	"','namespace':'" ns "'},'spec':{'podSelector':{},'policyTypes':" types "," rules "}}"
 #define NP(name, types, rules) NP_NS(TENANT, name, types, rules)
 #define LIST3(a, b, c)	       "{'apiVersion':'v1','kind':'List','items':[" a "," b "," c "]}"
+#define LIST(items)	       "{'apiVersion':'v1','kind':'List','items':[" items "]}"
 #define INGRESS		       "['Ingress']"
 #define EGRESS		       "['Egress']"
 #define BOTH		       "['Ingress','Egress']"
@@ -216,14 +221,32 @@ static void set_ipcache(struct fx *x, const char *v4cidr, uint32_t id)
 
 /* ------------------------------------------------------------ running */
 
-static const char *reason_name(uint8_t r)
+/*
+ * With drop events on (x->events): a case that counts a drop must have sent
+ * exactly one event, of that reason, tenant, direction and hook, about its
+ * packet's ports; any other case none.
+ */
+static bool events_ok(struct fx *x, const struct vcase *c, const struct nf_stats_key *want)
 {
-	static const char *const names[] = { "allowed_flow", "policy_denied", "spoofed_source",
-					     "malformed", "fragment", "conntrack_full" };
+	struct nf_event ev[4];
+	size_t n = 0;
+	bool drop = c->reason != R_NONE && c->reason != R_ALLOWED;
+	uint16_t sport = c->pkt.proto == ICMP ? 0 : c->pkt.sport;
+	uint16_t dport = c->pkt.proto == ICMP ? 0 : c->pkt.dport;
 
-	if (r == R_NONE)
-		return "nothing";
-	return r < NF_REASON_MAX ? names[r] : "?";
+	assert_int_equal(dpt_events_drain(x->f, ev, 4, &n), 0);
+	if (n == (drop ? 1u : 0u) &&
+	    (!drop || (ev[0].reason == c->reason && ev[0].tenant_id == want->tenant_id &&
+		       ev[0].dir == c->dir && ev[0].hook == NF_HOOK_TC &&
+		       ev[0].family == x->family && (c->pkt.proto == ICMP ||
+		       (ntohs(ev[0].sport) == sport && ntohs(ev[0].dport) == dport)))))
+		return true;
+	print_error("IPv%d %s: expected %s drop event, got %zu%s%s (tenant %u, dir %u, hook %u, "
+		    "ports %u -> %u)\n", x->family, c->desc, drop ? "one" : "no", n,
+		    n ? ", the first " : "", n ? dpt_reason_name(ev[0].reason) : "",
+		    n ? ev[0].tenant_id : 0, n ? ev[0].dir : 0, n ? ev[0].hook : 0,
+		    n ? ntohs(ev[0].sport) : 0, n ? ntohs(ev[0].dport) : 0);
+	return false;
 }
 
 static size_t n_bug_skipped;
@@ -263,6 +286,8 @@ static bool run_case(struct fx *x, const struct vcase *c)
 	prog = c->dir == IN ? dp__prog_fd(x->f->dp, NF_PROG_TC_INGRESS) :
 			      dp__prog_fd(x->f->dp, NF_PROG_TC_EGRESS);
 
+	if (x->events)
+		assert_int_equal(dpt_events_drain(x->f, NULL, 0, NULL), 0);
 	assert_int_equal(dpt_stats_read(x->f, &before), 0);
 	err = dpt_run(x->f, prog, p.b, p.len, IFINDEX, &ret);
 	if (err == -EINVAL && c->kernel_may_refuse) {
@@ -287,9 +312,11 @@ static bool run_case(struct fx *x, const struct vcase *c)
 			     sizeof(msg))) {
 		print_error("IPv%d %s%s%s: counters: expected %s, got:%s\n", x->family, c->desc,
 			    c->bug ? " -- known " : "", c->bug ? c->bug : "",
-			    reason_name(c->reason), msg);
+			    dpt_reason_name(c->reason), msg);
 		ok = false;
 	}
+	if (x->events && !events_ok(x, c, &want))
+		ok = false;
 	dpt_stats_free(&before);
 	dpt_stats_free(&after);
 	return ok;
@@ -2598,6 +2625,221 @@ static void test_reinstall_same_parity(void **state)
 	RUN_TABLE(x, t);
 }
 
+/* ------------------------------------------------------------ 13 cluster policy tiers */
+
+/* A ClusterNetworkPolicy whose subject is tenant alpha, and its peers. */
+#define CNP(name, tier, prio, rules)                                                             \
+	"{'apiVersion':'policy.networking.k8s.io/v1alpha2','kind':'ClusterNetworkPolicy',"      \
+	"'metadata':{'name':'" name "'},'spec':{'tier':'" tier "','priority':" #prio ","         \
+	"'subject':{'namespaces':{'matchLabels':{'kubernetes.io/metadata.name':'" TENANT "'}}}," \
+	rules "}}"
+#define NS_NAMED(n)  "{'matchLabels':{'kubernetes.io/metadata.name':'" n "'}}"
+#define FROM_NS(n)   "'from':[{'namespaces':" NS_NAMED(n) "}]"
+#define TO_NET(cidr) "'to':[{'networks':['" cidr "']}]"
+#define CNP_TCP(p)   "'protocols':[{'tcp':{'destinationPort':{'number':" #p "}}}]"
+
+/* Drop events on for the rest of the test: every case checks them. */
+static void events_on(struct fx *x)
+{
+	assert_int_equal(dpt_set_events_per_sec(x->f, 100000), 0);
+	assert_int_equal(dpt_events_drain(x->f, NULL, 0, NULL), 0);
+	x->events = true;
+}
+
+/*
+ * The tracked flow (proto, EP:lport, peer:rport) was allowed by rule `index`
+ * of policy `policy` with action `act`: its rule_ref, as `check` names it.
+ */
+static void assert_flow_rule(struct fx *x, uint8_t proto, uint16_t lport, const char *peer,
+			     uint16_t rport, const char *policy, uint32_t index, uint32_t act)
+{
+	struct nf_rule_names *names = NULL;
+	struct nf_tenant_info ti;
+	struct nf_ct_val v = ct_val(x, proto, lport, peer, rport);
+	const char *pol;
+	uint32_t idx = 0;
+	uint8_t dir = 0xFF;
+
+	assert_int_equal(dp__tenant_info(x->f->dp, x->tenant_id, &ti), 0);
+	assert_int_equal(v.epoch, ti.epoch);
+	assert_int_equal(lookup__names_read(dp__tenant_dir(x->f->dp), x->tenant_id, TENANT,
+					    ti.epoch, &names), 0);
+	pol = lookup__rule_name(names, v.rule_ref, &dir, &idx);
+	if (!pol || strcmp(pol, policy) || idx != index || dir != v.origin_dir ||
+	    NF_RULE_ACT(v.rule_ref) != act)
+		fail_msg("IPv%d flow to port %u: rule_ref %#x names %s[%u] (dir %u, action %u), "
+			 "expected %s[%u] (action %u)", x->family, lport, v.rule_ref,
+			 pol ? pol : "nothing", idx, dir, NF_RULE_ACT(v.rule_ref), policy, index,
+			 act);
+	lookup__names_free(names);
+}
+
+/*
+ * SPEC §13 on the wire: Admin Accept/Deny/Pass by priority around the
+ * tenant's NetworkPolicies, ports and ICMP, address (networks) and identity
+ * (namespaces) peers; then Baseline, which applies only in a direction no
+ * NetworkPolicy selects the endpoint for. Drops count admin_denied /
+ * baseline_denied (and send an event with that reason), never policy_denied.
+ */
+static void test_tiers(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase admin[] = {
+		{ "Admin Deny TCP 22 beats the NetworkPolicy's allow",
+		  TCP_IN("10.5.0.2", 40000, 22, SYN), IN, DROP, R_ADMIN, .flush = true },
+		{ "the TCP 22 Deny leaves UDP 22 to the NetworkPolicy",
+		  UDP_IN("10.5.0.2", 40000, 22), IN, PASS, R_ALLOWED, .flush = true },
+		{ "the TCP 22 Deny leaves ICMP to the NetworkPolicy", ECHO_IN("10.5.0.2", 7), IN,
+		  PASS, R_ALLOWED, .flush = true },
+		{ "Admin Pass TCP 80 (priority 5) before Deny 80-90 (30): the NetworkPolicy allows",
+		  TCP_IN("10.5.0.2", 40000, 80, SYN), IN, PASS, R_ALLOWED, .flush = true },
+		{ "Admin Deny 80-90: port 85", TCP_IN("10.5.0.2", 40000, 85, SYN), IN, DROP,
+		  R_ADMIN, .flush = true },
+		{ "Admin Deny 80-90: port 91 is the NetworkPolicy's",
+		  TCP_IN("10.5.0.2", 40000, 91, SYN), IN, PASS, R_ALLOWED, .flush = true },
+		{ "no tenant: no cluster rule, the NetworkPolicy denies",
+		  TCP_IN("10.7.0.1", 40000, 80, SYN), IN, DROP, R_POLICY, .flush = true },
+		{ "egress: Admin Deny of a network inside the NetworkPolicy's ipBlock",
+		  TCP_OUT("10.5.3.3", 40000, 443, SYN), EG, DROP, R_ADMIN, .flush = true },
+		{ "egress: what nothing allows", TCP_OUT("10.5.0.2", 40000, 80, SYN), EG, DROP,
+		  R_POLICY, .flush = true },
+		/* the last two flows stay tracked: their rules are checked below */
+		{ "egress: the NetworkPolicy allows beta 443", TCP_OUT("10.5.0.2", 40000, 443, SYN),
+		  EG, PASS, R_ALLOWED, .flush = true },
+		{ "Admin Accept gamma: what no NetworkPolicy allows",
+		  TCP_IN("10.6.0.3", 40000, 9999, SYN), IN, PASS, R_ALLOWED },
+	};
+	static const struct vcase baseline[] = {
+		{ "ingress, no NetworkPolicy: Baseline Deny beta (priority 10)",
+		  TCP_IN("10.5.0.2", 40000, 80, SYN), IN, DROP, R_BASELINE, .flush = true },
+		{ "ingress, no NetworkPolicy: no tenant, no Baseline rule: default deny",
+		  TCP_IN("10.7.0.1", 40000, 80, SYN), IN, DROP, R_POLICY, .flush = true },
+		{ "egress has a NetworkPolicy: it allows 443, Baseline's Deny unused",
+		  TCP_OUT("10.5.0.2", 40000, 443, SYN), EG, PASS, R_ALLOWED, .flush = true },
+		{ "egress has a NetworkPolicy: it denies 80, not Baseline",
+		  TCP_OUT("10.5.0.2", 40000, 80, SYN), EG, DROP, R_POLICY, .flush = true },
+		{ "ingress, no NetworkPolicy: Baseline Accept every namespace (20)",
+		  TCP_IN("10.6.0.3", 40000, 80, SYN), IN, PASS, R_ALLOWED, .flush = true },
+	};
+
+	selector_peers(x);
+	events_on(x);
+	apply(x, LIST(NP("np", BOTH,
+			 "'ingress':[{'from':[{'namespaceSelector':" NS_NAMED("beta") "}]}],"
+			 "'egress':[{'to':[{'ipBlock':{'cidr':'10.5.0.0/16'}}],"
+			 "'ports':[{'protocol':'TCP','port':443}]}]") ","
+		      CNP("a-deny-ssh", "Admin", 10, "'ingress':[{'action':'Deny'," FROM_NS("beta")
+			  "," CNP_TCP(22) "}]") ","
+		      CNP("a-pass-web", "Admin", 5, "'ingress':[{'action':'Pass'," FROM_NS("beta")
+			  "," CNP_TCP(80) "}]") ","
+		      CNP("a-deny-web", "Admin", 30, "'ingress':[{'action':'Deny'," FROM_NS("beta")
+			  ",'protocols':[{'tcp':{'destinationPort':{'range':{'start':80,"
+			  "'end':90}}}}]}]") ","
+		      CNP("a-accept-gamma", "Admin", 20, "'ingress':[{'action':'Accept',"
+			  FROM_NS("gamma") "}]") ","
+		      CNP("a-deny-net", "Admin", 40, "'egress':[{'action':'Deny',"
+			  TO_NET("10.5.3.0/24") "}]")));
+	RUN_TABLE(x, admin);
+	assert_flow_rule(x, TCP, 9999, "10.6.0.3", 40000, "a-accept-gamma", 0, NF_RULE_ALLOW);
+	assert_flow_rule(x, TCP, 40000, "10.5.0.2", 443, "np", 0, NF_RULE_ALLOW);
+
+	apply(x, LIST(NP("np-out", EGRESS,
+			 "'egress':[{'to':[{'ipBlock':{'cidr':'10.0.0.0/8'}}],"
+			 "'ports':[{'protocol':'TCP','port':443}]}]") ","
+		      CNP("b-deny-beta", "Baseline", 10, "'ingress':[{'action':'Deny',"
+			  FROM_NS("beta") "}],'egress':[{'action':'Deny',"
+			  TO_NET("10.0.0.0/8") "}]") ","
+		      CNP("b-accept-all", "Baseline", 20, "'ingress':[{'action':'Accept',"
+			  "'from':[{'namespaces':{}}]}]")));
+	RUN_TABLE(x, baseline);
+	assert_flow_rule(x, TCP, 80, "10.6.0.3", 40000, "b-accept-all", 0, NF_RULE_ALLOW);
+}
+
+/*
+ * Revocation across tiers (SPEC §3.5, §13): a flow the NetworkPolicy allowed
+ * is dropped as admin_denied at its next packet once an Admin Deny covers
+ * it (its entry rejudged on the epoch change, then gone); one an Admin Pass
+ * covers stands; a Baseline-allowed flow ends with baseline_denied when
+ * Baseline turns to Deny, and with policy_denied when a NetworkPolicy
+ * starts to select the endpoint.
+ */
+static void test_tier_revocation(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase open[] = {
+		{ "in: SYN", TCP_IN("10.5.0.2", 33333, 80, SYN), IN, PASS, R_ALLOWED,
+		  .flush = true },
+		{ "out: SYN-ACK", TCP_OUT("10.5.0.2", 80, 33333, SYNACK), EG, PASS, R_NONE },
+		{ "out: SYN to 443", TCP_OUT("10.5.3.3", 40000, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: its SYN-ACK", TCP_IN("10.5.3.3", 443, 40000, SYNACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase passed[] = {
+		{ "Admin Pass: the flow stands", TCP_IN("10.5.0.2", 33333, 80, ACK), IN, PASS,
+		  R_NONE },
+		{ "Admin Pass: its reply", TCP_OUT("10.5.0.2", 80, 33333, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase denied[] = {
+		{ "Admin Deny: our reply, judged again", TCP_OUT("10.5.0.2", 80, 33333, ACK), EG,
+		  DROP, R_ADMIN },
+		{ "Admin Deny: their data, no flow now", TCP_IN("10.5.0.2", 33333, 80, ACK), IN,
+		  DROP, R_ADMIN },
+		{ "Admin Deny of the network: our data", TCP_OUT("10.5.3.3", 40000, 443, ACK), EG,
+		  DROP, R_ADMIN },
+	};
+	static const struct vcase base_open[] = {
+		{ "Baseline Accept: in SYN", TCP_IN("10.6.0.3", 33333, 80, SYN), IN, PASS,
+		  R_ALLOWED, .flush = true },
+		{ "Baseline Accept: another flow", TCP_IN("10.6.0.3", 33334, 81, SYN), IN, PASS,
+		  R_ALLOWED },
+	};
+	static const struct vcase base_denied[] = {
+		{ "Baseline Deny: our reply", TCP_OUT("10.6.0.3", 80, 33333, ACK), EG, DROP,
+		  R_BASELINE },
+	};
+	static const struct vcase np_selects[] = {
+		{ "a NetworkPolicy selects the endpoint: Baseline no longer applies",
+		  TCP_OUT("10.6.0.3", 81, 33334, ACK), EG, DROP, R_POLICY },
+	};
+#define NP_BETA                                                                        \
+	NP("np", BOTH,                                                                 \
+	   "'ingress':[{'from':[{'namespaceSelector':" NS_NAMED("beta") "}]}],"        \
+	   "'egress':[{'to':[{'ipBlock':{'cidr':'10.5.0.0/16'}}]}]")
+
+	selector_peers(x);
+	events_on(x);
+	apply(x, LIST(NP_BETA));
+	RUN_TABLE(x, open);
+	apply(x, LIST(NP_BETA "," CNP("pass", "Admin", 1, "'ingress':[{'action':'Pass',"
+				       FROM_NS("beta") "}]")));
+	RUN_TABLE(x, passed);
+	/* judged again at the epoch change: Pass, then the NetworkPolicy's rule */
+	assert_flow_rule(x, TCP, 80, "10.5.0.2", 33333, "np", 0, NF_RULE_ALLOW);
+	apply(x, LIST(NP_BETA "," CNP("deny", "Admin", 1, "'ingress':[{'action':'Deny',"
+				       FROM_NS("beta") "," CNP_TCP(80) "}],'egress':[{'action':"
+				       "'Deny'," TO_NET("10.5.3.0/24") "}]")));
+	assert_true(tracked(x, TCP, 80, "10.5.0.2", 33333)); /* judged at its next packet */
+	RUN_TABLE(x, denied);
+	assert_false(tracked(x, TCP, 80, "10.5.0.2", 33333));
+	assert_false(tracked(x, TCP, 40000, "10.5.3.3", 443));
+
+	apply(x, LIST(CNP("base", "Baseline", 1, "'ingress':[{'action':'Accept',"
+			  FROM_NS("gamma") "}]")));
+	RUN_TABLE(x, base_open);
+	apply(x, LIST(CNP("base", "Baseline", 1, "'ingress':[{'action':'Deny',"
+			  FROM_NS("gamma") "," CNP_TCP(80) "},{'action':'Accept',"
+			  FROM_NS("gamma") "}]")));
+	RUN_TABLE(x, base_denied);
+	assert_false(tracked(x, TCP, 80, "10.6.0.3", 33333));
+	assert_true(tracked(x, TCP, 81, "10.6.0.3", 33334));
+	apply(x, LIST(NP("np", INGRESS, "'ingress':[{'from':[{'namespaceSelector':"
+			 NS_NAMED("beta") "}]}]") ","
+		      CNP("base", "Baseline", 1, "'ingress':[{'action':'Deny',"
+			  FROM_NS("gamma") "," CNP_TCP(80) "},{'action':'Accept',"
+			  FROM_NS("gamma") "}]")));
+	RUN_TABLE(x, np_selects);
+#undef NP_BETA
+}
+
 /* ------------------------------------------------------------ truncation sweep */
 
 /*
@@ -2720,6 +2962,8 @@ int main(void)
 		T("selector_by_name", test_selector_by_name),
 		T("selector_not_in", test_selector_not_in),
 		T("selector_all", test_selector_all),
+		T("tiers", test_tiers),
+		T("tier_revocation", test_tier_revocation),
 		T("cgroup_no_endpoint", test_cgroup_no_endpoint),
 		{ "v4mapped/ipv6", test_v4mapped, setup, teardown, &fam6 },
 		T("reinstall_same_parity", test_reinstall_same_parity),

@@ -3,6 +3,7 @@
  * BPF_PROG_TEST_RUN fixture (see dp_test.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,8 +127,8 @@ static int apply_slot(struct dpt *f, const char *tenant, const char *key, uint32
 		fprintf(stderr, "dpt_apply_json: %s\n", ds->problems[i]);
 	if (err)
 		goto out;
-	mine = calloc(ds->n_policies + 1, sizeof(*mine));
-	pols = calloc(ds->n_policies + 1, sizeof(*pols));
+	mine = calloc(ds->n_policies + ds->n_cluster + 1, sizeof(*mine));
+	pols = calloc(ds->n_policies + ds->n_cluster + 1, sizeof(*pols));
 	if (!mine || !pols) {
 		err = -ENOMEM;
 		goto out;
@@ -135,6 +136,13 @@ static int apply_slot(struct dpt *f, const char *tenant, const char *key, uint32
 	for (i = 0; i < ds->n_policies; i++)
 		if (!strcmp(ds->policies[i]->tenant, tenant))
 			mine[n_mine++] = ds->policies[i];
+	/* SPEC §13, as apply picks them: the cluster policies whose namespace
+	 * subject selects the tenant (no Namespace document: its name label)
+	 * and whose pod subject selects an endpoint without labels */
+	for (i = 0; i < ds->n_cluster; i++)
+		if (compile__ns_matches(ds->cluster[i]->ns_subject, tenant, NULL) &&
+		    compile__subject_matches(ds->cluster[i], NULL))
+			mine[n_mine++] = ds->cluster[i];
 	n = compile__network_policies(mine, n_mine, key, pols, NULL);
 	err = dp__tenant_info(f->dp, id, &ti);
 	if (!err)
@@ -290,8 +298,19 @@ static struct nf_counter stat_of(const struct dpt_stats *s, const struct nf_stat
 	return zero;
 }
 
-static const char *const reason_names[] = { "allowed_flow", "policy_denied", "spoofed_source",
-					    "malformed", "fragment", "conntrack_full" };
+const char *dpt_reason_name(uint8_t reason)
+{
+	static const char *const names[NF_REASON_MAX] = {
+		[NF_REASON_ALLOWED_FLOW] = "allowed_flow", [NF_DROP_POLICY] = "policy_denied",
+		[NF_DROP_SPOOFED] = "spoofed_source",	   [NF_DROP_MALFORMED] = "malformed",
+		[NF_DROP_FRAGMENT] = "fragment",	   [NF_DROP_CT_FULL] = "conntrack_full",
+		[NF_DROP_ADMIN] = "admin_denied",	   [NF_DROP_BASELINE] = "baseline_denied",
+	};
+
+	if (reason == DPT_NO_COUNT)
+		return "nothing";
+	return reason < NF_REASON_MAX && names[reason] ? names[reason] : "?";
+}
 
 static void key_text(const struct nf_stats_key *k, char *buf, size_t len)
 {
@@ -299,7 +318,7 @@ static void key_text(const struct nf_stats_key *k, char *buf, size_t len)
 		 k->dir == NF_DIR_INGRESS ? "ingress" :
 		 k->dir == NF_DIR_EGRESS  ? "egress" :
 					    "?",
-		 k->reason < NF_REASON_MAX ? reason_names[k->reason] : "?",
+		 dpt_reason_name(k->reason),
 		 k->hook == NF_HOOK_TC	   ? "tc" :
 		 k->hook == NF_HOOK_CGROUP ? "cgroup" :
 					     "?");
@@ -375,16 +394,60 @@ static void map_clear(int fd, size_t key_size)
 	free(keys);
 }
 
-int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
+/* Set the __u32 field of nf_config at offset off. */
+static int config_set(struct dpt *f, size_t off, uint32_t val)
 {
 	struct nf_config cfg;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg))
 		return -errno;
-	cfg.ct_tenant_max = max;
+	memcpy((char *)&cfg + off, &val, sizeof(val));
 	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max)
+{
+	return config_set(f, offsetof(struct nf_config, ct_tenant_max), max);
+}
+
+int dpt_set_events_per_sec(struct dpt *f, uint32_t per_sec)
+{
+	return config_set(f, offsetof(struct nf_config, events_per_sec), per_sec);
+}
+
+struct ev_sink {
+	struct nf_event *out;
+	size_t max, n, seen;
+};
+
+static int ev_take(void *ctx, void *data, size_t size)
+{
+	struct ev_sink *s = ctx;
+
+	if (size >= sizeof(struct nf_event) && s->n < s->max)
+		memcpy(&s->out[s->n++], data, sizeof(struct nf_event));
+	s->seen++;
+	return 0;
+}
+
+int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n)
+{
+	struct ev_sink s = { .out = out, .max = max };
+	struct ring_buffer *rb;
+	int err;
+
+	rb = ring_buffer__new(dp__map_fd(f->dp, NF_MAP_EVENTS), ev_take, &s, NULL);
+	if (!rb)
+		return -errno;
+	err = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	if (err < 0)
+		return err;
+	if (n)
+		*n = s.seen;
 	return 0;
 }
 

@@ -61,9 +61,11 @@ int dpt_add_ep_addr(struct dpt *f, uint32_t ep_id, const char *addr);
 
 /*
  * Compile every NetworkPolicy for `tenant` found in json (one object, or a
- * List / NetworkPolicyList; Tenant objects are ignored) and install it as
- * the tenant's whole policy (replacing what it had). json must be valid:
- * problems are printed on stderr and give -EINVAL.
+ * List / NetworkPolicyList; Tenant objects are ignored), with the cluster
+ * policies in it (SPEC §13) whose subject selects the tenant's endpoints
+ * (namespaces by the name label; pods: an endpoint without labels), and
+ * install it as the tenant's whole policy (replacing what it had). json must
+ * be valid: problems are printed on stderr and give -EINVAL.
  */
 int dpt_apply_json(struct dpt *f, const char *tenant, const char *json);
 
@@ -77,7 +79,8 @@ int dpt_apply_network_json(struct dpt *f, const char *tenant, const char *key, c
 /* Set the policy slot of endpoint {this netns, ifindex} (0: its tenant's). */
 int dpt_set_policy_id(struct dpt *f, uint32_t ifindex, uint32_t policy_id);
 
-/* Map cidr text ("10.1.0.0/16", "fd00::1" = /128) to identity id in the ipcache. */
+/* Map cidr text ("10.1.0.0/16", "fd00::1/128": the prefix length is required)
+ * to identity id in the ipcache. */
 int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id);
 
 /*
@@ -87,6 +90,9 @@ int dpt_ipcache(struct dpt *f, const char *cidr, uint32_t id);
  */
 int dpt_run(struct dpt *f, int prog_fd, const void *data, size_t len, uint32_t ifindex,
 	    uint32_t *retval);
+
+/* The metric name of an enum nf_reason ("admin_denied"), "nothing" for DPT_NO_COUNT. */
+const char *dpt_reason_name(uint8_t reason);
 
 /* Summed (all CPUs) counter of (tenant, dir, reason, hook); zero if absent. */
 int dpt_counter(struct dpt *f, uint32_t tenant_id, uint8_t dir, uint8_t reason, uint8_t hook,
@@ -121,6 +127,14 @@ int dpt_stats_expect(const struct dpt_stats *before, const struct dpt_stats *aft
  * as NETFENCE_CT_TENANT_MAX does. Returns 0 or -errno.
  */
 int dpt_set_ct_tenant_max(struct dpt *f, uint32_t max);
+
+/* Set nf_config.events_per_sec (drop events per CPU per second, 0: none). */
+int dpt_set_events_per_sec(struct dpt *f, uint32_t per_sec);
+/*
+ * Read every drop event waiting in nf_events: the first max of them into
+ * out, how many there were into *n (may be NULL). Returns 0 or -errno.
+ */
+int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n);
 
 /* Empty the per-flow state maps (conntrack, fragments, peer cache). */
 void dpt_flush_flows(struct dpt *f);
