@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 #include "policy.h"
+#include "policy_test.h"
 
 #define NSNAME "'kubernetes.io/metadata.name'"
 #define CNP_API "'apiVersion':'policy.networking.k8s.io/v1alpha2','kind':'ClusterNetworkPolicy'"
@@ -68,27 +69,6 @@ static struct nf_docset *load(const char *json)
 	return ds;
 }
 
-/* The docset's problems are exactly `want` (NULL-terminated), in order. */
-static void check_problems(const char *what, struct nf_docset *ds, const char *const *want)
-{
-	size_t n = 0, i;
-	bool ok;
-
-	while (want[n])
-		n++;
-	ok = ds->n_problems == n;
-	for (i = 0; ok && i < n; i++)
-		ok = !strcmp(ds->problems[i], want[i]);
-	if (ok)
-		return;
-	fprintf(stderr, "case: %s\n  got %zu problems:\n", what, ds->n_problems);
-	for (i = 0; i < ds->n_problems; i++)
-		fprintf(stderr, "    %s\n", ds->problems[i]);
-	fprintf(stderr, "  want %zu:\n", n);
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "    %s\n", want[i]);
-	fail_msg("problems differ for case %s", what);
-}
 
 /* A valid document: no problem, and the docset holds it. */
 static struct nf_docset *load_ok(const char *json)
@@ -96,7 +76,7 @@ static struct nf_docset *load_ok(const char *json)
 	struct nf_docset *ds = load(json);
 	static const char *const none[] = { NULL };
 
-	check_problems(json, ds, none);
+	pt_check_problems(json, ds, none);
 	return ds;
 }
 
@@ -554,7 +534,7 @@ static void test_duplicates(void **state)
 		}
 	assert_int_equal(ds->n_problems, 0);
 	policy__check_duplicates(ds);
-	check_problems("duplicates", ds, want);
+	pt_check_problems("duplicates", ds, want);
 	policy__docset_free(ds);
 }
 
@@ -885,7 +865,7 @@ static void test_cases(void **state)
 		const struct pcase *k = &cases[i];
 		struct nf_docset *ds = load(k->json);
 
-		check_problems(k->name, ds, k->want);
+		pt_check_problems(k->name, ds, k->want);
 		/* an object with a problem is not kept */
 		if (k->want[0])
 			assert_int_equal(ds->n_cluster + ds->n_nodes, 0);
@@ -930,7 +910,7 @@ static void check_gen(bool anp, size_t rules, size_t peers, size_t nets, const c
 	char *s = gen(anp, rules, peers, nets);
 	struct nf_docset *ds = load(s);
 
-	check_problems(s, ds, want);
+	pt_check_problems(s, ds, want);
 	if (!line) {
 		assert_int_equal(ds->n_cluster, 1);
 		assert_int_equal(ds->cluster[0]->n_rules[NF_DIR_EGRESS], rules);

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 #include "policy.h"
+#include "policy_test.h"
 
 #define META "'metadata':{'name':'p','namespace':'t'}"
 #define NP(spec) "{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy'," META \
@@ -62,27 +63,6 @@ static struct nf_docset *load(const char *json)
 	return load_as("t.json", json);
 }
 
-/* The docset's problems are exactly `want` (NULL-terminated), in order. */
-static void check_problems(const char *what, struct nf_docset *ds, const char *const *want)
-{
-	size_t n = 0, i;
-	bool ok;
-
-	while (want[n])
-		n++;
-	ok = ds->n_problems == n;
-	for (i = 0; ok && i < n; i++)
-		ok = !strcmp(ds->problems[i], want[i]);
-	if (ok)
-		return;
-	fprintf(stderr, "case: %s\n  got %zu problems:\n", what, ds->n_problems);
-	for (i = 0; i < ds->n_problems; i++)
-		fprintf(stderr, "    %s\n", ds->problems[i]);
-	fprintf(stderr, "  want %zu:\n", n);
-	for (i = 0; i < n; i++)
-		fprintf(stderr, "    %s\n", want[i]);
-	fail_msg("problems differ for case %s", what);
-}
 
 /* ---- table of invalid (and a few valid) documents ---- */
 struct pcase {
@@ -586,7 +566,7 @@ static void test_cases(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct nf_docset *ds = load(cases[i].json);
 
-		check_problems(cases[i].name, ds, cases[i].want);
+		pt_check_problems(cases[i].name, ds, cases[i].want);
 		/* An object with a problem is never in the docset. */
 		if (ds->n_problems && strstr(cases[i].name, "List") == NULL &&
 		    (ds->n_policies || ds->n_tenants || ds->n_pods || ds->n_namespaces))
@@ -630,7 +610,7 @@ static struct nf_policy *load_one(struct nf_docset **dsp, const char *json)
 	struct nf_docset *ds = load(json);
 	static const char *const none[] = { NULL };
 
-	check_problems(json, ds, none);
+	pt_check_problems(json, ds, none);
 	assert_int_equal(ds->n_policies, 1);
 	*dsp = ds;
 	return ds->policies[0];
@@ -852,7 +832,7 @@ static void check_limit(const char *prefix, const char *elem, size_t n, const ch
 	const char *const none[] = { NULL };
 	struct nf_docset *ds = load(json);
 
-	check_problems(want ? want : json, ds, want ? w : none);
+	pt_check_problems(want ? want : json, ds, want ? w : none);
 	policy__docset_free(ds);
 	free(json);
 }
@@ -915,7 +895,7 @@ static void test_duplicates(void **state)
 	assert_int_equal(policy__load_json(ds, "b.json", tn, strlen(tn)), 0);
 	assert_int_equal(policy__load_json(ds, "c.json", mnp, strlen(mnp)), 0);
 	policy__check_duplicates(ds);
-	check_problems("duplicates", ds, want);
+	pt_check_problems("duplicates", ds, want);
 	policy__docset_free(ds);
 	free(mnp);
 	free(np);
@@ -1065,7 +1045,7 @@ static void test_load_path(void **state)
 
 	ds = policy__docset_new();
 	assert_int_equal(policy__load_path(ds, "/nonexistent/x.json"), -ENOENT);
-	check_problems("missing", ds, missing);
+	pt_check_problems("missing", ds, missing);
 	policy__docset_free(ds);
 
 	/* A directory: *.json only, sorted, not recursive, dotfiles skipped. */
@@ -1118,7 +1098,7 @@ static void test_load_path(void **state)
 	snprintf(path, sizeof(path), "%s/sub.json", dir);
 	ds = policy__docset_new();
 	assert_int_equal(policy__load_path(ds, path), 0);
-	check_problems("empty dir", ds, dir_problems);
+	pt_check_problems("empty dir", ds, dir_problems);
 	assert_int_equal(ds->n_policies, 0);
 	policy__docset_free(ds);
 
@@ -1886,7 +1866,7 @@ static void test_pod_ns_duplicates(void **state)
 	assert_int_equal(policy__load_json(ds, "b.json", pod, strlen(pod)), 0);
 	assert_int_equal(policy__load_json(ds, "b.json", ns, strlen(ns)), 0);
 	policy__check_duplicates(ds);
-	check_problems("pod/ns duplicates", ds, want);
+	pt_check_problems("pod/ns duplicates", ds, want);
 	policy__docset_free(ds);
 	free(pod);
 	free(pod2);
