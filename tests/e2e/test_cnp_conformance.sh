@@ -89,6 +89,7 @@ ALL_PORTS=(tcp/80 tcp/8080 udp/5353 udp/53)
 ECHO_PORT=8000	# TCP echo in every pod, for a long-lived connection
 SERVE=(tcp:80 tcp:8080 udp:5353 udp:53 "echo:$ECHO_PORT")
 PROBE_TIMEOUT=1	# ~60 matrices: a blocked cell's wait is most of the run time
+. tests/e2e/lib/cni.sh
 . tests/e2e/lib/netpol_harness.sh
 
 house() { echo "${1#network-policy-conformance-}"; }

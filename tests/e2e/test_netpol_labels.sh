@@ -33,6 +33,7 @@ ALL_PODS=(x/a x/b x/c y/a y/b y/c z/a z/b z/c)
 ALL_PORTS=(tcp/80 tcp/81 udp/80)
 ECHO_PORT=8000	# TCP echo in every pod, for long-lived connections
 SERVE=(tcp:80 tcp:81 udp:80 echo:$ECHO_PORT)
+. tests/e2e/lib/cni.sh
 . tests/e2e/lib/netpol_harness.sh
 
 # Pods are labelled pod=NAME, namespaces ns=NAME. Containers and named ports

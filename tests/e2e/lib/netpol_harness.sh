@@ -31,7 +31,8 @@
 
 # the interpreter itself: a version manager's shim (pyenv) costs a second a start
 PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3)}
-. "$(dirname "${BASH_SOURCE[0]}")/cni.sh"
+# the test sources the guarded lib/cni.sh first (test_production_untouched checks that)
+declare -F cni_setup >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/cni.sh"
 MATRIX=tests/e2e/lib/netpol_matrix.py
 PROBE_TIMEOUT=${PROBE_TIMEOUT:-1.5}
 CASES=()
