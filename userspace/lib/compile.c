@@ -2,9 +2,12 @@
 /*
  * Policy compiler: IR -> policy trie entries + nf_ports entries (abi.h).
  *
- * Rules are numbered 1..n (rule_ref) after sorting the tenant's policies by
- * name: for each policy, ingress rules then egress rules (for the directions
- * in its policyTypes). Each direction is then compiled on its own:
+ * Rules are numbered 1..n (rule_ref) in evaluation order (SPEC §13): the
+ * Admin tier's cluster policies by priority, kind and name, then the
+ * NetworkPolicies by name, then the Baseline tier's (left out of a direction
+ * that NetworkPolicies select); for each policy, ingress rules then egress
+ * rules (for the directions in its policyTypes). Each direction is then
+ * compiled on its own:
  *
  * Addresses. Every ipBlock peer is "inside cidr and outside each of its own
  * excepts"; a rule without peers is a peer with cidr ::/0 (IPv4 and IPv6); an
@@ -30,6 +33,13 @@
  * block rather than by port (lowest rule_ref per port) keeps a class whose
  * rules' ranges interleave from needing an entry per boundary: thousands of
  * overlapping rules would otherwise overflow nf_ports.
+ *
+ * Tiers. A class with an Admin or Baseline rule (tiered) gives, per port,
+ * the first Admin decision and the first lower-tier one exactly (abi.h,
+ * struct nf_class): its ranges' bounds cut the ports into intervals, each
+ * run of equal decisions that differs from the portless rules' gets prefix
+ * blocks of its own (cctx__tiered_ports). A NetworkPolicy-only class compiles
+ * as above.
  */
 #include <errno.h>
 #include <stdlib.h>
