@@ -6,9 +6,21 @@
 #include <cmocka.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy_test.h"
+
+char *pt_unquote(const char *s)
+{
+	char *t = strdup(s), *p;
+
+	assert_non_null(t);
+	for (p = t; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	return t;
+}
 
 void pt_check_problems(const char *what, struct nf_docset *ds, const char *const *want)
 {

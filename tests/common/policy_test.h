@@ -7,6 +7,9 @@
 
 /* The docset's problems are exactly `want` (NULL-terminated), in order; else
  * the test fails, printing both lists. */
+/* A malloc'd copy of s with every ' made " (JSON written in C strings). */
+char *pt_unquote(const char *s);
+
 void pt_check_problems(const char *what, struct nf_docset *ds, const char *const *want);
 
 #endif

@@ -47,21 +47,11 @@
 	"most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"
 #define NAMED_NET "cannot be used with networks or nodes peers (they have no named ports)"
 
-static char *unquote(const char *s)
-{
-	char *t = strdup(s), *p;
-
-	assert_non_null(t);
-	for (p = t; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return t;
-}
 
 static struct nf_docset *load(const char *json)
 {
 	struct nf_docset *ds = policy__docset_new();
-	char *t = unquote(json);
+	char *t = pt_unquote(json);
 
 	assert_non_null(ds);
 	assert_int_equal(policy__load_json(ds, "t.json", t, strlen(t)), 0);
@@ -527,7 +517,7 @@ static void test_duplicates(void **state)
 	assert_non_null(ds);
 	for (f = 0; f < 2; f++)
 		for (i = 0; i < sizeof(docs) / sizeof(docs[0]) - (f == 1); i++) {
-			char *t = unquote(docs[i]);
+			char *t = pt_unquote(docs[i]);
 
 			assert_int_equal(policy__load_json(ds, files[f], t, strlen(t)), 0);
 			free(t);

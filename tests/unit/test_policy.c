@@ -36,21 +36,11 @@
 #define MNP(nets, spec) "{" MNP_API ",'metadata':{'name':'m','namespace':'t','annotations':" \
 	"{'k8s.v1.cni.cncf.io/policy-for':'" nets "'}},'spec':" spec "}"
 
-static char *unquote(const char *s)
-{
-	char *t = strdup(s), *p;
-
-	assert_non_null(t);
-	for (p = t; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	return t;
-}
 
 static struct nf_docset *load_as(const char *file, const char *json)
 {
 	struct nf_docset *ds = policy__docset_new();
-	char *t = unquote(json);
+	char *t = pt_unquote(json);
 
 	assert_non_null(ds);
 	assert_int_equal(policy__load_json(ds, file, t, strlen(t)), 0);
@@ -877,11 +867,11 @@ static void test_duplicates(void **state)
 		"c.json: metadata.name: MultiNetworkPolicy \"t/p\" is defined twice (also in a.json)",
 		NULL,
 	};
-	char *np = unquote(NP("{'podSelector':{}}"));
-	char *np2 = unquote("{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
+	char *np = pt_unquote(NP("{'podSelector':{}}"));
+	char *np2 = pt_unquote("{'apiVersion':'networking.k8s.io/v1','kind':'NetworkPolicy',"
 			    "'metadata':{'name':'p','namespace':'other'},'spec':{'podSelector':{}}}");
-	char *tn = unquote(TENANT("'metadata':{'name':'x'}"));
-	char *mnp = unquote("{" MNP_API ",'metadata':{'name':'p','namespace':'t','annotations':"
+	char *tn = pt_unquote(TENANT("'metadata':{'name':'x'}"));
+	char *mnp = pt_unquote("{" MNP_API ",'metadata':{'name':'p','namespace':'t','annotations':"
 			    "{'k8s.v1.cni.cncf.io/policy-for':'a'}},'spec':{'podSelector':{}}}");
 
 	/* a MultiNetworkPolicy named like a NetworkPolicy is another object */
@@ -1039,7 +1029,7 @@ static void test_load_path(void **state)
 	};
 	const char *const dir_problems[] = { NULL, NULL };
 	struct nf_docset *ds;
-	char *good = unquote(NP("{'podSelector':{}}"));
+	char *good = pt_unquote(NP("{'podSelector':{}}"));
 	FILE *f;
 	char line[512];
 
@@ -1852,10 +1842,10 @@ static void test_pod_ns_duplicates(void **state)
 		"b.json: metadata.name: Namespace \"t\" is defined twice (also in a.json)",
 		NULL,
 	};
-	char *pod = unquote(POD(PODMETA));
-	char *pod2 = unquote(POD("'metadata':{'name':'p','namespace':'u'}"));
-	char *ns = unquote(NS("'metadata':{'name':'t'}"));
-	char *np = unquote(NP("{'podSelector':{}}"));	/* another kind, same key */
+	char *pod = pt_unquote(POD(PODMETA));
+	char *pod2 = pt_unquote(POD("'metadata':{'name':'p','namespace':'u'}"));
+	char *ns = pt_unquote(NS("'metadata':{'name':'t'}"));
+	char *np = pt_unquote(NP("{'podSelector':{}}"));	/* another kind, same key */
 
 	assert_int_equal(policy__load_json(ds, "a.json", pod, strlen(pod)), 0);
 	assert_int_equal(policy__load_json(ds, "a.json", ns, strlen(ns)), 0);
