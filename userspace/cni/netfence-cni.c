@@ -179,6 +179,25 @@ static int detach_owner(struct nf_dp *dp, const struct nf_ep_record *recs, size_
 	return 0;
 }
 
+/*
+ * SPEC §3.8: the node's addresses are refreshed by every change. An ADD's
+ * plugins may just have put one on the host side for this pod (the bridge
+ * plugin's gateway on the first pod of a network, ptp's host address): the
+ * host-side links of prevResult are read, and only those, so that an ADD
+ * costs the same on a node with a thousand pods as on an empty one. What a
+ * link lost is found by the next full sync (serve at once, any command).
+ * Without host-side interfaces in prevResult: a full sync.
+ */
+static void sync_host_links(struct nf_dp *dp, const json_t *prev)
+{
+	int idx[16], n = cni_result__host_links(prev, idx, 16);
+
+	if (n < 0)
+		dp__sync_host_addrs(dp);
+	else
+		dp__sync_host_addrs_of(dp, idx, (size_t)n);
+}
+
 static int cni_add(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
 	char tenant[NF_TENANT_NAME_LEN];
@@ -272,7 +291,7 @@ static int cni_add(const struct cni_conf *conf, const struct cni_env *env, struc
 		goto out;
 	}
 	marker_write(conf->name, ep.owner);
-	dp__sync_host_addrs(dp);	/* SPEC §3.8: every change refreshes them */
+	sync_host_links(dp, conf->prev_result);
 	dp__unlock(lock);
 	lock = -1;
 	ret = print_json(result);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include "cni_conf.h"
 #include "log.h"
 
@@ -451,6 +452,29 @@ int cni_result__addrs(const json_t *prev, const char *ifname, struct nf_cidr **o
 	*out = addrs;
 	*n = cnt;
 	return 0;
+}
+
+int cni_result__host_links(const json_t *prev, int *ifindex, int max)
+{
+	const json_t *ifs = json_object_get(prev, "interfaces"), *iface;
+	int n = 0, listed = 0;
+	size_t i;
+
+	if (!json_is_array(ifs))
+		return -1;
+	json_array_foreach(ifs, i, iface) {
+		const json_t *name = json_object_get(iface, "name");
+		const json_t *sb = json_object_get(iface, "sandbox");
+		unsigned int idx;
+
+		if (!json_is_string(name) || (json_is_string(sb) && *json_string_value(sb)))
+			continue;
+		listed++;
+		idx = if_nametoindex(json_string_value(name));
+		if (idx && n < max)
+			ifindex[n++] = (int)idx;
+	}
+	return listed ? n : -1;
 }
 
 json_t *cni_result__convert(const json_t *prev, const char *version, struct cni_err *err)

@@ -110,6 +110,14 @@ int cni_result__addrs(const json_t *prev, const char *ifname, struct nf_cidr **o
 		      struct cni_err *err);
 
 /*
+ * The host-side links of a prevResult: the indexes, in the calling thread's
+ * netns, of its "interfaces" that have no "sandbox" (a bridge, the host end
+ * of a veth), at most max. Names that are not links here are left out.
+ * Returns how many; -1 when prevResult lists no host-side interface at all.
+ */
+int cni_result__host_links(const json_t *prev, int *ifindex, int max);
+
+/*
  * prevResult converted to `version`: 1.x drops ips[].version, 0.4.0 gets it
  * (from the address family); "cniVersion" set to version; everything else
  * kept. New reference, NULL with code 7 on a malformed prevResult.

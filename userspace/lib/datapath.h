@@ -240,6 +240,14 @@ void dp__ipcache_changed(struct nf_dp *dp);
  * Every state-changing command calls it under the node lock.
  */
 int dp__sync_host_addrs(struct nf_dp *dp);
+/*
+ * The same for the addresses of n links only (ifindexes in this thread's
+ * netns), adding what they have and removing nothing: for a CNI ADD, whose
+ * plugins may have just put the node's address for the pod on them (a
+ * bridge gateway, a ptp host address). Its cost does not grow with the
+ * node's links. Lock held.
+ */
+int dp__sync_host_addrs_of(struct nf_dp *dp, const int *ifindex, size_t n);
 /* serve: a NETLINK_ROUTE socket (non-blocking) subscribed to IPv4 and IPv6
  * address events of this netns, or -errno. */
 int nf_hostaddr_watch_open(void);

@@ -24,14 +24,15 @@
  * getifaddrs() dumps every link with its statistics too, which on a node with
  * a thousand pod veths is most of the cost, and every CNI ADD pays it.
  *
- * Cost: one ipcache lookup (an LPM walk, 2-6 us) per address would be ~5 ms
- * per CNI ADD on a node with a thousand pods, because every pod's host-side
- * veth has an IPv6 link-local address. So a link-local address that was
- * already a node entry at the last sync is taken as still being one; only
- * new ones and all other addresses are looked up. The one case this misses:
- * an interface endpoint in the node's own namespace holds its link-local
- * address under its own identity, and after its detach that address is
- * trusted as the node again only once it changes.
+ * IPv6 link-local addresses (fe80::/10) are not node addresses here. Traffic
+ * the node sends to a pod's address never has one as its source (source
+ * address selection, RFC 6724 rule 2, picks an address of the destination's
+ * scope); neighbour discovery and MLD, which do use them, are judged by
+ * their shape (SPEC §3.8), not by this trust. And every pod's host-side veth
+ * has one: trusting them made the node's trusted set, and the work of every
+ * sync (a CNI ADD's too), grow with the number of pods, and each new pod
+ * invalidated every tenant's peer cache (an ipcache change). A datapath that
+ * trusted them before loses them at its first sync (they are "gone").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,8 +55,7 @@ struct addr_set {
 };
 
 /* Append; set_sort() afterwards makes it a set (sorted, unique). Sorted sets,
- * not a linear search: a node with a thousand pods has a thousand veths,
- * each with an IPv6 link-local address. */
+ * not a linear search: a node may have many addresses. */
 static int set_add(struct addr_set *s, const __u8 *addr)
 {
 	if (s->n == s->cap) {
@@ -102,6 +102,11 @@ static void v4_mapped(__u8 *out, const void *v4)
 	memcpy(out + 12, v4, 4);
 }
 
+static bool is_link_local(const __u8 *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
 static int parse_addr_msg(struct addr_set *s, const struct nlmsghdr *nh)
 {
 	const struct ifaddrmsg *ifa = NLMSG_DATA(nh);
@@ -129,12 +134,18 @@ static int parse_addr_msg(struct addr_set *s, const struct nlmsghdr *nh)
 		if (RTA_PAYLOAD(rta) < 16)
 			return 0;
 		memcpy(a, RTA_DATA(rta), 16);
+		if (is_link_local(a))
+			return 0;	/* see the comment on top */
 	}
 	return set_add(s, a);
 }
 
-/* Every IPv4 and IPv6 address of this thread's network namespace. */
-static int dump_addrs(struct addr_set *s)
+/*
+ * Every IPv4 and IPv6 address of this thread's network namespace, or (ifindex
+ * not 0) of that one link: a strict-checked dump filtered by the kernel, so
+ * its cost does not grow with the links of the node.
+ */
+static int dump_addrs(struct addr_set *s, int ifindex)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -142,15 +153,20 @@ static int dump_addrs(struct addr_set *s)
 	} req = {
 		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETADDR,
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
-		.ifa = { .ifa_family = AF_UNSPEC },
+		.ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (__u32)ifindex },
 	};
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	char buf[32768] __attribute__((aligned(4)));
-	int fd, err = 0;
+	int fd, one = 1, err = 0;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
+	/* without strict checking the kernel ignores ifa_index: all links */
+	if (ifindex && setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one))) {
+		err = -errno;
+		goto out;
+	}
 	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		goto out;
@@ -242,17 +258,90 @@ static int write_known(const struct addr_set *s)
 	return err;
 }
 
-static bool is_link_local(const __u8 *a)
-{
-	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
-}
-
 static void fmt_addr(const __u8 *a, char *buf, size_t len)
 {
 	if (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12))
 		inet_ntop(AF_INET, a + 12, buf, len);
 	else
 		inet_ntop(AF_INET6, a, buf, len);
+}
+
+/*
+ * Trust each address of cur (sorted) that the ipcache does not give to
+ * another identity, adding those it lacks; now collects the trusted ones.
+ */
+static int trust_addrs(struct nf_dp *dp, const struct addr_set *cur, struct addr_set *now,
+		       bool *changed, size_t *n_add)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = 128 };
+	struct nf_ipcache_val v;
+	char buf[INET6_ADDRSTRLEN];
+	size_t i;
+	int err;
+
+	for (i = 0; i < cur->n; i++) {
+		memcpy(k.addr, cur->a[i], 16);
+		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v)) {
+			if (v.id == NF_ID_HOST) {
+				err = set_add(now, cur->a[i]);
+				if (err)
+					return err;
+			}
+			continue;
+		}
+		v = (struct nf_ipcache_val){ .id = NF_ID_HOST };
+		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v, BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot add a node address to the ipcache: %s", strerror(-err));
+			return err;
+		}
+		err = set_add(now, cur->a[i]);
+		if (err)
+			return err;
+		*changed = true;
+		fmt_addr(cur->a[i], buf, sizeof(buf));
+		(*n_add)++;
+		pr_debug("node address %s added: trusted as this node", buf);
+	}
+	return 0;
+}
+
+/* The entries as last written, or (no file) as the ipcache says. */
+static int known_addrs(struct nf_dp *dp, struct addr_set *known, bool *file_stale)
+{
+	int err = read_known(known);
+
+	if (err == -ENOENT) {
+		*file_stale = true;
+		err = scan_known(dp, known);
+	}
+	set_sort(known);
+	return err;
+}
+
+/* Record now as the node's entries when it differs from known; tell the datapath. */
+static void sync_done(struct nf_dp *dp, struct addr_set *now, const struct addr_set *known,
+		      bool changed, bool file_stale, size_t n_add, size_t n_del)
+{
+	size_t i;
+	int err;
+
+	set_sort(now);
+	if (now->n != known->n)
+		file_stale = true;
+	for (i = 0; !file_stale && i < now->n; i++)
+		file_stale = !set_has(known, now->a[i]);
+	if (changed) {
+		dp__ipcache_changed(dp);
+		if (nf_log_is_daemon())
+			pr_info("node addresses: %zu added, %zu removed, %zu trusted", n_add, n_del,
+				now->n);
+	}
+	if (file_stale && dp->pinned) {
+		err = write_known(now);
+		if (err)
+			pr_warn("cannot write %s: %s", NF_STORE_HOST_ADDRS, strerror(-err));
+	}
 }
 
 int dp__sync_host_addrs(struct nf_dp *dp)
@@ -265,20 +354,15 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	size_t i, n_add = 0, n_del = 0;
 	int err;
 
-	err = dump_addrs(&cur);
+	err = dump_addrs(&cur, 0);
 	if (err) {
 		pr_err("cannot list the node's addresses: %s", strerror(-err));
 		goto out;
 	}
 	set_sort(&cur);
-	err = read_known(&known);
-	if (err == -ENOENT) {
-		file_stale = true;
-		err = scan_known(dp, &known);
-	}
+	err = known_addrs(dp, &known, &file_stale);
 	if (err)
 		goto out;
-	set_sort(&known);
 
 	/* Gone from the node: no longer trusted (unless another identity holds it). */
 	for (i = 0; i < known.n; i++) {
@@ -298,52 +382,44 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 		pr_debug("node address %s removed: no longer trusted", buf);
 	}
 	/* On the node: trusted, where no other identity holds the address. */
-	for (i = 0; i < cur.n; i++) {
-		if (is_link_local(cur.a[i]) && set_has(&known, cur.a[i])) {
-			err = set_add(&now, cur.a[i]); /* see the comment on top */
-			if (err)
-				goto out;
-			continue;
-		}
-		memcpy(k.addr, cur.a[i], 16);
-		if (!bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v)) {
-			if (v.id == NF_ID_HOST) {
-				err = set_add(&now, cur.a[i]);
-				if (err)
-					goto out;
-			}
-			continue;
-		}
-		v = (struct nf_ipcache_val){ .id = NF_ID_HOST };
-		if (bpf_map_update_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v, BPF_ANY)) {
-			err = -errno;
-			pr_err("cannot add a node address to the ipcache: %s", strerror(-err));
-			goto out;
-		}
-		err = set_add(&now, cur.a[i]);
-		if (err)
-			goto out;
-		changed = true;
-		fmt_addr(cur.a[i], buf, sizeof(buf));
-		n_add++;
-		pr_debug("node address %s added: trusted as this node", buf);
+	err = trust_addrs(dp, &cur, &now, &changed, &n_add);
+	if (!err)
+		sync_done(dp, &now, &known, changed, file_stale, n_add, n_del);
+out:
+	free(cur.a);
+	free(known.a);
+	free(now.a);
+	return err;
+}
+
+int dp__sync_host_addrs_of(struct nf_dp *dp, const int *ifindex, size_t n)
+{
+	struct addr_set cur = {}, known = {}, now = {};
+	bool changed = false, file_stale = false;
+	size_t i, n_add = 0;
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		err = dump_addrs(&cur, ifindex[i]);
+		if (err == -ENODEV)	/* gone meanwhile: nothing of it to trust */
+			err = 0;
 	}
-	if (now.n != known.n)
-		file_stale = true;
-	for (i = 0; !file_stale && i < now.n; i++)
-		file_stale = !set_has(&known, now.a[i]);
-	if (changed) {
-		dp__ipcache_changed(dp);
-		if (nf_log_is_daemon())
-			pr_info("node addresses: %zu added, %zu removed, %zu trusted", n_add, n_del,
-				now.n);
+	if (err) {
+		pr_err("cannot list the addresses of the node's links: %s", strerror(-err));
+		goto out;
 	}
-	if (file_stale && dp->pinned) {
-		err = write_known(&now);
-		if (err)
-			pr_warn("cannot write %s: %s", NF_STORE_HOST_ADDRS, strerror(-err));
-		err = 0;
-	}
+	set_sort(&cur);
+	err = known_addrs(dp, &known, &file_stale);
+	if (err)
+		goto out;
+	/* now: what was known and is not on these links, and what is */
+	for (i = 0; !err && i < known.n; i++)
+		if (!set_has(&cur, known.a[i]))
+			err = set_add(&now, known.a[i]);
+	if (!err)
+		err = trust_addrs(dp, &cur, &now, &changed, &n_add);
+	if (!err)
+		sync_done(dp, &now, &known, changed, file_stale, n_add, 0);
 out:
 	free(cur.a);
 	free(known.a);
