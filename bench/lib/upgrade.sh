@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The upgrade rows (SPEC §9, §10.1): a UDP stream with sequence numbers and a
 # paced TCP stream that stay allowed while `netfence upgrade` replaces the
-# loaded datapath (version 1, build/netfence) by the test variant one version
+# loaded datapath (this build's version, build/netfence) by the test variant one version
 # up (build/next/netfence, NF_TEST_NEXT_LAYOUT: nf_ct's value grows, so its
 # entries are carried over into a new map). Lost packets, retransmits and
 # netfence drops, and each stream's rate in the seconds before the upgrade
@@ -15,7 +15,10 @@
 # bench_upgrade
 bench_upgrade() {
 	local why="" res dir=$WORK/upgrade
-	local what="across \`netfence upgrade\` (datapath version 1 → 2, nf_ct carried over into a new map)"
+	local v1
+	v1=$(sed -n '/^#else/,/^#endif/s/^#define NF_DATAPATH_VERSION[[:space:]]*\([0-9]*\).*/\1/p' \
+		include/netfence/abi.h)
+	local what="across \`netfence upgrade\` (datapath version $v1 → $((v1 + 1)), nf_ct carried over into a new map)"
 	if [ ! -x "$OUT/next/netfence" ]; then
 		why="$OUT/next/netfence not built (make $OUT/next/netfence)"
 	elif [ ! -x "$OUT/netfence" ]; then

@@ -8,7 +8,7 @@
 #   ends, tenant nfbench-up: a's egress and b's ingress allow udp/5400 and
 #   tcp/5500; what comes back is allowed by conntrack alone.
 #
-# build/netfence loads version 1; a UDP stream at 20,000 packets/s with
+# build/netfence loads this build's datapath version (V1); a UDP stream at 20,000 packets/s with
 # sequence numbers and a TCP stream paced at 50 MB/s run from a to b; then
 # build/next/netfence upgrade. Writes one line of key=value pairs to
 # DIR/result, or the reason it could not measure to DIR/why.
@@ -83,8 +83,12 @@ cat >"$DIR/policy.json" <<JSON
               "ports":[{"protocol":"UDP","port":$PORT_UDP},{"protocol":"TCP","port":$PORT_STREAM}]}]}}
 JSON
 err=$("$NF" apply "$DIR/policy.json" 2>&1) || give_up "netfence apply failed: $err"
+# this build's datapath version, and the variant's one up (include/netfence/abi.h)
+V1=$(sed -n '/^#else/,/^#endif/s/^#define NF_DATAPATH_VERSION[[:space:]]*\([0-9]*\).*/\1/p' \
+	include/netfence/abi.h)
+V2=$((V1 + 1))
 v=$("$NF" status --json 2>/dev/null | jq -r '.datapath.version // empty')
-[ "$v" = 1 ] || give_up "build/netfence loaded datapath version '${v:-none}', not 1"
+[ "$v" = "$V1" ] || give_up "build/netfence loaded datapath version '${v:-none}', not $V1"
 
 : >"$DIR/udp.out"; : >"$DIR/tcp.out"
 bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" --idle-ms 2000 >"$DIR/udp.out" 2>&1
@@ -113,7 +117,7 @@ for _ in $(seq 50); do [ -n "$(kv received "$DIR/udp.out")" ] && [ -n "$(kv byte
 d1=$(drops)
 [ "$rc" = 0 ] || give_up "netfence upgrade failed (exit $rc): $(head -3 "$DIR/upgrade.out")"
 v=$("$NEXT" status --json 2>/dev/null | jq -r '.datapath.version // empty')
-[ "$v" = 2 ] || give_up "after netfence upgrade the datapath is version '${v:-none}', not 2"
+[ "$v" = "$V2" ] || give_up "after netfence upgrade the datapath is version '${v:-none}', not $V2"
 [ -n "$(kv received "$DIR/udp.out")" ] || give_up "the UDP sink reported nothing"
 [ -n "$(kv retransmits "$DIR/tcp.send")" ] || give_up "the TCP stream reported nothing"
 echo "udp_lost=$(kv lost "$DIR/udp.out") udp_received=$(kv received "$DIR/udp.out")" \
