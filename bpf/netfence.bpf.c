@@ -145,7 +145,10 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 						      __u8 tcp_flags)
 {
 	struct nf_tenant_info *ti;
+	struct nf_config *cfg;
 	struct nf_ct_val *ct;
+	__u32 zero = 0, gen;
+	__u64 t;
 	__u8 need;
 
 	ct = bpf_map_lookup_elem(&nf_ct, ck);
@@ -156,9 +159,30 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) ||
 	    (ct->flags & (NF_CT_CLOSED | need)) != need)
 		return NF_FAST_RECHECK;
+	/*
+	 * Revocation. No epoch has moved since this entry's was found current
+	 * (userspace bumps policy_gen after every flip): its verdict stands,
+	 * without the tenant's epoch, a load that depends on the entry (bench:
+	 * ~2 ns of the established flow's ~8 over the floor).
+	 */
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	gen = cfg ? cfg->policy_gen : 0;
+	if (gen && ct->gen == gen)
+		return NF_FAST_PASS;
+	/*
+	 * Confirm the epoch and remember gen. gen was read first, and the epoch
+	 * must be read after it: a fully ordered atomic (lock xadd, arm64
+	 * ldaddal) between them, so that an epoch older than gen is never
+	 * stamped with it. Adding 0 changes nothing; this runs once per flow
+	 * and flip.
+	 */
+	t = __sync_fetch_and_add(&ct->last_seen_ns, 0);
+	asm volatile("" : : "r"(t) : "memory");
 	ti = nf_tenant(NF_POLICY_ID(ct->tenant_id, ct->policy_id));
 	if (!ti || ct->epoch != ti->epoch)
 		return NF_FAST_RECHECK;
+	if (gen)
+		ct->gen = gen;
 	return NF_FAST_PASS;
 }
 

@@ -385,7 +385,13 @@ struct nf_ct_val {
 	/* the endpoint's policy_id when judged (0: the tenant's); epoch is that
 	 * slot's. Slot ids are < NF_MAX_TENANTS, so 16 bits hold them. */
 	__u16 policy_id;
-	__u8 pad[4];
+	/*
+	 * nf_config.policy_gen when the datapath last found epoch current; 0:
+	 * not yet. While it equals policy_gen, no epoch has moved since, and an
+	 * established packet passes without reading its tenant's epoch (the fast
+	 * path, bpf/netfence.bpf.c). Userspace writing an entry zeroes it.
+	 */
+	__u32 gen;
 #ifdef NF_TEST_NEXT_LAYOUT
 	__u64 test_next;	/* set by the variant's programs on new entries */
 #endif
@@ -477,7 +483,11 @@ struct nf_config {
 	__u32 events_per_sec;	/* drop events per CPU per second, 0 = none */
 	__u32 ct_tenant_max;	/* tracked connections per tenant (SPEC §3.13); 0: NF_DEFAULT_CT_TENANT_MAX */
 	__u32 frag_tenant_max;	/* tracked fragment trains per tenant; 0: NF_DEFAULT_FRAG_TENANT_MAX */
-	__u32 pad;
+	/*
+	 * Bumped after every epoch flip of any tenant or rule set (never 0 once
+	 * a datapath of this build loaded): see nf_ct_val.gen.
+	 */
+	__u32 policy_gen;
 };
 
 /* Per-tenant shares of the tracking tables: one tenant's flood can fill its

@@ -1482,6 +1482,7 @@ static void test_network_rule_set(void **state)
 	assert_int_equal(dp__tenant_info(x->f->dp, slot, &ti), 0);
 	ct.policy_id = (__u16)slot;
 	ct.epoch = ti.epoch - 1;
+	ct.gen = 0;
 	assert_int_equal(dpt_ct_set(x->f, TCP, l, 40000, r, 443, &ct), 0);
 	RUN_TABLE(x, set_rules);
 	assert_int_equal(dpt_ct_get(x->f, TCP, l, 40002, r, 9090, &ct), 0);
@@ -1599,6 +1600,75 @@ static void ct_age(struct fx *x, uint8_t proto, uint16_t lport, const char *peer
  * not tracked, a new SYN reopens a closed tuple. Only egress is allowed, so
  * an ingress packet passes only while its flow is tracked and alive.
  */
+/* nf_config.policy_gen, as the datapath reads it. */
+static __u32 policy_gen(struct fx *x)
+{
+	struct nf_config cfg;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg), 0);
+	return cfg.policy_gen;
+}
+
+/*
+ * An established packet passes on its entry's stamp (nf_ct_val.gen equal to
+ * nf_config.policy_gen) without reading its tenant's epoch. The first packet
+ * the fast path passes stamps it; every flip bumps policy_gen, so a stamp
+ * never outlives a policy change; an entry written by userspace has none.
+ */
+static void test_ct_gen(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase open_[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK (first reply: the full path)", TCP_IN("10.2.0.5", 443, 40000, SYNACK),
+		  IN, PASS, R_NONE },
+	};
+	static const struct vcase data[] = {
+		{ "out: data", TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase revoked[] = {
+		{ "out: data after the flip: judged by the new policy",
+		  TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, DROP, R_POLICY },
+	};
+	struct nf_tenant_info ti;
+	struct nf_ct_val v;
+	__u32 g0;
+
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443},{'protocol':'UDP','port':53}]}]"));
+	g0 = policy_gen(x);
+	assert_int_not_equal(g0, 0);
+	RUN_TABLE(x, open_);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, 0);
+	RUN_TABLE(x, data);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, g0);
+
+	/* the stamp is what passes it: with a stale epoch and a current stamp... */
+	assert_int_equal(dp__tenant_info(x->f->dp, x->tenant_id, &ti), 0);
+	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);
+	v.epoch = ti.epoch - 1;
+	ct_set(x, TCP, 40000, "10.2.0.5", 443, &v);
+	RUN_TABLE(x, data);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).epoch, ti.epoch - 1);
+	/* ...and without a stamp (as userspace writes entries) it is judged again */
+	v.gen = 0;
+	ct_set(x, TCP, 40000, "10.2.0.5", 443, &v);
+	RUN_TABLE(x, data);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).epoch, ti.epoch);
+	RUN_TABLE(x, data);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, g0);
+
+	/* a flip bumps policy_gen: the stamped flow is judged by the new policy */
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'UDP','port':53}]}]"));
+	assert_true(policy_gen(x) != g0);
+	RUN_TABLE(x, revoked);
+	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
+}
+
 static void test_ct_lifecycle(void **state)
 {
 	struct fx *x = fixture(state);
@@ -2949,6 +3019,7 @@ int main(void)
 		T("except_union", test_except_union),
 		T("stateful", test_stateful),
 		T("ct_lifecycle", test_ct_lifecycle),
+		T("ct_gen", test_ct_gen),
 		T("ct_end_guarded", test_ct_end_guarded),
 		T("revocation_egress", test_revocation_egress),
 		T("revocation_ingress", test_revocation_ingress),

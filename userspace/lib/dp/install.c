@@ -289,6 +289,7 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
 	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
 	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
+	dp_policy_gen_bump(dp);	/* after the store: see nf_ct_val.gen */
 	err = 0;
 	goto out;
 undo:

@@ -22,6 +22,23 @@ static void bump_ipc_epoch(struct nf_dp *dp)
 	bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY);
 }
 
+/*
+ * After an epoch flip: tracked flows may no longer pass on their entry's
+ * stamp alone (nf_config.policy_gen, nf_ct_val.gen). Called after the
+ * flip's store, before the command returns; never leaves 0.
+ */
+void dp_policy_gen_bump(struct nf_dp *dp)
+{
+	struct nf_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg))
+		return;
+	if (!++cfg.policy_gen)
+		cfg.policy_gen = 1;
+	bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY);
+}
+
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id)
 {
 	struct nf_lpm_addr_key k = { .prefixlen = c->plen };

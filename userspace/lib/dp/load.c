@@ -308,6 +308,7 @@ int dp_config_defaults(struct nf_dp *dp)
 	struct nf_config cfg = {
 		.flags = NF_CFG_ALLOW_HOST_INGRESS,
 		.events_per_sec = NF_DEFAULT_EVENTS_PER_SEC,
+		.policy_gen = 1,
 	};
 	__u32 zero = 0;
 

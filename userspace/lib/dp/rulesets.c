@@ -124,6 +124,7 @@ static int ct_move_batch(void *keys, void *vals, __u32 count, void *ctx)
 		slot = NF_POLICY_ID(c->tenant_id, mv->policy_id);
 		v[i].policy_id = (__u16)mv->policy_id;
 		v[i].epoch = c->dp->tenants[slot].epoch - 1;
+		v[i].gen = 0;	/* judged again: not by its stamp */
 		bpf_map_update_elem(c->dp->maps.fd[NF_MAP_CT], &k[i], &v[i], BPF_EXIST);
 	}
 	return 0;
@@ -275,6 +276,7 @@ static int rejudge_batch(void *keys, void *vals, __u32 count, void *ctx)
 		if (j == rj->n || slot >= NF_MAX_TENANTS)
 			continue;
 		v[i].epoch = rj->dp->tenants[slot].epoch - 1;
+		v[i].gen = 0;	/* judged again: not by its stamp */
 		bpf_map_update_elem(rj->dp->maps.fd[NF_MAP_CT], &k[i], &v[i], BPF_EXIST);
 	}
 	return 0;
