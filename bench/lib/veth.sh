@@ -235,8 +235,8 @@ veth_rows() {
 	for metric in TCP UDP CONN; do
 		case $metric in
 		TCP) label="veth TCP throughput (iperf3)"; unit="Gbit/s"; scale=1e9; dec=2; tgt=0.95 ;;
-		UDP) label="veth UDP 64-byte packets/s received"; unit="Mpps"; scale=1e6; dec=3; tgt=0.90 ;;
-		CONN) label="veth new TCP connections/s"; unit="conn/s"; scale=1; dec=0; tgt=0.90 ;;
+		UDP) label="veth UDP 64-byte packets/s received"; unit="Mpps"; scale=1e6; dec=3; tgt=0.95 ;;
+		CONN) label="veth new TCP connections/s"; unit="conn/s"; scale=1; dec=0; tgt=0.95 ;;
 		esac
 		local -n M=V_$metric
 		# shellcheck disable=SC2086
