@@ -10,11 +10,6 @@ cd "$(dirname "$0")/../.."
 
 cni_setup
 CONF=$WORK/bridge.conflist
-jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
-	.name = $name
-	| .plugins[0].bridge = $br | .plugins[0].ipMasq = false
-	| .plugins[0].ipam.dataDir = $d
-	| .plugins[0].ipam.ranges = [[{subnet: "10.123.0.0/24"}]]' \
-	deploy/cni/10-netfence-bridge.conflist >"$CONF" || die "bad deploy conflist"
+deploy_bridge_conflist "$CONF" '[[{subnet: "10.123.0.0/24"}]]'
 
 two_tenant_scenario "$CONF" eth0

@@ -19,13 +19,8 @@ cd "$(dirname "$0")/../.."
 
 cni_setup
 CONF=$WORK/bridge.conflist
-jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
-	.name = $name
-	| .plugins[0].bridge = $br | .plugins[0].ipMasq = false
-	| .plugins[0].ipam.dataDir = $d
-	| .plugins[0].ipam.ranges = [[{subnet: "10.125.0.0/24"}], [{subnet: "fd00:125::/64"}]]
-	| .plugins[0].ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "::/0"}]' \
-	deploy/cni/10-netfence-bridge.conflist >"$CONF" || die "bad deploy conflist"
+deploy_bridge_conflist "$CONF" '[[{subnet: "10.125.0.0/24"}], [{subnet: "fd00:125::/64"}]]' \
+	'.plugins[0].ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "::/0"}]'
 TA=$P-a
 TB=$P-b
 OTHER=10.126.0.9

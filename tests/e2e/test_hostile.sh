@@ -34,13 +34,8 @@ LOG=$WORK/sniff.log
 # One network, two conflists: with and without netfence-cni (same bridge, same
 # IPAM). No hairpin: f's own broadcasts would come back to f and its spoofed
 # ARP would poison f's own cache (where the attack gets through).
-jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
-	.name = $name
-	| .plugins[0].bridge = $br | .plugins[0].ipMasq = false | .plugins[0].hairpinMode = false
-	| .plugins[0].ipam.dataDir = $d
-	| .plugins[0].ipam.ranges = [[{subnet: "10.123.0.0/24"}], [{subnet: "fd00:123::/64"}]]
-	| .plugins[0].ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "::/0"}]' \
-	deploy/cni/10-netfence-bridge.conflist >"$WORK/fenced.conflist" || die "bad deploy conflist"
+deploy_bridge_conflist "$WORK/fenced.conflist" '[[{subnet: "10.123.0.0/24"}], [{subnet: "fd00:123::/64"}]]' \
+	'.plugins[0].hairpinMode = false | .plugins[0].ipam.routes = [{dst: "0.0.0.0/0"}, {dst: "::/0"}]'
 jq '.plugins = [.plugins[0]]' "$WORK/fenced.conflist" >"$WORK/open.conflist"
 # The macvlan network of deploy/cni/multus-nad.yaml, on a veth end in the node netns.
 in_ns "$NODE" ip link add "${IFP}p0" type veth peer name "${IFP}p1" || die "cannot create the parent"

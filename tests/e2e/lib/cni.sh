@@ -255,6 +255,19 @@ write_conflist() {
 		'{cniVersion: $v, name: $name, plugins: [$p, $nf]}' >"$1"
 }
 
+# deploy_bridge_conflist FILE RANGES [JQ]: deploy/cni/10-netfence-bridge.conflist
+# with this test's names (network $P-net, bridge ${IFP}br, IPAM state in
+# $WORK/ipam), no masquerade, IPAM ranges RANGES (a jq array of range sets,
+# e.g. '[[{subnet: "10.123.0.0/24"}]]') and the jq filter JQ applied last.
+deploy_bridge_conflist() {
+	jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" "
+		.name = \$name
+		| .plugins[0].bridge = \$br | .plugins[0].ipMasq = false
+		| .plugins[0].ipam.dataDir = \$d
+		| .plugins[0].ipam.ranges = $2 | ${3:-.}" \
+		deploy/cni/10-netfence-bridge.conflist >"$1" || die "bad deploy conflist"
+}
+
 # The pod's first IPv4 address from its cached ADD result.
 pod_ip() { # pod_ip CONFLIST POD IFNAME
 	local name

@@ -55,12 +55,7 @@ nph_setup() {
 	HELD=$WORK/held		# Pod/Namespace documents a build does not take (see objdir)
 	mkdir -p "$STATE" "$HELD"
 	CONF=$WORK/bridge.conflist
-	jq --arg name "$P-net" --arg br "${IFP}br" --arg d "$WORK/ipam" '
-		.name = $name
-		| .plugins[0].bridge = $br | .plugins[0].ipMasq = false
-		| .plugins[0].ipam.dataDir = $d
-		| .plugins[0].ipam.ranges = [[{subnet: "10.128.0.0/24"}]]' \
-		deploy/cni/10-netfence-bridge.conflist >"$CONF" || die "bad deploy conflist"
+	deploy_bridge_conflist "$CONF" '[[{subnet: "10.128.0.0/24"}]]'
 	for pod in "${ALL_PODS[@]}"; do
 		ns=${pod%%/*}
 		p=${pod#*/}

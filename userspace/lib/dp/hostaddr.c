@@ -344,7 +344,12 @@ static void sync_done(struct nf_dp *dp, struct addr_set *now, const struct addr_
 	}
 }
 
-int dp__sync_host_addrs(struct nf_dp *dp)
+/*
+ * Both syncs. links NULL: every address of the netns; those known and gone
+ * stop being trusted. Else only the addresses of those n links are read, and
+ * what is known stays (it may be on another link).
+ */
+static int sync_addrs(struct nf_dp *dp, const int *links, size_t n)
 {
 	struct addr_set cur = {}, known = {}, now = {};
 	struct nf_lpm_addr_key k = { .prefixlen = 128 };
@@ -352,29 +357,34 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 	bool changed = false, file_stale = false;
 	char buf[INET6_ADDRSTRLEN];
 	size_t i, n_add = 0, n_del = 0;
-	int err;
+	int err = links ? 0 : dump_addrs(&cur, 0);
 
-	err = dump_addrs(&cur, 0);
+	for (i = 0; !err && links && i < n; i++) {
+		err = dump_addrs(&cur, links[i]);
+		if (err == -ENODEV)	/* gone meanwhile: nothing of it to trust */
+			err = 0;
+	}
 	if (err) {
 		pr_err("cannot list the node's addresses: %s", strerror(-err));
 		goto out;
 	}
 	set_sort(&cur);
 	err = known_addrs(dp, &known, &file_stale);
-	if (err)
-		goto out;
-
-	/* Gone from the node: no longer trusted (unless another identity holds it). */
-	for (i = 0; i < known.n; i++) {
+	for (i = 0; !err && i < known.n; i++) {
 		if (set_has(&cur, known.a[i]))
 			continue;
+		if (links) {	/* maybe on another link: still known */
+			err = set_add(&now, known.a[i]);
+			continue;
+		}
+		/* Gone from the node: no longer trusted (unless another identity holds it). */
 		file_stale = true;
 		memcpy(k.addr, known.a[i], 16);
 		if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) || v.id != NF_ID_HOST)
 			continue;
 		if (bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &k) && errno != ENOENT) {
 			err = -errno;
-			goto out;
+			break;
 		}
 		changed = true;
 		fmt_addr(known.a[i], buf, sizeof(buf));
@@ -382,7 +392,8 @@ int dp__sync_host_addrs(struct nf_dp *dp)
 		pr_debug("node address %s removed: no longer trusted", buf);
 	}
 	/* On the node: trusted, where no other identity holds the address. */
-	err = trust_addrs(dp, &cur, &now, &changed, &n_add);
+	if (!err)
+		err = trust_addrs(dp, &cur, &now, &changed, &n_add);
 	if (!err)
 		sync_done(dp, &now, &known, changed, file_stale, n_add, n_del);
 out:
@@ -392,39 +403,14 @@ out:
 	return err;
 }
 
+int dp__sync_host_addrs(struct nf_dp *dp)
+{
+	return sync_addrs(dp, NULL, 0);
+}
+
 int dp__sync_host_addrs_of(struct nf_dp *dp, const int *ifindex, size_t n)
 {
-	struct addr_set cur = {}, known = {}, now = {};
-	bool changed = false, file_stale = false;
-	size_t i, n_add = 0;
-	int err = 0;
-
-	for (i = 0; !err && i < n; i++) {
-		err = dump_addrs(&cur, ifindex[i]);
-		if (err == -ENODEV)	/* gone meanwhile: nothing of it to trust */
-			err = 0;
-	}
-	if (err) {
-		pr_err("cannot list the addresses of the node's links: %s", strerror(-err));
-		goto out;
-	}
-	set_sort(&cur);
-	err = known_addrs(dp, &known, &file_stale);
-	if (err)
-		goto out;
-	/* now: what was known and is not on these links, and what is */
-	for (i = 0; !err && i < known.n; i++)
-		if (!set_has(&cur, known.a[i]))
-			err = set_add(&now, known.a[i]);
-	if (!err)
-		err = trust_addrs(dp, &cur, &now, &changed, &n_add);
-	if (!err)
-		sync_done(dp, &now, &known, changed, file_stale, n_add, 0);
-out:
-	free(cur.a);
-	free(known.a);
-	free(now.a);
-	return err;
+	return sync_addrs(dp, ifindex, n);
 }
 
 /* ---- rtnetlink address events (serve) ---- */
