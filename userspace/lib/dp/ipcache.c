@@ -5,21 +5,29 @@
  * kept in it by hostaddr.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <bpf/bpf.h>
 
 #include "dp_internal.h"
 #include "log.h"
 
-static void bump_ipc_epoch(struct nf_dp *dp)
+/* Add 1 to the nf_config counter at offset off, skipping 0 when it wraps. */
+static void config_bump(struct nf_dp *dp, size_t off)
 {
 	struct nf_config cfg;
-	__u32 zero = 0;
+	__u32 zero = 0, *v = (__u32 *)((char *)&cfg + off);
 
 	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg))
 		return;
-	cfg.ipc_epoch++;
+	if (!++*v)
+		*v = 1;
 	bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY);
+}
+
+static void bump_ipc_epoch(struct nf_dp *dp)
+{
+	config_bump(dp, offsetof(struct nf_config, ipc_epoch));
 }
 
 /*
@@ -29,14 +37,7 @@ static void bump_ipc_epoch(struct nf_dp *dp)
  */
 void dp_policy_gen_bump(struct nf_dp *dp)
 {
-	struct nf_config cfg;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg))
-		return;
-	if (!++cfg.policy_gen)
-		cfg.policy_gen = 1;
-	bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY);
+	config_bump(dp, offsetof(struct nf_config, policy_gen));
 }
 
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id)
