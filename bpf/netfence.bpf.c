@@ -171,10 +171,10 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 		return NF_FAST_PASS;
 	/*
 	 * Confirm the epoch and remember gen. gen was read first, and the epoch
-	 * must be read after it: a fully ordered atomic (lock xadd, arm64
-	 * ldaddal) between them, so that an epoch older than gen is never
-	 * stamped with it. Adding 0 changes nothing; this runs once per flow
-	 * and flip.
+	 * must be read after it: a fully ordered atomic fetch between them
+	 * (clang makes it a fetch-or of 0: lock cmpxchg on x86, ldsetal on
+	 * arm64), so that an epoch older than gen is never stamped with it. It
+	 * changes nothing, and runs once per flow and flip.
 	 */
 	t = __sync_fetch_and_add(&ct->last_seen_ns, 0);
 	asm volatile("" : : "r"(t) : "memory");
