@@ -1667,6 +1667,20 @@ static void test_ct_gen(void **state)
 	assert_true(policy_gen(x) != g0);
 	RUN_TABLE(x, revoked);
 	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
+
+	/* so does removing the tenant's policy (back to deny-all) */
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443}]}]"));
+	RUN_TABLE(x, open_);
+	RUN_TABLE(x, data);
+	RUN_TABLE(x, data);
+	g0 = policy_gen(x);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, g0);
+	assert_int_equal(dp__remove_policy(x->f->dp, x->tenant_id), 0);
+	RUN_TABLE(x, revoked);
+	assert_true(policy_gen(x) != g0);
+	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
 }
 
 static void test_ct_lifecycle(void **state)

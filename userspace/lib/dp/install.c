@@ -335,6 +335,7 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 	ti->n_rules[0] = 0;
 	ti->n_rules[1] = 0;
 	__atomic_add_fetch(&ti->epoch, 1, __ATOMIC_RELEASE);
+	dp_policy_gen_bump(dp);	/* as after an install: stamped flows are judged again */
 	return 0;
 }
 
