@@ -11,7 +11,7 @@
  * Like bench_prog, everything runs on private (unpinned) datapath instances:
  *   A  conntrack on: a SYN, then ACKs that hit conntrack (established);
  *   B  conntrack insert off: every run stays a new flow (conntrack miss,
- *      peer cache hit after the first run, port lookup).
+ *      then the verdict cache's entry that the first run left).
  * Both get the same set-up: every pod address in the ipcache with its
  * identity NF_IDENT(tenant id, label set index) (indexes as `netfence apply`
  * gives them: idtab__sync_pods), every tenant's id, and the rules of the
@@ -34,9 +34,9 @@
  * Accept rule with the cluster policies). Which rule decides each is checked
  * on the compiled tables (compile__lookup) before anything is timed. Beside
  * the established and new-flow figures, the cold first packet: conntrack
- * miss and insert (a source port never used) and a peer cache miss (the
- * entry deleted before each run, repeat = 1), beside the floor's first
- * packet.
+ * miss and insert (a source port never used), a verdict cache miss and a
+ * peer cache miss (their entries deleted before each run, repeat = 1),
+ * beside the floor's first packet.
  *
  * Prints Markdown rows (| measurement | netfence | reference | ratio |
  * target | met |) on stdout, progress on stderr.
@@ -472,6 +472,7 @@ static int set_endpoint(struct nf_dp *dp, uint64_t cookie, uint32_t tid, uint32_
 	}
 	if (bpf_map_update_elem(dp__map_fd(dp, NF_MAP_ENDPOINTS), &key, &ep, BPF_ANY))
 		return -errno;
+	dp__verdicts_changed(dp);	/* as an attach does */
 	return 0;
 }
 
@@ -542,15 +543,17 @@ static double median_of(const double *v, size_t n)
  * --cnp: the cold first packet of every case, interleaved (the order turns
  * round every sample). Before each run (repeat = 1) the case's peer cache
  * entry is deleted (its key is taken from a first run on an empty cache),
- * and the SYN's source port has not been used, so the run is a conntrack
- * miss and insert, a peer cache miss and the whole lookup. The floor's first
+ * and so is every verdict cache entry, and the SYN's source port has not
+ * been used, so the run is a conntrack miss and insert, a verdict and a
+ * peer cache miss and the whole lookup. The floor's first
  * packet (an LRU miss and insert) is timed beside, in floor.
  */
 static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, uint64_t cookie, bool v6,
 			struct kase *k, int n, double *floor)
 {
-	int fd = dp__map_fd(a, NF_MAP_PEER_CACHE), c, v;
+	int fd = dp__map_fd(a, NF_MAP_PEER_CACHE), vfd = dp__map_fd(a, NF_MAP_VERDICTS), c, v;
 	struct nf_peer_cache_key key, keys[N_CASES];
+	struct nf_verdict_key vk;
 	union pkt p;
 	size_t len;
 	uint32_t i, sport;
@@ -570,6 +573,9 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, uint64_t coo
 				;
 			if (i)
 				bpf_map_delete_elem(fd, &keys[ci]);
+			while (!bpf_map_get_next_key(vfd, NULL, &vk) &&
+			       !bpf_map_delete_elem(vfd, &vk))
+				;
 			v = test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS), &p, len, 1,
 				     i ? &x->cold[i - 1] : NULL);
 			if (v != TC_OK)
@@ -758,9 +764,9 @@ int main(int argc, char **argv)
 		close(sock);
 	if (!why[0] && (err = scen_load(&s)))
 		snprintf(why, sizeof(why), "scenario does not load: %s", strerror(-err));
-	if (!why[0] && (err = dp__open_private(&a, false)))
+	if (!why[0] && (err = dp__open_private(&a, 0)))
 		snprintf(why, sizeof(why), "datapath does not load: %s", strerror(-err));
-	if (!why[0] && (err = dp__open_private(&b, true)))
+	if (!why[0] && (err = dp__open_private(&b, DP_BENCH_NO_CT_INSERT)))
 		snprintf(why, sizeof(why), "datapath (no-ct-insert) does not load: %s",
 			 strerror(-err));
 	if (!why[0] && ((err = scen_install(&s, a, &subj_a, &alt_a)) ||

@@ -6,11 +6,15 @@
  *
  * Everything runs on private (unpinned) datapath instances, so the node's
  * netfence state is never touched:
- *   A  dp__open_private(false): connection tracking on. Established flows
+ *   A  dp__open_private(0): connection tracking on. Established flows
  *      (a SYN, then ACKs that hit conntrack) and cold first packets.
- *   B  dp__open_private(true): conntrack insert off, so every run of the same
- *      packet stays a new flow: conntrack miss, peer-class cache hit after
- *      the first run, port lookup.
+ *   B  dp__open_private(DP_BENCH_NO_CT_INSERT): conntrack insert off, so
+ *      every run of the same packet stays a new flow: conntrack miss, then
+ *      the verdict cache's entry that the first run left (struct
+ *      nf_verdict_key: the same peer and service port).
+ *   C  the same with the verdict cache off: conntrack miss, the full
+ *      verdict (peer-class cache hit after the first run, port lookup), as
+ *      for the first flow to a seen peer's service port.
  * One tenant per (family, N) holds N ingress allow rules, rule i being
  * "from CIDR_i, TCP port 1024 + i % 60000" (IPv4: 10.0.0.0/8 cut in /28s;
  * IPv6: fd00:0:hi:lo::/64), split in policies of NF_POLICY_MAX_RULES rules.
@@ -405,6 +409,7 @@ static int set_endpoint(struct nf_dp *dp, uint64_t cookie, uint32_t tid, uint32_
 	}
 	if (bpf_map_update_elem(dp__map_fd(dp, NF_MAP_ENDPOINTS), &key, &ep, BPF_ANY))
 		return -errno;
+	dp__verdicts_changed(dp);	/* as an attach does */
 	return 0;
 }
 
@@ -440,10 +445,10 @@ static void row_na(const char *what, const char *ref, const char *target, const 
 
 struct fam_res {
 	double noop[MAX_ROUNDS], floor[MAX_ROUNDS];
-	double est[N_SIZES][MAX_ROUNDS], newf[N_SIZES][MAX_ROUNDS];
+	double est[N_SIZES][MAX_ROUNDS], newf[N_SIZES][MAX_ROUNDS], newmiss[N_SIZES][MAX_ROUNDS];
 	double est_floor[N_SIZES][MAX_ROUNDS];	/* the floor, run just before est */
 	double cold_nf[N_SIZES], cold_floor[N_SIZES];	/* medians of repeat=1 runs */
-	int est_verdict[N_SIZES], new_verdict[N_SIZES];
+	int est_verdict[N_SIZES], new_verdict[N_SIZES], miss_verdict[N_SIZES];
 	long long policy_bytes[N_SIZES];
 };
 
@@ -456,8 +461,8 @@ static const char *fam_name(bool v6)
  * Cold first packets: for `samples` packets, each from a peer never seen
  * before (distinct addresses inside the rules' CIDRs, each rule's port),
  * run once (repeat = 1) on netfence (instance A) and on the floor. Between
- * passes over the available peers, conntrack, the peer cache and the
- * floor's flow table are flushed, so every sample is a first packet.
+ * passes over the available peers, conntrack, the peer and verdict caches
+ * and the floor's flow table are flushed, so every sample is a first packet.
  */
 static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uint32_t n,
 			double *nf_med, double *floor_med)
@@ -476,6 +481,7 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 	while (s < cfg.cold_samples) {
 		flush_map(dp__map_fd(a, NF_MAP_CT));
 		flush_map(dp__map_fd(a, NF_MAP_PEER_CACHE));
+		flush_map(dp__map_fd(a, NF_MAP_VERDICTS));
 		flush_map(bpf_map__fd(ref->maps.ref_flows));
 		for (k = 0; k < peers && s < cfg.cold_samples; k++, s++) {
 			/* spread peers over the rules: rule = k % n, host = k / n */
@@ -521,7 +527,7 @@ int main(int argc, char **argv)
 	};
 	struct tenant_set ts[2][N_SIZES] = {};
 	struct fam_res *res = calloc(2, sizeof(*res));
-	struct nf_dp *a = NULL, *b = NULL;
+	struct nf_dp *a = NULL, *b = NULL, *c = NULL;
 	struct bench_ref_bpf *ref = NULL;
 	char nf_why[160] = "";
 	uint64_t cookie = 0;
@@ -571,11 +577,15 @@ int main(int argc, char **argv)
 	if (sock >= 0)
 		close(sock);
 
-	/* Two private instances; any failure turns the netfence columns into n/a. */
-	if (!nf_why[0] && (err = dp__open_private(&a, false)))
+	/* Three private instances; any failure turns the netfence columns into n/a. */
+	if (!nf_why[0] && (err = dp__open_private(&a, 0)))
 		snprintf(nf_why, sizeof(nf_why), "datapath does not load: %s", strerror(-err));
-	if (!nf_why[0] && (err = dp__open_private(&b, true)))
+	if (!nf_why[0] && (err = dp__open_private(&b, DP_BENCH_NO_CT_INSERT)))
 		snprintf(nf_why, sizeof(nf_why), "datapath (no-ct-insert) does not load: %s",
+			 strerror(-err));
+	if (!nf_why[0] &&
+	    (err = dp__open_private(&c, DP_BENCH_NO_CT_INSERT | DP_BENCH_NO_VERDICT_CACHE)))
+		snprintf(nf_why, sizeof(nf_why), "datapath (no verdict cache) does not load: %s",
 			 strerror(-err));
 
 	for (f = 0; f < 2 && !nf_why[0]; f++) {
@@ -591,7 +601,11 @@ int main(int argc, char **argv)
 			if (!err)
 				err = install(b, t->name, f, sizes[i], &tid_b, NULL);
 			if (!err && tid_b != t->id)
-				err = -EINVAL;	/* both instances number tenants alike */
+				err = -EINVAL;	/* the instances number tenants alike */
+			if (!err)
+				err = install(c, t->name, f, sizes[i], &tid_b, NULL);
+			if (!err && tid_b != t->id)
+				err = -EINVAL;
 			if (err) {
 				snprintf(t->why, sizeof(t->why), "installing %u rules failed: %s",
 					 sizes[i], strerror(-err));
@@ -638,6 +652,12 @@ int main(int argc, char **argv)
 				res[f].new_verdict[i] = test_run(dp__prog_fd(b, NF_PROG_TC_INGRESS),
 								 &syn, len, cfg.repeat,
 								 &res[f].newf[i][r]);
+				/* the same, without the verdict cache */
+				set_endpoint(c, cookie, t->id, t->ep_id);
+				test_run(dp__prog_fd(c, NF_PROG_TC_INGRESS), &syn, len, 1, NULL);
+				res[f].miss_verdict[i] = test_run(dp__prog_fd(c, NF_PROG_TC_INGRESS),
+								  &syn, len, cfg.repeat,
+								  &res[f].newmiss[i][r]);
 			}
 		}
 		fprintf(stderr, "bench_prog: round %d/%u done\n", r + 1, cfg.rounds);
@@ -726,6 +746,22 @@ int main(int argc, char **argv)
 				}
 			}
 
+			/* the first flow to a seen peer's port: the verdict cache misses */
+			snprintf(what, sizeof(what),
+				 "per-packet, %s, N=%u, new flow to a seen peer, verdict cache off",
+				 fam_name(f), sizes[i]);
+			if (why || !t->ok || res[f].miss_verdict[i] != TC_OK) {
+				row_na(what, "—", "report (x floor)",
+				       why ? why : !t->ok ? "not installed" :
+						       "new-flow packet not allowed");
+			} else {
+				double nm = median(res[f].newmiss[i], cfg.rounds);
+
+				fmt_ns(nf, sizeof(nf), nm);
+				snprintf(refs, sizeof(refs), "floor %.1f ns", fl);
+				row(what, nf, refs, nm / fl, 0, "report (x floor)");
+			}
+
 			/* cold first packet to a never-seen peer */
 			snprintf(what, sizeof(what),
 				 "per-packet, %s, N=%u, cold first packet to a never-seen peer (repeat=1, median of %u)",
@@ -781,6 +817,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (c)
+		dp__close(c);
 	if (b)
 		dp__close(b);
 	if (a)

@@ -26,8 +26,10 @@
 #include "lib/gc.bpf.h"
 #include "lib/link.bpf.h"
 
-/* Bench knob: keep repeated BPF_PROG_TEST_RUN runs on the new-flow path. */
+/* Bench knobs: keep repeated BPF_PROG_TEST_RUN runs on the new-flow path;
+ * and off the verdict cache (struct nf_verdict_key), to measure its misses. */
 const volatile bool bench_no_ct_insert = false;
+const volatile bool bench_no_verdict_cache = false;
 
 struct nf_where {
 	__u64 scope;		/* netns cookie (tc) or cgroup id (cgroup) */
@@ -186,6 +188,90 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	return NF_FAST_PASS;
 }
 
+/* A new flow's conntrack entry, as the verdict that allowed it found it. */
+static __always_inline void nf_ct_new(struct nf_ct_val *nct, __u64 now, __u32 epoch, __u32 rule,
+				      __u32 tenant_id, __u32 policy_id, __u32 ep_id, __u8 dir)
+{
+	__builtin_memset(nct, 0, sizeof(*nct));
+	nct->last_seen_ns = now;
+	nct->epoch = epoch;
+	nct->rule_ref = rule;
+	nct->tenant_id = tenant_id;
+	nct->policy_id = (__u16)policy_id;
+	nct->ep_id = ep_id;
+	nct->origin_dir = dir;
+#ifdef NF_TEST_NEXT_LAYOUT
+	nct->test_next = 1;
+#endif
+}
+
+/* The verdict cache's key of a flow's first packet (struct nf_verdict_key). */
+static __always_inline void nf_verdict_key_fill(struct nf_verdict_key *vk,
+						const struct nf_ct_key *ck, __u8 dir)
+{
+	vk->scope_proto = ck->scope_proto;
+	vk->ifindex = ck->ifindex;
+	vk->port = dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
+	vk->dir = dir;
+	vk->pad = 0;
+	nf_copy_addr(vk->laddr, ck->laddr);
+	nf_copy_addr(vk->raddr, ck->raddr);
+}
+
+/*
+ * A new TCP or UDP flow on a tc hook whose first packet's verdict is cached
+ * (struct nf_verdict_key): an allow decided under the current policy_gen.
+ * Tracks and counts it as the full verdict would have; false leaves the
+ * packet to the full verdict (no entry, a stale one, or a flow over its
+ * tenant's share, which the full verdict drops and counts).
+ */
+static __always_inline bool nf_verdict_cached(const struct nf_ct_key *ck, __u8 dir, __u8 hook,
+					      __u8 tcp_flags)
+{
+	struct nf_verdict_key vk;
+	struct nf_verdict_val *v;
+	struct nf_config *cfg;
+	struct nf_ct_val nct;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	if (!cfg || !cfg->policy_gen)
+		return false;
+	nf_verdict_key_fill(&vk, ck, dir);
+	v = bpf_map_lookup_elem(&nf_verdicts, &vk);
+	if (!v || v->gen != cfg->policy_gen)
+		return false;
+	/* A lone FIN or RST ends a flow that is not tracked: nothing to track. */
+	if (NF_CT_KEY_PROTO(ck) == NF_IPPROTO_TCP && (tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+		return true;
+	if (v->track && !bench_no_ct_insert) {
+		nf_ct_new(&nct, nf_now(), v->epoch, v->rule_ref, v->tenant_id, v->policy_id,
+			  v->ep_id, dir);
+		nct.gen = v->gen;	/* its epoch was current under gen, which still holds */
+		if (nf_track(&nf_ct, ck, &nct, v->tenant_id, cfg, false))
+			return false;
+	}
+	nf_count_flow(v->tenant_id, dir, hook);
+	return true;
+}
+
+/*
+ * nf_config.policy_gen, read before every load that follows (a fully
+ * ordered atomic between them, on the stack: x86 keeps loads in order
+ * anyway, arm64 would not), so that a verdict decided from what is read
+ * next is never stamped with a gen newer than what it saw.
+ */
+static __always_inline __u32 nf_gen_before(const struct nf_config *cfg)
+{
+	volatile __u64 fence = 0;
+	__u32 gen = cfg->policy_gen;
+	__u64 t;
+
+	t = __sync_fetch_and_add(&fence, 0);
+	asm volatile("" : : "r"(t) : "memory");
+	return gen;
+}
+
 static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where *w)
 {
 	struct nf_ep_key k = { .netns_cookie = w->scope, .ifindex = w->ifindex };
@@ -211,16 +297,19 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	/* cgroup_skb sees IP packets only, and no link-layer header */
 	__be16 eth_proto = w->hook == NF_HOOK_CGROUP ? skb->protocol : nf_eth_proto(skb, l3_off);
 	struct nf_pkt pkt;
-	struct nf_ct_val *ct, nct = {};
+	struct nf_ct_val *ct, nct;
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg;
-	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len;
-	__u8 dir = w->dir, reason;
+	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len, gen = 0;
+	__u8 dir = w->dir, reason, track;
 	enum nf_link link;
 	__be16 port;
 	__u64 now;
 
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	/* a first packet the verdict cache can take: read its gen first */
+	if (w->hook == NF_HOOK_TC && fast == NF_FAST_NO_FLOW && cfg)
+		gen = nf_gen_before(cfg);
 	__builtin_memset(&pkt, 0, sizeof(pkt));
 	if (eth_proto == bpf_htons(ETH_P_ARP)) {
 		if (!ep && w->hook == NF_HOOK_TC)
@@ -391,18 +480,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	/* A lone FIN or RST ends a flow that is not tracked: nothing to track. */
 	if (pkt.proto == NF_IPPROTO_TCP && (pkt.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
 		return true;
-	if (!bench_no_ct_insert && ti &&
-	    (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr))) {
-		nct.last_seen_ns = now;
-		nct.epoch = ti->epoch;
-		nct.rule_ref = rule;
-		nct.tenant_id = tenant_id;
-		nct.policy_id = (__u16)ep->policy_id;
-		nct.ep_id = ep->ep_id;
-		nct.origin_dir = dir;
-#ifdef NF_TEST_NEXT_LAYOUT
-		nct.test_next = 1;
-#endif
+	track = ti && (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr));
+	if (track && !bench_no_ct_insert) {
+		nf_ct_new(&nct, now, ti->epoch, rule, tenant_id, ep->policy_id, ep->ep_id, dir);
 		if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
 			reason = NF_DROP_CT_FULL;
 			goto drop;
@@ -412,7 +492,18 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		reason = NF_DROP_CT_FULL;
 		goto drop;
 	}
-	nf_count(tenant_id, dir, NF_REASON_ALLOWED_FLOW, w->hook, len);
+	/* the next flow of this service decides on this (nf_verdict_cached) */
+	if (gen && ti && !bench_no_verdict_cache) {
+		struct nf_verdict_key vk;
+		struct nf_verdict_val vv = {
+			.gen = gen, .rule_ref = rule, .tenant_id = tenant_id, .ep_id = ep->ep_id,
+			.epoch = ti->epoch, .policy_id = (__u16)ep->policy_id, .track = track,
+		};
+
+		nf_verdict_key_fill(&vk, ck, dir);
+		bpf_map_update_elem(&nf_verdicts, &vk, &vv, BPF_ANY);
+	}
+	nf_count_flow(tenant_id, dir, w->hook);
 	return true;
 
 drop_find_ep:
@@ -446,6 +537,9 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
 		f = nf_ct_established(&ck, w->dir, tcp_flags);
 		if (f == NF_FAST_PASS)
+			return true;
+		if (w->hook == NF_HOOK_TC && f == NF_FAST_NO_FLOW &&
+		    nf_verdict_cached(&ck, w->dir, w->hook, tcp_flags))
 			return true;
 		fast = f;
 		flags = tcp_flags;

@@ -94,6 +94,14 @@ struct {
 	__type(value, struct nf_peer_cache_val);
 } nf_peer_cache SEC(".maps");
 
+/* The verdict cache (struct nf_verdict_key): allowed first packets, by service. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NF_MAX_VERDICTS);
+	__type(key, struct nf_verdict_key);
+	__type(value, struct nf_verdict_val);
+} nf_verdicts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NF_MAX_FRAGS);
@@ -122,6 +130,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct nf_gc);
 } nf_gc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NF_FLOWS_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} nf_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

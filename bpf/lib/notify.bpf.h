@@ -29,6 +29,19 @@ static __always_inline void nf_count(__u32 tenant_id, __u8 dir, __u8 reason, __u
 	}
 }
 
+/* A new flow allowed (struct nf_flows). */
+static __always_inline void nf_count_flow(__u32 tenant_id, __u8 dir, __u8 hook)
+{
+	__u32 i = NF_FLOWS_INDEX(tenant_id, dir, hook);
+	__u64 *c;
+
+	if (tenant_id >= NF_MAX_TENANTS)
+		return;
+	c = bpf_map_lookup_elem(&nf_flows, &i);
+	if (c)
+		(*c)++;
+}
+
 static __always_inline void nf_event_lost(void)
 {
 	__u32 zero = 0;

@@ -125,6 +125,7 @@ static int add_cg_endpoint(struct fx *x, uint64_t cgid, uint32_t tenant, uint32_
 
 	if (bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CG_ENDPOINTS), &cgid, &v, BPF_ANY))
 		return -errno;
+	dp__verdicts_changed(x->f->dp);	/* as an attach does */
 	return 0;
 }
 
@@ -261,7 +262,8 @@ static void run_case(struct fx *x, const struct ccase *c)
 	want.hook = NF_HOOK_CGROUP;
 	/* bytes: skb->len at a cgroup hook is the L3 packet, without Ethernet */
 	if (dpt_stats_expect(&before, &after, &want, c->reason == R_NONE ? 0 : 1,
-			     (int64_t)(p.len - p.l3_off), msg, sizeof(msg)))
+			     c->reason == NF_REASON_ALLOWED_FLOW ? -1 : (int64_t)(p.len - p.l3_off),
+			     msg, sizeof(msg)))
 		fail_msg("IPv%d %s: counters: %s", x->family, c->desc, msg);
 	dpt_stats_free(&before);
 	dpt_stats_free(&after);

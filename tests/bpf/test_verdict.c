@@ -308,7 +308,9 @@ static bool run_case(struct fx *x, const struct vcase *c)
 			    c->verdict == PASS ? "pass" : "drop");
 		ok = false;
 	}
-	if (dpt_stats_expect(&before, &after, &want, c->reason == R_NONE ? 0 : 1, p.len, msg,
+	/* (new flows allowed are counted without bytes) */
+	if (dpt_stats_expect(&before, &after, &want, c->reason == R_NONE ? 0 : 1,
+			     c->reason == R_ALLOWED ? -1 : (int64_t)p.len, msg,
 			     sizeof(msg))) {
 		print_error("IPv%d %s%s%s: counters: expected %s, got:%s\n", x->family, c->desc,
 			    c->bug ? " -- known " : "", c->bug ? c->bug : "",
@@ -453,6 +455,7 @@ static void test_unregistered_interface(void **state)
 
 	apply(x, NP("all", BOTH, "'ingress':[{}],'egress':[{}]"));
 	assert_int_equal(bpf_map_delete_elem(dp__map_fd(x->f->dp, NF_MAP_ENDPOINTS), &k), 0);
+	dp__verdicts_changed(x->f->dp);	/* as a detach does */
 	RUN_TABLE(x, t);
 }
 
@@ -1683,6 +1686,117 @@ static void test_ct_gen(void **state)
 	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
 }
 
+/* Entries in the verdict cache (nf_verdicts). */
+static size_t verdicts_count(struct fx *x)
+{
+	int fd = dp__map_fd(x->f->dp, NF_MAP_VERDICTS);
+	struct nf_verdict_key k, next;
+	size_t n = 0;
+
+	for (int e = bpf_map_get_next_key(fd, NULL, &next); !e;
+	     e = bpf_map_get_next_key(fd, &k, &next)) {
+		k = next;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The verdict cache (struct nf_verdict_key): the first packet of a new flow
+ * that the full verdict allows is remembered for the next flow between the
+ * same addresses to the same service port. Which path took a packet shows
+ * in its conntrack entry: the full verdict leaves gen 0, a cached verdict
+ * stamps the gen it was decided under. Anything that changes the verdict
+ * (endpoint's tenant, policy, own addresses, node flags) moves policy_gen,
+ * and the cached verdict no longer counts; the direction is part of the key;
+ * denials are never cached; a different source address is another key, so
+ * anti-spoofing is never skipped.
+ */
+static void test_verdict_cache(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase first[] = {
+		{ "out: first SYN to 10.2.0.5:443 (full verdict)",
+		  TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase second[] = {
+		{ "out: another client port, the same service (cached)",
+		  TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "out: UDP 53 of the same peer: another key (full verdict)",
+		  UDP_OUT("10.2.0.5", 40002, 53), EG, PASS, R_ALLOWED },
+		{ "out: a denied port: dropped", TCP_OUT("10.2.0.5", 40003, 444, SYN), EG, DROP,
+		  R_POLICY },
+		{ "out: again: still dropped (denials are not cached)",
+		  TCP_OUT("10.2.0.5", 40004, 444, SYN), EG, DROP, R_POLICY },
+		{ "out: a spoofed source to the cached service: anti-spoofing",
+		  { .src = "10.0.0.99", .dst = "10.2.0.5", .proto = TCP, .sport = 40005,
+		    .dport = 443, .tcp_flags = SYN },
+		  EG, DROP, R_SPOOFED },
+		{ "in: from 10.2.0.5 to local port 443: the other direction, denied",
+		  TCP_IN("10.2.0.5", 50000, 443, SYN), IN, DROP, R_POLICY },
+	};
+	static const struct vcase beta[] = {
+		{ "out: after a re-attach to beta (no policy): denied",
+		  TCP_OUT("10.2.0.5", 40010, 443, SYN), EG, DROP, R_POLICY, .tenant = "beta" },
+	};
+	static const struct vcase alpha[] = {
+		{ "out: back in alpha: allowed", TCP_OUT("10.2.0.5", 40011, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+		{ "out: and cached again", TCP_OUT("10.2.0.5", 40012, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+	};
+	static const struct vcase alpha2[] = {
+		{ "out: alpha again: allowed", TCP_OUT("10.2.0.5", 40014, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+	};
+	static const struct vcase revoked[] = {
+		{ "out: 443 no longer allowed", TCP_OUT("10.2.0.5", 40013, 443, SYN), EG, DROP,
+		  R_POLICY },
+	};
+	uint32_t beta_id = dpt_tenant(x->f, "beta");
+	struct nf_ct_val v;
+	char a[64];
+	__u32 g;
+
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443},{'protocol':'UDP','port':53}]}]"));
+	g = policy_gen(x);
+	RUN_TABLE(x, first);
+	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, 0);
+	assert_int_equal(verdicts_count(x), 1);
+	RUN_TABLE(x, second);
+	v = ct_val(x, TCP, 40001, "10.2.0.5", 443);
+	assert_int_equal(v.gen, g);
+	assert_int_equal(v.tenant_id, x->tenant_id);
+	assert_int_equal(v.ep_id, EP_ID);
+	assert_int_equal(v.origin_dir, EG);
+	assert_int_equal(ct_val(x, UDP, 40002, "10.2.0.5", 53).gen, 0);
+	assert_int_equal(verdicts_count(x), 2);	/* TCP 443 and UDP 53: no denial */
+
+	/* a gen that moved makes the entry count for nothing: full verdict */
+	assert_int_equal(dpt_set_policy_id(x->f, IFINDEX, 0), 0);	/* bumps only */
+	assert_true(policy_gen(x) != g);
+	RUN_TABLE(x, alpha);
+	assert_int_equal(ct_val(x, TCP, 40011, "10.2.0.5", 443).gen, 0);
+	assert_int_equal(ct_val(x, TCP, 40012, "10.2.0.5", 443).gen, policy_gen(x));
+
+	/* the interface re-attached to tenant beta, which allows nothing */
+	assert_true(beta_id && beta_id != x->tenant_id);
+	assert_int_equal(dpt_add_endpoint(x->f, IFINDEX, beta_id, EP_ID + 1, 0), 0);
+	pkt_addr_text(EP, x->family, a, sizeof(a));
+	assert_int_equal(dpt_add_ep_addr(x->f, EP_ID + 1, a), 0);
+	RUN_TABLE(x, beta);
+	assert_int_equal(dpt_add_endpoint(x->f, IFINDEX, x->tenant_id, EP_ID, 0), 0);
+	RUN_TABLE(x, alpha2);
+
+	/* a policy change */
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'UDP','port':53}]}]"));
+	RUN_TABLE(x, revoked);
+}
+
 static void test_ct_lifecycle(void **state)
 {
 	struct fx *x = fixture(state);
@@ -2536,6 +2650,7 @@ static void test_node_ingress(void **state)
 	cfg.flags &= ~NF_CFG_ALLOW_HOST_INGRESS;
 	assert_int_equal(
 		bpf_map_update_elem(dp__map_fd(x->f->dp, NF_MAP_CONFIG), &zero, &cfg, BPF_ANY), 0);
+	dp__verdicts_changed(x->f->dp);	/* as netfence's setter does (load.c) */
 	RUN_TABLE(x, off);
 }
 
@@ -3034,6 +3149,7 @@ int main(void)
 		T("stateful", test_stateful),
 		T("ct_lifecycle", test_ct_lifecycle),
 		T("ct_gen", test_ct_gen),
+		T("verdict_cache", test_verdict_cache),
 		T("ct_end_guarded", test_ct_end_guarded),
 		T("revocation_egress", test_revocation_egress),
 		T("revocation_ingress", test_revocation_ingress),

@@ -53,7 +53,7 @@ int dpt_open(struct dpt **out)
 	}
 	err = dp__netns_cookie("", &f->netns_cookie);
 	if (!err)
-		err = dp__open_private(&f->dp, false);
+		err = dp__open_private(&f->dp, 0);
 	if (err) {
 		free(f);
 		return err;
@@ -83,6 +83,7 @@ int dpt_add_endpoint(struct dpt *f, uint32_t ifindex, uint32_t tenant_id, uint32
 
 	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_ENDPOINTS), &k, &v, BPF_ANY))
 		return -errno;
+	dp__verdicts_changed(f->dp);	/* as every attach does */
 	return 0;
 }
 
@@ -96,6 +97,7 @@ int dpt_add_ep_addr(struct dpt *f, uint32_t ep_id, const char *addr)
 		return -EINVAL;
 	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_EP_ADDRS), &k, &one, BPF_ANY))
 		return -errno;
+	dp__verdicts_changed(f->dp);
 	return 0;
 }
 
@@ -183,6 +185,7 @@ int dpt_set_policy_id(struct dpt *f, uint32_t ifindex, uint32_t policy_id)
 	v.policy_id = policy_id;
 	if (bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_ENDPOINTS), &k, &v, BPF_EXIST))
 		return -errno;
+	dp__verdicts_changed(f->dp);	/* as dp__rulesets_sync does */
 	return 0;
 }
 
@@ -208,13 +211,36 @@ int dpt_run(struct dpt *f, int prog_fd, const void *data, size_t len, uint32_t i
 	return 0;
 }
 
-/* Sum the per-CPU values at key; zero if absent. */
+/* New flows allowed (nf_flows, packets only) at index i, summed over CPUs. */
+static int read_flows(struct dpt *f, __u32 i, __u64 *out)
+{
+	__u64 *v = calloc(f->n_cpus, sizeof(*v));
+	int c, err = 0;
+
+	*out = 0;
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_FLOWS), &i, v))
+		err = -errno;
+	for (c = 0; !err && c < f->n_cpus; c++)
+		*out += v[c];
+	free(v);
+	return err;
+}
+
+/* Sum the per-CPU values at key; zero if absent. New flows allowed come
+ * from nf_flows (packets; no bytes). */
 static int read_counter(struct dpt *f, const struct nf_stats_key *k, struct nf_counter *out)
 {
 	struct nf_counter *v;
 	int i, err = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (k->reason == NF_REASON_ALLOWED_FLOW)
+		return k->tenant_id < NF_MAX_TENANTS ?
+			       read_flows(f, NF_FLOWS_INDEX(k->tenant_id, k->dir, k->hook),
+					  &out->packets) :
+			       0;
 	v = calloc(f->n_cpus, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -241,37 +267,87 @@ int dpt_counter(struct dpt *f, uint32_t tenant_id, uint8_t dir, uint8_t reason, 
 	return read_counter(f, &k, out);
 }
 
+static int stats_add(struct dpt *f, struct dpt_stats *out, size_t *cap,
+		     const struct nf_stats_key *k)
+{
+	int err;
+
+	if (out->n == *cap) {
+		struct dpt_stat *bigger;
+
+		*cap = *cap ? *cap * 2 : 16;
+		bigger = realloc(out->v, *cap * sizeof(*bigger));
+		if (!bigger)
+			return -ENOMEM;
+		out->v = bigger;
+	}
+	out->v[out->n].key = *k;
+	err = read_counter(f, k, &out->v[out->n].val);
+	if (!err)
+		out->n++;
+	return err;
+}
+
+/* The nonzero nf_flows counters, as NF_REASON_ALLOWED_FLOW keys: the whole
+ * array in one batch read (a lookup per index would take long enough for
+ * a test's flows to need their conntrack refresh). */
+static int flows_add(struct dpt *f, struct dpt_stats *out, size_t *cap)
+{
+	__u32 *keys = calloc(NF_FLOWS_ENTRIES, sizeof(*keys)), count = NF_FLOWS_ENTRIES, i, batch;
+	__u64 *vals = calloc((size_t)NF_FLOWS_ENTRIES * f->n_cpus, sizeof(*vals));
+	int err = 0, c;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_batch(dp__map_fd(f->dp, NF_MAP_FLOWS), NULL, &batch, keys, vals,
+				 &count, NULL) && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; !err && i < count; i++) {
+		struct nf_stats_key fk = {
+			.tenant_id = keys[i] / NF_HOOK_MAX / NF_DIR_MAX,
+			.dir = keys[i] / NF_HOOK_MAX % NF_DIR_MAX,
+			.reason = NF_REASON_ALLOWED_FLOW,
+			.hook = keys[i] % NF_HOOK_MAX,
+		};
+		__u64 n = 0;
+
+		for (c = 0; c < f->n_cpus; c++)
+			n += vals[(size_t)i * f->n_cpus + c];
+		if (n)
+			err = stats_add(f, out, cap, &fk);
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Every nf_stats entry, and the nf_flows counters (as NF_REASON_ALLOWED_FLOW
+ * keys) of every tenant id that has one. */
 int dpt_stats_read(struct dpt *f, struct dpt_stats *out)
 {
 	struct nf_stats_key k, next, *prev = NULL;
 	size_t cap = 0;
-	int err;
+	int err = 0;
 
 	out->v = NULL;
 	out->n = 0;
-	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_STATS), prev, &next)) {
-		if (out->n == cap) {
-			struct dpt_stat *bigger;
-
-			cap = cap ? cap * 2 : 16;
-			bigger = realloc(out->v, cap * sizeof(*bigger));
-			if (!bigger) {
-				dpt_stats_free(out);
-				return -ENOMEM;
-			}
-			out->v = bigger;
-		}
-		out->v[out->n].key = next;
-		err = read_counter(f, &next, &out->v[out->n].val);
-		if (err) {
-			dpt_stats_free(out);
-			return err;
-		}
-		out->n++;
+	while (!err && !bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_STATS), prev, &next)) {
+		err = stats_add(f, out, &cap, &next);
 		k = next;
 		prev = &k;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	if (!err && errno != ENOENT)
+		err = -errno;
+	if (!err)
+		err = flows_add(f, out, &cap);
+	if (err)
+		dpt_stats_free(out);
+	return err;
 }
 
 void dpt_stats_free(struct dpt_stats *s)
@@ -456,6 +532,7 @@ void dpt_flush_flows(struct dpt *f)
 	map_clear(dp__map_fd(f->dp, NF_MAP_CT), sizeof(struct nf_ct_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_FRAGS), sizeof(struct nf_frag_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_PEER_CACHE), sizeof(struct nf_peer_cache_key));
+	map_clear(dp__map_fd(f->dp, NF_MAP_VERDICTS), sizeof(struct nf_verdict_key));
 }
 
 /* The key of the first nf_ct entry of the tuple, whatever its scope. */

@@ -202,13 +202,13 @@ else
 fi
 
 # --- the baseline: map usage with the policies and endpoints of the start ---
-# usage: every map's entries but ct, frags, peer_cache, stats (they follow
+# usage: every map's entries but ct, frags, peer_cache, verdicts, stats (they follow
 # traffic and time), the ipcache's less the node's own addresses
 usage() {
 	local hosts
 	hosts=$(grep -c . /run/netfence/host_addrs 2>/dev/null || echo 0)
 	nfc status --json | jq -c --argjson h "$hosts" '[.maps[] |
-		select(.name | IN("ct", "frags", "peer_cache", "stats") | not) |
+		select(.name | IN("ct", "frags", "peer_cache", "verdicts", "stats") | not) |
 		{(.name): (if .name == "ipcache" then .entries - $h else .entries end)}] | add'
 }
 tenants_now() { nfc status --json | jq -c '[.tenants[] | {(.name): .epoch > 0}] | add'; }

@@ -87,7 +87,7 @@ usage() {
 	local hosts
 	hosts=$(grep -c . /run/netfence/host_addrs 2>/dev/null || echo 0)
 	"$NF" status --json | jq -c --argjson h "$hosts" '[.maps[] |
-		select(.name != "peer_cache") |
+		select(.name | IN("peer_cache", "verdicts") | not) |
 		{(.name): (if .name == "ipcache" then .entries - $h else .entries end)}] | add'
 }
 ids_json() { "$NF" status --json | jq -c '[.tenants[] | {key: .name, value: .id}] | from_entries'; }

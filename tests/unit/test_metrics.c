@@ -306,6 +306,20 @@ static void put_stat(int fd, int ncpus, __u32 tenant, int dir, int reason, int h
 	free(v);
 }
 
+/* nf_flows at (tenant, dir, hook): CPU i holds base + i new flows. */
+static void put_flows(int fd, int ncpus, __u32 tenant, int dir, int hook, uint64_t base)
+{
+	__u32 k = NF_FLOWS_INDEX(tenant, dir, hook);
+	__u64 *v = calloc(ncpus, sizeof(*v));
+	int i;
+
+	assert_non_null(v);
+	for (i = 0; i < ncpus; i++)
+		v[i] = base + i;
+	assert_int_equal(bpf_map_update_elem(fd, &k, v, BPF_ANY), 0);
+	free(v);
+}
+
 static void test_collect(void **state)
 {
 	struct own_maps o = { .n = 0 };
@@ -341,6 +355,9 @@ static void test_collect(void **state)
 	mp->fd[NF_MAP_IPCACHE] = mk(&o, BPF_MAP_TYPE_LPM_TRIE, "nf_ipcache",
 				    sizeof(struct nf_lpm_addr_key), sizeof(struct nf_ipcache_val),
 				    NF_MAX_IPCACHE, BPF_F_NO_PREALLOC);
+	mp->fd[NF_MAP_FLOWS] = mk(&o, BPF_MAP_TYPE_PERCPU_ARRAY, "nf_flows", 4, 8,
+				  NF_FLOWS_ENTRIES, 0);
+	assert_true(mp->fd[NF_MAP_FLOWS] >= 0);
 	assert_true(mp->fd[NF_MAP_STATS] >= 0 && mp->fd[NF_MAP_ENDPOINTS] >= 0 &&
 		    mp->fd[NF_MAP_CG_ENDPOINTS] >= 0 && mp->fd[NF_MAP_CT] >= 0 &&
 		    mp->fd[NF_MAP_IPCACHE] >= 0);
@@ -365,6 +382,10 @@ static void test_collect(void **state)
 	put_stat(mp->fd[NF_MAP_STATS], ncpus, 0, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 10);
 	/* tenant 7 is gone: its counters are added to "unknown" */
 	put_stat(mp->fd[NF_MAP_STATS], ncpus, 7, NF_DIR_INGRESS, NF_DROP_MALFORMED, NF_HOOK_TC, 20);
+	/* new flows allowed as datapath 4 counts them, added to the nf_stats ones
+	 * an older datapath left (the two above) */
+	put_flows(mp->fd[NF_MAP_FLOWS], ncpus, 1, NF_DIR_EGRESS, NF_HOOK_TC, 4);
+	put_flows(mp->fd[NF_MAP_FLOWS], ncpus, 2, NF_DIR_EGRESS, NF_HOOK_CGROUP, 6);
 
 	for (i = 0; i < 3; i++) {
 		struct nf_ep_key k = { .netns_cookie = 100 + i, .ifindex = 2 };
@@ -435,7 +456,11 @@ static void test_collect(void **state)
 	assert_non_null(strstr(buf, line));
 	snprintf(line, sizeof(line),
 		 "\nnetfence_allowed_flows_total{tenant=\"t1\",direction=\"egress\"} %llu\n",
-		 (unsigned long long)(3 * ncpus + 2 * sum_base));
+		 (unsigned long long)(7 * ncpus + 3 * sum_base));
+	assert_non_null(strstr(buf, line));
+	snprintf(line, sizeof(line),
+		 "\nnetfence_allowed_flows_total{tenant=\"t2\",direction=\"egress\"} %llu\n",
+		 (unsigned long long)(6 * ncpus + sum_base));
 	assert_non_null(strstr(buf, line));
 	assert_non_null(strstr(buf, "\nnetfence_allowed_flows_total{tenant=\"t2\","
 				    "direction=\"ingress\"} 0\n"));

@@ -40,8 +40,10 @@
 	X(NF_MAP_EP_ADDRS, "nf_ep_addrs", "ep_addrs")             \
 	X(NF_MAP_CT, "nf_ct", "ct")                               \
 	X(NF_MAP_PEER_CACHE, "nf_peer_cache", "peer_cache")       \
+	X(NF_MAP_VERDICTS, "nf_verdicts", "verdicts")             \
 	X(NF_MAP_FRAGS, "nf_frags", "frags")                      \
 	X(NF_MAP_STATS, "nf_stats", "stats")                      \
+	X(NF_MAP_FLOWS, "nf_flows", NULL)                         \
 	X(NF_MAP_CONFIG, "nf_config", NULL)                       \
 	X(NF_MAP_EVENTS, "nf_events", NULL)                       \
 	X(NF_MAP_EVENTS_LOST, "nf_events_lost", NULL)             \
@@ -100,8 +102,10 @@ int dp__open(struct nf_dp **out, bool load);
  */
 int dp__check_env(void);
 /* Load a private (unpinned) instance: for BPF_PROG_TEST_RUN tests and the bench.
- * bench_no_ct_insert: rodata knob so repeated runs stay "new flow". */
-int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert);
+ * bench: rodata knobs, 0 or DP_BENCH_*. */
+#define DP_BENCH_NO_CT_INSERT	  1u	/* repeated runs of a packet stay "new flow" */
+#define DP_BENCH_NO_VERDICT_CACHE 2u	/* ...and take the full verdict every time */
+int dp__open_private(struct nf_dp **out, unsigned int bench);
 void dp__close(struct nf_dp *dp);
 bool dp__is_loaded(void);
 
@@ -234,6 +238,9 @@ int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 uint32_t dp__ipcache_pod_ident(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 /* After direct ipcache writes: tell the datapath's peer cache (ipc_epoch). */
 void dp__ipcache_changed(struct nf_dp *dp);
+/* After a change of anything a verdict depends on, outside the functions
+ * here that make it themselves (nf_config.policy_gen). */
+void dp__verdicts_changed(struct nf_dp *dp);
 /*
  * Make the ipcache's node entries (NF_ID_HOST) the addresses of this thread's
  * network namespace: add new ones, remove ones that are gone (dp/hostaddr.c).

@@ -405,6 +405,32 @@ static void stats_cb(const void *key, const void *value, void *arg)
 	t->seen[k->dir][k->reason][k->hook] = true;
 }
 
+/* nf_flows: new flows allowed, counted as nf_stats' NF_REASON_ALLOWED_FLOW. */
+static void flows_cb(const void *key, const void *value, void *arg)
+{
+	struct collect_ctx *c = arg;
+	struct nf_tenant_metrics *t;
+	uint64_t sum = 0, v;
+	__u32 idx, tenant;
+	int i, dir, hook;
+
+	memcpy(&idx, key, sizeof(idx));
+	for (i = 0; i < c->ncpus; i++) {
+		memcpy(&v, (const char *)value + (size_t)i * sizeof(v), sizeof(v));
+		sum += v;
+	}
+	if (!sum || idx >= NF_FLOWS_ENTRIES)
+		return;
+	hook = idx % NF_HOOK_MAX;
+	dir = idx / NF_HOOK_MAX % NF_DIR_MAX;
+	tenant = idx / NF_HOOK_MAX / NF_DIR_MAX;
+	t = known_or_unknown(c, tenant);
+	if (!t)
+		return;
+	t->cnt[dir][NF_REASON_ALLOWED_FLOW][hook].packets += sum;
+	t->seen[dir][NF_REASON_ALLOWED_FLOW][hook] = true;
+}
+
 static void endpoint_cb(const void *key, const void *value, void *arg)
 {
 	struct collect_ctx *c = arg;
@@ -511,6 +537,15 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 		err = map_dump(maps->fd[NF_MAP_STATS], stats_cb, &c, &known[NF_MAP_STATS], NULL);
 		if (err || c.err)
 			goto fail;
+	}
+	if (maps->fd[NF_MAP_FLOWS] >= 0) {
+		/* one batch read of the array */
+		err = map_dump(maps->fd[NF_MAP_FLOWS], flows_cb, &c, &n, &d);
+		if (err || c.err || d.key_size != sizeof(__u32) || d.value_size != sizeof(__u64) ||
+		    !is_percpu(d.type)) {
+			err = err ?: c.err ?: -EPROTO;
+			goto fail;
+		}
 	}
 	if (maps->fd[NF_MAP_ENDPOINTS] >= 0) {
 		err = map_dump(maps->fd[NF_MAP_ENDPOINTS], endpoint_cb, &c, &known[NF_MAP_ENDPOINTS],

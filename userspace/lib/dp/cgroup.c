@@ -240,6 +240,7 @@ int dp__attach_cgroup(struct nf_dp *dp, const char *dir, uint32_t tenant_id)
 		err = -errno;
 		goto out;
 	}
+	dp__verdicts_changed(dp);
 	err = dp__list_endpoints(dp, &recs, &n);
 	if (err)
 		goto out;

@@ -106,7 +106,6 @@ void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
  * for each batch of n (it may update or delete what it was given). 0, or
  * -errno of the lookup, or fn's nonzero return (which stops the scan).
  */
-void dp_policy_gen_bump(struct nf_dp *dp);
 int dp_map_scan(int fd, size_t key_size, size_t val_size,
 		int (*fn)(void *keys, void *vals, __u32 n, void *ctx), void *ctx);
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);

@@ -427,6 +427,8 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 	}
 	if (changed)
 		dp__ipcache_changed(dp);
+	else
+		dp__verdicts_changed(dp);	/* anti-spoofing forgot them */
 }
 
 /* The nf_endpoints key of an interface endpoint: where its programs run.
@@ -445,6 +447,7 @@ static void ep_maps_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 
 	if (r->is_cgroup) {
 		bpf_map_delete_elem(dp->maps.fd[NF_MAP_CG_ENDPOINTS], &r->cgroup_id);
+		dp__verdicts_changed(dp);
 		return;
 	}
 	dp__ep_key(r, &k);

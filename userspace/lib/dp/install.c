@@ -289,7 +289,7 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
 	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
 	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
-	dp_policy_gen_bump(dp);	/* after the store: see nf_ct_val.gen */
+	dp__verdicts_changed(dp);	/* after the store: see nf_ct_val.gen */
 	err = 0;
 	goto out;
 undo:
@@ -335,7 +335,7 @@ int dp__remove_policy(struct nf_dp *dp, uint32_t tenant_id)
 	ti->n_rules[0] = 0;
 	ti->n_rules[1] = 0;
 	__atomic_add_fetch(&ti->epoch, 1, __ATOMIC_RELEASE);
-	dp_policy_gen_bump(dp);	/* as after an install: stamped flows are judged again */
+	dp__verdicts_changed(dp);	/* as after an install: stamped flows are judged again */
 	return 0;
 }
 

@@ -12,32 +12,43 @@
 #include "dp_internal.h"
 #include "log.h"
 
-/* Add 1 to the nf_config counter at offset off, skipping 0 when it wraps. */
-static void config_bump(struct nf_dp *dp, size_t off)
+/* Add 1 to an nf_config counter, skipping 0 when it wraps. */
+static void counter_bump(__u32 *v)
+{
+	if (!++*v)
+		*v = 1;
+}
+
+/* policy_gen, and the ipcache epoch too when ipc: one write of nf_config. */
+static void config_bump(struct nf_dp *dp, bool ipc)
 {
 	struct nf_config cfg;
-	__u32 zero = 0, *v = (__u32 *)((char *)&cfg + off);
+	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg))
 		return;
-	if (!++*v)
-		*v = 1;
+	if (ipc)
+		counter_bump(&cfg.ipc_epoch);
+	counter_bump(&cfg.policy_gen);
 	bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY);
 }
 
+/* An ipcache change moves the peer cache's epoch and, as every change of a
+ * verdict, policy_gen. */
 static void bump_ipc_epoch(struct nf_dp *dp)
 {
-	config_bump(dp, offsetof(struct nf_config, ipc_epoch));
+	config_bump(dp, true);
 }
 
 /*
- * After an epoch flip: tracked flows may no longer pass on their entry's
- * stamp alone (nf_config.policy_gen, nf_ct_val.gen). Called after the
- * flip's store, before the command returns; never leaves 0.
+ * After anything that can change a verdict (struct nf_config.policy_gen):
+ * tracked flows may no longer pass on their entry's stamp alone, and the
+ * verdict cache's entries no longer count. Called after the change's last
+ * map write, before the command returns; never leaves 0.
  */
-void dp_policy_gen_bump(struct nf_dp *dp)
+void dp__verdicts_changed(struct nf_dp *dp)
 {
-	config_bump(dp, offsetof(struct nf_config, policy_gen));
+	config_bump(dp, false);
 }
 
 int dp__ipcache_set(struct nf_dp *dp, const struct nf_cidr *c, uint32_t id)

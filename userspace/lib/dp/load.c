@@ -515,6 +515,8 @@ static int apply_env_config(struct nf_dp *dp)
 		return 0;
 	if (bpf_map_update_elem(dp->maps.fd[NF_MAP_CONFIG], &zero, &cfg, BPF_ANY))
 		return -errno;
+	if (cfg.flags != was.flags)
+		dp__verdicts_changed(dp);	/* host ingress decides verdicts */
 	return 0;
 }
 
@@ -655,7 +657,7 @@ done:
 	return 0;
 }
 
-int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
+int dp__open_private(struct nf_dp **out, unsigned int bench)
 {
 	struct nf_dp *dp;
 	int err;
@@ -671,7 +673,8 @@ int dp__open_private(struct nf_dp **out, bool bench_no_ct_insert)
 		err = -errno;
 		goto fail;
 	}
-	dp->skel->rodata->bench_no_ct_insert = bench_no_ct_insert;
+	dp->skel->rodata->bench_no_ct_insert = !!(bench & DP_BENCH_NO_CT_INSERT);
+	dp->skel->rodata->bench_no_verdict_cache = !!(bench & DP_BENCH_NO_VERDICT_CACHE);
 	/* A private instance keeps its key records aside, never in the node's. */
 	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "/tmp/netfence-private.XXXXXX");
 	if (!mkdtemp(dp->tenant_dir)) {

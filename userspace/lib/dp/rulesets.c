@@ -229,8 +229,10 @@ int dp__rulesets_sync_by(struct nf_dp *dp, uint32_t tenant_id, const char *tenan
 			}
 		}
 	}
-	if (n_moves)
+	if (n_moves) {
+		dp__verdicts_changed(dp);	/* endpoints judged by other rule sets */
 		ct_move(dp, tenant_id, moves, n_moves);
+	}
 	free(moves);
 	free(recs);
 	if (err)

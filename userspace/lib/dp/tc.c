@@ -226,6 +226,7 @@ static int guard_attach(struct nf_dp *dp, const struct nf_ep_record *r, const st
 		pr_err("cannot register the guard of %s: %s", r->ifname, strerror(-err));
 		return err;
 	}
+	dp__verdicts_changed(dp);
 	if (!guard_enter(r, &g)) {
 		pr_err("the parent %s of %s is gone", r->guard_ifname, r->ifname);
 		return -ENODEV;
@@ -252,6 +253,7 @@ void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r)
 
 	guard_key(r, &gk);
 	bpf_map_delete_elem(dp->maps.fd[NF_MAP_GUARD], &gk);
+	dp__verdicts_changed(dp);
 	if (!dp__list_endpoints(dp, &recs, &n))
 		for (i = 0; i < n; i++)
 			ns_used |= recs[i].ep_id != r->ep_id && recs[i].guard &&
@@ -434,6 +436,7 @@ static int iface_register(struct nf_dp *dp, const struct nf_ep_record *rec,
 		pr_err("cannot register the endpoint: %s", strerror(-err));
 		return err;
 	}
+	dp__verdicts_changed(dp);	/* a re-attach may change its tenant or flags */
 	return 0;
 }
 
@@ -474,6 +477,7 @@ static void iface_forget_old(struct nf_dp *dp, const struct nf_ep_record *old,
 	if (old_k.netns_cookie != k->netns_cookie || old_k.ifindex != k->ifindex) {
 		dp_tc_detach_record(dp, old);
 		bpf_map_delete_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &old_k);
+		dp__verdicts_changed(dp);
 	}
 	if (old->guard && (!rec->guard || memcmp(old->mac, rec->mac, 6) ||
 			   old->guard_ifindex != rec->guard_ifindex))

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "dp_internal.h"
 #include "log.h"
@@ -103,6 +105,23 @@ static bool stats_owned(const void *k, const void *v, uint32_t id)
 	return ((const struct nf_stats_key *)k)->tenant_id == id;
 }
 
+/* Zero id's new-flow counters (struct nf_flows), for the next owner of the id. */
+static void flows_zero(struct nf_dp *dp, uint32_t id)
+{
+	int ncpus = libbpf_num_possible_cpus(), d, h;
+	__u64 *zero;
+
+	if (ncpus <= 0 || !(zero = calloc(ncpus, sizeof(*zero))))
+		return;
+	for (d = 0; d < NF_DIR_MAX; d++)
+		for (h = 0; h < NF_HOOK_MAX; h++) {
+			__u32 i = NF_FLOWS_INDEX(id, d, h);
+
+			bpf_map_update_elem(dp->maps.fd[NF_MAP_FLOWS], &i, zero, BPF_ANY);
+		}
+	free(zero);
+}
+
 static bool ct_owned(const void *k, const void *v, uint32_t id)
 {
 	return ((const struct nf_ct_val *)v)->tenant_id == id;
@@ -141,6 +160,7 @@ int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id)
 	if (n)
 		dp__ipcache_changed(dp);
 	delete_owned(dp->maps.fd[NF_MAP_STATS], sizeof(struct nf_stats_key), 0, id, stats_owned);
+	flows_zero(dp, id);
 	delete_owned(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		     id, ct_owned);
 	delete_owned(dp->maps.fd[NF_MAP_FRAGS], sizeof(struct nf_frag_key),

@@ -111,12 +111,13 @@ struct up_map {
 };
 
 /* nf_gc's timer calls the programs that started it; nf_meta names the build. */
-/* nf_peer_cache: a cache (its value embeds struct nf_class, which may grow
- * in the middle): a new one starts empty rather than carrying entries over. */
+/* nf_peer_cache and nf_verdicts: caches (the meaning of their values may
+ * change without their size): new ones start empty rather than carrying
+ * entries over. */
 static bool always_new(const char *name)
 {
 	return !strcmp(name, "nf_gc") || !strcmp(name, "nf_meta") ||
-	       !strcmp(name, "nf_peer_cache");
+	       !strcmp(name, "nf_peer_cache") || !strcmp(name, "nf_verdicts");
 }
 
 static bool same_layout(const struct bpf_map_info *i, const struct bpf_map *m)
