@@ -300,7 +300,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	struct nf_ct_val *ct, nct;
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg;
-	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len, gen = 0;
+	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len, gen = 0, epoch;
 	__u8 dir = w->dir, reason, track;
 	enum nf_link link;
 	__be16 port;
@@ -357,7 +357,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			tenant_id = ct->tenant_id;
 			pol_id = NF_POLICY_ID(tenant_id, ct->policy_id);
 			ti = nf_tenant(pol_id);
-			if (!ti || ct->epoch != ti->epoch) {
+			epoch = nf_epoch(ti);
+			if (!ti || ct->epoch != epoch) {
 				/*
 				 * The policy changed since this flow was judged: judge it
 				 * again, as its first packet (SPEC §3.5, revocation). The
@@ -365,8 +366,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				 * opened, the local one otherwise.
 				 */
 				port = ct->origin_dir == NF_DIR_EGRESS ? ck->rport : ck->lport;
-				rule = nf_policy_judge(pol_id, ti, cfg, ct->origin_dir, ck->raddr,
-						       pkt.proto, port);
+				rule = nf_policy_judge(pol_id, ti, epoch, cfg, ct->origin_dir,
+						       ck->raddr, pkt.proto, port);
 				reason = nf_rule_reason(rule);
 				if (reason || !ti) {
 					nf_ct_delete(ck, tenant_id);
@@ -375,7 +376,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 					goto drop;
 				}
 				ct->rule_ref = rule;
-				ct->epoch = ti->epoch;
+				ct->epoch = epoch;
 			}
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
 			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end)
@@ -439,6 +440,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	/* judged by its network's rule set, if it has one (SPEC §12) */
 	pol_id = NF_POLICY_ID(tenant_id, ep->policy_id);
 	ti = nf_tenant(pol_id);
+	epoch = nf_epoch(ti);
 	if (pkt.is_icmp_err && ti) {
 		/* The quoted packet went the other way: look up its flow. */
 		struct nf_ct_key ik = {};
@@ -455,18 +457,18 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		if (ict && !nf_ct_expired(ict, pkt.in_proto, now) &&
 		    nf_addr_eq(pkt.daddr, dir == NF_DIR_EGRESS ? ik.raddr : ik.laddr)) {
 			/* the flow as its first packet would be judged now (revocation) */
-			if (ict->epoch == ti->epoch)
+			if (ict->epoch == epoch)
 				return true;
 			port = ict->origin_dir == NF_DIR_EGRESS ? ik.rport : ik.lport;
-			if (!nf_rule_reason(nf_policy_judge(pol_id, ti, cfg, ict->origin_dir,
+			if (!nf_rule_reason(nf_policy_judge(pol_id, ti, epoch, cfg, ict->origin_dir,
 							    ik.raddr, pkt.in_proto, port)))
 				return true;
 		}
 	}
 
 	/* 3. A new flow: the tenant's policy decides. */
-	rule = nf_policy_judge(pol_id, ti, cfg, dir, dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr,
-			       pkt.proto, pkt.dport);
+	rule = nf_policy_judge(pol_id, ti, epoch, cfg, dir,
+			       dir == NF_DIR_EGRESS ? pkt.daddr : pkt.saddr, pkt.proto, pkt.dport);
 	reason = nf_rule_reason(rule);
 	if (reason)
 		goto drop;
@@ -482,7 +484,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		return true;
 	track = ti && (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr));
 	if (track && !bench_no_ct_insert) {
-		nf_ct_new(&nct, now, ti->epoch, rule, tenant_id, ep->policy_id, ep->ep_id, dir);
+		nf_ct_new(&nct, now, epoch, rule, tenant_id, ep->policy_id, ep->ep_id, dir);
 		if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
 			reason = NF_DROP_CT_FULL;
 			goto drop;
@@ -497,7 +499,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		struct nf_verdict_key vk;
 		struct nf_verdict_val vv = {
 			.gen = gen, .rule_ref = rule, .tenant_id = tenant_id, .ep_id = ep->ep_id,
-			.epoch = ti->epoch, .policy_id = (__u16)ep->policy_id, .track = track,
+			.epoch = epoch, .policy_id = (__u16)ep->policy_id, .track = track,
 		};
 
 		nf_verdict_key_fill(&vk, ck, dir);
@@ -794,8 +796,8 @@ static __always_inline int nf_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 		}
 	}
 
-	reason = nf_rule_reason(nf_policy_judge(ep->tenant_id, ti, cfg, NF_DIR_EGRESS, pkt.daddr,
-						pkt.proto, pkt.dport));
+	reason = nf_rule_reason(nf_policy_judge(ep->tenant_id, ti, nf_epoch(ti), cfg, NF_DIR_EGRESS,
+						pkt.daddr, pkt.proto, pkt.dport));
 	if (!reason)
 		return 1;
 	nf_count(ep->tenant_id, NF_DIR_EGRESS, reason, NF_HOOK_CGROUP, 0);

@@ -207,14 +207,24 @@ __noinline __u32 nf_judge(__u32 tenant_id, __u32 epoch, __u32 ipc_epoch, __u64 a
 	return nf_rule_first(NF_DEC_LOW(a), NF_DEC_LOW(i));
 }
 
-/* tinfo NULL (unknown tenant): deny. */
+/*
+ * A policy slot's epoch, read once: the verdict judged at it and the entries
+ * that record it (conntrack, verdict cache) must carry the same epoch, or a
+ * flip between two reads would stamp an old verdict with the new epoch.
+ */
+static __always_inline __u32 nf_epoch(const struct nf_tenant_info *tinfo)
+{
+	return tinfo ? *(const volatile __u32 *)&tinfo->epoch : 0;
+}
+
+/* tinfo NULL (unknown tenant): deny. epoch: nf_epoch(tinfo). */
 static __always_inline __u32 nf_policy_judge(__u32 tenant_id, const struct nf_tenant_info *tinfo,
-					     const struct nf_config *cfg, __u8 dir,
+					     __u32 epoch, const struct nf_config *cfg, __u8 dir,
 					     const __u8 *peer, __u8 proto, __be16 port)
 {
 	if (!tinfo)
 		return 0;
-	return nf_judge(tenant_id, tinfo->epoch, cfg ? cfg->ipc_epoch : 0,
+	return nf_judge(tenant_id, epoch, cfg ? cfg->ipc_epoch : 0,
 			NF_JUDGE_ARGS(dir, proto, port,
 				      cfg && (cfg->flags & NF_CFG_ALLOW_HOST_INGRESS)),
 			(const struct nf_peer_addr *)peer);
