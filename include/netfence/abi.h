@@ -507,6 +507,10 @@ struct nf_usage {
 #define NF_FLOWS_ENTRIES		(NF_MAX_TENANTS * NF_DIR_MAX * NF_HOOK_MAX)
 #define NF_FLOWS_INDEX(tenant, dir, hook)	\
 	(((__u32)(tenant) * NF_DIR_MAX + (dir)) * NF_HOOK_MAX + (hook))
+/* ...and back, for readers */
+#define NF_FLOWS_TENANT(i)	((__u32)(i) / NF_HOOK_MAX / NF_DIR_MAX)
+#define NF_FLOWS_DIR(i)		((__u32)(i) / NF_HOOK_MAX % NF_DIR_MAX)
+#define NF_FLOWS_HOOK(i)	((__u32)(i) % NF_HOOK_MAX)
 
 /* ---- nf_stats: PERCPU_HASH, key struct nf_stats_key -> struct nf_counter ---- */
 struct nf_stats_key {

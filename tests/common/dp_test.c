@@ -267,11 +267,10 @@ int dpt_counter(struct dpt *f, uint32_t tenant_id, uint8_t dir, uint8_t reason, 
 	return read_counter(f, &k, out);
 }
 
-static int stats_add(struct dpt *f, struct dpt_stats *out, size_t *cap,
-		     const struct nf_stats_key *k)
+/* Append (k, val) to out (cap: its allocated entries). */
+static int stats_push(struct dpt_stats *out, size_t *cap, const struct nf_stats_key *k,
+		      const struct nf_counter *val)
 {
-	int err;
-
 	if (out->n == *cap) {
 		struct dpt_stat *bigger;
 
@@ -282,10 +281,19 @@ static int stats_add(struct dpt *f, struct dpt_stats *out, size_t *cap,
 		out->v = bigger;
 	}
 	out->v[out->n].key = *k;
-	err = read_counter(f, k, &out->v[out->n].val);
-	if (!err)
-		out->n++;
-	return err;
+	out->v[out->n].val = *val;
+	out->n++;
+	return 0;
+}
+
+/* Append the nf_stats entry k with its counter. */
+static int stats_add(struct dpt *f, struct dpt_stats *out, size_t *cap,
+		     const struct nf_stats_key *k)
+{
+	struct nf_counter val;
+	int err = read_counter(f, k, &val);
+
+	return err ? err : stats_push(out, cap, k, &val);
 }
 
 /* The nonzero nf_flows counters, as NF_REASON_ALLOWED_FLOW keys: the whole
@@ -308,17 +316,17 @@ static int flows_add(struct dpt *f, struct dpt_stats *out, size_t *cap)
 	}
 	for (i = 0; !err && i < count; i++) {
 		struct nf_stats_key fk = {
-			.tenant_id = keys[i] / NF_HOOK_MAX / NF_DIR_MAX,
-			.dir = keys[i] / NF_HOOK_MAX % NF_DIR_MAX,
+			.tenant_id = NF_FLOWS_TENANT(keys[i]),
+			.dir = NF_FLOWS_DIR(keys[i]),
 			.reason = NF_REASON_ALLOWED_FLOW,
-			.hook = keys[i] % NF_HOOK_MAX,
+			.hook = NF_FLOWS_HOOK(keys[i]),
 		};
-		__u64 n = 0;
+		struct nf_counter n = { 0, 0 };
 
 		for (c = 0; c < f->n_cpus; c++)
-			n += vals[(size_t)i * f->n_cpus + c];
-		if (n)
-			err = stats_add(f, out, cap, &fk);
+			n.packets += vals[(size_t)i * f->n_cpus + c];
+		if (n.packets)
+			err = stats_push(out, cap, &fk, &n);
 	}
 out:
 	free(keys);

@@ -411,8 +411,8 @@ static void flows_cb(const void *key, const void *value, void *arg)
 	struct collect_ctx *c = arg;
 	struct nf_tenant_metrics *t;
 	uint64_t sum = 0, v;
-	__u32 idx, tenant;
-	int i, dir, hook;
+	__u32 idx;
+	int i;
 
 	memcpy(&idx, key, sizeof(idx));
 	for (i = 0; i < c->ncpus; i++) {
@@ -421,14 +421,11 @@ static void flows_cb(const void *key, const void *value, void *arg)
 	}
 	if (!sum || idx >= NF_FLOWS_ENTRIES)
 		return;
-	hook = idx % NF_HOOK_MAX;
-	dir = idx / NF_HOOK_MAX % NF_DIR_MAX;
-	tenant = idx / NF_HOOK_MAX / NF_DIR_MAX;
-	t = known_or_unknown(c, tenant);
+	t = known_or_unknown(c, NF_FLOWS_TENANT(idx));
 	if (!t)
 		return;
-	t->cnt[dir][NF_REASON_ALLOWED_FLOW][hook].packets += sum;
-	t->seen[dir][NF_REASON_ALLOWED_FLOW][hook] = true;
+	t->cnt[NF_FLOWS_DIR(idx)][NF_REASON_ALLOWED_FLOW][NF_FLOWS_HOOK(idx)].packets += sum;
+	t->seen[NF_FLOWS_DIR(idx)][NF_REASON_ALLOWED_FLOW][NF_FLOWS_HOOK(idx)] = true;
 }
 
 static void endpoint_cb(const void *key, const void *value, void *arg)
