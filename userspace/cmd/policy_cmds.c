@@ -495,7 +495,7 @@ int cmd_check(int argc, char **argv)
 	if (rule == NF_RULE_HOST)
 		printf("allow: ingress from the node's own addresses is always allowed\n");
 	else if (!rule)
-		check_print_deny(&a, &ti, slot ? netkey : NULL);
+		check_print_deny(&a, &ti, slot && a.network ? netkey : NULL);	/* --pod alone: no key */
 	else
 		check_print_rule(names, a.tenant, rule, multi);
 out:
