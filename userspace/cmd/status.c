@@ -95,15 +95,18 @@ static void identities_text(void)
 {
 	struct nf_ident_table tb;
 	size_t i, j, k, n = 0;
+	char pods[16];
 
 	if (idtab__load(&tb))
 		return;
-	printf("\nIDENTITIES (label sets of pods)\n%-24s %-8s %s\n", "TENANT", "INDEX", "LABELS");
+	printf("\nIDENTITIES (label sets of pods)\n%-24s %-8s %-6s %s\n", "TENANT", "INDEX", "PODS",
+	       "LABELS");
 	for (i = 0; i < tb.n; i++)
 		for (j = 0; j < tb.t[i].n_ids; j++, n++) {
 			const struct nf_ident_entry *e = &tb.t[i].ids[j];
 
-			printf("%-24s %-8u ", tb.t[i].name, e->idx);
+			printf("%-24s %-8u %-6s ", tb.t[i].name, e->idx,
+			       e->n_pods ? (snprintf(pods, sizeof(pods), "%u", e->n_pods), pods) : "?");
 			for (k = 0; k < e->labels.n; k++)
 				printf("%s%s=%s", k ? "," : "", e->labels.v[k].key, e->labels.v[k].value);
 			for (k = 0; k < e->n_ports; k++)
@@ -137,9 +140,11 @@ static json_t *identities_json(void)
 								       e->ports[k].name, "proto",
 								       e->ports[k].proto, "port",
 								       e->ports[k].port));
-			json_array_append_new(a, json_pack("{s:s, s:i, s:o, s:o}", "tenant",
+			json_array_append_new(a, json_pack("{s:s, s:i, s:o, s:o, s:o}", "tenant",
 							   tb.t[i].name, "index", (int)e->idx,
-							   "labels", labels, "ports", ports));
+							   "labels", labels, "ports", ports, "pods",
+							   e->n_pods ? json_integer(e->n_pods) :
+								       json_null()));
 		}
 	idtab__free(&tb);
 	return a;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Label identities: the table in NF_STORE_IDENTITIES (identities.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "identities.h"
@@ -172,27 +174,17 @@ static int labels_from_json(json_t *o, struct nf_labels *l)
 	return 0;
 }
 
-static json_t *labels_to_json(const struct nf_labels *l)
-{
-	json_t *o = json_object();
-	size_t i;
-
-	for (i = 0; o && i < l->n; i++)
-		json_object_set_new(o, l->v[i].key, json_string(l->v[i].value));
-	return o;
-}
-
-int idtab__load(struct nf_ident_table *tb)
+/* A table as the datapath versions before 5 wrote it (JSON, no counts). */
+static int load_json(struct nf_ident_table *tb, const char *path)
 {
 	json_t *root, *to, *ids, *e;
 	const char *name;
 	size_t i, j;
 	int err = 0;
 
-	memset(tb, 0, sizeof(*tb));
-	root = json_load_file(NF_STORE_IDENTITIES, 0, NULL);
+	root = json_load_file(path, 0, NULL);
 	if (!root)
-		return 0;
+		return -EUCLEAN;
 	json_object_foreach(root, name, to) {
 		struct nf_ident_tenant *t = get(tb, name);
 		json_t *ns;
@@ -240,52 +232,323 @@ int idtab__load(struct nf_ident_table *tb)
 			break;
 	}
 	json_decref(root);
+	tb->dirty = true;	/* written again in the text form */
+	return err;
+}
+
+/*
+ * The file, text (a change reads and writes it whole, so its cost is every
+ * label-churn apply's; JSON took 70% of one):
+ *
+ *   netfence-identities 1
+ *   t TENANT
+ *   n KEY=VALUE...                   its Namespace labels (if a document gave them)
+ *   i IDX PODS KEY=VALUE... ; NAME/PROTO/PORT...
+ *
+ * Every field is percent-encoded outside [A-Za-z0-9._/:@+-], so that no
+ * field holds a space, '=', ';' or a newline.
+ */
+#define IDTAB_MAGIC "netfence-identities 1\n"
+
+static bool plain(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("._/:@+-", ch) != NULL;
+}
+
+static void put(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		if (plain((unsigned char)*s))
+			fputc(*s, f);
+		else
+			fprintf(f, "%%%02X", (unsigned char)*s);
+}
+
+static void put_labels(FILE *f, const struct nf_labels *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		fputc(' ', f);
+		put(f, l->v[i].key);
+		fputc('=', f);
+		put(f, l->v[i].value);
+	}
+}
+
+/* Decode s in place; -1 on a bad escape. */
+static int unescape(char *s)
+{
+	char *o = s, hex[3] = "";
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*o++ = *s;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]))
+			return -1;
+		hex[0] = s[1];
+		hex[1] = s[2];
+		*o++ = (char)strtoul(hex, NULL, 16);
+		s += 2;
+	}
+	*o = '\0';
+	return 0;
+}
+
+/* "KEY=VALUE" fields tok[0..n) into l (sorted), up to a ";" field; the fields used. */
+static int labels_from_fields(char **tok, size_t n, struct nf_labels *l, size_t *used)
+{
+	size_t i;
+	char *eq;
+
+	l->n = 0;
+	l->v = calloc(n + 1, sizeof(*l->v));
+	if (!l->v)
+		return -ENOMEM;
+	for (i = 0; i < n && strcmp(tok[i], ";"); i++) {
+		eq = strchr(tok[i], '=');
+		if (!eq)
+			return -EUCLEAN;
+		*eq = '\0';
+		if (unescape(tok[i]) || unescape(eq + 1))
+			return -EUCLEAN;
+		l->v[l->n].key = strdup(tok[i]);
+		l->v[l->n].value = strdup(eq + 1);
+		l->n++;
+		if (!l->v[l->n - 1].key || !l->v[l->n - 1].value)
+			return -ENOMEM;
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), label_cmp);
+	*used = i;
+	return 0;
+}
+
+/* One "i" line's fields after the "i". */
+static int entry_from_fields(struct nf_ident_tenant *t, char **tok, size_t n)
+{
+	struct nf_ident_entry *v, *e;
+	size_t used = 0, i;
+	unsigned long long idx, pods;
+	char *end;
+	int err;
+
+	if (n < 2)
+		return -EUCLEAN;
+	idx = strtoull(tok[0], &end, 10);
+	if (*end || !idx || idx > NF_IDENT_MAX_INDEX)
+		return -EUCLEAN;
+	pods = strtoull(tok[1], &end, 10);
+	if (*end || pods > UINT32_MAX)
+		return -EUCLEAN;
+	v = realloc(t->ids, (t->n_ids + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->ids = v;
+	e = &t->ids[t->n_ids++];
+	memset(e, 0, sizeof(*e));
+	e->idx = (uint32_t)idx;
+	e->n_pods = (uint32_t)pods;
+	err = labels_from_fields(tok + 2, n - 2, &e->labels, &used);
+	if (err)
+		return err;
+	i = 2 + used + (2 + used < n);	/* past the ";" */
+	e->ports = calloc(n - i + 1, sizeof(*e->ports));
+	if (!e->ports)
+		return -ENOMEM;
+	for (; i < n; i++) {
+		struct nf_named_port *np = &e->ports[e->n_ports++];
+		char *a = strrchr(tok[i], '/'), *b;
+		unsigned long proto, port;
+
+		if (!a || a == tok[i])
+			return -EUCLEAN;
+		*a = '\0';
+		b = strrchr(tok[i], '/');
+		if (!b)
+			return -EUCLEAN;
+		*b = '\0';
+		proto = strtoul(b + 1, &end, 10);
+		if (*end || proto > 255)
+			return -EUCLEAN;
+		port = strtoul(a + 1, &end, 10);
+		if (*end || port > 65535 || unescape(tok[i]) ||
+		    strlen(tok[i]) >= sizeof(np->name))
+			return -EUCLEAN;
+		snprintf(np->name, sizeof(np->name), "%s", tok[i]);
+		np->proto = (uint8_t)proto;
+		np->port = (uint16_t)port;
+	}
+	e->key = ident_key(&e->labels, e->ports, e->n_ports);
+	return e->key ? 0 : -ENOMEM;
+}
+
+static int load_text(struct nf_ident_table *tb, char *text)
+{
+	struct nf_ident_tenant *t = NULL;
+	char *line, *next, **tok = NULL, *save;
+	size_t n, cap = 0, used;
+	int err = 0;
+
+	for (line = text + strlen(IDTAB_MAGIC); !err && *line; line = next) {
+		next = strchr(line, '\n');
+		if (!next)
+			return -EUCLEAN;
+		*next++ = '\0';
+		n = 0;
+		for (char *w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+			if (n == cap) {
+				char **v = realloc(tok, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+				if (!v) {
+					free(tok);
+					return -ENOMEM;
+				}
+				tok = v;
+			}
+			tok[n++] = w;
+		}
+		if (!n || strlen(tok[0]) != 1) {
+			err = -EUCLEAN;
+		} else if (tok[0][0] == 't' && n == 2) {
+			err = unescape(tok[1]) ? -EUCLEAN : 0;
+			if (!err && !(t = get(tb, tok[1])))
+				err = -ENOMEM;
+		} else if (tok[0][0] == 'n' && t && !t->has_ns) {
+			t->has_ns = true;
+			err = labels_from_fields(tok + 1, n - 1, &t->ns, &used);
+		} else if (tok[0][0] == 'i' && t) {
+			err = entry_from_fields(t, tok + 1, n - 1);
+		} else {
+			err = -EUCLEAN;
+		}
+	}
+	free(tok);
+	return err;
+}
+
+static int load_path(struct nf_ident_table *tb, const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	memset(tb, 0, sizeof(*tb));
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	/* the whole file, NUL-terminated */
+	for (;;) {
+		char *v = realloc(text, len + 65536 + 1);
+		size_t got;
+
+		if (!v) {
+			err = -ENOMEM;
+			goto out;
+		}
+		text = v;
+		got = fread(text + len, 1, 65536, f);
+		len += got;
+		if (got < 65536)
+			break;
+	}
+	text[len] = '\0';
+	if (ferror(f) || strlen(text) != len) {
+		err = -EUCLEAN;
+		goto out;
+	}
+	if (text[0] == '{')
+		err = load_json(tb, path);
+	else if (!strncmp(text, IDTAB_MAGIC, strlen(IDTAB_MAGIC)))
+		err = load_text(tb, text);
+	else
+		err = -EUCLEAN;
+out:
+	fclose(f);
+	free(text);
 	if (err)
 		idtab__free(tb);
 	return err;
 }
 
-int idtab__save(struct nf_ident_table *tb)
+static int save_path(struct nf_ident_table *tb, const char *path)
 {
-	json_t *root = json_object();
-	size_t i, j, k;
+	char *text = NULL;
+	size_t len = 0, i, j, k;
+	FILE *f;
 	int err;
 
-	if (!tb->dirty) {
-		json_decref(root);
+	if (!tb->dirty)
 		return 0;
-	}
-	for (i = 0; root && i < tb->n; i++) {
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	fputs(IDTAB_MAGIC, f);
+	for (i = 0; i < tb->n; i++) {
 		const struct nf_ident_tenant *t = &tb->t[i];
-		json_t *to = json_object(), *ids = json_array();
 
-		if (!to || !ids) {
-			json_decref(to);
-			json_decref(ids);
-			json_decref(root);
-			return -ENOMEM;
+		fputs("t ", f);
+		put(f, t->name);
+		fputc('\n', f);
+		if (t->has_ns) {
+			fputc('n', f);
+			put_labels(f, &t->ns);
+			fputc('\n', f);
 		}
-		if (t->has_ns)
-			json_object_set_new(to, "ns", labels_to_json(&t->ns));
 		for (j = 0; j < t->n_ids; j++) {
 			const struct nf_ident_entry *e = &t->ids[j];
-			json_t *ports = json_array();
 
-			for (k = 0; ports && k < e->n_ports; k++)
-				json_array_append_new(ports, json_pack("[s,i,i]", e->ports[k].name,
-								       e->ports[k].proto,
-								       e->ports[k].port));
-			json_array_append_new(ids, json_pack("{s:i, s:o, s:o}", "idx", (int)e->idx,
-							     "labels", labels_to_json(&e->labels),
-							     "ports", ports));
+			fprintf(f, "i %u %u", e->idx, e->n_pods);
+			put_labels(f, &e->labels);
+			fputs(" ;", f);
+			for (k = 0; k < e->n_ports; k++) {
+				fputc(' ', f);
+				put(f, e->ports[k].name);
+				fprintf(f, "/%u/%u", e->ports[k].proto, e->ports[k].port);
+			}
+			fputc('\n', f);
 		}
-		json_object_set_new(to, "ids", ids);
-		json_object_set_new(root, t->name, to);
 	}
-	err = store__write_json(NF_STORE_IDENTITIES, root);
+	if (fclose(f)) {
+		free(text);
+		return -ENOMEM;
+	}
+	err = store__write(path, text, len);
+	free(text);
 	if (!err)
 		tb->dirty = false;
 	return err;
+}
+
+int idtab__load(struct nf_ident_table *tb)
+{
+	if (access(NF_STORE_IDENTITIES, F_OK) && !access(NF_STORE_IDENTITIES_V1, F_OK))
+		return load_path(tb, NF_STORE_IDENTITIES_V1);
+	return load_path(tb, NF_STORE_IDENTITIES);
+}
+
+int idtab__save(struct nf_ident_table *tb)
+{
+	bool wrote = tb->dirty;
+	int err = save_path(tb, NF_STORE_IDENTITIES);
+
+	if (!err && wrote)
+		unlink(NF_STORE_IDENTITIES_V1);	/* read once, when this one was absent */
+	return err;
+}
+
+int idtab__load_file(struct nf_ident_table *tb, const char *path)
+{
+	return load_path(tb, path);
+}
+
+int idtab__save_file(struct nf_ident_table *tb, const char *path)
+{
+	return save_path(tb, path);
 }
 
 /* ---- changes ---- */
@@ -342,15 +605,19 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 {
 	struct nf_ident_tenant *t;
 	struct nf_ident_entry *nv = NULL;
-	uint32_t *old_idx = NULL, next = 1;
+	uint32_t *old_idx = NULL, *cnt = NULL, next = 1;
 	char **keys = NULL;
 	size_t n_keys = 0, n_old, i, j, o, n_new = 0;
 	int changed = 0, err = 0;
 
 	/* the distinct keys wanted */
 	keys = calloc(n_pods + 1, sizeof(*keys));
-	if (!keys)
+	cnt = calloc(n_pods + 1, sizeof(*cnt));
+	if (!keys || !cnt) {
+		free(keys);
+		free(cnt);
 		return -ENOMEM;
+	}
 	for (i = 0; i < n_pods; i++) {
 		if (!pod_has_identity(pods[i]))
 			continue;
@@ -366,8 +633,10 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 	for (i = 0, o = 0; i < n_keys; i++) {
 		if (o && !strcmp(keys[o - 1], keys[i])) {
 			free(keys[i]);
+			cnt[o - 1]++;
 			continue;
 		}
+		cnt[o] = 1;
 		keys[o++] = keys[i];
 	}
 	n_keys = o;
@@ -393,6 +662,9 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 			if (t->ids[j].key && !strcmp(t->ids[j].key, keys[i]))
 				break;
 		if (j < n_old) {
+			if (t->ids[j].n_pods != cnt[i])
+				tb->dirty = true;	/* counts only: no identity changes */
+			t->ids[j].n_pods = cnt[i];
 			nv[n_new++] = t->ids[j];
 			memset(&t->ids[j], 0, sizeof(t->ids[j]));
 			free(keys[i]);
@@ -431,6 +703,7 @@ int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 		}
 		e = &nv[n_new++];
 		e->idx = next++;
+		e->n_pods = cnt[i];
 		e->key = keys[i];
 		keys[i] = NULL;
 		err = nf_labels_copy(&e->labels, &p->labels);
@@ -465,7 +738,139 @@ out:
 	for (i = 0; keys && i < n_keys; i++)
 		free(keys[i]);
 	free(keys);
+	free(cnt);
 	free(old_idx);
+	return err ? err : changed;
+}
+
+static struct nf_ident_entry *entry_by_key(struct nf_ident_tenant *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; t && i < t->n_ids; i++)
+		if (!strcmp(t->ids[i].key, key))
+			return &t->ids[i];
+	return NULL;
+}
+
+/* A new entry for pod's label set: the lowest index no entry has. */
+static int entry_add(struct nf_ident_tenant *t, const struct nf_pod_obj *p, char *key)
+{
+	struct nf_ident_entry *v, *e;
+	uint32_t idx;
+	size_t i;
+
+	for (idx = 1;; idx++) {
+		for (i = 0; i < t->n_ids && t->ids[i].idx != idx; i++)
+			;
+		if (i == t->n_ids)
+			break;
+	}
+	if (idx > NF_IDENT_MAX_INDEX)
+		return -EUSERS;
+	v = realloc(t->ids, (t->n_ids + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->ids = v;
+	e = &t->ids[t->n_ids];
+	memset(e, 0, sizeof(*e));
+	e->ports = calloc(p->n_ports + 1, sizeof(*e->ports));
+	if (!e->ports || nf_labels_copy(&e->labels, &p->labels)) {
+		entry_clear(e);
+		return -ENOMEM;
+	}
+	if (p->n_ports)
+		memcpy(e->ports, p->ports, p->n_ports * sizeof(*e->ports));
+	e->n_ports = p->n_ports;
+	e->idx = idx;
+	e->key = key;
+	e->n_pods = 1;
+	t->n_ids++;
+	return 0;
+}
+
+int idtab__move_pods(struct nf_ident_table *tb, const char *tenant,
+		     struct nf_pod_obj *const *from, size_t n_from,
+		     struct nf_pod_obj *const *to, size_t n_to)
+{
+	struct nf_ident_tenant *t = find_mut(tb, tenant);
+	struct nf_ident_entry *e;
+	char **keys;
+	uint32_t *need = NULL;
+	size_t i, j;
+	int changed = 0, err = 0;
+
+	keys = calloc(n_from + n_to + 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n_from + n_to; i++) {
+		const struct nf_pod_obj *p = i < n_from ? from[i] : to[i - n_from];
+
+		if (pod_has_identity(p) &&
+		    !(keys[i] = ident_key(&p->labels, p->ports, p->n_ports))) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	/* every count known, and enough pods on each identity `from` leaves */
+	need = calloc((t ? t->n_ids : 0) + 1, sizeof(*need));
+	if (!need) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (j = 0; t && j < t->n_ids; j++)
+		if (!t->ids[j].n_pods) {
+			err = -EAGAIN;
+			goto out;
+		}
+	for (i = 0; i < n_from; i++) {
+		if (!keys[i])
+			continue;
+		e = entry_by_key(t, keys[i]);
+		if (!e || ++need[e - t->ids] > e->n_pods) {
+			err = -EAGAIN;
+			goto out;
+		}
+	}
+	/* the pods arrive first, so an index freed here is not given out here */
+	for (i = n_from; i < n_from + n_to; i++) {
+		if (!keys[i])
+			continue;
+		if (!t && !(t = get(tb, tenant))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		e = entry_by_key(t, keys[i]);
+		if (e) {
+			e->n_pods++;
+		} else {
+			err = entry_add(t, to[i - n_from], keys[i]);
+			if (err)
+				goto out;
+			keys[i] = NULL;
+			changed = 1;
+		}
+		tb->dirty = true;
+	}
+	for (i = 0; i < n_from; i++) {
+		if (!keys[i] || !(e = entry_by_key(t, keys[i])))
+			continue;
+		tb->dirty = true;
+		if (--e->n_pods)
+			continue;
+		j = (size_t)(e - t->ids);
+		entry_clear(e);
+		memmove(&t->ids[j], &t->ids[j + 1], (t->n_ids - j - 1) * sizeof(*t->ids));
+		t->n_ids--;
+		changed = 1;
+	}
+	if (t && changed)
+		drop_if_empty(tb, tenant);
+out:
+	for (i = 0; i < n_from + n_to; i++)
+		free(keys[i]);
+	free(keys);
+	free(need);
 	return err ? err : changed;
 }
 

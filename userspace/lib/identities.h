@@ -3,11 +3,10 @@
  * Label identities (SPEC §11): every distinct (tenant, label set, named
  * ports) that Pod documents carry is an identity, NF_IDENT(tenant id,
  * index). The table is kept in NF_STORE_IDENTITIES, with the Namespace
- * labels of every tenant, so that a compile sees every identity and
- * namespace without reading every Pod document:
- *
- *   {"TENANT": {"ns": {LABELS}, "ids": [{"idx": N, "labels": {...},
- *                                         "ports": [[NAME, PROTO, PORT]...]}]}}
+ * labels of every tenant and how many pods carry each, so that a compile
+ * sees every identity and namespace without reading every Pod document
+ * (the format: identities.c). Before datapath 5 it was JSON, without
+ * counts, at NF_STORE_IDENTITIES_V1: read when the text file is absent.
  *
  * A pod with neither labels nor named ports is its tenant's index 0 (the
  * tenant id itself). Indexes are kept while their label set has a pod; a
@@ -23,7 +22,8 @@
 #include "compile.h"
 #include "policy.h"
 
-#define NF_STORE_IDENTITIES	NF_RUN_DIR "/identities.json"
+#define NF_STORE_IDENTITIES	NF_RUN_DIR "/identities"
+#define NF_STORE_IDENTITIES_V1	NF_RUN_DIR "/identities.json"
 
 struct nf_ident_entry {
 	uint32_t idx;			/* >= 1 */
@@ -31,6 +31,8 @@ struct nf_ident_entry {
 	struct nf_named_port *ports;	/* owned, sorted */
 	size_t n_ports;
 	char *key;			/* canonical labels + ports */
+	uint32_t n_pods;		/* Pod documents carrying it; 0: not counted
+					 * (a table written before counts were) */
 };
 
 struct nf_ident_tenant {
@@ -51,6 +53,9 @@ struct nf_ident_table {
 int idtab__load(struct nf_ident_table *tb);
 /* Write it whole (store__write) if dirty. */
 int idtab__save(struct nf_ident_table *tb);
+/* The same at another path (tests). */
+int idtab__load_file(struct nf_ident_table *tb, const char *path);
+int idtab__save_file(struct nf_ident_table *tb, const char *path);
 void idtab__free(struct nf_ident_table *tb);
 
 /* NULL when the tenant has no entry. */
@@ -63,6 +68,18 @@ const struct nf_ident_tenant *idtab__find(const struct nf_ident_table *tb, const
  */
 int idtab__sync_pods(struct nf_ident_table *tb, const char *tenant,
 		     struct nf_pod_obj *const *pods, size_t n_pods);
+/*
+ * The Pod documents `from` of tenant (as stored) become `to` (the same pods'
+ * desired documents, and new pods), the tenant's other pods unchanged: the
+ * pod counts follow, a label set that gets its first pod gets an index, one
+ * that loses its last is dropped. Costs what the changed pods cost, not the
+ * tenant's. Changes nothing and returns -EAGAIN when the counts can't say
+ * (not counted, or a stored pod's identity is missing): then
+ * idtab__sync_pods with every pod. 1 if an identity came or went, 0 if not.
+ */
+int idtab__move_pods(struct nf_ident_table *tb, const char *tenant,
+		     struct nf_pod_obj *const *from, size_t n_from,
+		     struct nf_pod_obj *const *to, size_t n_to);
 /* Namespace labels of tenant (NULL: no Namespace document). 1 if changed. */
 int idtab__set_ns(struct nf_ident_table *tb, const char *tenant, const struct nf_labels *ns);
 
