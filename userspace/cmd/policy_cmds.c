@@ -54,6 +54,9 @@ int cmd_apply(int argc, char **argv)
 	if (res.n_cluster || res.n_nodes)
 		printf(", %zu cluster polic%s, %zu node%s", res.n_cluster,
 		       res.n_cluster == 1 ? "y" : "ies", res.n_nodes, res.n_nodes == 1 ? "" : "s");
+	if (res.n_pods)
+		printf(", %zu pod%s%s", res.n_pods, res.n_pods == 1 ? "" : "s",
+		       res.pods_only ? " (changed pods only)" : "");
 	printf("; %zu tenant%s updated\n", res.n_tenants_changed,
 	       res.n_tenants_changed == 1 ? "" : "s");
 	return NF_EXIT_OK;

@@ -57,6 +57,7 @@ struct obj {
 	struct nf_node_obj *node;
 	bool removed;	/* in the store, not in the desired state */
 	bool from_input;
+	bool same;	/* input: the store holds it as it is (plan_changes) */
 };
 
 struct objset {
@@ -184,6 +185,15 @@ static int store_load(struct nf_docset *ds, const char *const *only, size_t n_on
 	return store_load_opt(ds, only, n_only, true);
 }
 
+/* The stored objects of a tenant's directory but its Pod documents. */
+static int not_pod(const struct dirent *de)
+{
+	size_t len = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && strncmp(de->d_name, "pod-", 4) && len > 5 &&
+	       !strcmp(de->d_name + len - 5, ".json");
+}
+
 /* One tenant's directory; without its Pod documents unless with_pods. */
 static int load_tenant_dir(struct nf_docset *ds, const char *dir, bool with_pods)
 {
@@ -193,16 +203,12 @@ static int load_tenant_dir(struct nf_docset *ds, const char *dir, bool with_pods
 
 	if (with_pods)
 		return policy__load_path(ds, dir);
-	n = scandir(dir, &ents, NULL, alphasort);
+	n = scandir(dir, &ents, not_pod, alphasort);
 	if (n < 0)
 		return -errno;
 	for (i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		size_t len = strlen(name);
-
-		if (!err && name[0] != '.' && strncmp(name, "pod-", 4) && len > 5 &&
-		    !strcmp(name + len - 5, ".json") &&
-		    snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path))
+		if (!err && snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) <
+				    (int)sizeof(path))
 			err = policy__load_path(ds, path);
 		free(ents[i]);
 	}
@@ -543,10 +549,12 @@ struct tenant_plan {
 	 * the cluster policies that select the tenant (after the first n_own - 1) */
 	struct nf_policy **pols;
 	size_t n_pols, n_own;
-	struct nf_pod_obj **pods;	/* its Pod documents (SPEC §11) */
+	struct nf_pod_obj **pods;	/* its Pod documents (SPEC §11): the input's first */
 	size_t n_pods;
+	bool *moved;			/* pods[i] is applied now: the input's, changed */
 	bool pods_changed;		/* a Pod document of it comes, goes or changes */
 	bool pods_loaded;		/* pods are its Pod documents (else not read) */
+	bool pods_partial;		/* ... only those that change (change.pods_only) */
 	char *def_key;			/* the context key of its own slot (compile_plan) */
 	bool by_labels;			/* label_sensitive(), for compile_plan and want_cb */
 	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
@@ -599,15 +607,18 @@ static int plan_fill(struct tenant_plan *p, struct objset *in, struct objset *st
 
 	p->pols = calloc(stored->n + in->n + 1, sizeof(*p->pols));
 	p->pods = calloc(stored->n + in->n + 1, sizeof(*p->pods));
-	if (!p->pols || !p->pods)
+	p->moved = calloc(stored->n + in->n + 1, sizeof(*p->moved));
+	if (!p->pols || !p->pods || !p->moved)
 		return -ENOMEM;
 	for (j = 0; j < in->n; j++) {
 		if (strcmp(in->v[j].tenant, p->tenant))
 			continue;
 		if (is_policy(in->v[j].kind))
 			p->pols[p->n_pols++] = in->v[j].pol;
-		else if (in->v[j].kind == OBJ_POD)
+		else if (in->v[j].kind == OBJ_POD) {
+			p->moved[p->n_pods] = !in->v[j].same;
 			p->pods[p->n_pods++] = in->v[j].pod;
+		}
 	}
 	for (j = 0; j < stored->n; j++) {
 		struct obj *s = &stored->v[j];
@@ -712,6 +723,13 @@ struct change {
 	bool recovering;	/* the journal exists already: it describes this change */
 	bool recompile_all;	/* every stored tenant, its objects unchanged (upgrade) */
 	bool committing;	/* ... and its install was complete: only commit is left */
+	/*
+	 * Pods only (pod_only_eligible): only the changed Pod documents are
+	 * read, not their tenants' others (the label-churn path: a change
+	 * costs what its pods cost). -EAGAIN from plan when that can't be
+	 * done right (pods_only_fallback): the caller runs it in full.
+	 */
+	bool pods_only, no_pods_only, pods_only_fallback;
 	/* plan */
 	struct nf_docset *stored_ds, *extra_ds;
 	struct objset stored, in;
@@ -753,6 +771,99 @@ static bool in_scope(const struct change *c, const char *tenant)
 
 /* ---- plan ---- */
 
+/*
+ * Whether the change can read only the Pod documents it changes (the label
+ * churn of SPEC §9, §11: a change costs what its pods cost, not what their
+ * tenants' thousands of others would): an apply, without prune or delete,
+ * of Pod documents alone, each of a tenant that has its id.
+ * NETFENCE_TEST_NO_PODS_ONLY (tests): never, to compare the two.
+ */
+static bool pods_only_eligible(const struct change *c)
+{
+	const struct nf_docset *in = c->input;
+	size_t i;
+
+	if (c->no_pods_only || !in || !in->n_pods || c->prune || c->del_tenant || c->del_kind ||
+	    c->ensure || c->attaching || c->recovering || c->recompile_all || in->n_policies ||
+	    in->n_tenants || in->n_namespaces || in->n_cluster || in->n_nodes ||
+	    getenv("NETFENCE_TEST_NO_PODS_ONLY"))
+		return false;
+	for (i = 0; i < in->n_pods; i++)
+		if (!dp__tenant_id(c->dp, in->pods[i]->tenant, false) || pending(in->pods[i]->tenant))
+			return false;
+	return true;
+}
+
+/* pods_only: the input's tenants' stored objects but their Pod documents,
+ * and the stored documents of the input's pods. */
+static int pods_only_read(struct change *c)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->input->n_pods; i++)
+		if (!strlist_has(&c->only, c->input->pods[i]->tenant))
+			err = strlist_add(&c->only, c->input->pods[i]->tenant);
+	if (!err)
+		err = store_load_opt(c->stored_ds, c->only.v, c->only.n, false);
+	for (i = 0; !err && i < c->input->n_pods; i++) {
+		const struct nf_pod_obj *po = c->input->pods[i];
+
+		if (store__object_path(path, sizeof(path), po->tenant, NF_STORE_POD, po->name) ||
+		    access(path, F_OK))
+			continue;	/* a new pod */
+		err = policy__load_path(c->stored_ds, path);
+		if (!err && c->stored_ds->n_problems) {
+			pr_err("the stored state in %s is damaged: %s (run 'netfence reset' and "
+			       "apply again)", NF_STORE_OBJECTS, c->stored_ds->problems[0]);
+			err = -EUCLEAN;
+		}
+	}
+	return err;
+}
+
+static bool pod_has_addr(const struct nf_pod_obj *p, const uint8_t addr[16])
+{
+	size_t i;
+
+	for (i = 0; i < p->n_ips; i++)
+		if (!memcmp(p->ips[i].addr, addr, 16))
+			return true;
+	return false;
+}
+
+/*
+ * pods_only, after plan_changes: the addresses of the pods not read must
+ * stay as they are. So each changed pod keeps every address it had (it may
+ * add some), and an address it adds is no other Pod document's of its
+ * tenant. Else -EAGAIN: the change runs in full (pod_ips sees every pod).
+ */
+static int pods_only_addrs(struct change *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->in.n; i++) {
+		const struct obj *o = &c->in.v[i];
+		const struct obj *s = objset_find(&c->stored, o->tenant, OBJ_POD, o->name);
+		uint32_t tid = dp__tenant_id(c->dp, o->tenant, false);
+
+		if (o->kind != OBJ_POD || (s && !strcmp(s->json, o->json)))
+			continue;
+		for (j = 0; s && j < s->pod->n_ips; j++)
+			if (!pod_has_addr(o->pod, s->pod->ips[j].addr))
+				goto full;
+		for (j = 0; j < o->pod->n_ips; j++)
+			if ((!s || !pod_has_addr(s->pod, o->pod->ips[j].addr)) &&
+			    dp__ipcache_pod_held(c->dp, o->pod->ips[j].addr, tid))
+				goto full;
+	}
+	return 0;
+full:
+	c->pods_only_fallback = true;
+	return -EAGAIN;
+}
+
 /* The stored objects the change may touch: every tenant's when pruning. */
 static int plan_read_store(struct change *c)
 {
@@ -762,7 +873,9 @@ static int plan_read_store(struct change *c)
 	c->stored_ds = policy__docset_new();
 	if (!c->stored_ds)
 		return -ENOMEM;
-	if ((c->prune || c->recompile_all) && !c->scope.n) {
+	if (c->pods_only) {
+		err = pods_only_read(c);
+	} else if ((c->prune || c->recompile_all) && !c->scope.n) {
 		err = store_load(c->stored_ds, NULL, 0);
 	} else {
 		for (i = 0; !err && i < c->scope.n; i++)
@@ -859,7 +972,8 @@ static int plan_changes(struct change *c)
 		struct obj *o = &c->in.v[i];
 		struct obj *s = objset_find(&c->stored, o->tenant, o->kind, o->name);
 
-		if (s && !strcmp(s->json, o->json))
+		o->same = s && !strcmp(s->json, o->json);
+		if (o->same)
 			continue;
 		c->cluster_changed |= is_cluster(o->kind);
 		if (is_policy(o->kind) || o->kind == OBJ_POD)
@@ -892,6 +1006,13 @@ static int plan_changes(struct change *c)
 			err = strlist_add(&c->pods_changed, s->tenant);
 		if (!err && s->removed && s->kind == OBJ_NAMESPACE)
 			err = strlist_add(&c->ns_changed, s->tenant);
+	}
+	/* recovering: every tenant of the journal, whose store the command may
+	 * have written already, has its identities counted again (plan_labels) */
+	for (i = 0; !err && c->recovering && i < c->scope.n; i++) {
+		err = plan_add(&c->plans, c->scope.v[i], false);
+		if (!err && !strlist_has(&c->pods_changed, c->scope.v[i]))
+			err = strlist_add(&c->pods_changed, c->scope.v[i]);
 	}
 	if (err)
 		return err;
@@ -1012,6 +1133,8 @@ static int plan_referrers(struct change *c)
 	return err;
 }
 
+static size_t stored_pods(const struct change *c, const char *tenant, struct nf_pod_obj **out);
+
 static int wake(struct change *c, const char *name)
 {
 	return strlist_has(&c->wake, name) ? 0 : strlist_add(&c->wake, name);
@@ -1074,15 +1197,29 @@ static int plan_labels(struct change *c)
 
 		p->pods_changed = strlist_has(&c->pods_changed, p->tenant);
 		p->pods_loaded = true;
-		if (!p->pods_changed && !c->recompile_all)
+		p->pods_partial = c->pods_only;
+		if (!p->pods_changed && !c->recompile_all && !c->recovering)
 			continue;
-		r = idtab__sync_pods(&c->ids, p->tenant, p->pods, p->n_pods);
+		if (p->pods_partial) {
+			struct nf_pod_obj **old = calloc(c->stored.n + 1, sizeof(*old));
+
+			r = old ? idtab__move_pods(&c->ids, p->tenant, old,
+						   stored_pods(c, p->tenant, old), p->pods,
+						   p->n_pods) : -ENOMEM;
+			free(old);
+			if (r == -EAGAIN)
+				c->pods_only_fallback = true;
+		} else {
+			/* recovering: the counts of a store the command got to
+			 * write may not be in the table yet (plan_changes) */
+			r = idtab__sync_pods(&c->ids, p->tenant, p->pods, p->n_pods);
+		}
 		/* An identity came or went: the tables that name identities are
 		 * recompiled. A pod that only moved between identities that
 		 * stay needs none: its flows are judged again (labels_install). */
 		if (r < 0)
 			err = r;
-		else if (r > 0 && p->pods_changed)
+		else if (r > 0 && (p->pods_changed || c->recovering))
 			err = wake(c, p->tenant) ?: wake(c, REF_ANY);
 	}
 	for (i = 0; !err && i < c->ns_changed.n; i++) {
@@ -1114,6 +1251,8 @@ static int plan(struct change *c)
 
 	if (!err)
 		err = plan_changes(c);
+	if (!err && c->pods_only)
+		err = pods_only_addrs(c);
 	if (!err)
 		err = plan_ids(c);
 	if (!err)
@@ -1347,9 +1486,11 @@ static void ep_ctx_of(struct change *c, const struct tenant_plan *p, const struc
 		      struct ep_ctx *x)
 {
 	const struct nf_ident_entry *e;
+	const struct nf_pod_obj *pod;
 
-	if (p->pods_loaded) {
-		ctx_set_pod(x, ep_pod(p, r));
+	/* pods_partial: a pod that does not change carries its identity */
+	if (p->pods_loaded && ((pod = ep_pod(p, r)) || !p->pods_partial)) {
+		ctx_set_pod(x, pod);
 		return;
 	}
 	e = NF_IDENT_INDEX(r->ident) ? idtab__entry(&c->ids, p->tenant, NF_IDENT_INDEX(r->ident)) :
@@ -1635,6 +1776,8 @@ static int endpoint_idents(struct change *c, struct tenant_plan *p)
 		if (recs[i].is_cgroup || recs[i].tenant_id != p->id)
 			continue;
 		pod = ep_pod(p, &recs[i]);
+		if (!pod && p->pods_partial)
+			continue;	/* its pod did not change */
 		want = NF_IDENT(p->id, pod ? idtab__index(&c->ids, pod) : 0);
 		if ((recs[i].ident ? recs[i].ident : p->id) != want)
 			err = dp__endpoint_set_ident(c->dp, recs[i].ep_id, want);
@@ -1646,18 +1789,71 @@ static int endpoint_idents(struct change *c, struct tenant_plan *p)
 	return err;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* Append pod's addresses to the array *v (*n of them, room for *cap). */
+static int addrs_add(uint8_t (**v)[16], size_t *n, size_t *cap, const struct nf_pod_obj *pod)
+{
+	size_t i;
+
+	for (i = 0; i < pod->n_ips; i++) {
+		if (*n == *cap) {
+			void *nv = realloc(*v, (*cap = *cap ? *cap * 2 : 16) * sizeof(**v));
+
+			if (!nv)
+				return -ENOMEM;
+			*v = nv;
+		}
+		memcpy((*v)[(*n)++], pod->ips[i].addr, 16);
+	}
+	return 0;
+}
+
 /*
  * SPEC §11: the ipcache entries of a tenant's Pod documents' IPs (a pod on
- * any node): from the pods `from` to the pods `to`. An address an endpoint
- * of this node holds keeps the endpoint's entry (endpoint_idents).
+ * any node): from the pods `from` to the pods `to`, where moved[i] says
+ * to[i] is applied now (an input document that the store does not hold as
+ * it is; a journal finished by recovery holds every pod of its tenants, most
+ * of them as stored). An address an endpoint of this node holds keeps the
+ * endpoint's entry (endpoint_idents).
+ * Written: the moved pods' addresses, and those that other pods leave or
+ * change (an address no pod keeps goes). Two pods on one address (an IP
+ * reused while a finished pod's document stays): the one applied last has
+ * it; another pod that has it too is written first. So a pod that is not
+ * moved and shares no address with one keeps its entries as they are, and
+ * the result is the same whether the tenant's other pods were read or not
+ * (change.pods_only).
  */
 static int pod_ips(struct change *c, uint32_t tid, struct nf_pod_obj *const *from, size_t n_from,
-		   struct nf_pod_obj *const *to, size_t n_to, const struct nf_ident_table *tb)
+		   struct nf_pod_obj *const *to, size_t n_to, const bool *moved,
+		   const struct nf_ident_table *tb)
 {
-	size_t i, j, k, l;
+	uint8_t (*touched)[16] = NULL;
+	size_t i, j, k, l, n_touched = 0, cap = 0;
 	bool changed = false;
-	int err = 0, r;
+	int err = 0, r, pass;
 
+	/* the addresses of the moved pods, and of those that leave or change */
+	for (i = 0; !err && i < n_to; i++)
+		if (moved[i])
+			err = addrs_add(&touched, &n_touched, &cap, to[i]);
+	for (i = 0; !err && i < n_from; i++) {
+		for (k = 0; k < n_to && to[k] != from[i] &&
+			    (strcmp(to[k]->name, from[i]->name) || strcmp(to[k]->json, from[i]->json));
+		     k++)
+			;
+		if (k == n_to)	/* not in `to` as it is: gone, or replaced */
+			err = addrs_add(&touched, &n_touched, &cap, from[i]);
+	}
+	if (err) {
+		free(touched);
+		return err;
+	}
+	if (n_touched > 1)
+		qsort(touched, n_touched, sizeof(*touched), addr_cmp);
 	for (i = 0; i < n_from; i++)
 		for (j = 0; j < from[i]->n_ips; j++) {
 			bool kept = false;
@@ -1668,16 +1864,25 @@ static int pod_ips(struct change *c, uint32_t tid, struct nf_pod_obj *const *fro
 			if (!kept)
 				changed |= dp__ipcache_pod_del(c->dp, from[i]->ips[j].addr, tid) > 0;
 		}
-	for (i = 0; !err && i < n_to; i++) {
-		uint32_t want = NF_IDENT(tid, idtab__index(tb, to[i]));
+	/* the pods not moved on touched addresses first, then the moved ones */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; !err && i < n_to; i++) {
+			uint32_t want;
 
-		for (j = 0; !err && j < to[i]->n_ips; j++) {
-			r = dp__ipcache_pod_set(c->dp, to[i]->ips[j].addr, want);
-			if (r < 0)
-				err = r;
-			changed |= r > 0;
+			if (moved[i] != (pass == 1))
+				continue;
+			want = NF_IDENT(tid, idtab__index(tb, to[i]));
+			for (j = 0; !err && j < to[i]->n_ips; j++) {
+				if (!moved[i] && !bsearch(to[i]->ips[j].addr, touched, n_touched,
+							  sizeof(*touched), addr_cmp))
+					continue;
+				r = dp__ipcache_pod_set(c->dp, to[i]->ips[j].addr, want);
+				if (r < 0)
+					err = r;
+				changed |= r > 0;
+			}
 		}
-	}
+	free(touched);
 	if (changed)
 		dp__ipcache_changed(c->dp);
 	return err;
@@ -1779,9 +1984,28 @@ static void env_reset(struct change *c)
  * tenant whose Pod documents changed carry their new identities (`back`:
  * their old ones, the table reloaded as stored).
  */
+/*
+ * Which of the stored pods `old` the input replaces by another document
+ * (pod_ips going back).
+ */
+static int pods_replaced(struct change *c, const char *tenant, struct nf_pod_obj *const *old,
+			 size_t n_old, bool **out)
+{
+	const struct obj *o;
+	size_t i;
+
+	*out = calloc(n_old + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < n_old; i++)
+		(*out)[i] = (o = objset_find(&c->in, tenant, OBJ_POD, old[i]->name)) && !o->same;
+	return 0;
+}
+
 static int labels_install(struct change *c, size_t n_plans, bool back)
 {
 	struct nf_pod_obj **old;
+	bool *moved;
 	size_t i, n_old;
 	int err = 0, e;
 
@@ -1797,9 +2021,16 @@ static int labels_install(struct change *c, size_t n_plans, bool back)
 		n_old = stored_pods(c, p->tenant, old);
 		q = (struct tenant_plan){ .tenant = p->tenant, .id = tid,
 					  .pods = back ? old : p->pods,
-					  .n_pods = back ? n_old : p->n_pods };
-		e = back ? pod_ips(c, tid, p->pods, p->n_pods, old, n_old, &c->ids) :
-			   pod_ips(c, tid, old, n_old, p->pods, p->n_pods, &c->ids);
+					  .n_pods = back ? n_old : p->n_pods,
+					  .pods_partial = p->pods_partial };
+		if (back) {
+			e = pods_replaced(c, p->tenant, old, n_old, &moved);
+			if (!e)
+				e = pod_ips(c, tid, p->pods, p->n_pods, old, n_old, moved, &c->ids);
+			free(moved);
+		} else {
+			e = pod_ips(c, tid, old, n_old, p->pods, p->n_pods, p->moved, &c->ids);
+		}
 		if (!e)
 			e = endpoint_idents(c, &q);
 		if (!e)
@@ -1863,10 +2094,13 @@ static int touched_tenants(const struct change *c, struct strlist *out)
 }
 
 /*
- * NF_STORE_JOURNAL: {"commit": BOOL, "tenants": [NAME...], "objects": [JSON...]}.
+ * NF_STORE_JOURNAL: {"commit": BOOL, "tenants": [NAME...], "objects": [JSON...],
+ * "partial": BOOL}.
  * objects: the whole desired state of each tenant named (the input's
  * objects and the stored ones neither replaced nor removed), as the store
- * would hold them. commit: the kernel has all of it; only the store is left.
+ * would hold them; partial (pods_only): of their Pod documents only those
+ * that change, so recovery must not prune. commit: the kernel has all of
+ * it; only the store is left.
  * Written with store__write: it exists whole or not at all.
  */
 static int journal_write(struct change *c, bool commit)
@@ -1886,6 +2120,8 @@ static int journal_write(struct change *c, bool commit)
 	jt = json_array();
 	jo = json_array();
 	json_object_set_new(root, "commit", json_boolean(commit));
+	if (c->pods_only)
+		json_object_set_new(root, "partial", json_true());
 	json_object_set_new(root, "tenants", jt);
 	json_object_set_new(root, "objects", jo);
 	for (i = 0; i < tenants.n; i++)
@@ -1930,7 +2166,7 @@ static int journal_read(struct change *c)
 		json_decref(root);
 		return -ENOMEM;
 	}
-	c->prune = true;
+	c->prune = !json_is_true(json_object_get(root, "partial"));
 	c->recovering = true;
 	c->committing = json_is_true(json_object_get(root, "commit"));
 	json_array_foreach(json_object_get(root, "tenants"), i, v) {
@@ -2085,7 +2321,8 @@ static int roll_back(struct change *c)
 	}
 	for (i = 0; i < n_back; i++) {
 		struct tenant_plan p = { .tenant = c->plans.v[i].tenant, .pols = pols,
-					 .pods = pods, .pods_loaded = true };
+					 .pods = pods, .pods_loaded = true,
+					 .pods_partial = c->pods_only };
 
 		if (c->plans.v[i].referrer)
 			continue;
@@ -2161,6 +2398,7 @@ static void change_free(struct change *c)
 	for (i = 0; i < c->plans.n; i++) {
 		free(c->plans.v[i].pols);
 		free(c->plans.v[i].pods);
+		free(c->plans.v[i].moved);
 		plan_free_compiled(&c->plans.v[i]);
 	}
 	free(c->plans.v);
@@ -2215,6 +2453,8 @@ static int apply_locked(struct change *c, struct nf_apply_result *res)
 		res->n_tenants_changed = c->cluster_changed ? c->plans.n : c->n_changed;
 		res->n_cluster = c->input ? c->input->n_cluster : 0;
 		res->n_nodes = c->input ? c->input->n_nodes : 0;
+		res->n_pods = c->input ? c->input->n_pods : 0;
+		res->pods_only = c->pods_only;
 	}
 	/*
 	 * Rule-set slots created for plans never installed, nor rolled back
@@ -2456,8 +2696,15 @@ static int apply_change(struct nf_docset *input, bool prune, const char *del_ten
 		return lock;
 	}
 	err = recover(c.dp);
-	if (!err)
+	if (!err) {
+		c.pods_only = pods_only_eligible(&c);
 		err = apply_locked(&c, res);
+	}
+	if (err == -EAGAIN && c.pods_only_fallback) {
+		/* its pods can't be changed alone: the change in full */
+		c = (struct change){ .dp = c.dp, .input = input, .no_pods_only = true };
+		err = apply_locked(&c, res);
+	}
 	if (!err) {	/* SPEC §10.2 */
 		apply__reclaim(c.dp);
 		dp__sweep_old_parity(c.dp);

@@ -17,6 +17,8 @@ struct nf_apply_result {
 	size_t n_tenants_changed;	/* tenants recompiled and swapped */
 	size_t n_cluster;		/* cluster policies in the input (SPEC §13) */
 	size_t n_nodes;			/* Node documents in the input */
+	size_t n_pods;			/* Pod documents in the input (SPEC §11) */
+	bool pods_only;			/* only the changed pods' stored documents read */
 };
 
 /*

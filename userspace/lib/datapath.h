@@ -236,6 +236,7 @@ int dp__ipcache_del(struct nf_dp *dp, const struct nf_cidr *c);
 int dp__ipcache_pod_set(struct nf_dp *dp, const uint8_t addr[16], uint32_t ident);
 int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 uint32_t dp__ipcache_pod_ident(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
+bool dp__ipcache_pod_held(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid);
 /* After direct ipcache writes: tell the datapath's peer cache (ipc_epoch). */
 void dp__ipcache_changed(struct nf_dp *dp);
 /* After a change of anything a verdict depends on, outside the functions

@@ -112,6 +112,18 @@ int dp__ipcache_pod_del(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
 	return !bpf_map_delete_elem(dp->maps.fd[NF_MAP_IPCACHE], &k);
 }
 
+/* Whether addr's /128 entry is a Pod document's of tenant tid (not an
+ * endpoint's, nor the node's). */
+bool dp__ipcache_pod_held(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
+{
+	struct nf_lpm_addr_key k = { .prefixlen = 128 };
+	struct nf_ipcache_val v;
+
+	memcpy(k.addr, addr, 16);
+	return !bpf_map_lookup_elem(dp->maps.fd[NF_MAP_IPCACHE], &k, &v) && !v.flags &&
+	       v.id != NF_ID_HOST && NF_IDENT_TENANT(v.id) == tid;
+}
+
 /* The identity of tenant tid at addr (its /128 entry: a Pod document's, or
  * an endpoint's that carries its pod's), or 0. */
 uint32_t dp__ipcache_pod_ident(struct nf_dp *dp, const uint8_t addr[16], uint32_t tid)
