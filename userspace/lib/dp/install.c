@@ -284,8 +284,11 @@ int dp__install_policy(struct nf_dp *dp, const struct nf_compiled *c)
 		       ti->name, c->n_ports, NF_MAX_PORT_ENTRIES, strerror(-err));
 		goto undo;
 	}
-	/* 3. The swap: one store; tracked flows and cached peers get judged again. */
-	flipped_mark(dp, id);
+	/* 3. The swap: one store; tracked flows and cached peers get judged again.
+	 * The parity it leaves is swept a grace after (a first install leaves
+	 * an empty one: no mark, so a bulk load leaves no sweep behind). */
+	if (rt.n || rp.n)
+		flipped_mark(dp, id);
 	ti->n_rules[NF_DIR_INGRESS] = c->n_rules_dir[NF_DIR_INGRESS];
 	ti->n_rules[NF_DIR_EGRESS] = c->n_rules_dir[NF_DIR_EGRESS];
 	__atomic_store_n(&ti->epoch, c->epoch, __ATOMIC_RELEASE);
