@@ -8,10 +8,11 @@
 #     the changed pods alone, which must fall back to the full apply: a pod
 #     that drops an address, a new pod on another pod's address), run twice
 #     from the same start: with the changed-pods-only path, and with it off
-#     (NETFENCE_TEST_NO_PODS_ONLY). At checkpoints both runs must agree on
+#     (NETFENCE_TEST_NO_PODS_ONLY). After every step both runs must agree on
 #     the identities (label sets and pod counts), the endpoints' identities
 #     and rule sets, and `netfence check` verdicts (with the peer's label
-#     set) for five pods' contexts against every pod address.
+#     set) for five pods' contexts against the step's pods' addresses, and
+#     at three checkpoints against every pod address.
 #  2. Crash: the last apply of the sequence is killed -9 after its first
 #     tenant's swap; the next command finishes it (the journal says it is
 #     partial: nothing else of the tenants may be pruned) and the state is
@@ -145,8 +146,31 @@ json.dump(lst(base), open(work + "/base.json", "w"))
 
 steps = []
 used_ips = {a for p in pods.values() for a in p["ips"]}
+def key(t, n): return json.dumps([pods[(t, n)]["labels"], pods[(t, n)]["ports"]], sort_keys=True)
 for s in range(24):
     items, expect, touched = [], "fast", set()
+    if s == 22:
+        # In one apply: c gets a label set nobody had (role r1, selected by
+        # a's policy `in` through team=red), and a pod of a moves between
+        # label sets that both keep pods: a's own identities stay, yet a is
+        # compiled again, since its rules select c's new identity.
+        ka = {}
+        for (u, n) in pods:
+            if u == "a" and (u, n) not in endpoint_pods:
+                ka.setdefault(key(u, n), []).append(n)
+        src = [n for ns in ka.values() if len(ns) >= 2 for n in ns]
+        if src and len(ka) >= 2:
+            n = src[0]
+            dst = next(ns[0] for k, ns in ka.items() if k != key("a", n))
+            pods[("a", n)]["labels"] = dict(pods[("a", dst)]["labels"])
+            pods[("a", n)]["ports"] = list(pods[("a", dst)]["ports"])
+            items.append(pod_doc("a", n))
+        pods[("c", "p11")]["labels"] = {"role": "r1", "app": "z%d" % s}
+        items.append(pod_doc("c", "p11"))
+        json.dump(lst(items), open("%s/step%02d.json" % (work, s), "w"))
+        open("%s/step%02d.ips" % (work, s), "w").write(pods[("c", "p11")]["ips"][0] + "\n")
+        steps.append("fast")
+        continue
     for _ in range(rnd.randint(1, 3)):
         t = rnd.choice(list(T))
         kind = rnd.random()
@@ -183,6 +207,8 @@ for s in range(24):
         items.append(pod_doc(t, n))
     used_ips |= {a for p in pods.values() for a in p["ips"]}
     json.dump(lst(items), open("%s/step%02d.json" % (work, s), "w"))
+    open("%s/step%02d.ips" % (work, s), "w").write(
+        "\n".join(sorted({a for it in items for a in (x["ip"] for x in it["status"]["podIPs"])})) + "\n")
     steps.append(expect)
 open(work + "/expect", "w").write("\n".join(steps) + "\n")
 open(work + "/npods", "w").write("%d\n" % len(pods))
@@ -199,10 +225,13 @@ attach_eps() {
 		>/dev/null || fail "attach b's endpoint (linked to b/p1 by address)"
 }
 
-# snapshot FILE: what both runs must agree on (no identity index: a change
-# bringing several new label sets may number them in another order).
+# snapshot FILE [PEER...]: what both runs must agree on (no identity index:
+# a change bringing several new label sets may number them in another
+# order); the verdicts for PEERS, or every address the sequence uses.
 snapshot() {
 	local out=$1 ids pod port peer v idn
+	shift
+	[ $# -eq 0 ] && set -- "${PEERS[@]}"
 	"$NF" status --json >"$WORK/st.json" || fail "status"
 	ids=$(jq -c '[.identities[] | {key: "\(.tenant)/\(.index)", value: "\(.labels|tojson) \(.ports|tojson)"}] | from_entries' "$WORK/st.json")
 	{
@@ -214,7 +243,7 @@ snapshot() {
 		for pod in a/p0:80 a/p0:8080 a/p1:80 b/p0:81 b/p0:8080 b/p1:81 c/p0:82; do
 			port=${pod#*:}
 			pod=${pod%:*}
-			for peer in "${PEERS[@]}"; do
+			for peer in "$@"; do
 				"$NF" check --pod "$pod" --direction ingress --peer "$peer" --port "$port" \
 					>"$WORK/chk" 2>&1
 				# the whole verdict line: it names the deciding rule
@@ -231,7 +260,7 @@ snapshot() {
 # says whether it read only the changed pods, as EXPECT says; its last
 # step is killed after tenant $CRASH_T's swap and finished by `status`.
 run() {
-	local name=$1 s out fastn=0 fulln=0 pid
+	local name=$1 s out fastn=0 fulln=0 pid ips
 	shift
 	nf_reset "$NF" || die "reset"
 	"$NF" apply "$WORK/base.json" >/dev/null || die "$name: apply base"
@@ -275,6 +304,9 @@ run() {
 		fi
 		if ((s == 7 || s == 15 || s == N_STEPS - 1)); then
 			snapshot "$WORK/$name-$s.snap"
+		else	# right after each step: the verdicts on its pods' addresses
+			mapfile -t ips <"$WORK/step$(printf %02d "$s").ips"
+			snapshot "$WORK/$name-$s.snap" "${ips[@]}"
 		fi
 	done
 	[ "$name" = fast ] && log "fast run: $fastn applies of changed pods only, $fulln in full"
@@ -284,7 +316,7 @@ log "part 1: the sequence with the changed-pods-only path"
 run fast
 log "part 1: the same sequence in full"
 run full NETFENCE_TEST_NO_PODS_ONLY=1
-for s in 7 15 $((N_STEPS - 1)); do
+for ((s = 0; s < N_STEPS; s++)); do
 	if cmp -s "$WORK/fast-$s.snap" "$WORK/full-$s.snap"; then
 		pass "after step $s: identities, endpoints and $(grep -c '^check' "$WORK/full-$s.snap") verdicts agree"
 	else

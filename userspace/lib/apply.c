@@ -555,6 +555,9 @@ struct tenant_plan {
 	bool pods_changed;		/* a Pod document of it comes, goes or changes */
 	bool pods_loaded;		/* pods are its Pod documents (else not read) */
 	bool pods_partial;		/* ... only those that change (change.pods_only) */
+	/* pods_partial, and its tables would come out as they are: no identity
+	 * came or went and no changed pod is an endpoint's here (plan) */
+	bool no_compile;
 	char *def_key;			/* the context key of its own slot (compile_plan) */
 	bool by_labels;			/* label_sensitive(), for compile_plan and want_cb */
 	/* compile_plan: the NetworkPolicies compiled for the tenant's own id
@@ -731,7 +734,7 @@ struct change {
 	 */
 	bool pods_only, no_pods_only, pods_only_fallback;
 	/* plan */
-	struct nf_docset *stored_ds, *extra_ds;
+	struct nf_docset *stored_ds, *extra_ds, *rules_ds;
 	struct objset stored, in;
 	struct planset plans;	/* [0, n_changed): their objects change; then referrers */
 	size_t n_changed, n_referrers;
@@ -794,19 +797,18 @@ static bool pods_only_eligible(const struct change *c)
 	return true;
 }
 
-/* pods_only: the input's tenants' stored objects but their Pod documents,
- * and the stored documents of the input's pods. */
+/*
+ * pods_only: the stored documents of the input's pods. Their tenants'
+ * other objects are read only for the tenants that are compiled
+ * (pods_only_rules): most pod changes move no endpoint here, and leave
+ * every table as it is.
+ */
 static int pods_only_read(struct change *c)
 {
 	char path[PATH_MAX];
 	size_t i;
 	int err = 0;
 
-	for (i = 0; !err && i < c->input->n_pods; i++)
-		if (!strlist_has(&c->only, c->input->pods[i]->tenant))
-			err = strlist_add(&c->only, c->input->pods[i]->tenant);
-	if (!err)
-		err = store_load_opt(c->stored_ds, c->only.v, c->only.n, false);
 	for (i = 0; !err && i < c->input->n_pods; i++) {
 		const struct nf_pod_obj *po = c->input->pods[i];
 
@@ -1134,6 +1136,29 @@ static int plan_referrers(struct change *c)
 }
 
 static size_t stored_pods(const struct change *c, const char *tenant, struct nf_pod_obj **out);
+static const struct nf_pod_obj *ep_pod(const struct tenant_plan *p, const struct nf_ep_record *r);
+
+/*
+ * Whether none of p's (changed) pods is an endpoint's of this node: then
+ * their change moves no endpoint to another rule set. 0 or -errno.
+ */
+static int pods_off_node(struct change *c, const struct tenant_plan *p, bool *off)
+{
+	struct nf_ep_record *recs = NULL;
+	uint32_t tid = dp__tenant_id(c->dp, p->tenant, false);
+	size_t n = 0, i;
+	int err;
+
+	*off = false;
+	err = dp__list_endpoints(c->dp, &recs, &n);
+	if (err)
+		return err;
+	*off = true;
+	for (i = 0; i < n && *off; i++)
+		*off = recs[i].is_cgroup || recs[i].tenant_id != tid || !ep_pod(p, &recs[i]);
+	free(recs);
+	return 0;
+}
 
 static int wake(struct change *c, const char *name)
 {
@@ -1209,6 +1234,8 @@ static int plan_labels(struct change *c)
 			free(old);
 			if (r == -EAGAIN)
 				c->pods_only_fallback = true;
+			else if (!r)
+				r = pods_off_node(c, p, &p->no_compile);
 		} else {
 			/* recovering: the counts of a store the command got to
 			 * write may not be in the table yet (plan_changes) */
@@ -1245,9 +1272,42 @@ static int plan_labels(struct change *c)
 	return err;
 }
 
+/* pods_only: the objects but Pod documents of the tenants that are compiled
+ * after all, and their plans filled again with them. */
+static int pods_only_rules(struct change *c)
+{
+	struct strlist need = {};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->n_changed; i++)
+		if (!c->plans.v[i].no_compile)
+			err = strlist_add(&need, c->plans.v[i].tenant);
+	if (!err && need.n) {
+		c->rules_ds = policy__docset_new();
+		err = c->rules_ds ? store_load_opt(c->rules_ds, need.v, need.n, false) : -ENOMEM;
+		if (!err)
+			err = objset_from_docset(&c->stored, c->rules_ds, false);
+	}
+	for (i = 0; !err && need.n && i < c->n_changed; i++) {
+		struct tenant_plan *p = &c->plans.v[i];
+
+		if (p->no_compile)
+			continue;
+		free(p->pols);
+		free(p->pods);
+		free(p->moved);
+		p->n_pols = p->n_pods = 0;
+		err = plan_fill(p, &c->in, &c->stored);
+	}
+	free(need.v);
+	return err;
+}
+
 static int plan(struct change *c)
 {
 	int err = plan_read_store(c);
+	size_t i;
 
 	if (!err)
 		err = plan_changes(c);
@@ -1259,6 +1319,15 @@ static int plan(struct change *c)
 		err = plan_labels(c);
 	if (!err)
 		err = plan_referrers(c);
+	/*
+	 * A tenant whose changed pods move no endpoint keeps its tables when the
+	 * compile environment stays as it is; else (an identity came or went, a
+	 * tenant got its id, a cluster policy is recompiled) it is compiled too.
+	 */
+	for (i = 0; i < c->plans.n; i++)
+		c->plans.v[i].no_compile &= !c->wake.n && !c->created.n && !c->cluster_changed;
+	if (!err && c->pods_only)
+		err = pods_only_rules(c);
 	return err;
 }
 
@@ -1931,12 +2000,11 @@ static int install_plan(struct change *c, struct tenant_plan *p)
 	return err;
 }
 
-/* The addresses of the pods that come, go or change between a and b. */
-static int rejudge_changed_pods(struct change *c, struct nf_pod_obj *const *a, size_t na,
-				struct nf_pod_obj *const *b, size_t nb)
+/* Add to *addrs the addresses of the pods that come, go or change between a and b. */
+static int changed_pod_addrs(struct nf_pod_obj *const *a, size_t na, struct nf_pod_obj *const *b,
+			     size_t nb, struct nf_cidr **addrs, size_t *n_addrs, size_t *cap_addrs)
 {
-	struct nf_cidr *addrs = NULL;
-	size_t n = 0, cap = 0, i, j, k;
+	size_t n = *n_addrs, cap = *cap_addrs, i, j, k;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -1951,21 +2019,19 @@ static int rejudge_changed_pods(struct change *c, struct nf_pod_obj *const *a, s
 				continue;	/* unchanged */
 			for (k = 0; k < x[i]->n_ips; k++) {
 				if (n == cap) {
-					void *v = realloc(addrs, (cap = cap ? cap * 2 : 16) *
-								 sizeof(*addrs));
+					void *v = realloc(*addrs, (cap = cap ? cap * 2 : 16) *
+								  sizeof(**addrs));
 
-					if (!v) {
-						free(addrs);
+					if (!v)
 						return -ENOMEM;
-					}
-					addrs = v;
+					*addrs = v;
+					*cap_addrs = cap;
 				}
-				addrs[n++] = x[i]->ips[k];
+				(*addrs)[n++] = x[i]->ips[k];
+				*n_addrs = n;
 			}
 		}
 	}
-	dp__ct_rejudge_peers(c->dp, addrs, n);
-	free(addrs);
 	return 0;
 }
 
@@ -2004,9 +2070,10 @@ static int pods_replaced(struct change *c, const char *tenant, struct nf_pod_obj
 
 static int labels_install(struct change *c, size_t n_plans, bool back)
 {
+	struct nf_cidr *rejudge = NULL;
+	size_t i, n_old, n_rejudge = 0, cap_rejudge = 0;
 	struct nf_pod_obj **old;
 	bool *moved;
-	size_t i, n_old;
 	int err = 0, e;
 
 	old = calloc(c->stored.n + 1, sizeof(*old));
@@ -2034,7 +2101,8 @@ static int labels_install(struct change *c, size_t n_plans, bool back)
 		if (!e)
 			e = endpoint_idents(c, &q);
 		if (!e)
-			e = rejudge_changed_pods(c, old, n_old, p->pods, p->n_pods);
+			e = changed_pod_addrs(old, n_old, p->pods, p->n_pods, &rejudge, &n_rejudge,
+					      &cap_rejudge);
 		if (e) {
 			pr_err("tenant %s: cannot install its pods' identities: %s", p->tenant,
 			       strerror(-e));
@@ -2044,6 +2112,9 @@ static int labels_install(struct change *c, size_t n_plans, bool back)
 		}
 	}
 	free(old);
+	/* the flows of every changed address judged again: one conntrack scan */
+	dp__ct_rejudge_peers(c->dp, rejudge, n_rejudge);
+	free(rejudge);
 	return err;
 }
 
@@ -2056,7 +2127,8 @@ static int compile_all(struct change *c)
 	int err = 0;
 
 	for (i = 0; !err && i < c->plans.n; i++)
-		err = compile_plan(c, &c->plans.v[i]);
+		if (!c->plans.v[i].no_compile)
+			err = compile_plan(c, &c->plans.v[i]);
 	for (i = 0; !err && i < c->n_changed; i++) {
 		err = plan_names(&c->plans.v[i], &c->stored, &was, &now);
 		if (!err)
@@ -2240,7 +2312,7 @@ static int install_all(struct change *c)
 		struct tenant_plan *p = &c->plans.v[i];
 
 		err = test_fail_install(p->tenant);
-		if (!err) {
+		if (!err && !p->no_compile) {
 			err = install_plan(c, p);
 			/* a plan is several swaps (rule sets, then the tenant's): part
 			 * of it may be in, so it goes back with the ones before it */
@@ -2324,7 +2396,7 @@ static int roll_back(struct change *c)
 					 .pods = pods, .pods_loaded = true,
 					 .pods_partial = c->pods_only };
 
-		if (c->plans.v[i].referrer)
+		if (c->plans.v[i].referrer || c->plans.v[i].no_compile)
 			continue;
 		for (j = 0, n = 0; j < c->stored.n; j++)
 			if (is_policy(c->stored.v[j].kind) &&
@@ -2418,6 +2490,7 @@ static void change_free(struct change *c)
 	free(c->in.v);
 	policy__docset_free(c->stored_ds);
 	policy__docset_free(c->extra_ds);
+	policy__docset_free(c->rules_ds);
 	free(c->cluster);
 	free(c->nodes);
 	free(c->host_addrs);
