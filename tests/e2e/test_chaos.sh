@@ -181,10 +181,28 @@ verify() {
 # endpoints are exactly those whose host-side veth carries netfence's two
 # programs; none carries one alone; each listed one's tenant is its own.
 # Prints "pod:tenant" of the listed pods. MISMATCH counts disagreements.
+# On a mismatch it prints what explains it: the endpoint changes a killed
+# command left marked (the intent journal, /run/netfence/pending/<ep_id>)
+# and the endpoint records before status ran (status finishes those changes:
+# apply__settle) and after, what status said on stderr, the veth's tc
+# filters, and the killed command's output.
 MISMATCH=0
 STATUS_JSON=
+# nf_state: intent marks, the apply journal, endpoint records and index
+# entries, one per line (builtins only: no fork)
+nf_state() {
+	local f line
+	for f in /run/netfence/pending/* /run/netfence/objects/.journal /run/netfence/recompile \
+		/run/netfence/endpoints/*.json /run/netfence/endpoints/.index/[ic]-*; do
+		[ -e "$f" ] || continue
+		line=
+		read -r -d '' line <"$f"
+		echo "    ${f#/run/netfence/}: ${line:0:600}"
+	done
+}
 status_vs_kernel() {
-	local what=$1 pod n owner tenant listed out=""
+	local what=$1 pod n owner tenant listed out="" bad=0 d
+	nf_state >"$WORK/state.before"
 	if ! STATUS_JSON=$("$NETFENCE" status --json 2>"$WORK/status.err"); then
 		fail "$what: status fails: $(head -c 300 "$WORK/status.err")"
 		return 1
@@ -199,10 +217,27 @@ status_vs_kernel() {
 		if [ "$n" = 1 ] || { [ "$listed" = 1 ] && [ "$n" != 2 ]; } ||
 			{ [ "$listed" = 0 ] && [ "$n" != 0 ]; }; then
 			MISMATCH=$((MISMATCH + 1))
-			fail "$what: $pod: status lists it: $listed (tenant '$tenant'), programs on its veth: $n"
+			bad=1
+			fail "$what: $pod: status lists it: $listed (tenant '$tenant'), programs on its veth ${HOSTIF[$pod]}: $n"
+			for d in ingress egress; do
+				echo "  tc filter show dev ${HOSTIF[$pod]} $d (in $NODE):"
+				in_ns "$NODE" tc filter show dev "${HOSTIF[$pod]}" "$d" 2>&1 | sed 's/^/    /'
+			done
 		fi
 		out+="$pod:$tenant "
 	done
+	if [ $bad = 1 ]; then
+		echo "  before status (intent marks, journal, records, index):"
+		cat "$WORK/state.before"
+		echo "  status's stderr:"
+		sed 's/^/    /' "$WORK/status.err"
+		echo "  after status:"
+		nf_state
+		echo "  status lists: $(jq -c '[.endpoints[] | {id, tenant, owner, attach}]' <<<"$STATUS_JSON")"
+		echo "  the last netfence-cni's output: $(head -c 600 "$WORK/nfcni.out" 2>/dev/null)"
+		echo "  serve.log (last lines):"
+		tail -5 "$WORK/serve.log" 2>/dev/null | sed 's/^/    /'
+	fi
 	echo "$out" >"$WORK/listed"
 	return 0
 }

@@ -9,6 +9,10 @@
 #   detach-progs         after the programs came off, before the endpoint's
 #                        entries and record went: status would list an
 #                        endpoint nothing enforces;
+#   detach-marked        a CNI DEL marked pending, its programs still on:
+#                        finished by a command in another netns than the
+#                        plugin's (the record's "" attach netns is the
+#                        plugin's), which must find them there;
 #   cgroup-attach-progs  after the first of a cgroup's hooks.
 # Each time the test first shows that the kill left the half state (one
 # program, or a record without programs), then that the next command, a
@@ -159,6 +163,23 @@ if STOP_IN=$WORK/c0.json stopped attach-progs nsenter --net="$(netns_path "$NODE
 	c0_cni DEL >/dev/null || fail "CNI DEL c0: exit $?"
 	expect_eq "DEL: no program" "$(tc_filters c0 eth0)" 0
 	expect_eq "DEL: no record" "$(records)" 0
+fi
+
+log "CNI DEL killed before the programs came off; status, run in another netns, finishes it"
+c0_cni ADD >/dev/null || fail "CNI ADD c0: exit $?"
+expect_eq "the record names the plugin's own netns (\"\")" \
+	"$(jq -r .attach_netns /run/netfence/endpoints/*.json)" ""
+if STOP_IN=$WORK/c0.json stopped detach-marked nsenter --net="$(netns_path "$NODE")" env CNI_COMMAND=DEL \
+	CNI_PATH="$CNI_PATH_DIRS" CNI_CONTAINERID="$P-c0" CNI_NETNS="$(netns_path "$P-c0")" \
+	CNI_IFNAME=eth0 CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=c0;K8S_POD_NAMESPACE=$P-a" \
+	"$WORK/bin/netfence-cni"; then
+	expect_eq "the kill left both programs" "$(tc_filters c0 eth0)" 2
+	expect_eq "... the record" "$(records)" 1
+	expect_eq "... and the change marked pending" "$(pending)" 1
+	expect_eq "status lists no c0" "$(listed c0)" ""
+	expect_eq "status took the programs off" "$(tc_filters c0 eth0)" 0
+	expect_eq "no record" "$(records)" 0
+	expect_eq "nothing pending" "$(pending)" 0
 fi
 
 log "cgroup attach killed after its first hook"

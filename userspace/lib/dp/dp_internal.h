@@ -76,6 +76,8 @@ int dp_netns_enter(const char *netns, struct netns_guard *g);
 void dp_netns_leave(struct netns_guard *g);
 /* The cookie of this thread's netns. */
 int dp_cur_netns_cookie(uint64_t *cookie);
+/* The path in /var/run/netns/ of the netns with that cookie, or -ENOENT. */
+int dp_netns_find(uint64_t cookie, char *path, size_t len);
 int dp_iface_addrs(const char *ifname, struct nf_cidr **out, size_t *n);
 
 /* ---- endpoints.c ---- */
@@ -127,7 +129,9 @@ void dp_intent_end(uint32_t ep_id);
 void dp_test_stop_at(const char *point);
 
 /* ---- tc.c ---- */
-void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
+/* r's programs off its attach point: 0 (also when the attach point is
+ * gone), or -errno while they may still be there. */
+int dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
 void dp_guard_detach(struct nf_dp *dp, const struct nf_ep_record *r);
 
 int dp_tcx_attach(int ifindex, __u32 type, int prog_fd, __u32 flags, int replace_fd);

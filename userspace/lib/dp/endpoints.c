@@ -528,6 +528,7 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	struct nf_ep_record full;
 	char path[PATH_MAX];
 	size_t n = 0;
+	int err;
 
 	if (!dp_ep_record_read(r->ep_id, &full, &addrs, &n))
 		r = &full;
@@ -541,11 +542,18 @@ int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 		if (!dp__tenant_name(dp, r->tenant_id, name, sizeof(name)))
 			store__reclaim_mark(name);
 	}
+	dp_test_stop_at("detach-marked");
 	if (r->is_cgroup) {
 		dp_cg_detach_progs(dp, r->cgroup);	/* every hook of cg_hooks */
 	} else {
-		/* The netns may be gone (CNI DEL after teardown): then so are the filters. */
-		dp_tc_detach_record(dp, r);
+		/* The netns may be gone (CNI DEL after teardown): then so are the filters.
+		 * Programs it cannot take off keep their record and the mark: the next
+		 * command finishes the detach, and status never hides them. */
+		err = dp_tc_detach_record(dp, r);
+		if (err) {
+			free(addrs);
+			return err;
+		}
 		if (r->guard)
 			dp_guard_detach(dp, r);
 	}

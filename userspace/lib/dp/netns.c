@@ -3,10 +3,12 @@
  * Network namespaces: entering one and returning, netns cookies, and the
  * addresses of an interface inside one.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +98,25 @@ int dp__netns_cookie(const char *netns, uint64_t *cookie)
 		return err;
 	err = dp_cur_netns_cookie(cookie);
 	dp_netns_leave(&g);
+	return err;
+}
+
+int dp_netns_find(uint64_t cookie, char *path, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir("/var/run/netns");
+	uint64_t c;
+	int err = -ENOENT;
+
+	while (d && err && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    (size_t)snprintf(path, len, "/var/run/netns/%s", de->d_name) >= len)
+			continue;
+		if (!dp__netns_cookie(path, &c) && c == cookie)
+			err = 0;
+	}
+	if (d)
+		closedir(d);
 	return err;
 }
 

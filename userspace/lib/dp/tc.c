@@ -146,24 +146,47 @@ static bool match_iface(const struct nf_ep_record *r, const void *arg)
 /*
  * Take our programs off an interface endpoint's attach point, if it is still
  * the one the record names (the netns, and with it a veth pair, may be gone).
+ * A record's "" netns is the one of the command that attached it (the node's):
+ * a command running in another one (a test's node is a named netns, the CLI
+ * is not in it) finds it by its cookie, and if it cannot, the programs may
+ * still be there: -ESRCH, and the record stays for a command that can.
  */
-void dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+int dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 {
 	const char *netns = r->attach_ifindex ? r->attach_netns : r->netns;
 	const char *ifname = r->attach_ifindex ? r->attach_ifname : r->ifname;
+	char found[sizeof(r->attach_netns)];
 	struct nf_ep_key k;
 	struct netns_guard g;
 	uint64_t cookie;
+	int err = 0, err2;
 
 	dp__ep_key(r, &k);
+	if (!*netns && (dp_cur_netns_cookie(&cookie) || cookie != k.netns_cookie)) {
+		if (dp_netns_find(k.netns_cookie, found, sizeof(found))) {
+			pr_err("endpoint %u: %s is in the network namespace of the command that "
+			       "attached it, not this one's nor in /var/run/netns: run this "
+			       "there to take its programs off",
+			       r->ep_id, ifname);
+			return -ESRCH;
+		}
+		netns = found;
+	}
 	if (dp_netns_enter(netns, &g))
-		return;
+		return 0;
 	if (!dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
 	    if_nametoindex(ifname) == k.ifindex) {
-		tc_detach_one(k.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(r->attach_peer, true)]);
-		tc_detach_one(k.ifindex, BPF_TC_EGRESS, dp->progs[tc_prog(r->attach_peer, false)]);
+		err = tc_detach_one(k.ifindex, BPF_TC_INGRESS,
+				    dp->progs[tc_prog(r->attach_peer, true)]);
+		err2 = tc_detach_one(k.ifindex, BPF_TC_EGRESS,
+				     dp->progs[tc_prog(r->attach_peer, false)]);
+		err = err ? err : err2;
 	}
 	dp_netns_leave(&g);
+	if (err)
+		pr_err("endpoint %u: cannot take the programs off %s: %s", r->ep_id, ifname,
+		       strerror(-err));
+	return err;
 }
 
 
