@@ -151,6 +151,15 @@ void idtab__forget(struct nf_ident_table *tb, const char *tenant)
 
 /* ---- the file ---- */
 
+/* Append a copy of (key, value) to l (room made by the caller). */
+static int label_push(struct nf_labels *l, const char *key, const char *value)
+{
+	l->v[l->n].key = strdup(key);
+	l->v[l->n].value = strdup(value);
+	l->n++;
+	return l->v[l->n - 1].key && l->v[l->n - 1].value ? 0 : -ENOMEM;
+}
+
 static int labels_from_json(json_t *o, struct nf_labels *l)
 {
 	const char *k;
@@ -163,10 +172,7 @@ static int labels_from_json(json_t *o, struct nf_labels *l)
 	json_object_foreach(o, k, v) {
 		if (!json_is_string(v))
 			continue;
-		l->v[l->n].key = strdup(k);
-		l->v[l->n].value = strdup(json_string_value(v));
-		l->n++;
-		if (!l->v[l->n - 1].key || !l->v[l->n - 1].value)
+		if (label_push(l, k, json_string_value(v)))
 			return -ENOMEM;
 	}
 	if (l->n > 1)
@@ -315,10 +321,7 @@ static int labels_from_fields(char **tok, size_t n, struct nf_labels *l, size_t 
 		*eq = '\0';
 		if (unescape(tok[i]) || unescape(eq + 1))
 			return -EUCLEAN;
-		l->v[l->n].key = strdup(tok[i]);
-		l->v[l->n].value = strdup(eq + 1);
-		l->n++;
-		if (!l->v[l->n - 1].key || !l->v[l->n - 1].value)
+		if (label_push(l, tok[i], eq + 1))
 			return -ENOMEM;
 	}
 	if (l->n > 1)
