@@ -20,6 +20,7 @@
 #   BENCH_MET_TENANTS=4000 BENCH_MET_COUNT=50 BENCH_MET_KEYS=4  GET /metrics
 #   BENCH_QUICK=1   fewer repeats everywhere (never fewer rows)
 #   BENCH_LABEL_CHANGES=50 BENCH_LABEL_CHURN=200            label rows (bench/lib/labels.sh)
+#   BENCH_LABEL_BYSTANDERS=4000   other tenants loaded beside the label scenario
 #   (the CNP rows, bench/lib/cnp.sh, use BENCH_ROUNDS, BENCH_REPEAT, BENCH_COLD)
 #   BENCH_NS_PREFIX=nfb-  namespace prefix (another one: two runs at once)
 #   BENCH_ONLY="prog veth apply replace loss upgrade cni cniscale metrics labels cnp"
@@ -57,6 +58,7 @@ CNI_SCALE_COUNT=${BENCH_CNI_SCALE_COUNT:-$(q 40 20)}
 MET_TENANTS=${BENCH_MET_TENANTS:-4000}
 MET_COUNT=${BENCH_MET_COUNT:-$(q 50 20)}
 MET_KEYS=${BENCH_MET_KEYS:-4}
+LBL_BYSTANDERS=${BENCH_LABEL_BYSTANDERS:-$MET_TENANTS}
 ONLY=${BENCH_ONLY:-prog veth apply replace loss upgrade cni cniscale metrics labels cnp}
 
 WORK=$(mktemp -d /tmp/nfbench.XXXXXX)

@@ -48,7 +48,7 @@ lbl_prog() {
 # lbl_change CHANGES: LBL_LOAD_WHY or the load time in LBL_LOAD; rows.
 lbl_change() {
 	local n=$1 i t ts=() noop=() why=$NF_WHY want role v
-	local what="one pod's label change (another tenant's selector starts/stops covering it), 10,000 pods loaded: whole \`netfence apply\`"
+	local what="one pod's label change (another tenant's selector starts/stops covering it), 10,000 pods loaded, $(lbl_beside): whole \`netfence apply\`"
 	if [ -z "$why" ]; then
 		lbl_pod_doc "$LBL_CHG_T" "$LBL_CHG_K" 0 r9 >"$WORK/lbl-chg-r9.json"
 		lbl_pod_doc "$LBL_CHG_T" "$LBL_CHG_K" 0 r5 >"$WORK/lbl-chg-r5.json"
@@ -82,6 +82,12 @@ lbl_change() {
 		— report report
 }
 
+# What else the node holds, for the row names.
+lbl_beside() {
+	((LBL_BYSTANDERS > 0)) && printf '%s other tenants beside' \
+		"$(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$LBL_BYSTANDERS")" || printf 'no other tenants'
+}
+
 # lbl_churn UPDATES RATE: UPDATES label changes arriving at RATE/s, each of
 # a different pod, every one changing what other tenants' `mon` selectors
 # cover: first the pods of set LBL_CHG_K (app0, role r5 -> r9: no longer
@@ -96,7 +102,7 @@ lbl_change() {
 lbl_churn() {
 	local n=$1 rate=$2 why=$NF_WHY i j t p k v t0 now next=0 applies=0 t1=0 d per
 	local -a upd=() docs=() batch=() sizes=() durs=() lat=()
-	local what="label churn at $rate pod updates/s ($n updates), arrival to enforced"
+	local what="label churn at $rate pod updates/s ($n updates, $(lbl_beside)), arrival to enforced"
 	per=$((LBL_TENANTS * LBL_PER_SET))
 	if ((n > 2 * per)); then
 		why="at most $((2 * per)) distinct pods to change"
@@ -178,7 +184,17 @@ bench_labels() {
 	lbl_gen_all >"$WORK/labels-all.json"
 	lbl_prog "$1" "$2"
 	LBL_LOAD=""
-	if [ -z "$NF_WHY" ]; then
+	# a node with many namespaces besides the scenario's: the metrics rows'
+	# tenants (the same names: after them, this apply changes nothing)
+	if [ -z "$NF_WHY" ] && ((LBL_BYSTANDERS > 0)); then
+		log "labels: $LBL_BYSTANDERS other tenants, each with a policy, beside the scenario"
+		MANY_PREFIX=$MET_PREFIX gen_many_tenants "$LBL_BYSTANDERS" >"$WORK/lbl-by.json"
+		for ((i = 0; i < LBL_BYSTANDERS; i++)); do printf '%s%04d\n' "$MET_PREFIX" "$i"; done \
+			>>"$TENANTS_FILE"
+		"$NF" apply "$WORK/lbl-by.json" >/dev/null 2>"$WORK/cmd.err" ||
+			NF_LBL_WHY="loading $LBL_BYSTANDERS other tenants failed: $(oneline <"$WORK/cmd.err")"
+	fi
+	if [ -z "${NF_LBL_WHY:-}" ] && [ -z "$NF_WHY" ]; then
 		for ((i = 0; i < LBL_TENANTS; i++)); do nf_tenant_used "$(lbl_tenant "$i")"; done
 		log "labels: loading 10 tenants' policies, namespaces and 10,000 pods (one v1 List)"
 		LBL_LOAD=$(time_cmd "$NF" apply "$WORK/labels-all.json") ||

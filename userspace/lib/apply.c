@@ -658,11 +658,6 @@ static int plan_names(const struct tenant_plan *p, const struct objset *stored, 
 	return err;
 }
 
-/* Selector names resolve to ids without allocating them (see nf_tenant_id_fn). */
-static uint32_t id_cb(const char *name, void *ctx)
-{
-	return dp__tenant_id(ctx, name, false);
-}
 
 /* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new.
  * The tenant's id exists already (apply_locked gives every tenant with
@@ -714,6 +709,12 @@ static int tenant_cidrs(struct nf_dp *dp, const char *tenant, const struct nf_te
  * address carries the new id: a NotIn selector compiled while the name had
  * no id would otherwise let that address in.
  */
+/* A tenant's name and id, in a change's by-name index (env_build). */
+struct tenant_idx {
+	const char *name;
+	uint32_t id;
+};
+
 struct change {
 	struct nf_dp *dp;
 	/* what is asked */
@@ -753,6 +754,8 @@ struct change {
 	struct strlist wake;		/* selector-index names whose referrers recompile */
 	struct nf_compile_env env;
 	const char **env_tenants;
+	struct tenant_idx *env_tidx;	/* env_tenants with their ids, by name */
+	size_t n_env_tidx;
 	struct nf_identity *env_idents;
 	/* apply__endpoint_context: the endpoint about to be attached */
 	const struct ep_ctx *attaching;
@@ -1408,6 +1411,44 @@ static int env_host_addrs(struct change *c)
 	return err;
 }
 
+static int tidx_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tenant_idx *)a)->name, ((const struct tenant_idx *)b)->name);
+}
+
+/*
+ * Selector names resolve to ids without allocating them (see nf_tenant_id_fn).
+ * The compiles of one change ask for every tenant's id, per tenant compiled:
+ * they are found in the change's index (env_build), by name. A name not in
+ * it (no tenant, a ruleset, an id given after env_build) is looked up in the
+ * slots, as before, and so is one whose slot changed since.
+ */
+static uint32_t id_cb(const char *name, void *ctx)
+{
+	const struct change *c = ctx;
+	size_t lo = 0, hi = c->n_env_tidx;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(name, c->env_tidx[mid].name);
+
+		if (!d) {
+			char now[NF_TENANT_NAME_LEN];
+			uint32_t id = c->env_tidx[mid].id;
+
+			/* still its slot (not forgotten since) */
+			if (!dp__tenant_name(c->dp, id, now, sizeof(now)) && !strcmp(now, name))
+				return id;
+			break;
+		}
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return dp__tenant_id(c->dp, name, false);
+}
+
 /* Every tenant with an id and every label identity, for this change's compiles. */
 static int env_build(struct change *c)
 {
@@ -1417,10 +1458,11 @@ static int env_build(struct change *c)
 	if (c->env.id_fn)
 		return 0;
 	c->env_tenants = calloc(NF_MAX_TENANTS, sizeof(*c->env_tenants));
+	c->env_tidx = calloc(NF_MAX_TENANTS, sizeof(*c->env_tidx));
 	for (i = 0; i < c->ids.n; i++)
 		n_i += c->ids.t[i].n_ids;
 	c->env_idents = calloc(n_i + 1, sizeof(*c->env_idents));
-	if (!c->env_tenants || !c->env_idents)
+	if (!c->env_tenants || !c->env_tidx || !c->env_idents)
 		return -ENOMEM;
 	for (id = 1; id < NF_MAX_TENANTS; id++) {
 		struct nf_tenant_info ti;
@@ -1433,15 +1475,18 @@ static int env_build(struct change *c)
 			free(name);
 			return -ENOMEM;
 		}
-		c->env_tenants[n_t++] = name;
+		c->env_tidx[n_t++] = (struct tenant_idx){ name, id };
 	}
 	if (n_t > 1)
-		qsort(c->env_tenants, n_t, sizeof(*c->env_tenants), strp_cmp);
+		qsort(c->env_tidx, n_t, sizeof(*c->env_tidx), tidx_cmp);
+	for (i = 0; i < n_t; i++)
+		c->env_tenants[i] = c->env_tidx[i].name;
+	c->n_env_tidx = n_t;
 	n_i = 0;
 	for (i = 0; i < c->ids.n; i++) {
 		const struct nf_ident_tenant *t = &c->ids.t[i];
 
-		id = dp__tenant_id(c->dp, t->name, false);
+		id = id_cb(t->name, c);
 		for (j = 0; id && j < t->n_ids; j++)
 			c->env_idents[n_i++] = (struct nf_identity){
 				.id = NF_IDENT(id, t->ids[j].idx), .tenant = t->name,
@@ -1451,7 +1496,7 @@ static int env_build(struct change *c)
 	if (env_host_addrs(c))
 		return -ENOMEM;
 	c->env = (struct nf_compile_env){
-		.id_fn = id_cb, .id_ctx = c->dp, .ns_labels = ns_cb, .ns_ctx = &c->ids,
+		.id_fn = id_cb, .id_ctx = c, .ns_labels = ns_cb, .ns_ctx = &c->ids,
 		.tenants = c->env_tenants, .n_tenants = n_t,
 		.idents = c->env_idents, .n_idents = n_i,
 		.nodes = c->nodes, .n_nodes = c->n_nodes,
@@ -2039,8 +2084,11 @@ static int changed_pod_addrs(struct nf_pod_obj *const *a, size_t na, struct nf_p
 static void env_reset(struct change *c)
 {
 	free(c->env_tenants);
+	free(c->env_tidx);
 	free(c->env_idents);
 	c->env_tenants = NULL;
+	c->env_tidx = NULL;
+	c->n_env_tidx = 0;
 	c->env_idents = NULL;
 	memset(&c->env, 0, sizeof(c->env));
 }
