@@ -26,6 +26,15 @@ bench_cni() {
 		--netns-prefix "/var/run/netns/${NS_PREFIX}pod" --ipam-dir "$WORK/cni-ipam" \
 		>"$WORK/cni.rows" 2>"$WORK/cni.err"
 	rows_from "$WORK/cni.rows"
+	# the same with the plugin attaching through tcx: what that hook's RCU
+	# waits (under RTNL) would cost an ADD (README: why clsact is the default)
+	log "CNI: the same with NETFENCE_TC_HOOK=tcx ($CNI_TCX_COUNT ADDs each way)"
+	NETFENCE_TC_HOOK=tcx in_ns "$host" "$BENCH_BIN/bench_cni" --count "$CNI_TCX_COUNT" \
+		--parallel "$par" --cni-path "$CNI_BIN_DIR" --bridge "$CNI_BIN_DIR/bridge" \
+		--plugin "$(realpath "$OUT/netfence-cni")" --tenant "$CNI_TENANT" \
+		--netns-prefix "/var/run/netns/${NS_PREFIX}pod" --ipam-dir "$WORK/cni-ipam" \
+		--tag "attached through tcx" >"$WORK/cni-tcx.rows" 2>>"$WORK/cni.err"
+	rows_from "$WORK/cni-tcx.rows"
 	for ((i = 0; i < par; i++)); do netns_del "${NS_PREFIX}pod$i"; done
 	netns_del "$host"
 }
