@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# The veth rows: for each configuration (none, netfence, netfence-tcx,
+# The veth rows: for each configuration (none, netfence, netfence-clsact,
 # floor, iptables, nftables) two namespaces joined by a veth pair, sender
 # nfb-CONFIG-a (10.200.0.1) and receiver nfb-CONFIG-b (10.200.0.2), each end
 # named nfb0. All six pairs exist side by side, and every measurement runs
@@ -47,22 +47,53 @@ veth_down() {
 	netns_del "$VB"
 }
 
+# veth_hooks: the hooks of this pair's two endpoints, from status --json.
+veth_hooks() {
+	"$NF" status --json | jq -r --arg a "/var/run/netns/$VA" --arg b "/var/run/netns/$VB" \
+		'[.endpoints[] | select(.netns == $a or .netns == $b) | .attach.hook] | sort | join(" ")'
+}
+
+# veth_serve_move: serve run (in a namespace of its own) until it has moved
+# this pair's endpoints from clsact to tcx, as a node's serve would; at most
+# 20 s. Prints why and fails when it does not.
+veth_serve_move() {
+	local ns=${NS_PREFIX}vserve pid port h="" i
+	netns_add "$ns" || { echo "cannot make $ns"; return 1; }
+	port=$(in_ns "$ns" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	bg_ns "$ns" env -u NETFENCE_TC_HOOK "$NF" serve --listen "127.0.0.1:$port" \
+		>"$WORK/vserve.log" 2>&1
+	pid=$BG_PID
+	for ((i = 0; i < 200; i++)); do
+		h=$(veth_hooks)
+		[ "$h" = "tcx tcx" ] && break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	netns_del "$ns"
+	[ "$h" = "tcx tcx" ] && return 0
+	echo "serve did not move the endpoints to tcx in 20 s (hooks: ${h:-none}; $(oneline <"$WORK/vserve.log"))"
+	return 1
+}
+
 # veth_filter CONFIG: install CONFIG's 10,000 rules (files made by veth_prepare).
 # Prints the reason and fails when it can't.
 veth_filter() {
 	local err
 	case $1 in
 	none) ;;
-	netfence | netfence-tcx)
+	netfence | netfence-clsact)
 		[ -n "$NF_WHY" ] && { echo "$NF_WHY"; return 1; }
 		for ns in "$VA" "$VB"; do
-			if ! err=$(NETFENCE_TC_HOOK=$([ "$1" = netfence ] && echo clsact || echo tcx) \
+			if ! err=$(env -u NETFENCE_TC_HOOK \
 				"$NF" attach --tenant "$VETH_TENANT" --iface "$VETH_IF" \
 				--netns "/var/run/netns/$ns" 2>&1); then
 				echo "netfence attach failed: $(printf '%s' "$err" | oneline)"
 				return 1
 			fi
-		done ;;
+		done
+		# the default deployment runs serve (the DaemonSet): it moves them to tcx
+		[ "$1" = netfence ] && { veth_serve_move || return 1; } ;;
 	floor)
 		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
 			! err=$(bpftool prog loadall "$OUT/bench_ref.bpf.o" "$FLOOR_PIN" type classifier 2>&1); then
@@ -172,7 +203,7 @@ veth_prepare() {
 # bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
 bench_veth() {
 	local rounds=$1 secs=$2 r c i m v why
-	local configs=(none netfence netfence-tcx floor iptables nftables)
+	local configs=(none netfence netfence-clsact floor iptables nftables)
 	declare -gA V_TCP V_UDP V_CONN V_WHY
 	NF_VETH_WHY=$NF_WHY
 	veth_prepare
@@ -241,10 +272,10 @@ veth_rows() {
 		local -n M=V_$metric
 		# shellcheck disable=SC2086
 		base=$(median ${M[none]})
-		for c in netfence netfence-tcx floor iptables nftables; do
+		for c in netfence netfence-clsact floor iptables nftables; do
 			case $c in
-			netfence) name="netfence, 10,000 rules, both ends" ;;
-			netfence-tcx) name="netfence through tcx (NETFENCE_TC_HOOK=tcx), 10,000 rules, both ends" ;;
+			netfence) name="netfence, 10,000 rules, both ends (attached on clsact, moved to tcx by serve: the default)" ;;
+			netfence-clsact) name="netfence left on clsact (no serve), 10,000 rules, both ends" ;;
 			floor) name="stateful floor (bench_ref) as a cls_bpf filter, both ends" ;;
 			iptables) name="$ipt, 10,000 rules" ;;
 			nftables) name="nftables set, INPUT hook, 10,000 elements" ;;

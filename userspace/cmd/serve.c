@@ -66,6 +66,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "unfenced.h"
+#include "promote.h"
 
 #define NF_SERVE_DEFAULT_LISTEN "127.0.0.1:9471"
 #define NF_SERVE_CONN_LIMIT	64 /* --max-connections */
@@ -837,6 +838,7 @@ struct serve {
 	bool guard_started;
 	struct MHD_Daemon *d;
 	struct nf_unfenced *uf;
+	struct nf_promote *pr;	/* clsact endpoints moved to tcx */
 	struct watcher w;
 	int sfd, nlfd;
 };
@@ -1056,6 +1058,11 @@ static bool serve_start_watches(struct serve *s)
 		pr_err("cannot start the unfenced-interface watcher: %s", strerror(-err));
 		return false;
 	}
+	err = promote__open(&s->pr);
+	if (err) {
+		pr_err("cannot start moving endpoints to tcx: %s", strerror(-err));
+		return false;
+	}
 
 	if (w->dir) {
 		w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -1079,6 +1086,10 @@ static int serve_poll_timeout(const struct serve *s)
 {
 	const struct watcher *w = &s->w;
 	long timeout = unfenced__timeout_ms(s->uf), t;
+
+	t = promote__timeout_ms(s->pr);
+	if (t >= 0 && (timeout < 0 || t < timeout))
+		timeout = t;
 
 	if (w->pending) {
 		t = ms_until(&w->due);
@@ -1148,6 +1159,7 @@ static int serve_loop(struct serve *s)
 		if (n > 0 && (pfd[1].revents & POLLIN) && nf_hostaddr_watch_drain(s->nlfd))
 			sync_host_addrs();
 		unfenced__run(s->uf);
+		promote__run(s->pr);
 		watcher_run(w, n > 0 && w->ifd >= 0 && (pfd[3].revents & POLLIN));
 	}
 }
@@ -1164,6 +1176,7 @@ static void serve_stop(struct serve *s)
 		pthread_join(guard.thread, NULL);
 	}
 	unfenced__close(s->uf);
+	promote__close(s->pr);
 	if (s->nlfd >= 0)
 		close(s->nlfd);
 	if (s->w.ifd >= 0)

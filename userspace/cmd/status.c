@@ -190,6 +190,17 @@ static bool *quarantined_of(struct nf_dp *dp, const struct nf_ep_record *eps, si
 	return q;
 }
 
+/* Which hook each interface endpoint's programs run at, asked of the kernel. */
+static const char **hooks_of(struct nf_dp *dp, const struct nf_ep_record *eps, size_t n)
+{
+	const char **h = calloc(n + 1, sizeof(*h));
+	size_t i;
+
+	for (i = 0; h && i < n; i++)
+		h[i] = eps[i].is_cgroup ? NULL : dp__iface_hook(dp, &eps[i]);
+	return h;
+}
+
 /* Cluster-scoped objects (SPEC §13): they are in force in every tenant they select. */
 static void print_cluster(const struct nf_store_obj *cl, size_t n_cl)
 {
@@ -215,7 +226,7 @@ static json_t *cluster_json(const struct nf_store_obj *cl, size_t n_cl)
 }
 
 static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		       const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
+		       const bool *quar, const char *const *hooks, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
 		       const struct ruleset_row *rs, size_t n_rs)
 {
 	size_t i, j;
@@ -285,6 +296,8 @@ static void print_text(bool loaded, const struct nf_metrics *m, const struct nf_
 			       e->attach_ifname[0] ? e->attach_ifname : e->ifname,
 			       e->attach_peer ? " in " : "",
 			       !e->attach_peer ? "" : e->attach_netns[0] ? e->attach_netns : "host netns");
+		if (!e->is_cgroup && hooks && hooks[i])
+			printf(" (%s)", hooks[i]);
 		if (!e->is_cgroup && e->guard)
 			printf(", guarded on its parent %s", e->guard_ifname);
 		if (!e->is_cgroup)
@@ -329,7 +342,7 @@ static json_t *policies_json(const struct nf_store_obj *st, size_t n_st, const c
 }
 
 static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_ep_record *eps,
-		      const bool *quar, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
+		      const bool *quar, const char *const *hooks, size_t n_eps, const struct nf_store_obj *st, size_t n_st,
 		      const struct ruleset_row *rs, size_t n_rs, const struct nf_store_obj *cl,
 		      size_t n_cl)
 {
@@ -421,11 +434,12 @@ static int print_json(bool loaded, const struct nf_metrics *m, const struct nf_e
 			/* where its programs run (SPEC §3.11) */
 			json_object_set_new(
 				o, "attach",
-				json_pack("{s:s, s:s, s:s, s:I}", "at",
+				json_pack("{s:s, s:s, s:s, s:I, s:s}", "at",
 					  e->attach_peer ? "veth-peer" : "interface", "netns",
 					  e->attach_ifindex ? e->attach_netns : e->netns, "iface",
 					  e->attach_ifindex ? e->attach_ifname : e->ifname, "ifindex",
-					  (json_int_t)(e->attach_ifindex ? e->attach_ifindex : e->ifindex)));
+					  (json_int_t)(e->attach_ifindex ? e->attach_ifindex : e->ifindex),
+					  "hook", hooks && hooks[i] ? hooks[i] : "unknown"));
 			if (e->guard)
 				json_object_set_new(o, "guard",
 						    json_pack("{s:s, s:s}", "netns", e->guard_netns,
@@ -463,6 +477,7 @@ int cmd_status(int argc, char **argv)
 	struct nf_store_obj *st = NULL, *cl = NULL;
 	struct ruleset_row *rs = NULL;
 	bool *quar = NULL;
+	const char **hooks = NULL;
 	size_t n_eps = 0, n_st = 0, n_rs = 0, n_cl = 0;
 	struct nf_metrics m;
 	struct nf_dp *dp = NULL;
@@ -488,6 +503,8 @@ int cmd_status(int argc, char **argv)
 			if (!err)
 				quar = quarantined_of(dp, eps, n_eps);
 			if (!err)
+				hooks = hooks_of(dp, eps, n_eps);
+			if (!err)
 				rs = rulesets_of(dp, &n_rs);
 		}
 	}
@@ -501,15 +518,16 @@ int cmd_status(int argc, char **argv)
 	}
 	if (!err) {
 		if (json) {
-			err = print_json(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs, cl, n_cl);
+			err = print_json(loaded, &m, eps, quar, hooks, n_eps, st, n_st, rs, n_rs, cl, n_cl);
 		} else {
-			print_text(loaded, &m, eps, quar, n_eps, st, n_st, rs, n_rs);
+			print_text(loaded, &m, eps, quar, hooks, n_eps, st, n_st, rs, n_rs);
 			print_cluster(cl, n_cl);
 		}
 	}
 	free(cl);
 	free(eps);
 	free(quar);
+	free(hooks);
 	free(rs);
 	free(st);
 	metrics__free(&m);

@@ -145,6 +145,8 @@ int dp__upgrade(const struct nf_upgrade_opts *o);
  * and (-ESTALE, said) when it was replaced since this process opened it.
  */
 int dp__lock(void);
+/* The same without waiting: -EWOULDBLOCK (quietly) while another holds it. */
+int dp__trylock(void);
 void dp__unlock(int fd);
 
 /* Mount bpffs at /sys/fs/bpf if it is not; find the cgroup v2 mount. */
@@ -289,6 +291,15 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep);
 int dp__detach_iface(struct nf_dp *dp, const char *netns, const char *ifname);
 /* 0 if the endpoint is registered and both tc programs are attached, -ENOENT otherwise. */
 int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname);
+
+/* Which hook an interface endpoint's programs run at, asked of the kernel:
+ * "tcx", "clsact", "tcx+clsact" (a move between them, or a mix), "none", or
+ * "unknown" (its attach point is gone or out of reach). */
+const char *dp__iface_hook(struct nf_dp *dp, const struct nf_ep_record *r);
+/* The endpoint's programs moved from clsact to tcx (serve, node lock held):
+ * 0 on tcx (now or already); -EOPNOTSUPP: no tcx in this kernel; -ENOENT:
+ * its attach point is gone. Enforced throughout (see tc.c). */
+int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r);
 
 /* ---- cgroup endpoints ---- */
 /* The id the kernel gives the cgroup at dir (its kernfs file handle): the

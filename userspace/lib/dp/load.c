@@ -106,7 +106,7 @@ int dp__cgroup2_root(char *buf, size_t len)
 	return err;
 }
 
-int dp_lock_file(const char *path)
+static int lock_file(const char *path, bool wait)
 {
 	int fd, err;
 
@@ -116,12 +116,17 @@ int dp_lock_file(const char *path)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX)) {
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int dp_lock_file(const char *path)
+{
+	return lock_file(path, true);
 }
 
 /* The pinned program this process opened (0: none), for dp__lock(). */
@@ -146,10 +151,12 @@ static __u32 pinned_id(void)
 	return id;
 }
 
-int dp__lock(void)
+static int node_lock(bool wait)
 {
-	int fd = dp_lock_file(NF_LOCK_FILE), err;
+	int fd = lock_file(NF_LOCK_FILE, wait), err;
 
+	if (fd == -EWOULDBLOCK && !wait)
+		return fd;
 	if (fd < 0) {
 		pr_err("cannot take the node lock %s: %s", NF_LOCK_FILE, strerror(-fd));
 		return fd;
@@ -172,6 +179,16 @@ int dp__lock(void)
 	if (opened_dp)
 		dp__reconcile(opened_dp);
 	return fd;
+}
+
+int dp__lock(void)
+{
+	return node_lock(true);
+}
+
+int dp__trylock(void)
+{
+	return node_lock(false);
 }
 
 void dp__unlock(int fd)

@@ -144,38 +144,60 @@ static bool match_iface(const struct nf_ep_record *r, const void *arg)
 }
 
 /*
- * Take our programs off an interface endpoint's attach point, if it is still
- * the one the record names (the netns, and with it a veth pair, may be gone).
- * A record's "" netns is the one of the command that attached it (the node's):
- * a command running in another one (a test's node is a named netns, the CLI
- * is not in it) finds it by its cookie, and if it cannot, the programs may
- * still be there: -ESRCH, and the record stays for a command that can.
+ * Enter the netns of an interface endpoint's attach point, the one its record
+ * names (the netns, and with it a veth pair, may be gone). A record's ""
+ * netns is the one of the command that attached it (the node's): a command
+ * running in another one (a test's node is a named netns, the CLI is not in
+ * it) finds it by its cookie. 0: entered (g), and the device is there when
+ * *here (same netns cookie, same ifindex by name); -ESRCH (said): its netns
+ * is none this process can reach; -ENOENT: gone (nothing entered).
  */
-int dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+static int attach_enter(const struct nf_ep_record *r, struct netns_guard *g, bool *here)
 {
 	const char *netns = r->attach_ifindex ? r->attach_netns : r->netns;
 	const char *ifname = r->attach_ifindex ? r->attach_ifname : r->ifname;
 	char found[sizeof(r->attach_netns)];
 	struct nf_ep_key k;
-	struct netns_guard g;
 	uint64_t cookie;
-	int err = 0, err2;
 
 	dp__ep_key(r, &k);
+	*here = false;
 	if (!*netns && (dp_cur_netns_cookie(&cookie) || cookie != k.netns_cookie)) {
 		if (dp_netns_find(k.netns_cookie, found, sizeof(found))) {
 			pr_err("endpoint %u: %s is in the network namespace of the command that "
 			       "attached it, not this one's nor in /var/run/netns: run this "
-			       "there to take its programs off",
+			       "there to reach its programs",
 			       r->ep_id, ifname);
 			return -ESRCH;
 		}
 		netns = found;
 	}
-	if (dp_netns_enter(netns, &g))
-		return 0;
-	if (!dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
-	    if_nametoindex(ifname) == k.ifindex) {
+	if (dp_netns_enter(netns, g))
+		return -ENOENT;
+	*here = !dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
+		if_nametoindex(ifname) == k.ifindex;
+	return 0;
+}
+
+/*
+ * Take our programs off an interface endpoint's attach point, if it is still
+ * the one the record names, from tcx and clsact alike. If its netns cannot
+ * be reached, the programs may still be there: -ESRCH, and the record stays
+ * for a command that can.
+ */
+int dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	const char *ifname = r->attach_ifindex ? r->attach_ifname : r->ifname;
+	struct nf_ep_key k;
+	struct netns_guard g;
+	bool here;
+	int err = 0, err2;
+
+	err = attach_enter(r, &g, &here);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	dp__ep_key(r, &k);
+	if (here) {
 		err = tc_detach_one(k.ifindex, BPF_TC_INGRESS,
 				    dp->progs[tc_prog(r->attach_peer, true)]);
 		err2 = tc_detach_one(k.ifindex, BPF_TC_EGRESS,
@@ -189,6 +211,110 @@ int dp_tc_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)
 	return err;
 }
 
+/*
+ * Where an interface endpoint's program runs at one point: HOOK_TCX, our
+ * cls_bpf filter (HOOK_CLS), both, or neither (netns entered).
+ */
+#define HOOK_TCX	1
+#define HOOK_CLS	2
+static int hooks_at(int ifindex, enum bpf_tc_attach_point point, __u32 id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+	libbpf_print_fn_t print;
+	__u32 ids[64], i;
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
+	int h = 0;
+
+	if (!id)
+		return 0;
+	if (!bpf_prog_query_opts(ifindex, tcx_type(point), &q))
+		for (i = 0; i < q.prog_cnt && i < 64; i++)
+			if (ids[i] == id)
+				h |= HOOK_TCX;
+	print = libbpf_set_print(NULL);	/* no filter: not an error */
+	if (!bpf_tc_query(&hook, &opts) && opts.prog_id == id)
+		h |= HOOK_CLS;
+	libbpf_set_print(print);
+	return h;
+}
+
+const char *dp__iface_hook(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	static const char *names[] = { "none", "tcx", "clsact", "tcx+clsact" };
+	struct nf_ep_key k;
+	struct netns_guard g;
+	bool here;
+	int h = 0;
+
+	if (r->is_cgroup || attach_enter(r, &g, &here))
+		return "unknown";
+	dp__ep_key(r, &k);
+	if (here) {
+		int in = hooks_at(k.ifindex, BPF_TC_INGRESS,
+				  dp_prog_id(dp->progs[tc_prog(r->attach_peer, true)]));
+		int out = hooks_at(k.ifindex, BPF_TC_EGRESS,
+				   dp_prog_id(dp->progs[tc_prog(r->attach_peer, false)]));
+
+		/* one hook at both points, or a mix (a move under way or cut short) */
+		if (in == out && in != (HOOK_TCX | HOOK_CLS))
+			h = in;
+		else
+			h = HOOK_TCX | HOOK_CLS;
+	}
+	dp_netns_leave(&g);
+	return here ? names[h] : "unknown";
+}
+
+/*
+ * Move an interface endpoint from our cls_bpf filters to tcx (node lock
+ * held): its programs attached through tcx in front of every other, then
+ * the filters taken off. At every step each point runs the endpoint's
+ * program once: it returns TC_ACT_OK or TC_ACT_SHOT (never TCX_NEXT), and a
+ * tcx verdict ends the hook before the clsact qdisc is consulted. Nothing
+ * in the record changes: detach, check and upgrade handle either hook.
+ * 0: on tcx (now, or already); -EOPNOTSUPP: this kernel has no tcx;
+ * -ENOENT: the attach point is gone.
+ */
+int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r)
+{
+	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	struct nf_ep_key k;
+	struct netns_guard g;
+	bool here;
+	size_t i;
+	int err;
+
+	if (r->is_cgroup)
+		return -EINVAL;
+	err = attach_enter(r, &g, &here);
+	if (err)
+		return err;
+	dp__ep_key(r, &k);
+	err = here ? 0 : -ENOENT;
+	for (i = 0; !err && i < ARRAY_SIZE(points); i++) {
+		int fd = dp->progs[tc_prog(r->attach_peer, points[i] == BPF_TC_INGRESS)];
+
+		if (hooks_at(k.ifindex, points[i], dp_prog_id(fd)) & HOOK_TCX)
+			continue;
+		err = tcx_attach(k.ifindex, points[i], fd);
+		if (err == -EINVAL)
+			err = -EOPNOTSUPP;	/* a kernel without tcx */
+		dp_test_stop_at("promote-tcx");
+	}
+	for (i = 0; !err && i < ARRAY_SIZE(points); i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = k.ifindex, .attach_point = points[i]);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
+		int fd = dp->progs[tc_prog(r->attach_peer, points[i] == BPF_TC_INGRESS)];
+
+		if (!(hooks_at(k.ifindex, points[i], dp_prog_id(fd)) & HOOK_CLS))
+			continue;
+		if (bpf_tc_detach(&hook, &opts) && errno != ENOENT)
+			err = -errno;
+	}
+	dp_netns_leave(&g);
+	return err;
+}
 
 static void guard_key(const struct nf_ep_record *r, struct nf_guard_key *gk)
 {
