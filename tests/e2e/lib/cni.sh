@@ -333,16 +333,17 @@ hostif() {
 	jq -r --arg br "${IFP}br" '[.interfaces[] | select(.sandbox == null and .name != $br) |
 		.name][0]' "$WORK/cache/$(jq -r .name "$1")-$P-$2-eth0.json"
 }
-# progs_on HOSTIF: netfence's programs on that node interface (tc ingress +
-# egress; with NETFENCE_TC_HOOK=tcx the tcx ones)
+# progs_on HOSTIF: at how many of that node interface's points (tc ingress,
+# egress) netfence's program runs, through our cls_bpf filter or tcx (serve
+# moves endpoints from the one to the other; midway a point has both: 1)
 progs_on() {
-	local n=0 d
-	if [ "${NETFENCE_TC_HOOK:-}" = tcx ]; then
-		in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" count "$1" 2>/dev/null || echo 0
-		return
-	fi
+	local n=0 d tcx
+	tcx=$(in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" ids "$1" 2>/dev/null)
 	for d in ingress egress; do
-		n=$((n + $(in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -c ' bpf .* handle ' || true)))
+		if grep -q "^$d " <<<"$tcx" ||
+			in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -q ' bpf .* handle '; then
+			n=$((n + 1))
+		fi
 	done
 	echo "$n"
 }
