@@ -54,7 +54,7 @@ struct nf_promote {
 	struct timespec mtime;	/* of NF_EP_DIR when last read */
 	bool read;
 	struct seen *v;
-	size_t n, cap;
+	size_t n;
 };
 
 static uint64_t n_promoted;
@@ -163,7 +163,6 @@ static int sync_seen(struct nf_promote *p, const struct nf_ep_record *recs, size
 	free(p->v);
 	p->v = v;
 	p->n = k;
-	p->cap = n + 1;
 	return 0;
 }
 

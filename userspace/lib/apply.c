@@ -658,7 +658,6 @@ static int plan_names(const struct tenant_plan *p, const struct objset *stored, 
 	return err;
 }
 
-
 /* Apply Tenant objects' CIDRs to the ipcache: remove the old, add the new.
  * The tenant's id exists already (apply_locked gives every tenant with
  * objects one, before anything is installed). */
@@ -683,6 +682,12 @@ static int tenant_cidrs(struct nf_dp *dp, const char *tenant, const struct nf_te
 	}
 	return 0;
 }
+
+/* A tenant's name and id, in a change's by-name index (env_build). */
+struct tenant_idx {
+	const char *name;
+	uint32_t id;
+};
 
 /*
  * One change, node lock held: desired = stored, with `input` objects added
@@ -709,12 +714,6 @@ static int tenant_cidrs(struct nf_dp *dp, const char *tenant, const struct nf_te
  * address carries the new id: a NotIn selector compiled while the name had
  * no id would otherwise let that address in.
  */
-/* A tenant's name and id, in a change's by-name index (env_build). */
-struct tenant_idx {
-	const char *name;
-	uint32_t id;
-};
-
 struct change {
 	struct nf_dp *dp;
 	/* what is asked */

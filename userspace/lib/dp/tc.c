@@ -108,23 +108,6 @@ static int tc_detach_one(int ifindex, enum bpf_tc_attach_point point, int prog_f
 	return err ? err : -errno;
 }
 
-/* Whether program id runs at (ifindex, point): through tcx or as our cls_bpf filter. */
-static bool tc_has_prog(int ifindex, enum bpf_tc_attach_point point, __u32 id)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
-	__u32 ids[64], i;
-	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .prog_cnt = 64);
-
-	if (!id)
-		return false;
-	if (!bpf_prog_query_opts(ifindex, tcx_type(point), &q))
-		for (i = 0; i < q.prog_cnt && i < 64; i++)
-			if (ids[i] == id)
-				return true;
-	return !bpf_tc_query(&hook, &opts) && opts.prog_id == id;
-}
-
 struct iface_id {
 	uint64_t cookie;
 	uint32_t ifindex;
@@ -757,10 +740,10 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname)
 	if (dp_netns_enter(r.attach_ifindex ? r.attach_netns : r.netns, &g))
 		return -ENOENT;
 	attached = !dp_cur_netns_cookie(&cookie) && cookie == k.netns_cookie &&
-		   tc_has_prog(k.ifindex, BPF_TC_INGRESS,
-			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, true)])) &&
-		   tc_has_prog(k.ifindex, BPF_TC_EGRESS,
-			       dp_prog_id(dp->progs[tc_prog(r.attach_peer, false)]));
+		   hooks_at(k.ifindex, BPF_TC_INGRESS,
+			    dp_prog_id(dp->progs[tc_prog(r.attach_peer, true)])) &&
+		   hooks_at(k.ifindex, BPF_TC_EGRESS,
+			    dp_prog_id(dp->progs[tc_prog(r.attach_peer, false)]));
 	dp_netns_leave(&g);
 	if (bpf_map_lookup_elem(dp->maps.fd[NF_MAP_ENDPOINTS], &k, &v))
 		return -ENOENT;
