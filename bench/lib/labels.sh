@@ -188,10 +188,7 @@ bench_labels() {
 	# tenants (the same names: after them, this apply changes nothing)
 	if [ -z "$NF_WHY" ] && ((LBL_BYSTANDERS > 0)); then
 		log "labels: $LBL_BYSTANDERS other tenants, each with a policy, beside the scenario"
-		MANY_PREFIX=$MET_PREFIX gen_many_tenants "$LBL_BYSTANDERS" >"$WORK/lbl-by.json"
-		for ((i = 0; i < LBL_BYSTANDERS; i++)); do printf '%s%04d\n' "$MET_PREFIX" "$i"; done \
-			>>"$TENANTS_FILE"
-		"$NF" apply "$WORK/lbl-by.json" >/dev/null 2>"$WORK/cmd.err" ||
+		met_load_tenants "$LBL_BYSTANDERS" ||
 			NF_LBL_WHY="loading $LBL_BYSTANDERS other tenants failed: $(oneline <"$WORK/cmd.err")"
 	fi
 	if [ -z "${NF_LBL_WHY:-}" ] && [ -z "$NF_WHY" ]; then

@@ -10,6 +10,16 @@ MET_PREFIX=${TENANT_PREFIX}m
 MET_PORT=9471
 
 # bench_metrics_scale TENANTS COUNT KEYS
+# met_load_tenants N: N tenants $MET_PREFIX0000.., each with the SPEC §1
+# policy, applied (and removed at the end); the error in $WORK/cmd.err.
+# The label rows load the same ones: a second load changes nothing.
+met_load_tenants() {
+	local i
+	MANY_PREFIX=$MET_PREFIX gen_many_tenants "$1" >"$WORK/met.json"
+	for ((i = 0; i < $1; i++)); do printf '%s%04d\n' "$MET_PREFIX" "$i"; done >>"$TENANTS_FILE"
+	"$NF" apply "$WORK/met.json" >/dev/null 2>"$WORK/cmd.err"
+}
+
 bench_metrics_scale() {
 	local tenants=$1 count=$2 keys=$3 ns=${NS_PREFIX}met why=$NF_WHY pid="" i seeded=""
 	local what
@@ -17,11 +27,7 @@ bench_metrics_scale() {
 	local target="< 100 ms"
 	if [ -z "$why" ]; then
 		log "metrics: loading $tenants tenants, each with a policy"
-		MANY_PREFIX=$MET_PREFIX gen_many_tenants "$tenants" >"$WORK/met.json"
-		for ((i = 0; i < tenants; i++)); do printf '%s%04d\n' "$MET_PREFIX" "$i"; done \
-			>>"$TENANTS_FILE"
-		"$NF" apply "$WORK/met.json" >/dev/null 2>"$WORK/cmd.err" ||
-			why="netfence apply failed: $(oneline <"$WORK/cmd.err")"
+		met_load_tenants "$tenants" || why="netfence apply failed: $(oneline <"$WORK/cmd.err")"
 	fi
 	if [ -z "$why" ]; then
 		seeded=$("$BENCH_BIN/bench_metrics" seed --prefix "$MET_PREFIX" --keys "$keys" \
