@@ -129,13 +129,18 @@ static bool candidate(const struct nf_ep_record *r)
 	return !r->is_cgroup && r->attach_peer && r->attach_ifindex;
 }
 
+static bool same_ep(const struct seen *s, const struct nf_ep_record *r)
+{
+	return s->ep_id == r->ep_id && s->ifindex == r->attach_ifindex &&
+	       s->cookie == r->attach_cookie;
+}
+
 static struct seen *find(struct nf_promote *p, const struct nf_ep_record *r)
 {
 	size_t i;
 
 	for (i = 0; i < p->n; i++)
-		if (p->v[i].ep_id == r->ep_id && p->v[i].ifindex == r->attach_ifindex &&
-		    p->v[i].cookie == r->attach_cookie)
+		if (same_ep(&p->v[i], r))
 			return &p->v[i];
 	return NULL;
 }
@@ -220,8 +225,7 @@ static const struct nf_ep_record *rec_of(const struct seen *s, const struct nf_e
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (recs[i].ep_id == s->ep_id && recs[i].attach_ifindex == s->ifindex &&
-		    recs[i].attach_cookie == s->cookie)
+		if (same_ep(s, &recs[i]))
 			return &recs[i];
 	return NULL;
 }
@@ -243,25 +247,23 @@ static bool promote_locked(struct nf_promote *p, struct nf_dp *dp)
 		return false;
 	while (!moved && (s = next_due(p, &wait))) {
 		const struct nf_ep_record *r = rec_of(s, recs, n);
-		const char *hook;
 		int err;
 
 		s->done = true;
 		if (!r)
 			continue;	/* detached meanwhile */
-		hook = dp__iface_hook(dp, r);
-		if (!strcmp(hook, "tcx") || !strcmp(hook, "unknown") || !strcmp(hook, "none"))
+		err = dp__promote_tcx(dp, r);
+		if (!err || err == -ENOENT || err == -ESRCH)
 			continue;	/* there already, or nothing to move */
 		moved = true;
-		err = dp__promote_tcx(dp, r);
-		if (!err) {
+		if (err == 1) {
 			n_promoted++;
 			pr_info("endpoint %u (%s, on %s): moved from clsact to tcx", r->ep_id,
 				r->ifname, r->attach_ifname);
 		} else if (err == -EOPNOTSUPP) {
 			p->off = true;
 			pr_info("this kernel has no tcx: endpoints stay on clsact");
-		} else if (err != -ENOENT) {
+		} else {
 			pr_warn("endpoint %u (%s): cannot move it to tcx, it stays on clsact: %s",
 				r->ep_id, r->ifname, strerror(-err));
 		}

@@ -297,8 +297,8 @@ int dp__check_iface(struct nf_dp *dp, const char *netns, const char *ifname);
  * "unknown" (its attach point is gone or out of reach). */
 const char *dp__iface_hook(struct nf_dp *dp, const struct nf_ep_record *r);
 /* The endpoint's programs moved from clsact to tcx (serve, node lock held):
- * 0 on tcx (now or already); -EOPNOTSUPP: no tcx in this kernel; -ENOENT:
- * its attach point is gone. Enforced throughout (see tc.c). */
+ * 1 moved, 0 on tcx already; -EOPNOTSUPP: no tcx in this kernel; -ENOENT:
+ * its attach point is gone or runs none of them. Enforced throughout (tc.c). */
 int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r);
 
 /* ---- cgroup endpoints ---- */

@@ -264,6 +264,7 @@ int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r)
 	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
 	struct nf_ep_key k;
 	struct netns_guard g;
+	int fd[2], h[2];
 	bool here;
 	size_t i;
 	int err;
@@ -274,25 +275,32 @@ int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r)
 	if (err)
 		return err;
 	dp__ep_key(r, &k);
-	err = here ? 0 : -ENOENT;
-	for (i = 0; !err && i < ARRAY_SIZE(points); i++) {
-		int fd = dp->progs[tc_prog(r->attach_peer, points[i] == BPF_TC_INGRESS)];
+	for (i = 0; i < ARRAY_SIZE(points); i++) {
+		fd[i] = dp->progs[tc_prog(r->attach_peer, points[i] == BPF_TC_INGRESS)];
+		h[i] = here ? hooks_at(k.ifindex, points[i], dp_prog_id(fd[i])) : 0;
+	}
+	if (!h[0] || !h[1])
+		err = -ENOENT;	/* gone, or not attached here: nothing to move */
+	else if (h[0] == HOOK_TCX && h[1] == HOOK_TCX)
+		err = 0;	/* there already */
+	else
+		err = 1;
+	for (i = 0; err == 1 && i < ARRAY_SIZE(points); i++) {
+		int e;
 
-		if (hooks_at(k.ifindex, points[i], dp_prog_id(fd)) & HOOK_TCX)
+		if (h[i] & HOOK_TCX)
 			continue;
-		err = tcx_attach(k.ifindex, points[i], fd);
-		if (err == -EINVAL)
-			err = -EOPNOTSUPP;	/* a kernel without tcx */
+		e = tcx_attach(k.ifindex, points[i], fd[i]);
+		if (e)
+			err = e == -EINVAL ? -EOPNOTSUPP : e;	/* EINVAL: a kernel without tcx */
 		dp_test_stop_at("promote-tcx");
 	}
-	for (i = 0; !err && i < ARRAY_SIZE(points); i++) {
+	/* attaching through tcx left the filters as they were */
+	for (i = 0; err == 1 && i < ARRAY_SIZE(points); i++) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = k.ifindex, .attach_point = points[i]);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO);
-		int fd = dp->progs[tc_prog(r->attach_peer, points[i] == BPF_TC_INGRESS)];
 
-		if (!(hooks_at(k.ifindex, points[i], dp_prog_id(fd)) & HOOK_CLS))
-			continue;
-		if (bpf_tc_detach(&hook, &opts) && errno != ENOENT)
+		if ((h[i] & HOOK_CLS) && bpf_tc_detach(&hook, &opts) && errno != ENOENT)
 			err = -errno;
 	}
 	dp_netns_leave(&g);
