@@ -335,13 +335,19 @@ hostif() {
 }
 # progs_on HOSTIF: at how many of that node interface's points (tc ingress,
 # egress) netfence's program runs, through our cls_bpf filter or tcx (serve
-# moves endpoints from the one to the other; midway a point has both: 1)
+# moves endpoints from the one to the other; midway a point has both: 1).
+# The filters are read first: serve adds the tcx program before it takes a
+# filter off, so a move under way is never seen as neither.
 progs_on() {
-	local n=0 d tcx
+	local n=0 d cls=""
+	for d in ingress egress; do
+		in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -q ' bpf .* handle ' &&
+			cls+=" $d"
+	done
+	local tcx
 	tcx=$(in_ns "$NODE" "$PYTHON" "$E2E_LIB/tchooks.py" ids "$1" 2>/dev/null)
 	for d in ingress egress; do
-		if grep -q "^$d " <<<"$tcx" ||
-			in_ns "$NODE" tc filter show dev "$1" "$d" 2>/dev/null | grep -q ' bpf .* handle '; then
+		if [[ " $cls " == *" $d "* ]] || grep -q "^$d " <<<"$tcx"; then
 			n=$((n + 1))
 		fi
 	done
