@@ -118,49 +118,55 @@ static __always_inline __be16 nf_eth_proto(struct __sk_buff *skb, __u32 l3_off)
 enum nf_fast {
 	NF_FAST_UNPARSED,	/* not a common packet: nf_parse has to take it */
 	NF_FAST_NO_FLOW,	/* parsed (the key is filled), and no tracked flow */
-	NF_FAST_RECHECK,	/* parsed; a tracked flow, expired or judged at an older epoch */
-	NF_FAST_PASS,		/* a tracked flow whose verdict stands: pass */
+	NF_FAST_RECHECK,	/* parsed; a tracked flow due a refresh, or judged at an older epoch */
+	NF_FAST_PASS,		/* a tracked flow whose verdict stands: passed and accounted */
 };
 
 /*
- * The established fast path: the packet's flow is tracked and its entry
- * needs no change. One hash lookup, one array lookup, no write. Whatever
- * would change the entry or might end it goes to nf_verdict_full, which
- * looks the flow up again and does the whole of it (NF_FAST_RECHECK):
+ * The tracked-flow fast path: the packet's flow is tracked, recently seen,
+ * and its verdict stands. One hash lookup, one array lookup; an established
+ * packet writes nothing. What goes to nf_verdict_full instead, which does
+ * the whole of it with the entry found here (*found, NF_FAST_RECHECK):
  *   - its timestamp is older than NF_CT_REFRESH jiffies: refreshing it is
  *     the full path's, and so is expiry. An entry refreshed within
  *     NF_CT_REFRESH jiffies can't have expired, every lifetime being
  *     seconds long (NF_CT_TCP_CLOSED_S is the shortest): the same verdict
  *     as nf_ct_expired without computing the lifetime;
- *   - TCP SYN, FIN or RST, or a closed entry (nf_ct_touch, nf_ct_end);
- *   - the first reply (NF_CT_SEEN_REPLY to set);
  *   - its tenant's policy changed since it was judged (revocation).
- * So a packet that passes here is exactly one that nf_ct_touch and
- * nf_ct_end would have left its entry unchanged for. Anti-spoofing and the
+ * A packet that changes the entry (a TCP SYN, FIN or RST, a packet of a
+ * closed flow, the first reply) is accounted here as the full path would
+ * (nf_ct_touch, then nf_ct_end): a connection's handshake and close then
+ * cost no more than its established packets (bench: the veth rows' new
+ * connections/s, bpf_stats per connection). Anti-spoofing and the
  * endpoint's tenant need no lookup: the key holds the endpoint's scope and
  * ifindex and the exact addresses and ports, and only a packet judged by
  * the full path (anti-spoofing on egress, an own address on ingress, the
  * endpoint's tenant and policy) ever created it; re-attaching the endpoint
- * to another tenant purges its entries.
+ * to another tenant purges its entries. A parsed packet is never a
+ * fragment (nf_parse_fast), so nf_frag_allow has nothing to do for it.
  */
-static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck, __u8 dir,
-						      __u8 tcp_flags)
+static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck,
+						      const struct nf_where *w, __u8 tcp_flags,
+						      struct nf_ct_val **found)
 {
+	__u8 proto = NF_CT_KEY_PROTO(ck), dir = w->dir, need;
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg;
 	struct nf_ct_val *ct;
 	__u32 zero = 0, gen;
-	__u64 t;
-	__u8 need;
+	bool change;
+	__u64 t, now;
 
 	ct = bpf_map_lookup_elem(&nf_ct, ck);
 	if (!ct)
 		return NF_FAST_NO_FLOW;
-	need = dir != ct->origin_dir ? NF_CT_SEEN_REPLY : 0;
-	if ((__s64)(nf_now() - ct->last_seen_ns) > (__s64)NF_CT_REFRESH ||
-	    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) ||
-	    (ct->flags & (NF_CT_CLOSED | need)) != need)
+	*found = ct;
+	now = nf_now();
+	if ((__s64)(now - ct->last_seen_ns) > (__s64)NF_CT_REFRESH)
 		return NF_FAST_RECHECK;
+	need = dir != ct->origin_dir ? NF_CT_SEEN_REPLY : 0;
+	change = (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) ||
+		 (ct->flags & (NF_CT_CLOSED | need)) != need;
 	/*
 	 * Revocation. No epoch has moved since this entry's was found current
 	 * (userspace bumps policy_gen after every flip): its verdict stands,
@@ -169,22 +175,27 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	 */
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	gen = cfg ? cfg->policy_gen : 0;
-	if (gen && ct->gen == gen)
-		return NF_FAST_PASS;
-	/*
-	 * Confirm the epoch and remember gen. gen was read first, and the epoch
-	 * must be read after it: a fully ordered atomic fetch between them
-	 * (clang makes it a fetch-or of 0: lock cmpxchg on x86, ldsetal on
-	 * arm64), so that an epoch older than gen is never stamped with it. It
-	 * changes nothing, and runs once per flow and flip.
-	 */
-	t = __sync_fetch_and_add(&ct->last_seen_ns, 0);
-	asm volatile("" : : "r"(t) : "memory");
-	ti = nf_tenant(NF_POLICY_ID(ct->tenant_id, ct->policy_id));
-	if (!ti || ct->epoch != ti->epoch)
-		return NF_FAST_RECHECK;
-	if (gen)
-		ct->gen = gen;
+	if (!gen || ct->gen != gen) {
+		/*
+		 * Confirm the epoch and remember gen. gen was read first, and the
+		 * epoch must be read after it: a fully ordered atomic fetch between
+		 * them (clang makes it a fetch-or of 0: lock cmpxchg on x86, ldsetal
+		 * on arm64), so that an epoch older than gen is never stamped with
+		 * it. It changes nothing, and runs once per flow and flip.
+		 */
+		t = __sync_fetch_and_add(&ct->last_seen_ns, 0);
+		asm volatile("" : : "r"(t) : "memory");
+		ti = nf_tenant(NF_POLICY_ID(ct->tenant_id, ct->policy_id));
+		if (!ti || ct->epoch != ti->epoch)
+			return NF_FAST_RECHECK;
+		if (gen)
+			ct->gen = gen;
+	}
+	if (change) {
+		nf_ct_touch(ct, dir, tcp_flags, proto, now);
+		if (proto == NF_IPPROTO_TCP && !w->defer_end)
+			nf_ct_end(ct, ck, tcp_flags);
+	}
 	return NF_FAST_PASS;
 }
 
@@ -219,40 +230,65 @@ static __always_inline void nf_verdict_key_fill(struct nf_verdict_key *vk,
 }
 
 /*
- * A new TCP or UDP flow on a tc hook whose first packet's verdict is cached
- * (struct nf_verdict_key): an allow decided under the current policy_gen.
- * Tracks and counts it as the full verdict would have; false leaves the
- * packet to the full verdict (no entry, a stale one, or a flow over its
- * tenant's share, which the full verdict drops and counts).
+ * The verdict cache's entry for a flow's first packet (struct
+ * nf_verdict_key), when it was decided under the current policy_gen: an
+ * allow that still holds. *cfg gets nf_config.
  */
-static __always_inline bool nf_verdict_cached(const struct nf_ct_key *ck, __u8 dir, __u8 hook,
-					      __u8 tcp_flags)
+static __always_inline struct nf_verdict_val *nf_verdict_entry(const struct nf_ct_key *ck,
+							       __u8 dir, struct nf_config **cfg)
 {
 	struct nf_verdict_key vk;
 	struct nf_verdict_val *v;
-	struct nf_config *cfg;
-	struct nf_ct_val nct;
 	__u32 zero = 0;
 
-	cfg = bpf_map_lookup_elem(&nf_config, &zero);
-	if (!cfg || !cfg->policy_gen)
-		return false;
+	*cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	if (!*cfg || !(*cfg)->policy_gen)
+		return NULL;
 	nf_verdict_key_fill(&vk, ck, dir);
 	v = bpf_map_lookup_elem(&nf_verdicts, &vk);
-	if (!v || v->gen != cfg->policy_gen)
-		return false;
+	if (!v || v->gen != (*cfg)->policy_gen)
+		return NULL;
+	return v;
+}
+
+/*
+ * A new TCP or UDP flow on a tc hook whose first packet's verdict is cached
+ * (nf_verdict_entry). Tracks and counts it as the full verdict would have:
+ * 1. Otherwise nothing changed: 0 when no verdict is cached for it, -1 when
+ * one is but the packet is left to what follows (a flow over its tenant's
+ * share, which the full verdict drops and counts, or as below).
+ *
+ * syn: a TCP SYN without ACK, before any conntrack lookup. A connection's
+ * first packet, far more often than a retransmission or a closed tuple's
+ * reuse: its entry is inserted only where none is (one hash walk, not a
+ * lookup then an insert). An existing entry, or a flow its verdict does
+ * not track, is left to the ordinary order (the conntrack lookup,
+ * nf_ct_established, then this without syn).
+ */
+static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 dir, __u8 hook,
+					     __u8 tcp_flags, bool syn)
+{
+	struct nf_verdict_val *v;
+	struct nf_config *cfg;
+	struct nf_ct_val nct;
+
+	v = nf_verdict_entry(ck, dir, &cfg);
+	if (!v || !cfg)
+		return 0;
+	if (syn && !v->track)
+		return -1;
 	/* A lone FIN or RST ends a flow that is not tracked: nothing to track. */
 	if (NF_CT_KEY_PROTO(ck) == NF_IPPROTO_TCP && (tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
-		return true;
+		return 1;
 	if (v->track && !bench_no_ct_insert) {
 		nf_ct_new(&nct, nf_now(), v->epoch, v->rule_ref, v->tenant_id, v->policy_id,
 			  v->ep_id, dir);
 		nct.gen = v->gen;	/* its epoch was current under gen, which still holds */
-		if (nf_track(&nf_ct, ck, &nct, v->tenant_id, cfg, false))
-			return false;
+		if (nf_track_in(&nf_ct, ck, &nct, v->tenant_id, cfg, false, syn))
+			return -1;
 	}
 	nf_count_flow(v->tenant_id, dir, hook);
-	return true;
+	return 1;
 }
 
 /*
@@ -292,7 +328,8 @@ static __always_inline struct nf_endpoint *nf_tc_endpoint(const struct nf_where 
  */
 static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_endpoint *ep,
 					    const struct nf_where *w, __u32 l3_off,
-					    struct nf_ct_key *ck, enum nf_fast fast, __u8 tcp_flags)
+					    struct nf_ct_key *ck, enum nf_fast fast, __u8 tcp_flags,
+					    struct nf_ct_val *found)
 {
 	/* cgroup_skb sees IP packets only, and no link-layer header */
 	__be16 eth_proto = w->hook == NF_HOOK_CGROUP ? skb->protocol : nf_eth_proto(skb, l3_off);
@@ -349,7 +386,10 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 		if (fast == NF_FAST_UNPARSED)
 			nf_ct_key_fill(ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr,
 				       pkt.daddr, pkt.sport, pkt.dport);
-		ct = fast == NF_FAST_NO_FLOW ? NULL : bpf_map_lookup_elem(&nf_ct, ck);
+		if (fast == NF_FAST_UNPARSED)
+			ct = bpf_map_lookup_elem(&nf_ct, ck);
+		else
+			ct = fast == NF_FAST_RECHECK ? found : NULL;
 		if (ct && nf_ct_expired(ct, pkt.proto, now)) {
 			/* gone: this packet is judged as a new flow's first */
 			nf_ct_delete(ck, ct->tenant_id);
@@ -532,16 +572,27 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	 * nf_parse_fast's exits to the full verdict (a store per check).
 	 */
 	volatile __u8 fast = NF_FAST_UNPARSED, flags = 0;
+	struct nf_ct_val *found = NULL;
 	enum nf_fast f;
 	struct nf_ct_key ck;
 	__u8 tcp_flags;
+	int cached = -1;
 
 	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
-		f = nf_ct_established(&ck, w->dir, tcp_flags);
+		/* a connection's first packet: the verdict cache, then the insert */
+		if (w->hook == NF_HOOK_TC && NF_CT_KEY_PROTO(&ck) == NF_IPPROTO_TCP &&
+		    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_FIN | TCP_FLAG_RST)) ==
+			    TCP_FLAG_SYN) {
+			cached = nf_verdict_cached(&ck, w->dir, w->hook, tcp_flags, true);
+			if (cached > 0)
+				return true;
+		}
+		f = nf_ct_established(&ck, w, tcp_flags, &found);
 		if (f == NF_FAST_PASS)
 			return true;
-		if (w->hook == NF_HOOK_TC && f == NF_FAST_NO_FLOW &&
-		    nf_verdict_cached(&ck, w->dir, w->hook, tcp_flags))
+		/* (not when the SYN's lookup found no cached verdict) */
+		if (w->hook == NF_HOOK_TC && f == NF_FAST_NO_FLOW && cached &&
+		    nf_verdict_cached(&ck, w->dir, w->hook, tcp_flags, false) > 0)
 			return true;
 		fast = f;
 		flags = tcp_flags;
@@ -552,7 +603,7 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	 * a ctx pointer plus an offset).
 	 */
 	asm volatile("" : "+r"(skb));
-	return nf_verdict_full(skb, ep, w, l3_off, &ck, fast, flags);
+	return nf_verdict_full(skb, ep, w, l3_off, &ck, fast, flags, found);
 }
 
 /* ---- tc: programs on the endpoint's interface, inside its netns ---- */

@@ -62,10 +62,12 @@ static __always_inline void nf_ct_end(struct nf_ct_val *ct, const struct nf_ct_k
  * tenant_id: 0, or -1 when the tenant's share or the table is full
  * (conntrack_full). An entry already there under the key (another CPU's
  * first packet of the same flow, a retransmitted first fragment) is
- * overwritten in place and keeps its count.
+ * overwritten in place and keeps its count; with only_new it is left as it
+ * is and the answer is 1.
  */
-static __always_inline int nf_track(void *map, const void *key, const void *val, __u32 tenant_id,
-				    const struct nf_config *cfg, bool frag)
+static __always_inline int nf_track_in(void *map, const void *key, const void *val,
+				       __u32 tenant_id, const struct nf_config *cfg, bool frag,
+				       bool only_new)
 {
 	struct nf_usage *u = nf_usage_of(tenant_id);
 	__u32 max, *cnt;
@@ -85,13 +87,22 @@ static __always_inline int nf_track(void *map, const void *key, const void *val,
 	if (*(volatile __s32 *)cnt >= (__s32)max)
 		return -1;
 	err = bpf_map_update_elem(map, key, val, BPF_NOEXIST);
-	if (err == -17 /* EEXIST */)
+	if (err == -17 /* EEXIST */) {
+		if (only_new)
+			return 1;
 		return bpf_map_update_elem(map, key, val, BPF_EXIST) ? -1 : 0;
+	}
 	if (err)
 		return -1;	/* E2BIG: the whole table is full */
 	/* (CPUs admitting at the same instant may overshoot the share by one each) */
 	__sync_fetch_and_add(cnt, 1);
 	return 0;
+}
+
+static __always_inline int nf_track(void *map, const void *key, const void *val, __u32 tenant_id,
+				    const struct nf_config *cfg, bool frag)
+{
+	return nf_track_in(map, key, val, tenant_id, cfg, frag, false);
 }
 
 struct nf_gc_ctx {

@@ -896,6 +896,10 @@ static void test_conntrack_full(void **state)
 		{ "flow 5 again", UDP_OUT("10.2.0.5", 1005, 53), EG, DROP, R_CTFULL },
 		{ "an ingress flow over the quota", TCP_IN("10.1.0.8", 33334, 80, SYN), IN, DROP,
 		  R_CTFULL },
+		{ "a SYN to flow 3's service over the quota (its verdict cached)",
+		  TCP_OUT("10.2.0.5", 1010, 443, SYN), EG, DROP, R_CTFULL },
+		{ "flow 3's SYN again (a retransmission): its own flow",
+		  TCP_OUT("10.2.0.5", 1003, 443, SYN), EG, PASS, R_NONE },
 		{ "a denied flow is still policy_denied", UDP_OUT("10.3.0.5", 1006, 53), EG, DROP,
 		  R_POLICY },
 		{ "flow 1 still works", UDP_OUT("10.2.0.5", 1001, 53), EG, PASS, R_NONE },
@@ -1633,8 +1637,11 @@ static void test_ct_gen(void **state)
 {
 	struct fx *x = fixture(state);
 	static const struct vcase open_[] = {
-		{ "out: SYN", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS, R_ALLOWED },
-		{ "in: SYN-ACK (first reply: the full path)", TCP_IN("10.2.0.5", 443, 40000, SYNACK),
+		{ "out: SYN (the full verdict: no stamp)", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG,
+		  PASS, R_ALLOWED },
+	};
+	static const struct vcase reply[] = {
+		{ "in: SYN-ACK (first reply: the fast path)", TCP_IN("10.2.0.5", 443, 40000, SYNACK),
 		  IN, PASS, R_NONE },
 	};
 	static const struct vcase data[] = {
@@ -1656,6 +1663,10 @@ static void test_ct_gen(void **state)
 	RUN_TABLE(x, open_);
 	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, 0);
 	ct_hold(x, TCP, 40000, "10.2.0.5", 443);
+	RUN_TABLE(x, reply);
+	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);
+	assert_int_equal(v.gen, g0);
+	assert_true(v.flags & NF_CT_SEEN_REPLY);
 	RUN_TABLE(x, data);
 	assert_int_equal(ct_val(x, TCP, 40000, "10.2.0.5", 443).gen, g0);
 
@@ -1752,6 +1763,15 @@ static void test_verdict_cache(void **state)
 		{ "out: after a re-attach to beta (no policy): denied",
 		  TCP_OUT("10.2.0.5", 40010, 443, SYN), EG, DROP, R_POLICY, .tenant = "beta" },
 	};
+	static const struct vcase again[] = {
+		{ "out: 40001's SYN again (a retransmission): its flow, not a new one",
+		  TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_NONE },
+		{ "in: 40001's SYN-ACK", TCP_IN("10.2.0.5", 443, 40001, SYNACK), IN, PASS, R_NONE },
+		{ "out: 40001's RST: the flow ends", TCP_OUT("10.2.0.5", 40001, 443, RST), EG, PASS,
+		  R_NONE },
+		{ "out: 40001 reused: a new flow, from the cached verdict",
+		  TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_ALLOWED },
+	};
 	static const struct vcase alpha[] = {
 		{ "out: back in alpha: allowed", TCP_OUT("10.2.0.5", 40011, 443, SYN), EG, PASS,
 		  R_ALLOWED },
@@ -1769,6 +1789,7 @@ static void test_verdict_cache(void **state)
 	uint32_t beta_id = dpt_tenant(x->f, "beta");
 	struct nf_ct_val v;
 	char a[64];
+	size_t n;
 	__u32 g;
 
 	apply(x, NP("p", EGRESS,
@@ -1786,6 +1807,12 @@ static void test_verdict_cache(void **state)
 	assert_int_equal(v.origin_dir, EG);
 	assert_int_equal(ct_val(x, UDP, 40002, "10.2.0.5", 53).gen, 0);
 	assert_int_equal(verdicts_count(x), 2);	/* TCP 443 and UDP 53: no denial */
+
+	/* a SYN of a tracked tuple leaves its entry to it: not a second insert */
+	n = dpt_ct_count(x->f);
+	RUN_TABLE(x, again);
+	assert_int_equal(dpt_ct_count(x->f), n);
+	assert_int_equal(ct_val(x, TCP, 40001, "10.2.0.5", 443).gen, g);
 
 	/* a gen that moved makes the entry count for nothing: full verdict */
 	assert_int_equal(dpt_set_policy_id(x->f, IFINDEX, 0), 0);	/* bumps only */
