@@ -8,6 +8,7 @@
  *   bench_net udp-flood   --dst ADDR --port P --seconds S [--len L] [--pps R]
  *   bench_net tcp-accept  --port P [--idle-ms MS]
  *   bench_net tcp-connect --dst ADDR --port P --seconds S
+ *                         [--netns PATH,PATH... [--slice-ms MS]]
  *   bench_net tcp-sink    --port P [--idle-ms MS]
  *   bench_net tcp-stream  --dst ADDR --port P --seconds S [--rate BYTES_PER_S]
  *
@@ -20,6 +21,13 @@
  *   udp-flood:   sent=N seconds=F pps=F
  *   tcp-accept:  accepted=N seconds=F
  *   tcp-connect: connections=N failed=N seconds=F per_sec=F
+ *
+ * tcp-connect --netns takes turns between network namespaces (each path a
+ * netns file, /var/run/netns/NAME, each with its own route to ADDR): a slice
+ * of --slice-ms (100) connecting in each, in rotating order, until each has
+ * had --seconds. Namespaces compared so take the machine's slow swings alike,
+ * however noisy it is. It prints one line per namespace, in the order given:
+ *   netns=PATH connections=N failed=N seconds=F per_sec=F
  *   tcp-sink:    bytes=N seconds=F
  *   tcp-stream:  bytes=N seconds=F retransmits=N (TCP_INFO tcpi_total_retrans)
  */
@@ -37,6 +45,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #define BATCH		64
@@ -51,7 +61,9 @@ static struct {
 	double pps;
 	double rate;
 	int idle_ms;
-} opt = { .port = 0, .seconds = 5, .len = 64, .pps = 0, .idle_ms = 500 };
+	char *netns;		/* tcp-connect: comma-separated netns paths */
+	int slice_ms;
+} opt = { .port = 0, .seconds = 5, .len = 64, .pps = 0, .idle_ms = 500, .slice_ms = 100 };
 
 static volatile sig_atomic_t stop;
 
@@ -253,33 +265,103 @@ static int tcp_accept(void)
  * connect() then close() with SO_LINGER 0: the client resets instead of
  * keeping TIME_WAIT, so a few seconds of this never run out of ports.
  */
+/* Connect and close until `until` (now() time); adds to *ok and *failed. -1 on no socket. */
+static int connect_loop(const struct sockaddr_storage *ss, socklen_t sl, double until,
+			uint64_t *ok, uint64_t *failed)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int fd, one = 1;
+
+	while (now() < until && !stop) {
+		fd = socket(ss->ss_family, SOCK_STREAM, 0);
+		if (fd < 0) {
+			perror("bench_net: socket");
+			return -1;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (connect(fd, (const struct sockaddr *)ss, sl) == 0)
+			(*ok)++;
+		else
+			(*failed)++;
+		close(fd);
+	}
+	return 0;
+}
+
+#define MAX_NETNS 16
+
+/* tcp-connect --netns: slices in each namespace in turn (see the top). */
+static int tcp_connect_netns(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	char *paths[MAX_NETNS], *save = NULL, *p;
+	uint64_t ok[MAX_NETNS] = { 0 }, failed[MAX_NETNS] = { 0 };
+	double spent[MAX_NETNS] = { 0 }, slice = opt.slice_ms / 1000.0, t0;
+	int fds[MAX_NETNS], n = 0, i, k, round, rc = 0;
+
+	for (p = strtok_r(opt.netns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (n == MAX_NETNS) {
+			fprintf(stderr, "bench_net: --netns takes at most %d paths\n", MAX_NETNS);
+			rc = 2;
+			goto out;
+		}
+		fds[n] = open(p, O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			fprintf(stderr, "bench_net: --netns %s: %s\n", p, strerror(errno));
+			rc = 2;
+			goto out;
+		}
+		paths[n++] = p;
+	}
+	if (!n || opt.slice_ms < 1) {
+		fprintf(stderr, "bench_net: --netns needs a path and --slice-ms >= 1\n");
+		rc = 2;
+		goto out;
+	}
+	/* rotate which namespace goes first, so none always follows another */
+	for (round = 0; spent[0] < opt.seconds && !stop; round++) {
+		for (k = 0; k < n && !stop; k++) {
+			i = (k + round) % n;
+			if (setns(fds[i], CLONE_NEWNET)) {
+				fprintf(stderr, "bench_net: setns %s: %s\n", paths[i], strerror(errno));
+				rc = 1;
+				goto out;
+			}
+			t0 = now();
+			if (connect_loop(ss, sl, t0 + slice, &ok[i], &failed[i])) {
+				rc = 1;
+				goto out;
+			}
+			spent[i] += now() - t0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		printf("netns=%s connections=%llu failed=%llu seconds=%.3f per_sec=%.0f\n", paths[i],
+		       (unsigned long long)ok[i], (unsigned long long)failed[i], spent[i],
+		       spent[i] > 0 ? ok[i] / spent[i] : 0);
+		if (failed[i] && !ok[i])
+			rc = 1;
+	}
+out:
+	while (n--)
+		close(fds[n]);
+	return rc;
+}
+
 static int tcp_connect(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = dst_addr(&ss);
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	uint64_t ok = 0, failed = 0;
-	double start, end, t;
-	int fd, one = 1;
+	double start, t;
 
 	if (!sl)
 		return 2;
+	if (opt.netns)
+		return tcp_connect_netns(&ss, sl);
 	start = now();
-	end = start + opt.seconds;
-	while (now() < end && !stop) {
-		fd = socket(ss.ss_family, SOCK_STREAM, 0);
-		if (fd < 0) {
-			perror("bench_net: socket");
-			return 1;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
-			ok++;
-		else
-			failed++;
-		close(fd);
-	}
+	if (connect_loop(&ss, sl, start + opt.seconds, &ok, &failed))
+		return 1;
 	t = now() - start;
 	printf("connections=%llu failed=%llu seconds=%.3f per_sec=%.0f\n",
 	       (unsigned long long)ok, (unsigned long long)failed, t, ok / t);
@@ -362,7 +444,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_net udp-sink|udp-flood|tcp-accept|tcp-connect|tcp-sink|tcp-stream\n"
 		   "       [--dst ADDR] [--port P] [--seconds S] [--len L] [--pps R] [--rate B/s]\n"
-		   "       [--idle-ms MS]\n");
+		   "       [--idle-ms MS] [--netns PATH,PATH... [--slice-ms MS]]\n");
 }
 
 int main(int argc, char **argv)
@@ -375,6 +457,8 @@ int main(int argc, char **argv)
 		{ "pps", required_argument, NULL, 'r' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "idle-ms", required_argument, NULL, 'i' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "slice-ms", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -387,7 +471,7 @@ int main(int argc, char **argv)
 	}
 	mode = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "d:p:s:l:r:R:i:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:s:l:r:R:i:n:S:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opt.dst = optarg;
@@ -409,6 +493,12 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			opt.idle_ms = atoi(optarg);
+			break;
+		case 'n':
+			opt.netns = optarg;
+			break;
+		case 'S':
+			opt.slice_ms = atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);

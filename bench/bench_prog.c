@@ -118,9 +118,19 @@ static void ep_addr(bool v6, uint8_t out[16])
 	}
 }
 
-/* A TCP packet towards the endpoint from rule `rule`'s CIDR. Returns its length. */
-static size_t make_pkt(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint16_t sport,
-		       bool syn)
+/*
+ * A TCP packet between the endpoint and a peer in rule `rule`'s CIDR, port
+ * sport on the peer's side and the rule's port on the endpoint's: towards the
+ * endpoint (out false) or from it (out true), with TCP flags `flags`
+ * (TCP_F_*). Returns its length.
+ */
+#define TCP_F_FIN	0x01
+#define TCP_F_SYN	0x02
+#define TCP_F_RST	0x04
+#define TCP_F_ACK	0x10
+
+static size_t make_tcp(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint16_t sport,
+		       uint8_t flags, bool out)
 {
 	struct ethhdr eth = { .h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP) };
 	struct tcphdr tcp = {};
@@ -128,8 +138,8 @@ static size_t make_pkt(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint
 	size_t off = sizeof(eth);
 
 	memset(p, 0, sizeof(*p));
-	rule_addr(v6, rule, host, src);
-	ep_addr(v6, dst);
+	rule_addr(v6, rule, host, out ? dst : src);
+	ep_addr(v6, out ? src : dst);
 	memcpy(p->b, &eth, sizeof(eth));
 	if (!v6) {
 		struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_TCP,
@@ -148,19 +158,27 @@ static size_t make_pkt(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint
 		memcpy(p->b + off, &ip, sizeof(ip));
 		off += sizeof(ip);
 	}
-	tcp.source = htons(sport);
-	tcp.dest = htons(RULE_PORT(rule));
+	tcp.source = htons(out ? RULE_PORT(rule) : sport);
+	tcp.dest = htons(out ? sport : RULE_PORT(rule));
 	tcp.doff = 5;
 	tcp.window = htons(65535);
-	if (syn) {
-		tcp.syn = 1;
-	} else {
-		tcp.ack = 1;
+	tcp.fin = !!(flags & TCP_F_FIN);
+	tcp.syn = !!(flags & TCP_F_SYN);
+	tcp.rst = !!(flags & TCP_F_RST);
+	tcp.ack = !!(flags & TCP_F_ACK);
+	if (tcp.ack) {
 		tcp.seq = htonl(1);
 		tcp.ack_seq = htonl(1);
 	}
 	memcpy(p->b + off, &tcp, sizeof(tcp));
 	return off + sizeof(tcp);
+}
+
+/* A TCP packet towards the endpoint from rule `rule`'s CIDR: a SYN or an ACK. */
+static size_t make_pkt(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint16_t sport,
+		       bool syn)
+{
+	return make_tcp(p, v6, rule, host, sport, syn ? TCP_F_SYN : TCP_F_ACK, false);
 }
 
 /* ---- BPF_PROG_TEST_RUN ---- */
@@ -237,7 +255,7 @@ static int flush_map(int fd)
 	for (i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, keys + (size_t)i * info.key_size);
 	free(keys);
-	return 0;
+	return (int)n;
 }
 
 /* The kernel's own figure for a map's memory (fdinfo "memlock"), in bytes; -1 if unknown. */
@@ -448,6 +466,8 @@ struct fam_res {
 	double est[N_SIZES][MAX_ROUNDS], newf[N_SIZES][MAX_ROUNDS], newmiss[N_SIZES][MAX_ROUNDS];
 	double est_floor[N_SIZES][MAX_ROUNDS];	/* the floor, run just before est */
 	double cold_nf[N_SIZES], cold_floor[N_SIZES];	/* medians of repeat=1 runs */
+	double conn_nf[N_SIZES], conn_floor[N_SIZES], conn_noop[N_SIZES];	/* whole connections */
+	int conn_err[N_SIZES];
 	int est_verdict[N_SIZES], new_verdict[N_SIZES], miss_verdict[N_SIZES];
 	long long policy_bytes[N_SIZES];
 };
@@ -505,6 +525,83 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 out:
 	free(nf);
 	free(fl);
+	return err;
+}
+
+/*
+ * Whole TCP connections to the endpoint (the server: rule `mid`'s port), each
+ * seven packets run once on the programs of a veth's host side, as the
+ * endpoint sees them: SYN in, SYN-ACK out, ACK in, FIN in, ACK out, FIN out,
+ * last ACK in (which ends the tracked flow). The peer is the same client, on
+ * a new source port each time, so after the first connection its SYN is a
+ * verdict-cache hit, as a client's repeated connections to a service are.
+ * The floor and the no-op run the same seven packets right after. *nf_med,
+ * *floor_med and *noop_med get the medians of the seven runs' summed
+ * durations (the no-op's: what the kernel's per-run timing adds to each). Fails with -EACCES
+ * when a packet was dropped, -ENOTEMPTY when a connection left its conntrack
+ * entry behind.
+ */
+static int measure_conn(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uint32_t rule,
+			double *nf_med, double *floor_med, double *noop_med)
+{
+	static const struct { uint8_t flags; bool out; } seq[] = {
+		{ TCP_F_SYN, false }, { TCP_F_SYN | TCP_F_ACK, true }, { TCP_F_ACK, false },
+		{ TCP_F_FIN | TCP_F_ACK, false }, { TCP_F_ACK, true },
+		{ TCP_F_FIN | TCP_F_ACK, true }, { TCP_F_ACK, false },
+	};
+	int in_fd = dp__prog_fd(a, NF_PROG_TC_PEER_EGRESS);	/* towards the endpoint */
+	int out_fd = dp__prog_fd(a, NF_PROG_TC_PEER_INGRESS);	/* sent by the endpoint */
+	int fl_fd = bpf_program__fd(ref->progs.ref_floor);
+	int noop_fd = bpf_program__fd(ref->progs.ref_noop);
+	double *nf = calloc(cfg.cold_samples, sizeof(double));
+	double *fl = calloc(cfg.cold_samples, sizeof(double));
+	double *no = calloc(cfg.cold_samples, sizeof(double));
+	uint32_t s, k;
+	int err = 0, v;
+
+	if (!nf || !fl || !no) {
+		err = -ENOMEM;
+		goto out;
+	}
+	flush_map(dp__map_fd(a, NF_MAP_CT));
+	for (s = 0; s < cfg.cold_samples; s++) {
+		uint16_t sport = 1024 + s % 60000;
+
+		for (k = 0; k < sizeof(seq) / sizeof(seq[0]); k++) {
+			union pkt p;
+			size_t len = make_tcp(&p, v6, rule, 1, sport, seq[k].flags, seq[k].out);
+			double d;
+
+			v = test_run(seq[k].out ? out_fd : in_fd, &p, len, 1, &d);
+			if (v != TC_OK) {
+				err = v < 0 ? v : -EACCES;
+				goto out;
+			}
+			nf[s] += d;
+			if (test_run(fl_fd, &p, len, 1, &d) < 0) {
+				err = -errno;
+				goto out;
+			}
+			fl[s] += d;
+			if (test_run(noop_fd, &p, len, 1, &d) < 0) {
+				err = -errno;
+				goto out;
+			}
+			no[s] += d;
+		}
+	}
+	/* every connection ended: nothing of them is left tracked */
+	if (flush_map(dp__map_fd(a, NF_MAP_CT)) != 0) {
+		err = -ENOTEMPTY;
+		goto out;
+	}
+	*nf_med = median(nf, s);
+	*floor_med = median(fl, s);
+	*noop_med = median(no, s);
+out:
+	free(nf);
+	free(fl);
+	free(no);
 	return err;
 }
 
@@ -679,6 +776,20 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Whole connections (repeat = 1, at the smallest and the largest N). */
+	for (f = 0; f < 2; f++) {
+		for (i = 0; i < N_SIZES && !nf_why[0]; i += N_SIZES - 1) {
+			struct tenant_set *t = &ts[f][i];
+
+			if (!t->ok)
+				continue;
+			set_endpoint(a, cookie, t->id, t->ep_id);
+			res[f].conn_err[i] = measure_conn(a, ref, f, sizes[i] / 2, &res[f].conn_nf[i],
+							  &res[f].conn_floor[i],
+							  &res[f].conn_noop[i]);
+		}
+	}
+
 	/* ---- rows ---- */
 	for (f = 0; f < 2; f++) {
 		double noop = median(res[f].noop, cfg.rounds), fl = median(res[f].floor, cfg.rounds);
@@ -775,6 +886,33 @@ int main(int argc, char **argv)
 				snprintf(refs, sizeof(refs), "floor first packet %.1f ns",
 					 res[f].cold_floor[i]);
 				row(what, nf, refs, res[f].cold_nf[i] / res[f].cold_floor[i], 0,
+				    "report (x floor)");
+			}
+
+			/* a whole TCP connection, as a veth's host side sees it */
+			if (i != 0 && i != N_SIZES - 1)
+				continue;
+			snprintf(what, sizeof(what),
+				 "per-connection, %s, N=%u, TCP connection's 7 packets, SYN to last ACK (repeat=1, median of %u)",
+				 fam_name(f), sizes[i], cfg.cold_samples);
+			if (why || !t->ok || res[f].conn_err[i] || res[f].conn_floor[i] <= 0) {
+				int e = res[f].conn_err[i];
+
+				row_na(what, "—", "report",
+				       why ? why : !t->ok ? "not installed" :
+				       e == -EACCES ? "a packet was dropped" :
+				       e == -ENOTEMPTY ? "conntrack entries left behind" :
+				       e ? strerror(-e) : "no figure");
+			} else {
+				double over_nf = res[f].conn_nf[i] - res[f].conn_noop[i];
+				double over_fl = res[f].conn_floor[i] - res[f].conn_noop[i];
+
+				fmt_ns(nf, sizeof(nf), res[f].conn_nf[i]);
+				snprintf(refs, sizeof(refs),
+					 "floor %.1f ns; no-op %.1f ns; above the no-op %.2fx",
+					 res[f].conn_floor[i], res[f].conn_noop[i],
+					 over_fl > 0 ? over_nf / over_fl : 0);
+				row(what, nf, refs, res[f].conn_nf[i] / res[f].conn_floor[i], 0,
 				    "report (x floor)");
 			}
 		}

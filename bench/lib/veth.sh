@@ -5,7 +5,9 @@
 # named nfb0. All six pairs exist side by side, and every measurement runs
 # on each of them in turn, in a rotating order, round after round: the
 # machine is shared and noisy, so short samples interleaved many times and
-# their medians compare far better than one long run each. The sender is pinned to CPU 0, the
+# their medians compare far better than one long run each. Connections/s
+# interleave finer still: within a round one client takes 100 ms turns
+# between the pairs (measure_conn_all). The sender is pinned to CPU 0, the
 # receiver to CPU 1.
 # Sourced by bench/run.sh (needs common.sh and rules.sh).
 
@@ -93,7 +95,9 @@ veth_filter() {
 			fi
 		done
 		# the default deployment runs serve (the DaemonSet): it moves them to tcx
-		[ "$1" = netfence ] && { veth_serve_move || return 1; } ;;
+		if [ "$1" = netfence ]; then
+			veth_serve_move || return 1
+		fi ;;
 	floor)
 		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
 			! err=$(bpftool prog loadall "$OUT/bench_ref.bpf.o" "$FLOOR_PIN" type classifier 2>&1); then
@@ -173,18 +177,39 @@ measure_udp() {
 	[ "${pps:-0}" != 0 ] && echo "$pps"
 }
 
-# measure_conn SECONDS: new TCP connections/s (empty if none).
-measure_conn() {
-	local f=$WORK/conn.out
-	: >"$f"
-	bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" >"$f" 2>&1
-	local spid=$BG_PID
-	wait_ready "$f" || { kill "$spid" 2>/dev/null; return 0; }
-	in_ns "$VA" taskset -c 0 timeout $(($1 + 10)) "$BENCH_BIN/bench_net" tcp-connect \
-		--dst "$ADDR_B" --port "$PORT_CONN" --seconds "$1" >"$WORK/conn.client" 2>&1
-	wait "$spid"
-	local n; n=$(kv per_sec "$WORK/conn.client")
-	[ "${n:-0}" != 0 ] && echo "$n"
+# measure_conn_all SECONDS CONFIG...: new TCP connections/s through each
+# CONFIG's pair, from one client (bench_net tcp-connect --netns) that takes
+# 100 ms turns between their sender namespaces until each had SECONDS: every
+# configuration sees the same swings of this shared machine, which 2-second
+# samples one after another did not (connections/s moved by ±15% between
+# them). Prints "CONFIG RATE" per configuration that got connections through.
+measure_conn_all() {
+	local secs=$1 c list="" spids=() f ok=()
+	shift
+	for c in "$@"; do
+		use_pair "$c"
+		f=$WORK/conn.$c.out
+		: >"$f"
+		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" \
+			--idle-ms 10000 >"$f" 2>&1
+		spids+=("$BG_PID")
+		wait_ready "$f" || continue
+		ok+=("$c")
+		list+="${list:+,}/var/run/netns/$VA"
+	done
+	if [ -n "$list" ]; then
+		taskset -c 0 timeout $((secs * ${#ok[@]} + 20)) "$BENCH_BIN/bench_net" tcp-connect \
+			--netns "$list" --dst "$ADDR_B" --port "$PORT_CONN" --seconds "$secs" \
+			>"$WORK/conn.client" 2>&1
+	fi
+	kill "${spids[@]}" 2>/dev/null
+	wait "${spids[@]}" 2>/dev/null
+	for c in "${ok[@]}"; do
+		use_pair "$c"
+		f=$(grep "^netns=/var/run/netns/$VA " "$WORK/conn.client" | tr ' ' '\n' |
+			sed -n 's/^per_sec=//p')
+		[ "${f:-0}" != 0 ] && echo "$c $f"
+	done
 }
 
 veth_prepare() {
@@ -221,6 +246,10 @@ bench_veth() {
 	for m in TCP UDP CONN; do
 		for ((r = 0; r < rounds; r++)); do
 			log "veth $m round $((r + 1))/$rounds"
+			if [ $m = CONN ]; then
+				veth_conn_round "$r" "$secs" "${configs[@]}"
+				continue
+			fi
 			# rotate the order each round: no configuration always runs first
 			for ((i = 0; i < ${#configs[@]}; i++)); do
 				c=${configs[$(((i + r) % ${#configs[@]}))]}
@@ -229,14 +258,12 @@ bench_veth() {
 				case $m in
 				TCP) v=$(measure_tcp "$secs") ;;
 				UDP) v=$(measure_udp "$secs") ;;
-				CONN) v=$(measure_conn "$secs") ;;
 				esac
 				# one slot per round ("-" when nothing got through), so
 				# rounds line up for the paired ratios
 				case $m in
 				TCP) V_TCP[$c]+="${v:--} " ;;
 				UDP) V_UDP[$c]+="${v:--} " ;;
-				CONN) V_CONN[$c]+="${v:--} " ;;
 				esac
 			done
 		done
@@ -246,6 +273,23 @@ bench_veth() {
 		veth_down "$c"
 	done
 	veth_rows
+}
+
+# veth_conn_round ROUND SECONDS CONFIG...: one round of connections/s, all
+# configurations interleaved (measure_conn_all), starting with a different
+# one each round; one slot per configuration in V_CONN ("-" for none).
+veth_conn_round() {
+	local r=$1 secs=$2 i c order=() out
+	shift 2
+	local configs=("$@")
+	for ((i = 0; i < ${#configs[@]}; i++)); do
+		c=${configs[$(((i + r) % ${#configs[@]}))]}
+		[ -z "${V_WHY[$c]}" ] && order+=("$c")
+	done
+	out=$(measure_conn_all "$secs" "${order[@]}")
+	for c in "${order[@]}"; do
+		V_CONN[$c]+="$(printf '%s\n' "$out" | sed -n "s/^$c //p" | grep . || echo -) "
+	done
 }
 
 # paired_ratio "A1 A2 ..." "B1 B2 ...": median over rounds of Ai/Bi, each pair
