@@ -36,7 +36,7 @@ fi
 for tool in ip nsenter taskset iperf3 jq nft "${IPT_RESTORE:-iptables-restore}"; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool missing (make deps)" >&2; exit 1; }
 done
-for bin in bench_prog bench_net bench_cni bench_metrics bench_labels; do
+for bin in bench_prog bench_net bench_tcx bench_cni bench_metrics bench_labels; do
 	[ -x "$OUT/bench/$bin" ] || { echo "bench: $OUT/bench/$bin not built (make all)" >&2; exit 1; }
 done
 
