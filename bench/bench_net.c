@@ -6,6 +6,7 @@
  *
  *   bench_net udp-sink    --port P [--idle-ms MS]
  *   bench_net udp-flood   --dst ADDR --port P --seconds S [--len L] [--pps R]
+ *                         [--netns PATH,PATH... [--slice-ms MS]]
  *   bench_net tcp-accept  --port P [--idle-ms MS]
  *   bench_net tcp-connect --dst ADDR --port P --seconds S
  *                         [--netns PATH,PATH... [--slice-ms MS]]
@@ -22,12 +23,14 @@
  *   tcp-accept:  accepted=N seconds=F
  *   tcp-connect: connections=N failed=N seconds=F per_sec=F
  *
- * tcp-connect --netns takes turns between network namespaces (each path a
- * netns file, /var/run/netns/NAME, each with its own route to ADDR): a slice
- * of --slice-ms (100) connecting in each, in rotating order, until each has
- * had --seconds. Namespaces compared so take the machine's slow swings alike,
- * however noisy it is. It prints one line per namespace, in the order given:
- *   netns=PATH connections=N failed=N seconds=F per_sec=F
+ * tcp-connect and udp-flood --netns take turns between network namespaces
+ * (each path a netns file, /var/run/netns/NAME, each with its own route to
+ * ADDR): a slice of --slice-ms (100) in each, in rotating order, until each
+ * has had --seconds. Namespaces compared so take the machine's slow swings
+ * alike, however noisy it is. One line per namespace, in the order given:
+ *   tcp-connect: netns=PATH connections=N failed=N seconds=F per_sec=F
+ *   udp-flood:   netns=PATH sent=N seconds=F pps=F
+ * (a sink's received count over its namespace's seconds is its rate).
  *   tcp-sink:    bytes=N seconds=F
  *   tcp-stream:  bytes=N seconds=F retransmits=N (TCP_INFO tcpi_total_retrans)
  */
@@ -181,16 +184,176 @@ static int udp_sink(void)
 	return 0;
 }
 
-static int udp_flood(void)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = dst_addr(&ss);
+/* The flood's batch of 64-bit sequence numbers (udp-sink counts losses by them). */
+struct flood {
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
-	static uint8_t bufs[BATCH][MAX_LEN];
+	uint8_t bufs[BATCH][MAX_LEN];
+	int batch;
+};
+
+static void flood_init(struct flood *f)
+{
+	int i;
+
+	for (i = 0; i < BATCH; i++) {
+		f->iov[i] = (struct iovec){ f->bufs[i], (size_t)opt.len };
+		f->msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &f->iov[i], .msg_iovlen = 1 } };
+	}
+	f->batch = opt.pps > 0 && opt.pps < 100000 ? 1 : BATCH;	/* paced: evenly spaced */
+}
+
+/*
+ * Send on fd until `until` (now() time), paced at opt.pps from `start` if
+ * set; *seq counts what was sent. -1 on a send error that is not congestion.
+ */
+static int flood_until(int fd, struct flood *f, uint64_t *seq, double start, double until)
+{
+	double t;
+	int i, n;
+
+	while ((t = now()) < until && !stop) {
+		if (opt.pps > 0 && *seq >= (t - start) * opt.pps) {
+			struct timespec ts = { 0, 20000 };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		for (i = 0; i < f->batch; i++) {
+			uint64_t sq = *seq + i;
+
+			memcpy(f->bufs[i], &sq, sizeof(sq));
+		}
+		n = sendmmsg(fd, f->msgs, f->batch, 0);
+		if (n > 0)
+			*seq += n;
+		else if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED)
+			return -1;
+	}
+	return 0;
+}
+
+#define MAX_NETNS 16
+
+/* --netns: the namespaces' files, opened; their count, or -1 (said why). */
+static int open_netns(int fds[MAX_NETNS], char *paths[MAX_NETNS])
+{
+	char *save = NULL, *p;
+	int n = 0;
+
+	for (p = strtok_r(opt.netns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (n == MAX_NETNS) {
+			fprintf(stderr, "bench_net: --netns takes at most %d paths\n", MAX_NETNS);
+			goto fail;
+		}
+		fds[n] = open(p, O_RDONLY | O_CLOEXEC);
+		if (fds[n] < 0) {
+			fprintf(stderr, "bench_net: --netns %s: %s\n", p, strerror(errno));
+			goto fail;
+		}
+		paths[n++] = p;
+	}
+	if (n && opt.slice_ms >= 1)
+		return n;
+	fprintf(stderr, "bench_net: --netns needs a path and --slice-ms >= 1\n");
+fail:
+	while (n--)
+		close(fds[n]);
+	return -1;
+}
+
+/*
+ * Give each of n namespaces a slice of --slice-ms in turn, starting with a
+ * different one each round (none always follows another), until each had
+ * --seconds: slice(i, until, ctx) runs namespace i's work. spent[i] gets each
+ * one's time. 0, or the first slice's non-zero answer.
+ */
+static int take_turns(int n, int (*slice)(int i, double until, void *ctx), void *ctx,
+		      double spent[MAX_NETNS])
+{
+	double t0, len = opt.slice_ms / 1000.0;
+	int round, k, i, err;
+
+	for (round = 0; spent[0] < opt.seconds && !stop; round++) {
+		for (k = 0; k < n && !stop; k++) {
+			i = (k + round) % n;
+			t0 = now();
+			err = slice(i, t0 + len, ctx);
+			if (err)
+				return err;
+			spent[i] += now() - t0;
+		}
+	}
+	return 0;
+}
+
+struct udp_turns {
+	int socks[MAX_NETNS];
+	uint64_t seq[MAX_NETNS];
+	struct flood *f;
+};
+
+static int udp_slice(int i, double until, void *ctx)
+{
+	struct udp_turns *u = ctx;
+
+	return flood_until(u->socks[i], u->f, &u->seq[i], 0, until) ? 1 : 0;
+}
+
+/* udp-flood --netns: a socket connected in each namespace, slices in turn. */
+static int udp_flood_netns(const struct sockaddr_storage *ss, socklen_t sl, struct flood *f)
+{
+	struct udp_turns u = { .f = f };
+	double spent[MAX_NETNS] = { 0 };
+	char *paths[MAX_NETNS];
+	int fds[MAX_NETNS], n = open_netns(fds, paths), made = 0, i, rc = 0;
+
+	if (n < 0)
+		return 2;
+	if (opt.pps > 0) {
+		fprintf(stderr, "bench_net: --pps does not go with --netns\n");
+		rc = 2;
+		goto out;
+	}
+	for (made = 0; made < n; made++) {
+		if (setns(fds[made], CLONE_NEWNET)) {
+			fprintf(stderr, "bench_net: setns %s: %s\n", paths[made], strerror(errno));
+			rc = 1;
+			goto out;
+		}
+		u.socks[made] = socket(ss->ss_family, SOCK_DGRAM, 0);
+		if (u.socks[made] < 0 || connect(u.socks[made], (const struct sockaddr *)ss, sl)) {
+			fprintf(stderr, "bench_net: udp connect in %s: %s\n", paths[made],
+				strerror(errno));
+			if (u.socks[made] >= 0)
+				close(u.socks[made]);
+			rc = 1;
+			goto out;
+		}
+	}
+	if (take_turns(n, udp_slice, &u, spent)) {
+		perror("bench_net: sendmmsg");
+		rc = 1;
+	}
+	for (i = 0; i < n; i++)
+		printf("netns=%s sent=%llu seconds=%.3f pps=%.0f\n", paths[i],
+		       (unsigned long long)u.seq[i], spent[i], spent[i] > 0 ? u.seq[i] / spent[i] : 0);
+out:
+	while (made--)
+		close(u.socks[made]);
+	while (n--)
+		close(fds[n]);
+	return rc;
+}
+
+static int udp_flood(void)
+{
+	static struct flood f;
+	struct sockaddr_storage ss;
+	socklen_t sl = dst_addr(&ss);
 	uint64_t seq = 0;
-	double start, end, t;
-	int fd, i, n, batch = BATCH;
+	double start, t;
+	int fd;
 
 	if (!sl)
 		return 2;
@@ -198,37 +361,16 @@ static int udp_flood(void)
 		fprintf(stderr, "bench_net: --len must be 8..%d\n", MAX_LEN);
 		return 2;
 	}
+	flood_init(&f);
+	if (opt.netns)
+		return udp_flood_netns(&ss, sl, &f);
 	fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl)) {
 		perror("bench_net: udp connect");
 		return 1;
 	}
-	for (i = 0; i < BATCH; i++) {
-		iov[i] = (struct iovec){ bufs[i], (size_t)opt.len };
-		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
-	}
-	if (opt.pps > 0 && opt.pps < 100000)
-		batch = 1;	/* paced streams: one packet at a time, evenly spaced */
 	start = now();
-	end = start + opt.seconds;
-	while ((t = now()) < end && !stop) {
-		if (opt.pps > 0 && seq >= (t - start) * opt.pps) {
-			struct timespec ts = { 0, 20000 };
-
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		for (i = 0; i < batch; i++) {
-			uint64_t s = seq + i;
-
-			memcpy(bufs[i], &s, sizeof(s));
-		}
-		n = sendmmsg(fd, msgs, batch, 0);
-		if (n > 0)
-			seq += n;
-		else if (errno != ENOBUFS && errno != EAGAIN && errno != ECONNREFUSED)
-			break;
-	}
+	flood_until(fd, &f, &seq, start, start + opt.seconds);
 	t = now() - start;
 	printf("sent=%llu seconds=%.3f pps=%.0f\n", (unsigned long long)seq, t, seq / t);
 	close(fd);
@@ -262,10 +404,10 @@ static int tcp_accept(void)
 }
 
 /*
- * connect() then close() with SO_LINGER 0: the client resets instead of
+ * Connect and close until `until` (now() time); adds to *ok and *failed. -1
+ * on no socket. close() with SO_LINGER 0: the client resets instead of
  * keeping TIME_WAIT, so a few seconds of this never run out of ports.
  */
-/* Connect and close until `until` (now() time); adds to *ok and *failed. -1 on no socket. */
 static int connect_loop(const struct sockaddr_storage *ss, socklen_t sl, double until,
 			uint64_t *ok, uint64_t *failed)
 {
@@ -289,60 +431,44 @@ static int connect_loop(const struct sockaddr_storage *ss, socklen_t sl, double 
 	return 0;
 }
 
-#define MAX_NETNS 16
+struct tcp_turns {
+	const struct sockaddr_storage *ss;
+	socklen_t sl;
+	int *fds;
+	char **paths;
+	uint64_t ok[MAX_NETNS], failed[MAX_NETNS];
+};
+
+static int tcp_slice(int i, double until, void *ctx)
+{
+	struct tcp_turns *t = ctx;
+
+	if (setns(t->fds[i], CLONE_NEWNET)) {
+		fprintf(stderr, "bench_net: setns %s: %s\n", t->paths[i], strerror(errno));
+		return 1;
+	}
+	return connect_loop(t->ss, t->sl, until, &t->ok[i], &t->failed[i]) ? 1 : 0;
+}
 
 /* tcp-connect --netns: slices in each namespace in turn (see the top). */
 static int tcp_connect_netns(const struct sockaddr_storage *ss, socklen_t sl)
 {
-	char *paths[MAX_NETNS], *save = NULL, *p;
-	uint64_t ok[MAX_NETNS] = { 0 }, failed[MAX_NETNS] = { 0 };
-	double spent[MAX_NETNS] = { 0 }, slice = opt.slice_ms / 1000.0, t0;
-	int fds[MAX_NETNS], n = 0, i, k, round, rc = 0;
+	char *paths[MAX_NETNS];
+	int fds[MAX_NETNS], n = open_netns(fds, paths), i, rc = 0;
+	struct tcp_turns t = { .ss = ss, .sl = sl, .fds = fds, .paths = paths };
+	double spent[MAX_NETNS] = { 0 };
 
-	for (p = strtok_r(opt.netns, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		if (n == MAX_NETNS) {
-			fprintf(stderr, "bench_net: --netns takes at most %d paths\n", MAX_NETNS);
-			rc = 2;
-			goto out;
-		}
-		fds[n] = open(p, O_RDONLY | O_CLOEXEC);
-		if (fds[n] < 0) {
-			fprintf(stderr, "bench_net: --netns %s: %s\n", p, strerror(errno));
-			rc = 2;
-			goto out;
-		}
-		paths[n++] = p;
-	}
-	if (!n || opt.slice_ms < 1) {
-		fprintf(stderr, "bench_net: --netns needs a path and --slice-ms >= 1\n");
-		rc = 2;
-		goto out;
-	}
-	/* rotate which namespace goes first, so none always follows another */
-	for (round = 0; spent[0] < opt.seconds && !stop; round++) {
-		for (k = 0; k < n && !stop; k++) {
-			i = (k + round) % n;
-			if (setns(fds[i], CLONE_NEWNET)) {
-				fprintf(stderr, "bench_net: setns %s: %s\n", paths[i], strerror(errno));
-				rc = 1;
-				goto out;
-			}
-			t0 = now();
-			if (connect_loop(ss, sl, t0 + slice, &ok[i], &failed[i])) {
-				rc = 1;
-				goto out;
-			}
-			spent[i] += now() - t0;
-		}
-	}
-	for (i = 0; i < n; i++) {
+	if (n < 0)
+		return 2;
+	if (take_turns(n, tcp_slice, &t, spent))
+		rc = 1;
+	for (i = 0; i < n && !rc; i++) {
 		printf("netns=%s connections=%llu failed=%llu seconds=%.3f per_sec=%.0f\n", paths[i],
-		       (unsigned long long)ok[i], (unsigned long long)failed[i], spent[i],
-		       spent[i] > 0 ? ok[i] / spent[i] : 0);
-		if (failed[i] && !ok[i])
+		       (unsigned long long)t.ok[i], (unsigned long long)t.failed[i], spent[i],
+		       spent[i] > 0 ? t.ok[i] / spent[i] : 0);
+		if (t.failed[i] && !t.ok[i])
 			rc = 1;
 	}
-out:
 	while (n--)
 		close(fds[n]);
 	return rc;

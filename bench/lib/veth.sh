@@ -5,9 +5,9 @@
 # named nfb0. All seven pairs exist side by side, and every measurement runs
 # on each of them in turn, in a rotating order, round after round: the
 # machine is shared and noisy, so short samples interleaved many times and
-# their medians compare far better than one long run each. Connections/s
-# interleave finer still: within a round one client takes 100 ms turns
-# between the pairs (measure_conn_all). The sender is pinned to CPU 0, the
+# their medians compare far better than one long run each. UDP packets/s
+# and connections/s interleave finer still: within a round one sender takes
+# 100 ms turns between the pairs (measure_udp_all, measure_conn_all). The sender is pinned to CPU 0, the
 # receiver to CPU 1.
 # Sourced by bench/run.sh (needs common.sh and rules.sh).
 
@@ -169,20 +169,6 @@ measure_tcp() {
 	printf '%s' "$out" | jq -r '.end.sum_received.bits_per_second // empty' 2>/dev/null
 }
 
-# measure_udp SECONDS: 64-byte UDP packets/s received (empty if none).
-measure_udp() {
-	local f=$WORK/udp.out
-	: >"$f"
-	bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" >"$f" 2>&1
-	local spid=$BG_PID
-	wait_ready "$f" || { kill "$spid" 2>/dev/null; return 0; }
-	in_ns "$VA" taskset -c 0 "$BENCH_BIN/bench_net" udp-flood --dst "$ADDR_B" \
-		--port "$PORT_UDP" --seconds "$1" --len 64 >"$WORK/udp.send" 2>&1
-	wait "$spid"
-	local pps; pps=$(kv pps "$f")
-	[ "${pps:-0}" != 0 ] && echo "$pps"
-}
-
 # measure_conn_all SECONDS CONFIG...: new TCP connections/s through each
 # CONFIG's pair, from one client (bench_net tcp-connect --netns) that takes
 # 100 ms turns between their sender namespaces until each had SECONDS: every
@@ -215,6 +201,43 @@ measure_conn_all() {
 		f=$(grep "^netns=/var/run/netns/$VA " "$WORK/conn.client" | tr ' ' '\n' |
 			sed -n 's/^per_sec=//p')
 		[ "${f:-0}" != 0 ] && echo "$c $f"
+	done
+}
+
+# measure_udp_all SECONDS CONFIG...: 64-byte UDP packets/s received through
+# each CONFIG's pair, from one sender (bench_net udp-flood --netns, a socket
+# in each sender namespace) taking 100 ms turns between them until each had
+# SECONDS; each pair's sink counts what arrived, over its pair's seconds.
+# Prints "CONFIG RATE" per configuration that got packets through.
+measure_udp_all() {
+	local secs=$1 c list="" spids=() f ok=() n t
+	shift
+	for c in "$@"; do
+		use_pair "$c"
+		f=$WORK/udp.$c.out
+		: >"$f"
+		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" \
+			--idle-ms 10000 >"$f" 2>&1
+		spids+=("$BG_PID")
+		wait_ready "$f" || continue
+		ok+=("$c")
+		list+="${list:+,}/var/run/netns/$VA"
+	done
+	if [ -n "$list" ]; then
+		taskset -c 0 timeout $((secs * ${#ok[@]} + 20)) "$BENCH_BIN/bench_net" udp-flood \
+			--netns "$list" --dst "$ADDR_B" --port "$PORT_UDP" --seconds "$secs" --len 64 \
+			>"$WORK/udp.send" 2>&1
+	fi
+	sleep 0.3	# what is still queued reaches the sinks
+	kill -TERM "${spids[@]}" 2>/dev/null
+	wait "${spids[@]}" 2>/dev/null
+	for c in "${ok[@]}"; do
+		use_pair "$c"
+		n=$(kv received "$WORK/udp.$c.out")
+		t=$(grep "^netns=/var/run/netns/$VA " "$WORK/udp.send" | tr ' ' '\n' |
+			sed -n 's/^seconds=//p')
+		[ "${n:-0}" != 0 ] && [ -n "$t" ] && awk -v c="$c" -v n="$n" -v t="$t" \
+			'BEGIN { if (t > 0) printf "%s %.0f\n", c, n / t }'
 	done
 }
 
@@ -252,8 +275,8 @@ bench_veth() {
 	for m in TCP UDP CONN; do
 		for ((r = 0; r < rounds; r++)); do
 			log "veth $m round $((r + 1))/$rounds"
-			if [ $m = CONN ]; then
-				veth_conn_round "$r" "$secs" "${configs[@]}"
+			if [ $m != TCP ]; then
+				veth_turns_round "$m" "$r" "$secs" "${configs[@]}"
 				continue
 			fi
 			# rotate the order each round: no configuration always runs first
@@ -261,16 +284,10 @@ bench_veth() {
 				c=${configs[$(((i + r) % ${#configs[@]}))]}
 				[ -n "${V_WHY[$c]}" ] && continue
 				use_pair "$c"
-				case $m in
-				TCP) v=$(measure_tcp "$secs") ;;
-				UDP) v=$(measure_udp "$secs") ;;
-				esac
+				v=$(measure_tcp "$secs")
 				# one slot per round ("-" when nothing got through), so
 				# rounds line up for the paired ratios
-				case $m in
-				TCP) V_TCP[$c]+="${v:--} " ;;
-				UDP) V_UDP[$c]+="${v:--} " ;;
-				esac
+				V_TCP[$c]+="${v:--} "
 			done
 		done
 	done
@@ -281,20 +298,25 @@ bench_veth() {
 	veth_rows
 }
 
-# veth_conn_round ROUND SECONDS CONFIG...: one round of connections/s, all
-# configurations interleaved (measure_conn_all), starting with a different
-# one each round; one slot per configuration in V_CONN ("-" for none).
-veth_conn_round() {
-	local r=$1 secs=$2 i c order=() out
-	shift 2
+# veth_turns_round UDP|CONN ROUND SECONDS CONFIG...: one round of UDP
+# packets/s or connections/s, all configurations interleaved
+# (measure_udp_all, measure_conn_all), starting with a different one each
+# round; one slot per configuration in V_UDP or V_CONN ("-" for none).
+veth_turns_round() {
+	local m=$1 r=$2 secs=$3 i c order=() out
+	shift 3
 	local configs=("$@")
+	local -n V=V_$m
 	for ((i = 0; i < ${#configs[@]}; i++)); do
 		c=${configs[$(((i + r) % ${#configs[@]}))]}
 		[ -z "${V_WHY[$c]}" ] && order+=("$c")
 	done
-	out=$(measure_conn_all "$secs" "${order[@]}")
+	case $m in
+	UDP) out=$(measure_udp_all "$secs" "${order[@]}") ;;
+	CONN) out=$(measure_conn_all "$secs" "${order[@]}") ;;
+	esac
 	for c in "${order[@]}"; do
-		V_CONN[$c]+="$(printf '%s\n' "$out" | sed -n "s/^$c //p" | grep . || echo -) "
+		V[$c]+="$(printf '%s\n' "$out" | sed -n "s/^$c //p" | grep . || echo -) "
 	done
 }
 
