@@ -169,6 +169,46 @@ measure_tcp() {
 	printf '%s' "$out" | jq -r '.end.sum_received.bits_per_second // empty' 2>/dev/null
 }
 
+# turns_run NAME SECONDS SERVER_MODE PORT SENDER_MODE [SENDER ARGS...] -- CONFIG...:
+# a SERVER_MODE bench_net in each CONFIG's receiver namespace (output in
+# $WORK/NAME.CONFIG.out), then one SENDER_MODE bench_net that takes 100 ms
+# turns between their sender namespaces (--netns) until each had SECONDS
+# (output in $WORK/NAME.send), then the servers stopped. TURNS_OK gets the
+# configurations whose server was ready.
+TURNS_OK=()
+turns_run() {
+	local name=$1 secs=$2 smode=$3 port=$4 cmode=$5 c list="" spids=() f
+	shift 5
+	local cargs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do cargs+=("$1"); shift; done
+	shift
+	TURNS_OK=()
+	for c in "$@"; do
+		use_pair "$c"
+		f=$WORK/$name.$c.out
+		: >"$f"
+		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" "$smode" --port "$port" \
+			--idle-ms 10000 >"$f" 2>&1
+		spids+=("$BG_PID")
+		wait_ready "$f" || continue
+		TURNS_OK+=("$c")
+		list+="${list:+,}/var/run/netns/$VA"
+	done
+	if [ -n "$list" ]; then
+		taskset -c 0 timeout $((secs * ${#TURNS_OK[@]} + 20)) "$BENCH_BIN/bench_net" \
+			"$cmode" --netns "$list" --dst "$ADDR_B" --port "$port" --seconds "$secs" \
+			"${cargs[@]}" >"$WORK/$name.send" 2>&1
+	fi
+	sleep 0.3	# what is still queued reaches the servers
+	kill -TERM "${spids[@]}" 2>/dev/null
+	wait "${spids[@]}" 2>/dev/null
+}
+
+# turns_field NAME KEY: KEY's value in the sender's line for the current pair.
+turns_field() {
+	grep "^netns=/var/run/netns/$VA " "$WORK/$1.send" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
 # measure_conn_all SECONDS CONFIG...: new TCP connections/s through each
 # CONFIG's pair, from one client (bench_net tcp-connect --netns) that takes
 # 100 ms turns between their sender namespaces until each had SECONDS: every
@@ -176,30 +216,12 @@ measure_tcp() {
 # samples one after another did not (connections/s moved by ±15% between
 # them). Prints "CONFIG RATE" per configuration that got connections through.
 measure_conn_all() {
-	local secs=$1 c list="" spids=() f ok=()
+	local secs=$1 c f
 	shift
-	for c in "$@"; do
+	turns_run conn "$secs" tcp-accept "$PORT_CONN" tcp-connect -- "$@"
+	for c in "${TURNS_OK[@]}"; do
 		use_pair "$c"
-		f=$WORK/conn.$c.out
-		: >"$f"
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" \
-			--idle-ms 10000 >"$f" 2>&1
-		spids+=("$BG_PID")
-		wait_ready "$f" || continue
-		ok+=("$c")
-		list+="${list:+,}/var/run/netns/$VA"
-	done
-	if [ -n "$list" ]; then
-		taskset -c 0 timeout $((secs * ${#ok[@]} + 20)) "$BENCH_BIN/bench_net" tcp-connect \
-			--netns "$list" --dst "$ADDR_B" --port "$PORT_CONN" --seconds "$secs" \
-			>"$WORK/conn.client" 2>&1
-	fi
-	kill "${spids[@]}" 2>/dev/null
-	wait "${spids[@]}" 2>/dev/null
-	for c in "${ok[@]}"; do
-		use_pair "$c"
-		f=$(grep "^netns=/var/run/netns/$VA " "$WORK/conn.client" | tr ' ' '\n' |
-			sed -n 's/^per_sec=//p')
+		f=$(turns_field conn per_sec)
 		[ "${f:-0}" != 0 ] && echo "$c $f"
 	done
 }
@@ -210,32 +232,13 @@ measure_conn_all() {
 # SECONDS; each pair's sink counts what arrived, over its pair's seconds.
 # Prints "CONFIG RATE" per configuration that got packets through.
 measure_udp_all() {
-	local secs=$1 c list="" spids=() f ok=() n t
+	local secs=$1 c n t
 	shift
-	for c in "$@"; do
-		use_pair "$c"
-		f=$WORK/udp.$c.out
-		: >"$f"
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" \
-			--idle-ms 10000 >"$f" 2>&1
-		spids+=("$BG_PID")
-		wait_ready "$f" || continue
-		ok+=("$c")
-		list+="${list:+,}/var/run/netns/$VA"
-	done
-	if [ -n "$list" ]; then
-		taskset -c 0 timeout $((secs * ${#ok[@]} + 20)) "$BENCH_BIN/bench_net" udp-flood \
-			--netns "$list" --dst "$ADDR_B" --port "$PORT_UDP" --seconds "$secs" --len 64 \
-			>"$WORK/udp.send" 2>&1
-	fi
-	sleep 0.3	# what is still queued reaches the sinks
-	kill -TERM "${spids[@]}" 2>/dev/null
-	wait "${spids[@]}" 2>/dev/null
-	for c in "${ok[@]}"; do
+	turns_run udp "$secs" udp-sink "$PORT_UDP" udp-flood --len 64 -- "$@"
+	for c in "${TURNS_OK[@]}"; do
 		use_pair "$c"
 		n=$(kv received "$WORK/udp.$c.out")
-		t=$(grep "^netns=/var/run/netns/$VA " "$WORK/udp.send" | tr ' ' '\n' |
-			sed -n 's/^seconds=//p')
+		t=$(turns_field udp seconds)
 		[ "${n:-0}" != 0 ] && [ -n "$t" ] && awk -v c="$c" -v n="$n" -v t="$t" \
 			'BEGIN { if (t > 0) printf "%s %.0f\n", c, n / t }'
 	done
