@@ -64,7 +64,7 @@ static struct {
 	double pps;
 	double rate;
 	int idle_ms;
-	char *netns;		/* tcp-connect: comma-separated netns paths */
+	char *netns;		/* tcp-connect, udp-flood: comma-separated netns paths */
 	int slice_ms;
 } opt = { .port = 0, .seconds = 5, .len = 64, .pps = 0, .idle_ms = 500, .slice_ms = 100 };
 
@@ -462,7 +462,7 @@ static int tcp_connect_netns(const struct sockaddr_storage *ss, socklen_t sl)
 		return 2;
 	if (take_turns(n, tcp_slice, &t, spent))
 		rc = 1;
-	for (i = 0; i < n && !rc; i++) {
+	for (i = 0; i < n; i++) {
 		printf("netns=%s connections=%llu failed=%llu seconds=%.3f per_sec=%.0f\n", paths[i],
 		       (unsigned long long)t.ok[i], (unsigned long long)t.failed[i], spent[i],
 		       spent[i] > 0 ? t.ok[i] / spent[i] : 0);
