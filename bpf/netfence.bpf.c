@@ -22,6 +22,7 @@
 #include "lib/parse.bpf.h"
 #include "lib/policy.bpf.h"
 #include "lib/ct.bpf.h"
+#include "lib/fcache.bpf.h"
 #include "lib/notify.bpf.h"
 #include "lib/gc.bpf.h"
 #include "lib/link.bpf.h"
@@ -154,7 +155,7 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	struct nf_config *cfg;
 	struct nf_ct_val *ct;
 	__u32 zero = 0, gen;
-	bool change;
+	bool change, stamped;
 	__u64 t, now;
 
 	ct = bpf_map_lookup_elem(&nf_ct, ck);
@@ -175,7 +176,8 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	 */
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	gen = cfg ? cfg->policy_gen : 0;
-	if (!gen || ct->gen != gen) {
+	stamped = gen && ct->gen == gen;
+	if (!stamped) {
 		/*
 		 * Confirm the epoch and remember gen. gen was read first, and the
 		 * epoch must be read after it: a fully ordered atomic fetch between
@@ -192,9 +194,15 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 			ct->gen = gen;
 	}
 	if (change) {
+		if (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))
+			nf_fc_forget(ck);
 		nf_ct_touch(ct, dir, tcp_flags, proto, now);
 		if (proto == NF_IPPROTO_TCP && !w->defer_end)
 			nf_ct_end(ct, ck, tcp_flags);
+	} else if (stamped && w->hook == NF_HOOK_TC &&
+		   !(ct->flags & (NF_CT_FIN_ORIG | NF_CT_FIN_REPLY))) {
+		/* its next packets this way: the flow cache (lib/fcache.bpf.h) */
+		nf_fc_fill(ck, dir, gen, ct->last_seen_ns, false);
 	}
 	return NF_FAST_PASS;
 }
@@ -286,6 +294,9 @@ static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 di
 		nct.gen = v->gen;	/* its epoch was current under gen, which still holds */
 		if (nf_track_in(&nf_ct, ck, &nct, v->tenant_id, cfg, false, syn))
 			return -1;
+		/* the connection's next packet this way (its ACK): the flow cache */
+		if (syn)
+			nf_fc_fill(ck, dir, nct.gen, nct.last_seen_ns, true);
 	}
 	nf_count_flow(v->tenant_id, dir, hook);
 	return 1;
@@ -418,6 +429,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				ct->rule_ref = rule;
 				ct->epoch = epoch;
 			}
+			if (pkt.proto == NF_IPPROTO_TCP &&
+			    (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)))
+				nf_fc_forget(ck);
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
 			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end)
 				nf_ct_end(ct, ck, pkt.tcp_flags);
@@ -579,6 +593,9 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	int cached = -1;
 
 	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
+		/* a tracked flow's packet that changes nothing, seen a moment ago */
+		if (w->hook == NF_HOOK_TC && nf_fc_hit(&ck, w->dir, tcp_flags))
+			return true;
 		/* a connection's first packet: the verdict cache, then the insert */
 		if (w->hook == NF_HOOK_TC && NF_CT_KEY_PROTO(&ck) == NF_IPPROTO_TCP &&
 		    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_FIN | TCP_FLAG_RST)) ==

@@ -37,6 +37,7 @@ static __always_inline void nf_usage_put(__u32 tenant_id, bool frag)
 /* Delete a tracked flow; its share is released only if this call removed it. */
 static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant_id)
 {
+	nf_fc_forget(k);
 	if (!bpf_map_delete_elem(&nf_ct, k))
 		nf_usage_put(tenant_id, false);
 }

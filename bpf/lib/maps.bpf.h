@@ -179,4 +179,12 @@ struct {
 	__type(value, struct nf_ev_bucket);
 } nf_ev_bucket SEC(".maps");
 
+/* The flow cache (struct nf_fc_slot, lib/fcache.bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NF_FC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nf_fc_slot);
+} nf_flow_cache SEC(".maps");
+
 #endif

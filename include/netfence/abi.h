@@ -34,13 +34,15 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	5
+#define NF_DATAPATH_VERSION	6
 #else
 /*
  * 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val);
- * 4: the verdict cache (nf_verdicts), policy_gen bumped by every verdict change
+ * 4: the verdict cache (nf_verdicts), policy_gen bumped by every verdict change;
+ * 5: the flow cache (nf_flow_cache), policy_gen bumped after every write of
+ *    nf_ct by userspace
  */
-#define NF_DATAPATH_VERSION	4
+#define NF_DATAPATH_VERSION	5
 #endif
 
 /* ---- nf_meta: ARRAY[1], what is loaded; written once, pinned last ---- */
@@ -393,7 +395,9 @@ struct nf_ct_val {
 	 * nf_config.policy_gen when the datapath last found epoch current; 0:
 	 * not yet. While it equals policy_gen, no epoch has moved since, and an
 	 * established packet passes without reading its tenant's epoch (the fast
-	 * path, bpf/netfence.bpf.c). Userspace writing an entry zeroes it.
+	 * path, bpf/netfence.bpf.c). Userspace writing an entry zeroes it, and
+	 * bumps policy_gen after its last write of nf_ct (deletes too): the
+	 * flow cache (struct nf_fc_slot) holds what an entry said under a gen.
 	 */
 	__u32 gen;
 #ifdef NF_TEST_NEXT_LAYOUT
@@ -568,6 +572,25 @@ struct nf_event {
 	__u8 pad2[2];
 	__u8 saddr[16];
 	__u8 daddr[16];
+};
+
+/*
+ * ---- nf_flow_cache: PERCPU_ARRAY[NF_FC_SLOTS] of struct nf_fc_slot ----
+ * The datapath's own (userspace never reads it; an upgrade starts it empty):
+ * per CPU and direct-mapped, what a tracked flow's entry said when a packet
+ * of it last passed on tc changing nothing, so that the next such packet
+ * passes without the nf_ct lookup (bpf/lib/fcache.bpf.h). 64 bytes, one
+ * cache line; 128 KiB per CPU.
+ */
+#define NF_FC_BITS	11
+#define NF_FC_SLOTS	(1U << NF_FC_BITS)
+
+struct nf_fc_slot {
+	struct nf_ct_key key;
+	__u64 seen;		/* the entry's last_seen_ns (jiffies) when written */
+	__u32 gen;		/* nf_config.policy_gen its verdict stood under */
+	__u8 dirs;		/* 1 << enum nf_dir: directions whose packets change nothing */
+	__u8 pad[3];
 };
 
 /* ---- nf_ev_bucket: PERCPU_ARRAY[1], token bucket for event rate limiting ---- */

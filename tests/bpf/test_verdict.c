@@ -30,6 +30,7 @@
  * still be marked .bug = "why" to skip them unless NF_TEST_BUGS=1.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1946,6 +1947,163 @@ static void test_ct_lifecycle(void **state)
 	RUN_TABLE(x, udp_aged);
 }
 
+/* Delete the flow's entry only, as the datapath on another CPU would end it. */
+static void ct_del_raw(struct fx *x, uint8_t proto, uint16_t lport, const char *peer,
+		       uint16_t rport)
+{
+	uint8_t l[16], r[16];
+
+	flow_addrs(x, peer, l, r);
+	assert_int_equal(dpt_ct_del_raw(x->f, proto, l, lport, r, rport), 0);
+}
+
+/*
+ * The flow cache (bpf/lib/fcache.bpf.h): a packet of a tracked flow that
+ * changes nothing passes on this CPU's slot without the nf_ct lookup. Its
+ * hits are seen here by deleting the entry behind the datapath's back (as
+ * another CPU ending the flow would): a packet that still passes, counting
+ * nothing, passed on the slot; one that is dropped found none. A slot
+ * answers only under the policy_gen it was written under, for a direction
+ * it was written for, and for NF_CT_REFRESH jiffies after the entry was
+ * seen; a SYN, FIN or RST of its flow and its entry's deletion forget it.
+ * BPF_PROG_TEST_RUN runs on the calling CPU, and slots are per CPU: the
+ * test holds itself to one CPU.
+ */
+static void test_flow_cache(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase open_[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40100, 443, SYN), EG, PASS, R_ALLOWED,
+		  .flush = true },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40100, SYNACK), IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40100, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase steady[] = {
+		{ "out: data (fills this CPU's slot, egress)", TCP_OUT("10.2.0.5", 40100, 443, ACK),
+		  EG, PASS, R_NONE },
+		{ "in: data (and ingress)", TCP_IN("10.2.0.5", 443, 40100, ACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase hit[] = {
+		{ "in: data, its entry gone: passes on the slot",
+		  TCP_IN("10.2.0.5", 443, 40100, ACK), IN, PASS, R_NONE },
+		{ "out: data, the same", TCP_OUT("10.2.0.5", 40100, 443, ACK), EG, PASS, R_NONE },
+		{ "in: a SYN-ACK is never taken from the slot: dropped",
+		  TCP_IN("10.2.0.5", 443, 40100, SYNACK), IN, DROP, R_POLICY },
+		{ "in: another client port of the same peer: no slot, dropped",
+		  TCP_IN("10.2.0.5", 443, 40199, ACK), IN, DROP, R_POLICY },
+	};
+	static const struct vcase void_[] = {
+		{ "in: data, entry gone, slot of an older gen: dropped",
+		  TCP_IN("10.2.0.5", 443, 40100, ACK), IN, DROP, R_POLICY },
+	};
+	static const struct vcase open2[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40101, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40101, SYNACK), IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40101, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase steady2[] = {
+		{ "out: data", TCP_OUT("10.2.0.5", 40101, 443, ACK), EG, PASS, R_NONE },
+		{ "in: data", TCP_IN("10.2.0.5", 443, 40101, ACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase rst[] = {
+		{ "in: RST ends the flow (and forgets its slot)", TCP_IN("10.2.0.5", 443, 40101, RST),
+		  IN, PASS, R_NONE },
+		{ "in: data after the RST: dropped", TCP_IN("10.2.0.5", 443, 40101, ACK), IN, DROP,
+		  R_POLICY },
+	};
+	static const struct vcase open3[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40102, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40102, SYNACK), IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40102, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase close3[] = {
+		{ "out: data", TCP_OUT("10.2.0.5", 40102, 443, ACK), EG, PASS, R_NONE },
+		{ "in: data", TCP_IN("10.2.0.5", 443, 40102, ACK), IN, PASS, R_NONE },
+		{ "out: FIN (forgets the slot)", TCP_OUT("10.2.0.5", 40102, 443, FIN), EG, PASS,
+		  R_NONE },
+		{ "in: FIN", TCP_IN("10.2.0.5", 443, 40102, FIN), IN, PASS, R_NONE },
+		{ "out: the last ACK reaches nf_ct and ends the flow",
+		  TCP_OUT("10.2.0.5", 40102, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase open4[] = {
+		{ "out: UDP query", UDP_OUT("10.2.0.5", 5354, 53), EG, PASS, R_ALLOWED },
+		{ "in: UDP answer (the first: changes the entry)", UDP_IN("10.2.0.5", 53, 5354), IN,
+		  PASS, R_NONE },
+	};
+	static const struct vcase steady4[] = {
+		{ "in: UDP answer (fills)", UDP_IN("10.2.0.5", 53, 5354), IN, PASS, R_NONE },
+	};
+	static const struct vcase aged4[] = {
+		{ "in: UDP answer, entry gone, slot over NF_CT_REFRESH old: dropped",
+		  UDP_IN("10.2.0.5", 53, 5354), IN, DROP, R_POLICY },
+	};
+	static const struct vcase syn5[] = {
+		{ "out: SYN from the verdict cache (fills egress)", TCP_OUT("10.2.0.5", 40105, 443, SYN),
+		  EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase ack5[] = {
+		{ "out: its ACK, entry gone: passes on the slot", TCP_OUT("10.2.0.5", 40105, 443, ACK),
+		  EG, PASS, R_NONE },
+		{ "in: ingress was never filled: dropped", TCP_IN("10.2.0.5", 443, 40105, ACK), IN,
+		  DROP, R_POLICY },
+	};
+	cpu_set_t was, one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	apply(x, NP("p", BOTH,
+		    "'ingress':[],"
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443},{'protocol':'UDP','port':53}]}]"));
+
+	/* 1. filled by packets that change nothing; answers with the entry gone */
+	RUN_TABLE(x, open_);
+	ct_hold(x, TCP, 40100, "10.2.0.5", 443);	/* no refresh due while the test runs */
+	assert_int_equal(dpt_fc_held(x->f), 0);		/* writing nf_ct: see dpt_fc_clear */
+	RUN_TABLE(x, steady);
+	assert_int_equal(dpt_fc_held(x->f), 1);	/* one slot, both directions */
+	ct_del_raw(x, TCP, 40100, "10.2.0.5", 443);
+	RUN_TABLE(x, hit);
+	/* 2. a policy_gen bump (every verdict change) makes every slot count for nothing */
+	dp__verdicts_changed(x->f->dp);
+	RUN_TABLE(x, void_);
+
+	/* 3. a RST forgets the slot: the flow's next packet finds no entry */
+	RUN_TABLE(x, open2);
+	ct_hold(x, TCP, 40101, "10.2.0.5", 443);
+	RUN_TABLE(x, steady2);
+	RUN_TABLE(x, rst);
+	assert_false(ct_tracked(x, TCP, 40101, "10.2.0.5", 443));
+
+	/* 4. FIN both ways: the last ACK is not taken from the slot, the flow ends */
+	RUN_TABLE(x, open3);
+	ct_hold(x, TCP, 40102, "10.2.0.5", 443);
+	RUN_TABLE(x, close3);
+	assert_false(ct_tracked(x, TCP, 40102, "10.2.0.5", 443));
+
+	/* 5. a slot over NF_CT_REFRESH jiffies old answers nothing */
+	RUN_TABLE(x, open4);
+	ct_hold(x, UDP, 5354, "10.2.0.5", 53);
+	RUN_TABLE(x, steady4);
+	assert_true(dpt_fc_held(x->f) >= 1);
+	dpt_fc_age(x->f, 1000 + 5);	/* ct_hold's 1,000 jiffies ahead, then past NF_CT_REFRESH */
+	ct_del_raw(x, UDP, 5354, "10.2.0.5", 53);
+	RUN_TABLE(x, aged4);
+
+	/* 6. a SYN admitted from the verdict cache fills its direction for the ACK */
+	dpt_fc_clear(x->f);
+	RUN_TABLE(x, syn5);
+	assert_int_equal(dpt_fc_held(x->f), 1);
+	dpt_fc_age(x->f, -1000);	/* its ACK within NF_CT_REFRESH, however slow the run */
+	ct_del_raw(x, TCP, 40105, "10.2.0.5", 443);
+	RUN_TABLE(x, ack5);
+
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
 /*
  * A guarded endpoint (macvlan) has every packet judged twice: its egress on
  * its own interface (tc_egress here) and then by the guard on the parent.
@@ -3188,6 +3346,7 @@ int main(void)
 		T("except_union", test_except_union),
 		T("stateful", test_stateful),
 		T("ct_lifecycle", test_ct_lifecycle),
+		T("flow_cache", test_flow_cache),
 		T("ct_gen", test_ct_gen),
 		T("verdict_cache", test_verdict_cache),
 		T("ct_end_guarded", test_ct_end_guarded),

@@ -535,8 +535,75 @@ int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n)
 	return 0;
 }
 
+/*
+ * Empty the flow cache (struct nf_fc_slot) on every CPU: what a slot says
+ * lasts NF_CT_REFRESH jiffies and no longer than policy_gen, which userspace
+ * bumps after writing nf_ct; a test that writes nf_ct (or ages an entry)
+ * stands for both having happened.
+ */
+void dpt_fc_clear(struct dpt *f)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_FLOW_CACHE), ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	__u32 i;
+
+	if (fd < 0 || ncpu <= 0)
+		return;
+	zero = calloc(ncpu, sizeof(struct nf_fc_slot));
+	if (!zero)
+		return;
+	for (i = 0; i < NF_FC_SLOTS; i++)
+		bpf_map_update_elem(fd, &i, zero, BPF_ANY);
+	free(zero);
+}
+
+/* Every CPU's copy of flow cache slot i, changed by fn; returns how many held a flow. */
+static size_t fc_each(struct dpt *f, void (*fn)(struct nf_fc_slot *s, int64_t arg), int64_t arg)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_FLOW_CACHE), ncpu = libbpf_num_possible_cpus(), c;
+	struct nf_fc_slot *v;
+	size_t held = 0;
+	__u32 i;
+
+	if (fd < 0 || ncpu <= 0)
+		return 0;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return 0;
+	for (i = 0; i < NF_FC_SLOTS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, v))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			held += v[c].dirs != 0;
+			if (fn)
+				fn(&v[c], arg);
+		}
+		if (fn)
+			bpf_map_update_elem(fd, &i, v, BPF_ANY);
+	}
+	free(v);
+	return held;
+}
+
+static void fc_shift(struct nf_fc_slot *s, int64_t jiffies)
+{
+	if (s->dirs)
+		s->seen -= (uint64_t)jiffies;
+}
+
+void dpt_fc_age(struct dpt *f, int64_t jiffies)
+{
+	fc_each(f, fc_shift, jiffies);
+}
+
+size_t dpt_fc_held(struct dpt *f)
+{
+	return fc_each(f, NULL, 0);
+}
+
 void dpt_flush_flows(struct dpt *f)
 {
+	dpt_fc_clear(f);
 	map_clear(dp__map_fd(f->dp, NF_MAP_CT), sizeof(struct nf_ct_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_FRAGS), sizeof(struct nf_frag_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_PEER_CACHE), sizeof(struct nf_peer_cache_key));
@@ -590,7 +657,19 @@ int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 
 	if (err)
 		return err;
+	dpt_fc_clear(f);
 	return bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CT), &k, val, BPF_EXIST) ? -errno : 0;
+}
+
+int dpt_ct_del_raw(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+		   const uint8_t raddr[16], uint16_t rport)
+{
+	struct nf_ct_key k;
+	int err = ct_find(f, proto, laddr, lport, raddr, rport, &k);
+
+	if (err)
+		return err;
+	return bpf_map_delete_elem(dp__map_fd(f->dp, NF_MAP_CT), &k) ? -errno : 0;
 }
 
 size_t dpt_ct_count(struct dpt *f)

@@ -138,6 +138,12 @@ int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n)
 
 /* Empty the per-flow state maps (conntrack, fragments, peer cache). */
 void dpt_flush_flows(struct dpt *f);
+/* Empty the flow cache (struct nf_fc_slot), as time or a policy_gen bump would. */
+void dpt_fc_clear(struct dpt *f);
+/* Make every flow cache slot that holds a flow `jiffies` older (negative: younger). */
+void dpt_fc_age(struct dpt *f, int64_t jiffies);
+/* How many flow cache slots hold a flow, all CPUs together. */
+size_t dpt_fc_held(struct dpt *f);
 
 /*
  * Whether nf_ct holds an entry for this tuple, oriented from the endpoint
@@ -155,6 +161,10 @@ int dpt_ct_get(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
 	       const uint8_t raddr[16], uint16_t rport, const struct nf_ct_val *val);
 /* Number of nf_ct entries. */
+/* Delete the tuple's entry and nothing else (the flow cache is left as it is),
+ * as the datapath on another CPU ending the flow would. 0 or -ENOENT. */
+int dpt_ct_del_raw(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
+		   const uint8_t raddr[16], uint16_t rport);
 size_t dpt_ct_count(struct dpt *f);
 
 #endif /* NF_TEST_DP_TEST_H */

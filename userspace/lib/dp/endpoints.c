@@ -520,6 +520,7 @@ void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 
 	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		    ct_purge_batch, &p);
+	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */
 }
 
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r)

@@ -136,6 +136,7 @@ static void ct_move(struct nf_dp *dp, uint32_t tenant_id, const struct move *m, 
 
 	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		    ct_move_batch, &c);
+	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */
 }
 
 static bool in_sets(const struct nf_ruleset_ref *sets, size_t n, uint32_t id)
@@ -288,7 +289,9 @@ void dp__ct_rejudge_peers(struct nf_dp *dp, const struct nf_cidr *addrs, size_t 
 {
 	struct rejudge rj = { .dp = dp, .addrs = addrs, .n = n };
 
-	if (n)
-		dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key),
-			    sizeof(struct nf_ct_val), rejudge_batch, &rj);
+	if (!n)
+		return;
+	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
+		    rejudge_batch, &rj);
+	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */
 }

@@ -161,8 +161,9 @@ int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id)
 		dp__ipcache_changed(dp);
 	delete_owned(dp->maps.fd[NF_MAP_STATS], sizeof(struct nf_stats_key), 0, id, stats_owned);
 	flows_zero(dp, id);
-	delete_owned(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
-		     id, ct_owned);
+	if (delete_owned(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key),
+			 sizeof(struct nf_ct_val), id, ct_owned))
+		dp__verdicts_changed(dp);	/* see nf_ct_val.gen */
 	delete_owned(dp->maps.fd[NF_MAP_FRAGS], sizeof(struct nf_frag_key),
 		     sizeof(struct nf_frag_val), id, frag_owned);
 	__atomic_store_n(&dp->usage[id].ct, 0, __ATOMIC_RELAXED);
