@@ -126,7 +126,9 @@ enum nf_fast {
 /*
  * The tracked-flow fast path: the packet's flow is tracked, recently seen,
  * and its verdict stands. One hash lookup, one array lookup; an established
- * packet writes nothing. What goes to nf_verdict_full instead, which does
+ * packet writes nothing to its entry, and fills this CPU's flow-cache slot
+ * (lib/fcache.bpf.h), on which the flow's next such packets pass without
+ * coming here. What goes to nf_verdict_full instead, which does
  * the whole of it with the entry found here (*found, NF_FAST_RECHECK):
  *   - its timestamp is older than NF_CT_REFRESH jiffies: refreshing it is
  *     the full path's, and so is expiry. An entry refreshed within
