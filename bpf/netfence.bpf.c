@@ -196,7 +196,7 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 			ct->gen = gen;
 	}
 	if (change) {
-		if (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))
+		if (nf_fc_unsettles(tcp_flags))
 			nf_fc_forget(ck);
 		nf_ct_touch(ct, dir, tcp_flags, proto, now);
 		if (proto == NF_IPPROTO_TCP && !w->defer_end)
@@ -431,8 +431,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 				ct->rule_ref = rule;
 				ct->epoch = epoch;
 			}
-			if (pkt.proto == NF_IPPROTO_TCP &&
-			    (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)))
+			if (pkt.proto == NF_IPPROTO_TCP && nf_fc_unsettles(pkt.tcp_flags))
 				nf_fc_forget(ck);
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
 			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end)

@@ -19,9 +19,9 @@
  *     have expired (every lifetime is seconds long), and once that passes
  *     the packet goes to nf_ct, which refreshes the entry as before;
  *   - the packet's direction is in dirs and it carries no SYN, FIN or RST.
- * A flow's SYN, FIN or RST forgets this CPU's slot (nf_fc_forget), and so
- * does deleting its entry, so a connection's last ACK still reaches nf_ct
- * and ends it there. Slots are filled only on tc, and only for flows whose
+ * A flow's FIN, RST or SYN without ACK forgets this CPU's slot
+ * (nf_fc_unsettles, nf_fc_forget), and so does deleting its entry, so a
+ * connection's last ACK still reaches nf_ct and ends it there. Slots are filled only on tc, and only for flows whose
  * entry has no FIN yet.
  *
  * What a slot can't see: a flow ended on another CPU. That CPU's SYN, FIN or
@@ -110,6 +110,19 @@ static __always_inline void nf_fc_fill(const struct nf_ct_key *k, __u8 dir, __u3
 	}
 	s->seen = seen;
 	s->dirs = dirs;
+}
+
+/*
+ * A TCP packet after which a direction's packets may change the entry again:
+ * a FIN or RST (closing), or a SYN without ACK (a closed tuple reopened:
+ * its reply is new again). A SYN-ACK changes nothing a slot holds (the first
+ * reply marks only its own direction seen), so the SYN's slot stays for the
+ * handshake's ACK.
+ */
+static __always_inline bool nf_fc_unsettles(__u8 tcp_flags)
+{
+	return (tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) ||
+	       (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 }
 
 /* This CPU's slot no longer speaks for k's flow. */

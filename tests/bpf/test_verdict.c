@@ -1965,7 +1965,8 @@ static void ct_del_raw(struct fx *x, uint8_t proto, uint16_t lport, const char *
  * nothing, passed on the slot; one that is dropped found none. A slot
  * answers only under the policy_gen it was written under, for a direction
  * it was written for, and for NF_CT_REFRESH jiffies after the entry was
- * seen; a SYN, FIN or RST of its flow and its entry's deletion forget it.
+ * seen; a FIN, RST or SYN without ACK of its flow and its entry's deletion
+ * forget it.
  * BPF_PROG_TEST_RUN runs on the calling CPU, and slots are per CPU: the
  * test holds itself to one CPU.
  */
@@ -2005,6 +2006,12 @@ static void test_flow_cache(void **state)
 		{ "out: data", TCP_OUT("10.2.0.5", 40101, 443, ACK), EG, PASS, R_NONE },
 		{ "in: data", TCP_IN("10.2.0.5", 443, 40101, ACK), IN, PASS, R_NONE },
 	};
+	static const struct vcase resyn[] = {
+		{ "out: a SYN again on the answered flow: its reply is new again",
+		  TCP_OUT("10.2.0.5", 40101, 443, SYN), EG, PASS, R_NONE },
+		{ "in: data: not from the slot, nf_ct marks the reply seen again",
+		  TCP_IN("10.2.0.5", 443, 40101, ACK), IN, PASS, R_NONE },
+	};
 	static const struct vcase rst[] = {
 		{ "in: RST ends the flow (and forgets its slot)", TCP_IN("10.2.0.5", 443, 40101, RST),
 		  IN, PASS, R_NONE },
@@ -2040,6 +2047,8 @@ static void test_flow_cache(void **state)
 	static const struct vcase syn5[] = {
 		{ "out: SYN from the verdict cache (fills egress)", TCP_OUT("10.2.0.5", 40105, 443, SYN),
 		  EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK (the first reply: leaves the slot)",
+		  TCP_IN("10.2.0.5", 443, 40105, SYNACK), IN, PASS, R_NONE },
 	};
 	static const struct vcase ack5[] = {
 		{ "out: its ACK, entry gone: passes on the slot", TCP_OUT("10.2.0.5", 40105, 443, ACK),
@@ -2071,10 +2080,14 @@ static void test_flow_cache(void **state)
 	dp__verdicts_changed(x->f->dp);
 	RUN_TABLE(x, void_);
 
-	/* 3. a RST forgets the slot: the flow's next packet finds no entry */
+	/* 3. a SYN without ACK forgets the slot (its reply must be seen again),
+	 * a RST too: the flow's next packet finds no entry */
 	RUN_TABLE(x, open2);
 	ct_hold(x, TCP, 40101, "10.2.0.5", 443);
 	RUN_TABLE(x, steady2);
+	RUN_TABLE(x, resyn);
+	assert_int_equal(ct_val(x, TCP, 40101, "10.2.0.5", 443).flags, NF_CT_SEEN_REPLY);
+	RUN_TABLE(x, steady2);	/* both directions in the slot again */
 	RUN_TABLE(x, rst);
 	assert_false(ct_tracked(x, TCP, 40101, "10.2.0.5", 443));
 
@@ -2093,7 +2106,8 @@ static void test_flow_cache(void **state)
 	ct_del_raw(x, UDP, 5354, "10.2.0.5", 53);
 	RUN_TABLE(x, aged4);
 
-	/* 6. a SYN admitted from the verdict cache fills its direction for the ACK */
+	/* 6. a SYN admitted from the verdict cache fills its direction for the
+	 * handshake's ACK, and its SYN-ACK leaves that be */
 	dpt_fc_clear(x->f);
 	RUN_TABLE(x, syn5);
 	assert_int_equal(dpt_fc_held(x->f), 1);

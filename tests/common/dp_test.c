@@ -535,28 +535,6 @@ int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n)
 	return 0;
 }
 
-/*
- * Empty the flow cache (struct nf_fc_slot) on every CPU: what a slot says
- * lasts NF_CT_REFRESH jiffies and no longer than policy_gen, which userspace
- * bumps after writing nf_ct; a test that writes nf_ct (or ages an entry)
- * stands for both having happened.
- */
-void dpt_fc_clear(struct dpt *f)
-{
-	int fd = dp__map_fd(f->dp, NF_MAP_FLOW_CACHE), ncpu = libbpf_num_possible_cpus();
-	void *zero;
-	__u32 i;
-
-	if (fd < 0 || ncpu <= 0)
-		return;
-	zero = calloc(ncpu, sizeof(struct nf_fc_slot));
-	if (!zero)
-		return;
-	for (i = 0; i < NF_FC_SLOTS; i++)
-		bpf_map_update_elem(fd, &i, zero, BPF_ANY);
-	free(zero);
-}
-
 /* Every CPU's copy of flow cache slot i, changed by fn; returns how many held a flow. */
 static size_t fc_each(struct dpt *f, void (*fn)(struct nf_fc_slot *s, int64_t arg), int64_t arg)
 {
@@ -599,6 +577,23 @@ void dpt_fc_age(struct dpt *f, int64_t jiffies)
 size_t dpt_fc_held(struct dpt *f)
 {
 	return fc_each(f, NULL, 0);
+}
+
+static void fc_zero(struct nf_fc_slot *s, int64_t unused)
+{
+	(void)unused;
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Empty the flow cache (struct nf_fc_slot) on every CPU: what a slot says
+ * lasts NF_CT_REFRESH jiffies and no longer than policy_gen, which userspace
+ * bumps after writing nf_ct; a test that writes nf_ct (or ages an entry)
+ * stands for both having happened.
+ */
+void dpt_fc_clear(struct dpt *f)
+{
+	fc_each(f, fc_zero, 0);
 }
 
 void dpt_flush_flows(struct dpt *f)
