@@ -21,8 +21,8 @@
  *   - the packet's direction is in dirs and it carries no SYN, FIN or RST.
  * A flow's FIN, RST or SYN without ACK forgets this CPU's slot
  * (nf_fc_unsettles, nf_fc_forget), and so does deleting its entry, so a
- * connection's last ACK still reaches nf_ct and ends it there. Slots are filled only on tc, and only for flows whose
- * entry has no FIN yet.
+ * connection's last ACK still reaches nf_ct and ends it there. Slots are
+ * filled only on tc, and only for flows whose entry has no FIN yet.
  *
  * What a slot can't see: a flow ended on another CPU. That CPU's SYN, FIN or
  * RST can't reach this CPU's slot, so this CPU may pass the flow's late

@@ -160,11 +160,11 @@ int dpt_ct_get(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 	       const uint8_t raddr[16], uint16_t rport, struct nf_ct_val *val);
 int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
 	       const uint8_t raddr[16], uint16_t rport, const struct nf_ct_val *val);
-/* Number of nf_ct entries. */
 /* Delete the tuple's entry and nothing else (the flow cache is left as it is),
  * as the datapath on another CPU ending the flow would. 0 or -ENOENT. */
 int dpt_ct_del_raw(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t lport,
 		   const uint8_t raddr[16], uint16_t rport);
+/* Number of nf_ct entries. */
 size_t dpt_ct_count(struct dpt *f);
 
 #endif /* NF_TEST_DP_TEST_H */

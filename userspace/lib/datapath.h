@@ -50,7 +50,7 @@
 	X(NF_MAP_USAGE, "nf_usage", NULL)                         \
 	X(NF_MAP_GC, "nf_gc", NULL)                               \
 	X(NF_MAP_GUARD, "nf_guard", NULL)                         \
-	X(NF_MAP_GUARDED_NS, "nf_guarded_ns", NULL)                 \
+	X(NF_MAP_GUARDED_NS, "nf_guarded_ns", NULL)               \
 	X(NF_MAP_FLOW_CACHE, "nf_flow_cache", NULL)
 
 /* The programs userspace attaches or runs: X(id, BPF program name). */
