@@ -199,12 +199,12 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 		if (nf_fc_unsettles(tcp_flags))
 			nf_fc_forget(ck);
 		nf_ct_touch(ct, dir, tcp_flags, proto, now);
-		if (proto == NF_IPPROTO_TCP && !w->defer_end)
-			nf_ct_end(ct, ck, tcp_flags);
+		if (proto == NF_IPPROTO_TCP && !w->defer_end && nf_ct_end(ct, ck, tcp_flags))
+			nf_cl_record(ck, dir, gen, now);
 	} else if (stamped && w->hook == NF_HOOK_TC &&
 		   !(ct->flags & (NF_CT_FIN_ORIG | NF_CT_FIN_REPLY))) {
 		/* its next packets this way: the flow cache (lib/fcache.bpf.h) */
-		nf_fc_fill(ck, dir, gen, ct->last_seen_ns, false);
+		nf_fc_fill(ck, dir, gen, ct->last_seen_ns, ct->tenant_id, false);
 	}
 	return NF_FAST_PASS;
 }
@@ -298,7 +298,7 @@ static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 di
 			return -1;
 		/* the connection's next packet this way (its ACK): the flow cache */
 		if (syn)
-			nf_fc_fill(ck, dir, nct.gen, nct.last_seen_ns, true);
+			nf_fc_fill(ck, dir, nct.gen, nct.last_seen_ns, v->tenant_id, true);
 	}
 	nf_count_flow(v->tenant_id, dir, hook);
 	return 1;
@@ -351,6 +351,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	struct nf_tenant_info *ti;
 	struct nf_config *cfg;
 	__u32 zero = 0, tenant_id = NF_TENANT_NONE, pol_id, rule, len = skb->len, gen = 0, epoch;
+	__u32 cl_gen = 0;
 	__u8 dir = w->dir, reason, track;
 	enum nf_link link;
 	__be16 port;
@@ -360,6 +361,10 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	/* a first packet the verdict cache can take: read its gen first */
 	if (w->hook == NF_HOOK_TC && fast == NF_FAST_NO_FLOW && cfg)
 		gen = nf_gen_before(cfg);
+	/* a tracked connection's close may be remembered (nf_cl_record): under this gen */
+	else if (fast == NF_FAST_RECHECK && cfg && dir == NF_DIR_EGRESS &&
+		 NF_CT_KEY_PROTO(ck) == NF_IPPROTO_TCP)
+		cl_gen = nf_gen_before(cfg);
 	__builtin_memset(&pkt, 0, sizeof(pkt));
 	if (eth_proto == bpf_htons(ETH_P_ARP)) {
 		if (!ep && w->hook == NF_HOOK_TC)
@@ -434,8 +439,9 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			if (pkt.proto == NF_IPPROTO_TCP && nf_fc_unsettles(pkt.tcp_flags))
 				nf_fc_forget(ck);
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end)
-				nf_ct_end(ct, ck, pkt.tcp_flags);
+			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end &&
+			    nf_ct_end(ct, ck, pkt.tcp_flags))
+				nf_cl_record(ck, dir, cl_gen, now);
 			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
 				reason = NF_DROP_CT_FULL;
 				goto drop;
@@ -588,6 +594,8 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	 */
 	volatile __u8 fast = NF_FAST_UNPARSED, flags = 0;
 	struct nf_ct_val *found = NULL;
+	__u32 fc_tenant = 0, fc_gen = 0;
+	enum nf_fc_answer fa;
 	enum nf_fast f;
 	struct nf_ct_key ck;
 	__u8 tcp_flags;
@@ -595,8 +603,17 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 
 	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
 		/* a tracked flow's packet that changes nothing, seen a moment ago */
-		if (w->hook == NF_HOOK_TC && nf_fc_hit(&ck, w->dir, tcp_flags))
-			return true;
+		if (w->hook == NF_HOOK_TC) {
+			fa = nf_fc_hit(&ck, w->dir, tcp_flags, w->defer_end, &fc_tenant, &fc_gen);
+			if (fa == NF_FC_PASS)
+				return true;
+			if (fa == NF_FC_END) {
+				/* a RST: its entry goes, as nf_ct_end would have it */
+				nf_ct_remove(&ck, fc_tenant);
+				nf_cl_record(&ck, w->dir, fc_gen, nf_now());
+				return true;
+			}
+		}
 		/* a connection's first packet: the verdict cache, then the insert */
 		if (w->hook == NF_HOOK_TC && NF_CT_KEY_PROTO(&ck) == NF_IPPROTO_TCP &&
 		    (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_FIN | TCP_FLAG_RST)) ==
@@ -607,6 +624,9 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 		}
 		f = nf_ct_established(&ck, w, tcp_flags, &found);
 		if (f == NF_FAST_PASS)
+			return true;
+		/* a late packet of a connection that just closed (lib/fcache.bpf.h) */
+		if (f == NF_FAST_NO_FLOW && nf_cl_hit(&ck, tcp_flags))
 			return true;
 		/* (not when the SYN's lookup found no cached verdict) */
 		if (w->hook == NF_HOOK_TC && f == NF_FAST_NO_FLOW && cached &&

@@ -10,15 +10,17 @@
  * program's samples).
  *
  * A slot holds what the fast path found (nf_ct_established): the entry's
- * key, the directions whose packets changed nothing, its last_seen_ns and
- * the policy_gen its verdict stood under. It answers only while
+ * key and tenant, the directions whose packets changed nothing, its
+ * last_seen_ns and the policy_gen its verdict stood under. It answers (for
+ * such packets, a new connection's SYN-ACK, and a RST, nf_fc_hit) only while
  *   - policy_gen is still that gen: every policy flip, ipcache change,
  *     endpoint move and every write of nf_ct by userspace (purge, re-judge)
  *     bumps it, so no slot outlives one (revocation as on the fast path);
  *   - its last_seen_ns is at most NF_CT_REFRESH jiffies old: the entry can't
  *     have expired (every lifetime is seconds long), and once that passes
  *     the packet goes to nf_ct, which refreshes the entry as before;
- *   - the packet's direction is in dirs and it carries no SYN, FIN or RST.
+ *   - the packet's direction is in dirs and it carries no SYN, FIN or RST
+ *     (but see nf_fc_hit for the SYN-ACK and the RST).
  * A flow's FIN, RST or SYN without ACK forgets this CPU's slot
  * (nf_fc_unsettles, nf_fc_forget), and so does deleting its entry, so a
  * connection's last ACK still reaches nf_ct and ends it there. Slots are
@@ -38,14 +40,19 @@
 #ifndef NF_BPF_FCACHE_H
 #define NF_BPF_FCACHE_H
 
-/* The slot of a key: its six words mixed by multiplication, top bits. */
-static __always_inline __u32 nf_fc_index(const struct nf_ct_key *k)
+/* A key's six words mixed by multiplication: its slots are the top bits. */
+static __always_inline __u64 nf_fc_mix(const struct nf_ct_key *k)
 {
 	const __u64 *w = (const __u64 *)k;
 	__u64 h = (w[0] ^ w[3]) * 0x9e3779b97f4a7c15ULL ^ (w[1] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^
 		  (w[2] ^ w[5]) * 0x165667b19e3779f9ULL;
 
-	return (__u32)(((h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL) >> (64 - NF_FC_BITS));
+	return (h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL;
+}
+
+static __always_inline __u32 nf_fc_index(const struct nf_ct_key *k)
+{
+	return (__u32)(nf_fc_mix(k) >> (64 - NF_FC_BITS));
 }
 
 /* This CPU's slot for k, holding k or not. */
@@ -56,59 +63,102 @@ static __always_inline struct nf_fc_slot *nf_fc_slot(const struct nf_ct_key *k)
 	return bpf_map_lookup_elem(&nf_flow_cache, &idx);
 }
 
-static __always_inline bool nf_fc_holds(const struct nf_fc_slot *s, const struct nf_ct_key *k)
+/* Two keys equal: their six words compared, no call. */
+static __always_inline bool nf_ct_key_eq(const struct nf_ct_key *x, const struct nf_ct_key *k)
 {
-	const __u64 *a = (const __u64 *)k, *b = (const __u64 *)&s->key;
+	const __u64 *a = (const __u64 *)k, *b = (const __u64 *)x;
 
 	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
 		 (a[5] ^ b[5]));
 }
 
+enum nf_fc_answer {
+	NF_FC_MISS,	/* nf_ct decides */
+	NF_FC_PASS,	/* pass it: it changes nothing, or it is the handshake's SYN-ACK */
+	NF_FC_END,	/* pass it and end its flow (a RST): the slot is forgotten */
+};
+
 /*
- * true: a packet of a tracked flow, on tc, that changes nothing and whose
- * entry's verdict stands (see above): pass it.
+ * What this CPU's slot says of a packet of k's flow on tc (see above):
+ *   - a packet that changes nothing, its direction filled: NF_FC_PASS;
+ *   - the SYN-ACK of a connection whose SYN filled the slot (NF_FC_SYNACK),
+ *     travelling the other way: NF_FC_PASS. It leaves the entry's first
+ *     reply unmarked: the reply direction is not filled, so the flow's next
+ *     reply goes to nf_ct and marks it (a connection reset right after its
+ *     handshake, the commonest short one, never needs it);
+ *   - a RST (without SYN or FIN) in a filled direction, its end not
+ *     deferred to a guard: NF_FC_END; *tenant_id and *gen get the entry's
+ *     tenant and the gen its verdict stands under.
+ *     nf_ct would delete the entry (nf_ct_end): the caller does, without
+ *     the lookup.
  */
-static __always_inline bool nf_fc_hit(const struct nf_ct_key *k, __u8 dir, __u8 tcp_flags)
+static __always_inline enum nf_fc_answer nf_fc_hit(const struct nf_ct_key *k, __u8 dir,
+						   __u8 tcp_flags, bool defer_end, __u32 *tenant_id,
+						   __u32 *gen)
 {
+	enum nf_fc_answer a = NF_FC_PASS;
+	__u8 need = 1 << dir;
 	struct nf_fc_slot *s;
 	struct nf_config *cfg;
 	__u32 zero = 0;
 
-	if (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST))
-		return false;
+	if (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) {
+		if ((tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_FIN | TCP_FLAG_RST)) ==
+		    (TCP_FLAG_SYN | TCP_FLAG_ACK))
+			need = NF_FC_SYNACK;
+		else if ((tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) == TCP_FLAG_RST &&
+			 !defer_end)
+			a = NF_FC_END;
+		else
+			return NF_FC_MISS;
+	}
 	s = nf_fc_slot(k);
-	if (!s || !(s->dirs & (1 << dir)))
-		return false;
+	if (!s || !(s->dirs & need))
+		return NF_FC_MISS;
+	/* the SYN-ACK goes the way the SYN did not */
+	if (need == NF_FC_SYNACK && (s->dirs & (1 << dir)))
+		return NF_FC_MISS;
 	cfg = bpf_map_lookup_elem(&nf_config, &zero);
 	if (!cfg || !cfg->policy_gen || s->gen != cfg->policy_gen)
-		return false;
-	if ((__s64)(nf_now() - s->seen) > (__s64)NF_CT_REFRESH)
-		return false;
-	return nf_fc_holds(s, k);
+		return NF_FC_MISS;
+	if ((__s32)((__u32)nf_now() - s->seen) > (__s32)NF_CT_REFRESH)
+		return NF_FC_MISS;
+	if (!nf_ct_key_eq(&s->key, k))
+		return NF_FC_MISS;
+	if (a == NF_FC_END) {
+		*tenant_id = s->tenant_id;
+		*gen = s->gen;
+		s->dirs = 0;
+	}
+	return a;
 }
 
 /*
- * Remember that dir's packets of k's flow change nothing, as its entry
- * (last_seen_ns seen) stood under gen. fresh: a new entry, the slot's other
- * direction is not known yet.
+ * Remember that dir's packets of k's flow (tenant_id's) change nothing, as
+ * its entry (last_seen_ns seen) stood under gen. fresh: a new connection's
+ * SYN inserted the entry; the other direction is not known yet, but its
+ * SYN-ACK may pass (NF_FC_SYNACK).
  */
 static __always_inline void nf_fc_fill(const struct nf_ct_key *k, __u8 dir, __u32 gen, __u64 seen,
-				       bool fresh)
+				       __u32 tenant_id, bool fresh)
 {
 	struct nf_fc_slot *s = nf_fc_slot(k);
 	__u8 dirs = 1 << dir;
 
 	if (!s)
 		return;
-	if (!fresh && s->gen == gen && nf_fc_holds(s, k)) {
-		if ((s->dirs & dirs) && s->seen == seen)
+	if (!fresh && s->gen == gen && nf_ct_key_eq(&s->key, k)) {
+		if ((s->dirs & dirs) && s->seen == (__u32)seen)
 			return;		/* nothing new: no store */
 		dirs |= s->dirs;
 	} else {
 		__builtin_memcpy(&s->key, k, sizeof(s->key));
 		s->gen = gen;
+		s->tenant_id = tenant_id;
+		if (fresh)
+			dirs |= NF_FC_SYNACK;
 	}
-	s->seen = seen;
+	s->seen = (__u32)seen;
 	s->dirs = dirs;
 }
 
@@ -130,8 +180,93 @@ static __always_inline void nf_fc_forget(const struct nf_ct_key *k)
 {
 	struct nf_fc_slot *s = nf_fc_slot(k);
 
-	if (s && s->dirs && nf_fc_holds(s, k))
+	if (s && s->dirs && nf_ct_key_eq(&s->key, k))
 		s->dirs = 0;
+}
+
+/*
+ * ---- Recently closed connections (struct nf_closed_slot) ----
+ * A TCP connection's entry goes with its RST or last ACK (nf_ct_end), so
+ * that closed connections take no room in their tenant's share. Packets
+ * already in flight then (the peer's FIN or ACK crossing the RST) used to
+ * be judged as a new flow's first and dropped as policy_denied: noise in
+ * the tenant's drop counters, and a full verdict each. The slot of a
+ * connection that ended under policy_gen gen remembers it for
+ * NF_CT_TCP_CLOSED_S (as long as Linux conntrack keeps a closed one), and
+ * a non-SYN TCP packet of it that finds no entry passes, while gen holds
+ * and no later close took the slot. A SYN is always judged as new.
+ *
+ * Shared by all CPUs: a writer takes the slot by exchanging seq for 1 (odd;
+ * a slot another CPU is writing is left, and that close goes unremembered)
+ * and ends by storing the even seq it found plus 2; a reader takes the
+ * slot only if seq was even and unchanged around its reads.
+ */
+static __always_inline struct nf_closed_slot *nf_cl_slot(const struct nf_ct_key *k)
+{
+	__u32 idx = (__u32)(nf_fc_mix(k) >> (64 - NF_CL_BITS));
+
+	return bpf_map_lookup_elem(&nf_ct_closed, &idx);
+}
+
+/* A full barrier (a fully ordered atomic on the stack, as nf_gen_before). */
+static __always_inline void nf_cl_fence(void)
+{
+	volatile __u64 fence = 0;
+	__u64 t;
+
+	t = __sync_fetch_and_add(&fence, 0);
+	asm volatile("" : : "r"(t) : "memory");
+}
+
+/*
+ * k's connection ended now with a packet going dir, its verdict standing
+ * under gen. Remembered only when the endpoint sent that packet (its RST,
+ * or the last ACK): its peer's packets may still be in flight. One that
+ * received its peer's RST or last ACK has had the peer's last word.
+ */
+static __always_inline void nf_cl_record(const struct nf_ct_key *k, __u8 dir, __u32 gen, __u64 now)
+{
+	struct nf_closed_slot *s;
+	__u64 seq;
+
+	if (dir != NF_DIR_EGRESS || !gen || NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP)
+		return;
+	s = nf_cl_slot(k);
+	if (!s)
+		return;
+	/* taken: seq odd (an exchange, one locked access to the line) */
+	seq = __sync_lock_test_and_set(&s->seq, 1);
+	if (seq & 1)
+		return;		/* another CPU is writing it, and will make it even */
+	__builtin_memcpy(&s->key, k, sizeof(s->key));
+	s->gen = gen;
+	s->at = (__u32)now;
+	__sync_lock_test_and_set(&s->seq, seq + 2);	/* released, fully ordered */
+}
+
+/* A TCP packet without SYN of k, which has no entry: did its connection just close? */
+static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
+{
+	struct nf_closed_slot *s;
+	struct nf_config *cfg;
+	__u32 zero = 0;
+	bool held;
+	__u64 seq;
+
+	if (NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP || (tcp_flags & TCP_FLAG_SYN))
+		return false;
+	s = nf_cl_slot(k);
+	cfg = bpf_map_lookup_elem(&nf_config, &zero);
+	if (!s || !cfg)
+		return false;
+	seq = *(volatile __u64 *)&s->seq;
+	if (seq & 1)
+		return false;
+	nf_cl_fence();
+	held = s->gen && s->gen == cfg->policy_gen && nf_ct_key_eq(&s->key, k) &&
+	       (__s32)((__u32)nf_now() - s->at) <= (__s32)(NF_CT_TCP_CLOSED_S * NF_HZ);
+	nf_cl_fence();
+	return held && *(volatile __u64 *)&s->seq == seq;
 }
 
 #endif

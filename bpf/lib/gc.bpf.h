@@ -34,28 +34,36 @@ static __always_inline void nf_usage_put(__u32 tenant_id, bool frag)
 		__sync_fetch_and_add(&u->ct, -1);
 }
 
-/* Delete a tracked flow; its share is released only if this call removed it. */
+/* Remove k's entry; its share is released only if this call removed it. */
+static __always_inline void nf_ct_remove(const struct nf_ct_key *k, __u32 tenant_id)
+{
+	if (!bpf_map_delete_elem(&nf_ct, k))
+		nf_usage_put(tenant_id, false);
+}
+
+/* Delete a tracked flow, and this CPU's flow-cache slot of it. */
 static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant_id)
 {
 	nf_fc_forget(k);
-	if (!bpf_map_delete_elem(&nf_ct, k))
-		nf_usage_put(tenant_id, false);
+	nf_ct_remove(k, tenant_id);
 }
 
 /*
  * A TCP flow ends with the packet that follows both FINs (the last ACK) or
  * with a RST: its entry goes at once rather than lingering in its tenant's
  * share (a node opening tens of thousands of connections a second would
- * fill it with closed ones). Called after nf_ct_touch; a later packet of
- * the tuple is judged again, as any untracked packet.
+ * fill it with closed ones). Called after nf_ct_touch; true when the flow
+ * ended (the caller remembers it, nf_cl_record: its late packets pass).
  */
-static __always_inline void nf_ct_end(struct nf_ct_val *ct, const struct nf_ct_key *k,
+static __always_inline bool nf_ct_end(struct nf_ct_val *ct, const struct nf_ct_key *k,
 				      __u8 tcp_flags)
 {
 	if (!(ct->flags & NF_CT_CLOSED))
-		return;
-	if ((tcp_flags & TCP_FLAG_RST) || !(tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_SYN)))
-		nf_ct_delete(k, ct->tenant_id);
+		return false;
+	if (!(tcp_flags & TCP_FLAG_RST) && (tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_SYN)))
+		return false;
+	nf_ct_delete(k, ct->tenant_id);
+	return true;
 }
 
 /*

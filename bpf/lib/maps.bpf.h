@@ -187,4 +187,12 @@ struct {
 	__type(value, struct nf_fc_slot);
 } nf_flow_cache SEC(".maps");
 
+/* Recently closed connections (struct nf_closed_slot, lib/fcache.bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NF_CL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nf_closed_slot);
+} nf_ct_closed SEC(".maps");
+
 #endif

@@ -587,10 +587,34 @@ struct nf_event {
 
 struct nf_fc_slot {
 	struct nf_ct_key key;
-	__u64 seen;		/* the entry's last_seen_ns (jiffies) when written */
+	__u32 seen;		/* the entry's last_seen_ns (jiffies), low 32 bits, when written */
 	__u32 gen;		/* nf_config.policy_gen its verdict stood under */
-	__u8 dirs;		/* 1 << enum nf_dir: directions whose packets change nothing */
+	__u32 tenant_id;	/* the entry's: a RST taken here releases its share */
+	__u8 dirs;		/* 1 << enum nf_dir: directions whose packets change nothing;
+				 * NF_FC_SYNACK: a new connection's, the reply's SYN-ACK too */
 	__u8 pad[3];
+};
+
+#define NF_FC_SYNACK	(1u << NF_DIR_MAX)
+
+/*
+ * ---- nf_ct_closed: ARRAY[NF_CL_SLOTS] of struct nf_closed_slot ----
+ * The datapath's own (userspace never reads it; an upgrade starts it empty):
+ * shared by all CPUs and direct-mapped, the TCP connections whose entry
+ * went with their RST or last ACK, so that a late packet of one (the
+ * peer's FIN or ACK in flight when the RST went out) passes as Linux
+ * conntrack passes a closed connection's, instead of being judged as a new
+ * flow and counted a policy drop (bpf/lib/fcache.bpf.h). 64 bytes each,
+ * 256 KiB. seq is odd while a CPU writes the slot.
+ */
+#define NF_CL_BITS	12
+#define NF_CL_SLOTS	(1U << NF_CL_BITS)
+
+struct nf_closed_slot {
+	struct nf_ct_key key;
+	__u64 seq;
+	__u32 gen;		/* nf_config.policy_gen the connection's verdict stood under */
+	__u32 at;		/* when it ended (jiffies, low 32 bits) */
 };
 
 /* ---- nf_ev_bucket: PERCPU_ARRAY[1], token bucket for event rate limiting ---- */

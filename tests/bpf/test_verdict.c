@@ -1838,6 +1838,43 @@ static void test_verdict_cache(void **state)
 	RUN_TABLE(x, revoked);
 }
 
+/*
+ * The slot of nf_ct_closed a key takes: bpf/lib/fcache.bpf.h's nf_fc_mix,
+ * top NF_CL_BITS (checked against where the datapath put a close).
+ */
+static uint32_t closed_index(const struct nf_ct_key *k)
+{
+	const uint64_t *w = (const uint64_t *)k;
+	uint64_t h = (w[0] ^ w[3]) * 0x9e3779b97f4a7c15ULL ^ (w[1] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^
+		     (w[2] ^ w[5]) * 0x165667b19e3779f9ULL;
+
+	return (uint32_t)(((h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL) >> (64 - NF_CL_BITS));
+}
+
+/*
+ * A client port other than `not` whose tuple (the closed connection's key
+ * with that local port) takes the same nf_ct_closed slot as the close
+ * held at *idx: the datapath must tell them apart by the key.
+ */
+static uint16_t closed_collider(struct fx *x, uint16_t not, int *idx)
+{
+	struct nf_closed_slot s;
+	struct nf_ct_key k;
+	uint32_t p;
+
+	*idx = dpt_closed_first(x->f, &s);
+	assert_true(*idx >= 0);
+	assert_int_equal(closed_index(&s.key), (uint32_t)*idx);
+	for (p = 1024; p < 65536; p++) {
+		k = s.key;
+		k.lport = htons((uint16_t)p);
+		if (p != not && closed_index(&k) == (uint32_t)*idx)
+			return (uint16_t)p;
+	}
+	fail_msg("no port collides with the closed slot %d", *idx);
+	return 0;
+}
+
 static void test_ct_lifecycle(void **state)
 {
 	struct fx *x = fixture(state);
@@ -1859,9 +1896,14 @@ static void test_ct_lifecycle(void **state)
 		{ "out: last ACK ends the flow", TCP_OUT("10.2.0.5", 40000, 443, ACK), EG, PASS,
 		  R_NONE },
 	};
+	static const struct vcase late[] = {
+		{ "in: a late ACK of the ended flow passes (recently closed), untracked",
+		  TCP_IN("10.2.0.5", 443, 40000, ACK), IN, PASS, R_NONE },
+		{ "out: and a late FIN of it", TCP_OUT("10.2.0.5", 40000, 443, FIN), EG, PASS, R_NONE },
+	};
 	static const struct vcase after_close[] = {
-		{ "in: ACK of an ended flow", TCP_IN("10.2.0.5", 443, 40000, ACK), IN, DROP,
-		  R_POLICY },
+		{ "in: ACK of an ended flow, the policy changed since", TCP_IN("10.2.0.5", 443, 40000, ACK),
+		  IN, DROP, R_POLICY },
 		{ "out: a lone FIN of it passes, untracked", TCP_OUT("10.2.0.5", 40000, 443, FIN), EG,
 		  PASS, R_NONE },
 		{ "out: ACK of it is judged again as new (and allowed)",
@@ -1870,11 +1912,19 @@ static void test_ct_lifecycle(void **state)
 	static const struct vcase rst[] = {
 		{ "out: SYN", TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_ALLOWED },
 		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40001, SYNACK), IN, PASS, R_NONE },
-		{ "in: RST", TCP_IN("10.2.0.5", 443, 40001, RST), IN, PASS, R_NONE },
+		{ "out: RST", TCP_OUT("10.2.0.5", 40001, 443, RST), EG, PASS, R_NONE },
 	};
 	static const struct vcase after_rst[] = {
-		{ "in: ACK of a reset flow", TCP_IN("10.2.0.5", 443, 40001, ACK), IN, DROP,
-		  R_POLICY },
+		{ "in: a late ACK of the reset flow passes", TCP_IN("10.2.0.5", 443, 40001, ACK), IN,
+		  PASS, R_NONE },
+		{ "in: a SYN-ACK is no late packet: dropped", TCP_IN("10.2.0.5", 443, 40001, SYNACK),
+		  IN, DROP, R_POLICY },
+	};
+	static const struct vcase rst_long_ago[] = {
+		{ "in: ACK of the reset flow past NF_CT_TCP_CLOSED_S", TCP_IN("10.2.0.5", 443, 40001, ACK),
+		  IN, DROP, R_POLICY },
+		{ "out: a new SYN on the tuple is judged as new", TCP_OUT("10.2.0.5", 40001, 443, SYN),
+		  EG, PASS, R_ALLOWED },
 	};
 	static const struct vcase reopen[] = {
 		{ "out: SYN on the closed tuple", TCP_OUT("10.2.0.5", 40000, 443, SYN), EG, PASS,
@@ -1916,12 +1966,37 @@ static void test_ct_lifecycle(void **state)
 	assert_true(ct_val(x, TCP, 40000, "10.2.0.5", 443).flags & NF_CT_CLOSED);
 	RUN_TABLE(x, last_ack);
 	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
+	assert_int_equal(dpt_closed_held(x->f), 1);
+	/* its late packets pass as Linux conntrack passes a closed one's, and track nothing */
+	RUN_TABLE(x, late);
+	assert_false(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));
+	/* until a verdict changes (policy_gen): then they are judged again */
+	dp__verdicts_changed(x->f->dp);
 	RUN_TABLE(x, after_close);
 	assert_true(ct_tracked(x, TCP, 40000, "10.2.0.5", 443));	/* the ACK, as new */
 
+	dpt_closed_clear(x->f);	/* (what it held stood under the gen before) */
 	RUN_TABLE(x, rst);
 	assert_false(ct_tracked(x, TCP, 40001, "10.2.0.5", 443));
+	assert_int_equal(dpt_closed_held(x->f), 1);	/* sent by the endpoint: remembered */
 	RUN_TABLE(x, after_rst);
+	{
+		/* another tuple in the same slot is not the closed connection */
+		int idx;
+		uint16_t p = closed_collider(x, 40001, &idx);
+		const struct vcase other[] = {
+			{ "in: ACK of another client port, in the closed one's slot: dropped",
+			  TCP_IN("10.2.0.5", 443, p, ACK), IN, DROP, R_POLICY },
+		};
+
+		RUN_TABLE(x, other);
+		assert_int_equal(dpt_closed_first(x->f, &(struct nf_closed_slot){ 0 }), idx);
+	}
+	assert_false(ct_tracked(x, TCP, 40001, "10.2.0.5", 443));
+	/* or until NF_CT_TCP_CLOSED_S have passed */
+	dpt_closed_age(x->f, CT_AGE);
+	RUN_TABLE(x, rst_long_ago);
+	assert_true(ct_tracked(x, TCP, 40001, "10.2.0.5", 443));
 
 	/* a closed (not yet expired) tuple reused by a new SYN starts afresh */
 	v = ct_val(x, TCP, 40000, "10.2.0.5", 443);	/* tracked again since after_close */
@@ -1945,6 +2020,16 @@ static void test_ct_lifecycle(void **state)
 	assert_int_equal(ct_val(x, UDP, 5353, "10.2.0.5", 53).flags, NF_CT_SEEN_REPLY);
 	ct_age(x, UDP, 5353, "10.2.0.5", 53);
 	RUN_TABLE(x, udp_aged);
+}
+
+/* The tracked connections counted against the fixture tenant's share (nf_usage). */
+static uint32_t ct_usage(struct fx *x)
+{
+	struct nf_usage u;
+
+	assert_int_equal(bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_USAGE), &x->tenant_id, &u),
+			 0);
+	return u.ct;
 }
 
 /* Delete the flow's entry only, as the datapath on another CPU would end it. */
@@ -1988,7 +2073,7 @@ static void test_flow_cache(void **state)
 		{ "in: data, its entry gone: passes on the slot",
 		  TCP_IN("10.2.0.5", 443, 40100, ACK), IN, PASS, R_NONE },
 		{ "out: data, the same", TCP_OUT("10.2.0.5", 40100, 443, ACK), EG, PASS, R_NONE },
-		{ "in: a SYN-ACK is never taken from the slot: dropped",
+		{ "in: a SYN-ACK, the slot not filled by a new connection's SYN: dropped",
 		  TCP_IN("10.2.0.5", 443, 40100, SYNACK), IN, DROP, R_POLICY },
 		{ "in: another client port of the same peer: no slot, dropped",
 		  TCP_IN("10.2.0.5", 443, 40199, ACK), IN, DROP, R_POLICY },
@@ -2013,10 +2098,12 @@ static void test_flow_cache(void **state)
 		  TCP_IN("10.2.0.5", 443, 40101, ACK), IN, PASS, R_NONE },
 	};
 	static const struct vcase rst[] = {
-		{ "in: RST ends the flow (and forgets its slot)", TCP_IN("10.2.0.5", 443, 40101, RST),
-		  IN, PASS, R_NONE },
-		{ "in: data after the RST: dropped", TCP_IN("10.2.0.5", 443, 40101, ACK), IN, DROP,
-		  R_POLICY },
+		{ "in: RST: the slot ends the flow (and is forgotten)",
+		  TCP_IN("10.2.0.5", 443, 40101, RST), IN, PASS, R_NONE },
+	};
+	static const struct vcase rst_after[] = {
+		{ "in: data after the peer's RST: no entry, no slot, no close remembered: dropped",
+		  TCP_IN("10.2.0.5", 443, 40101, ACK), IN, DROP, R_POLICY },
 	};
 	static const struct vcase open3[] = {
 		{ "out: SYN", TCP_OUT("10.2.0.5", 40102, 443, SYN), EG, PASS, R_ALLOWED },
@@ -2055,8 +2142,41 @@ static void test_flow_cache(void **state)
 		  EG, PASS, R_NONE },
 		{ "in: ingress was never filled: dropped", TCP_IN("10.2.0.5", 443, 40105, ACK), IN,
 		  DROP, R_POLICY },
+		{ "out: a SYN-ACK the way the SYN went: not from the slot, judged as a new flow",
+		  TCP_OUT("10.2.0.5", 40105, 443, SYNACK), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase syn6[] = {
+		{ "out: SYN from the verdict cache (fills egress, and the SYN-ACK's way)",
+		  TCP_OUT("10.2.0.5", 40106, 443, SYN), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase synack6[] = {
+		{ "in: its SYN-ACK, entry gone: passes on the slot",
+		  TCP_IN("10.2.0.5", 443, 40106, SYNACK), IN, PASS, R_NONE },
+		{ "in: a SYN-ACK leaves the first reply unmarked: data in, entry gone: dropped",
+		  TCP_IN("10.2.0.5", 443, 40106, ACK), IN, DROP, R_POLICY },
+	};
+	static const struct vcase synack6b[] = {
+		{ "in: its SYN-ACK, from the slot", TCP_IN("10.2.0.5", 443, 40106, SYNACK), IN, PASS,
+		  R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40106, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase reply6[] = {
+		{ "in: the first data in: nf_ct marks the reply", TCP_IN("10.2.0.5", 443, 40106, ACK),
+		  IN, PASS, R_NONE },
+	};
+	static const struct vcase rst7[] = {
+		{ "out: a RST, entry gone: the slot answers it (and it is remembered closed)",
+		  TCP_OUT("10.2.0.5", 40106, 443, RST), EG, PASS, R_NONE },
+	};
+	static const struct vcase rst7b[] = {
+		{ "out: a RST with its slot forgotten and no entry: no late packet of a known close,"
+		  " judged as new (untracked, passes: RST)", TCP_OUT("10.2.0.5", 40106, 443, RST), EG,
+		  PASS, R_NONE },
+		{ "in: data of it, no entry, no slot, no close remembered: dropped",
+		  TCP_IN("10.2.0.5", 443, 40106, ACK), IN, DROP, R_POLICY },
 	};
 	cpu_set_t was, one;
+	uint32_t u0;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
 	CPU_ZERO(&one);
@@ -2088,8 +2208,12 @@ static void test_flow_cache(void **state)
 	RUN_TABLE(x, resyn);
 	assert_int_equal(ct_val(x, TCP, 40101, "10.2.0.5", 443).flags, NF_CT_SEEN_REPLY);
 	RUN_TABLE(x, steady2);	/* both directions in the slot again */
+	u0 = ct_usage(x);
 	RUN_TABLE(x, rst);
 	assert_false(ct_tracked(x, TCP, 40101, "10.2.0.5", 443));
+	assert_int_equal(ct_usage(x), u0 - 1);		/* the tenant's share released */
+	assert_int_equal(dpt_closed_held(x->f), 0);	/* received: the peer's last word */
+	RUN_TABLE(x, rst_after);
 
 	/* 4. FIN both ways: the last ACK is not taken from the slot, the flow ends */
 	RUN_TABLE(x, open3);
@@ -2114,6 +2238,29 @@ static void test_flow_cache(void **state)
 	dpt_fc_age(x->f, -1000);	/* its ACK within NF_CT_REFRESH, however slow the run */
 	ct_del_raw(x, TCP, 40105, "10.2.0.5", 443);
 	RUN_TABLE(x, ack5);
+
+	/* 7. ... and the SYN-ACK of that connection, coming back, passes on the slot
+	 * too, without marking the first reply: the next packet in does */
+	dpt_fc_clear(x->f);
+	RUN_TABLE(x, syn6);
+	dpt_fc_age(x->f, -1000);
+	ct_del_raw(x, TCP, 40106, "10.2.0.5", 443);
+	RUN_TABLE(x, synack6);
+	RUN_TABLE(x, syn6);	/* the tuple's next connection, its entry kept this time */
+	dpt_fc_age(x->f, -1000);
+	RUN_TABLE(x, synack6b);
+	assert_int_equal(ct_val(x, TCP, 40106, "10.2.0.5", 443).flags, 0);
+	RUN_TABLE(x, reply6);
+	assert_int_equal(ct_val(x, TCP, 40106, "10.2.0.5", 443).flags, NF_CT_SEEN_REPLY);
+
+	/* 8. a RST in a filled direction: the slot ends the flow without nf_ct's
+	 * lookup (seen with the entry gone), and the close is remembered */
+	dpt_closed_clear(x->f);
+	ct_del_raw(x, TCP, 40106, "10.2.0.5", 443);
+	RUN_TABLE(x, rst7);
+	assert_int_equal(dpt_closed_held(x->f), 1);
+	dpt_closed_clear(x->f);
+	RUN_TABLE(x, rst7b);
 
 	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
@@ -2143,9 +2290,19 @@ static void test_ct_end_guarded(void **state)
 		{ "out: the same ACK, second judge: passes", TCP_OUT("10.2.0.5", 40010, 443, ACK),
 		  EG, PASS, R_NONE },
 	};
+	static const struct vcase open2[] = {
+		{ "out: SYN (verdict cache: fills the flow cache)", TCP_OUT("10.2.0.5", 40011, 443, SYN),
+		  EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase rst2[] = {
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40011, SYNACK), IN, PASS, R_NONE },
+		{ "out: RST, first of two judges (its slot must not end it)",
+		  TCP_OUT("10.2.0.5", 40011, 443, RST), EG, PASS, R_NONE },
+	};
 	__u64 cookie = x->f->netns_cookie;
 	__u32 tenant = 1;
 	int fd = dp__map_fd(x->f->dp, NF_MAP_GUARDED_NS);
+	cpu_set_t was, one;
 
 	apply(x, NP("p", BOTH,
 		    "'ingress':[],"
@@ -2157,6 +2314,19 @@ static void test_ct_end_guarded(void **state)
 	assert_true(ct_tracked(x, TCP, 40010, "10.2.0.5", 443));
 	assert_true(ct_val(x, TCP, 40010, "10.2.0.5", 443).flags & NF_CT_CLOSED);
 	RUN_TABLE(x, last_ack_again);
+
+	/* a RST the flow cache could answer is left to the guard too (one CPU: slots are per CPU) */
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	RUN_TABLE(x, open2);
+	dpt_fc_age(x->f, -1000);	/* within NF_CT_REFRESH, however slow the run */
+	RUN_TABLE(x, rst2);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+	assert_true(ct_tracked(x, TCP, 40011, "10.2.0.5", 443));
+	assert_true(ct_val(x, TCP, 40011, "10.2.0.5", 443).flags & NF_CT_CLOSED);
+
 	/* not guarded: the same last ACK ends it */
 	assert_int_equal(bpf_map_delete_elem(fd, &cookie), 0);
 	RUN_TABLE(x, last_ack_again);

@@ -566,7 +566,7 @@ static size_t fc_each(struct dpt *f, void (*fn)(struct nf_fc_slot *s, int64_t ar
 static void fc_shift(struct nf_fc_slot *s, int64_t jiffies)
 {
 	if (s->dirs)
-		s->seen -= (uint64_t)jiffies;
+		s->seen -= (uint32_t)jiffies;
 }
 
 void dpt_fc_age(struct dpt *f, int64_t jiffies)
@@ -596,9 +596,69 @@ void dpt_fc_clear(struct dpt *f)
 	fc_each(f, fc_zero, 0);
 }
 
+/* Every slot of nf_ct_closed changed by fn; how many hold a closed connection. */
+static size_t closed_each(struct dpt *f, void (*fn)(struct nf_closed_slot *s, int64_t arg),
+			  int64_t arg)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_CT_CLOSED);
+	struct nf_closed_slot s;
+	size_t held = 0;
+	__u32 i;
+
+	for (i = 0; fd >= 0 && i < NF_CL_SLOTS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &s))
+			continue;
+		held += s.gen != 0;
+		if (fn && s.gen) {
+			fn(&s, arg);
+			bpf_map_update_elem(fd, &i, &s, BPF_ANY);
+		}
+	}
+	return held;
+}
+
+static void closed_zero(struct nf_closed_slot *s, int64_t unused)
+{
+	(void)unused;
+	memset(s, 0, sizeof(*s));
+}
+
+static void closed_shift(struct nf_closed_slot *s, int64_t jiffies)
+{
+	s->at -= (uint32_t)jiffies;
+}
+
+/* Forget every recently closed connection (nf_ct_closed): a gen bump does. */
+void dpt_closed_clear(struct dpt *f)
+{
+	closed_each(f, closed_zero, 0);
+}
+
+void dpt_closed_age(struct dpt *f, int64_t jiffies)
+{
+	closed_each(f, closed_shift, jiffies);
+}
+
+size_t dpt_closed_held(struct dpt *f)
+{
+	return closed_each(f, NULL, 0);
+}
+
+int dpt_closed_first(struct dpt *f, struct nf_closed_slot *out)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_CT_CLOSED);
+	__u32 i;
+
+	for (i = 0; fd >= 0 && i < NF_CL_SLOTS; i++)
+		if (!bpf_map_lookup_elem(fd, &i, out) && out->gen)
+			return (int)i;
+	return -1;
+}
+
 void dpt_flush_flows(struct dpt *f)
 {
 	dpt_fc_clear(f);
+	dpt_closed_clear(f);
 	map_clear(dp__map_fd(f->dp, NF_MAP_CT), sizeof(struct nf_ct_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_FRAGS), sizeof(struct nf_frag_key));
 	map_clear(dp__map_fd(f->dp, NF_MAP_PEER_CACHE), sizeof(struct nf_peer_cache_key));
@@ -653,6 +713,7 @@ int dpt_ct_set(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16_t l
 	if (err)
 		return err;
 	dpt_fc_clear(f);
+	dpt_closed_clear(f);
 	return bpf_map_update_elem(dp__map_fd(f->dp, NF_MAP_CT), &k, val, BPF_EXIST) ? -errno : 0;
 }
 

@@ -136,7 +136,8 @@ int dpt_set_events_per_sec(struct dpt *f, uint32_t per_sec);
  */
 int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n);
 
-/* Empty the per-flow state maps (conntrack, fragments, peer cache). */
+/* Empty the per-flow state maps (conntrack, flow cache, closed connections,
+ * fragments, peer and verdict caches). */
 void dpt_flush_flows(struct dpt *f);
 /* Empty the flow cache (struct nf_fc_slot), as time or a policy_gen bump would. */
 void dpt_fc_clear(struct dpt *f);
@@ -144,6 +145,14 @@ void dpt_fc_clear(struct dpt *f);
 void dpt_fc_age(struct dpt *f, int64_t jiffies);
 /* How many flow cache slots hold a flow, all CPUs together. */
 size_t dpt_fc_held(struct dpt *f);
+/* Empty nf_ct_closed (the recently closed connections), as a policy_gen bump would. */
+void dpt_closed_clear(struct dpt *f);
+/* Make every recently closed connection `jiffies` older (negative: younger). */
+void dpt_closed_age(struct dpt *f, int64_t jiffies);
+/* How many recently closed connections nf_ct_closed holds. */
+size_t dpt_closed_held(struct dpt *f);
+/* The first slot of nf_ct_closed holding a close (into *out): its index, or -1. */
+int dpt_closed_first(struct dpt *f, struct nf_closed_slot *out);
 
 /*
  * Whether nf_ct holds an entry for this tuple, oriented from the endpoint

@@ -51,7 +51,8 @@
 	X(NF_MAP_GC, "nf_gc", NULL)                               \
 	X(NF_MAP_GUARD, "nf_guard", NULL)                         \
 	X(NF_MAP_GUARDED_NS, "nf_guarded_ns", NULL)               \
-	X(NF_MAP_FLOW_CACHE, "nf_flow_cache", NULL)
+	X(NF_MAP_FLOW_CACHE, "nf_flow_cache", NULL)               \
+	X(NF_MAP_CT_CLOSED, "nf_ct_closed", NULL)
 
 /* The programs userspace attaches or runs: X(id, BPF program name). */
 #define NF_PROGS(X)                                     \

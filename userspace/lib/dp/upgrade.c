@@ -111,14 +111,14 @@ struct up_map {
 };
 
 /* nf_gc's timer calls the programs that started it; nf_meta names the build. */
-/* nf_peer_cache, nf_verdicts and nf_flow_cache: caches (the meaning of their
- * values may change without their size): new ones start empty rather than
- * carrying entries over. */
+/* nf_peer_cache, nf_verdicts, nf_flow_cache and nf_ct_closed: caches (the
+ * meaning of their values may change without their size): new ones start
+ * empty rather than carrying entries over. */
 static bool always_new(const char *name)
 {
 	return !strcmp(name, "nf_gc") || !strcmp(name, "nf_meta") ||
 	       !strcmp(name, "nf_peer_cache") || !strcmp(name, "nf_verdicts") ||
-	       !strcmp(name, "nf_flow_cache");
+	       !strcmp(name, "nf_flow_cache") || !strcmp(name, "nf_ct_closed");
 }
 
 static bool same_layout(const struct bpf_map_info *i, const struct bpf_map *m)
