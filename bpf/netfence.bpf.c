@@ -305,19 +305,15 @@ static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 di
 }
 
 /*
- * nf_config.policy_gen, read before every load that follows (a fully
- * ordered atomic between them, on the stack: x86 keeps loads in order
- * anyway, arm64 would not), so that a verdict decided from what is read
- * next is never stamped with a gen newer than what it saw.
+ * nf_config.policy_gen, read before every load that follows (nf_fence
+ * between them), so that a verdict decided from what is read next is never
+ * stamped with a gen newer than what it saw.
  */
 static __always_inline __u32 nf_gen_before(const struct nf_config *cfg)
 {
-	volatile __u64 fence = 0;
 	__u32 gen = cfg->policy_gen;
-	__u64 t;
 
-	t = __sync_fetch_and_add(&fence, 0);
-	asm volatile("" : : "r"(t) : "memory");
+	nf_fence();
 	return gen;
 }
 

@@ -21,6 +21,19 @@ static __always_inline __u64 nf_now(void)
 	return bpf_jiffies64();
 }
 
+/*
+ * A full barrier between the loads before and after it: a fully ordered
+ * atomic on the stack (x86 keeps loads in order anyway, arm64 would not).
+ */
+static __always_inline void nf_fence(void)
+{
+	volatile __u64 fence = 0;
+	__u64 t;
+
+	t = __sync_fetch_and_add(&fence, 0);
+	asm volatile("" : : "r"(t) : "memory");
+}
+
 /* Lifetimes in seconds; timestamps are jiffies (nf_now()), HZ from kconfig. */
 #define NF_CT_TCP_CLOSED_S	10ULL
 #define NF_CT_TCP_OPENING_S	60ULL

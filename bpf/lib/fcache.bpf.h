@@ -208,16 +208,6 @@ static __always_inline struct nf_closed_slot *nf_cl_slot(const struct nf_ct_key 
 	return bpf_map_lookup_elem(&nf_ct_closed, &idx);
 }
 
-/* A full barrier (a fully ordered atomic on the stack, as nf_gen_before). */
-static __always_inline void nf_cl_fence(void)
-{
-	volatile __u64 fence = 0;
-	__u64 t;
-
-	t = __sync_fetch_and_add(&fence, 0);
-	asm volatile("" : : "r"(t) : "memory");
-}
-
 /*
  * k's connection ended now with a packet going dir, its verdict standing
  * under gen. Remembered only when the endpoint sent that packet (its RST,
@@ -262,10 +252,10 @@ static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
 	seq = *(volatile __u64 *)&s->seq;
 	if (seq & 1)
 		return false;
-	nf_cl_fence();
+	nf_fence();
 	held = s->gen && s->gen == cfg->policy_gen && nf_ct_key_eq(&s->key, k) &&
 	       (__s32)((__u32)nf_now() - s->at) <= (__s32)(NF_CT_TCP_CLOSED_S * NF_HZ);
-	nf_cl_fence();
+	nf_fence();
 	return held && *(volatile __u64 *)&s->seq == seq;
 }
 
