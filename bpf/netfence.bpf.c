@@ -44,9 +44,29 @@ struct nf_where {
 	 * (ingress). Only the second may end a closed flow: if the first
 	 * removed it on the last ACK, the second would judge that ACK as a new
 	 * flow's first packet and drop it, leaving the peer in LAST-ACK.
+	 * NF_DEFER_IF_GUARDED: on an endpoint's own interface's egress, only
+	 * when its netns is guarded (nf_guarded_ns), asked only of a packet
+	 * that may end its flow (nf_defers_end).
 	 */
 	__u8 defer_end;
 };
+
+enum { NF_DEFER_NO, NF_DEFER_YES, NF_DEFER_IF_GUARDED };
+
+/*
+ * Whether w's judge leaves a flow's end to the next one. A hash lookup on
+ * own-interface egress: asked only of a FIN, RST or last ACK, never of the
+ * rest of a connection's packets (bench: four lookups per new connection).
+ */
+static __always_inline bool nf_defers_end(const struct nf_where *w)
+{
+	/* (a copy: w's address never escapes, so its constant fields fold) */
+	__u64 ns = w->scope;
+
+	if (w->defer_end == NF_DEFER_IF_GUARDED)
+		return bpf_map_lookup_elem(&nf_guarded_ns, &ns) != NULL;
+	return w->defer_end == NF_DEFER_YES;
+}
 
 static __always_inline struct nf_tenant_info *nf_tenant(__u32 tenant_id)
 {
@@ -138,7 +158,7 @@ enum nf_fast {
  *   - its tenant's policy changed since it was judged (revocation).
  * A packet that changes the entry (a TCP SYN, FIN or RST, a packet of a
  * closed flow, the first reply) is accounted here as the full path would
- * (nf_ct_touch, then nf_ct_end): a connection's handshake and close then
+ * (nf_ct_touch, then nf_ct_ends): a connection's handshake and close then
  * cost no more than its established packets (bench: the veth rows' new
  * connections/s, bpf_stats per connection). Anti-spoofing and the
  * endpoint's tenant need no lookup: the key holds the endpoint's scope and
@@ -199,8 +219,10 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 		if (nf_fc_unsettles(tcp_flags))
 			nf_fc_forget(ck);
 		nf_ct_touch(ct, dir, tcp_flags, proto, now);
-		if (proto == NF_IPPROTO_TCP && !w->defer_end && nf_ct_end(ct, ck, tcp_flags))
+		if (proto == NF_IPPROTO_TCP && nf_ct_ends(ct, tcp_flags) && !nf_defers_end(w)) {
+			nf_ct_delete(ck, ct->tenant_id);
 			nf_cl_record(ck, dir, gen, now);
+		}
 	} else if (stamped && w->hook == NF_HOOK_TC &&
 		   !(ct->flags & (NF_CT_FIN_ORIG | NF_CT_FIN_REPLY))) {
 		/* its next packets this way: the flow cache (lib/fcache.bpf.h) */
@@ -435,9 +457,11 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			if (pkt.proto == NF_IPPROTO_TCP && nf_fc_unsettles(pkt.tcp_flags))
 				nf_fc_forget(ck);
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-			if (pkt.proto == NF_IPPROTO_TCP && !w->defer_end &&
-			    nf_ct_end(ct, ck, pkt.tcp_flags))
+			if (pkt.proto == NF_IPPROTO_TCP && nf_ct_ends(ct, pkt.tcp_flags) &&
+			    !nf_defers_end(w)) {
+				nf_ct_delete(ck, tenant_id);
 				nf_cl_record(ck, dir, cl_gen, now);
+			}
 			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
 				reason = NF_DROP_CT_FULL;
 				goto drop;
@@ -600,11 +624,13 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 	if (nf_parse_fast(skb, l3_off, w->dir, w->scope, w->ifindex, &ck, &tcp_flags)) {
 		/* a tracked flow's packet that changes nothing, seen a moment ago */
 		if (w->hook == NF_HOOK_TC) {
-			fa = nf_fc_hit(&ck, w->dir, tcp_flags, w->defer_end, &fc_tenant, &fc_gen);
+			fa = nf_fc_hit(&ck, w->dir, tcp_flags,
+				       (tcp_flags & TCP_FLAG_RST) && nf_defers_end(w), &fc_tenant,
+				       &fc_gen);
 			if (fa == NF_FC_PASS)
 				return true;
 			if (fa == NF_FC_END) {
-				/* a RST: its entry goes, as nf_ct_end would have it */
+				/* a RST: its entry goes, as nf_ct_ends would have it */
 				nf_ct_remove(&ck, fc_tenant);
 				nf_cl_record(&ck, w->dir, fc_gen, nf_now());
 				return true;
@@ -666,8 +692,8 @@ static __always_inline int nf_tc(struct __sk_buff *skb, __u8 dir, bool own)
 			l3_off = 0;
 	}
 	/* its own interface's egress, of a guarded workload: the guard judges next */
-	if (own && dir == NF_DIR_EGRESS && bpf_map_lookup_elem(&nf_guarded_ns, &w.scope))
-		w.defer_end = 1;
+	if (own && dir == NF_DIR_EGRESS)
+		w.defer_end = NF_DEFER_IF_GUARDED;
 	return nf_verdict(skb, NULL, &w, l3_off) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
@@ -721,7 +747,7 @@ static __always_inline int nf_tc_guard(struct __sk_buff *skb, __u8 dir)
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct net_device *dev = kskb->dev;
 	/* arriving for a guarded endpoint: its own interface judges next */
-	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .defer_end = dir == NF_DIR_INGRESS };
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .defer_end = dir == NF_DIR_INGRESS ? NF_DEFER_YES : NF_DEFER_NO };
 	struct nf_guard_key gk = { .ifindex = skb->ifindex };
 	struct ethhdr *eth = data;
 	struct nf_ep_key *ek;

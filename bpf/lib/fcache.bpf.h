@@ -89,7 +89,7 @@ enum nf_fc_answer {
  *   - a RST (without SYN or FIN) in a filled direction, its end not
  *     deferred to a guard: NF_FC_END; *tenant_id and *gen get the entry's
  *     tenant and the gen its verdict stands under.
- *     nf_ct would delete the entry (nf_ct_end): the caller does, without
+ *     nf_ct would delete the entry (nf_ct_ends): the caller does, without
  *     the lookup.
  */
 static __always_inline enum nf_fc_answer nf_fc_hit(const struct nf_ct_key *k, __u8 dir,
@@ -186,7 +186,7 @@ static __always_inline void nf_fc_forget(const struct nf_ct_key *k)
 
 /*
  * ---- Recently closed connections (struct nf_closed_slot) ----
- * A TCP connection's entry goes with its RST or last ACK (nf_ct_end), so
+ * A TCP connection's entry goes with its RST or last ACK (nf_ct_ends), so
  * that closed connections take no room in their tenant's share. Packets
  * already in flight then (the peer's FIN or ACK crossing the RST) used to
  * be judged as a new flow's first and dropped as policy_denied: noise in

@@ -52,18 +52,15 @@ static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant
  * A TCP flow ends with the packet that follows both FINs (the last ACK) or
  * with a RST: its entry goes at once rather than lingering in its tenant's
  * share (a node opening tens of thousands of connections a second would
- * fill it with closed ones). Called after nf_ct_touch; true when the flow
- * ended (the caller remembers it, nf_cl_record: its late packets pass).
+ * fill it with closed ones). Asked after nf_ct_touch; when true, and its
+ * end is not left to a later judge, the caller deletes it (nf_ct_delete)
+ * and remembers it (nf_cl_record: its late packets pass).
  */
-static __always_inline bool nf_ct_end(struct nf_ct_val *ct, const struct nf_ct_key *k,
-				      __u8 tcp_flags)
+static __always_inline bool nf_ct_ends(const struct nf_ct_val *ct, __u8 tcp_flags)
 {
 	if (!(ct->flags & NF_CT_CLOSED))
 		return false;
-	if (!(tcp_flags & TCP_FLAG_RST) && (tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_SYN)))
-		return false;
-	nf_ct_delete(k, ct->tenant_id);
-	return true;
+	return (tcp_flags & TCP_FLAG_RST) || !(tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_SYN));
 }
 
 /*
