@@ -469,6 +469,9 @@ struct fam_res {
 	double conn_nf[N_SIZES], conn_floor[N_SIZES], conn_noop[N_SIZES];	/* whole connections */
 	int conn_err[N_SIZES];
 	int est_verdict[N_SIZES], new_verdict[N_SIZES], miss_verdict[N_SIZES];
+	/* N=10: an established flow's packet the endpoint sends, on its own interface */
+	double est_own[MAX_ROUNDS], est_own_floor[MAX_ROUNDS];
+	int est_own_verdict;
 	long long policy_bytes[N_SIZES];
 };
 
@@ -743,6 +746,23 @@ int main(int argc, char **argv)
 				res[f].est_verdict[i] = test_run(dp__prog_fd(a, NF_PROG_TC_INGRESS),
 								 &ack, len, cfg.repeat,
 								 &res[f].est[i][r]);
+				/*
+				 * the same flow's packets the endpoint sends, on its own
+				 * interface (tc_egress: macvlan, and every interface with
+				 * no host-side peer), after its SYN-ACK
+				 */
+				if (i == 0) {
+					union pkt sa, out;
+
+					make_tcp(&sa, f, mid, 1, 40000, TCP_F_SYN | TCP_F_ACK, true);
+					make_tcp(&out, f, mid, 1, 40000, TCP_F_ACK, true);
+					test_run(bpf_program__fd(ref->progs.ref_floor), &out, len,
+						 cfg.repeat, &res[f].est_own_floor[r]);
+					test_run(dp__prog_fd(a, NF_PROG_TC_EGRESS), &sa, len, 1, NULL);
+					res[f].est_own_verdict =
+						test_run(dp__prog_fd(a, NF_PROG_TC_EGRESS), &out, len,
+							 cfg.repeat, &res[f].est_own[r]);
+				}
 				/* new flow to a seen peer: the first run fills the peer cache */
 				set_endpoint(b, cookie, t->id, t->ep_id);
 				test_run(dp__prog_fd(b, NF_PROG_TC_INGRESS), &syn, len, 1, NULL);
@@ -825,6 +845,29 @@ int main(int argc, char **argv)
 				fmt_ns(nf, sizeof(nf), est);
 				row(what, nf, refs, median(est_ratio, cfg.rounds), 1.25,
 				    "≤ 1.25x floor");
+			}
+
+			if (i == 0) {
+				double own = median(res[f].est_own, cfg.rounds);
+				double own_fl = median(res[f].est_own_floor, cfg.rounds);
+
+				snprintf(what, sizeof(what),
+					 "per-packet, %s, N=%u, established flow, sent on the endpoint's own interface (tc_egress)",
+					 fam_name(f), sizes[i]);
+				snprintf(refs, sizeof(refs), "floor %.1f ns (run beside it)", own_fl);
+				for (r = 0; r < (int)cfg.rounds; r++)
+					est_ratio[r] = res[f].est_own_floor[r] > 0 ?
+							       res[f].est_own[r] / res[f].est_own_floor[r] : 0;
+				if (why || !t->ok)
+					row_na(what, refs, "≤ 1.25x floor", why ? why : "not installed");
+				else if (res[f].est_own_verdict != TC_OK)
+					row_na(what, refs, "≤ 1.25x floor",
+					       "established packet not allowed");
+				else {
+					fmt_ns(nf, sizeof(nf), own);
+					row(what, nf, refs, median(est_ratio, cfg.rounds), 1.25,
+					    "≤ 1.25x floor");
+				}
 			}
 
 			/* new flow to a seen peer: against the floor, and flat in N */
