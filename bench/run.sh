@@ -13,6 +13,9 @@
 # removing the 1,000 tenants again:
 #   BENCH_ROUNDS=7 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
 #   BENCH_VETH_ROUNDS=11 BENCH_VETH_SECONDS=2               veth rows
+#   BENCH_VETH_METRICS="TCP UDP CONN"  BENCH_VETH_CONFIGS="netfence netfence-clsact
+#     floor floor-tcx iptables nftables"  a subset of the veth rows, for development
+#     (no filter is always measured: every ratio is to it)
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces
 #   BENCH_CNI_COUNT=100 BENCH_CNI_PARALLEL=20               CNI rows
@@ -47,6 +50,8 @@ REPEAT=${BENCH_REPEAT:-$(q 1000000 1000000)}
 COLD=${BENCH_COLD:-$(q 2000 500)}
 VETH_ROUNDS=${BENCH_VETH_ROUNDS:-$(q 11 3)}
 VETH_SECONDS=${BENCH_VETH_SECONDS:-$(q 2 1)}
+VETH_METRICS=${BENCH_VETH_METRICS:-TCP UDP CONN}
+VETH_CONFIGS=${BENCH_VETH_CONFIGS:-}
 APPLY_REPS=${BENCH_APPLY_REPS:-$(q 3 1)}
 TENANTS=${BENCH_TENANTS:-1000}
 REPLACES=${BENCH_REPLACES:-$(q 20 10)}

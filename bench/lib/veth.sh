@@ -260,7 +260,10 @@ veth_prepare() {
 # bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
 bench_veth() {
 	local rounds=$1 secs=$2 r c i m v why
-	local configs=(none netfence netfence-clsact floor floor-tcx iptables nftables)
+	local configs=(none) all=(netfence netfence-clsact floor floor-tcx iptables nftables)
+	for c in "${all[@]}"; do
+		[[ " ${VETH_CONFIGS:-${all[*]}} " == *" $c "* ]] && configs+=("$c")
+	done
 	declare -gA V_TCP V_UDP V_CONN V_WHY
 	NF_VETH_WHY=$NF_WHY
 	veth_prepare
@@ -275,7 +278,7 @@ bench_veth() {
 			V_WHY[$c]=$why
 		fi
 	done
-	for m in TCP UDP CONN; do
+	for m in $VETH_METRICS; do
 		for ((r = 0; r < rounds; r++)); do
 			log "veth $m round $((r + 1))/$rounds"
 			if [ $m != TCP ]; then
@@ -298,7 +301,7 @@ bench_veth() {
 		use_pair "$c"
 		veth_down "$c"
 	done
-	veth_rows
+	veth_rows "${configs[@]:1}"
 }
 
 # veth_turns_round UDP|CONN ROUND SECONDS CONFIG...: one round of UDP
@@ -335,10 +338,12 @@ paired_ratio() {
 	[ -n "$m" ] && printf '%.2f' "$m"
 }
 
+# veth_rows CONFIG...: the rows of the measurements taken (VETH_METRICS),
+# for each CONFIG beside no filter.
 veth_rows() {
 	local metric c base v r tgt unit scale dec label name ipt
 	ipt="iptables ($(ipt_variant)), INPUT chain"
-	for metric in TCP UDP CONN; do
+	for metric in $VETH_METRICS; do
 		case $metric in
 		TCP) label="veth TCP throughput (iperf3)"; unit="Gbit/s"; scale=1e9; dec=2; tgt=0.95 ;;
 		UDP) label="veth UDP 64-byte packets/s received"; unit="Mpps"; scale=1e6; dec=3; tgt=0.95 ;;
@@ -347,7 +352,7 @@ veth_rows() {
 		local -n M=V_$metric
 		# shellcheck disable=SC2086
 		base=$(median ${M[none]})
-		for c in netfence netfence-clsact floor floor-tcx iptables nftables; do
+		for c in "$@"; do
 			case $c in
 			netfence) name="netfence, 10,000 rules, both ends (attached on clsact, moved to tcx by serve: the default)" ;;
 			netfence-clsact) name="netfence left on clsact (no serve), 10,000 rules, both ends" ;;
