@@ -55,8 +55,9 @@ enum { NF_DEFER_NO, NF_DEFER_YES, NF_DEFER_IF_GUARDED };
 
 /*
  * Whether w's judge leaves a flow's end to the next one. A hash lookup on
- * own-interface egress: asked only of a FIN, RST or last ACK, never of the
- * rest of a connection's packets (bench: four lookups per new connection).
+ * own-interface egress: asked only of a packet that may end its flow (a RST,
+ * or one of a closed flow), never of the rest (it was every packet's:
+ * bench_prog's own-interface row, 28-29 ns then, 21-22 ns without it).
  */
 static __always_inline bool nf_defers_end(const struct nf_where *w)
 {
