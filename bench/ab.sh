@@ -16,8 +16,9 @@
 # of the machine. Printed: each round's rates, the paired ratios to no filter
 # and A/B, and from kernel.bpf_stats_enabled (on for the run, then restored)
 # each side's program time per connection (per packet sent with --udp) and
-# the floor's. Two identical builds measure A/B 0.99-1.00 in rates; the
-# program times resolve about 1% (20 ns of a connection's ~2 us).
+# the floor's. With the default 9 rounds of 2 s, builds that differ only
+# off this path measure A/B 0.99-1.00 in rates and within 1% in program time
+# (20 ns of a connection's ~2 us); a single 1 s round varies by 5%.
 # Namespaces: nfab-*, removed on exit.
 set -u
 usage() { echo "usage: bash bench/ab.sh [--udp] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B" >&2; exit 2; }
@@ -28,7 +29,22 @@ MODE=CONN
 ROUNDS=9
 SECS=2
 
-# ---- one side: a datapath of its own, its pair, its server; until $WORK/stop ----
+# pair_up CONFIG LABEL OUT: CONFIG's veth pair with its filter (bench/lib/veth.sh)
+# and, in its receiver, the server of the measurement (output in OUT); says
+# why, as LABEL, and fails when it can't.
+pair_up() {
+	local why mode=tcp-accept port=$PORT_CONN
+
+	[ "$MODE" = UDP ] && mode=udp-sink port=$PORT_UDP
+	use_pair "$1"
+	veth_up || { echo "$2: veth setup failed"; return 1; }
+	why=$(veth_filter "$1") || { echo "$2: $why"; return 1; }
+	bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" "$mode" --port "$port" \
+		--idle-ms 100000000 >"$3" 2>&1
+	wait_ready "$3" || { echo "$2: its $mode did not start"; return 1; }
+}
+
+# ---- one side: a datapath of its own, its pair, its server; until $STATE/stop ----
 if [ "${1:-}" = --side ]; then
 	TAG=$2 NF=$3 STATE=$4 MODE=$5
 	BENCH_NS_PREFIX=nfab-${TAG,,}-
@@ -40,24 +56,14 @@ if [ "${1:-}" = --side ]; then
 	# shellcheck source=bench/lib/veth.sh
 	. bench/lib/veth.sh
 	trap 'jobs -p | xargs -r kill 2>/dev/null; wait 2>/dev/null; cleanup_netns; cleanup_tenants; rm -rf "$WORK"' EXIT
+	trap 'exit 143' INT TERM	# the cleanup above runs when the driver stops us too
 	cleanup_netns
 	nf_probe || { echo "side $TAG: $NF_WHY"; exit 1; }
 	NF_VETH_WHY=""
 	veth_prepare
 	[ -n "$NF_VETH_WHY" ] && { echo "side $TAG: $NF_VETH_WHY"; exit 1; }
-	use_pair netfence
-	veth_up || { echo "side $TAG: veth setup failed"; exit 1; }
-	why=$(veth_filter netfence) || { echo "side $TAG: $why"; exit 1; }
+	pair_up netfence "side $TAG" "$WORK/server" || exit 1
 	"$NF" status | grep -m1 datapath | sed "s/^/side $TAG: /"
-	if [ "$MODE" = UDP ]; then
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" \
-			--idle-ms 100000000 >"$STATE/sink.$TAG" 2>&1
-		wait_ready "$STATE/sink.$TAG" || { echo "side $TAG: no sink"; exit 1; }
-	else
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" \
-			--idle-ms 100000000 >"$WORK/accept" 2>&1
-		wait_ready "$WORK/accept" || { echo "side $TAG: no accept loop"; exit 1; }
-	fi
 	# the client enters the sender's netns through this process's
 	bg_ns "$VA" sleep 1000000
 	echo "$BG_PID" >"$STATE/pid.$TAG"
@@ -104,10 +110,17 @@ BENCH_NS_PREFIX=nfab-r-
 . bench/lib/veth.sh
 FLOOR_PIN=/sys/fs/bpf/nfab-floor
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+SIDES=()
 finish() {
 	trap - EXIT INT TERM
 	touch "$WORK/stop"
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	# the sides see stop and clean up their own namespaces (made in their
+	# mount namespaces: from here, only they can remove them)
+	for i in $(seq 60); do
+		kill -0 "${SIDES[@]}" 2>/dev/null || break
+		sleep 0.5
+	done
 	jobs -p | xargs -r kill 2>/dev/null
 	wait 2>/dev/null
 	cleanup_netns
@@ -128,6 +141,7 @@ for t in A B; do
 	unshare --mount --propagation private tests/e2e/lib/private.sh \
 		bash bench/ab.sh --side "$t" "${!bin}" "$WORK" "$MODE" >"$WORK/side.$t.log" 2>&1 &
 	spid=$!
+	SIDES+=("$spid")
 	for i in $(seq 240); do
 		[ -s "$WORK/pid.$t" ] || ! kill -0 "$spid" 2>/dev/null && break
 		sleep 0.5
@@ -141,18 +155,7 @@ done
 
 declare -A P N R
 for c in none floor-tcx; do
-	use_pair "$c"
-	veth_up || { echo "$c: veth setup failed"; exit 1; }
-	why=$(veth_filter "$c") || { echo "$c: $why"; exit 1; }
-	if [ "$MODE" = UDP ]; then
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" udp-sink --port "$PORT_UDP" \
-			--idle-ms 100000000 >"$WORK/sink.$c" 2>&1
-		wait_ready "$WORK/sink.$c" || { echo "$c: no sink"; exit 1; }
-	else
-		bg_ns "$VB" taskset -c 1 "$BENCH_BIN/bench_net" tcp-accept --port "$PORT_CONN" \
-			--idle-ms 100000000 >"$WORK/accept.$c" 2>&1
-		wait_ready "$WORK/accept.$c" || { echo "$c: no accept loop"; exit 1; }
-	fi
+	pair_up "$c" "$c" "$WORK/server.$c" || exit 1
 	P[$c]=/var/run/netns/$VA
 done
 bpftool prog show -j | jq -r '.[] | select(.name == "ref_floor") | .id' >"$WORK/ids.F"
