@@ -69,6 +69,21 @@ static __always_inline bool nf_defers_end(const struct nf_where *w)
 	return w->defer_end == NF_DEFER_YES;
 }
 
+/*
+ * After nf_ct_touch: a TCP flow that ends with this packet (nf_ct_ends), and
+ * whose end is not left to a later judge, goes now and is remembered as
+ * closed under gen (nf_cl_record: its late packets pass).
+ */
+static __always_inline void nf_ct_close(struct nf_ct_val *ct, const struct nf_ct_key *ck,
+					const struct nf_where *w, __u8 tcp_flags, __u32 gen,
+					__u64 now)
+{
+	if (nf_ct_ends(ct, tcp_flags) && !nf_defers_end(w)) {
+		nf_ct_delete(ck, ct->tenant_id);
+		nf_cl_record(ck, w->dir, gen, now);
+	}
+}
+
 static __always_inline struct nf_tenant_info *nf_tenant(__u32 tenant_id)
 {
 	if (!tenant_id || tenant_id >= NF_MAX_TENANTS)
@@ -220,10 +235,8 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 		if (nf_fc_unsettles(tcp_flags))
 			nf_fc_forget(ck);
 		nf_ct_touch(ct, dir, tcp_flags, proto, now);
-		if (proto == NF_IPPROTO_TCP && nf_ct_ends(ct, tcp_flags) && !nf_defers_end(w)) {
-			nf_ct_delete(ck, ct->tenant_id);
-			nf_cl_record(ck, dir, gen, now);
-		}
+		if (proto == NF_IPPROTO_TCP)
+			nf_ct_close(ct, ck, w, tcp_flags, gen, now);
 	} else if (stamped && w->hook == NF_HOOK_TC &&
 		   !(ct->flags & (NF_CT_FIN_ORIG | NF_CT_FIN_REPLY))) {
 		/* its next packets this way: the flow cache (lib/fcache.bpf.h) */
@@ -458,11 +471,8 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			if (pkt.proto == NF_IPPROTO_TCP && nf_fc_unsettles(pkt.tcp_flags))
 				nf_fc_forget(ck);
 			nf_ct_touch(ct, dir, pkt.tcp_flags, pkt.proto, now);
-			if (pkt.proto == NF_IPPROTO_TCP && nf_ct_ends(ct, pkt.tcp_flags) &&
-			    !nf_defers_end(w)) {
-				nf_ct_delete(ck, tenant_id);
-				nf_cl_record(ck, dir, cl_gen, now);
-			}
+			if (pkt.proto == NF_IPPROTO_TCP)
+				nf_ct_close(ct, ck, w, pkt.tcp_flags, cl_gen, now);
 			if (!nf_frag_allow(ct->ep_id, tenant_id, dir, &pkt, now, cfg)) {
 				reason = NF_DROP_CT_FULL;
 				goto drop;
@@ -748,7 +758,8 @@ static __always_inline int nf_tc_guard(struct __sk_buff *skb, __u8 dir)
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct net_device *dev = kskb->dev;
 	/* arriving for a guarded endpoint: its own interface judges next */
-	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir, .defer_end = dir == NF_DIR_INGRESS ? NF_DEFER_YES : NF_DEFER_NO };
+	struct nf_where w = { .hook = NF_HOOK_TC, .dir = dir,
+			      .defer_end = dir == NF_DIR_INGRESS ? NF_DEFER_YES : NF_DEFER_NO };
 	struct nf_guard_key gk = { .ifindex = skb->ifindex };
 	struct ethhdr *eth = data;
 	struct nf_ep_key *ek;

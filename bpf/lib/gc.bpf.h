@@ -52,9 +52,9 @@ static __always_inline void nf_ct_delete(const struct nf_ct_key *k, __u32 tenant
  * A TCP flow ends with the packet that follows both FINs (the last ACK) or
  * with a RST: its entry goes at once rather than lingering in its tenant's
  * share (a node opening tens of thousands of connections a second would
- * fill it with closed ones). Asked after nf_ct_touch; when true, and its
- * end is not left to a later judge, the caller deletes it (nf_ct_delete)
- * and remembers it (nf_cl_record: its late packets pass).
+ * fill it with closed ones). Asked after nf_ct_touch, by nf_ct_close
+ * (bpf/netfence.bpf.c), which deletes it and remembers it unless a later
+ * judge ends it.
  */
 static __always_inline bool nf_ct_ends(const struct nf_ct_val *ct, __u8 tcp_flags)
 {
