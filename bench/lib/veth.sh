@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The veth rows: for each configuration (none, netfence, netfence-clsact,
-# floor, floor-tcx, iptables, nftables) two namespaces joined by a veth pair, sender
+# floor, floor-tcx, noop-tcx, iptables, nftables) two namespaces joined by a veth pair, sender
 # nfb-CONFIG-a (10.200.0.1) and receiver nfb-CONFIG-b (10.200.0.2), each end
-# named nfb0. All seven pairs exist side by side, and every measurement runs
+# named nfb0. All eight pairs exist side by side, and every measurement runs
 # on each of them in turn, in a rotating order, round after round: the
 # machine is shared and noisy, so short samples interleaved many times and
 # their medians compare far better than one long run each. UDP packets/s
@@ -98,17 +98,20 @@ veth_filter() {
 		if [ "$1" = netfence ]; then
 			veth_serve_move || return 1
 		fi ;;
-	floor | floor-tcx)
+	floor | floor-tcx | noop-tcx)
 		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
 			! err=$(bpftool prog loadall "$OUT/bench_ref.bpf.o" "$FLOOR_PIN" type classifier 2>&1); then
 			echo "cannot load the floor: $(printf '%s' "$err" | oneline)"
 			return 1
 		fi
 		for ns in "$VA" "$VB"; do
-			if [ "$1" = floor-tcx ]; then
-				err=$(in_ns "$ns" "$BENCH_BIN/bench_tcx" --pin "$FLOOR_PIN/ref_floor" \
+			if [ "$1" != floor ]; then
+				# noop-tcx: the tcx hook with nothing in it, what any program pays
+				local prog=ref_floor
+				[ "$1" = noop-tcx ] && prog=ref_noop
+				err=$(in_ns "$ns" "$BENCH_BIN/bench_tcx" --pin "$FLOOR_PIN/$prog" \
 					--iface "$VETH_IF" 2>&1) ||
-					{ echo "cannot attach the floor through tcx: $(printf '%s' "$err" | oneline)"; return 1; }
+					{ echo "cannot attach $prog through tcx: $(printf '%s' "$err" | oneline)"; return 1; }
 				continue
 			fi
 			in_ns "$ns" tc qdisc add dev "$VETH_IF" clsact &&
@@ -260,7 +263,7 @@ veth_prepare() {
 # bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
 bench_veth() {
 	local rounds=$1 secs=$2 r c i m v why
-	local configs=(none) all=(netfence netfence-clsact floor floor-tcx iptables nftables)
+	local configs=(none) all=(netfence netfence-clsact floor floor-tcx noop-tcx iptables nftables)
 	for c in "${all[@]}"; do
 		[[ " ${VETH_CONFIGS:-${all[*]}} " == *" $c "* ]] && configs+=("$c")
 	done
@@ -358,6 +361,7 @@ veth_rows() {
 			netfence-clsact) name="netfence left on clsact (no serve), 10,000 rules, both ends" ;;
 			floor) name="stateful floor (bench_ref) as a cls_bpf filter, both ends" ;;
 			floor-tcx) name="stateful floor (bench_ref) through tcx, both ends (netfence's default hook)" ;;
+			noop-tcx) name="a no-op program through tcx, both ends: the hook's own cost" ;;
 			iptables) name="$ipt, 10,000 rules" ;;
 			nftables) name="nftables set, INPUT hook, 10,000 elements" ;;
 			esac
