@@ -142,6 +142,19 @@ $(OUTPUT)/next/netfence: FORCE
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/next NF_DEFS=-DNF_TEST_NEXT_LAYOUT \
 		VERSION=$(VERSION)-next $(OUTPUT)/next/netfence $(OUTPUT)/next/netfence-cni
 
+# The last build of the datapath version before this one (5: tc_peer_ingress
+# and tc_peer_egress), from git, for the test of an upgrade across a change
+# of program names (tests/e2e/test_upgrade_prev.sh). Without the history (a
+# tarball) it is not built and that test says skipped.
+NF_PREV_COMMIT ?= 9ec1175
+$(OUTPUT)/prev/netfence:
+	$(Q)rm -rf $(OUTPUT)/prev && mkdir -p $(OUTPUT)/prev/src && \
+	if git rev-parse -q --verify '$(NF_PREV_COMMIT)^{commit}' >/dev/null 2>&1; then \
+		git archive $(NF_PREV_COMMIT) | tar -x -C $(OUTPUT)/prev/src && \
+		$(MAKE) --no-print-directory -C $(OUTPUT)/prev/src VERSION=$(NF_PREV_COMMIT) \
+			build/netfence && cp $(OUTPUT)/prev/src/build/netfence $@; \
+	else echo "  (no commit $(NF_PREV_COMMIT) here: $@ not built)"; fi
+
 deps:
 	$(Q)scripts/install-deps.sh
 
@@ -155,7 +168,8 @@ e2e: all
 	$(Q)tests/run.sh e2e
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/next/netfence
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/fuzz/fuzz_policy $(OUTPUT)/next/netfence \
+		$(OUTPUT)/prev/netfence
 	$(Q)tests/run.sh all
 
 demo: deps

@@ -131,9 +131,10 @@ trap 'exit 130' INT TERM
 cleanup_netns
 
 # The ids of the programs each side loads: started one after the other.
+# (tc_peer since datapath 6; the two before it for builds older than that.)
 nf_prog_ids() {
-	bpftool prog show -j | jq -r '.[] | select(.name == "tc_peer_ingress" or
-		.name == "tc_peer_egress") | .id' | sort
+	bpftool prog show -j | jq -r '.[] | select(.name == "tc_peer" or
+		.name == "tc_peer_ingress" or .name == "tc_peer_egress") | .id' | sort
 }
 nf_prog_ids >"$WORK/ids.before"
 for t in A B; do

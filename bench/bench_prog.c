@@ -184,12 +184,14 @@ static size_t make_pkt(union pkt *p, bool v6, uint32_t rule, uint32_t host, uint
 /* ---- BPF_PROG_TEST_RUN ---- */
 
 /*
- * Run prog on the packet `repeat` times with skb->ifindex = 1 (lo).
+ * Run prog on the packet `repeat` times with skb->ifindex = 1 (lo), at the
+ * tc hook `hook` (NF_TEST_HOOK_*, for tc_peer; 0 for the others).
  * *ns_per_run gets the kernel's average; returns the verdict or -errno.
  */
-static int test_run(int prog_fd, union pkt *p, size_t len, uint32_t repeat, double *ns_per_run)
+static int test_run_at(int prog_fd, uint32_t hook, union pkt *p, size_t len, uint32_t repeat,
+		       double *ns_per_run)
 {
-	struct __sk_buff ctx = { .ifindex = 1 };
+	struct __sk_buff ctx = { .ifindex = 1, .cb[NF_TEST_HOOK_CB] = hook };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p, .data_size_in = len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
 
@@ -198,6 +200,11 @@ static int test_run(int prog_fd, union pkt *p, size_t len, uint32_t repeat, doub
 	if (ns_per_run)
 		*ns_per_run = opts.duration;
 	return (int)opts.retval;
+}
+
+static int test_run(int prog_fd, union pkt *p, size_t len, uint32_t repeat, double *ns_per_run)
+{
+	return test_run_at(prog_fd, 0, p, len, repeat, ns_per_run);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -552,8 +559,7 @@ static int measure_conn(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 		{ TCP_F_FIN | TCP_F_ACK, false }, { TCP_F_ACK, true },
 		{ TCP_F_FIN | TCP_F_ACK, true }, { TCP_F_ACK, false },
 	};
-	int in_fd = dp__prog_fd(a, NF_PROG_TC_PEER_EGRESS);	/* towards the endpoint */
-	int out_fd = dp__prog_fd(a, NF_PROG_TC_PEER_INGRESS);	/* sent by the endpoint */
+	int peer_fd = dp__prog_fd(a, NF_PROG_TC_PEER);
 	int fl_fd = bpf_program__fd(ref->progs.ref_floor);
 	int noop_fd = bpf_program__fd(ref->progs.ref_noop);
 	double *nf = calloc(cfg.cold_samples, sizeof(double));
@@ -575,7 +581,10 @@ static int measure_conn(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 			size_t len = make_tcp(&p, v6, rule, 1, sport, seq[k].flags, seq[k].out);
 			double d;
 
-			v = test_run(seq[k].out ? out_fd : in_fd, &p, len, 1, &d);
+			/* sent by the endpoint: the peer's ingress; towards it: egress */
+			v = test_run_at(peer_fd,
+					seq[k].out ? NF_TEST_HOOK_INGRESS : NF_TEST_HOOK_EGRESS, &p,
+					len, 1, &d);
 			if (v != TC_OK) {
 				err = v < 0 ? v : -EACCES;
 				goto out;

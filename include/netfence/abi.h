@@ -34,16 +34,27 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	6
+#define NF_DATAPATH_VERSION	7
 #else
 /*
  * 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val);
  * 4: the verdict cache (nf_verdicts), policy_gen bumped by every verdict change;
  * 5: the flow cache (nf_flow_cache), policy_gen bumped after every write of
  *    nf_ct by userspace
+ * 6: one program for both hooks of a veth's host-side peer (tc_peer, was
+ *    tc_peer_ingress and tc_peer_egress)
  */
-#define NF_DATAPATH_VERSION	5
+#define NF_DATAPATH_VERSION	6
 #endif
+
+/*
+ * Private instances only (tests, bench; test_hook_from_cb): the hook a
+ * BPF_PROG_TEST_RUN of tc_peer stands for, in the ctx's
+ * cb[NF_TEST_HOOK_CB]. Attached, they read the kernel's tc_at_ingress.
+ */
+#define NF_TEST_HOOK_CB		0
+#define NF_TEST_HOOK_INGRESS	1
+#define NF_TEST_HOOK_EGRESS	2
 
 /* ---- nf_meta: ARRAY[1], what is loaded; written once, pinned last ---- */
 struct nf_meta {

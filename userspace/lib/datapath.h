@@ -59,9 +59,8 @@
 	/* on the endpoint's own interface */           \
 	X(NF_PROG_TC_INGRESS, "tc_ingress")             \
 	X(NF_PROG_TC_EGRESS, "tc_egress")               \
-	/* on the host-side peer of its veth */         \
-	X(NF_PROG_TC_PEER_INGRESS, "tc_peer_ingress")   \
-	X(NF_PROG_TC_PEER_EGRESS, "tc_peer_egress")     \
+	/* on the host-side peer of its veth, both hooks */ \
+	X(NF_PROG_TC_PEER, "tc_peer")                   \
 	/* starts the sweep of expired entries */       \
 	X(NF_PROG_GC_START, "nf_gc_start")              \
 	/* on a macvlan endpoint's parent */            \

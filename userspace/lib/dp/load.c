@@ -142,7 +142,7 @@ static __u32 pinned_id(void)
 	__u32 id;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, prog_names[NF_PROG_TC_PEER_EGRESS]);
+	snprintf(path, sizeof(path), "%s/%s", NF_PIN_ROOT, prog_names[NF_PROG_TC_PEER]);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -668,7 +668,7 @@ int dp__open(struct nf_dp **out, bool load)
 		return err;
 	}
 done:
-	opened_id = dp_prog_id(dp->progs[NF_PROG_TC_PEER_EGRESS]);
+	opened_id = dp_prog_id(dp->progs[NF_PROG_TC_PEER]);
 	opened_dp = dp;
 	*out = dp;
 	return 0;
@@ -692,6 +692,7 @@ int dp__open_private(struct nf_dp **out, unsigned int bench)
 	}
 	dp->skel->rodata->bench_no_ct_insert = !!(bench & DP_BENCH_NO_CT_INSERT);
 	dp->skel->rodata->bench_no_verdict_cache = !!(bench & DP_BENCH_NO_VERDICT_CACHE);
+	dp->skel->rodata->test_hook_from_cb = true;	/* never attached: runs say their hook */
 	/* A private instance keeps its key records aside, never in the node's. */
 	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "/tmp/netfence-private.XXXXXX");
 	if (!mkdtemp(dp->tenant_dir)) {

@@ -31,11 +31,14 @@
  */
 /* NF_TCX_INGRESS, NF_TCX_EGRESS, NF_F_BEFORE: dp_internal.h */
 
-/* An interface endpoint's program: on the host-side peer of its veth, or on itself. */
+/*
+ * An interface endpoint's program: on the host-side peer of its veth (one
+ * program for both hooks, tc_peer), or on itself.
+ */
 static enum nf_prog_id tc_prog(bool peer, bool ingress)
 {
 	if (peer)
-		return ingress ? NF_PROG_TC_PEER_INGRESS : NF_PROG_TC_PEER_EGRESS;
+		return NF_PROG_TC_PEER;
 	return ingress ? NF_PROG_TC_INGRESS : NF_PROG_TC_EGRESS;
 }
 

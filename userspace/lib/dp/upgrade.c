@@ -245,6 +245,27 @@ static int prog_info(int fd, struct bpf_prog_info *info)
 }
 
 /*
+ * Programs of earlier datapaths whose place a program of another name took
+ * (kernel names, BPF_OBJ_NAME_LEN-truncated): version 6 runs one program at
+ * both hooks of a veth's host-side peer.
+ */
+static const char *const renamed[][2] = {
+	{ "tc_peer_ingress", "tc_peer" },
+	{ "tc_peer_egress", "tc_peer" },
+};
+
+/* The name of this build's program for a running one called `name`. */
+static const char *successor_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(renamed); i++)
+		if (!strcmp(name, renamed[i][0]))
+			return renamed[i][1];
+	return name;
+}
+
+/*
  * The program of this build that replaces the one with id `id`, or -1: a
  * program is ours by name (ours run only at our handles, tcx entries and
  * cgroup hooks are checked by name too), and not already this build's.
@@ -253,6 +274,7 @@ static int prog_info(int fd, struct bpf_prog_info *info)
 static int successor(const struct up_progs *up, __u32 id, int *old)
 {
 	struct bpf_prog_info info;
+	const char *name;
 	size_t i;
 	int fd;
 
@@ -264,8 +286,8 @@ static int successor(const struct up_progs *up, __u32 id, int *old)
 	if (fd < 0)
 		return -1;
 	if (!prog_info(fd, &info))
-		for (i = 0; i < up->n; i++)
-			if (!strcmp(info.name, up->p[i].name)) {
+		for (i = 0, name = successor_name(info.name); i < up->n; i++)
+			if (!strcmp(name, up->p[i].name)) {
 				*old = fd;
 				return up->p[i].fd;
 			}
