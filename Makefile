@@ -22,7 +22,10 @@ WARN := -Wall -Wextra -Werror -Werror=undef -Wno-unused-parameter -Wno-missing-f
 NF_DEFS ?=
 CFLAGS ?= -g -O2
 CFLAGS += $(WARN) -D_GNU_SOURCE -DNF_VERSION='"$(VERSION)"' $(NF_DEFS) $(INCLUDES)
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=undef \
+# -mcpu=v3 (Linux 5.1+): 32-bit ALU and jumps, no zero-extending shift pairs;
+# tc_peer's JIT image 27.9 -> 25.9 KiB, 43 ns less program time per connection
+# in the veth connect loop (bench/ab.sh, 2026-12-04).
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Werror=undef \
 	-Wno-unused-function $(NF_DEFS) -Iinclude -Ibpf -I$(dir $(VMLINUX_H))
 # libmicrohttpd is dlopen()ed by `serve` (userspace/cmd/serve.c), not linked:
 # its GnuTLS dependencies cost every other command ~3.5 ms of loading.
