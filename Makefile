@@ -154,8 +154,9 @@ $(OUTPUT)/prev/netfence:
 	$(Q)rm -rf $(OUTPUT)/prev && mkdir -p $(OUTPUT)/prev/src && \
 	if git rev-parse -q --verify '$(NF_PREV_COMMIT)^{commit}' >/dev/null 2>&1; then \
 		git archive $(NF_PREV_COMMIT) | tar -x -C $(OUTPUT)/prev/src && \
-		$(MAKE) --no-print-directory -C $(OUTPUT)/prev/src VERSION=$(NF_PREV_COMMIT) \
-			build/netfence && cp $(OUTPUT)/prev/src/build/netfence $@; \
+		$(MAKE) --no-print-directory -C $(OUTPUT)/prev/src OUTPUT=build NF_DEFS= \
+			VERSION=$(NF_PREV_COMMIT) build/netfence && \
+		cp $(OUTPUT)/prev/src/build/netfence $@; \
 	else echo "  (no commit $(NF_PREV_COMMIT) here: $@ not built)"; fi
 
 deps:
