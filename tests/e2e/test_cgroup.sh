@@ -16,11 +16,7 @@
 # using on this node (a bench, another test), and theirs can't touch it.
 # cgroups and network namespaces are global; only ones created here are used.
 set -u
-self=$(realpath "$0")
-cd "$(dirname "$self")/../.." || exit 1
-if [ -z "${NF_CG_PRIVATE:-}" ]; then
-	exec unshare --mount --propagation private tests/e2e/lib/private.sh bash "$self" "$@"
-fi
+. "$(dirname "$(realpath "$0")")/lib/self_private.sh"
 
 . tests/e2e/lib/net.sh
 nf_init

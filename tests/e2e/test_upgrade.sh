@@ -27,11 +27,7 @@
 # pins, so it re-executes itself in a private mount namespace when
 # tests/run.sh did not already start it in one.
 set -u
-self=$(realpath "$0")
-cd "$(dirname "$self")/../.." || exit 1
-if [ -z "${NF_CG_PRIVATE:-}" ]; then
-	exec unshare --mount --propagation private tests/e2e/lib/private.sh bash "$self" "$@"
-fi
+. "$(dirname "$(realpath "$0")")/lib/self_private.sh"
 SKIP=77	# tests/run.sh: skipped
 
 NF=build/netfence

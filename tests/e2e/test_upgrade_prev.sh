@@ -21,15 +21,12 @@
 # 9000), and the open connection still echoes (its entry carried over, its
 # replies allowed by conntrack through tc_peer).
 set -u
-self=$(realpath "$0")
-cd "$(dirname "$self")/../.." || exit 1
-if [ -z "${NF_CG_PRIVATE:-}" ]; then
-	exec unshare --mount --propagation private tests/e2e/lib/private.sh bash "$self" "$@"
-fi
+. "$(dirname "$(realpath "$0")")/lib/self_private.sh"
 SKIP=77	# tests/run.sh: skipped
 
 PREV=build/prev/netfence
 NF=build/netfence
+PIN=/sys/fs/bpf/netfence
 if [ ! -x "$PREV" ]; then
 	echo "SKIP: $PREV not built (make build/prev/netfence: needs the git history)"
 	exit $SKIP
@@ -112,7 +109,10 @@ out=$("$NF" upgrade 2>&1) || fail "upgrade: $(printf '%s' "$out" | tail -n 3)"
 printf '%s\n' "$out" | grep -E "upgrading|hooks now run" | sed 's/^/  /'
 expect_eq "after: datapath version" "$("$NF" status --json | jq -r .datapath.version)" 6
 expect_eq "after: the peer's programs" "$(peer_progs)" "tc_peer tc_peer"
-left=$(ls /sys/fs/bpf/netfence | grep -E '^tc_peer_(in|e)gress$' | tr '\n' ' ')
+left=""
+for pin in "$PIN"/tc_peer_ingress "$PIN"/tc_peer_egress; do
+	[ -e "$pin" ] && left+="${pin##*/} "
+done
 expect_eq "after: pins of the old programs left" "${left:-none}" none
 touch "$WORK/go"
 for _ in $(seq 50); do [ -e "$WORK/after" ] && break; sleep 0.1; done
