@@ -234,8 +234,6 @@ expect_delta() {
 	if [ $(($3 - $2)) -eq "$4" ]; then ok "$1: +$4"; else fail "$1: moved by $(($3 - $2)), expected $4"; fi
 }
 
-# expect_eq DESC GOT WANT
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', want '$3'"; fi; }
 # nf_bytes TENANT DIRECTION REASON HOOK -> bytes (0 if absent)
 nf_bytes() {
 	"$NF" stats --json | python3 -c '

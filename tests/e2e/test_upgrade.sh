@@ -94,8 +94,6 @@ bg_in() { local w=$1; shift; if [ "$w" = cg ]; then cg_bg "$@"; else nf_bg "$w" 
 # step TEXT: a section header, with the seconds since the start
 step() { echo "[${SECONDS}s] $*"; }
 
-# expect_eq DESC GOT WANT
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', want '$3'"; fi; }
 
 # probe WHERE tcp|udp HOST PORT [SPORT] -> ok | timeout | EPERM | ...
 probe() { local w=$1; shift; run_in "$w" python3 "$ST" probe "$@" 2>&1; }
@@ -116,7 +114,7 @@ dp_version() { "$1" status --json 2>/dev/null | jq -r '.datapath.version // "non
 # text_version BINARY: the N of the text status line "datapath: version N"
 text_version() { "$1" status 2>/dev/null | sed -n 's/^datapath: version \([0-9]*\).*/\1/p' | head -1; }
 # the versions of the two builds (include/netfence/abi.h: this tree's, and one up)
-V1=$(sed -n '/^#else/,/^#endif/s/^#define NF_DATAPATH_VERSION[[:space:]]*\([0-9]*\).*/\1/p' include/netfence/abi.h)
+V1=$(nf_abi_version)
 V2=$((V1 + 1))
 expect_version() { # DESC N
 	expect_eq "$1: status --json datapath.version" "$(dp_version "$NEXT")" "$2"

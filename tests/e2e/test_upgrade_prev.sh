@@ -44,8 +44,6 @@ A=$P-a S=$P-s
 WORK=$(mktemp -d)
 trap 'rc=$?; rm -rf "$WORK"; (exit $rc); nf_cleanup' EXIT
 
-expect_eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', want '$3'"; fi; }
-
 nf_netns "$A"
 nf_netns "$S"
 ip link add eth0 netns "$A" type veth peer name hv netns "$S"
@@ -81,6 +79,7 @@ echo "previous build: $("$PREV" --version)"
 "$PREV" apply "$WORK/policy.json" >/dev/null || fail "previous build: apply"
 "$PREV" attach --tenant "$P-t" --iface eth0 --netns "/var/run/netns/$A" >/dev/null ||
 	fail "previous build: attach"
+# (the version of NF_PREV_COMMIT's build)
 expect_eq "previous build: datapath version" \
 	"$("$PREV" status --json | jq -r .datapath.version)" 5
 expect_eq "previous build: the peer's programs" "$(peer_progs)" "tc_peer_egress tc_peer_ingress"
@@ -107,7 +106,8 @@ expect_eq "open connection, before" "$(cat "$WORK/before" 2>/dev/null)" before
 
 out=$("$NF" upgrade 2>&1) || fail "upgrade: $(printf '%s' "$out" | tail -n 3)"
 printf '%s\n' "$out" | grep -E "upgrading|hooks now run" | sed 's/^/  /'
-expect_eq "after: datapath version" "$("$NF" status --json | jq -r .datapath.version)" 6
+expect_eq "after: datapath version" "$("$NF" status --json | jq -r .datapath.version)" \
+	"$(nf_abi_version)"
 expect_eq "after: the peer's programs" "$(peer_progs)" "tc_peer tc_peer"
 left=""
 for pin in "$PIN"/tc_peer_ingress "$PIN"/tc_peer_egress; do

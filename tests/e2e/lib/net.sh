@@ -55,6 +55,15 @@ nf_bg() {
 ok() { echo "  ok: $*"; }
 fail() { echo "  FAIL: $*"; _nf_fail=1; }
 
+# expect_eq DESC GOT WANT
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1: $2"; else fail "$1: got '$2', want '$3'"; fi; }
+
+# nf_abi_version: the datapath version this tree builds (include/netfence/abi.h)
+nf_abi_version() {
+	sed -n '/^#else/,/^#endif/s/^#define NF_DATAPATH_VERSION[[:space:]]*\([0-9]*\).*/\1/p' \
+		include/netfence/abi.h
+}
+
 # expect_ok DESC CMD... / expect_fail DESC CMD...
 expect_ok() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else fail "$d (expected success)"; fi; }
 expect_fail() { local d=$1; shift; if "$@" >/dev/null 2>&1; then fail "$d (expected failure)"; else ok "$d"; fi; }
