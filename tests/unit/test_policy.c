@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "policy.h"
 #include "policy_test.h"
 
@@ -1938,6 +1939,92 @@ static void test_cli(void **state)
 	assert_non_null(strstr(out, "usage: netfence validate FILE|DIR|-..."));
 }
 
+/* A List of n NetworkPolicies (each ~400 bytes) whose item bad has an invalid CIDR. */
+static void write_big_list(const char *path, int n, int bad)
+{
+	FILE *f = fopen(path, "w");
+	int i;
+
+	assert_non_null(f);
+	fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+			   "\"metadata\":{\"name\":\"p%d\",\"namespace\":\"t%d\"},\"spec\":{\"podSelector\":{},"
+			   "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.%d.%d.0/%s\"}}],"
+			   "\"ports\":[{\"protocol\":\"TCP\",\"port\":%d}]}]}}",
+			i ? "," : "", i, i % 7, (i >> 8) & 255, i & 255, i == bad ? "33" : "24",
+			1 + i % 65535);
+	fputs("]}\n", f);
+	fclose(f);
+}
+
+/*
+ * A large input parses from the huge-page arena (policy__json_arena_for) to
+ * the same policies, the same canonical JSON and the same problems as from
+ * malloc; a small one leaves jansson on malloc.
+ */
+static char arena_dir[] = "/tmp/nf-test-arena-XXXXXX";
+
+/* Also after a failed assertion: the test's files go. */
+static int arena_teardown(void **state)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/big.json", arena_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/small.json", arena_dir);
+	unlink(path);
+	rmdir(arena_dir);
+	return 0;
+}
+
+static void test_json_arena(void **state)
+{
+	char *dir = arena_dir, big[300], small[300];
+	struct nf_docset *a, *b;
+	json_malloc_t m;
+	json_free_t fr;
+	char *paths[1];
+	struct stat st;
+	size_t i;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(big, sizeof(big), "%s/big.json", dir);
+	snprintf(small, sizeof(small), "%s/small.json", dir);
+	write_big_list(big, 6000, 5999);
+	write_big_list(small, 3, -1);
+	assert_int_equal(stat(big, &st), 0);
+	assert_true(st.st_size >= (1 << 20));
+
+	/* small: no arena */
+	paths[0] = small;
+	policy__json_arena_for(paths, 1);
+	a = policy__docset_new();
+	assert_int_equal(policy__load_path(a, big), 0);
+	json_get_alloc_funcs(&m, &fr);
+	assert_ptr_equal(fr, free);
+
+	/* the directory holding the big file: the arena */
+	paths[0] = dir;
+	policy__json_arena_for(paths, 1);
+	b = policy__docset_new();
+	assert_int_equal(policy__load_path(b, big), 0);
+	json_get_alloc_funcs(&m, &fr);
+	assert_ptr_equal(m, malloc);	/* outside json_loadb */
+	assert_ptr_not_equal(fr, free);
+
+	assert_int_equal(a->n_policies, 5999);
+	assert_int_equal(b->n_policies, a->n_policies);
+	for (i = 0; i < a->n_policies; i++)
+		assert_string_equal(b->policies[i]->json, a->policies[i]->json);
+	assert_int_equal(a->n_problems, 1);
+	assert_int_equal(b->n_problems, 1);
+	assert_non_null(strstr(a->problems[0], "items[5999]"));
+	assert_string_equal(b->problems[0], a->problems[0]);
+	policy__docset_free(a);
+	policy__docset_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1961,6 +2048,7 @@ int main(void)
 		cmocka_unit_test(test_pod_variants),
 		cmocka_unit_test(test_pod_ns_duplicates),
 		cmocka_unit_test(test_cli),
+		cmocka_unit_test_teardown(test_json_arena, arena_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

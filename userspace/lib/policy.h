@@ -306,6 +306,13 @@ void policy__docset_free(struct nf_docset *ds);
  */
 int policy__load_path(struct nf_docset *ds, const char *path);
 
+/*
+ * A short-lived command about to load these paths: when their files come to
+ * JARENA_MIN_INPUT bytes or more, JSON parses from now on take their memory
+ * from a huge-page arena that is never freed (userspace/lib/policy/jarena.c).
+ */
+void policy__json_arena_for(char *const *paths, int n);
+
 /* Parse and validate a JSON text; `file` names it in messages. */
 int policy__load_json(struct nf_docset *ds, const char *file, const char *text, size_t len);
 

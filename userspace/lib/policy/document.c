@@ -131,7 +131,7 @@ int policy__load_json(struct nf_docset *ds, const char *file, const char *text, 
 		text += 3;
 		len -= 3;
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	root = nfp_json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (!root) {
 		/* Keep the line one line, whatever jansson quotes back. */
 		for (i = 0; err.text[i]; i++)

@@ -146,6 +146,8 @@ void nfp_parse_metadata(struct pctx *c, json_t *obj, bool namespaced, const char
 void nfp_parse_cluster_metadata(struct pctx *c, json_t *obj, const char **name);
 /* The object as compact JSON, apiVersion and kind filled in (an item of a list has neither). */
 char *nfp_dump_object(struct pctx *c, json_t *obj, const char *api, const char *kind);
+/* json_loadb, from the arena when policy__json_arena_for enabled it (jarena.c) */
+json_t *nfp_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 
 /* ---- selector.c ---- */
 
