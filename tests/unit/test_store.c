@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include "store.h"
 
 static char root[] = "/tmp/nf-test-store.XXXXXX";
@@ -98,12 +99,55 @@ static void test_paths(void **state)
 	assert_string_equal(store__kind_name(NF_STORE_TENANT), "Tenant");
 }
 
+/*
+ * store__buf_json_string writes what json_dumps writes for the string, and
+ * jansson reads the string back: quotes, backslashes, every control
+ * character, UTF-8, a compact JSON document (what the journal embeds).
+ */
+static void test_json_string(void **state)
+{
+	char ctl[32];
+	const char *cases[] = {
+		"", "plain", "a\"b", "back\\slash", "\"\\\"", "tab\tnl\ncr\rbs\bff\f",
+		"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x94\x92", "del\x7f",
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"a\\\"b\"}}", ctl,
+	};
+	size_t i;
+	json_t *v;
+
+	for (i = 1; i < sizeof(ctl); i++)
+		ctl[i - 1] = (char)i;
+	ctl[sizeof(ctl) - 1] = 0;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct store_buf b = {};
+		char *want, *mem;
+
+		store__buf_puts(&b, "");	/* an empty buffer grows from nothing */
+		store__buf_json_string(&b, cases[i]);
+		assert_false(b.oom);
+		mem = b.p;
+		assert_int_equal(strlen(mem), b.len);
+		v = json_string(cases[i]);
+		want = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		json_decref(v);
+		assert_non_null(want);
+		assert_string_equal(mem, want);
+		v = json_loads(mem, JSON_DECODE_ANY, NULL);
+		assert_non_null(v);
+		assert_string_equal(json_string_value(v), cases[i]);
+		json_decref(v);
+		free(want);
+		free(mem);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_touch_remove),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_json_string),
 	};
 	int rc;
 

@@ -2225,8 +2225,8 @@ static int touched_tenants(const struct change *c, struct strlist *out)
 static int journal_write(struct change *c, bool commit)
 {
 	struct strlist tenants = {};
-	json_t *root, *jt, *jo;
-	char *text = NULL;
+	struct store_buf b = {};
+	const char *sep = "";
 	size_t i;
 	int err;
 
@@ -2235,33 +2235,45 @@ static int journal_write(struct change *c, bool commit)
 		free(tenants.v);
 		return err;	/* no object changes: ids and referrers only (pending markers) */
 	}
-	root = json_object();
-	jt = json_array();
-	jo = json_array();
-	json_object_set_new(root, "commit", json_boolean(commit));
+	/*
+	 * Written by hand rather than as a jansson tree: the objects are JSON
+	 * texts already, which json_dumps escaped a character at a time (twice
+	 * an apply: a fifth of applying 100,000 rules).
+	 */
+	store__buf_puts(&b, commit ? "{\"commit\":true," : "{\"commit\":false,");
 	if (c->pods_only)
-		json_object_set_new(root, "partial", json_true());
-	json_object_set_new(root, "tenants", jt);
-	json_object_set_new(root, "objects", jo);
-	for (i = 0; i < tenants.n; i++)
-		json_array_append_new(jt, json_string(tenants.v[i]));
+		store__buf_puts(&b, "\"partial\":true,");
+	store__buf_puts(&b, "\"tenants\":[");
+	for (i = 0; i < tenants.n; i++, sep = ",") {
+		store__buf_puts(&b, sep);
+		store__buf_json_string(&b, tenants.v[i]);
+	}
+	store__buf_puts(&b, "],\"objects\":[");
+	sep = "";
 	for (i = 0; i < c->in.n; i++)
-		if (strlist_has(&tenants, c->in.v[i].tenant))
-			json_array_append_new(jo, json_string(c->in.v[i].json));
+		if (strlist_has(&tenants, c->in.v[i].tenant)) {
+			store__buf_puts(&b, sep);
+			sep = ",";
+			store__buf_json_string(&b, c->in.v[i].json);
+		}
 	for (i = 0; i < c->stored.n; i++) {
 		const struct obj *s = &c->stored.v[i];
 
 		if (!s->removed && strlist_has(&tenants, s->tenant) &&
-		    !objset_find(&c->in, s->tenant, s->kind, s->name))
-			json_array_append_new(jo, json_string(s->json));
+		    !objset_find(&c->in, s->tenant, s->kind, s->name)) {
+			store__buf_puts(&b, sep);
+			sep = ",";
+			store__buf_json_string(&b, s->json);
+		}
 	}
-	text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
+	store__buf_puts(&b, "]}");
 	free(tenants.v);
-	if (!text)
+	if (b.oom) {
+		free(b.p);
 		return -ENOMEM;
-	err = store__write(NF_STORE_JOURNAL, text, strlen(text));
-	free(text);
+	}
+	err = store__write(NF_STORE_JOURNAL, b.p, b.len);
+	free(b.p);
 	if (err)
 		pr_err("cannot write %s: %s", NF_STORE_JOURNAL, strerror(-err));
 	return err;

@@ -116,6 +116,90 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Room for n more bytes (and a NUL) in b; false (b->oom) when there is none. */
+static bool buf_room(struct store_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + n < b->cap)
+		return true;
+	cap = b->cap ? b->cap : 4096;
+	while (cap <= b->len + n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void store__buf_puts(struct store_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!buf_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n + 1);
+	b->len += n;
+}
+
+/* How json_dumps escapes c (0 when c stands for itself): its short escape, or 'u'. */
+static char json_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':  return '"';
+	case '\\': return '\\';
+	case '\b': return 'b';
+	case '\f': return 'f';
+	case '\n': return 'n';
+	case '\r': return 'r';
+	case '\t': return 't';
+	}
+	return c < 0x20 ? 'u' : 0;
+}
+
+void store__buf_json_string(struct store_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t n = 2;
+	char e, *o;
+
+	/* the length first (one allocation), then the bytes */
+	for (p = (const unsigned char *)s; *p; p++) {
+		e = json_escape(*p);
+		n += !e ? 1 : e == 'u' ? 6 : 2;
+	}
+	if (!buf_room(b, n))
+		return;
+	o = b->p + b->len;
+	*o++ = '"';
+	for (p = (const unsigned char *)s; *p; p++) {
+		e = json_escape(*p);
+		if (!e) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = e;
+		if (e == 'u') {
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o++ = '"';
+	*o = 0;
+	b->len += n;
+}
+
 int store__write_json(const char *path, json_t *o)
 {
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -71,6 +71,20 @@
 int store__write(const char *path, const void *data, size_t len);
 /* The same for two pieces written one after the other (a buffer and a suffix). */
 int store__write2(const char *path, const void *a, size_t len_a, const void *b, size_t len_b);
+/* A growing text (a NUL after it); oom set, and nothing more added, when realloc failed. */
+struct store_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void store__buf_puts(struct store_buf *b, const char *s);
+/*
+ * s (UTF-8) as a JSON string literal, quotes included: what json_dumps
+ * writes for json_string(s), without jansson's character-at-a-time dump (a
+ * document's text embedded in another: the apply journal).
+ */
+void store__buf_json_string(struct store_buf *b, const char *s);
 /* A JSON document, compact, written as store__write does; takes o over (NULL: -ENOMEM). */
 int store__write_json(const char *path, json_t *o);
 /* mkdir -p; 0 if it exists. */
