@@ -1959,9 +1959,9 @@ static void write_big_list(const char *path, int n, int bad)
 }
 
 /*
- * A large input parses from the huge-page arena (policy__json_arena_for) to
- * the same policies, the same canonical JSON and the same problems as from
- * malloc; a small one leaves jansson on malloc.
+ * With the arena allowed (policy__json_arena_allow), a large input parses
+ * from it to the same policies, the same canonical JSON and the same
+ * problems as from malloc; a small one still parses from malloc.
  */
 static char arena_dir[] = "/tmp/nf-test-arena-XXXXXX";
 
@@ -1984,7 +1984,6 @@ static void test_json_arena(void **state)
 	struct nf_docset *a, *b;
 	json_malloc_t m;
 	json_free_t fr;
-	char *paths[1];
 	struct stat st;
 	size_t i;
 
@@ -1996,17 +1995,22 @@ static void test_json_arena(void **state)
 	assert_int_equal(stat(big, &st), 0);
 	assert_true(st.st_size >= (1 << 20));
 
-	/* small: no arena */
-	paths[0] = small;
-	policy__json_arena_for(paths, 1);
+	/* not allowed: malloc */
 	a = policy__docset_new();
 	assert_int_equal(policy__load_path(a, big), 0);
 	json_get_alloc_funcs(&m, &fr);
 	assert_ptr_equal(fr, free);
 
-	/* the directory holding the big file: the arena */
-	paths[0] = dir;
-	policy__json_arena_for(paths, 1);
+	/* allowed, a small input: still malloc */
+	policy__json_arena_allow();
+	b = policy__docset_new();
+	assert_int_equal(policy__load_path(b, small), 0);
+	assert_int_equal(b->n_policies, 3);
+	policy__docset_free(b);
+	json_get_alloc_funcs(&m, &fr);
+	assert_ptr_equal(fr, free);
+
+	/* allowed, the large one: the arena */
 	b = policy__docset_new();
 	assert_int_equal(policy__load_path(b, big), 0);
 	json_get_alloc_funcs(&m, &fr);

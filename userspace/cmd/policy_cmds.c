@@ -43,7 +43,7 @@ int cmd_apply(int argc, char **argv)
 		fputs(apply_usage, stderr);
 		return NF_EXIT_USAGE;
 	}
-	policy__json_arena_for(argv + optind, argc - optind);
+	policy__json_arena_allow();
 	err = apply__paths(argv + optind, argc - optind, prune, &res);
 	if (err == -EINVAL)
 		return NF_EXIT_USAGE;

@@ -46,7 +46,7 @@ int cmd_validate(int argc, char **argv)
 		return NF_EXIT_USAGE;
 	}
 
-	policy__json_arena_for(argv + optind, argc - optind);
+	policy__json_arena_allow();
 	ds = policy__docset_new();
 	if (!ds) {
 		pr_err("out of memory");

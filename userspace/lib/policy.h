@@ -307,11 +307,11 @@ void policy__docset_free(struct nf_docset *ds);
 int policy__load_path(struct nf_docset *ds, const char *path);
 
 /*
- * A short-lived command about to load these paths: when their files come to
- * JARENA_MIN_INPUT bytes or more, JSON parses from now on take their memory
- * from a huge-page arena that is never freed (userspace/lib/policy/jarena.c).
+ * For short-lived commands (apply, validate): from now on, a JSON text of
+ * 1 MiB or more parses from a huge-page arena that is never freed
+ * (userspace/lib/policy/jarena.c).
  */
-void policy__json_arena_for(char *const *paths, int n);
+void policy__json_arena_allow(void);
 
 /* Parse and validate a JSON text; `file` names it in messages. */
 int policy__load_json(struct nf_docset *ds, const char *file, const char *text, size_t len);

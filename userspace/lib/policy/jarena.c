@@ -16,18 +16,17 @@
  * otherwise, json_dumps's strings above all, which their callers free(),
  * comes from malloc as before. jansson's free stays the arena's from the
  * first use on: it passes every pointer the arena did not give to free().
- * Enabled by short-lived commands (apply, validate) for a large input
- * (policy__json_arena_for): serve is long-lived and must free what it
- * parses, and a small input would pay a huge page's clearing for nothing.
+ * Allowed by short-lived commands (apply, validate:
+ * policy__json_arena_allow), and taken by a text of JARENA_MIN_INPUT bytes
+ * or more (a file, stdin or a directory's file): serve is long-lived and
+ * must free what it parses, and a small text would pay a huge page's
+ * clearing for nothing.
  */
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <jansson.h>
 #include "policy.h"
 
@@ -99,51 +98,21 @@ static void jarena_free(void *p)
 		free(p);
 }
 
-static bool jarena_on;
+static bool jarena_allowed;
 
-/* The bytes of a directory's regular files (policy__load_path reads its *.json). */
-static size_t dir_bytes(const char *path)
-{
-	struct dirent *de;
-	struct stat st;
-	size_t total = 0;
-	DIR *d = opendir(path);
-
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (!fstatat(dirfd(d), de->d_name, &st, 0) && S_ISREG(st.st_mode))
-			total += (size_t)st.st_size;
-	closedir(d);
-	return total;
-}
-
-/* Input of at least this many bytes (a policy of some 10,000 rules) takes the arena. */
+/* A text of at least this many bytes (a policy of some 10,000 rules) takes the arena. */
 #define JARENA_MIN_INPUT	(1UL << 20)
 
-void policy__json_arena_for(char *const *paths, int n)
+void policy__json_arena_allow(void)
 {
-	size_t total = 0;
-	struct stat st;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (stat(paths[i], &st))
-			continue;	/* "-" (stdin), or a problem policy__load_path reports */
-		if (S_ISREG(st.st_mode))
-			total += (size_t)st.st_size;
-		else if (S_ISDIR(st.st_mode))
-			total += dir_bytes(paths[i]);
-	}
-	if (total >= JARENA_MIN_INPUT)
-		jarena_on = true;
+	jarena_allowed = true;
 }
 
 json_t *nfp_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
 {
 	json_t *root;
 
-	if (!jarena_on)
+	if (!jarena_allowed || len < JARENA_MIN_INPUT)
 		return json_loadb(text, len, flags, err);
 	json_set_alloc_funcs(jarena_malloc, jarena_free);
 	root = json_loadb(text, len, flags, err);
