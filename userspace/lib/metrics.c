@@ -12,6 +12,7 @@
 #include "log.h"
 #include "identities.h"
 #include "metrics.h"
+#include "store.h"
 
 static const char *const dir_names[NF_DIR_MAX] = { "ingress", "egress" };
 static const char *const reason_names[NF_REASON_MAX] = {
@@ -651,33 +652,14 @@ static void render_drops(FILE *f, const struct nf_metrics *m, bool bytes)
  * 4,000 tenants (3 MB) its copies and the page faults of each new block
  * were a third of a scrape.
  */
-struct render_buf {
-	char *p;
-	size_t len, cap;
-};
-
 static ssize_t render_write(void *cookie, const char *data, size_t n)
 {
-	struct render_buf *b = cookie;
-
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
-		char *p = realloc(b->p, cap);
-
-		if (!p)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	return store__buf_add(cookie, data, n) ? (ssize_t)n : -1;
 }
 
 int metrics__render(const struct nf_metrics *m, char **buf, size_t *len)
 {
-	struct render_buf b = { .cap = 16384 + m->n_tenants * 1024 };
+	struct store_buf b = { .cap = 16384 + m->n_tenants * 1024 };
 	FILE *f;
 	size_t i;
 	int d, h;

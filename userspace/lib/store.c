@@ -139,14 +139,19 @@ static bool buf_room(struct store_buf *b, size_t n)
 	return true;
 }
 
+bool store__buf_add(struct store_buf *b, const void *data, size_t n)
+{
+	if (!buf_room(b, n))
+		return false;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return true;
+}
+
 void store__buf_puts(struct store_buf *b, const char *s)
 {
-	size_t n = strlen(s);
-
-	if (!buf_room(b, n))
-		return;
-	memcpy(b->p + b->len, s, n + 1);
-	b->len += n;
+	store__buf_add(b, s, strlen(s));
 }
 
 /* How json_dumps escapes c (0 when c stands for itself): its short escape, or 'u'. */

@@ -71,13 +71,19 @@
 int store__write(const char *path, const void *data, size_t len);
 /* The same for two pieces written one after the other (a buffer and a suffix). */
 int store__write2(const char *path, const void *a, size_t len_a, const void *b, size_t len_b);
-/* A growing text (a NUL after it); oom set, and nothing more added, when realloc failed. */
+/*
+ * A growing text (a NUL after it); oom set, and nothing more added, when
+ * realloc failed. It may start with p malloc'd to cap bytes (a size known
+ * ahead: no copies while it grows).
+ */
 struct store_buf {
 	char *p;
 	size_t len, cap;
 	bool oom;
 };
 
+/* Append n bytes; false (b->oom) when there was no room for them. */
+bool store__buf_add(struct store_buf *b, const void *data, size_t n);
 void store__buf_puts(struct store_buf *b, const char *s);
 /*
  * s (UTF-8) as a JSON string literal, quotes included: what json_dumps
