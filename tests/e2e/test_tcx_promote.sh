@@ -10,6 +10,8 @@
 #    across the move;
 #  - serve killed between its tcx attaches leaves the endpoint enforced (a
 #    mix, each packet judged once), and the next serve finishes the move;
+#  - the clsact qdisc an attach made goes with the move; one another tool
+#    made (pod 3), or one holding another tool's filter (pod 2), stays;
 #  - NETFENCE_TC_HOOK=clsact keeps endpoints on clsact;
 #  - detach takes the tcx programs off (traffic flows unjudged again).
 #   $NODE: ${P}hI 10.234.I.1/24 <-veth-> $POD-I: eth0 10.234.I.2/24, I = 1..3, tenant tp
@@ -50,6 +52,8 @@ our_filters() {
 	{ in_ns "$NODE" tc filter show dev "${P}h$1" ingress; in_ns "$NODE" tc filter show dev "${P}h$1" egress; } |
 		grep -c 'handle 0x4e46'
 }
+clsacts() { in_ns "$NODE" tc qdisc show dev "${P}h$1" | grep -c '^qdisc clsact'; }
+u32_filters() { in_ns "$NODE" tc filter show dev "${P}h$1" ingress | grep -c 'u32.*fh 800::800'; }
 # send NS SRC DST PORT N [PPS]: N datagrams of 16 bytes (sequence numbers), at PPS
 send() {
 	in_ns "$1" python3 - "$2" "$3" "$4" "$5" "${6:-0}" <<'EOF'
@@ -156,8 +160,10 @@ if ! in_ns "$NODE" python3 tests/e2e/lib/tchooks.py count lo >/dev/null 2>&1; th
 fi
 
 # ---- attached: on clsact
+eq "before attach: no clsact qdisc on ${P}h1" "$(clsacts 1)" 0
 attach 1 || { fail "attach 1"; nf_done; }
 eq "attached: on clsact" "$(hook 1)" clsact
+eq "attached: the clsact qdisc it made" "$(clsacts 1)" 1
 eq "attached: our filters at both points" "$(our_filters 1)" 2
 judged 1 "on clsact"
 
@@ -166,6 +172,7 @@ serve_start
 if ms=$(wait_hook 1 tcx); then ok "serve moved it to tcx after ${ms} ms"; else fail "not on tcx: $(hook 1)"; fi
 eq "on tcx: 2 tcx programs" "$(tcx_count 1)" 2
 eq "on tcx: our filters gone" "$(our_filters 1)" 0
+eq "on tcx: the clsact qdisc its attach made is gone" "$(clsacts 1)" 0
 judged 1 "on tcx"
 grep -q "endpoint [0-9]* (eth0, on ${P}h1): moved from clsact to tcx" "$WORK/serve.log" &&
 	ok "logged" || { fail "not logged"; cat "$WORK/serve.log"; }
@@ -174,14 +181,20 @@ grep -q "endpoint [0-9]* (eth0, on ${P}h1): moved from clsact to tcx" "$WORK/ser
 recv_start "$NODE" 10.234.2.1 5000 "$WORK/stream" || fail "stream receiver"
 attach 2 || fail "attach 2"
 eq "pod 2 attached: on clsact first" "$(hook 2)" clsact
+# another tool's filter on the qdisc netfence made (after ours: it never runs)
+in_ns "$NODE" tc filter add dev "${P}h2" ingress prio 50 protocol all u32 match u32 0 0 flowid 1:1 ||
+	fail "another tool's filter on ${P}h2"
 send "$POD-2" 10.234.2.2 10.234.2.1 5000 10000 2000	# 5 s; the move comes after 1-2 s
 got=$(recv_wait "$WORK/stream")
 eq "pod 2 moved to tcx during its stream" "$(hook 2)" tcx
 eq "stream across the move: 10000 of 10000 datagrams arrived" "$got" 10000
+eq "pod 2 on tcx: its qdisc stays with the other tool's filter" "$(clsacts 2) $(u32_filters 2)" "1 1"
 judged 2 "pod 2 on tcx"
 
 # ---- serve killed between its tcx attaches: enforced, and finished later
 serve_stop
+# a clsact qdisc another tool made before the attach, with nothing on it
+in_ns "$NODE" tc qdisc add dev "${P}h3" clsact || fail "another tool's clsact on ${P}h3"
 attach 3 || fail "attach 3"
 serve_start NETFENCE_TEST_STOP_AT=promote-tcx
 stopped=""
@@ -197,6 +210,7 @@ if [ -n "$stopped" ]; then
 	serve_start
 	if ms=$(wait_hook 3 tcx); then ok "the next serve finished the move after ${ms} ms"; else fail "pod 3: $(hook 3)"; fi
 	eq "pod 3: 2 tcx programs, no filter" "$(tcx_count 3) $(our_filters 3)" "2 0"
+	eq "pod 3: the clsact qdisc another tool made stays" "$(clsacts 3)" 1
 	judged 3 "pod 3 on tcx"
 else
 	fail "serve never reached the stop point (promote-tcx)"

@@ -344,6 +344,10 @@ struct nf_ep_record {
 	 * tenant's, no labels). */
 	char pod[254];
 	uint32_t ident;
+	/* The clsact qdisc of the attach point was created by this endpoint's
+	 * attach (not another tool's): serve may remove it once the endpoint is
+	 * on tcx and nothing else is on it (dp__promote_tcx). */
+	bool qdisc_ours;
 };
 /* The nf_endpoints key of an interface endpoint (where its programs run):
  * the scope and ifindex its conntrack entries, counters and events carry. */
@@ -354,6 +358,12 @@ int dp__endpoint_addrs(uint32_t ep_id, struct nf_cidr **addrs, size_t *n);
 /* SPEC §11: the identity the endpoint's addresses carry in the ipcache (its
  * pod's label set), in the ipcache and its record. Lock held. */
 int dp__endpoint_set_ident(struct nf_dp *dp, uint32_t ep_id, uint32_t ident);
+/* The interface endpoint a CNI owner ("containerid/ifname") added, from the
+ * index: 0 and *found; -ENOENT: none indexed (a record of a build before
+ * the owner index has no entry until the index is rebuilt: callers that
+ * must not miss one scan, see netfence-cni's DEL); -EINVAL: an owner the
+ * index cannot name (a container id outside the CNI spec's characters). */
+int dp__find_owner_record(struct nf_dp *dp, const char *owner, struct nf_ep_record *found);
 /* Detach (if still attached) and forget one endpoint by id; 0 if already gone. */
 int dp__detach_endpoint(struct nf_dp *dp, uint32_t ep_id);
 /* used[id] = true for every tenant id with an endpoint (interface or

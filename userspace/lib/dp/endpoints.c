@@ -9,8 +9,12 @@
  *
  *   .index/i-<netns cookie>-<ifindex>   an interface endpoint's ep_id
  *   .index/c-<cgroup id>                a cgroup endpoint's ep_id
+ *   .index/o-<container id>@<ifname>    a CNI endpoint's ep_id, by its owner
+ *                                       (the CNI DEL's key)
  *   .index/next                         where dp__alloc_ep_id looks first
- *   .index/complete                     every record has its entry
+ *   .index/complete                     every record has its i- or c- entry
+ *   .index/complete.2                   ... and its o- entry (an owner that
+ *                                       has one)
  *
  * An entry is written (store__write) before its record and removed after
  * it, so a record always has one; an entry left by a kill in between names
@@ -20,6 +24,7 @@
  * (ep_index_ready). The index lives inside NF_EP_DIR (reset removes it
  * with the records); its names start with '.', which no record's does.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +48,7 @@
 #define NF_EP_INDEX_DIR		NF_EP_DIR "/.index"
 #define NF_EP_INDEX_NEXT	NF_EP_INDEX_DIR "/next"
 #define NF_EP_INDEX_COMPLETE	NF_EP_INDEX_DIR "/complete"
+#define NF_EP_INDEX_COMPLETE2	NF_EP_INDEX_DIR "/complete.2"
 
 void dp_ep_record_path(char *buf, size_t len, uint32_t ep_id)
 {
@@ -67,6 +73,27 @@ static void index_path(char *buf, size_t len, const struct nf_ep_record *r)
 		index_path_cgroup(buf, len, r->cgroup_id);
 	else
 		index_path_iface(buf, len, r->netns_cookie, r->ifindex);
+}
+
+/*
+ * The owner's entry ("containerid/ifname": struct nf_ep_record.owner) as
+ * o-<containerid>@<ifname>; -EINVAL for an owner that has none: empty, or
+ * one whose container id is not the CNI spec's (letters, digits, '_', '.',
+ * '-'), so that no two owners share a file name and none leaves the index.
+ */
+static int index_path_owner(char *buf, size_t len, const char *owner)
+{
+	const char *slash = strchr(owner, '/'), *c;
+	int n;
+
+	if (!slash || slash == owner || !slash[1] || strchr(slash + 1, '/'))
+		return -EINVAL;
+	for (c = owner; c < slash; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+			return -EINVAL;
+	n = snprintf(buf, len, "%s/o-%.*s@%s", NF_EP_INDEX_DIR, (int)(slash - owner), owner,
+		     slash + 1);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /* The number a small index file holds (an ep_id, the next id); 0 if none. */
@@ -107,6 +134,21 @@ static void index_remove(const struct nf_ep_record *r)
 	index_path(path, sizeof(path), r);
 	if (index_read(path) == r->ep_id)
 		unlink(path);
+	if (!index_path_owner(path, sizeof(path), r->owner) && index_read(path) == r->ep_id)
+		unlink(path);
+}
+
+/* r's entries: by where it is, and by its owner (when it has one). */
+static int index_write_all(const struct nf_ep_record *r)
+{
+	char path[PATH_MAX];
+	int err;
+
+	index_path(path, sizeof(path), r);
+	err = index_write(path, r->ep_id);
+	if (!err && !index_path_owner(path, sizeof(path), r->owner))
+		err = index_write(path, r->ep_id);
+	return err;
 }
 
 /*
@@ -118,22 +160,21 @@ static void index_remove(const struct nf_ep_record *r)
 static int ep_index_ready(struct nf_dp *dp)
 {
 	struct nf_ep_record *recs;
-	char path[PATH_MAX];
 	size_t n, i;
 	int err;
 
-	if (!access(NF_EP_INDEX_COMPLETE, F_OK))
+	if (!access(NF_EP_INDEX_COMPLETE2, F_OK))
 		return 0;
 	err = dp__list_endpoints(dp, &recs, &n);
 	if (err)
 		return err;
-	for (i = 0; i < n && !err; i++) {
-		index_path(path, sizeof(path), &recs[i]);
-		err = index_write(path, recs[i].ep_id);
-	}
+	for (i = 0; i < n && !err; i++)
+		err = index_write_all(&recs[i]);
 	free(recs);
 	if (!err)
 		err = store__touch(NF_EP_INDEX_COMPLETE);
+	if (!err)
+		err = store__touch(NF_EP_INDEX_COMPLETE2);
 	if (err)
 		pr_err("cannot index the endpoint records in %s: %s", NF_EP_INDEX_DIR,
 		       strerror(-err));
@@ -169,6 +210,10 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 		json_decref(o);
 		o = NULL;
 	}
+	if (o && r->qdisc_ours && json_object_set_new(o, "qdisc_ours", json_true())) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o && r->guard) {
 		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", r->mac[0], r->mac[1],
 			 r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
@@ -180,9 +225,8 @@ int dp_ep_record_write(const struct nf_ep_record *r, const struct nf_cidr *addrs
 	}
 	if (!o)
 		return -ENOMEM;
-	/* its index entry first: a record is never without one */
-	index_path(path, sizeof(path), r);
-	err = index_write(path, r->ep_id);
+	/* its index entries first: a record is never without them */
+	err = index_write_all(r);
 	if (err) {
 		json_decref(o);
 		return err;
@@ -227,6 +271,7 @@ int dp_ep_record_read(uint32_t ep_id, struct nf_ep_record *r, struct nf_cidr **a
 	r->policy_id = json_integer_value(json_object_get(o, "policy_id"));
 	snprintf(r->pod, sizeof(r->pod), "%s", json_string_value(json_object_get(o, "pod")) ?: "");
 	r->ident = json_integer_value(json_object_get(o, "ident"));
+	r->qdisc_ours = json_is_true(json_object_get(o, "qdisc_ours"));
 	v = json_object_get(o, "guard");
 	if (json_is_object(v)) {
 		unsigned int m[6];
@@ -330,6 +375,11 @@ uint32_t dp__alloc_ep_id(struct nf_dp *dp)
 	return 0;
 }
 
+static bool match_owner(const struct nf_ep_record *r, const void *owner)
+{
+	return !r->is_cgroup && !strcmp(r->owner, owner);
+}
+
 /* The record the index names at path, if match() accepts it. */
 static int find_indexed(struct nf_dp *dp, const char *path,
 			bool (*match)(const struct nf_ep_record *, const void *), const void *arg,
@@ -366,6 +416,14 @@ int dp_find_cgroup_record(struct nf_dp *dp, uint64_t cgroup_id,
 
 	index_path_cgroup(path, sizeof(path), cgroup_id);
 	return find_indexed(dp, path, match, arg, found);
+}
+
+int dp__find_owner_record(struct nf_dp *dp, const char *owner, struct nf_ep_record *found)
+{
+	char path[PATH_MAX];
+	int err = index_path_owner(path, sizeof(path), owner);
+
+	return err ? err : find_indexed(dp, path, match_owner, owner, found);
 }
 
 int dp_find_record(struct nf_dp *dp, bool (*match)(const struct nf_ep_record *, const void *),

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -80,7 +84,9 @@ static int tcx_attach(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 	return err == -EEXIST ? 0 : err;	/* EEXIST: this program is there already */
 }
 
-static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool tcx)
+/* *created: this call made the clsact qdisc (left as it was otherwise). */
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd, bool tcx,
+			 bool *created)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NF_TC_HANDLE, .priority = NF_TC_PRIO,
@@ -93,7 +99,88 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_f
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
+	if (!err)
+		*created = true;
 	return bpf_tc_attach(&hook, &opts);
+}
+
+/*
+ * The filters on ifindex's clsact qdisc at one point, of every tool and
+ * chain (one RTM_GETTFILTER dump): >= 0, or -errno (no clsact qdisc: the
+ * kernel's error, -EINVAL).
+ */
+static int clsact_filters(int ifindex, enum bpf_tc_attach_point point)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETTFILTER,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
+			.tcm_parent = TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ?
+							     TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) },
+	};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[8192] __attribute__((aligned(4)));
+	int fd, n_filters = 0, err = 0;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = e->error ? e->error : -EIO;
+				goto out;
+			}
+			if (nh->nlmsg_type == RTM_NEWTFILTER)
+				n_filters++;
+		}
+	}
+out:
+	close(fd);
+	return err ? err : n_filters;
+}
+
+/*
+ * After a move to tcx, the clsact qdisc this endpoint's attach created goes
+ * when nothing is left on it (netns entered). Why: the kernel keeps every
+ * tc block of a device without hardware offload (a veth) on one global list
+ * that each new clsact qdisc walks (flow_indr_dev_setup_offload), so one
+ * left on each endpoint made every CNI ADD cost more the more pods the node
+ * had (bench/README.md: CNI ADD with 1,000 endpoints). A qdisc another tool
+ * made, or one with another tool's filter, stays. Best effort: a failure
+ * leaves an empty qdisc, as before.
+ */
+static void clsact_tidy(const struct nf_ep_record *r, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	if (!r->qdisc_ours || clsact_filters(ifindex, BPF_TC_INGRESS) != 0 ||
+	    clsact_filters(ifindex, BPF_TC_EGRESS) != 0)
+		return;
+	if (bpf_tc_hook_destroy(&hook) && errno != ENOENT && errno != EINVAL)
+		pr_debug("endpoint %u: cannot remove the empty clsact qdisc of %s: %s", r->ep_id,
+			 r->attach_ifname, strerror(errno));
 }
 
 /* Detach prog_fd from the hook, tcx and cls_bpf alike; absent is fine. */
@@ -306,6 +393,8 @@ int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r)
 		if ((h[i] & HOOK_CLS) && bpf_tc_detach(&hook, &opts) && errno != ENOENT)
 			err = -errno;
 	}
+	if (err == 1)
+		clsact_tidy(r, k.ifindex);
 	dp_netns_leave(&g);
 	return err;
 }
@@ -586,7 +675,7 @@ static int iface_register(struct nf_dp *dp, const struct nf_ep_record *rec,
 /* Both tc programs on the attach point, entered in its netns (g: the
  * interface's netns before, the attach point's after). */
 static int iface_attach_progs(struct nf_dp *dp, const struct nf_attach_point *ap, bool tcx,
-			      struct netns_guard *g)
+			      struct netns_guard *g, bool *created)
 {
 	int err;
 
@@ -600,11 +689,11 @@ static int iface_attach_progs(struct nf_dp *dp, const struct nf_attach_point *ap
 		}
 	}
 	err = tc_attach_one(ap->dev.ifindex, BPF_TC_INGRESS, dp->progs[tc_prog(ap->peer, true)],
-			    tcx);
+			    tcx, created);
 	dp_test_stop_at("attach-progs");
 	if (!err)
 		err = tc_attach_one(ap->dev.ifindex, BPF_TC_EGRESS,
-				    dp->progs[tc_prog(ap->peer, false)], tcx);
+				    dp->progs[tc_prog(ap->peer, false)], tcx, created);
 	if (err)
 		pr_err("cannot attach tc programs to %s: %s", ap->dev.ifname, strerror(-err));
 	return err;
@@ -636,7 +725,7 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 	struct netns_guard g;
 	struct iface_id iid = {};
 	struct nf_ep_key k = {};
-	bool tcx, reattach = false;
+	bool tcx, reattach = false, created = false;
 	int err;
 
 	if (!ep->tenant_id)
@@ -682,9 +771,20 @@ int dp__attach_iface(struct nf_dp *dp, const struct nf_iface_ep *ep)
 		dp_ct_purge(dp, k.netns_cookie, k.ifindex);
 
 	/* 3. Attach: from here on every packet is judged (default deny). */
-	err = iface_attach_progs(dp, &ap, tcx, &g);
+	err = iface_attach_progs(dp, &ap, tcx, &g, &created);
 	if (err)
 		goto leave;
+	/* Made the clsact qdisc: the record says so, for clsact_tidy. Written
+	 * after the attach, so only a qdisc that this attach made is claimed;
+	 * a kill before it leaves the qdisc unclaimed (it stays). */
+	if (created) {
+		rec.qdisc_ours = true;
+		err = dp_ep_record_write(&rec, addrs, n_addrs);
+		if (err) {
+			pr_err("cannot write the endpoint record: %s", strerror(-err));
+			goto leave;
+		}
+	}
 	dp_netns_leave(&g);
 	/* 4. A macvlan: the guard on its parent, out of the workload's reach. */
 	if (ap.guard) {
