@@ -19,7 +19,8 @@
  * Prints four Markdown rows (sequential/parallel x p50/p99) on stdout.
  *
  * --samples: only --count sequential chain ADDs, and for each netfence-cni's
- * own ADD: wall time and CPU time (user + system) in ms, a line each (the rows with 1,000 endpoints on
+ * own ADD: wall time and CPU time (user + system) in ms, then its DEL's wall
+ * time, a line each (the rows with 1,000 endpoints on
  * the node and without them are made from these by bench/lib/cni.sh).
  */
 #include <errno.h>
@@ -165,6 +166,7 @@ struct pod {
 	double secs;		/* ADD time: bridge, or bridge + netfence-cni */
 	double nf_secs;		/* netfence-cni's ADD alone: wall time */
 	double nf_cpu;		/* and CPU time */
+	double nf_del_secs;	/* netfence-cni's DEL: wall time */
 	int err;		/* 0, or which step failed */
 	char msg[256];
 };
@@ -208,7 +210,7 @@ static void *pod_add(void *arg)
 				 out);
 		}
 		nf_conf(conf, OUT_MAX + 512, NULL);
-		run_plugin(cfg.nf_plugin, "DEL", cid, ns, conf, NULL, &t, NULL);
+		run_plugin(cfg.nf_plugin, "DEL", cid, ns, conf, NULL, &p->nf_del_secs, NULL);
 	}
 	run_plugin(cfg.bridge, "DEL", cid, ns, bconf, NULL, &t, NULL);
 	p->secs = t_b + t_n;
@@ -262,7 +264,8 @@ static void print_rows(const char *mode, double *b, int nb, double *c, int nc, c
 	fflush(stdout);
 }
 
-/* --samples: netfence-cni's ADD time of --count sequential chain ADDs. */
+/* --samples: netfence-cni's ADD time (wall, CPU) of --count sequential chain
+ * ADDs, and the wall time of the netfence-cni DEL after each. */
 static int nf_samples(void)
 {
 	struct pod p;
@@ -277,7 +280,8 @@ static int nf_samples(void)
 			return 1;
 		}
 		if (i >= 0)
-			printf("%.3f %.3f\n", p.nf_secs * 1e3, p.nf_cpu * 1e3);
+			printf("%.3f %.3f %.3f\n", p.nf_secs * 1e3, p.nf_cpu * 1e3,
+			       p.nf_del_secs * 1e3);
 	}
 	fflush(stdout);
 	return 0;

@@ -44,6 +44,10 @@ bench_cni() {
 # namespace for all, cheaper than 1,000) and whose host ends are in
 # nfb-cnihost beside the bench pod's, each attached with `netfence attach`
 # (a record, its index entry, map entries, tc programs on the host end).
+# They are attached through tcx (NETFENCE_TC_HOOK=tcx): where the default
+# deployment's serve moves every veth endpoint a second after its ADD, with
+# the clsact qdisc the ADD made removed. BENCH_CNI_SCALE_HOOK=clsact leaves
+# them on clsact instead, as on a node without serve.
 # Samples: netfence-cni's own ADD (bench_cni --samples: wall and CPU
 # time; the target is on wall time, p50), half before the
 # endpoints are added, all of them while they are there, the other half
@@ -52,6 +56,7 @@ bench_cni() {
 SCALE_NS=${NS_PREFIX}eps
 SCALE_TENANT=${TENANT_PREFIX}eps
 SCALE_EPS_FILE=$WORK/scale-eps	# attached interfaces, for cleanup_scale_eps
+SCALE_HOOK=${BENCH_CNI_SCALE_HOOK:-tcx}
 
 # scale_eps_add COUNT: COUNT endpoints eN in $SCALE_NS, host ends hN in the host stand-in.
 scale_eps_add() {
@@ -64,8 +69,9 @@ scale_eps_add() {
 	done | ip -n "$SCALE_NS" -b - || return 1
 	ip -n "$host" -b - < <(for ((i = 0; i < n; i++)); do echo "link set h$i up"; done) || return 1
 	for ((i = 0; i < n; i++)); do
-		in_ns "$host" "$NF" attach --tenant "$SCALE_TENANT" --iface "e$i" \
-			--netns "/var/run/netns/$SCALE_NS" >/dev/null 2>"$WORK/cmd.err" || return 1
+		in_ns "$host" env NETFENCE_TC_HOOK="$SCALE_HOOK" "$NF" attach --tenant "$SCALE_TENANT" \
+			--iface "e$i" --netns "/var/run/netns/$SCALE_NS" >/dev/null 2>"$WORK/cmd.err" ||
+			return 1
 		echo "e$i" >>"$SCALE_EPS_FILE"
 	done
 }
@@ -77,6 +83,20 @@ cleanup_scale_eps() {
 			--iface {} --netns "/var/run/netns/$SCALE_NS" <"$SCALE_EPS_FILE" >/dev/null 2>&1
 	rm -f "$SCALE_EPS_FILE"
 	netns_del "$SCALE_NS"
+}
+
+# scale_settle HOST: wait (at most 60 s) until the kernel has destroyed the
+# endpoints' veths, which it does in the background after their namespace
+# is deleted, then 2 s more. Without it the samples on the node as it was
+# again ran beside that teardown: they came out 10-20% slower than those
+# before, and the row's ratio came out as low as 0.84x.
+scale_settle() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		ip -n "$1" -o link show 2>/dev/null | grep -q ': h[0-9]*@' || break
+		sleep 0.1
+	done
+	sleep 2
 }
 
 # scale_samples COUNT FILE: netfence-cni ADD times (ms: wall CPU), a line each, appended to FILE.
@@ -92,7 +112,7 @@ scale_samples() {
 bench_cni_scale() {
 	local eps=$1 count=$2 host=${NS_PREFIX}cnihost why=$NF_WHY before
 	local name
-	name="CNI ADD with $(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$eps") endpoints on the node, p50 ($count ADDs each)"
+	name="CNI ADD with $(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$eps") endpoints on the node (on $SCALE_HOOK), p50 ($count ADDs each)"
 	local target="≤ 1.20x empty node"
 	if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
 		row "$name" "n/a (no $CNI_BIN_DIR/bridge)" n/a n/a "$target" n/a
@@ -120,6 +140,7 @@ bench_cni_scale() {
 	fi
 	log "CNI with $eps endpoints: detaching them"
 	cleanup_scale_eps
+	scale_settle "$host"
 	if [ -z "$why" ]; then
 		log "CNI with $eps endpoints: $((count - count / 2)) ADDs on the node as it was"
 		scale_samples $((count - count / 2)) "$WORK/scale-empty" ||
@@ -143,4 +164,12 @@ bench_cni_scale() {
 	row "$name" "netfence-cni $(fmt "$f50" 1 1) ms (p99 $(fmt "$f99" 1 1); CPU $(fmt "$fc" 1 1) ms)" \
 		"node as it was (${before:-?} endpoints) $(fmt "$e50" 1 1) ms (p99 $(fmt "$e99" 1 1); CPU $(fmt "$ec" 1 1) ms)" \
 		"${r}x (CPU $(ratio "$fc" "$ec")x)" "$target" "$(met "$r" le 1.2)"
+	# the DEL after each ADD: it holds the node lock that ADDs wait for
+	mapfile -t es < <(awk '{print $3}' "$WORK/scale-empty")
+	mapfile -t fs < <(awk '{print $3}' "$WORK/scale-full")
+	e50=$(pct 50 "${es[@]}"); f50=$(pct 50 "${fs[@]}")
+	[ -n "$e50" ] && [ -n "$f50" ] &&
+		row "${name/CNI ADD/CNI DEL}" "netfence-cni $(fmt "$f50" 1 1) ms (p99 $(fmt "$(pct 99 "${fs[@]}")" 1 1))" \
+			"node as it was $(fmt "$e50" 1 1) ms (p99 $(fmt "$(pct 99 "${es[@]}")" 1 1))" \
+			"$(ratio "$f50" "$e50")x" report report
 }

@@ -197,6 +197,32 @@ NETNS_OVERRIDE="" nfcni DEL p6 eth0 "" <<<"$(nf_conf 1.0.0)" || fail "DEL p6 wit
 expect_eq "endpoint gone after DEL (no CNI_NETNS)" "$(owned p6)" 0
 cni DEL "$CONF" p6 eth0 "$T" || fail "DEL p6 chain"
 
+# The DEL finds its endpoint by the owner index (/run/netfence/endpoints/.index/
+# o-<container id>@<ifname>), not by reading every record; where the index has
+# no entry and this network's marker (/run/netfence/cni/<network>/<id>@<ifname>)
+# says it was added (a record of a build before the owner index), by every
+# record; an index without .index/complete.2 is rebuilt first.
+log "DEL by the owner index, and without it"
+IDX=/run/netfence/endpoints/.index
+MARK=/run/netfence/cni/$P-net
+for p in p7 p8 p9; do
+	pod_add "$p"
+	cni ADD "$CONF" "$p" eth0 "$T" >/dev/null || fail "ADD $p"
+	[ -s "$IDX/o-$P-$p@eth0" ] && [ -e "$MARK/$P-$p@eth0" ] ||
+		fail "ADD $p: no owner index entry or no marker"
+done
+rm -f "$MARK/$P-p7@eth0"	# found by the index alone
+cni DEL "$CONF" p7 eth0 "$T" || fail "DEL p7"
+expect_eq "DEL without its marker: endpoint gone (owner index)" "$(owned p7)" 0
+[ -e "$IDX/o-$P-p7@eth0" ] && fail "DEL p7 left its owner index entry"
+rm -f "$IDX/o-$P-p8@eth0"	# a record without an entry: the marker sends DEL to every record
+cni DEL "$CONF" p8 eth0 "$T" || fail "DEL p8"
+expect_eq "DEL without an owner index entry: endpoint gone (marker, every record)" "$(owned p8)" 0
+rm -f "$IDX/o-$P-p9@eth0" "$IDX/complete.2" "$MARK/$P-p9@eth0"	# an index of an older build
+cni DEL "$CONF" p9 eth0 "$T" || fail "DEL p9"
+expect_eq "DEL with the index incomplete: endpoint gone (index rebuilt)" "$(owned p9)" 0
+[ -e "$IDX/complete.2" ] || fail "index not marked complete.2 after its rebuild"
+
 log "GC and STATUS (1.1.0)"
 pod_add g1
 pod_add g2

@@ -180,6 +180,38 @@ static int detach_owner(struct nf_dp *dp, const struct nf_ep_record *recs, size_
 }
 
 /*
+ * DEL: the owner's endpoint found by the owner index, not by reading every
+ * record (with 1,000 endpoints on the node a DEL took 5x as long as on an
+ * empty one, holding the node lock that ADDs wait for). Every record has an
+ * entry once the index is complete (dp/endpoints.c), so a miss means none,
+ * unless this network's marker says the owner was added: then (a record the
+ * index cannot name, or one that lost its entry) every record is read.
+ */
+static int del_owner(struct nf_dp *dp, const char *network, const char *owner,
+		     struct cni_err *err)
+{
+	struct nf_ep_record rec, *recs = NULL;
+	char path[PATH_MAX];
+	size_t n = 0;
+	int ret = dp__find_owner_record(dp, owner, &rec);
+
+	if (!ret) {
+		ret = dp__detach_endpoint(dp, rec.ep_id);
+		return ret ? dp_err(err, ret, "removing the endpoint") : 0;
+	}
+	if (ret == -ENOENT && (cni_marker_path(path, sizeof(path), NF_CNI_STATE_DIR, network,
+					       owner) || access(path, F_OK)))
+		return 0;	/* never added here, or removed already */
+	ret = dp__list_endpoints(dp, &recs, &n);
+	if (ret)
+		dp_err(err, ret, "listing endpoints");
+	else
+		ret = detach_owner(dp, recs, n, owner, err);
+	free(recs);
+	return ret;
+}
+
+/*
  * SPEC §3.8: the node's addresses are refreshed by every change. An ADD's
  * plugins may just have put one on the host side for this pod (the bridge
  * plugin's gateway on the first pod of a network, ptp's host address): the
@@ -308,10 +340,8 @@ out:
 
 static int cni_del(const struct cni_conf *conf, const struct cni_env *env, struct cni_err *err)
 {
-	struct nf_ep_record *recs = NULL;
 	char owner[CNI_OWNER_LEN];
 	struct nf_dp *dp = NULL;
-	size_t n = 0;
 	int ret, lock;
 
 	ret = need_env(env, err, false);
@@ -332,11 +362,7 @@ static int cni_del(const struct cni_conf *conf, const struct cni_env *env, struc
 		ret = dp_err(err, lock, "taking the node lock");
 		goto out;
 	}
-	ret = dp__list_endpoints(dp, &recs, &n);
-	if (ret)
-		dp_err(err, ret, "listing endpoints");
-	else
-		ret = detach_owner(dp, recs, n, owner, err);
+	ret = del_owner(dp, conf->name, owner, err);
 	if (!ret) {
 		marker_remove(conf->name, owner, true);
 		apply__reclaim(dp);	/* its tenant may be left with nothing */
@@ -344,7 +370,6 @@ static int cni_del(const struct cni_conf *conf, const struct cni_env *env, struc
 	dp__sync_host_addrs(dp);
 	dp__unlock(lock);
 out:
-	free(recs);
 	dp__close(dp);
 	return ret;
 }
