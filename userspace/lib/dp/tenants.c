@@ -78,17 +78,67 @@ void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n)
 		__atomic_fetch_sub(&dp->usage[tenant_id].ct, n, __ATOMIC_RELAXED);
 }
 
-/* Delete every entry of map fd (key_size, value_size) that owned() says is
- * id's; value_size 0: owned() decides by the key alone (per-CPU values). */
+struct owned_scan {
+	int fd;
+	size_t key_size, val_size;
+	uint32_t id;
+	bool (*owned)(const void *key, const void *value, uint32_t id);
+	size_t n;
+};
+
+static int owned_batch(void *keys, void *vals, __u32 n, void *ctx)
+{
+	struct owned_scan *o = ctx;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		void *k = (char *)keys + i * o->key_size;
+
+		if (o->owned(k, (char *)vals + i * o->val_size, o->id) &&
+		    !bpf_map_delete_elem(o->fd, k))
+			o->n++;
+	}
+	return 0;
+}
+
+/* The size of one value as a batch lookup returns it (all CPUs' for a
+ * per-CPU map); 0 if unknown. */
+static size_t batch_value_size(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int ncpus;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	if (info.type != BPF_MAP_TYPE_PERCPU_HASH && info.type != BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		return info.value_size;
+	ncpus = libbpf_num_possible_cpus();
+	return ncpus > 0 ? (size_t)ncpus * ((info.value_size + 7) & ~7u) : 0;
+}
+
+/*
+ * Delete every entry of map fd (key_size, value_size) that owned() says is
+ * id's; value_size 0: owned() decides by the key alone (per-CPU values).
+ * In batches where the map has them (hash maps: the tracked flows may be
+ * 262,144 entries, and this runs under the node lock, e.g. in the CNI DEL
+ * of a namespace's last pod), else one key at a time (the LPM ipcache).
+ */
 static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t id,
 			   bool (*owned)(const void *key, const void *value, uint32_t id))
 {
+	struct owned_scan o = { .fd = fd, .key_size = key_size, .id = id, .owned = owned };
 	unsigned char key[64], next[64], value[256];
 	size_t n = 0, guard = 0;
 	bool first = true;
 
 	if (key_size > sizeof(key) || value_size > sizeof(value))
 		return 0;
+	o.val_size = batch_value_size(fd);
+	if (o.val_size && (!value_size || o.val_size == value_size) &&
+	    !dp_map_scan(fd, key_size, o.val_size, owned_batch, &o))
+		return o.n;
+	n = o.n;	/* no batches here (or a failed one): the rest key by key */
 	while (guard++ < (1u << 22) && !bpf_map_get_next_key(fd, first ? NULL : key, next)) {
 		memcpy(key, next, key_size);
 		first = false;
