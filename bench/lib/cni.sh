@@ -149,6 +149,10 @@ bench_cni_scale() {
 	netns_del "${NS_PREFIX}pod0"
 	netns_del "$host"
 	local e50 e99 f50 f99 ec fc r
+	# the machine's drift: the two blocks on the node as it was, apart
+	mapfile -t es < <(head -n $((count / 2)) "$WORK/scale-empty" | awk '{print $1}')
+	mapfile -t fs < <(tail -n +$((count / 2 + 1)) "$WORK/scale-empty" | awk '{print $1}')
+	log "CNI with $eps endpoints: ADD p50 on the node as it was: $(pct 50 "${es[@]}") ms before, $(pct 50 "${fs[@]}") ms after"
 	mapfile -t es < <(awk '{print $1}' "$WORK/scale-empty")
 	mapfile -t fs < <(awk '{print $1}' "$WORK/scale-full")
 	e50=$(pct 50 "${es[@]}"); e99=$(pct 99 "${es[@]}")

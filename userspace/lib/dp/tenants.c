@@ -79,11 +79,11 @@ void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n)
 }
 
 struct owned_scan {
-	int fd;
 	size_t key_size, val_size;
 	uint32_t id;
 	bool (*owned)(const void *key, const void *value, uint32_t id);
-	size_t n;
+	unsigned char *keys;	/* the owned ones, deleted after the scan */
+	size_t n, cap;
 };
 
 static int owned_batch(void *keys, void *vals, __u32 n, void *ctx)
@@ -94,9 +94,18 @@ static int owned_batch(void *keys, void *vals, __u32 n, void *ctx)
 	for (i = 0; i < n; i++) {
 		void *k = (char *)keys + i * o->key_size;
 
-		if (o->owned(k, (char *)vals + i * o->val_size, o->id) &&
-		    !bpf_map_delete_elem(o->fd, k))
-			o->n++;
+		if (!o->owned(k, (char *)vals + i * o->val_size, o->id))
+			continue;
+		if (o->n == o->cap) {
+			size_t cap = o->cap ? o->cap * 2 : 64;
+			void *p = realloc(o->keys, cap * o->key_size);
+
+			if (!p)
+				return -ENOMEM;
+			o->keys = p;
+			o->cap = cap;
+		}
+		memcpy(o->keys + o->n++ * o->key_size, k, o->key_size);
 	}
 	return 0;
 }
@@ -120,25 +129,32 @@ static size_t batch_value_size(int fd)
 /*
  * Delete every entry of map fd (key_size, value_size) that owned() says is
  * id's; value_size 0: owned() decides by the key alone (per-CPU values).
- * In batches where the map has them (hash maps: the tracked flows may be
+ * Read in batches where the kernel has them (the tracked flows may be
  * 262,144 entries, and this runs under the node lock, e.g. in the CNI DEL
- * of a namespace's last pod), else one key at a time (the LPM ipcache).
+ * of a namespace's last pod), else one key at a time.
  */
 static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t id,
 			   bool (*owned)(const void *key, const void *value, uint32_t id))
 {
-	struct owned_scan o = { .fd = fd, .key_size = key_size, .id = id, .owned = owned };
+	struct owned_scan o = { .key_size = key_size, .id = id, .owned = owned };
 	unsigned char key[64], next[64], value[256];
-	size_t n = 0, guard = 0;
+	size_t n = 0, guard = 0, i;
 	bool first = true;
 
 	if (key_size > sizeof(key) || value_size > sizeof(value))
 		return 0;
+	/* Deleted after the scan, not during it: a batch's cursor may be its
+	 * last key (the LPM trie's), which a delete would send back to the start. */
 	o.val_size = batch_value_size(fd);
 	if (o.val_size && (!value_size || o.val_size == value_size) &&
-	    !dp_map_scan(fd, key_size, o.val_size, owned_batch, &o))
-		return o.n;
-	n = o.n;	/* no batches here (or a failed one): the rest key by key */
+	    !dp_map_scan(fd, key_size, o.val_size, owned_batch, &o)) {
+		for (i = 0; i < o.n; i++)
+			if (!bpf_map_delete_elem(fd, o.keys + i * key_size))
+				n++;
+		free(o.keys);
+		return n;
+	}
+	free(o.keys);	/* no batches here (or a failed one): key by key */
 	while (guard++ < (1u << 22) && !bpf_map_get_next_key(fd, first ? NULL : key, next)) {
 		memcpy(key, next, key_size);
 		first = false;
