@@ -104,13 +104,26 @@ void dp_ep_addrs_remove(struct nf_dp *dp, const struct nf_ep_record *r,
 			size_t n_keep);
 void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex);
 /*
- * Every entry of the hash map fd, a batch at a time: fn(keys, vals, n, ctx)
- * for each batch of n (it may update or delete what it was given). 0, or
- * -errno of the lookup, or fn's nonzero return (which stops the scan).
+ * Every entry of map fd, a batch at a time: fn(keys, vals, n, ctx) for each
+ * batch of n. In a hash map fn may update or delete what it was given (the
+ * batch cursor is a bucket); in a map whose batch continues from its last
+ * key (an LPM trie) a delete sends the next batch back to the start. 0, or
+ * -errno of the lookup (a map without batches), or fn's nonzero return
+ * (which stops the scan).
  */
 int dp_map_scan(int fd, size_t key_size, size_t val_size,
 		int (*fn)(void *keys, void *vals, __u32 n, void *ctx), void *ctx);
 int dp_detach_record(struct nf_dp *dp, const struct nf_ep_record *r);
+
+/*
+ * One rtnetlink dump of req (NLM_F_DUMP set) in this thread's netns:
+ * fn(nh, ctx) for every message of that type until NLMSG_DONE. strict:
+ * NETLINK_GET_STRICT_CHK, without which the kernel ignores the request's
+ * filters (an ifindex). 0, the kernel's error, or fn's nonzero return.
+ */
+struct nlmsghdr;
+int dp_nl_dump(const struct nlmsghdr *req, bool strict, uint16_t type,
+	       int (*fn)(const struct nlmsghdr *nh, void *ctx), void *ctx);
 
 /*
  * SPEC §10.3: an endpoint change in progress (NF_STORE_PENDING/<ep_id>),

@@ -140,6 +140,11 @@ static int parse_addr_msg(struct addr_set *s, const struct nlmsghdr *nh)
 	return set_add(s, a);
 }
 
+static int addr_msg(const struct nlmsghdr *nh, void *set)
+{
+	return parse_addr_msg(set, nh);
+}
+
 /*
  * Every IPv4 and IPv6 address of this thread's network namespace, or (ifindex
  * not 0) of that one link: a strict-checked dump filtered by the kernel, so
@@ -155,51 +160,8 @@ static int dump_addrs(struct addr_set *s, int ifindex)
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
 		.ifa = { .ifa_family = AF_UNSPEC, .ifa_index = (__u32)ifindex },
 	};
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[32768] __attribute__((aligned(4)));
-	int fd, one = 1, err = 0;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	/* without strict checking the kernel ignores ifa_index: all links */
-	if (ifindex && setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one))) {
-		err = -errno;
-		goto out;
-	}
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_type == NLMSG_DONE)
-				goto out;
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error ? e->error : -EIO;
-				goto out;
-			}
-			if (nh->nlmsg_type == RTM_NEWADDR) {
-				err = parse_addr_msg(s, nh);
-				if (err)
-					goto out;
-			}
-		}
-	}
-out:
-	close(fd);
-	return err;
+	return dp_nl_dump(&req.nh, ifindex != 0, RTM_NEWADDR, addr_msg, s);
 }
 
 /* The NF_ID_HOST entries as last written; -ENOENT without the file. */

@@ -10,10 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -104,6 +102,12 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_f
 	return bpf_tc_attach(&hook, &opts);
 }
 
+static int count_msg(const struct nlmsghdr *nh, void *n)
+{
+	(*(int *)n)++;
+	return 0;
+}
+
 /*
  * The filters on ifindex's clsact qdisc at one point, of every tool and
  * chain (one RTM_GETTFILTER dump): >= 0, or -errno (no clsact qdisc: the
@@ -121,43 +125,9 @@ static int clsact_filters(int ifindex, enum bpf_tc_attach_point point)
 			.tcm_parent = TC_H_MAKE(TC_H_CLSACT, point == BPF_TC_INGRESS ?
 							     TC_H_MIN_INGRESS : TC_H_MIN_EGRESS) },
 	};
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[8192] __attribute__((aligned(4)));
-	int fd, n_filters = 0, err = 0;
+	int n = 0, err = dp_nl_dump(&req.nh, false, RTM_NEWTFILTER, count_msg, &n);
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nh;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			goto out;
-		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_type == NLMSG_DONE)
-				goto out;
-			if (nh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(nh);
-
-				err = e->error ? e->error : -EIO;
-				goto out;
-			}
-			if (nh->nlmsg_type == RTM_NEWTFILTER)
-				n_filters++;
-		}
-	}
-out:
-	close(fd);
-	return err ? err : n_filters;
+	return err ? err : n;
 }
 
 /*
