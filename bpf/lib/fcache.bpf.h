@@ -55,10 +55,17 @@ static __always_inline __u32 nf_fc_index(const struct nf_ct_key *k)
 	return (__u32)(nf_fc_mix(k) >> (64 - NF_FC_BITS));
 }
 
-/* This CPU's slot for k, holding k or not. */
+/*
+ * This CPU's slot for k, holding k or not. The slots are one plain array,
+ * each CPU's NF_FC_SLOTS in a row (the verifier inlines both the CPU number
+ * and the lookup): a per-CPU array's lookup first loads the slot's pointer
+ * from a table of them, a second dependent cache miss on a packet's way
+ * (perf, veth UDP flood). BPF_F_MMAPABLE starts the values on a page, so
+ * no 64-byte slot straddles two cache lines.
+ */
 static __always_inline struct nf_fc_slot *nf_fc_slot(const struct nf_ct_key *k)
 {
-	__u32 idx = nf_fc_index(k);
+	__u32 idx = bpf_get_smp_processor_id() << NF_FC_BITS | nf_fc_index(k);
 
 	return bpf_map_lookup_elem(&nf_flow_cache, &idx);
 }

@@ -179,9 +179,11 @@ struct {
 	__type(value, struct nf_ev_bucket);
 } nf_ev_bucket SEC(".maps");
 
-/* The flow cache (struct nf_fc_slot, lib/fcache.bpf.h). */
+/* The flow cache (struct nf_fc_slot, lib/fcache.bpf.h): NF_FC_SLOTS per
+ * possible CPU, sized by the loader (dp_skel_open). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NF_FC_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nf_fc_slot);

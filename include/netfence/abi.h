@@ -34,7 +34,7 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	7
+#define NF_DATAPATH_VERSION	8
 #else
 /*
  * 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val);
@@ -43,8 +43,9 @@
  *    nf_ct by userspace
  * 6: one program for both hooks of a veth's host-side peer (tc_peer, was
  *    tc_peer_ingress and tc_peer_egress)
+ * 7: nf_flow_cache one ARRAY of every CPU's slots (was a PERCPU_ARRAY)
  */
-#define NF_DATAPATH_VERSION	6
+#define NF_DATAPATH_VERSION	7
 #endif
 
 /*
@@ -586,9 +587,9 @@ struct nf_event {
 };
 
 /*
- * ---- nf_flow_cache: PERCPU_ARRAY[NF_FC_SLOTS] of struct nf_fc_slot ----
+ * ---- nf_flow_cache: ARRAY[NF_FC_SLOTS x possible CPUs] of struct nf_fc_slot ----
  * The datapath's own (userspace never reads it; an upgrade starts it empty):
- * per CPU and direct-mapped, what a tracked flow's entry said when a packet
+ * per CPU (CPU c's slot i at c << NF_FC_BITS | i) and direct-mapped, what a tracked flow's entry said when a packet
  * of it last passed on tc changing nothing, so that the next such packet
  * passes without the nf_ct lookup (bpf/lib/fcache.bpf.h). 64 bytes, one
  * cache line; 128 KiB per CPU.

@@ -535,31 +535,28 @@ int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n)
 	return 0;
 }
 
-/* Every CPU's copy of flow cache slot i, changed by fn; returns how many held a flow. */
+/* Every CPU's flow cache slots, changed by fn; returns how many held a flow. */
 static size_t fc_each(struct dpt *f, void (*fn)(struct nf_fc_slot *s, int64_t arg), int64_t arg)
 {
 	int fd = dp__map_fd(f->dp, NF_MAP_FLOW_CACHE), ncpu = libbpf_num_possible_cpus(), c;
-	struct nf_fc_slot *v;
+	struct nf_fc_slot v;
 	size_t held = 0;
-	__u32 i;
+	__u32 i, k;
 
 	if (fd < 0 || ncpu <= 0)
 		return 0;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return 0;
-	for (i = 0; i < NF_FC_SLOTS; i++) {
-		if (bpf_map_lookup_elem(fd, &i, v))
-			continue;
-		for (c = 0; c < ncpu; c++) {
-			held += v[c].dirs != 0;
-			if (fn)
-				fn(&v[c], arg);
+	for (c = 0; c < ncpu; c++) {
+		for (i = 0; i < NF_FC_SLOTS; i++) {
+			k = (__u32)c << NF_FC_BITS | i;
+			if (bpf_map_lookup_elem(fd, &k, &v))
+				continue;
+			held += v.dirs != 0;
+			if (fn) {
+				fn(&v, arg);
+				bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+			}
 		}
-		if (fn)
-			bpf_map_update_elem(fd, &i, v, BPF_ANY);
 	}
-	free(v);
 	return held;
 }
 

@@ -40,6 +40,8 @@ struct nf_dp {
 int dp_lock_file(const char *path);
 /* Every pin opened (no load, no version check); -ENOENT when one is missing. */
 int dp_open_pinned(struct nf_dp **out);
+/* This build's object opened, its maps sized for this machine; NULL (errno) on failure. */
+struct netfence_bpf *dp_skel_open(void);
 /* An instance over a loaded skeleton (which it takes over), its sweep started. */
 int dp_from_skel(struct nf_dp **out, struct netfence_bpf *skel);
 int dp_config_defaults(struct nf_dp *dp);

@@ -380,6 +380,24 @@ static int fill_fds_from_skel(struct nf_dp *dp)
 	return 0;
 }
 
+struct netfence_bpf *dp_skel_open(void)
+{
+	struct netfence_bpf *skel = netfence_bpf__open();
+	int cpus = libbpf_num_possible_cpus(), err;
+
+	if (!skel)
+		return NULL;
+	/* the flow cache: NF_FC_SLOTS for every CPU (abi.h) */
+	err = cpus > 0 ? bpf_map__set_max_entries(skel->maps.nf_flow_cache, NF_FC_SLOTS * cpus)
+		       : cpus;
+	if (err) {
+		netfence_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
 /* Load the object and pin everything (nothing is pinned: dp__open()). */
 static int load_and_pin(struct nf_dp *dp)
 {
@@ -393,7 +411,7 @@ static int load_and_pin(struct nf_dp *dp)
 		pr_err("cannot create %s: %s", NF_PIN_ROOT, strerror(-err));
 		return err;
 	}
-	dp->skel = netfence_bpf__open();
+	dp->skel = dp_skel_open();
 	if (!dp->skel) {
 		err = -errno;
 		pr_err("cannot open the BPF object: %s", strerror(-err));
@@ -685,7 +703,7 @@ int dp__open_private(struct nf_dp **out, unsigned int bench)
 	if (!dp)
 		return -ENOMEM;
 	fds_init(dp);
-	dp->skel = netfence_bpf__open();
+	dp->skel = dp_skel_open();
 	if (!dp->skel) {
 		err = -errno;
 		goto fail;

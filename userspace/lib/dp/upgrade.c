@@ -720,7 +720,7 @@ int dp_upgrade_locked(const struct nf_upgrade_opts *o)
 		printf("%s datapath version %u (build %s) -> version %u (build %s)\n",
 		       o->dry_run ? "would upgrade" : "upgrading", was.version, was.build,
 		       self.version, self.build);
-	g.skel = netfence_bpf__open();
+	g.skel = dp_skel_open();
 	if (!g.skel)
 		return -errno;
 	err = plan_maps(&g);
