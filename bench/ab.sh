@@ -19,14 +19,23 @@
 # the floor's. With the default 9 rounds of 2 s, builds that differ only
 # off this path measure A/B 0.99-1.00 in rates and within 1% in program time
 # (20 ns of a connection's ~2 us); a single 1 s round varies by 5%.
+#
+# --perf (needs perf): after the rounds, the same client sends to A's pair
+# alone while `perf record` samples for 2 s (the sender's CPU 0 with --udp,
+# where the flood runs both programs; both CPUs for connections, which
+# cross them). Printed: the share of the samples in A's tc_peer, and its
+# source lines by samples (bench_jitlines maps each sample's address to the
+# line info of the program's JIT image): where the real path's program time
+# goes, which BPF_PROG_TEST_RUN's tight loops, all in the cache, don't show.
 # Namespaces: nfab-*, removed on exit.
 set -u
-usage() { echo "usage: bash bench/ab.sh [--udp] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B" >&2; exit 2; }
+usage() { echo "usage: bash bench/ab.sh [--udp] [--perf] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B" >&2; exit 2; }
 
 OUT=build
 WORK=""
 MODE=CONN
 ROUNDS=9
+PERF=""
 SECS=2
 
 # pair_up CONFIG LABEL OUT: CONFIG's veth pair with its filter (bench/lib/veth.sh)
@@ -77,6 +86,7 @@ while [ $# -gt 0 ]; do
 	--udp) MODE=UDP; shift ;;
 	--rounds) ROUNDS=${2:-}; shift 2 ;;
 	--seconds) SECS=${2:-}; shift 2 ;;
+	--perf) PERF=1; shift ;;
 	--main) IN_PRIVATE=1; shift ;;
 	-*) usage ;;
 	*) break ;;
@@ -95,6 +105,7 @@ if [ ! -x "$OUT/bench/bench_net" ] || [ ! -x "$OUT/bench/bench_tcx" ]; then
 fi
 if [ -z "${IN_PRIVATE:-}" ]; then
 	args=(--rounds "$ROUNDS" --seconds "$SECS")
+	[ -n "$PERF" ] && args+=(--perf)
 	[ "$MODE" = UDP ] && args+=(--udp)
 	exec unshare --mount --propagation private tests/e2e/lib/private.sh \
 		bash bench/ab.sh --main "${args[@]}" "$NFA" "$NFB"
@@ -219,3 +230,60 @@ per() {
 		'BEGIN { if (n > 0) printf "%.0f ns per '"$unit"' (%.2f runs)", t / n, c / n; else printf "n/a" }'
 }
 echo "program time (bpf_stats): A $(per A "${N[A]}"), B $(per B "${N[B]}"), floor $(per F "${N[floor-tcx]}")"
+
+# ---- --perf: A's pair alone under perf, its samples by source line ----
+[ -n "$PERF" ] || exit 0
+if ! command -v perf >/dev/null; then
+	echo "perf: skipped (no perf on this machine)"
+	exit 0
+fi
+if [ "$MODE" = UDP ]; then
+	taskset -c 0 "$BENCH_BIN/bench_net" udp-flood --len 64 --netns "${P[A]}" \
+		--dst "$ADDR_B" --port "$PORT_UDP" --seconds 4 >/dev/null 2>&1 &
+	cpus=(-C 0)
+else
+	taskset -c 0 "$BENCH_BIN/bench_net" tcp-connect --netns "${P[A]}" \
+		--dst "$ADDR_B" --port "$PORT_CONN" --seconds 4 >/dev/null 2>&1 &
+	cpus=(-a)
+fi
+sender=$!
+sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"	# the statistics' timing off the samples
+sleep 1
+perf record "${cpus[@]}" -o "$WORK/perf.data" -- sleep 2 >/dev/null 2>&1
+wait "$sender"
+perf script -i "$WORK/perf.data" -F ip,sym 2>/dev/null >"$WORK/samples"
+for id in $(cat "$WORK/ids.A"); do
+	"$BENCH_BIN/bench_jitlines" --id "$id" --image "$WORK/jit.$id.bin" >"$WORK/jit.$id.lines" ||
+		continue
+	python3 - "$WORK/samples" "$WORK/jit.$id.bin" "$WORK/jit.$id.lines" "$id" <<'PY'
+import bisect, collections, os, sys
+samples, image, lines, pid = sys.argv[1:5]
+recs = []
+for l in open(lines):
+    a, n, src = (l.rstrip("\n").split(" ", 2) + [""])[:3]
+    recs.append((int(a, 16), int(n), src.strip()))
+recs.sort()
+if not recs:
+    sys.exit(0)
+lo, hi = recs[0][0], recs[0][0] + os.path.getsize(image)
+keys = [r[0] for r in recs]
+total, mine, by = 0, 0, collections.Counter()
+for l in open(samples):
+    p = l.split()
+    if not p:
+        continue
+    total += 1
+    try:
+        ip = int(p[0], 16)
+    except ValueError:
+        continue
+    if lo <= ip < hi:
+        mine += 1
+        r = recs[bisect.bisect_right(keys, ip - 1) - 1]   # the stalled one: just before ip
+        by[(r[1], r[2])] += 1
+print(f"perf: program {pid} took {mine} of {total} samples ({100.0 * mine / max(total, 1):.1f}%)")
+for (n, src), c in by.most_common(20):
+    print(f"  {100.0 * c / max(mine, 1):5.1f}%  line {n:4d}  {src[:90]}")
+PY
+done
+
