@@ -298,16 +298,6 @@ static __always_inline __u64 nf_w64(__u32 lo, __u32 hi)
 #endif
 }
 
-/* The 32-bit word whose memory holds lo, then hi. */
-static __always_inline __u32 nf_w32(__u16 lo, __u16 hi)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (__u32)hi << 16 | lo;
-#else
-	return (__u32)lo << 16 | hi;
-#endif
-}
-
 /* nf_parse_fast writes nf_ct_key as these words */
 _Static_assert(__builtin_offsetof(struct nf_ct_key, ifindex) == 8 &&
 		       __builtin_offsetof(struct nf_ct_key, lport) == 12 &&
@@ -337,7 +327,7 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 	bool egress = dir == NF_DIR_EGRESS;
 	__u64 *la = (__u64 *)ck->laddr, *ra = (__u64 *)ck->raddr;
 	__be16 eth_proto = skb->protocol;
-	__u32 l4_off, len = skb->len;
+	__u32 l4_off, len = skb->len, pp;
 	__be16 *ports;
 	void *l3 = data;
 	__u8 proto;
@@ -420,9 +410,16 @@ static __always_inline bool nf_parse_fast(struct __sk_buff *skb, __u32 l3_off, _
 		return false;
 	}
 	ck->scope_proto = NF_CT_SCOPE_PROTO(scope, proto);
-	/* ifindex, lport, rport: the key's second word, in one store */
-	*(__u64 *)&ck->ifindex = nf_w64(ifindex, nf_w32(egress ? ports[0] : ports[1],
-							egress ? ports[1] : ports[0]));
+	/*
+	 * ifindex, lport, rport: the key's second word, in one store. The two
+	 * ports in one load, source then destination, as lport then rport on
+	 * egress; on ingress their halves swapped (a 16-bit rotation, in
+	 * either byte order).
+	 */
+	pp = *(__u32 *)ports;
+	if (!egress)
+		pp = pp << 16 | pp >> 16;
+	*(__u64 *)&ck->ifindex = nf_w64(ifindex, pp);
 	return true;
 }
 

@@ -589,10 +589,10 @@ struct nf_event {
 /*
  * ---- nf_flow_cache: ARRAY[NF_FC_SLOTS x possible CPUs] of struct nf_fc_slot ----
  * The datapath's own (userspace never reads it; an upgrade starts it empty):
- * per CPU (CPU c's slot i at c << NF_FC_BITS | i) and direct-mapped, what a tracked flow's entry said when a packet
- * of it last passed on tc changing nothing, so that the next such packet
- * passes without the nf_ct lookup (bpf/lib/fcache.bpf.h). 64 bytes, one
- * cache line; 128 KiB per CPU.
+ * per CPU (CPU c's slot i at c << NF_FC_BITS | i) and direct-mapped, what
+ * a tracked flow's entry said when a packet of it last passed on tc
+ * changing nothing, so that the next such packet passes without the nf_ct
+ * lookup (bpf/lib/fcache.bpf.h). 64 bytes, one cache line; 128 KiB per CPU.
  */
 #define NF_FC_BITS	11
 #define NF_FC_SLOTS	(1U << NF_FC_BITS)
