@@ -504,10 +504,22 @@ expect_eq "TCP streams: echo servers' connections reported" "$(wc -l <<<"$srv")"
 while read -r _ port _ r; do
 	retrans_ok "TCP stream from port $port: echo server's retransmits" "${r#retrans=}"
 done <<<"$srv"
+# udp_errs STREAM: the non-zero UDP error counters in its sender's and its
+# echo server's netns (a socket's full buffer is not a netfence drop)
+udp_errs() {
+	local ns
+	case $1 in a-*) set -- "$A" "$S" ;; b-*) set -- "$S" "$B" ;; *) set -- "$C" "$S" ;; esac
+	for ns in "$@"; do
+		printf '%s: ' "$ns"
+		nsenter --net="/var/run/netns/$ns" nstat -asz 'Udp*Errors' 'Udp6*Errors' 2>&1 |
+			awk 'NR > 1 && $2 != 0 { printf "%s=%s ", $1, $2 }'
+	done
+}
 for s in a-udp b-udp c-udp; do
 	r=$(cat "$WORK/$s/result")
 	[ "$(kv lost "$WORK/$s/result")" = 0 ] && [ "$(kv sent "$WORK/$s/result")" -gt 0 ] &&
-		ok "UDP sequence stream $s: 0 lost ($r)" || fail "UDP sequence stream $s: '$r'"
+		ok "UDP sequence stream $s: 0 lost ($r)" ||
+		fail "UDP sequence stream $s: '$r'; the kernel's UDP error counters: $(udp_errs "$s")"
 done
 for d in a b c s; do
 	r=$(cat "$WORK/deny/$d")

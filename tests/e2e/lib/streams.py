@@ -17,7 +17,8 @@ it belongs to.
         from source port SPORT: datagrams numbered 0, 1, ... at PPS a second, each
         echoed back, until DIR/stop exists; then waits a second for the last echoes.
         DIR/ready after the first echo, DIR/progress holds the echoes so far.
-        Prints "sent=N got=N lost=N dup=N" (lost: numbers sent and never echoed).
+        Prints "sent=N got=N lost=N dup=N lost_at=N,... errors=send:ENAME*N,..."
+        (lost: numbers sent and never echoed, lost_at the first 5 of them).
   streams.py deny STOPFILE TARGET...
         TARGET is HOST:UDPPORT:TCPPORT. Until STOPFILE exists: a datagram to each
         UDPPORT every 100 ms, a connect() (0.3 s timeout) to each TCPPORT in turn,
@@ -165,7 +166,12 @@ def udp_stream(host, port, sport, d, pps):
     s.connect((host, port))
     got = set()
     dup = [0]
+    errs = {}  # "send:ENAME" / "recv:ENAME" -> count, reported with the result
     done = threading.Event()
+
+    def count_err(where, e):
+        k = "%s:%s" % (where, errno.errorcode.get(e.errno, str(e.errno)))
+        errs[k] = errs.get(k, 0) + 1
 
     def receive():
         s.settimeout(0.2)
@@ -174,7 +180,8 @@ def udp_stream(host, port, sport, d, pps):
                 data = s.recv(64)
             except socket.timeout:
                 continue
-            except OSError:
+            except OSError as e:
+                count_err("recv", e)
                 continue
             n = struct.unpack("!Q", data[:8])[0]
             if n in got:
@@ -191,8 +198,8 @@ def udp_stream(host, port, sport, d, pps):
     while not os.path.exists(stop):
         try:
             s.send(struct.pack("!Q", sent) + b"seq")
-        except OSError:
-            pass  # counted lost: it never comes back
+        except OSError as e:
+            count_err("send", e)  # counted lost too: it never comes back
         sent += 1
         delay = t0 + sent * period - time.monotonic()
         if delay > 0:
@@ -200,8 +207,12 @@ def udp_stream(host, port, sport, d, pps):
     time.sleep(1.0)
     done.set()
     t.join()
-    lost = sum(1 for i in range(sent) if i not in got)
-    print("sent=%d got=%d lost=%d dup=%d" % (sent, len(got), lost, dup[0]), flush=True)
+    missing = [i for i in range(sent) if i not in got]
+    # which numbers (the first 5) and the socket errors: a datagram lost at the
+    # end, mid-stream, or refused at send are different stories
+    print("sent=%d got=%d lost=%d dup=%d lost_at=%s errors=%s" %
+          (sent, len(got), len(missing), dup[0], ",".join(map(str, missing[:5])) or "-",
+           ",".join("%s*%d" % kv for kv in sorted(errs.items())) or "-"), flush=True)
 
 
 def deny(stopfile, targets):
