@@ -92,7 +92,7 @@ run_in() { local w=$1; shift; if [ "$w" = cg ]; then in_cg "$@"; else in_ns "$w"
 bg_in() { local w=$1; shift; if [ "$w" = cg ]; then cg_bg "$@"; else nf_bg "$w" "$@"; fi; }
 
 # step TEXT: a section header, with the seconds since the start
-step() { echo "[${SECONDS}s] $*"; }
+step() { echo "[${SECONDS}s, $(date +%T.%3N)] $*"; }
 
 
 # probe WHERE tcp|udp HOST PORT [SPORT] -> ok | timeout | EPERM | ...
@@ -504,16 +504,23 @@ expect_eq "TCP streams: echo servers' connections reported" "$(wc -l <<<"$srv")"
 while read -r _ port _ r; do
 	retrans_ok "TCP stream from port $port: echo server's retransmits" "${r#retrans=}"
 done <<<"$srv"
-# udp_errs STREAM: the non-zero UDP error counters in its sender's and its
-# echo server's netns (a socket's full buffer is not a netfence drop)
+# udp_errs STREAM: where else a datagram may go: the non-zero drop and error
+# counters of the kernel (nstat) and of the links in its sender's and its
+# echo server's netns (S's UdpSndbufErrors: its denied loop's datagrams, dropped
+# by tc at S's egress)
 udp_errs() {
 	local ns
 	case $1 in a-*) set -- "$A" "$S" ;; b-*) set -- "$S" "$B" ;; *) set -- "$C" "$S" ;; esac
 	for ns in "$@"; do
 		printf '%s: ' "$ns"
-		nsenter --net="/var/run/netns/$ns" nstat -asz 'Udp*Errors' 'Udp6*Errors' 2>&1 |
-			awk 'NR > 1 && $2 != 0 { printf "%s=%s ", $1, $2 }'
+		nsenter --net="/var/run/netns/$ns" nstat -asz 2>&1 |
+			awk 'NR > 1 && $2 != 0 && $1 ~ /Err|Discard|Drop|Fail|Overflow|Prune/ { printf "%s=%s ", $1, $2 }'
+		nsenter --net="/var/run/netns/$ns" ip -s -j link show 2>/dev/null |
+			jq -r '.[] | select(.stats64.rx.dropped + .stats64.tx.dropped > 0) |
+				"\(.ifname): rx_dropped=\(.stats64.rx.dropped) tx_dropped=\(.stats64.tx.dropped) "' | tr -d '\n'
 	done
+	printf 'softnet dropped per CPU:'
+	while read -r _ d _; do printf ' %d' "$((16#$d))"; done </proc/net/softnet_stat
 }
 for s in a-udp b-udp c-udp; do
 	r=$(cat "$WORK/$s/result")

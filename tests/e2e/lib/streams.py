@@ -18,7 +18,8 @@ it belongs to.
         echoed back, until DIR/stop exists; then waits a second for the last echoes.
         DIR/ready after the first echo, DIR/progress holds the echoes so far.
         Prints "sent=N got=N lost=N dup=N lost_at=N,... errors=send:ENAME*N,..."
-        (lost: numbers sent and never echoed, lost_at the first 5 of them).
+        (lost: numbers sent and never echoed, lost_at the first 5 of them, each
+        @ the wall clock time it was sent).
   streams.py deny STOPFILE TARGET...
         TARGET is HOST:UDPPORT:TCPPORT. Until STOPFILE exists: a datagram to each
         UDPPORT every 100 ms, a connect() (0.3 s timeout) to each TCPPORT in turn,
@@ -195,7 +196,9 @@ def udp_stream(host, port, sport, d, pps):
     t = threading.Thread(target=receive, daemon=True)
     t.start()
     sent, t0, period = 0, time.monotonic(), 1.0 / pps
+    sent_at = []  # wall clock of each send, to place a loss among the test's steps
     while not os.path.exists(stop):
+        sent_at.append(time.time())
         try:
             s.send(struct.pack("!Q", sent) + b"seq")
         except OSError as e:
@@ -211,7 +214,9 @@ def udp_stream(host, port, sport, d, pps):
     # which numbers (the first 5) and the socket errors: a datagram lost at the
     # end, mid-stream, or refused at send are different stories
     print("sent=%d got=%d lost=%d dup=%d lost_at=%s errors=%s" %
-          (sent, len(got), len(missing), dup[0], ",".join(map(str, missing[:5])) or "-",
+          (sent, len(got), len(missing), dup[0],
+           ",".join("%d@%s" % (i, time.strftime("%H:%M:%S", time.localtime(sent_at[i]))) +
+                    ("%.3f" % (sent_at[i] % 1))[1:] for i in missing[:5]) or "-",
            ",".join("%s*%d" % kv for kv in sorted(errs.items())) or "-"), flush=True)
 
 
