@@ -31,9 +31,6 @@
  * and off the verdict cache (struct nf_verdict_key), to measure its misses. */
 const volatile bool bench_no_ct_insert = false;
 const volatile bool bench_no_verdict_cache = false;
-/* Private instances (tests, bench): BPF_PROG_TEST_RUN leaves tc_at_ingress
- * 0, so the hook a run stands for comes in skb->cb[NF_TEST_HOOK_CB]. */
-const volatile bool test_hook_from_cb = false;
 
 struct nf_where {
 	__u64 scope;		/* netns cookie (tc) or cgroup id (cgroup) */
@@ -83,7 +80,7 @@ static __always_inline void nf_ct_close(struct nf_ct_val *ct, const struct nf_ct
 {
 	if (nf_ct_ends(ct, tcp_flags) && !nf_defers_end(w)) {
 		nf_ct_delete(ck, ct->tenant_id);
-		nf_cl_record(ck, w->dir, gen, now);
+		nf_cl_record(ck, w->dir, w->hook, gen, now);
 	}
 }
 
@@ -646,7 +643,7 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 			if (fa == NF_FC_END) {
 				/* a RST: its entry goes, as nf_ct_ends would have it */
 				nf_ct_remove(&ck, fc_tenant);
-				nf_cl_record(&ck, w->dir, fc_gen, nf_now());
+				nf_cl_record(&ck, w->dir, NF_HOOK_TC, fc_gen, nf_now());
 				return true;
 			}
 		}
@@ -729,35 +726,46 @@ int tc_egress(struct __sk_buff *skb)
 }
 
 /*
- * Whether the program runs at an ingress hook (tcx or clsact) or an egress
- * one: the kernel sets skb->tc_at_ingress on the way into either (and
- * clears it in __dev_queue_xmit before egress), so nothing a workload sends
- * or sets can change it. One program for both hooks of an attach point: a
- * packet between two endpoints passes both hooks of two peers, and with
- * one program per hook those were two copies of the same code to fetch
- * (bench/ab.sh, connect loop: 2,092 ns of program time per connection with
- * two, 1,849-1,931 with one).
- */
-static __always_inline bool nf_at_ingress(struct __sk_buff *skb)
-{
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-
-	if (test_hook_from_cb)
-		return skb->cb[NF_TEST_HOOK_CB] == NF_TEST_HOOK_INGRESS;
-	return BPF_CORE_READ_BITFIELD(kskb, tc_at_ingress);
-}
-
-/*
  * On the host-side peer of an endpoint's veth, out of the workload's reach
  * (SPEC §3.11), at both hooks: what arrives there (ingress) is what the
  * endpoint sent (its egress), whatever socket or qdisc trick sent it; what
  * leaves there towards the endpoint (egress) is its ingress, judged before
  * it enters the workload's netns.
+ *
+ * Which hook it runs at (tcx or clsact): the kernel sets skb->tc_at_ingress
+ * on the way into either (and clears it in __dev_queue_xmit before egress),
+ * so nothing a workload sends or sets can change it. One program for both
+ * hooks of an attach point: a packet between two endpoints passes both
+ * hooks of two peers, and with one program per hook those were two copies
+ * of the same code to fetch (bench/ab.sh, connect loop: 2,092 ns of program
+ * time per connection with two, 1,849-1,931 with one).
  */
 SEC("tc")
 int tc_peer(struct __sk_buff *skb)
 {
-	return nf_tc(skb, nf_at_ingress(skb) ? NF_DIR_EGRESS : NF_DIR_INGRESS, false);
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	__u8 dir = BPF_CORE_READ_BITFIELD(kskb, tc_at_ingress) ? NF_DIR_EGRESS : NF_DIR_INGRESS;
+
+	/* one body for both directions: clang would otherwise copy nf_tc per
+	 * direction, and the copies' stack went past the verifier's 512 bytes */
+	asm volatile("" : "+r"(dir));
+	return nf_tc(skb, dir, false);
+}
+
+/*
+ * tc_peer for BPF_PROG_TEST_RUN, which leaves tc_at_ingress 0: the hook a
+ * run stands for comes in skb->cb[NF_TEST_HOOK_CB]. Loaded only by private
+ * instances (tests, bench_prog), in tc_peer's place, never attached. It was
+ * a .rodata switch in tc_peer: the verifier drops the branch but keeps its
+ * load, a cold line read by every packet (perf, connect loop: 4-10% of
+ * tc_peer's samples).
+ */
+SEC("tc")
+int tc_peer_cb(struct __sk_buff *skb)
+{
+	return nf_tc(skb, skb->cb[NF_TEST_HOOK_CB] == NF_TEST_HOOK_INGRESS ? NF_DIR_EGRESS :
+									     NF_DIR_INGRESS,
+		     false);
 }
 
 /*

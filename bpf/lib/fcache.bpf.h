@@ -203,32 +203,91 @@ static __always_inline void nf_fc_forget(const struct nf_ct_key *k)
  * a non-SYN TCP packet of it that finds no entry passes, while gen holds
  * and no later close took the slot. A SYN is always judged as new.
  *
- * Shared by all CPUs: a writer takes the slot by exchanging seq for 1 (odd;
- * a slot another CPU is writing is left, and that close goes unremembered)
- * and ends by storing the even seq it found plus 2; a reader takes the
- * slot only if seq was even and unchanged around its reads.
+ * Slots are a seqcount each: a reader takes a slot only if seq was even and
+ * unchanged around its reads. Two kinds of writer (nf_ct_closed, abi.h):
+ *   - tc programs write their CPU's region, alone: tc programs run with
+ *     bottom halves off or in softirq, so none interrupts another on its
+ *     CPU, and nothing else writes there. Plain stores, none of them a read
+ *     of the slot: seq's values come from the region's first slot, which
+ *     counts its writes (never the same value twice). The slot's line is
+ *     cold (a connection closes once), and the exchanges that took and
+ *     released it were a quarter of tc_peer's samples in the connect loop
+ *     (perf): a locked instruction waits for its miss, a plain store does
+ *     not. nf_ct_closed_cpu says which CPU's region took a slot last.
+ *   - cgroup programs (which softirqs, and so other programs, can
+ *     interrupt, on any CPU) write the shared region: a writer takes the
+ *     slot by exchanging seq for 1 (a slot another writer holds is left,
+ *     and that close goes unremembered) and ends by storing the even seq it
+ *     found plus 2.
+ * A close lost to a race (two CPUs' regions taking the same slot at once,
+ * one of them unnamed by nf_ct_closed_cpu) fails safe: its late packets are
+ * judged as new.
  */
-static __always_inline struct nf_closed_slot *nf_cl_slot(const struct nf_ct_key *k)
+/* Slot *idx of nf_ct_closed (the caller's one key on the stack: tc_peer's
+ * stack is near the verifier's 512 bytes). */
+static __always_inline struct nf_closed_slot *nf_cl_at(__u32 *idx)
 {
-	__u32 idx = (__u32)(nf_fc_mix(k) >> (64 - NF_CL_BITS));
+	return bpf_map_lookup_elem(&nf_ct_closed, idx);
+}
 
-	return bpf_map_lookup_elem(&nf_ct_closed, &idx);
+/* Its slot in a CPU's region, never the first (the region's counter). */
+static __always_inline __u32 nf_cl_cpu_index(__u64 mix)
+{
+	__u32 h = (__u32)(mix >> (64 - NF_CL_CPU_BITS));
+
+	return h ? h : 1;
 }
 
 /*
- * k's connection ended now with a packet going dir, its verdict standing
- * under gen. Remembered only when the endpoint sent that packet (its RST,
- * or the last ACK): its peer's packets may still be in flight. One that
- * received its peer's RST or last ACK has had the peer's last word.
+ * The stores before it reach other CPUs before the stores after it: x86
+ * keeps stores in order (TSO), so only the compiler must; elsewhere a full
+ * barrier.
  */
-static __always_inline void nf_cl_record(const struct nf_ct_key *k, __u8 dir, __u32 gen, __u64 now)
+static __always_inline void nf_store_order(void)
 {
-	struct nf_closed_slot *s;
+#if defined(__TARGET_ARCH_x86)
+	asm volatile("" : : : "memory");
+#else
+	nf_fence();
+#endif
+}
+
+/* A tc program's close, into this CPU's region (see above). */
+static __always_inline void nf_cl_record_cpu(const struct nf_ct_key *k, __u64 mix, __u32 gen,
+					     __u64 now)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), h = nf_cl_cpu_index(mix);
+	__u32 key = NF_CL_SLOTS + (cpu << NF_CL_CPU_BITS);
+	struct nf_closed_slot *head = nf_cl_at(&key), *s;
+	struct nf_cl_where *where;
 	__u64 seq;
 
-	if (dir != NF_DIR_EGRESS || !gen || NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP)
+	key += h;
+	s = nf_cl_at(&key);
+	key = 0;
+	where = bpf_map_lookup_elem(&nf_ct_closed_cpu, &key);
+	if (!head || !s || !where)
 		return;
-	s = nf_cl_slot(k);
+	seq = head->seq + 2;
+	head->seq = seq;
+	*(volatile __u64 *)&s->seq = seq - 1;
+	nf_store_order();
+	__builtin_memcpy(&s->key, k, sizeof(s->key));
+	s->gen = gen;
+	s->at = (__u32)now;
+	nf_store_order();
+	*(volatile __u64 *)&s->seq = seq;
+	where->cpu1[h] = (__u16)(cpu + 1);
+}
+
+/* A cgroup program's close, into the shared region (see above). */
+static __always_inline void nf_cl_record_shared(const struct nf_ct_key *k, __u64 mix, __u32 gen,
+						__u64 now)
+{
+	__u32 key = (__u32)(mix >> (64 - NF_CL_BITS));
+	struct nf_closed_slot *s = nf_cl_at(&key);
+	__u64 seq;
+
 	if (!s)
 		return;
 	/* taken: seq odd (an exchange, one locked access to the line) */
@@ -241,29 +300,70 @@ static __always_inline void nf_cl_record(const struct nf_ct_key *k, __u8 dir, __
 	__sync_lock_test_and_set(&s->seq, seq + 2);	/* released, fully ordered */
 }
 
-/* A TCP packet without SYN of k, which has no entry: did its connection just close? */
-static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
+/*
+ * k's connection ended now with a packet going dir, seen at hook, its
+ * verdict standing under gen. Remembered only when the endpoint sent that
+ * packet (its RST, or the last ACK): its peer's packets may still be in
+ * flight. One that received its peer's RST or last ACK has had the peer's
+ * last word.
+ */
+static __always_inline void nf_cl_record(const struct nf_ct_key *k, __u8 dir, __u8 hook,
+					 __u32 gen, __u64 now)
 {
-	struct nf_closed_slot *s;
-	struct nf_config *cfg;
-	__u32 zero = 0;
+	if (dir != NF_DIR_EGRESS || !gen || NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP)
+		return;
+	if (hook == NF_HOOK_TC)
+		nf_cl_record_cpu(k, nf_fc_mix(k), gen, now);
+	else
+		nf_cl_record_shared(k, nf_fc_mix(k), gen, now);
+}
+
+/* Whether slot s holds k's connection, closed under gen a moment ago. */
+static __always_inline bool nf_cl_holds(struct nf_closed_slot *s, const struct nf_ct_key *k,
+					__u32 gen)
+{
 	bool held;
 	__u64 seq;
 
-	if (NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP || (tcp_flags & TCP_FLAG_SYN))
-		return false;
-	s = nf_cl_slot(k);
-	cfg = bpf_map_lookup_elem(&nf_config, &zero);
-	if (!s || !cfg)
+	if (!s)
 		return false;
 	seq = *(volatile __u64 *)&s->seq;
 	if (seq & 1)
 		return false;
 	nf_fence();
-	held = s->gen && s->gen == cfg->policy_gen && nf_ct_key_eq(&s->key, k) &&
+	held = s->gen && s->gen == gen && nf_ct_key_eq(&s->key, k) &&
 	       (__s32)((__u32)nf_now() - s->at) <= (__s32)(NF_CT_TCP_CLOSED_S * NF_HZ);
 	nf_fence();
 	return held && *(volatile __u64 *)&s->seq == seq;
+}
+
+/* A TCP packet without SYN of k, which has no entry: did its connection just close? */
+static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
+{
+	struct nf_cl_where *where;
+	struct nf_config *cfg;
+	__u32 key = 0, h;
+	__u64 mix;
+	__u16 cpu1;
+
+	if (NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP || (tcp_flags & TCP_FLAG_SYN))
+		return false;
+	cfg = bpf_map_lookup_elem(&nf_config, &key);
+	where = bpf_map_lookup_elem(&nf_ct_closed_cpu, &key);
+	if (!cfg || !where)
+		return false;
+	mix = nf_fc_mix(k);
+	/* closed where a cgroup program saw it */
+	key = (__u32)(mix >> (64 - NF_CL_BITS));
+	if (nf_cl_holds(nf_cl_at(&key), k, cfg->policy_gen))
+		return true;
+	/* or where tc did, in the region of the CPU that took its slot last */
+	h = nf_cl_cpu_index(mix);
+	cpu1 = *(volatile __u16 *)&where->cpu1[h];
+	if (!cpu1)
+		return false;
+	key = NF_CL_SLOTS + ((__u32)(cpu1 - 1) << NF_CL_CPU_BITS) + h;
+	return nf_cl_holds(nf_cl_at(&key), k, cfg->policy_gen);
 }
 
 #endif

@@ -189,12 +189,24 @@ struct {
 	__type(value, struct nf_fc_slot);
 } nf_flow_cache SEC(".maps");
 
-/* Recently closed connections (struct nf_closed_slot, lib/fcache.bpf.h). */
+/* Recently closed connections (struct nf_closed_slot, lib/fcache.bpf.h): the
+ * shared region and one CPU's, sized for every CPU by the loader
+ * (dp_skel_open). Mmapable: its values start on a page, so no slot straddles
+ * two cache lines. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NF_CL_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NF_CL_SLOTS + NF_CL_CPU_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nf_closed_slot);
 } nf_ct_closed SEC(".maps");
+
+/* Which CPU's region of nf_ct_closed took a slot last (struct nf_cl_where). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nf_cl_where);
+} nf_ct_closed_cpu SEC(".maps");
 
 #endif

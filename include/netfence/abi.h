@@ -34,7 +34,7 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	8
+#define NF_DATAPATH_VERSION	9
 #else
 /*
  * 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val);
@@ -44,14 +44,15 @@
  * 6: one program for both hooks of a veth's host-side peer (tc_peer, was
  *    tc_peer_ingress and tc_peer_egress)
  * 7: nf_flow_cache one ARRAY of every CPU's slots (was a PERCPU_ARRAY)
+ * 8: nf_ct_closed a shared region and one per CPU, nf_ct_closed_cpu
  */
-#define NF_DATAPATH_VERSION	7
+#define NF_DATAPATH_VERSION	8
 #endif
 
 /*
- * Private instances only (tests, bench; test_hook_from_cb): the hook a
- * BPF_PROG_TEST_RUN of tc_peer stands for, in the ctx's
- * cb[NF_TEST_HOOK_CB]. Attached, they read the kernel's tc_at_ingress.
+ * Private instances only (tests, bench: tc_peer_cb in tc_peer's place): the
+ * hook a BPF_PROG_TEST_RUN of tc_peer stands for, in the ctx's
+ * cb[NF_TEST_HOOK_CB]. Attached, tc_peer reads the kernel's tc_at_ingress.
  */
 #define NF_TEST_HOOK_CB		0
 #define NF_TEST_HOOK_INGRESS	1
@@ -610,23 +611,42 @@ struct nf_fc_slot {
 #define NF_FC_SYNACK	(1u << NF_DIR_MAX)
 
 /*
- * ---- nf_ct_closed: ARRAY[NF_CL_SLOTS] of struct nf_closed_slot ----
+ * ---- nf_ct_closed: ARRAY[NF_CL_SLOTS + NF_CL_CPU_SLOTS x possible CPUs] of
+ *      struct nf_closed_slot ----
  * The datapath's own (userspace never reads it; an upgrade starts it empty):
- * shared by all CPUs and direct-mapped, the TCP connections whose entry
- * went with their RST or last ACK, so that a late packet of one (the
- * peer's FIN or ACK in flight when the RST went out) passes as Linux
- * conntrack passes a closed connection's, instead of being judged as a new
- * flow and counted a policy drop (bpf/lib/fcache.bpf.h). 64 bytes each,
- * 256 KiB. seq is odd while a CPU writes the slot.
+ * direct-mapped, the TCP connections whose entry went with their RST or last
+ * ACK, so that a late packet of one (the peer's FIN or ACK in flight when
+ * the RST went out) passes as Linux conntrack passes a closed connection's,
+ * instead of being judged as a new flow and counted a policy drop
+ * (bpf/lib/fcache.bpf.h). 64 bytes each. seq is odd while the slot is
+ * written.
+ *   - slots 0 .. NF_CL_SLOTS - 1 (256 KiB): shared, the closes seen by
+ *     cgroup programs, on any CPU;
+ *   - CPU c's region, from NF_CL_SLOTS + (c << NF_CL_CPU_BITS) (64 KiB per
+ *     CPU): the closes seen by tc programs on CPU c, written by them alone.
+ *     Its first slot is no close: its seq counts the region's writes.
+ * The loader sizes the map (a CPU outside it keeps no close).
  */
 #define NF_CL_BITS	12
 #define NF_CL_SLOTS	(1U << NF_CL_BITS)
+#define NF_CL_CPU_BITS	10
+#define NF_CL_CPU_SLOTS	(1U << NF_CL_CPU_BITS)
 
 struct nf_closed_slot {
 	struct nf_ct_key key;
 	__u64 seq;
 	__u32 gen;		/* nf_config.policy_gen the connection's verdict stood under */
 	__u32 at;		/* when it ended (jiffies, low 32 bits) */
+};
+
+/*
+ * ---- nf_ct_closed_cpu: ARRAY[1] of struct nf_cl_where ----
+ * The datapath's own, like nf_ct_closed: for slot i of the CPU regions, 1 +
+ * the CPU whose region took slot i last (0: none), where a late packet's
+ * reader looks.
+ */
+struct nf_cl_where {
+	__u16 cpu1[NF_CL_CPU_SLOTS];
 };
 
 /* ---- nf_ev_bucket: PERCPU_ARRAY[1], token bucket for event rate limiting ---- */

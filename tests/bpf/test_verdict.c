@@ -1839,16 +1839,23 @@ static void test_verdict_cache(void **state)
 }
 
 /*
- * The slot of nf_ct_closed a key takes: bpf/lib/fcache.bpf.h's nf_fc_mix,
- * top NF_CL_BITS (checked against where the datapath put a close).
+ * Where in its region of nf_ct_closed a key goes: bpf/lib/fcache.bpf.h's
+ * nf_fc_mix, its top NF_CL_BITS in the shared region (idx below
+ * NF_CL_SLOTS), its top NF_CL_CPU_BITS (0 taken as 1) in a CPU's (checked
+ * against where the datapath put a close).
  */
-static uint32_t closed_index(const struct nf_ct_key *k)
+static uint32_t closed_index(const struct nf_ct_key *k, uint32_t idx)
 {
 	const uint64_t *w = (const uint64_t *)k;
 	uint64_t h = (w[0] ^ w[3]) * 0x9e3779b97f4a7c15ULL ^ (w[1] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^
 		     (w[2] ^ w[5]) * 0x165667b19e3779f9ULL;
+	uint32_t in;
 
-	return (uint32_t)(((h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL) >> (64 - NF_CL_BITS));
+	h = (h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL;
+	if (idx < NF_CL_SLOTS)
+		return (uint32_t)(h >> (64 - NF_CL_BITS));
+	in = (uint32_t)(h >> (64 - NF_CL_CPU_BITS));
+	return (idx & ~(NF_CL_CPU_SLOTS - 1)) | (in ? in : 1);
 }
 
 /*
@@ -1864,11 +1871,11 @@ static uint16_t closed_collider(struct fx *x, uint16_t not, int *idx)
 
 	*idx = dpt_closed_first(x->f, &s);
 	assert_true(*idx >= 0);
-	assert_int_equal(closed_index(&s.key), (uint32_t)*idx);
+	assert_int_equal(closed_index(&s.key, (uint32_t)*idx), (uint32_t)*idx);
 	for (p = 1024; p < 65536; p++) {
 		k = s.key;
 		k.lport = htons((uint16_t)p);
-		if (p != not && closed_index(&k) == (uint32_t)*idx)
+		if (p != not && closed_index(&k, (uint32_t)*idx) == (uint32_t)*idx)
 			return (uint16_t)p;
 	}
 	fail_msg("no port collides with the closed slot %d", *idx);
@@ -2040,6 +2047,92 @@ static void ct_del_raw(struct fx *x, uint8_t proto, uint16_t lport, const char *
 
 	flow_addrs(x, peer, l, r);
 	assert_int_equal(dpt_ct_del_raw(x->f, proto, l, lport, r, rport), 0);
+}
+
+/* Pin this thread to CPU cpu (runs execute where they are called). */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+/*
+ * tc keeps a close in the region of the CPU that saw it, and
+ * nf_ct_closed_cpu names that CPU for the slot: a late packet judged on
+ * another CPU finds it there. A later close of another tuple in the same
+ * slot, on another CPU, takes the name: the first close's late packets are
+ * then judged as new (dropped), never passed on a stranger's close.
+ */
+static void test_closed_across_cpus(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase rst[] = {
+		{ "out: SYN", TCP_OUT("10.2.0.5", 40001, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40001, SYNACK), IN, PASS, R_NONE },
+		{ "out: RST", TCP_OUT("10.2.0.5", 40001, 443, RST), EG, PASS, R_NONE },
+	};
+	static const struct vcase late[] = {
+		{ "in: a late ACK of the reset flow, on the other CPU: passes",
+		  TCP_IN("10.2.0.5", 443, 40001, ACK), IN, PASS, R_NONE },
+	};
+	static const struct vcase late_lost[] = {
+		{ "in: a late ACK of the first reset flow, its slot's name taken: dropped",
+		  TCP_IN("10.2.0.5", 443, 40001, ACK), IN, DROP, R_POLICY },
+	};
+	struct nf_closed_slot s;
+	cpu_set_t was;
+	int a, b, idx, idx2;
+	uint16_t p;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	if (CPU_COUNT(&was) < 2)
+		skip();		/* one CPU: nothing crosses */
+	for (a = 0; !CPU_ISSET(a, &was); a++)
+		;
+	for (b = a + 1; !CPU_ISSET(b, &was); b++)
+		;
+	apply(x, NP("p", BOTH,
+		    "'ingress':[],"
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443}]}]"));
+	dpt_closed_clear(x->f);
+
+	pin_cpu(a);
+	RUN_TABLE(x, rst);
+	idx = dpt_closed_first(x->f, &s);
+	assert_int_equal(dpt_closed_held(x->f), 1);
+	/* in CPU a's region, at the slot its key hashes to */
+	assert_true(idx >= (int)(NF_CL_SLOTS + ((uint32_t)a << NF_CL_CPU_BITS)) &&
+		    idx < (int)(NF_CL_SLOTS + ((uint32_t)(a + 1) << NF_CL_CPU_BITS)));
+	assert_int_equal(closed_index(&s.key, (uint32_t)idx), (uint32_t)idx);
+	pin_cpu(b);
+	RUN_TABLE(x, late);
+	assert_false(ct_tracked(x, TCP, 40001, "10.2.0.5", 443));
+
+	/* another tuple of the same slot closed on CPU b */
+	p = closed_collider(x, 40001, &idx2);
+	assert_int_equal(idx2, idx);
+	{
+		const struct vcase rst_b[] = {
+			{ "out: SYN (CPU b)", TCP_OUT("10.2.0.5", p, 443, SYN), EG, PASS, R_ALLOWED },
+			{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, p, SYNACK), IN, PASS, R_NONE },
+			{ "out: RST", TCP_OUT("10.2.0.5", p, 443, RST), EG, PASS, R_NONE },
+		};
+		const struct vcase late_b[] = {
+			{ "in: a late ACK of the second reset flow, on CPU a: passes",
+			  TCP_IN("10.2.0.5", 443, p, ACK), IN, PASS, R_NONE },
+		};
+
+		RUN_TABLE(x, rst_b);
+		assert_int_equal(dpt_closed_held(x->f), 2);	/* one in each region */
+		pin_cpu(a);
+		RUN_TABLE(x, late_b);
+	}
+	RUN_TABLE(x, late_lost);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /*
@@ -3530,6 +3623,7 @@ int main(void)
 		T("except_union", test_except_union),
 		T("stateful", test_stateful),
 		T("ct_lifecycle", test_ct_lifecycle),
+		T("closed_across_cpus", test_closed_across_cpus),
 		T("flow_cache", test_flow_cache),
 		T("ct_gen", test_ct_gen),
 		T("verdict_cache", test_verdict_cache),

@@ -593,16 +593,28 @@ void dpt_fc_clear(struct dpt *f)
 	fc_each(f, fc_zero, 0);
 }
 
-/* Every slot of nf_ct_closed changed by fn; how many hold a closed connection. */
+/* How many slots nf_ct_closed has: the shared region and every CPU's. */
+static __u32 closed_slots(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.max_entries : 0;
+}
+
+/*
+ * Every slot of nf_ct_closed changed by fn; how many hold a closed
+ * connection (a CPU region's first slot, its counter, holds none: gen 0).
+ */
 static size_t closed_each(struct dpt *f, void (*fn)(struct nf_closed_slot *s, int64_t arg),
 			  int64_t arg)
 {
 	int fd = dp__map_fd(f->dp, NF_MAP_CT_CLOSED);
+	__u32 i, n = closed_slots(fd);
 	struct nf_closed_slot s;
 	size_t held = 0;
-	__u32 i;
 
-	for (i = 0; fd >= 0 && i < NF_CL_SLOTS; i++) {
+	for (i = 0; i < n; i++) {
 		if (bpf_map_lookup_elem(fd, &i, &s))
 			continue;
 		held += s.gen != 0;
@@ -644,9 +656,9 @@ size_t dpt_closed_held(struct dpt *f)
 int dpt_closed_first(struct dpt *f, struct nf_closed_slot *out)
 {
 	int fd = dp__map_fd(f->dp, NF_MAP_CT_CLOSED);
-	__u32 i;
+	__u32 i, n = closed_slots(fd);
 
-	for (i = 0; fd >= 0 && i < NF_CL_SLOTS; i++)
+	for (i = 0; i < n; i++)
 		if (!bpf_map_lookup_elem(fd, &i, out) && out->gen)
 			return (int)i;
 	return -1;

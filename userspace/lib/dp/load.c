@@ -361,7 +361,12 @@ static int fill_fds_from_skel(struct nf_dp *dp)
 			return -errno;
 	}
 	bpf_object__for_each_program(prog, dp->skel->obj) {
-		id = list_id(prog_names, NF_PROG__COUNT, bpf_program__name(prog));
+		if (!bpf_program__autoload(prog))
+			continue;
+		/* a private instance's tc_peer (dp__open_private) */
+		id = prog == dp->skel->progs.tc_peer_cb ?
+			     NF_PROG_TC_PEER :
+			     list_id(prog_names, NF_PROG__COUNT, bpf_program__name(prog));
 		if (id >= 0 && (dp->progs[id] = dup(bpf_program__fd(prog))) < 0)
 			return -errno;
 	}
@@ -387,9 +392,14 @@ struct netfence_bpf *dp_skel_open(void)
 
 	if (!skel)
 		return NULL;
-	/* the flow cache: NF_FC_SLOTS for every CPU (abi.h) */
+	/* tc_peer for test runs: loaded by private instances only */
+	bpf_program__set_autoload(skel->progs.tc_peer_cb, false);
+	/* the flow cache: NF_FC_SLOTS for every CPU; closes: a region for each (abi.h) */
 	err = cpus > 0 ? bpf_map__set_max_entries(skel->maps.nf_flow_cache, NF_FC_SLOTS * cpus)
 		       : cpus;
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.nf_ct_closed,
+					       NF_CL_SLOTS + NF_CL_CPU_SLOTS * cpus);
 	if (err) {
 		netfence_bpf__destroy(skel);
 		errno = -err;
@@ -431,6 +441,8 @@ static int load_and_pin(struct nf_dp *dp)
 		return err;
 	}
 	bpf_object__for_each_program(prog, dp->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;	/* tc_peer_cb */
 		pin_path(path, sizeof(path), bpf_program__name(prog));
 		unlink(path);	/* a stale program pin from an older load */
 		err = bpf_program__pin(prog, path);
@@ -710,7 +722,9 @@ int dp__open_private(struct nf_dp **out, unsigned int bench)
 	}
 	dp->skel->rodata->bench_no_ct_insert = !!(bench & DP_BENCH_NO_CT_INSERT);
 	dp->skel->rodata->bench_no_verdict_cache = !!(bench & DP_BENCH_NO_VERDICT_CACHE);
-	dp->skel->rodata->test_hook_from_cb = true;	/* never attached: runs say their hook */
+	/* never attached: test runs say their hook (skb->cb) */
+	bpf_program__set_autoload(dp->skel->progs.tc_peer, false);
+	bpf_program__set_autoload(dp->skel->progs.tc_peer_cb, true);
 	/* A private instance keeps its key records aside, never in the node's. */
 	snprintf(dp->tenant_dir, sizeof(dp->tenant_dir), "/tmp/netfence-private.XXXXXX");
 	if (!mkdtemp(dp->tenant_dir)) {

@@ -111,14 +111,15 @@ struct up_map {
 };
 
 /* nf_gc's timer calls the programs that started it; nf_meta names the build. */
-/* nf_peer_cache, nf_verdicts, nf_flow_cache and nf_ct_closed: caches (the
- * meaning of their values may change without their size): new ones start
- * empty rather than carrying entries over. */
+/* nf_peer_cache, nf_verdicts, nf_flow_cache, nf_ct_closed and
+ * nf_ct_closed_cpu: caches (the meaning of their values may change without
+ * their size): new ones start empty rather than carrying entries over. */
 static bool always_new(const char *name)
 {
 	return !strcmp(name, "nf_gc") || !strcmp(name, "nf_meta") ||
 	       !strcmp(name, "nf_peer_cache") || !strcmp(name, "nf_verdicts") ||
-	       !strcmp(name, "nf_flow_cache") || !strcmp(name, "nf_ct_closed");
+	       !strcmp(name, "nf_flow_cache") || !strcmp(name, "nf_ct_closed") ||
+	       !strcmp(name, "nf_ct_closed_cpu");
 }
 
 static bool same_layout(const struct bpf_map_info *i, const struct bpf_map *m)
@@ -660,6 +661,8 @@ static int switch_pins(struct upgrade *g)
 	int err;
 
 	bpf_object__for_each_program(prog, g->dp->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;	/* tc_peer_cb */
 		err = pin_switch(bpf_program__fd(prog), bpf_program__name(prog));
 		if (err)
 			return err;
