@@ -2268,13 +2268,11 @@ static void test_flow_cache(void **state)
 		{ "in: data of it, no entry, no slot, no close remembered: dropped",
 		  TCP_IN("10.2.0.5", 443, 40106, ACK), IN, DROP, R_POLICY },
 	};
-	cpu_set_t was, one;
+	cpu_set_t was;
 	uint32_t u0;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	pin_cpu(sched_getcpu());
 
 	apply(x, NP("p", BOTH,
 		    "'ingress':[],"
@@ -2395,7 +2393,7 @@ static void test_ct_end_guarded(void **state)
 	__u64 cookie = x->f->netns_cookie;
 	__u32 tenant = 1;
 	int fd = dp__map_fd(x->f->dp, NF_MAP_GUARDED_NS);
-	cpu_set_t was, one;
+	cpu_set_t was;
 
 	apply(x, NP("p", BOTH,
 		    "'ingress':[],"
@@ -2410,9 +2408,7 @@ static void test_ct_end_guarded(void **state)
 
 	/* a RST the flow cache could answer is left to the guard too (one CPU: slots are per CPU) */
 	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	pin_cpu(sched_getcpu());
 	RUN_TABLE(x, open2);
 	dpt_fc_age(x->f, -1000);	/* within NF_CT_REFRESH, however slow the run */
 	RUN_TABLE(x, rst2);
