@@ -219,9 +219,10 @@ static __always_inline void nf_fc_forget(const struct nf_ct_key *k)
  *     slot by exchanging seq for 1 (a slot another writer holds is left,
  *     and that close goes unremembered) and ends by storing the even seq it
  *     found plus 2.
- * A close lost to a race (two CPUs' regions taking the same slot at once,
- * one of them unnamed by nf_ct_closed_cpu) fails safe: its late packets are
- * judged as new.
+ * A close whose slot a later close took (in the shared region, or a slot of
+ * the same number in any CPU's region, which takes nf_ct_closed_cpu's name
+ * for it), or that found its shared slot being written, fails safe: its late
+ * packets are judged as new.
  */
 /* Slot *idx of nf_ct_closed (the caller's one key on the stack: tc_peer's
  * stack is near the verifier's 512 bytes). */
@@ -230,12 +231,24 @@ static __always_inline struct nf_closed_slot *nf_cl_at(__u32 *idx)
 	return bpf_map_lookup_elem(&nf_ct_closed, idx);
 }
 
+/* A key's slot in the shared region (mix: nf_fc_mix of the key). */
+static __always_inline __u32 nf_cl_shared_index(__u64 mix)
+{
+	return (__u32)(mix >> (64 - NF_CL_BITS));
+}
+
 /* Its slot in a CPU's region, never the first (the region's counter). */
 static __always_inline __u32 nf_cl_cpu_index(__u64 mix)
 {
 	__u32 h = (__u32)(mix >> (64 - NF_CL_CPU_BITS));
 
 	return h ? h : 1;
+}
+
+/* Where CPU cpu's region starts: its counter slot. */
+static __always_inline __u32 nf_cl_cpu_base(__u32 cpu)
+{
+	return NF_CL_SLOTS + (cpu << NF_CL_CPU_BITS);
 }
 
 /*
@@ -257,7 +270,7 @@ static __always_inline void nf_cl_record_cpu(const struct nf_ct_key *k, __u64 mi
 					     __u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), h = nf_cl_cpu_index(mix);
-	__u32 key = NF_CL_SLOTS + (cpu << NF_CL_CPU_BITS);
+	__u32 key = nf_cl_cpu_base(cpu);
 	struct nf_closed_slot *head = nf_cl_at(&key), *s;
 	struct nf_cl_where *where;
 	__u64 seq;
@@ -284,7 +297,7 @@ static __always_inline void nf_cl_record_cpu(const struct nf_ct_key *k, __u64 mi
 static __always_inline void nf_cl_record_shared(const struct nf_ct_key *k, __u64 mix, __u32 gen,
 						__u64 now)
 {
-	__u32 key = (__u32)(mix >> (64 - NF_CL_BITS));
+	__u32 key = nf_cl_shared_index(mix);
 	struct nf_closed_slot *s = nf_cl_at(&key);
 	__u64 seq;
 
@@ -310,12 +323,15 @@ static __always_inline void nf_cl_record_shared(const struct nf_ct_key *k, __u64
 static __always_inline void nf_cl_record(const struct nf_ct_key *k, __u8 dir, __u8 hook,
 					 __u32 gen, __u64 now)
 {
+	__u64 mix;
+
 	if (dir != NF_DIR_EGRESS || !gen || NF_CT_KEY_PROTO(k) != NF_IPPROTO_TCP)
 		return;
+	mix = nf_fc_mix(k);
 	if (hook == NF_HOOK_TC)
-		nf_cl_record_cpu(k, nf_fc_mix(k), gen, now);
+		nf_cl_record_cpu(k, mix, gen, now);
 	else
-		nf_cl_record_shared(k, nf_fc_mix(k), gen, now);
+		nf_cl_record_shared(k, mix, gen, now);
 }
 
 /* Whether slot s holds k's connection, closed under gen a moment ago. */
@@ -354,7 +370,7 @@ static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
 		return false;
 	mix = nf_fc_mix(k);
 	/* closed where a cgroup program saw it */
-	key = (__u32)(mix >> (64 - NF_CL_BITS));
+	key = nf_cl_shared_index(mix);
 	if (nf_cl_holds(nf_cl_at(&key), k, cfg->policy_gen))
 		return true;
 	/* or where tc did, in the region of the CPU that took its slot last */
@@ -362,7 +378,7 @@ static __always_inline bool nf_cl_hit(const struct nf_ct_key *k, __u8 tcp_flags)
 	cpu1 = *(volatile __u16 *)&where->cpu1[h];
 	if (!cpu1)
 		return false;
-	key = NF_CL_SLOTS + ((__u32)(cpu1 - 1) << NF_CL_CPU_BITS) + h;
+	key = nf_cl_cpu_base(cpu1 - 1) + h;
 	return nf_cl_holds(nf_cl_at(&key), k, cfg->policy_gen);
 }
 
