@@ -10,8 +10,12 @@
 #    across the move;
 #  - serve killed between its tcx attaches leaves the endpoint enforced (a
 #    mix, each packet judged once), and the next serve finishes the move;
-#  - the clsact qdisc an attach made goes with the move; one another tool
-#    made (pod 3), or one holding another tool's filter (pod 2), stays;
+#  - the clsact qdisc an attach made goes after the move, but not while the
+#    node sends towards the pod: a stream into pod 1 across the move loses
+#    nothing (removing the qdisc of an interface that is up drops what it
+#    transmits meanwhile), and the qdisc goes once the stream is over; one
+#    another tool made (pod 3), or one holding another tool's filter
+#    (pod 2), stays;
 #  - NETFENCE_TC_HOOK=clsact keeps endpoints on clsact;
 #  - detach takes the tcx programs off (traffic flows unjudged again).
 #   $NODE: ${P}hI 10.234.I.1/24 <-veth-> $POD-I: eth0 10.234.I.2/24, I = 1..3, tenant tp
@@ -53,6 +57,17 @@ our_filters() {
 		grep -c 'handle 0x4e46'
 }
 clsacts() { in_ns "$NODE" tc qdisc show dev "${P}h$1" | grep -c '^qdisc clsact'; }
+# wait_clsacts I N: poll up to 10 s for N clsact qdiscs on pod I's host side; prints ms taken
+wait_clsacts() {
+	local t0 i
+	t0=$(date +%s%N)
+	for i in $(seq 100); do
+		[ "$(clsacts "$1")" = "$2" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+tx_dropped() { in_ns "$NODE" ip -j -s link show dev "${P}h$1" | jq '.[0].stats64.tx.dropped'; }
 u32_filters() { in_ns "$NODE" tc filter show dev "${P}h$1" ingress | grep -c 'u32.*fh 800::800'; }
 # send NS SRC DST PORT N [PPS]: N datagrams of 16 bytes (sequence numbers), at PPS
 send() {
@@ -167,15 +182,27 @@ eq "attached: the clsact qdisc it made" "$(clsacts 1)" 1
 eq "attached: our filters at both points" "$(our_filters 1)" 2
 judged 1 "on clsact"
 
-# ---- serve moves it to tcx
+# ---- serve moves it to tcx while the node sends to it (the node's own are let in)
+drop0=$(tx_dropped 1)
+recv_start "$POD-1" 10.234.1.2 7000 "$WORK/into1" || fail "receiver in pod 1"
+send "$NODE" 10.234.1.1 10.234.1.2 7000 8000 2000 &	# 4 s; the move comes after 1-2 s
+STREAM=$!
+_nf_pids+=("$STREAM")
 serve_start
 if ms=$(wait_hook 1 tcx); then ok "serve moved it to tcx after ${ms} ms"; else fail "not on tcx: $(hook 1)"; fi
 eq "on tcx: 2 tcx programs" "$(tcx_count 1)" 2
 eq "on tcx: our filters gone" "$(our_filters 1)" 0
-eq "on tcx: the clsact qdisc its attach made is gone" "$(clsacts 1)" 0
+kill -0 "$STREAM" 2>/dev/null || fail "the stream into pod 1 ended before the move: start it longer"
+eq "on tcx, the node sending to it: the clsact qdisc its attach made stays" "$(clsacts 1)" 1
+wait "$STREAM"
+eq "stream into pod 1 across the move: 8000 of 8000 datagrams arrived" "$(recv_wait "$WORK/into1")" 8000
+eq "no packet dropped on its way to pod 1" $(($(tx_dropped 1) - drop0)) 0
+if ms=$(wait_clsacts 1 0); then ok "the stream over: the qdisc went after ${ms} ms"; else fail "the qdisc stayed"; fi
 judged 1 "on tcx"
 grep -q "endpoint [0-9]* (eth0, on ${P}h1): moved from clsact to tcx" "$WORK/serve.log" &&
 	ok "logged" || { fail "not logged"; cat "$WORK/serve.log"; }
+grep -q "endpoint [0-9]* (eth0, on ${P}h1): removed the clsact qdisc its attach made" \
+	"$WORK/serve.log" && ok "its removal logged" || fail "its removal not logged"
 
 # ---- attached while serve runs: a stream across the move loses nothing
 recv_start "$NODE" 10.234.2.1 5000 "$WORK/stream" || fail "stream receiver"

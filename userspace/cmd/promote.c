@@ -11,6 +11,9 @@
  * returns), and serve moves the endpoint to tcx later, off the ADD path:
  * dp__promote_tcx() attaches through tcx in front, then takes the filters
  * off; each point runs the endpoint's program exactly once at every step.
+ * Then the clsact qdisc the ADD made goes (dp__clsact_tidy), once the
+ * interface has sent nothing towards the pod for NF_PROMOTE_TIDY_MS:
+ * removing it from a live interface drops what is sent meanwhile.
  *
  * When: an endpoint is a candidate NF_PROMOTE_QUIET_MS after serve first saw
  * its record (a burst of ADDs is over by then), one endpoint per
@@ -39,13 +42,22 @@
 #define NF_PROMOTE_QUIET_MS	1000	/* after a record is first seen */
 #define NF_PROMOTE_GAP_MS	200	/* between two promotions */
 #define NF_PROMOTE_IDLE_MS	1000	/* how often the records' directory is looked at */
+#define NF_PROMOTE_TIDY_MS	1000	/* nothing sent towards the pod for this long */
+#define NF_PROMOTE_TIDY_BATCH	16	/* qdiscs looked at under one hold of the lock */
+
+enum stage {
+	STAGE_MOVE,		/* to be moved to tcx */
+	STAGE_TIDY,		/* on tcx: its clsact qdisc to go when quiet */
+	STAGE_DONE,		/* nothing left to do, or not to be moved */
+};
 
 struct seen {
 	uint32_t ep_id;
 	uint32_t ifindex;	/* where its programs run */
 	uint64_t cookie;
-	struct timespec first;
-	bool done;		/* on tcx, or not to be moved */
+	struct timespec due;	/* of its next step */
+	uint64_t tx;		/* STAGE_TIDY: the interface's last tx_packets sample */
+	enum stage stage;
 };
 
 struct nf_promote {
@@ -149,7 +161,7 @@ static struct seen *find(struct nf_promote *p, const struct nf_ep_record *r)
 static int sync_seen(struct nf_promote *p, const struct nf_ep_record *recs, size_t n)
 {
 	struct seen *v = calloc(n + 1, sizeof(*v));
-	struct timespec now = now_ts();
+	struct timespec quiet = after(NF_PROMOTE_QUIET_MS);
 	size_t i, k = 0;
 
 	if (!v)
@@ -163,7 +175,8 @@ static int sync_seen(struct nf_promote *p, const struct nf_ep_record *recs, size
 		v[k++] = old ? *old :
 			       (struct seen){ .ep_id = recs[i].ep_id,
 					      .ifindex = recs[i].attach_ifindex,
-					      .cookie = recs[i].attach_cookie, .first = now };
+					      .cookie = recs[i].attach_cookie, .due = quiet,
+					      .stage = STAGE_MOVE };
 	}
 	free(p->v);
 	p->v = v;
@@ -199,24 +212,31 @@ static bool refresh(struct nf_promote *p)
 	return true;
 }
 
-/* The first endpoint due, or NULL; *wait: ms until the next one will be. */
-static struct seen *next_due(struct nf_promote *p, long *wait)
+/* Whether s's next step is due; if not, *wait is lowered to when it will be. */
+static bool due(const struct seen *s, const struct timespec *now, long *wait)
+{
+	long ms = ms_between(now, &s->due);
+
+	if (s->stage == STAGE_DONE)
+		return false;
+	if (ms <= 0)
+		return true;
+	if (*wait < 0 || ms < *wait)
+		*wait = ms;
+	return false;
+}
+
+/* Whether any endpoint's step is due; *wait: ms until the next one will be (-1: none). */
+static bool any_due(struct nf_promote *p, long *wait)
 {
 	struct timespec now = now_ts();
+	bool any = false;
 	size_t i;
 
 	*wait = -1;
-	for (i = 0; i < p->n; i++) {
-		long age = ms_between(&p->v[i].first, &now);
-
-		if (p->v[i].done)
-			continue;
-		if (age >= NF_PROMOTE_QUIET_MS)
-			return &p->v[i];
-		if (*wait < 0 || NF_PROMOTE_QUIET_MS - age < *wait)
-			*wait = NF_PROMOTE_QUIET_MS - age;
-	}
-	return NULL;
+	for (i = 0; i < p->n; i++)
+		any |= due(&p->v[i], &now, wait);
+	return any;
 }
 
 static const struct nf_ep_record *rec_of(const struct seen *s, const struct nf_ep_record *recs,
@@ -230,46 +250,86 @@ static const struct nf_ep_record *rec_of(const struct seen *s, const struct nf_e
 	return NULL;
 }
 
-/*
- * Under the node lock, with the records read again: endpoints already on tcx
- * marked done, then at most one moved (or tried: the next waits
- * NF_PROMOTE_GAP_MS). Returns whether one was.
- */
-static bool promote_locked(struct nf_promote *p, struct nf_dp *dp)
+/* s's clsact qdisc looked at (STAGE_TIDY): removed, kept (nothing of ours
+ * to remove), or looked at again NF_PROMOTE_TIDY_MS later. */
+static void tidy(struct nf_dp *dp, struct seen *s, const struct nf_ep_record *r)
 {
+	int err = dp__clsact_tidy(dp, r, &s->tx);
+
+	if (err == -EAGAIN) {
+		s->due = after(NF_PROMOTE_TIDY_MS);
+		return;
+	}
+	s->stage = STAGE_DONE;
+	if (err == 1) {
+		pr_info("endpoint %u (%s, on %s): removed the clsact qdisc its attach made",
+			r->ep_id, r->ifname, r->attach_ifname);
+	} else if (err < 0) {
+		pr_warn("endpoint %u (%s): cannot remove the empty clsact qdisc of %s: %s",
+			r->ep_id, r->ifname, r->attach_ifname, strerror(-err));
+	}
+}
+
+/* s moved to tcx (STAGE_MOVE); true when a move was made or tried. */
+static bool move(struct nf_promote *p, struct nf_dp *dp, struct seen *s,
+		 const struct nf_ep_record *r)
+{
+	int err = dp__promote_tcx(dp, r);
+
+	s->stage = STAGE_DONE;
+	if (err == 0 || err == 1) {
+		/* on tcx: the qdisc next, first sampled now */
+		s->stage = STAGE_TIDY;
+		s->tx = UINT64_MAX;
+		tidy(dp, s, r);
+	}
+	if (err == 1) {
+		n_promoted++;
+		pr_info("endpoint %u (%s, on %s): moved from clsact to tcx", r->ep_id, r->ifname,
+			r->attach_ifname);
+	} else if (err == -EOPNOTSUPP) {
+		p->off = true;
+		pr_info("this kernel has no tcx: endpoints stay on clsact");
+	} else if (err < 0 && err != -ENOENT && err != -ESRCH) {
+		pr_warn("endpoint %u (%s): cannot move it to tcx, it stays on clsact: %s",
+			r->ep_id, r->ifname, strerror(-err));
+	}
+	return err == 1 || (err < 0 && err != -ENOENT && err != -ESRCH);
+}
+
+/*
+ * Under the node lock, with the records read again: the due steps of every
+ * endpoint, but at most one move (or try: the next waits NF_PROMOTE_GAP_MS)
+ * and NF_PROMOTE_TIDY_BATCH qdiscs. Endpoints already on tcx go straight to
+ * their qdisc.
+ */
+static void promote_locked(struct nf_promote *p, struct nf_dp *dp)
+{
+	struct timespec now = now_ts();
 	struct nf_ep_record *recs = NULL;
-	size_t n = 0;
-	long wait;
-	struct seen *s;
+	unsigned int tidies = 0;
 	bool moved = false;
+	size_t i, n = 0;
+	long wait = -1;
 
 	if (dp__list_endpoints(dp, &recs, &n))
-		return false;
-	while (!moved && (s = next_due(p, &wait))) {
-		const struct nf_ep_record *r = rec_of(s, recs, n);
-		int err;
+		return;
+	for (i = 0; i < p->n && !p->off; i++) {
+		struct seen *s = &p->v[i];
+		const struct nf_ep_record *r;
 
-		s->done = true;
+		if (!due(s, &now, &wait) || (s->stage == STAGE_MOVE && moved) ||
+		    (s->stage == STAGE_TIDY && tidies >= NF_PROMOTE_TIDY_BATCH))
+			continue;
+		r = rec_of(s, recs, n);
 		if (!r)
-			continue;	/* detached meanwhile */
-		err = dp__promote_tcx(dp, r);
-		if (!err || err == -ENOENT || err == -ESRCH)
-			continue;	/* there already, or nothing to move */
-		moved = true;
-		if (err == 1) {
-			n_promoted++;
-			pr_info("endpoint %u (%s, on %s): moved from clsact to tcx", r->ep_id,
-				r->ifname, r->attach_ifname);
-		} else if (err == -EOPNOTSUPP) {
-			p->off = true;
-			pr_info("this kernel has no tcx: endpoints stay on clsact");
-		} else {
-			pr_warn("endpoint %u (%s): cannot move it to tcx, it stays on clsact: %s",
-				r->ep_id, r->ifname, strerror(-err));
-		}
+			s->stage = STAGE_DONE;	/* detached meanwhile */
+		else if (s->stage == STAGE_MOVE)
+			moved = move(p, dp, s, r);
+		else
+			tidy(dp, s, r), tidies++;
 	}
 	free(recs);
-	return moved;
 }
 
 void promote__run(struct nf_promote *p)
@@ -282,7 +342,7 @@ void promote__run(struct nf_promote *p)
 	if (!p || p->off || ms_between(&now, &p->due) > 0)
 		return;
 	p->due = after(NF_PROMOTE_IDLE_MS);
-	if (!refresh(p) || !next_due(p, &wait)) {
+	if (!refresh(p) || !any_due(p, &wait)) {
 		if (wait >= 0 && wait < NF_PROMOTE_IDLE_MS)
 			p->due = after(wait);
 		return;

@@ -301,6 +301,12 @@ const char *dp__iface_hook(struct nf_dp *dp, const struct nf_ep_record *r);
  * 1 moved, 0 on tcx already; -EOPNOTSUPP: no tcx in this kernel; -ENOENT:
  * its attach point is gone or runs none of them. Enforced throughout (tc.c). */
 int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r);
+/* After the move (serve, node lock held), the clsact qdisc the endpoint's
+ * attach made removed when nothing is on it and the interface transmitted
+ * nothing since *tx, the caller's last sample (UINT64_MAX: none yet).
+ * 1 removed; 0 nothing of ours to remove; -EAGAIN: *tx is the new sample,
+ * ask again later (tc.c). */
+int dp__clsact_tidy(struct nf_dp *dp, const struct nf_ep_record *r, uint64_t *tx);
 
 /* ---- cgroup endpoints ---- */
 /* The id the kernel gives the cgroup at dir (its kernfs file handle): the
@@ -346,7 +352,7 @@ struct nf_ep_record {
 	uint32_t ident;
 	/* The clsact qdisc of the attach point was created by this endpoint's
 	 * attach (not another tool's): serve may remove it once the endpoint is
-	 * on tcx and nothing else is on it (dp__promote_tcx). */
+	 * on tcx and nothing else is on it (dp__clsact_tidy). */
 	bool qdisc_ours;
 };
 /* The nf_endpoints key of an interface endpoint (where its programs run):

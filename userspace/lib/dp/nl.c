@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * One rtnetlink dump, in the calling thread's network namespace: the node's
- * addresses (hostaddr.c) and the filters on a clsact qdisc (tc.c).
+ * addresses (hostaddr.c) and the filters on a clsact qdisc (tc.c). A single
+ * get sent with NLM_F_ACK works too: its ACK ends it like a dump's DONE.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -45,7 +46,8 @@ int dp_nl_dump(const struct nlmsghdr *req, bool strict, uint16_t type,
 			if (nh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(nh);
 
-				err = e->error ? e->error : -EIO;
+				/* error 0 is the ACK of a single get (NLM_F_ACK) */
+				err = e->error;
 				goto out;
 			}
 			if (nh->nlmsg_type == type) {

@@ -130,27 +130,43 @@ static int clsact_filters(int ifindex, enum bpf_tc_attach_point point)
 	return err ? err : n;
 }
 
-/*
- * After a move to tcx, the clsact qdisc this endpoint's attach created goes
- * when nothing is left on it (netns entered). Why: the kernel keeps every
- * tc block of a device without hardware offload (a veth) on one global list
- * that each new clsact qdisc walks (flow_indr_dev_setup_offload), so one
- * left on each endpoint made every CNI ADD cost more the more pods the node
- * had (bench/README.md: CNI ADD with 1,000 endpoints). A qdisc another tool
- * made, or one with another tool's filter, stays. Best effort: a failure
- * leaves an empty qdisc, as before.
- */
-static void clsact_tidy(const struct nf_ep_record *r, int ifindex)
+static int tx_msg(const struct nlmsghdr *nh, void *tx)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	const struct if_stats_msg *ifsm = NLMSG_DATA(nh);
+	const struct rtattr *a = (const void *)((const char *)ifsm + NLMSG_ALIGN(sizeof(*ifsm)));
+	int len = (int)nh->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*ifsm)));
 
-	if (!r->qdisc_ours || clsact_filters(ifindex, BPF_TC_INGRESS) != 0 ||
-	    clsact_filters(ifindex, BPF_TC_EGRESS) != 0)
-		return;
-	if (bpf_tc_hook_destroy(&hook) && errno != ENOENT && errno != EINVAL)
-		pr_debug("endpoint %u: cannot remove the empty clsact qdisc of %s: %s", r->ep_id,
-			 r->attach_ifname, strerror(errno));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == IFLA_STATS_LINK_64 &&
+		    RTA_PAYLOAD(a) >= sizeof(struct rtnl_link_stats64)) {
+			const struct rtnl_link_stats64 *st = RTA_DATA(a);
+
+			*(uint64_t *)tx = st->tx_packets;
+			return 0;
+		}
+	return -EIO;
+}
+
+/* The packets ifindex has transmitted (towards the pod, on a host-side peer): 0 or -errno. */
+static int link_tx_packets(int ifindex, uint64_t *tx)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct if_stats_msg ifsm;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETSTATS,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1 },
+		.ifsm = { .family = AF_UNSPEC, .ifindex = (__u32)ifindex,
+			  .filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64) },
+	};
+	uint64_t v = UINT64_MAX;
+	int err = dp_nl_dump(&req.nh, false, RTM_NEWSTATS, tx_msg, &v);
+
+	if (!err && v == UINT64_MAX)
+		err = -EIO;
+	if (!err)
+		*tx = v;
+	return err;
 }
 
 /* Detach prog_fd from the hook, tcx and cls_bpf alike; absent is fine. */
@@ -363,8 +379,58 @@ int dp__promote_tcx(struct nf_dp *dp, const struct nf_ep_record *r)
 		if ((h[i] & HOOK_CLS) && bpf_tc_detach(&hook, &opts) && errno != ENOENT)
 			err = -errno;
 	}
-	if (err == 1)
-		clsact_tidy(r, k.ifindex);
+	dp_netns_leave(&g);
+	return err;
+}
+
+/*
+ * After a move to tcx, the clsact qdisc this endpoint's attach created goes
+ * when nothing is left on it and nothing went towards the endpoint for a
+ * while. Why it goes: the kernel keeps every tc block of a device without
+ * hardware offload (a veth) on one global list that each new clsact qdisc
+ * walks (flow_indr_dev_setup_offload), so one left on each endpoint made
+ * every CNI ADD cost more the more pods the node had (bench/README.md: CNI
+ * ADD with 1,000 endpoints). Why it waits: Linux removes it from an
+ * interface that is up by pointing the transmit queues at the noop qdisc
+ * for an RCU grace period (dev_deactivate in qdisc_graft), which drops what
+ * the host sends towards the pod meanwhile. So the interface's tx_packets
+ * must not have moved since the caller's last sample (*tx, UINT64_MAX:
+ * none), taken a while before (serve: NF_PROMOTE_TIDY_MS); the qdisc then
+ * goes at once, and only a packet in the few hundred microseconds after a
+ * quiet while can still meet the noop qdisc. A qdisc another tool made, or
+ * one with another tool's filter, stays.
+ * 1: removed; 0: nothing of ours to remove; -EAGAIN: packets went towards
+ * the endpoint since *tx (now the new sample): ask again later; -errno.
+ */
+int dp__clsact_tidy(struct nf_dp *dp, const struct nf_ep_record *r, uint64_t *tx)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	struct nf_ep_key k;
+	struct netns_guard g;
+	uint64_t now;
+	bool here;
+	int err;
+
+	(void)dp;
+	if (r->is_cgroup || !r->qdisc_ours)
+		return 0;
+	err = attach_enter(r, &g, &here);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	dp__ep_key(r, &k);
+	hook.ifindex = (int)k.ifindex;
+	if (!here || clsact_filters(k.ifindex, BPF_TC_INGRESS) != 0 ||
+	    clsact_filters(k.ifindex, BPF_TC_EGRESS) != 0)
+		err = 0;	/* gone, no qdisc (-EINVAL), or a filter on it */
+	else if ((err = link_tx_packets(k.ifindex, &now)) == 0 && now != *tx) {
+		*tx = now;
+		err = -EAGAIN;
+	} else if (!err) {
+		dp_test_stop_at("clsact-tidy");
+		err = bpf_tc_hook_destroy(&hook) ? -errno : 1;
+		if (err == -ENOENT || err == -EINVAL)
+			err = 0;
+	}
 	dp_netns_leave(&g);
 	return err;
 }
