@@ -55,11 +55,21 @@ veth_hooks() {
 		'[.endpoints[] | select(.netns == $a or .netns == $b) | .attach.hook] | sort | join(" ")'
 }
 
+# veth_qdiscs: the clsact qdiscs left on this pair's two ends.
+veth_qdiscs() {
+	local ns n=0
+	for ns in "$VA" "$VB"; do
+		in_ns "$ns" tc qdisc show dev "$VETH_IF" | grep -q '^qdisc clsact' && n=$((n + 1))
+	done
+	echo "$n"
+}
+
 # veth_serve_move: serve run (in a namespace of its own) until it has moved
-# this pair's endpoints from clsact to tcx, as a node's serve would; at most
-# 20 s. Prints why and fails when it does not.
+# this pair's endpoints from clsact to tcx and removed the qdiscs their
+# attach made (a second after the move, the pair being quiet), as a node's
+# serve would; at most 20 s. Prints why and fails when it does not.
 veth_serve_move() {
-	local ns=${NS_PREFIX}vserve pid port h="" i
+	local ns=${NS_PREFIX}vserve pid port h="" q="" i
 	netns_add "$ns" || { echo "cannot make $ns"; return 1; }
 	port=$(in_ns "$ns" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	bg_ns "$ns" env -u NETFENCE_TC_HOOK "$NF" serve --listen "127.0.0.1:$port" \
@@ -67,14 +77,15 @@ veth_serve_move() {
 	pid=$BG_PID
 	for ((i = 0; i < 200; i++)); do
 		h=$(veth_hooks)
-		[ "$h" = "tcx tcx" ] && break
+		[ "$h" = "tcx tcx" ] && q=$(veth_qdiscs) && [ "$q" = 0 ] && break
 		sleep 0.1
 	done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	netns_del "$ns"
-	[ "$h" = "tcx tcx" ] && return 0
-	echo "serve did not move the endpoints to tcx in 20 s (hooks: ${h:-none}; $(oneline <"$WORK/vserve.log"))"
+	[ "$h" = "tcx tcx" ] && [ "$q" = 0 ] && return 0
+	echo "serve did not move the endpoints to tcx and remove their clsact qdiscs in 20 s" \
+		"(hooks: ${h:-none}; qdiscs left: ${q:-?}; $(oneline <"$WORK/vserve.log"))"
 	return 1
 }
 
