@@ -13,7 +13,10 @@
  * off; each point runs the endpoint's program exactly once at every step.
  * Then the clsact qdisc the ADD made goes (dp__clsact_tidy), once the
  * interface has sent nothing towards the pod for NF_PROMOTE_TIDY_MS:
- * removing it from a live interface drops what is sent meanwhile.
+ * removing it from a live interface drops what is sent meanwhile. An
+ * endpoint found busy NF_PROMOTE_TIDY_EAGER times in a row is looked at
+ * less and less often (a new sample, and the check a second later, after
+ * 2, 4, ... up to NF_PROMOTE_TIDY_MAX_MS).
  *
  * When: an endpoint is a candidate NF_PROMOTE_QUIET_MS after serve first saw
  * its record (a burst of ADDs is over by then), one endpoint per
@@ -44,6 +47,8 @@
 #define NF_PROMOTE_IDLE_MS	1000	/* how often the records' directory is looked at */
 #define NF_PROMOTE_TIDY_MS	1000	/* nothing sent towards the pod for this long */
 #define NF_PROMOTE_TIDY_BATCH	16	/* qdiscs looked at under one hold of the lock */
+#define NF_PROMOTE_TIDY_EAGER	8	/* checks a second apart before backing off */
+#define NF_PROMOTE_TIDY_MAX_MS	64000	/* the longest wait for a new sample */
 
 enum stage {
 	STAGE_MOVE,		/* to be moved to tcx */
@@ -57,6 +62,7 @@ struct seen {
 	uint64_t cookie;
 	struct timespec due;	/* of its next step */
 	uint64_t tx;		/* STAGE_TIDY: the interface's last tx_packets sample */
+	unsigned int busy;	/* STAGE_TIDY: checks in a row that found it sending */
 	enum stage stage;
 };
 
@@ -251,13 +257,23 @@ static const struct nf_ep_record *rec_of(const struct seen *s, const struct nf_e
 }
 
 /* s's clsact qdisc looked at (STAGE_TIDY): removed, kept (nothing of ours
- * to remove), or looked at again NF_PROMOTE_TIDY_MS later. */
+ * to remove), or looked at again later: NF_PROMOTE_TIDY_MS after a sample,
+ * or after a backoff for a new one when the endpoint keeps sending. */
 static void tidy(struct nf_dp *dp, struct seen *s, const struct nf_ep_record *r)
 {
+	bool first = s->tx == UINT64_MAX;	/* a first sample, nothing to compare */
 	int err = dp__clsact_tidy(dp, r, &s->tx);
 
 	if (err == -EAGAIN) {
-		s->due = after(NF_PROMOTE_TIDY_MS);
+		unsigned int over;
+
+		if (first || ++s->busy < NF_PROMOTE_TIDY_EAGER) {
+			s->due = after(NF_PROMOTE_TIDY_MS);
+			return;
+		}
+		over = s->busy - NF_PROMOTE_TIDY_EAGER;
+		s->tx = UINT64_MAX;
+		s->due = after(over >= 6 ? NF_PROMOTE_TIDY_MAX_MS : 2000L << over);
 		return;
 	}
 	s->stage = STAGE_DONE;
