@@ -426,7 +426,6 @@ int dp__clsact_tidy(struct nf_dp *dp, const struct nf_ep_record *r, uint64_t *tx
 		*tx = now;
 		err = -EAGAIN;
 	} else if (!err) {
-		dp_test_stop_at("clsact-tidy");
 		err = bpf_tc_hook_destroy(&hook) ? -errno : 1;
 		if (err == -ENOENT || err == -EINVAL)
 			err = 0;
