@@ -41,16 +41,20 @@ hook() {
 	NFN status --json | jq -r --arg n "/var/run/netns/$POD-$1" \
 		'[.endpoints[] | select(.netns == $n)] | if length == 0 then "absent" else .[0].attach.hook end'
 }
-# wait_hook I HOOK: poll status up to 15 s; prints the milliseconds taken
-wait_hook() {
-	local t0 i
+# wait_eq TRIES WANT CMD...: run CMD every 0.1 s, at most TRIES times, until
+# it prints WANT; prints the milliseconds taken
+wait_eq() {
+	local tries=$1 want=$2 t0 i
+	shift 2
 	t0=$(date +%s%N)
-	for i in $(seq 150); do
-		[ "$(hook "$1")" = "$2" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
+	for i in $(seq "$tries"); do
+		[ "$("$@")" = "$want" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
 		sleep 0.1
 	done
 	return 1
 }
+# wait_hook I HOOK: poll status up to 15 s; prints the milliseconds taken
+wait_hook() { wait_eq 150 "$2" hook "$1"; }
 tcx_count() { in_ns "$NODE" python3 tests/e2e/lib/tchooks.py count "${P}h$1"; }
 our_filters() {
 	{ in_ns "$NODE" tc filter show dev "${P}h$1" ingress; in_ns "$NODE" tc filter show dev "${P}h$1" egress; } |
@@ -58,15 +62,7 @@ our_filters() {
 }
 clsacts() { in_ns "$NODE" tc qdisc show dev "${P}h$1" | grep -c '^qdisc clsact'; }
 # wait_clsacts I N: poll up to 10 s for N clsact qdiscs on pod I's host side; prints ms taken
-wait_clsacts() {
-	local t0 i
-	t0=$(date +%s%N)
-	for i in $(seq 100); do
-		[ "$(clsacts "$1")" = "$2" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+wait_clsacts() { wait_eq 100 "$2" clsacts "$1"; }
 tx_dropped() { in_ns "$NODE" ip -j -s link show dev "${P}h$1" | jq '.[0].stats64.tx.dropped'; }
 u32_filters() { in_ns "$NODE" tc filter show dev "${P}h$1" ingress | grep -c 'u32.*fh 800::800'; }
 # send NS SRC DST PORT N [PPS]: N datagrams of 16 bytes (sequence numbers), at PPS
