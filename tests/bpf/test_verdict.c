@@ -1847,7 +1847,7 @@ static void test_verdict_cache(void **state)
 static uint32_t closed_index(const struct nf_ct_key *k, uint32_t idx)
 {
 	const uint64_t *w = (const uint64_t *)k;
-	uint64_t h = (w[0] ^ w[3]) * 0x9e3779b97f4a7c15ULL ^ (w[1] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^
+	uint64_t h = w[3] * 0x9e3779b97f4a7c15ULL ^ (w[1] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^
 		     (w[2] ^ w[5]) * 0x165667b19e3779f9ULL;
 	uint32_t in;
 
