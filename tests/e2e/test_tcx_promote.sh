@@ -16,6 +16,9 @@
 #    transmits meanwhile), and the qdisc goes once the stream is over; one
 #    another tool made (pod 3), or one holding another tool's filter
 #    (pod 2), stays;
+#  - an endpoint sent to without a pause for 12 s: after 8 busy checks serve
+#    says it looks less often, the qdisc stays, nothing is lost, and the
+#    qdisc still goes once the stream is over;
 #  - NETFENCE_TC_HOOK=clsact keeps endpoints on clsact;
 #  - detach takes the tcx programs off (traffic flows unjudged again).
 #   $NODE: ${P}hI 10.234.I.1/24 <-veth-> $POD-I: eth0 10.234.I.2/24, I = 1..3, tenant tp
@@ -258,4 +261,25 @@ recv_start "$NODE" 10.234.1.1 5001 "$WORK/free" || fail "receiver"
 send "$POD-1" 10.234.1.2 10.234.1.1 5001 3
 eq "detached: UDP 5001 flows again" "$(recv_wait "$WORK/free")" 3
 eq "detached: nothing judged" $(($(nf_stat "$TENANT" egress policy_denied tc) - eg0)) 0
+
+# ---- sent to without a pause: serve backs off, and still removes the qdisc after
+attach 1 || fail "attach 1 again"
+eq "pod 1 attached again: its clsact qdisc" "$(clsacts 1)" 1
+recv_start "$POD-1" 10.234.1.2 7000 "$WORK/long1" || fail "receiver in pod 1"
+send "$NODE" 10.234.1.1 10.234.1.2 7000 6000 500 &	# 12 s: 8 busy checks and more
+STREAM=$!
+_nf_pids+=("$STREAM")
+serve_start
+if ms=$(wait_hook 1 tcx); then ok "serve moved it to tcx after ${ms} ms"; else fail "not on tcx: $(hook 1)"; fi
+backoff="endpoint [0-9]* (eth0, on ${P}h1): still sent to after 8 s"
+for _ in $(seq 150); do grep -q "$backoff" "$WORK/serve.log" && break; sleep 0.1; done
+kill -0 "$STREAM" 2>/dev/null || fail "the stream into pod 1 ended before the backoff: start it longer"
+grep -q "$backoff" "$WORK/serve.log" && ok "busy for 8 checks: serve said it backs off" ||
+	fail "serve did not back off"
+eq "backing off, the node still sending to it: the qdisc stays" "$(clsacts 1)" 1
+wait "$STREAM"
+eq "12 s stream into pod 1: 6000 of 6000 datagrams arrived" "$(recv_wait "$WORK/long1")" 6000
+if ms=$(wait_eq 300 0 clsacts 1); then ok "the stream over: the qdisc went after ${ms} ms"; else fail "the qdisc stayed after the backoff"; fi
+eq "its removal logged (pod 1's second)" "$(grep -c "endpoint [0-9]* (eth0, on ${P}h1): removed the clsact qdisc" "$WORK/serve.log")" 2
+serve_stop
 nf_done
