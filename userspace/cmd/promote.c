@@ -273,7 +273,7 @@ static void tidy(struct nf_dp *dp, struct seen *s, const struct nf_ep_record *r)
 		}
 		over = s->busy - NF_PROMOTE_TIDY_EAGER;
 		if (!over)
-			pr_info("endpoint %u (%s, on %s): still sent to after %u s; its empty "
+			pr_info("endpoint %u (%s, on %s): still sent to after %d s; its empty "
 				"clsact qdisc is looked at less often (up to every %d s)",
 				r->ep_id, r->ifname, r->attach_ifname, NF_PROMOTE_TIDY_EAGER,
 				NF_PROMOTE_TIDY_MAX_MS / 1000);
