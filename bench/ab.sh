@@ -3,15 +3,17 @@
 # bench/ab.sh: two netfence builds side by side on the veth connect loop (or
 # the 64-byte UDP flood), for development. Not part of `make bench`.
 #
-#   bash bench/ab.sh [--udp] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B
+#   bash bench/ab.sh [--udp] [--pair] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B
 #
 # Run as root from the repository's top, after `make all` (bench_net and
 # bench_tcx come from ./build). Each binary loads its own datapath in a
 # private mount namespace (tests/e2e/lib/private.sh: its own bpffs and
 # /run/netfence, never the node's), with the bench's 10,000-rule tenant on
 # its own veth pair, moved to tcx by its own `serve`, as the veth rows of
-# `make bench` set netfence up. Beside them: no filter and the stateful floor
-# through tcx. One client (bench_net --netns) takes 100 ms turns between the
+# `make bench` set netfence up: the receiver the endpoint, enforced on its
+# host-side peer (with --pair both ends endpoints, as the -pair rows).
+# Beside them: no filter and the stateful floor through tcx, attached the
+# same way. One client (bench_net --netns) takes 100 ms turns between the
 # four pairs, ROUNDS rounds of SECONDS each, so all four see the same swings
 # of the machine. Printed: each round's rates, the paired ratios to no filter
 # and A/B, and from kernel.bpf_stats_enabled (on for the run, then restored)
@@ -29,7 +31,7 @@
 # goes, which BPF_PROG_TEST_RUN's tight loops, all in the cache, don't show.
 # Namespaces: nfab-*, removed on exit.
 set -u
-usage() { echo "usage: bash bench/ab.sh [--udp] [--perf] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B" >&2; exit 2; }
+usage() { echo "usage: bash bench/ab.sh [--udp] [--pair] [--perf] [--rounds N] [--seconds S] NETFENCE_A NETFENCE_B" >&2; exit 2; }
 
 OUT=build
 WORK=""
@@ -37,6 +39,7 @@ MODE=CONN
 ROUNDS=9
 PERF=""
 SECS=2
+PAIR=""	# "-pair": both ends endpoints (the bench's -pair configurations)
 
 # pair_up CONFIG LABEL OUT: CONFIG's veth pair with its filter (bench/lib/veth.sh)
 # and, in its receiver, the server of the measurement (output in OUT); says
@@ -55,7 +58,7 @@ pair_up() {
 
 # ---- one side: a datapath of its own, its pair, its server; until $STATE/stop ----
 if [ "${1:-}" = --side ]; then
-	TAG=$2 NF=$3 STATE=$4 MODE=$5
+	TAG=$2 NF=$3 STATE=$4 MODE=$5 PAIR=${6:-}
 	BENCH_NS_PREFIX=nfab-${TAG,,}-
 	WORK=$(mktemp -d /tmp/nfab.XXXXXX)
 	# shellcheck source=bench/lib/common.sh
@@ -71,7 +74,7 @@ if [ "${1:-}" = --side ]; then
 	NF_VETH_WHY=""
 	veth_prepare
 	[ -n "$NF_VETH_WHY" ] && { echo "side $TAG: $NF_VETH_WHY"; exit 1; }
-	pair_up netfence "side $TAG" "$WORK/server" || exit 1
+	pair_up "netfence$PAIR" "side $TAG" "$WORK/server" || exit 1
 	"$NF" status | grep -m1 datapath | sed "s/^/side $TAG: /"
 	# the client enters the sender's netns through this process's
 	bg_ns "$VA" sleep 1000000
@@ -87,6 +90,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=${2:-}; shift 2 ;;
 	--seconds) SECS=${2:-}; shift 2 ;;
 	--perf) PERF=1; shift ;;
+	--pair) PAIR=-pair; shift ;;
 	--main) IN_PRIVATE=1; shift ;;
 	-*) usage ;;
 	*) break ;;
@@ -107,6 +111,7 @@ if [ -z "${IN_PRIVATE:-}" ]; then
 	args=(--rounds "$ROUNDS" --seconds "$SECS")
 	[ -n "$PERF" ] && args+=(--perf)
 	[ "$MODE" = UDP ] && args+=(--udp)
+	[ -n "$PAIR" ] && args+=(--pair)
 	exec unshare --mount --propagation private tests/e2e/lib/private.sh \
 		bash bench/ab.sh --main "${args[@]}" "$NFA" "$NFB"
 fi
@@ -151,7 +156,7 @@ nf_prog_ids >"$WORK/ids.before"
 for t in A B; do
 	bin=NF$t
 	unshare --mount --propagation private tests/e2e/lib/private.sh \
-		bash bench/ab.sh --side "$t" "${!bin}" "$WORK" "$MODE" >"$WORK/side.$t.log" 2>&1 &
+		bash bench/ab.sh --side "$t" "${!bin}" "$WORK" "$MODE" "$PAIR" >"$WORK/side.$t.log" 2>&1 &
 	spid=$!
 	SIDES+=("$spid")
 	for i in $(seq 240); do
@@ -167,7 +172,9 @@ done
 
 declare -A P N R
 for c in none floor-tcx; do
-	pair_up "$c" "$c" "$WORK/server.$c" || exit 1
+	f=$c
+	[ "$c" = floor-tcx ] && f=floor-tcx$PAIR
+	pair_up "$f" "$c" "$WORK/server.$c" || exit 1
 	P[$c]=/var/run/netns/$VA
 done
 bpftool prog show -j | jq -r '.[] | select(.name == "ref_floor") | .id' >"$WORK/ids.F"

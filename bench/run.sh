@@ -14,7 +14,8 @@
 #   BENCH_ROUNDS=7 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
 #   BENCH_VETH_ROUNDS=11 BENCH_VETH_SECONDS=2               veth rows
 #   BENCH_VETH_METRICS="TCP UDP CONN"  BENCH_VETH_CONFIGS="netfence netfence-clsact
-#     floor floor-tcx noop-tcx iptables nftables"  a subset of the veth rows, for development
+#     floor floor-tcx noop-tcx netfence-pair floor-tcx-pair iptables nftables"
+#     a subset of the veth rows, for development
 #     (no filter is always measured: every ratio is to it)
 #   BENCH_APPLY_REPS=3 BENCH_TENANTS=1000 BENCH_REPLACES=20 apply rows
 #   BENCH_LOSS_REPLACES=100                                 stream during replaces

@@ -1,8 +1,19 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The veth rows: for each configuration (none, netfence, netfence-clsact,
-# floor, floor-tcx, noop-tcx, iptables, nftables) two namespaces joined by a veth pair, sender
-# nfb-CONFIG-a (10.200.0.1) and receiver nfb-CONFIG-b (10.200.0.2), each end
-# named nfb0. All eight pairs exist side by side, and every measurement runs
+# floor, floor-tcx, noop-tcx, netfence-pair, floor-tcx-pair, iptables,
+# nftables) two namespaces joined by a veth pair, sender nfb-CONFIG-a
+# (10.200.0.1) and receiver nfb-CONFIG-b (10.200.0.2), each end named nfb0.
+#
+# SPEC §9's configuration: the receiver's namespace is the endpoint (the
+# pod), and the sender's holds its veth's host-side peer, where netfence
+# enforces (SPEC §3.11) and where the references are attached the same way.
+# The -pair configurations make both namespaces endpoints of the same
+# tenant: each one's host-side peer is then the other's end, so every packet
+# is judged twice (the sender's egress, the receiver's ingress), as between
+# two pods on a node, but with no bridge or routing between the two judges
+# that a node's path has (and the no-filter path lacks too). Reported beside.
+#
+# All pairs exist side by side, and every measurement runs
 # on each of them in turn, in a rotating order, round after round: the
 # machine is shared and noisy, so short samples interleaved many times and
 # their medians compare far better than one long run each. UDP packets/s
@@ -49,13 +60,21 @@ veth_down() {
 	netns_del "$VB"
 }
 
-# veth_hooks: the hooks of this pair's two endpoints, from status --json.
+# nf_endpoint_ns CONFIG: the namespaces of CONFIG's endpoints (netfence
+# enforces on their host-side peers, the other end of the pair).
+nf_endpoint_ns() { [[ $1 == *-pair ]] && echo "$VA $VB" || echo "$VB"; }
+
+# ref_ends CONFIG: the namespaces whose end gets a reference program: where
+# netfence's programs are for the same configuration.
+ref_ends() { [[ $1 == *-pair ]] && echo "$VA $VB" || echo "$VA"; }
+
+# veth_hooks: the hooks of this pair's endpoints, from status --json.
 veth_hooks() {
 	"$NF" status --json | jq -r --arg a "/var/run/netns/$VA" --arg b "/var/run/netns/$VB" \
 		'[.endpoints[] | select(.netns == $a or .netns == $b) | .attach.hook] | sort | join(" ")'
 }
 
-# veth_qdiscs: the clsact qdiscs left on this pair's two ends.
+# veth_qdiscs: the clsact qdiscs left on this pair's ends.
 veth_qdiscs() {
 	local ns n=0
 	for ns in "$VA" "$VB"; do
@@ -64,12 +83,13 @@ veth_qdiscs() {
 	echo "$n"
 }
 
-# veth_serve_move: serve run (in a namespace of its own) until it has moved
-# this pair's endpoints from clsact to tcx and removed the qdiscs their
+# veth_serve_move N: serve run (in a namespace of its own) until it has moved
+# this pair's N endpoints from clsact to tcx and removed the qdiscs their
 # attach made (a second after the move, the pair being quiet), as a node's
 # serve would; at most 20 s. Prints why and fails when it does not.
 veth_serve_move() {
-	local ns=${NS_PREFIX}vserve pid port h="" q="" i
+	local ns=${NS_PREFIX}vserve pid port h="" q="" i want
+	want=$(printf 'tcx %.0s' $(seq "$1")) want=${want% }
 	netns_add "$ns" || { echo "cannot make $ns"; return 1; }
 	port=$(in_ns "$ns" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	bg_ns "$ns" env -u NETFENCE_TC_HOOK "$NF" serve --listen "127.0.0.1:$port" \
@@ -77,13 +97,13 @@ veth_serve_move() {
 	pid=$BG_PID
 	for ((i = 0; i < 200; i++)); do
 		h=$(veth_hooks)
-		[ "$h" = "tcx tcx" ] && q=$(veth_qdiscs) && [ "$q" = 0 ] && break
+		[ "$h" = "$want" ] && q=$(veth_qdiscs) && [ "$q" = 0 ] && break
 		sleep 0.1
 	done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	netns_del "$ns"
-	[ "$h" = "tcx tcx" ] && [ "$q" = 0 ] && return 0
+	[ "$h" = "$want" ] && [ "$q" = 0 ] && return 0
 	echo "serve did not move the endpoints to tcx and remove their clsact qdiscs in 20 s" \
 		"(hooks: ${h:-none}; qdiscs left: ${q:-?}; $(oneline <"$WORK/vserve.log"))"
 	return 1
@@ -95,9 +115,11 @@ veth_filter() {
 	local err
 	case $1 in
 	none) ;;
-	netfence | netfence-clsact)
+	netfence | netfence-clsact | netfence-pair)
 		[ -n "$NF_WHY" ] && { echo "$NF_WHY"; return 1; }
-		for ns in "$VA" "$VB"; do
+		local eps
+		eps=$(nf_endpoint_ns "$1")
+		for ns in $eps; do
 			if ! err=$(env -u NETFENCE_TC_HOOK \
 				"$NF" attach --tenant "$VETH_TENANT" --iface "$VETH_IF" \
 				--netns "/var/run/netns/$ns" 2>&1); then
@@ -106,16 +128,17 @@ veth_filter() {
 			fi
 		done
 		# the default deployment runs serve (the DaemonSet): it moves them to tcx
-		if [ "$1" = netfence ]; then
-			veth_serve_move || return 1
+		if [ "$1" != netfence-clsact ]; then
+			# shellcheck disable=SC2086
+			veth_serve_move "$(set -- $eps; echo $#)" || return 1
 		fi ;;
-	floor | floor-tcx | noop-tcx)
+	floor | floor-tcx | noop-tcx | floor-tcx-pair)
 		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
 			! err=$(bpftool prog loadall "$OUT/bench_ref.bpf.o" "$FLOOR_PIN" type classifier 2>&1); then
 			echo "cannot load the floor: $(printf '%s' "$err" | oneline)"
 			return 1
 		fi
-		for ns in "$VA" "$VB"; do
+		for ns in $(ref_ends "$1"); do
 			if [ "$1" != floor ]; then
 				# noop-tcx: the tcx hook with nothing in it, what any program pays
 				local prog=ref_floor
@@ -274,7 +297,8 @@ veth_prepare() {
 # bench_veth ROUNDS SECONDS: the rows for TCP, UDP 64 B and connections/s.
 bench_veth() {
 	local rounds=$1 secs=$2 r c i m v why
-	local configs=(none) all=(netfence netfence-clsact floor floor-tcx noop-tcx iptables nftables)
+	local configs=(none) all=(netfence netfence-clsact floor floor-tcx noop-tcx netfence-pair
+		floor-tcx-pair iptables nftables)
 	for c in "${all[@]}"; do
 		[[ " ${VETH_CONFIGS:-${all[*]}} " == *" $c "* ]] && configs+=("$c")
 	done
@@ -368,11 +392,13 @@ veth_rows() {
 		base=$(median ${M[none]})
 		for c in "$@"; do
 			case $c in
-			netfence) name="netfence, 10,000 rules, both ends (attached on clsact, moved to tcx by serve: the default)" ;;
-			netfence-clsact) name="netfence left on clsact (no serve), 10,000 rules, both ends" ;;
-			floor) name="stateful floor (bench_ref) as a cls_bpf filter, both ends" ;;
-			floor-tcx) name="stateful floor (bench_ref) through tcx, both ends (netfence's default hook)" ;;
-			noop-tcx) name="a no-op program through tcx, both ends: the hook's own cost" ;;
+			netfence) name="netfence, 10,000 rules, on the receiver's host-side peer (attached on clsact, moved to tcx by serve: the default)" ;;
+			netfence-clsact) name="netfence left on clsact (no serve), 10,000 rules, host-side peer" ;;
+			floor) name="stateful floor (bench_ref) as a cls_bpf filter, host-side peer" ;;
+			floor-tcx) name="stateful floor (bench_ref) through tcx, host-side peer (netfence's default hook)" ;;
+			noop-tcx) name="a no-op program through tcx, host-side peer: the hook's own cost" ;;
+			netfence-pair) name="netfence, both namespaces endpoints (each packet judged at both ends, as between two pods), on tcx" ;;
+			floor-tcx-pair) name="stateful floor through tcx at both ends (as netfence-pair)" ;;
 			iptables) name="$ipt, 10,000 rules" ;;
 			nftables) name="nftables set, INPUT hook, 10,000 elements" ;;
 			esac
