@@ -9,7 +9,7 @@
 # nfbench-*, and removes them on exit (also on failure or Ctrl-C); iptables
 # and nftables rules only ever go into those namespaces.
 #
-# Knobs (environment), defaults sized for ~12 minutes on 2 cores, plus ~1 for
+# Knobs (environment), defaults sized for ~16 minutes on 2 cores, plus ~1 for
 # removing the 1,000 tenants again:
 #   BENCH_ROUNDS=7 BENCH_REPEAT=1000000 BENCH_COLD=2000     per-packet rows
 #   BENCH_VETH_ROUNDS=11 BENCH_VETH_SECONDS=2               veth rows
