@@ -83,13 +83,13 @@ veth_qdiscs() {
 	echo "$n"
 }
 
-# veth_serve_move N: serve run (in a namespace of its own) until it has moved
-# this pair's N endpoints from clsact to tcx and removed the qdiscs their
+# veth_serve_move NS...: serve run (in a namespace of its own) until it has
+# moved this pair's endpoints (in namespaces NS...) from clsact to tcx and removed the qdiscs their
 # attach made (a second after the move, the pair being quiet), as a node's
 # serve would; at most 20 s. Prints why and fails when it does not.
 veth_serve_move() {
 	local ns=${NS_PREFIX}vserve pid port h="" q="" i want
-	want=$(printf 'tcx %.0s' $(seq "$1")) want=${want% }
+	want=$(printf 'tcx %.0s' "$@") want=${want% }
 	netns_add "$ns" || { echo "cannot make $ns"; return 1; }
 	port=$(in_ns "$ns" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	bg_ns "$ns" env -u NETFENCE_TC_HOOK "$NF" serve --listen "127.0.0.1:$port" \
@@ -130,7 +130,7 @@ veth_filter() {
 		# the default deployment runs serve (the DaemonSet): it moves them to tcx
 		if [ "$1" != netfence-clsact ]; then
 			# shellcheck disable=SC2086
-			veth_serve_move "$(set -- $eps; echo $#)" || return 1
+			veth_serve_move $eps || return 1
 		fi ;;
 	floor | floor-tcx | noop-tcx | floor-tcx-pair)
 		if [ ! -e "$FLOOR_PIN/ref_floor" ] &&
