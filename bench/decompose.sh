@@ -13,7 +13,9 @@
 # ct-twice (one more insert and delete per connection), ct-small (a
 # 16,384-entry conntrack table: its bucket array 256 KB, not 4 MB),
 # verdict-twice (the SYN's verdict-cache lookup made twice), fc-small (64
-# flow-cache slots per CPU, not 2,048). Every variant and the base are built
+# flow-cache slots per CPU, not 2,048), ct-noprealloc (the conntrack table
+# allocating entries as they come, not preallocated; not in the default
+# list: it measured the same). Every variant and the base are built
 # from HEAD in worktrees of their own (uncommitted changes are not measured),
 # and each variant is measured against the base with bench/ab.sh: both in one
 # run, with no filter and the stateful floor beside them. Printed per variant:
