@@ -15,7 +15,11 @@
 # verdict-twice (the SYN's verdict-cache lookup made twice), fc-small (64
 # flow-cache slots per CPU, not 2,048), ct-noprealloc (the conntrack table
 # allocating entries as they come, not preallocated; not in the default
-# list: it measured the same). Every variant and the base are built
+# list: it measured the same), ct-array (the SYN's entry and the RST's delete
+# in a table without locks: one slot of a plain array claimed by a
+# compare-and-swap, the kernel hash map only when it is taken; what a
+# redesigned table's insert and delete would cost; only this loop is
+# served by it). Every variant and the base are built
 # from HEAD in worktrees of their own (uncommitted changes are not measured),
 # and each variant is measured against the base with bench/ab.sh: both in one
 # run, with no filter and the stateful floor beside them. Printed per variant:
@@ -36,7 +40,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || usage
 if [ $# -eq 0 ]; then
-	set -- noop no-ct ct-twice ct-small verdict-twice fc-small
+	set -- noop no-ct ct-array ct-twice ct-small verdict-twice fc-small
 fi
 for v in "$@"; do
 	[ -f "bench/variants/$v.patch" ] || { echo "decompose.sh: no bench/variants/$v.patch" >&2; exit 2; }
