@@ -7,21 +7,11 @@
 #
 # Run as root from the repository's top, after `make all`. Each variant is a
 # patch in bench/variants/ that adds or removes one piece of the program's
-# work on the connect loop's path (see the top of each patch's hunk): noop
-# (the hook and a trivial program), no-ct (no conntrack insert or delete: the
-# flow cache carries the bench's handshake alone, so only this loop passes),
-# ct-twice (one more insert and delete per connection), ct-small (a
-# 16,384-entry conntrack table: its bucket array 256 KB, not 4 MB),
-# verdict-twice (the SYN's verdict-cache lookup made twice), fc-small (64
-# flow-cache slots per CPU, not 2,048), ct-noprealloc (the conntrack table
-# allocating entries as they come, not preallocated; not in the default
-# list: it measured the same), ct-array (the SYN's entry and the RST's delete
-# in a table without locks: one slot of a plain array claimed by a
-# compare-and-swap, the kernel hash map only when it is taken; what a
-# redesigned table's insert and delete would cost; only this loop is
-# served by it). Every variant and the base are built
-# from HEAD in worktrees of their own (uncommitted changes are not measured),
-# and each variant is measured against the base with bench/ab.sh: both in one
+# work on the connect loop's path; its hunk says which (the list and what
+# each measured: bench/README.md and README, Performance). By default all but
+# ct-noprealloc, which measured the same as the base. Every variant and the
+# base are built from HEAD in worktrees of their own (uncommitted changes are
+# not measured), and each variant is measured against the base with bench/ab.sh: both in one
 # run, with no filter and the stateful floor beside them. Printed per variant:
 # connections/s over no filter for base and variant, and their program time
 # per connection from kernel.bpf_stats_enabled (which counts its own clock
