@@ -9,9 +9,10 @@
 # patch in bench/variants/ that adds or removes one piece of the program's
 # work on the connect loop's path; its hunk says which (the list and what
 # each measured: bench/README.md and README, Performance). By default all but
-# ct-noprealloc, which measured the same as the base. Every variant and the
-# base are built from HEAD in worktrees of their own (uncommitted changes are
-# not measured), and each variant is measured against the base with bench/ab.sh: both in one
+# ct-noprealloc, no-cl and no-usage, which measured the same as the base.
+# Every variant and the base are built from HEAD in worktrees of their own
+# (uncommitted changes are not measured), and each variant is measured
+# against the base with bench/ab.sh: both in one
 # run, with no filter and the stateful floor beside them. Printed per variant:
 # connections/s over no filter for base and variant, and their program time
 # per connection from kernel.bpf_stats_enabled (which counts its own clock
@@ -30,7 +31,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || usage
 if [ $# -eq 0 ]; then
-	set -- noop no-ct ct-array ct-twice ct-small verdict-twice fc-small
+	set -- noop no-ct ct-array ct-array-small ct-array-local ct-twice ct-small \
+		verdict-twice fc-small
 fi
 for v in "$@"; do
 	[ -f "bench/variants/$v.patch" ] || { echo "decompose.sh: no bench/variants/$v.patch" >&2; exit 2; }
