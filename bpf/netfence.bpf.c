@@ -23,6 +23,7 @@
 #include "lib/policy.bpf.h"
 #include "lib/ct.bpf.h"
 #include "lib/fcache.bpf.h"
+#include "lib/young.bpf.h"
 #include "lib/notify.bpf.h"
 #include "lib/gc.bpf.h"
 #include "lib/link.bpf.h"
@@ -79,7 +80,7 @@ static __always_inline void nf_ct_close(struct nf_ct_val *ct, const struct nf_ct
 					__u64 now)
 {
 	if (nf_ct_ends(ct, tcp_flags) && !nf_defers_end(w)) {
-		nf_ct_delete(ck, ct->tenant_id);
+		nf_ct_delete(ck, ct);
 		nf_cl_record(ck, w->dir, w->hook, gen, now);
 	}
 }
@@ -196,7 +197,7 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	bool change, stamped;
 	__u64 t, now;
 
-	ct = bpf_map_lookup_elem(&nf_ct, ck);
+	ct = nf_ct_find(ck);
 	if (!ct)
 		return NF_FAST_NO_FLOW;
 	*found = ct;
@@ -240,7 +241,8 @@ static __always_inline enum nf_fast nf_ct_established(const struct nf_ct_key *ck
 	} else if (stamped && w->hook == NF_HOOK_TC &&
 		   !(ct->flags & (NF_CT_FIN_ORIG | NF_CT_FIN_REPLY))) {
 		/* its next packets this way: the flow cache (lib/fcache.bpf.h) */
-		nf_fc_fill(ck, dir, gen, ct->last_seen_ns, ct->tenant_id, false);
+		nf_fc_fill(ck, dir, gen, ct->last_seen_ns, ct->tenant_id, false,
+			   ct->flags & NF_CT_YOUNG);
 	}
 	return NF_FAST_PASS;
 }
@@ -317,6 +319,7 @@ static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 di
 	struct nf_verdict_val *v;
 	struct nf_config *cfg;
 	struct nf_ct_val nct;
+	int r;
 
 	v = nf_verdict_entry(ck, dir, &cfg);
 	if (!v || !cfg)
@@ -330,11 +333,19 @@ static __always_inline int nf_verdict_cached(const struct nf_ct_key *ck, __u8 di
 		nf_ct_new(&nct, nf_now(), v->epoch, v->rule_ref, v->tenant_id, v->policy_id,
 			  v->ep_id, dir);
 		nct.gen = v->gen;	/* its epoch was current under gen, which still holds */
-		if (nf_track_in(&nf_ct, ck, &nct, v->tenant_id, cfg, false, syn))
+		/*
+		 * A SYN's entry: its young slot if free (lib/young.bpf.h), else
+		 * nf_ct. One that nf_ct tracks (a closed tuple reused, a
+		 * retransmission) is left to the ordinary order, as before.
+		 */
+		r = syn ? nf_track_young(ck, &nct, v->tenant_id, cfg) : -1;
+		if (r > 0)
+			return -1;
+		if (r && nf_track_in(&nf_ct, ck, &nct, v->tenant_id, cfg, false, syn))
 			return -1;
 		/* the connection's next packet this way (its ACK): the flow cache */
 		if (syn)
-			nf_fc_fill(ck, dir, nct.gen, nct.last_seen_ns, v->tenant_id, true);
+			nf_fc_fill(ck, dir, nct.gen, nct.last_seen_ns, v->tenant_id, true, !r);
 	}
 	nf_count_flow(v->tenant_id, dir, hook);
 	return 1;
@@ -437,12 +448,12 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 			nf_ct_key_fill(ck, w->scope, w->ifindex, pkt.proto, dir, pkt.saddr,
 				       pkt.daddr, pkt.sport, pkt.dport);
 		if (fast == NF_FAST_UNPARSED)
-			ct = bpf_map_lookup_elem(&nf_ct, ck);
+			ct = nf_ct_find(ck);
 		else
 			ct = fast == NF_FAST_RECHECK ? found : NULL;
 		if (ct && nf_ct_expired(ct, pkt.proto, now)) {
 			/* gone: this packet is judged as a new flow's first */
-			nf_ct_delete(ck, ct->tenant_id);
+			nf_ct_delete(ck, ct);
 		} else if (ct) {
 			tenant_id = ct->tenant_id;
 			pol_id = NF_POLICY_ID(tenant_id, ct->policy_id);
@@ -460,7 +471,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 						       ck->raddr, pkt.proto, port);
 				reason = nf_rule_reason(rule);
 				if (reason || !ti) {
-					nf_ct_delete(ck, tenant_id);
+					nf_ct_delete(ck, ct);
 					if (!reason)
 						reason = NF_DROP_POLICY;
 					goto drop;
@@ -540,7 +551,7 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 
 		nf_ct_key_fill(&ik, w->scope, w->ifindex, pkt.in_proto, !dir, pkt.in_saddr,
 			       pkt.in_daddr, pkt.in_sport, pkt.in_dport);
-		ict = bpf_map_lookup_elem(&nf_ct, &ik);
+		ict = nf_ct_find(&ik);
 		/*
 		 * Related only when the error travels where the flow does (SPEC
 		 * §3.12): sent by the endpoint, to the flow's peer; received, to the
@@ -577,7 +588,16 @@ static __always_inline bool nf_verdict_full(struct __sk_buff *skb, struct nf_end
 	track = ti && (w->hook != NF_HOOK_TC || dir == NF_DIR_EGRESS || nf_is_own_addr(ep, pkt.daddr));
 	if (track && !bench_no_ct_insert) {
 		nf_ct_new(&nct, now, epoch, rule, tenant_id, ep->policy_id, ep->ep_id, dir);
-		if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
+		/*
+		 * A TCP SYN on tc into its young slot too (lib/young.bpf.h): its
+		 * retransmission, admitted from the verdict cache, then finds
+		 * it there instead of making a second entry.
+		 */
+		if (w->hook == NF_HOOK_TC && pkt.proto == NF_IPPROTO_TCP &&
+		    (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+		    !nf_track_young(ck, &nct, tenant_id, cfg)) {
+			/* tracked */
+		} else if (nf_track(&nf_ct, ck, &nct, tenant_id, cfg, false)) {
 			reason = NF_DROP_CT_FULL;
 			goto drop;
 		}
@@ -640,9 +660,9 @@ static __always_inline bool nf_verdict(struct __sk_buff *skb, struct nf_endpoint
 				       &fc_gen);
 			if (fa == NF_FC_PASS)
 				return true;
-			if (fa == NF_FC_END) {
+			if (fa >= NF_FC_END) {
 				/* a RST: its entry goes, as nf_ct_ends would have it */
-				nf_ct_remove(&ck, fc_tenant);
+				nf_ct_remove(&ck, fc_tenant, fa == NF_FC_END_YOUNG);
 				nf_cl_record(&ck, w->dir, NF_HOOK_TC, fc_gen, nf_now());
 				return true;
 			}

@@ -90,6 +90,7 @@ enum nf_fc_answer {
 	NF_FC_MISS,	/* nf_ct decides */
 	NF_FC_PASS,	/* pass it: it changes nothing, or it is the handshake's SYN-ACK */
 	NF_FC_END,	/* pass it and end its flow (a RST): the slot is forgotten */
+	NF_FC_END_YOUNG,	/* the same, its entry in nf_ct_young (lib/young.bpf.h) */
 };
 
 /*
@@ -101,7 +102,8 @@ enum nf_fc_answer {
  *     reply goes to nf_ct and marks it (a connection reset right after its
  *     handshake, the commonest short one, never needs it);
  *   - a RST (without SYN or FIN) in a filled direction, its end not
- *     deferred to a guard: NF_FC_END; *tenant_id and *gen get the entry's
+ *     deferred to a guard: NF_FC_END (NF_FC_END_YOUNG when the slot says
+ *     the entry is young); *tenant_id and *gen get the entry's
  *     tenant and the gen its verdict stands under.
  *     nf_ct would delete the entry (nf_ct_ends): the caller does, without
  *     the lookup.
@@ -142,6 +144,8 @@ static __always_inline enum nf_fc_answer nf_fc_hit(const struct nf_ct_key *k, __
 	if (a == NF_FC_END) {
 		*tenant_id = s->tenant_id;
 		*gen = s->gen;
+		if (s->dirs & NF_FC_YOUNG)
+			a = NF_FC_END_YOUNG;
 		s->dirs = 0;
 	}
 	return a;
@@ -151,20 +155,22 @@ static __always_inline enum nf_fc_answer nf_fc_hit(const struct nf_ct_key *k, __
  * Remember that dir's packets of k's flow (tenant_id's) change nothing, as
  * its entry (last_seen_ns seen) stood under gen. fresh: a new connection's
  * SYN inserted the entry; the other direction is not known yet, but its
- * SYN-ACK may pass (NF_FC_SYNACK).
+ * SYN-ACK may pass (NF_FC_SYNACK). young: the entry is in nf_ct_young
+ * (NF_FC_YOUNG), where a RST taken here frees it.
  */
 static __always_inline void nf_fc_fill(const struct nf_ct_key *k, __u8 dir, __u32 gen, __u64 seen,
-				       __u32 tenant_id, bool fresh)
+				       __u32 tenant_id, bool fresh, bool young)
 {
 	struct nf_fc_slot *s = nf_fc_slot(k);
-	__u8 dirs = 1 << dir;
+	__u8 dirs = 1 << dir, where = young ? NF_FC_YOUNG : 0;
 
 	if (!s)
 		return;
 	if (!fresh && s->gen == gen && nf_ct_key_eq(&s->key, k)) {
-		if ((s->dirs & dirs) && s->seen == (__u32)seen)
+		if ((s->dirs & dirs) && s->seen == (__u32)seen &&
+		    (s->dirs & NF_FC_YOUNG) == where)
 			return;		/* nothing new: no store */
-		dirs |= s->dirs;
+		dirs |= s->dirs & ~NF_FC_YOUNG;
 	} else {
 		__builtin_memcpy(&s->key, k, sizeof(s->key));
 		s->gen = gen;
@@ -173,7 +179,7 @@ static __always_inline void nf_fc_fill(const struct nf_ct_key *k, __u8 dir, __u3
 			dirs |= NF_FC_SYNACK;
 	}
 	s->seen = (__u32)seen;
-	s->dirs = dirs;
+	s->dirs = dirs | where;
 }
 
 /*

@@ -189,6 +189,23 @@ struct {
 	__type(value, struct nf_fc_slot);
 } nf_flow_cache SEC(".maps");
 
+/* Young connections (struct nf_young_slot, lib/young.bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NF_YOUNG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nf_young_slot);
+} nf_ct_young SEC(".maps");
+
+/* How many nf_ct entries have keys of each young index (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NF_YOUNG_SLOTS);
+	__type(key, __u32);
+	__type(value, __s32);
+} nf_ct_tally SEC(".maps");
+
 /* Recently closed connections (struct nf_closed_slot, lib/fcache.bpf.h): the
  * shared region and one CPU's, sized for every CPU by the loader
  * (dp_skel_open). Mmapable: its values start on a page, so no slot straddles

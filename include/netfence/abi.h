@@ -34,7 +34,7 @@
  * version up, an nf_ct value with one more field, a program that sets it.
  */
 #ifdef NF_TEST_NEXT_LAYOUT
-#define NF_DATAPATH_VERSION	9
+#define NF_DATAPATH_VERSION	10
 #else
 /*
  * 2: identities with labels (NF_IDENT); 3: tiers (struct nf_class, nf_port_val);
@@ -45,8 +45,9 @@
  *    tc_peer_ingress and tc_peer_egress)
  * 7: nf_flow_cache one ARRAY of every CPU's slots (was a PERCPU_ARRAY)
  * 8: nf_ct_closed a shared region and one per CPU, nf_ct_closed_cpu
+ * 9: young connections (nf_ct_young, nf_young_flush), NF_CT_YOUNG
  */
-#define NF_DATAPATH_VERSION	8
+#define NF_DATAPATH_VERSION	9
 #endif
 
 /*
@@ -392,6 +393,7 @@ struct nf_ct_key {
 #define NF_CT_FIN_ORIG		(1u << 1)
 #define NF_CT_FIN_REPLY		(1u << 2)
 #define NF_CT_CLOSED		(1u << 3)	/* RST seen, or FIN both ways */
+#define NF_CT_YOUNG		(1u << 4)	/* in nf_ct_young, not nf_ct (never in nf_ct) */
 
 struct nf_ct_val {
 	__u64 last_seen_ns;	/* jiffies (bpf_jiffies64()) */
@@ -609,6 +611,72 @@ struct nf_fc_slot {
 };
 
 #define NF_FC_SYNACK	(1u << NF_DIR_MAX)
+#define NF_FC_YOUNG	(1u << (NF_DIR_MAX + 1))	/* the entry is in nf_ct_young */
+
+/*
+ * ---- nf_ct_young: ARRAY[NF_YOUNG_SLOTS] of struct nf_young_slot ----
+ * Tracked connections in their first second or two (bpf/lib/young.bpf.h): a
+ * new TCP connection's SYN, allowed on tc, puts its entry here when its slot
+ * is free, instead of into nf_ct, and a connection that ends within that
+ * time (its RST, or FINs) frees the slot with a store. The
+ * kernel's sweep moves what is older into nf_ct. Lookups read nf_ct first,
+ * then the slot. Slots are direct-mapped: the ports pick an index's low
+ * NF_YOUNG_LOC_BITS, so one client's successive connections to a service
+ * take neighbouring slots whose lines and pages stay warm (a hashed slot,
+ * like the hash map's bucket, is a cache and TLB miss per connection:
+ * README, Performance). Userspace reads nf_ct only: it first runs
+ * nf_young_flush, which moves every held slot into nf_ct.
+ * state: NF_YOUNG_FREE, then WRITING (claimed by a compare-and-swap), HELD
+ * (key and val valid), TAKEN (being freed or moved, by whoever swapped it
+ * from HELD), FREE. born: jiffies (low 32 bits) when written.
+ */
+#define NF_YOUNG_BITS		14
+#define NF_YOUNG_SLOTS		(1U << NF_YOUNG_BITS)
+#define NF_YOUNG_LOC_BITS	10
+
+enum nf_young_state {
+	NF_YOUNG_FREE = 0,
+	NF_YOUNG_WRITING = 1,
+	NF_YOUNG_HELD = 2,
+	NF_YOUNG_TAKEN = 3,
+};
+
+struct nf_young_slot {
+	__u32 state;		/* enum nf_young_state */
+	__u32 born;
+	struct nf_ct_key key;
+	struct nf_ct_val val;	/* last: a layout change appends to it */
+};
+
+/*
+ * A key's young slot (and tally, below): its addresses, interface and
+ * protocol mixed for the high bits, its ports for the low NF_YOUNG_LOC_BITS.
+ * The first word (scope and protocol) is left out as in the flow cache's
+ * mix: a cold load on a connection's first packet; compares take it.
+ */
+static __inline__ __u32 nf_young_index(const struct nf_ct_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = (w[1] & 0xffffffffULL) * 0x9e3779b97f4a7c15ULL ^
+		  (w[2] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL ^ (w[3] ^ w[5]) * 0x165667b19e3779f9ULL;
+	__u32 ports = (__u32)__builtin_bswap16(k->lport) ^ (__u32)__builtin_bswap16(k->rport);
+	__u32 loc = (1U << NF_YOUNG_LOC_BITS) - 1;
+
+	h = (h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL;
+	return ((__u32)(h >> (64 - NF_YOUNG_BITS)) & ~loc) | (ports & loc);
+}
+
+/*
+ * ---- nf_ct_tally: ARRAY[NF_YOUNG_SLOTS] of __s32, mmapable ----
+ * At least how many nf_ct entries have keys of each nf_young_index: a SYN
+ * whose tally is 0 knows nf_ct has no entry of its key without looking
+ * (a lookup is the hash map's bucket miss the young slots avoid), and one
+ * whose tally is above 0 looks. The datapath adds before it inserts and
+ * takes away after it deletes; userspace takes away what it deletes
+ * (a count left too high only costs lookups; one too low would let a SYN
+ * make a second entry of a key nf_ct tracks). An upgrade that does not
+ * reuse it recounts it from nf_ct.
+ */
 
 /*
  * ---- nf_ct_closed: ARRAY[NF_CL_SLOTS + NF_CL_CPU_SLOTS x possible CPUs] of

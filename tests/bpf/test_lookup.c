@@ -415,6 +415,7 @@ static void bpf_verdict(struct fx *x, const struct query *q, uint32_t *rule)
 	if (ret == DPT_TC_SHOT)
 		return;
 	assert_int_equal(ret, DPT_TC_OK);
+	dp__young_flush(x->f->dp);	/* a young connection's entry into nf_ct */
 	if (bpf_map_lookup_elem(dp__map_fd(x->f->dp, NF_MAP_CT), &k, &v))
 		fail_msg("IPv%d %s %s proto %u port %u: passed but no flow was tracked", q->family,
 			 q->dir == NF_DIR_INGRESS ? "from" : "to", peer, q->proto, q->port);

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <cmocka.h>
@@ -2357,6 +2358,142 @@ static void test_flow_cache(void **state)
 }
 
 /*
+ * Young connections (bpf/lib/young.bpf.h): a TCP SYN's entry goes into a
+ * slot of nf_ct_young, not nf_ct; the connection's packets find it there and
+ * its RST or FINs free it with its share; a SYN whose slot another flow
+ * holds goes to nf_ct; the kernel's sweep moves a slot older than
+ * NF_YOUNG_MAX_AGE into nf_ct, where nf_ct_tally counts it, and a SYN of
+ * that tuple then goes the ordinary way instead of making a second entry.
+ */
+static void test_young(void **state)
+{
+	struct fx *x = fixture(state);
+	static const struct vcase open_[] = {
+		{ "out: SYN (full verdict): into a young slot", TCP_OUT("10.2.0.5", 40200, 443, SYN),
+		  EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK: its entry found in the slot", TCP_IN("10.2.0.5", 443, 40200, SYNACK),
+		  IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40200, 443, ACK), EG, PASS, R_NONE },
+	};
+	static const struct vcase rst[] = {
+		{ "out: RST: the slot freed", TCP_OUT("10.2.0.5", 40200, 443, RST), EG, PASS, R_NONE },
+		{ "in: a SYN-ACK of it: no entry, dropped", TCP_IN("10.2.0.5", 443, 40200, SYNACK), IN,
+		  DROP, R_POLICY },
+	};
+	static const struct vcase fin[] = {
+		{ "out: SYN (verdict cache): into a young slot", TCP_OUT("10.2.0.5", 40201, 443, SYN),
+		  EG, PASS, R_ALLOWED },
+		{ "in: SYN-ACK", TCP_IN("10.2.0.5", 443, 40201, SYNACK), IN, PASS, R_NONE },
+		{ "out: ACK", TCP_OUT("10.2.0.5", 40201, 443, ACK), EG, PASS, R_NONE },
+		{ "in: data", TCP_IN("10.2.0.5", 443, 40201, ACK), IN, PASS, R_NONE },
+		{ "out: FIN", TCP_OUT("10.2.0.5", 40201, 443, FIN), EG, PASS, R_NONE },
+		{ "in: FIN", TCP_IN("10.2.0.5", 443, 40201, FIN), IN, PASS, R_NONE },
+		{ "out: the last ACK ends it: the slot freed", TCP_OUT("10.2.0.5", 40201, 443, ACK),
+		  EG, PASS, R_NONE },
+		{ "in: a SYN-ACK of it after its end: dropped", TCP_IN("10.2.0.5", 443, 40201, SYNACK), IN,
+		  DROP, R_POLICY },
+	};
+	static const struct vcase collide[] = {
+		{ "out: SYN: into a young slot", TCP_OUT("10.2.0.5", 40202, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+		{ "out: SYN of a flow with the same slot (ports 1,024 apart): into nf_ct",
+		  TCP_OUT("10.2.0.5", 41226, 443, SYN), EG, PASS, R_ALLOWED },
+	};
+	static const struct vcase collide_end[] = {
+		{ "in: the first one's SYN-ACK", TCP_IN("10.2.0.5", 443, 40202, SYNACK), IN, PASS,
+		  R_NONE },
+		{ "in: the second one's", TCP_IN("10.2.0.5", 443, 41226, SYNACK), IN, PASS, R_NONE },
+		{ "out: RST of the first", TCP_OUT("10.2.0.5", 40202, 443, RST), EG, PASS, R_NONE },
+		{ "out: RST of the second", TCP_OUT("10.2.0.5", 41226, 443, RST), EG, PASS, R_NONE },
+	};
+	static const struct vcase old[] = {
+		{ "out: SYN: into a young slot", TCP_OUT("10.2.0.5", 40203, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+	};
+	static const struct vcase resyn[] = {
+		{ "out: its SYN again, its entry in nf_ct now: its flow, not a second entry",
+		  TCP_OUT("10.2.0.5", 40203, 443, SYN), EG, PASS, R_NONE },
+		{ "out: its RST ends it in nf_ct", TCP_OUT("10.2.0.5", 40203, 443, RST), EG, PASS,
+		  R_NONE },
+	};
+	static const struct vcase share[] = {
+		{ "out: SYN: into a young slot, the share's last place",
+		  TCP_OUT("10.2.0.5", 40204, 443, SYN), EG, PASS, R_ALLOWED },
+		{ "out: SYN of another flow: over the share", TCP_OUT("10.2.0.5", 40205, 443, SYN), EG,
+		  DROP, R_CTFULL },
+		{ "out: the first one's RST", TCP_OUT("10.2.0.5", 40204, 443, RST), EG, PASS, R_NONE },
+	};
+	struct nf_young_slot s;
+	cpu_set_t was;
+	uint32_t u0, idx;
+	int i;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	pin_cpu(sched_getcpu());	/* the flow cache is per CPU */
+	apply(x, NP("p", EGRESS,
+		    "'egress':[{'to':[{'ipBlock':{'cidr':'10.2.0.0/16'}}],"
+		    "'ports':[{'protocol':'TCP','port':443}]}]"));
+	u0 = ct_usage(x);
+
+	/* 1. held in a slot, touched there (the reply seen), freed by a RST */
+	RUN_TABLE(x, open_);
+	assert_int_equal(dpt_young_held(x->f), 1);
+	assert_int_equal(dpt_ct_count_raw(x->f), 0);
+	assert_int_equal(ct_usage(x), u0 + 1);
+	assert_true(dpt_young_first(x->f, &s) >= 0);
+	assert_int_equal(s.state, NF_YOUNG_HELD);
+	assert_int_equal(s.val.flags, NF_CT_YOUNG | NF_CT_SEEN_REPLY);
+	assert_int_equal(s.val.tenant_id, x->tenant_id);
+	RUN_TABLE(x, rst);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(ct_usage(x), u0);
+
+	/* 2. ... or by both FINs and the last ACK */
+	RUN_TABLE(x, fin);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(dpt_ct_count_raw(x->f), 0);
+	assert_int_equal(ct_usage(x), u0);
+
+	/* 3. a slot taken: the SYN's entry goes to nf_ct */
+	RUN_TABLE(x, collide);
+	assert_int_equal(dpt_young_held(x->f), 1);
+	assert_int_equal(dpt_ct_count_raw(x->f), 1);
+	assert_int_equal(ct_usage(x), u0 + 2);
+	RUN_TABLE(x, collide_end);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(dpt_ct_count_raw(x->f), 0);
+	assert_int_equal(ct_usage(x), u0);
+
+	/* 4. the sweep moves an old slot into nf_ct and tallies it */
+	RUN_TABLE(x, old);
+	assert_true(dpt_young_first(x->f, &s) >= 0);
+	idx = nf_young_index(&s.key);
+	assert_int_equal(dpt_tally(x->f, idx), 0);
+	dpt_young_age(x->f, 1000000);
+	for (i = 0; i < 80 && (dpt_young_held(x->f) || dpt_ct_count_raw(x->f) != 1); i++)
+		usleep(50 * 1000);	/* the sweep runs about once a second */
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(dpt_ct_count_raw(x->f), 1);
+	assert_int_equal(dpt_tally(x->f, idx), 1);
+	assert_int_equal(ct_val(x, TCP, 40203, "10.2.0.5", 443).flags & NF_CT_YOUNG, 0);
+	assert_int_equal(ct_usage(x), u0 + 1);
+	RUN_TABLE(x, resyn);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(dpt_ct_count_raw(x->f), 0);
+	assert_int_equal(dpt_tally(x->f, idx), 0);
+	assert_int_equal(ct_usage(x), u0);
+
+	/* 5. a young entry counts in its tenant's share */
+	assert_int_equal(dpt_set_ct_tenant_max(x->f, u0 + 1), 0);
+	RUN_TABLE(x, share);
+	assert_int_equal(dpt_set_ct_tenant_max(x->f, 0), 0);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_int_equal(ct_usage(x), u0);
+
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
+/*
  * A guarded endpoint (macvlan) has every packet judged twice: its egress on
  * its own interface (tc_egress here) and then by the guard on the parent.
  * The first judge must not end a closed flow on its last ACK, or the guard
@@ -3621,6 +3758,7 @@ int main(void)
 		T("ct_lifecycle", test_ct_lifecycle),
 		T("closed_across_cpus", test_closed_across_cpus),
 		T("flow_cache", test_flow_cache),
+		T("young", test_young),
 		T("ct_gen", test_ct_gen),
 		T("verdict_cache", test_verdict_cache),
 		T("ct_end_guarded", test_ct_end_guarded),

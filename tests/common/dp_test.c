@@ -664,8 +664,78 @@ int dpt_closed_first(struct dpt *f, struct nf_closed_slot *out)
 	return -1;
 }
 
+/* Young slots held (struct nf_young_slot); with clear, each freed. */
+static size_t young_each(struct dpt *f, bool clear)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_CT_YOUNG);
+	struct nf_young_slot s, zero = { 0 };
+	size_t n = 0;
+	__u32 i;
+
+	for (i = 0; i < NF_YOUNG_SLOTS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &s) || s.state == NF_YOUNG_FREE)
+			continue;
+		n++;
+		if (clear)
+			bpf_map_update_elem(fd, &i, &zero, BPF_ANY);
+	}
+	return n;
+}
+
+size_t dpt_young_held(struct dpt *f)
+{
+	return young_each(f, false);
+}
+
+void dpt_young_age(struct dpt *f, uint32_t jiffies)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_CT_YOUNG);
+	struct nf_young_slot s;
+	__u32 i;
+
+	for (i = 0; i < NF_YOUNG_SLOTS; i++)
+		if (!bpf_map_lookup_elem(fd, &i, &s) && s.state == NF_YOUNG_HELD) {
+			s.born -= jiffies;
+			bpf_map_update_elem(fd, &i, &s, BPF_ANY);
+		}
+}
+
+int32_t dpt_tally(struct dpt *f, uint32_t idx)
+{
+	__s32 t = 0;
+
+	bpf_map_lookup_elem(dp__map_fd(f->dp, NF_MAP_CT_TALLY), &idx, &t);
+	return t;
+}
+
+size_t dpt_ct_count_raw(struct dpt *f)
+{
+	struct nf_ct_key k, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+int dpt_young_first(struct dpt *f, struct nf_young_slot *out)
+{
+	int fd = dp__map_fd(f->dp, NF_MAP_CT_YOUNG);
+	__u32 i;
+
+	for (i = 0; i < NF_YOUNG_SLOTS; i++)
+		if (!bpf_map_lookup_elem(fd, &i, out) && out->state != NF_YOUNG_FREE)
+			return (int)i;
+	return -1;
+}
+
 void dpt_flush_flows(struct dpt *f)
 {
+	young_each(f, true);
 	dpt_fc_clear(f);
 	dpt_closed_clear(f);
 	map_clear(dp__map_fd(f->dp, NF_MAP_CT), sizeof(struct nf_ct_key));
@@ -681,6 +751,7 @@ static int ct_find(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16
 	struct nf_ct_key k, next;
 	void *prev = NULL;
 
+	dp__young_flush(f->dp);	/* young connections too: userspace reads nf_ct */
 	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
 		if (NF_CT_KEY_PROTO(&next) == proto && next.lport == htons(lport) &&
 		    next.rport == htons(rport) && !memcmp(next.laddr, laddr, 16) &&
@@ -743,6 +814,7 @@ size_t dpt_ct_count(struct dpt *f)
 	size_t n = 0;
 	void *prev = NULL;
 
+	dp__young_flush(f->dp);
 	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
 		n++;
 		k = next;

@@ -136,8 +136,19 @@ int dpt_set_events_per_sec(struct dpt *f, uint32_t per_sec);
  */
 int dpt_events_drain(struct dpt *f, struct nf_event *out, size_t max, size_t *n);
 
-/* Empty the per-flow state maps (conntrack, flow cache, closed connections,
- * fragments, peer and verdict caches). */
+/* Young connections' slots held (struct nf_young_slot, bpf/lib/young.bpf.h),
+ * and the first of them (its index, -1 if none). The dpt_ct_* functions see
+ * nf_ct only, after moving every young connection there (dp__young_flush). */
+size_t dpt_young_held(struct dpt *f);
+int dpt_young_first(struct dpt *f, struct nf_young_slot *out);
+/* Make every held young slot look jiffies older (its born; not its entry). */
+void dpt_young_age(struct dpt *f, uint32_t jiffies);
+/* nf_ct_tally's count at a young index (abi.h). */
+int32_t dpt_tally(struct dpt *f, uint32_t idx);
+/* nf_ct's entries, young connections not moved there first. */
+size_t dpt_ct_count_raw(struct dpt *f);
+/* Empty the per-flow state maps (conntrack, young connections, flow cache,
+ * closed connections, fragments, peer and verdict caches). */
 void dpt_flush_flows(struct dpt *f);
 /* Empty the flow cache (struct nf_fc_slot), as time or a policy_gen bump would. */
 void dpt_fc_clear(struct dpt *f);

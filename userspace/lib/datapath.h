@@ -52,7 +52,9 @@
 	X(NF_MAP_GUARD, "nf_guard", NULL)                         \
 	X(NF_MAP_GUARDED_NS, "nf_guarded_ns", NULL)               \
 	X(NF_MAP_FLOW_CACHE, "nf_flow_cache", NULL)               \
-	X(NF_MAP_CT_CLOSED, "nf_ct_closed", NULL)
+	X(NF_MAP_CT_CLOSED, "nf_ct_closed", NULL)               \
+	X(NF_MAP_CT_YOUNG, "nf_ct_young", NULL)                 \
+	X(NF_MAP_CT_TALLY, "nf_ct_tally", NULL)
 
 /* The programs userspace attaches or runs: X(id, BPF program name). */
 #define NF_PROGS(X)                                     \
@@ -63,6 +65,8 @@
 	X(NF_PROG_TC_PEER, "tc_peer")                   \
 	/* starts the sweep of expired entries */       \
 	X(NF_PROG_GC_START, "nf_gc_start")              \
+	/* moves young connections into nf_ct */       \
+	X(NF_PROG_YOUNG_FLUSH, "nf_young_flush")        \
 	/* on a macvlan endpoint's parent */            \
 	X(NF_PROG_TC_GUARD_INGRESS, "tc_guard_ingress") \
 	X(NF_PROG_TC_GUARD_EGRESS, "tc_guard_egress")   \
@@ -113,6 +117,13 @@ bool dp__is_loaded(void);
 /* The fds of an open datapath's maps and programs (owned by dp). */
 int dp__map_fd(const struct nf_dp *dp, enum nf_map_id id);
 int dp__prog_fd(const struct nf_dp *dp, enum nf_prog_id id);
+/*
+ * Move every young connection's entry (struct nf_young_slot) into nf_ct,
+ * where userspace reads and writes them: before a scan of nf_ct, a purge, an
+ * upgrade's carry-over. Entries the datapath makes after it are its own
+ * (as nf_ct's new entries during a scan are). 0 or -errno.
+ */
+int dp__young_flush(const struct nf_dp *dp);
 /* All map fds, for metrics__collect(). */
 const struct nf_maps *dp__maps(const struct nf_dp *dp);
 /* Where the tenants' key records and rule names are (NF_RUN_DIR/tenants, or

@@ -31,6 +31,7 @@ struct nf_dp {
 	struct netfence_bpf *skel;	/* only when this process loaded it */
 	struct nf_tenant_info *tenants;	/* nf_tenants, mmapped: tenants[id] */
 	struct nf_usage *usage;		/* nf_usage, mmapped: usage[id] (atomic updates) */
+	__s32 *tally;			/* nf_ct_tally, mmapped (atomic updates, abi.h) */
 	char tenant_dir[256];		/* key records: NF_RUN_DIR/tenants, or private */
 	bool pinned;
 };
@@ -45,6 +46,9 @@ struct netfence_bpf *dp_skel_open(void);
 /* An instance over a loaded skeleton (which it takes over), its sweep started. */
 int dp_from_skel(struct nf_dp **out, struct netfence_bpf *skel);
 int dp_config_defaults(struct nf_dp *dp);
+/* Run a housekeeping program (nf_gc_start, nf_young_flush) once through
+ * BPF_PROG_TEST_RUN: 0 when it answered TC_ACT_OK, else -errno or -EIO. */
+int dp_run_once(int prog_fd);
 
 /* ---- upgrade.c ---- */
 /* The pinned datapath replaced by this build's (node lock held): 0 when done
@@ -67,6 +71,11 @@ void dp_policy_purge(struct nf_dp *dp, uint32_t id);
 
 /* ---- tenants.c ---- */
 void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n);
+/* An nf_ct entry of key k deleted by userspace: its tally (abi.h) goes down. */
+void dp_tally_put(struct nf_dp *dp, const struct nf_ct_key *k);
+/* nf_ct_tally raised to at least what nf_ct holds now (an upgrade that did
+ * not reuse it, or whose old programs wrote nf_ct meanwhile). */
+void dp_tally_recount(struct nf_dp *dp);
 
 /* ---- netns.c ---- */
 /* The original netns while in another one (dp_netns_enter), else -1. */

@@ -562,8 +562,10 @@ static int ct_purge_batch(void *keys, void *vals, __u32 n, void *ctx)
 	for (i = 0; i < n; i++)
 		if (NF_CT_KEY_SCOPE(&k[i]) == (p->scope & NF_CT_SCOPE_MASK) &&
 		    k[i].ifindex == p->ifindex &&
-		    !bpf_map_delete_elem(p->dp->maps.fd[NF_MAP_CT], &k[i]))
+		    !bpf_map_delete_elem(p->dp->maps.fd[NF_MAP_CT], &k[i])) {
+			dp_tally_put(p->dp, &k[i]);
 			dp_usage_put(p->dp, v[i].tenant_id, false, 1);
+		}
 	return 0;
 }
 
@@ -576,6 +578,7 @@ void dp_ct_purge(struct nf_dp *dp, __u64 scope, __u32 ifindex)
 {
 	struct ct_purge p = { .dp = dp, .scope = scope, .ifindex = ifindex };
 
+	dp__young_flush(dp);
 	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		    ct_purge_batch, &p);
 	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */

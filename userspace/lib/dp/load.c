@@ -252,6 +252,7 @@ static size_t page_round(size_t sz)
 
 #define TENANTS_MAP_SIZE page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_tenant_info))
 #define USAGE_MAP_SIZE	 page_round((size_t)NF_MAX_TENANTS * sizeof(struct nf_usage))
+#define TALLY_MAP_SIZE	 page_round((size_t)NF_YOUNG_SLOTS * sizeof(__s32))
 
 /* A BPF_F_MMAPABLE array of the datapath, mapped shared. */
 static void *mmap_array(struct nf_dp *dp, enum nf_map_id id, size_t size)
@@ -264,14 +265,30 @@ static void *mmap_array(struct nf_dp *dp, enum nf_map_id id, size_t size)
 	return NULL;
 }
 
-/* nf_tenants and nf_usage, mmapped. */
+/* nf_tenants, nf_usage and nf_ct_tally, mmapped. */
 static int mmap_tenants(struct nf_dp *dp)
 {
 	dp->tenants = mmap_array(dp, NF_MAP_TENANTS, TENANTS_MAP_SIZE);
 	if (!dp->tenants)
 		return -ENOMEM;
 	dp->usage = mmap_array(dp, NF_MAP_USAGE, USAGE_MAP_SIZE);
-	return dp->usage ? 0 : -ENOMEM;
+	if (!dp->usage)
+		return -ENOMEM;
+	dp->tally = mmap_array(dp, NF_MAP_CT_TALLY, TALLY_MAP_SIZE);
+	return dp->tally ? 0 : -ENOMEM;
+}
+
+/* dp_internal.h */
+int dp_run_once(int prog_fd)
+{
+	unsigned char pkt[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+
+	pkt[12] = 0x08;	/* an Ethernet frame: test runs of tc programs want one */
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	return opts.retval == 0 /* TC_ACT_OK */ ? 0 : -EIO;
 }
 
 /*
@@ -280,19 +297,20 @@ static int mmap_tenants(struct nf_dp *dp)
  */
 static int gc_start(struct nf_dp *dp)
 {
-	unsigned char pkt[64] = {};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
-		    .repeat = 1);
-	int err;
+	int err = dp_run_once(dp->progs[NF_PROG_GC_START]);
 
-	pkt[12] = 0x08;	/* an Ethernet frame: test runs of tc programs want one */
-	err = bpf_prog_test_run_opts(dp->progs[NF_PROG_GC_START], &opts);
-	if (err || opts.retval != 0 /* TC_ACT_OK */) {
-		err = err ? -errno : -EIO;
+	if (err)
 		pr_err("cannot start the conntrack sweep timer: %s", strerror(-err));
-		return err;
-	}
-	return 0;
+	return err;
+}
+
+int dp__young_flush(const struct nf_dp *dp)
+{
+	int err = dp_run_once(dp->progs[NF_PROG_YOUNG_FLUSH]);
+
+	if (err)
+		pr_err("cannot move young connections into nf_ct: %s", strerror(-err));
+	return err;
 }
 
 /* Open every pin. -ENOENT if the datapath is not (completely) loaded. */
@@ -771,6 +789,8 @@ void dp__close(struct nf_dp *dp)
 		munmap(dp->tenants, TENANTS_MAP_SIZE);
 	if (dp->usage)
 		munmap(dp->usage, USAGE_MAP_SIZE);
+	if (dp->tally)
+		munmap(dp->tally, TALLY_MAP_SIZE);
 	if (!dp->pinned && !strncmp(dp->tenant_dir, "/tmp/netfence-private.", 22))
 		rm_rf(dp->tenant_dir);
 	netfence_bpf__destroy(dp->skel);

@@ -134,6 +134,7 @@ static void ct_move(struct nf_dp *dp, uint32_t tenant_id, const struct move *m, 
 {
 	struct ct_moves c = { .dp = dp, .tenant_id = tenant_id, .m = m, .n = n };
 
+	dp__young_flush(dp);
 	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		    ct_move_batch, &c);
 	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */
@@ -291,6 +292,7 @@ void dp__ct_rejudge_peers(struct nf_dp *dp, const struct nf_cidr *addrs, size_t 
 
 	if (!n)
 		return;
+	dp__young_flush(dp);
 	dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key), sizeof(struct nf_ct_val),
 		    rejudge_batch, &rj);
 	dp__verdicts_changed(dp);	/* after the last write of nf_ct: see nf_ct_val.gen */

@@ -78,6 +78,53 @@ void dp_usage_put(struct nf_dp *dp, uint32_t tenant_id, bool frag, uint32_t n)
 		__atomic_fetch_sub(&dp->usage[tenant_id].ct, n, __ATOMIC_RELAXED);
 }
 
+void dp_tally_put(struct nf_dp *dp, const struct nf_ct_key *k)
+{
+	if (dp->tally)
+		__atomic_fetch_sub(&dp->tally[nf_young_index(k)], 1, __ATOMIC_RELAXED);
+}
+
+struct tally_scan {
+	__s32 *count;
+};
+
+static int tally_batch(void *keys, void *vals, __u32 n, void *ctx)
+{
+	const struct nf_ct_key *k = keys;
+	struct tally_scan *t = ctx;
+	__u32 i;
+
+	(void)vals;
+	for (i = 0; i < n; i++)
+		t->count[nf_young_index(&k[i])]++;
+	return 0;
+}
+
+void dp_tally_recount(struct nf_dp *dp)
+{
+	struct tally_scan t = { .count = calloc(NF_YOUNG_SLOTS, sizeof(__s32)) };
+	__s32 cur;
+	__u32 i;
+
+	if (!t.count || !dp->tally) {
+		free(t.count);
+		return;
+	}
+	if (!dp_map_scan(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key),
+			 sizeof(struct nf_ct_val), tally_batch, &t)) {
+		/* raised, never lowered: the datapath moves it meanwhile, and a
+		 * count too high only costs lookups */
+		for (i = 0; i < NF_YOUNG_SLOTS; i++) {
+			cur = __atomic_load_n(&dp->tally[i], __ATOMIC_RELAXED);
+			while (cur < t.count[i] &&
+			       !__atomic_compare_exchange_n(&dp->tally[i], &cur, t.count[i], false,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				;
+		}
+	}
+	free(t.count);
+}
+
 struct owned_scan {
 	size_t key_size, val_size;
 	uint32_t id;
@@ -129,12 +176,14 @@ static size_t batch_value_size(int fd)
 /*
  * Delete every entry of map fd (key_size, value_size) that owned() says is
  * id's; value_size 0: owned() decides by the key alone (per-CPU values).
+ * tally: nf_ct's datapath, whose nf_ct_tally each delete takes one from.
  * Read in batches where the kernel has them (the tracked flows may be
  * 262,144 entries, and this runs under the node lock, e.g. in the CNI DEL
  * of a namespace's last pod), else one key at a time.
  */
 static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t id,
-			   bool (*owned)(const void *key, const void *value, uint32_t id))
+			   bool (*owned)(const void *key, const void *value, uint32_t id),
+			   struct nf_dp *tally)
 {
 	struct owned_scan o = { .key_size = key_size, .id = id, .owned = owned };
 	unsigned char key[64], next[64], value[256];
@@ -149,8 +198,11 @@ static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t 
 	if (o.val_size && (!value_size || o.val_size == value_size) &&
 	    !dp_map_scan(fd, key_size, o.val_size, owned_batch, &o)) {
 		for (i = 0; i < o.n; i++)
-			if (!bpf_map_delete_elem(fd, o.keys + i * key_size))
+			if (!bpf_map_delete_elem(fd, o.keys + i * key_size)) {
+				if (tally)
+					dp_tally_put(tally, (const void *)(o.keys + i * key_size));
 				n++;
+			}
 		free(o.keys);
 		return n;
 	}
@@ -160,8 +212,11 @@ static size_t delete_owned(int fd, size_t key_size, size_t value_size, uint32_t 
 		first = false;
 		if ((value_size && bpf_map_lookup_elem(fd, key, value)) || !owned(key, value, id))
 			continue;
-		if (!bpf_map_delete_elem(fd, key))
+		if (!bpf_map_delete_elem(fd, key)) {
+			if (tally)
+				dp_tally_put(tally, (const void *)key);
 			n++;
+		}
 	}
 	return n;
 }
@@ -222,16 +277,18 @@ int dp__tenant_reclaim(struct nf_dp *dp, uint32_t id)
 		return -ENOENT;
 	dp_policy_purge(dp, id);
 	n = delete_owned(dp->maps.fd[NF_MAP_IPCACHE], sizeof(struct nf_lpm_addr_key),
-			 sizeof(struct nf_ipcache_val), id, ipcache_owned);
+			 sizeof(struct nf_ipcache_val), id, ipcache_owned, NULL);
 	if (n)
 		dp__ipcache_changed(dp);
-	delete_owned(dp->maps.fd[NF_MAP_STATS], sizeof(struct nf_stats_key), 0, id, stats_owned);
+	delete_owned(dp->maps.fd[NF_MAP_STATS], sizeof(struct nf_stats_key), 0, id, stats_owned,
+		     NULL);
 	flows_zero(dp, id);
+	dp__young_flush(dp);
 	if (delete_owned(dp->maps.fd[NF_MAP_CT], sizeof(struct nf_ct_key),
-			 sizeof(struct nf_ct_val), id, ct_owned))
+			 sizeof(struct nf_ct_val), id, ct_owned, dp))
 		dp__verdicts_changed(dp);	/* see nf_ct_val.gen */
 	delete_owned(dp->maps.fd[NF_MAP_FRAGS], sizeof(struct nf_frag_key),
-		     sizeof(struct nf_frag_val), id, frag_owned);
+		     sizeof(struct nf_frag_val), id, frag_owned, NULL);
 	__atomic_store_n(&dp->usage[id].ct, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&dp->usage[id].frags, 0, __ATOMIC_RELAXED);
 	dp__tenant_forget(dp, id);

@@ -436,6 +436,7 @@ static void recount_usage(struct nf_dp *dp)
 	__u32 t, guard = 0;
 	int ct_fd = dp->maps.fd[NF_MAP_CT], fr_fd = dp->maps.fd[NF_MAP_FRAGS];
 
+	dp__young_flush(dp);
 	memset(ct, 0, sizeof(ct));
 	memset(frags, 0, sizeof(frags));
 	while (guard++ < 2 * NF_MAX_CT && !bpf_map_get_next_key(ct_fd, first ? NULL : &k, &nk)) {
@@ -535,9 +536,39 @@ struct upgrade {
 	struct up_progs *up;
 };
 
+/*
+ * nf_ct_young is reused when its layout is the same, else never copied: a
+ * slot caught between two writes would stay claimed. The old programs'
+ * young connections go through the old nf_ct instead (carry_late_entries).
+ */
 static bool carried(const struct up_map *u)
 {
-	return !u->reuse && u->old_fd >= 0 && !always_new(bpf_map__name(u->m));
+	return !u->reuse && u->old_fd >= 0 && !always_new(bpf_map__name(u->m)) &&
+	       strcmp(bpf_map__name(u->m), "nf_ct_young");
+}
+
+/*
+ * The old programs' young connections into the old nf_ct (their pinned
+ * nf_young_flush, if they have one), once no hook runs them: from there the
+ * late copy carries them, or they are where the new programs look (nf_ct
+ * reused). Nothing to do when nf_ct_young itself was reused.
+ */
+static void flush_old_young(struct upgrade *g)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < g->n_maps; i++)
+		if (!strcmp(bpf_map__name(g->maps[i].m), "nf_ct_young") && g->maps[i].reuse)
+			return;
+	snprintf(path, sizeof(path), "%s/nf_young_flush", NF_PIN_ROOT);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;		/* a datapath from before young connections */
+	if (dp_run_once(fd))
+		pr_info("upgrade: the old datapath's young connections were not moved into nf_ct");
+	close(fd);
 }
 
 /* 1. Which pinned maps this build's object can use as they are. */
@@ -603,6 +634,8 @@ static int load_new(struct upgrade *g, const struct nf_meta *self)
 		return -errno;
 	err = dp_from_skel(&g->dp, g->skel);	/* takes the skeleton over; starts its sweep */
 	g->skel = NULL;
+	if (!err)
+		dp_tally_recount(g->dp);	/* nf_ct carried or reused; before any hook runs it */
 	if (!err && !maps_had(g->maps, g->n_maps, "nf_config"))
 		err = dp_config_defaults(g->dp);
 	return err;
@@ -640,6 +673,7 @@ static void carry_late_entries(struct upgrade *g)
 	bool tracking = false;
 	size_t i, n;
 
+	flush_old_young(g);
 	for (i = 0; i < g->n_maps; i++) {
 		struct up_map *u = &g->maps[i];
 		const char *name = bpf_map__name(u->m);
@@ -651,6 +685,8 @@ static void carry_late_entries(struct upgrade *g)
 	}
 	if (tracking)
 		recount_usage(g->dp);
+	/* what the old programs (and the late copy) put into nf_ct meanwhile */
+	dp_tally_recount(g->dp);
 }
 
 /* 5. The pins: programs, new maps, what this build dropped, nf_meta last. */
