@@ -358,6 +358,9 @@ static void test_collect(void **state)
 	mp->fd[NF_MAP_FLOWS] = mk(&o, BPF_MAP_TYPE_PERCPU_ARRAY, "nf_flows", 4, 8,
 				  NF_FLOWS_ENTRIES, 0);
 	assert_true(mp->fd[NF_MAP_FLOWS] >= 0);
+	mp->fd[NF_MAP_CT_YOUNG] = mk(&o, BPF_MAP_TYPE_ARRAY, "nf_ct_young", 4,
+				     sizeof(struct nf_young_slot), NF_YOUNG_SLOTS, 0);
+	assert_true(mp->fd[NF_MAP_CT_YOUNG] >= 0);
 	assert_true(mp->fd[NF_MAP_STATS] >= 0 && mp->fd[NF_MAP_ENDPOINTS] >= 0 &&
 		    mp->fd[NF_MAP_CG_ENDPOINTS] >= 0 && mp->fd[NF_MAP_CT] >= 0 &&
 		    mp->fd[NF_MAP_IPCACHE] >= 0);
@@ -411,6 +414,13 @@ static void test_collect(void **state)
 		k.lport = htons(i);
 		assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_CT], &k, &v, BPF_ANY), 0);
 	}
+	/* three young connections (tracked, not in nf_ct yet) */
+	for (i = 0; i < 3; i++) {
+		struct nf_young_slot s = { .state = NF_YOUNG_HELD };
+		__u32 idx = 5 + i * 5000;
+
+		assert_int_equal(bpf_map_update_elem(mp->fd[NF_MAP_CT_YOUNG], &idx, &s, BPF_ANY), 0);
+	}
 	for (i = 0; i < 3; i++) {
 		struct nf_lpm_addr_key k = { .prefixlen = 128 };
 		struct nf_ipcache_val v = { .id = 1 };
@@ -446,7 +456,7 @@ static void test_collect(void **state)
 	assert_int_equal(t1->n_endpoints, 3);
 	assert_int_equal(t2->n_endpoints, 1);
 	assert_int_equal(t1->info.epoch, 3);
-	assert_int_equal(m.ct_entries, 2500);
+	assert_int_equal(m.ct_entries, 2500 + 3);	/* nf_ct and the young slots */
 
 	assert_int_equal(metrics__render(&m, &buf, &len), 0);
 	snprintf(line, sizeof(line),
@@ -468,7 +478,7 @@ static void test_collect(void **state)
 	assert_non_null(strstr(buf, "\nnetfence_endpoints{tenant=\"t2\"} 1\n"));
 	assert_non_null(
 		strstr(buf, "\nnetfence_policy_rules{tenant=\"t1\",direction=\"ingress\"} 4\n"));
-	assert_non_null(strstr(buf, "\nnetfence_conntrack_entries 2500\n"));
+	assert_non_null(strstr(buf, "\nnetfence_conntrack_entries 2503\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"ct\"} 2500\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_capacity{map=\"ct\"} 262144\n"));
 	assert_non_null(strstr(buf, "\nnetfence_map_entries{map=\"ipcache\"} 3\n"));

@@ -328,9 +328,20 @@ struct collect_ctx {
 	struct nf_metrics *m;
 	size_t vsize_cpu; /* per-CPU stride of nf_stats values */
 	uint32_t n_named; /* tenants in use (nf_tenants is an array) */
+	uint32_t young;	  /* young connections' slots held (struct nf_young_slot) */
 	int ncpus;
 	int err;
 };
+
+static void young_cb(const void *key, const void *value, void *arg)
+{
+	const struct nf_young_slot *s = value;
+	struct collect_ctx *c = arg;
+
+	(void)key;
+	if (s->state != NF_YOUNG_FREE)
+		c->young++;
+}
 
 static void tenant_cb(const void *key, const void *value, void *arg)
 {
@@ -558,6 +569,15 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 			goto fail;
 	}
 
+	if (maps->fd[NF_MAP_CT_YOUNG] >= 0) {
+		/* tracked connections too, not yet in nf_ct (bpf/lib/young.bpf.h) */
+		err = map_dump(maps->fd[NF_MAP_CT_YOUNG], young_cb, &c, &n, &d);
+		if (err || d.value_size != sizeof(struct nf_young_slot)) {
+			err = err ?: -EPROTO;
+			goto fail;
+		}
+	}
+
 	identities_count(m);
 	m->n_maps = 0;
 	for (mi = 0; mi < NF_MAP__COUNT; mi++) {
@@ -573,7 +593,7 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 	}
 	if (err)
 		goto fail;
-	m->ct_entries = ct == UINT32_MAX ? 0 : ct;
+	m->ct_entries = (ct == UINT32_MAX ? 0 : ct) + c.young;
 	m->loaded = true;
 	metrics__sort(m);
 	return 0;
