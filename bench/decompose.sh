@@ -3,17 +3,20 @@
 # bench/decompose.sh: where a new TCP connection's cost goes on the veth
 # row's path, for development. Not part of `make bench`.
 #
-#   bash bench/decompose.sh [--rounds N] [VARIANT...]
+#   bash bench/decompose.sh [--rounds N] [--base REV] [VARIANT...]
 #
 # Run as root from the repository's top, after `make all`. Each variant is a
 # patch in bench/variants/ that adds or removes one piece of the program's
 # work on the connect loop's path; its hunk says which (the list and what
 # each measured: bench/README.md and README, Performance). By default all but
 # ct-noprealloc, no-cl and no-usage, which measured the same as the base.
-# Every variant and the base are built from HEAD in worktrees of their own
-# (uncommitted changes are not measured), and each variant is measured
-# against the base with bench/ab.sh: both in one
-# run, with no filter and the stateful floor beside them. Printed per variant:
+# The variants were written against db40cb4, the tree before young
+# connections (bpf/lib/young.bpf.h): `--base db40cb4` measures them there;
+# noop, ct-small, ct-noprealloc, fc-small and verdict-twice apply to later
+# trees too. Every variant and the base are built from REV (default HEAD) in
+# worktrees of their own (uncommitted changes are not measured), and each
+# variant is measured against the base with bench/ab.sh: both in one run,
+# with no filter and the stateful floor beside them. Printed per variant:
 # connections/s over no filter for base and variant, and their program time
 # per connection from kernel.bpf_stats_enabled (which counts its own clock
 # reads: the noop variant shows how much). Takes about 90 s per variant with
@@ -21,15 +24,19 @@
 # exit.
 set -u
 ROUNDS=7
-usage() { echo "usage: bash bench/decompose.sh [--rounds N] [VARIANT...]" >&2; exit 2; }
+BASE=HEAD
+usage() { echo "usage: bash bench/decompose.sh [--rounds N] [--base REV] [VARIANT...]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rounds) [ $# -ge 2 ] || usage; ROUNDS=$2; shift 2 ;;
+	--base) [ $# -ge 2 ] || usage; BASE=$2; shift 2 ;;
 	-*) usage ;;
 	*) break ;;
 	esac
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || usage
+git rev-parse --verify -q "$BASE^{commit}" >/dev/null ||
+	{ echo "decompose.sh: --base $BASE: no such commit" >&2; exit 2; }
 if [ $# -eq 0 ]; then
 	set -- noop no-ct ct-array ct-array-small ct-array-local ct-twice ct-small \
 		verdict-twice fc-small
@@ -51,15 +58,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# build NAME [PATCH]: HEAD (with PATCH applied) built in its own worktree
+# build NAME [PATCH]: BASE (with PATCH applied) built in its own worktree
 build() {
 	local dir="$WORK/$1"
 
-	git worktree add --detach "$dir" HEAD >/dev/null 2>&1 ||
+	git worktree add --detach "$dir" "$BASE" >/dev/null 2>&1 ||
 		{ echo "decompose.sh: git worktree add failed" >&2; return 1; }
 	TREES+=("$dir")
 	if [ -n "${2:-}" ] && ! git -C "$dir" apply "$(realpath "$2")"; then
-		echo "decompose.sh: $2 does not apply to HEAD" >&2
+		echo "decompose.sh: $2 does not apply to $BASE (see --base)" >&2
 		return 1
 	fi
 	make -C "$dir" -j2 build/netfence >"$WORK/$1.build" 2>&1 ||
