@@ -509,6 +509,7 @@ static int measure_cold(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 		goto out;
 	}
 	while (s < cfg.cold_samples) {
+		dp__young_flush(a);	/* young connections into nf_ct, then all of it */
 		flush_map(dp__map_fd(a, NF_MAP_CT));
 		flush_map(dp__map_fd(a, NF_MAP_PEER_CACHE));
 		flush_map(dp__map_fd(a, NF_MAP_VERDICTS));
@@ -572,6 +573,7 @@ static int measure_conn(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 		err = -ENOMEM;
 		goto out;
 	}
+	dp__young_flush(a);
 	flush_map(dp__map_fd(a, NF_MAP_CT));
 	for (s = 0; s < cfg.cold_samples; s++) {
 		uint16_t sport = 1024 + s % 60000;
@@ -602,7 +604,9 @@ static int measure_conn(struct nf_dp *a, struct bench_ref_bpf *ref, bool v6, uin
 			no[s] += d;
 		}
 	}
-	/* every connection ended: nothing of them is left tracked */
+	/* every connection ended: nothing of them is left tracked (a young
+	 * connection left behind is moved into nf_ct first) */
+	dp__young_flush(a);
 	if (flush_map(dp__map_fd(a, NF_MAP_CT)) != 0) {
 		err = -ENOTEMPTY;
 		goto out;

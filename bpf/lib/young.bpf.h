@@ -67,7 +67,12 @@ static __always_inline struct nf_ct_val *nf_young_find(const struct nf_ct_key *k
 {
 	struct nf_young_slot *s = nf_young_slot_of(k);
 
-	if (!s || *(volatile __u32 *)&s->state != NF_YOUNG_HELD || !nf_ct_key_eq(&s->key, k))
+	if (!s || *(volatile __u32 *)&s->state != NF_YOUNG_HELD)
+		return NULL;
+	/* the key and value after HELD (x86 keeps loads in order; elsewhere
+	 * nf_store_order is a full barrier) */
+	nf_store_order();
+	if (!nf_ct_key_eq(&s->key, k))
 		return NULL;
 	return &s->val;
 }
