@@ -182,7 +182,9 @@ struct nf_gc_ctx {
 /*
  * An owned young slot's entry into nf_ct, over an entry of its key if there
  * is one (two CPUs' first packets of one flow can make both: the young one
- * is as new), which releases one share; the slot is freed. A packet that
+ * is as new), which releases one share; the slot is freed. When nf_ct is
+ * full the connection stays young (held again) and the next sweep tries
+ * again: it was admitted, and is not dropped half-way. A packet that
  * touches the entry between the slot's copy and its release is lost (as two
  * CPUs' touches of one nf_ct entry can race); one looking the key up then
  * finds neither and is judged as a first packet (fail-closed).
@@ -195,11 +197,16 @@ static __always_inline void nf_young_move(struct nf_young_slot *s)
 	s->val.flags &= ~NF_CT_YOUNG;
 	nf_tally_add(&s->key, 1);
 	err = bpf_map_update_elem(&nf_ct, &s->key, &s->val, BPF_NOEXIST);
-	if (err == -17 /* EEXIST */)
+	if (err == -17 /* EEXIST */) {
 		bpf_map_update_elem(&nf_ct, &s->key, &s->val, BPF_EXIST);
-	if (err) {
 		nf_tally_add(&s->key, -1);
 		nf_usage_put(tenant_id, false);
+	} else if (err) {
+		nf_tally_add(&s->key, -1);
+		s->val.flags |= NF_CT_YOUNG;
+		nf_store_order();
+		*(volatile __u32 *)&s->state = NF_YOUNG_HELD;
+		return;
 	}
 	nf_young_release(s);
 }

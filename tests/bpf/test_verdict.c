@@ -2423,10 +2423,21 @@ static void test_young(void **state)
 		  DROP, R_CTFULL },
 		{ "out: the first one's RST", TCP_OUT("10.2.0.5", 40204, 443, RST), EG, PASS, R_NONE },
 	};
+	static const struct vcase old6[] = {
+		{ "out: SYN: into a young slot", TCP_OUT("10.2.0.5", 40206, 443, SYN), EG, PASS,
+		  R_ALLOWED },
+	};
+	static const struct vcase still6[] = {
+		{ "in: its SYN-ACK, nf_ct full: found young", TCP_IN("10.2.0.5", 443, 40206, SYNACK),
+		  IN, PASS, R_NONE },
+	};
+	/* seen in the future: never expired, so the sweep leaves it */
+	struct nf_ct_val filler = { .last_seen_ns = 1ULL << 62 };
+	struct nf_ct_key key = { 0 };
 	struct nf_young_slot s;
 	cpu_set_t was;
-	uint32_t u0, idx;
-	int i;
+	uint32_t u0, idx, n;
+	int i, ct_fd;
 
 	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
 	pin_cpu(sched_getcpu());	/* the flow cache is per CPU */
@@ -2489,6 +2500,31 @@ static void test_young(void **state)
 	assert_int_equal(dpt_set_ct_tenant_max(x->f, 0), 0);
 	assert_int_equal(dpt_young_held(x->f), 0);
 	assert_int_equal(ct_usage(x), u0);
+
+	/* 6. nf_ct full: a move leaves the connection young, the next one moves it */
+	ct_fd = dp__map_fd(x->f->dp, NF_MAP_CT);
+	key.scope_proto = NF_CT_SCOPE_PROTO(7, IPPROTO_UDP);	/* no endpoint's scope */
+	for (n = 0;; n++) {
+		key.ifindex = n + 1;
+		if (bpf_map_update_elem(ct_fd, &key, &filler, BPF_NOEXIST))
+			break;
+	}
+	assert_int_equal(errno, E2BIG);
+	RUN_TABLE(x, old6);
+	assert_int_equal(dpt_young_held(x->f), 1);
+	assert_int_equal(dp__young_flush(x->f->dp), 0);
+	assert_int_equal(dpt_young_held(x->f), 1);	/* still young, still tracked */
+	RUN_TABLE(x, still6);
+	key.ifindex = 1;
+	assert_int_equal(bpf_map_delete_elem(ct_fd, &key), 0);
+	assert_int_equal(dp__young_flush(x->f->dp), 0);
+	assert_int_equal(dpt_young_held(x->f), 0);
+	assert_true(ct_tracked(x, TCP, 40206, "10.2.0.5", 443));
+	assert_int_equal(ct_usage(x), u0 + 1);
+	for (i = 1; i < (int)n; i++) {
+		key.ifindex = i + 1;
+		assert_int_equal(bpf_map_delete_elem(ct_fd, &key), 0);
+	}
 
 	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
