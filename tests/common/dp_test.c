@@ -810,15 +810,6 @@ int dpt_ct_del_raw(struct dpt *f, uint8_t proto, const uint8_t laddr[16], uint16
 
 size_t dpt_ct_count(struct dpt *f)
 {
-	struct nf_ct_key k, next;
-	size_t n = 0;
-	void *prev = NULL;
-
 	dp__young_flush(f->dp);
-	while (!bpf_map_get_next_key(dp__map_fd(f->dp, NF_MAP_CT), prev, &next)) {
-		n++;
-		k = next;
-		prev = &k;
-	}
-	return n;
+	return dpt_ct_count_raw(f);
 }
