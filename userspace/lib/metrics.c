@@ -335,11 +335,12 @@ struct collect_ctx {
 
 static void young_cb(const void *key, const void *value, void *arg)
 {
-	const struct nf_young_slot *s = value;
 	struct collect_ctx *c = arg;
+	__u32 state;
 
 	(void)key;
-	if (s->state != NF_YOUNG_FREE)
+	memcpy(&state, value, sizeof(state));	/* struct nf_young_slot's first field */
+	if (state != NF_YOUNG_FREE)
 		c->young++;
 }
 
@@ -572,7 +573,8 @@ int metrics__collect(struct nf_metrics *m, const struct nf_maps *maps)
 	if (maps->fd[NF_MAP_CT_YOUNG] >= 0) {
 		/* tracked connections too, not yet in nf_ct (bpf/lib/young.bpf.h) */
 		err = map_dump(maps->fd[NF_MAP_CT_YOUNG], young_cb, &c, &n, &d);
-		if (err || d.value_size != sizeof(struct nf_young_slot)) {
+		/* state leads the slot in every layout (abi.h: the value grows at its end) */
+		if (err || d.value_size < sizeof(__u32)) {
 			err = err ?: -EPROTO;
 			goto fail;
 		}
