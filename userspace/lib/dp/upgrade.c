@@ -523,6 +523,8 @@ static const char *map_fate(const struct up_map *u)
 		return "new";
 	if (always_new(bpf_map__name(u->m)))
 		return "new (replaces the old one)";
+	if (!strcmp(bpf_map__name(u->m), "nf_ct_young"))
+		return "new (the old one's connections go through nf_ct)";
 	return "new, entries carried over";
 }
 
